@@ -1,0 +1,4 @@
+/** Entry point of the `cpgkit` command. Returns the exit code. */
+export function main(_argv: string[]): Promise<number> {
+  return Promise.resolve(0);
+}

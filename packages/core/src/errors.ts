@@ -1,0 +1,192 @@
+/**
+ * Errors: one class per condition, each with `name` set, the corosync `cs_error_t` code where
+ * there is one, `retryable`, and a message that says what to do. Chained through `cause`.
+ * @module
+ */
+
+/** corosync's `cs_error_t` values (include/corosync/corotypes.h). */
+export const CsError = {
+  OK: 1,
+  LIBRARY: 2,
+  VERSION: 3,
+  INIT: 4,
+  TIMEOUT: 5,
+  TRY_AGAIN: 6,
+  INVALID_PARAM: 7,
+  NO_MEMORY: 8,
+  BAD_HANDLE: 9,
+  BUSY: 10,
+  ACCESS: 11,
+  NOT_EXIST: 12,
+  NAME_TOO_LONG: 13,
+  EXIST: 14,
+  NO_SPACE: 15,
+  INTERRUPT: 16,
+  NAME_NOT_FOUND: 17,
+  NO_RESOURCES: 18,
+  NOT_SUPPORTED: 19,
+  BAD_OPERATION: 20,
+  FAILED_OPERATION: 21,
+  MESSAGE_ERROR: 22,
+  QUEUE_FULL: 23,
+  QUEUE_NOT_AVAILABLE: 24,
+  BAD_FLAGS: 25,
+  TOO_BIG: 26,
+  NO_SECTIONS: 27,
+  CONTEXT_NOT_FOUND: 28,
+  TOO_MANY_GROUPS: 30,
+  SECURITY: 100,
+} as const;
+
+/** Options every cpgkit error takes. */
+export interface CpgErrorOptions {
+  readonly cause?: unknown;
+  /** The `cs_error_t` a corosync call returned, when the error comes from one. */
+  readonly code?: number;
+}
+
+/** The base class of every error cpgkit throws. */
+export class CpgError extends Error {
+  override name = 'CpgError';
+  /** corosync's `cs_error_t` when the error comes from a corosync call. */
+  readonly code: number | undefined;
+  /** Whether the same call may succeed if tried again later. */
+  readonly retryable: boolean = false;
+  constructor(message: string, options: CpgErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = options.code;
+  }
+}
+
+/** corosync is not running, or its IPC is not reachable from here (`CS_ERR_LIBRARY`). */
+export class CorosyncNotRunningError extends CpgError {
+  override name = 'CorosyncNotRunningError';
+  constructor(message = defaultNotRunning, options: CpgErrorOptions = {}) {
+    super(message, { code: CsError.LIBRARY, ...options });
+  }
+}
+const defaultNotRunning =
+  'cannot reach corosync (CS_ERR_LIBRARY): is the daemon running? Start it with ' +
+  '`systemctl start corosync`, or `corosync -f -c /etc/corosync/corosync.conf` where there is ' +
+  'no systemd. Inside a network namespace, run the client in the same namespace as the daemon.';
+
+/** The daemon refused us (`CS_ERR_ACCESS`). */
+export class AccessDeniedError extends CpgError {
+  override name = 'AccessDeniedError';
+  constructor(
+    message = 'corosync refused access (CS_ERR_ACCESS): run as root, or add a `uidgid { uid: ... gid: ... }` directive for this user to corosync.conf',
+    options: CpgErrorOptions = {},
+  ) {
+    super(message, { code: CsError.ACCESS, ...options });
+  }
+}
+
+/** This process already has a member in that group (`CS_ERR_EXIST`). */
+export class AlreadyJoinedError extends CpgError {
+  override name = 'AlreadyJoinedError';
+  constructor(message: string, options: CpgErrorOptions = {}) {
+    super(message, { code: CsError.EXIST, ...options });
+  }
+}
+
+/** The daemon is busy (`CS_ERR_TRY_AGAIN`), e.g. during a membership change. */
+export class TryAgainError extends CpgError {
+  override name = 'TryAgainError';
+  override readonly retryable = true;
+  constructor(message = 'corosync asked us to try again (CS_ERR_TRY_AGAIN)', options: CpgErrorOptions = {}) {
+    super(message, { code: CsError.TRY_AGAIN, ...options });
+  }
+}
+
+/** A multi-part send was interrupted by a membership change (`CS_ERR_INTERRUPT`). */
+export class InterruptedError extends CpgError {
+  override name = 'InterruptedError';
+  override readonly retryable = true;
+  constructor(message: string, options: CpgErrorOptions = {}) {
+    super(message, { code: CsError.INTERRUPT, ...options });
+  }
+}
+
+/** The group connection was closed (by us, or because the daemon went away). */
+export class GroupClosedError extends CpgError {
+  override name = 'GroupClosedError';
+}
+
+/** The operation needs a joined group, and we are not (or no longer) in one. */
+export class NotJoinedError extends CpgError {
+  override name = 'NotJoinedError';
+}
+
+/** The daemon died or dropped our connection while we were using it. */
+export class ConnectionLostError extends CpgError {
+  override name = 'ConnectionLostError';
+  constructor(
+    message = 'lost the connection to corosync: the daemon stopped or dropped us; restart corosync and reconnect',
+    options: CpgErrorOptions = {},
+  ) {
+    super(message, { code: CsError.LIBRARY, ...options });
+  }
+}
+
+/** A group name over 128 bytes (UTF-8), or empty. Checked before any C call. */
+export class InvalidGroupNameError extends CpgError {
+  override name = 'InvalidGroupNameError';
+}
+
+/** A message larger than the transport's documented limit. Nothing was sent. */
+export class MessageTooLargeError extends CpgError {
+  override name = 'MessageTooLargeError';
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+    options: CpgErrorOptions = {},
+  ) {
+    super(`message of ${size} bytes exceeds the limit of ${limit} bytes; split it or store it elsewhere`, options);
+  }
+}
+
+/** The send queue is full: the daemon is not draining fast enough. Retry later, or slow down. */
+export class QueueFullError extends CpgError {
+  override name = 'QueueFullError';
+  override readonly retryable = true;
+}
+
+/** A wait ran past its `timeout`. */
+export class TimeoutError extends CpgError {
+  override name = 'TimeoutError';
+  override readonly retryable = true;
+}
+
+/** Any other `cs_error_t` from a corosync call. */
+export class CorosyncError extends CpgError {
+  override name = 'CorosyncError';
+}
+
+/**
+ * The error for a `cs_error_t` returned by `call` (e.g. `cpg_join`).
+ * @param code - the `cs_error_t`
+ * @param call - the C function, for the message
+ */
+export function errorFromCode(code: number, call: string): CpgError {
+  switch (code) {
+    case CsError.LIBRARY:
+      return new CorosyncNotRunningError(`${call}: ${defaultNotRunning}`);
+    case CsError.ACCESS:
+    case CsError.SECURITY:
+      return new AccessDeniedError(undefined, { code });
+    case CsError.EXIST:
+      return new AlreadyJoinedError(`${call}: this process already has a member in that group (CS_ERR_EXIST)`);
+    case CsError.TRY_AGAIN:
+      return new TryAgainError(`${call}: corosync asked us to try again (CS_ERR_TRY_AGAIN)`);
+    case CsError.INTERRUPT:
+      return new InterruptedError(`${call}: interrupted by a membership change (CS_ERR_INTERRUPT)`);
+    case CsError.TOO_BIG:
+      return new CorosyncError(`${call}: message too big for corosync (CS_ERR_TOO_BIG)`, { code });
+    case CsError.BAD_HANDLE:
+      return new GroupClosedError(`${call}: the connection handle is no longer valid (CS_ERR_BAD_HANDLE)`, { code });
+    case CsError.NOT_EXIST:
+      return new NotJoinedError(`${call}: not a member of that group (CS_ERR_NOT_EXIST)`, { code });
+    default:
+      return new CorosyncError(`${call} failed with cs_error_t ${code}`, { code });
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The shapes every cpgkit transport speaks. See `GroupTransport` for the contract.
+ * @module
+ */
+
+/** A group member as corosync names it: a process (`pid`) on a cluster node (`nodeid`). */
+export interface MemberId {
+  readonly nodeid: number;
+  readonly pid: number;
+}
+
+/**
+ * Why a member joined or left, as corosync reports it (`CPG_REASON_*`).
+ * - `join` / `leave`: the process called join / leave;
+ * - `nodedown`: its node left the cluster (crash, or cut off by a partition);
+ * - `nodeup`: its node came (back) into the cluster, e.g. a partition healed;
+ * - `procdown`: the process died (or closed its connection) without leaving.
+ */
+export type MembershipReason = 'join' | 'leave' | 'nodedown' | 'nodeup' | 'procdown';
+
+/** A member in a `joined` or `left` list, with the reason. */
+export interface MemberChange extends MemberId {
+  readonly reason: MembershipReason;
+}
+
+/** A message delivered to the group, in agreed order; our own messages included. */
+export interface MessageEvent {
+  readonly type: 'message';
+  readonly sender: MemberId;
+  /** The payload. Owned by the receiver (never reused by the transport). */
+  readonly data: Uint8Array;
+}
+
+/**
+ * A change of the group's membership, delivered in the same ordered stream as messages.
+ * `members` is the truth after the change (lists of joined/left can differ between nodes
+ * in merges). When `members` no longer contains us, we have been evicted.
+ */
+export interface MembershipEvent {
+  readonly type: 'membership';
+  readonly members: readonly MemberId[];
+  readonly joined: readonly MemberChange[];
+  readonly left: readonly MemberChange[];
+}
+
+/** Totem ring identity: the node that formed the ring and its sequence number. */
+export interface RingId {
+  readonly nodeid: number;
+  readonly seq: bigint;
+}
+
+/**
+ * A change of the cluster's (totem) membership: which nodes are in our ring. Delivered once
+ * right after connecting, and after the group membership events of each change.
+ */
+export interface TotemEvent {
+  readonly type: 'totem';
+  readonly ringId: RingId;
+  readonly nodes: readonly number[];
+}
+
+/** Whether this member's node is part of a quorate partition. Delivered on join and on change. */
+export interface QuorumEvent {
+  readonly type: 'quorum';
+  readonly quorate: boolean;
+}
+
+/** Everything a group member receives, in one ordered stream. Discriminated on `type`. */
+export type GroupEvent = MessageEvent | MembershipEvent | TotemEvent | QuorumEvent;
+
+/** The `type` of a `GroupEvent`. */
+export type GroupEventType = GroupEvent['type'];
+
+/** The event of the given `type`. */
+export type GroupEventOf<T extends GroupEventType> = Extract<GroupEvent, { type: T }>;
+
+/** Options for calls that wait. */
+export interface WaitOptions {
+  /** Abort the wait; the call rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
+  /** Give up after this many milliseconds (on the transport's clock) with a `TimeoutError`. */
+  readonly timeout?: number;
+}
+
+/** A cancellable timer handle from a `Clock`. */
+export interface TimerHandle {
+  cancel(): void;
+}
+
+/**
+ * Time, injected. The corosync transport uses the real clock; the in-memory cluster gives a
+ * virtual one (`cluster.clock`) so tests of timeouts run without sleeping. Layers above core
+ * take their clock from the transport (`group.clock`), never from `Date.now()`.
+ */
+export interface Clock {
+  /** Milliseconds since an arbitrary origin. Monotonic. */
+  now(): number;
+  /** Wall-clock milliseconds since the epoch (for display and for times carried in commands). */
+  wallNow(): number;
+  /** Run `fn` after `ms` milliseconds. */
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+}
+
+/** Which engine a transport runs on. */
+export type TransportKind = 'corosync' | 'memory';

@@ -1,0 +1,36 @@
+import { CpgError, type CpgErrorOptions } from '@cpgkit/core';
+
+/** The component has no quorum: writes are refused (reads still work and are stale). */
+export class NoQuorumError extends CpgError {
+  override name = 'NoQuorumError';
+  override readonly retryable = true;
+  constructor(
+    message = 'no quorum: this member is in a minority partition (or the cluster lost quorum); writes are refused until quorum returns',
+    options: CpgErrorOptions = {},
+  ) {
+    super(message, options);
+  }
+}
+
+/** `apply` threw for this command. The error is part of the replicated result, identical on every member. */
+export class CommandFailedError extends CpgError {
+  override name = 'CommandFailedError';
+  constructor(
+    message: string,
+    /** The `name` of the error `apply` threw. */
+    readonly errorName: string,
+    options: CpgErrorOptions = {},
+  ) {
+    super(message, options);
+  }
+}
+
+/** The state machine was closed (by us, or its group closed under it). */
+export class MachineClosedError extends CpgError {
+  override name = 'MachineClosedError';
+}
+
+/** A value or command is larger than the documented limit. */
+export class ValueTooLargeError extends CpgError {
+  override name = 'ValueTooLargeError';
+}

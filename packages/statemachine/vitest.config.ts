@@ -1,0 +1,6 @@
+import { defineProject } from 'vitest/config';
+
+export default defineProject({
+  resolve: { conditions: ['@cpgkit/source'] },
+  test: { name: 'statemachine', include: ['test/**/*.test.ts'] },
+});
