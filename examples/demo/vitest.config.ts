@@ -1,0 +1,6 @@
+import { defineProject } from 'vitest/config';
+
+export default defineProject({
+  resolve: { conditions: ['@cpgkit/source'] },
+  test: { name: 'example-demo', include: ['test/**/*.test.ts'], testTimeout: 60_000 },
+});
