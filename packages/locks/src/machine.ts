@@ -1,0 +1,405 @@
+/**
+ * The lock machine: locks, semaphores, read-write locks and elections as one replicated
+ * state machine. Every function here is pure and deterministic: the same commands, membership
+ * steps and ticks in the same order give the same state on every member.
+ * @module
+ */
+import type { Draft } from 'immer';
+import type {
+  MachineDefinition,
+  MembershipContext,
+  TickContext,
+  ApplyContext,
+} from '@cpgkit/statemachine';
+import type {
+  AcquireCommand,
+  AcquireResult,
+  CampaignCommand,
+  CampaignResult,
+  LocksCommand,
+  LocksResult,
+  ProclaimResult,
+  ReleaseResult,
+  RenewResult,
+  ResignResult,
+} from './commands.js';
+import { isLocksCommand } from './commands.js';
+import {
+  InvalidLockRequestError,
+  LockKindMismatchError,
+  NotHolderError,
+  NotOwnerError,
+  OwnerGoneError,
+} from './errors.js';
+import {
+  DEPARTED_MAX,
+  initialLocksState,
+  type ElectionEntry,
+  type Json,
+  type LockEntry,
+  type LockMode,
+  type LocksState,
+  type Owner,
+} from './state.js';
+import { nextToken, type TokenScheme } from './tokens.js';
+
+/** The name the lock machine uses on the wire and on disk, unless told otherwise. */
+export const LOCKS_MACHINE_NAME = 'cpgkit.locks';
+
+/** The longest name (in UTF-16 code units) of a lock or election. */
+export const MAX_NAME_LENGTH = 512;
+
+/** The longest lease (ms): about 24 days. */
+export const MAX_TTL = 2 ** 31 - 1;
+
+/** Options of `locksMachine`. */
+export interface LocksMachineOptions {
+  /**
+   * The machine name (members with another name ignore each other).
+   * @defaultValue `'cpgkit.locks'`
+   */
+  readonly name?: string;
+  /**
+   * How tokens and terms are numbered; see `TokenScheme`.
+   * @defaultValue `'clock'`
+   */
+  readonly tokens?: TokenScheme;
+  /**
+   * Replicated ms to wait before granting a lock (or electing a leader) that was taken away
+   * from its holder against its will (it left the group, or its lease ran out). Gives a holder
+   * cut off in a minority time to see its quorum loss and stop before anyone else starts.
+   * Voluntary releases hand over at once.
+   * @defaultValue `0`
+   */
+  readonly failoverDelay?: number;
+}
+
+type DEntry = Draft<LockEntry>;
+type DElection = Draft<ElectionEntry>;
+type DState = Draft<LocksState>;
+
+function ownerOf(ctx: ApplyContext): Owner {
+  return { incarnation: ctx.sender.incarnation, nodeid: ctx.sender.nodeid, pid: ctx.sender.pid };
+}
+
+function checkName(name: string): void {
+  if (name.length === 0 || name.length > MAX_NAME_LENGTH) {
+    throw new InvalidLockRequestError(
+      `lock/election name must have 1..${MAX_NAME_LENGTH} characters`,
+    );
+  }
+}
+
+function checkTtl(ttl: number | null | undefined): number | null {
+  if (ttl === undefined || ttl === null) return null;
+  if (!Number.isFinite(ttl) || ttl <= 0 || ttl > MAX_TTL) {
+    throw new InvalidLockRequestError(`ttl must be a number of ms in 1..${MAX_TTL}, got ${ttl}`);
+  }
+  return ttl;
+}
+
+function newEntry(): DEntry {
+  return { kind: null, limit: 1, token: '0', holders: [], waiters: [], blockedUntil: null };
+}
+
+function newElection(): DElection {
+  return { term: '0', leader: null, candidates: [], blockedUntil: null };
+}
+
+/** Whether a request in `mode` fits next to the current holders. */
+export function canGrant(entry: LockEntry, mode: LockMode): boolean {
+  if (mode === 'exclusive') return entry.holders.length === 0;
+  return (
+    entry.holders.every((h) => h.mode === 'shared') &&
+    (entry.limit === 0 || entry.holders.length < entry.limit)
+  );
+}
+
+function isBlocked(blockedUntil: number | null, time: number): boolean {
+  return blockedUntil !== null && time < blockedUntil;
+}
+
+/**
+ * The lock machine definition, to open with `ReplicatedStateMachine.open(group, locksMachine())`.
+ *
+ * @example
+ * ```ts
+ * const machine = await ReplicatedStateMachine.open(group, locksMachine({ failoverDelay: 0 }));
+ * const locks = new Locks(machine);
+ * ```
+ */
+export function locksMachine(
+  options: LocksMachineOptions = {},
+): MachineDefinition<LocksState, LocksCommand, LocksResult> {
+  const scheme: TokenScheme = options.tokens ?? 'clock';
+  const delay = options.failoverDelay ?? 0;
+
+  function grantHead(entry: DEntry, time: number): void {
+    const w = entry.waiters.shift();
+    if (w === undefined) return;
+    const token = nextToken(entry.token, time, scheme);
+    entry.token = token;
+    entry.holders.push({
+      id: w.id,
+      owner: w.owner,
+      mode: w.mode,
+      token,
+      since: time,
+      ttl: w.ttl,
+      expires: w.ttl === null ? null : time + w.ttl,
+    });
+  }
+
+  /** Grant waiters in FIFO order while the head fits; the head blocks everyone behind it. */
+  function settle(entry: DEntry, time: number): void {
+    if (entry.blockedUntil !== null && time >= entry.blockedUntil) entry.blockedUntil = null;
+    if (entry.blockedUntil === null) {
+      for (
+        let head = entry.waiters[0];
+        head !== undefined && canGrant(entry, head.mode);
+        head = entry.waiters[0]
+      ) {
+        grantHead(entry, time);
+      }
+    }
+    if (entry.holders.length === 0 && entry.waiters.length === 0) entry.kind = null;
+  }
+
+  function settleElection(e: DElection, time: number): void {
+    if (e.blockedUntil !== null && time >= e.blockedUntil) e.blockedUntil = null;
+    if (e.leader === null && e.blockedUntil === null) {
+      const next = e.candidates.shift();
+      if (next !== undefined) {
+        e.term = nextToken(e.term, time, scheme);
+        e.leader = next;
+      }
+    }
+  }
+
+  function block(current: number | null, time: number): number | null {
+    if (delay <= 0) return current;
+    return Math.max(current ?? 0, time + delay);
+  }
+
+  function acquire(draft: DState, cmd: AcquireCommand, ctx: ApplyContext): AcquireResult {
+    const owner = ownerOf(ctx);
+    if (draft.departed.includes(owner.incarnation)) {
+      throw new OwnerGoneError(`incarnation ${owner.incarnation} already left the group`);
+    }
+    checkName(cmd.name);
+    const ttl = checkTtl(cmd.ttl);
+    const wantMode: LockMode =
+      cmd.kind === 'mutex' ? 'exclusive' : cmd.kind === 'semaphore' ? 'shared' : cmd.mode;
+    if (wantMode !== cmd.mode)
+      throw new InvalidLockRequestError(`a ${cmd.kind} is only taken in ${wantMode} mode`);
+    let limit = cmd.kind === 'rwlock' ? 0 : 1;
+    if (cmd.kind === 'semaphore') {
+      const p = cmd.permits;
+      if (p === undefined || !Number.isInteger(p) || p < 1 || p > 1_000_000) {
+        throw new InvalidLockRequestError(`a semaphore needs permits in 1..1000000, got ${p}`);
+      }
+      limit = p;
+    }
+    const entry = (draft.locks[cmd.name] ??= newEntry());
+    const held = entry.holders.find((h) => h.id === cmd.id);
+    if (held !== undefined) return { status: 'granted', token: held.token, expires: held.expires };
+    const queued = entry.waiters.findIndex((w) => w.id === cmd.id);
+    if (queued >= 0) return { status: 'queued', position: queued };
+    settle(entry, ctx.time);
+    const busy = entry.holders.length > 0 || entry.waiters.length > 0;
+    if (busy && (entry.kind !== cmd.kind || entry.limit !== limit)) {
+      const what =
+        entry.kind === 'semaphore' ? `a semaphore with ${entry.limit} permits` : `a ${entry.kind}`;
+      throw new LockKindMismatchError(
+        `'${cmd.name}' is in use as ${what}; asked for a ${cmd.kind}${cmd.kind === 'semaphore' ? ` with ${limit} permits` : ''}`,
+      );
+    }
+    entry.kind = cmd.kind;
+    entry.limit = limit;
+    const waiter = { id: cmd.id, owner, mode: cmd.mode, ttl, since: ctx.time };
+    if (
+      entry.waiters.length === 0 &&
+      !isBlocked(entry.blockedUntil, ctx.time) &&
+      canGrant(entry, cmd.mode)
+    ) {
+      entry.waiters.push(waiter);
+      grantHead(entry, ctx.time);
+      const h = entry.holders[entry.holders.length - 1]!;
+      return { status: 'granted', token: h.token, expires: h.expires };
+    }
+    if (!cmd.wait) {
+      if (!busy) entry.kind = null;
+      return { status: 'busy' };
+    }
+    entry.waiters.push(waiter);
+    return { status: 'queued', position: entry.waiters.length - 1 };
+  }
+
+  function release(draft: DState, id: string, name: string, ctx: ApplyContext): ReleaseResult {
+    const entry = draft.locks[name];
+    if (entry === undefined) return { released: 'none' };
+    const me = ctx.sender.incarnation;
+    const h = entry.holders.findIndex((x) => x.id === id);
+    if (h >= 0) {
+      if (entry.holders[h]!.owner.incarnation !== me)
+        throw new NotOwnerError(`lock '${name}' (${id}) belongs to another incarnation`);
+      entry.holders.splice(h, 1);
+      settle(entry, ctx.time);
+      return { released: 'held' };
+    }
+    const w = entry.waiters.findIndex((x) => x.id === id);
+    if (w >= 0) {
+      if (entry.waiters[w]!.owner.incarnation !== me)
+        throw new NotOwnerError(`request '${name}' (${id}) belongs to another incarnation`);
+      entry.waiters.splice(w, 1);
+      settle(entry, ctx.time);
+      return { released: 'waiting' };
+    }
+    return { released: 'none' };
+  }
+
+  function renew(
+    draft: DState,
+    id: string,
+    name: string,
+    ttlIn: number,
+    ctx: ApplyContext,
+  ): RenewResult {
+    const ttl = checkTtl(ttlIn)!;
+    const h = draft.locks[name]?.holders.find((x) => x.id === id);
+    if (h === undefined) throw new NotHolderError(`lock '${name}' (${id}) is not held (any more)`);
+    if (h.owner.incarnation !== ctx.sender.incarnation)
+      throw new NotOwnerError(`lock '${name}' (${id}) belongs to another incarnation`);
+    h.ttl = ttl;
+    h.expires = ctx.time + ttl;
+    return { expires: h.expires };
+  }
+
+  function campaign(draft: DState, cmd: CampaignCommand, ctx: ApplyContext): CampaignResult {
+    const owner = ownerOf(ctx);
+    if (draft.departed.includes(owner.incarnation)) {
+      throw new OwnerGoneError(`incarnation ${owner.incarnation} already left the group`);
+    }
+    checkName(cmd.name);
+    const e = (draft.elections[cmd.name] ??= newElection());
+    if (e.leader?.id === cmd.id) return { status: 'leader', term: e.term };
+    const pos = e.candidates.findIndex((c) => c.id === cmd.id);
+    if (pos >= 0) return { status: 'candidate', position: pos };
+    settleElection(e, ctx.time);
+    e.candidates.push({ id: cmd.id, owner, value: cmd.value as Draft<Json>, since: ctx.time });
+    settleElection(e, ctx.time);
+    if (e.leader?.id === cmd.id) return { status: 'leader', term: e.term };
+    return { status: 'candidate', position: e.candidates.length - 1 };
+  }
+
+  function resign(draft: DState, id: string, name: string, ctx: ApplyContext): ResignResult {
+    const e = draft.elections[name];
+    if (e === undefined) return { resigned: 'none' };
+    const me = ctx.sender.incarnation;
+    if (e.leader?.id === id) {
+      if (e.leader.owner.incarnation !== me)
+        throw new NotOwnerError(`leadership of '${name}' belongs to another incarnation`);
+      e.leader = null;
+      settleElection(e, ctx.time);
+      return { resigned: 'leader' };
+    }
+    const pos = e.candidates.findIndex((c) => c.id === id);
+    if (pos >= 0) {
+      if (e.candidates[pos]!.owner.incarnation !== me)
+        throw new NotOwnerError(`candidacy for '${name}' belongs to another incarnation`);
+      e.candidates.splice(pos, 1);
+      return { resigned: 'candidate' };
+    }
+    return { resigned: 'none' };
+  }
+
+  function proclaim(
+    draft: DState,
+    id: string,
+    name: string,
+    value: unknown,
+    ctx: ApplyContext,
+  ): ProclaimResult {
+    const e = draft.elections[name];
+    if (e?.leader?.id !== id) throw new NotHolderError(`not the leader of '${name}' (any more)`);
+    if (e.leader.owner.incarnation !== ctx.sender.incarnation)
+      throw new NotOwnerError(`leadership of '${name}' belongs to another incarnation`);
+    e.leader.value = value as Draft<Json>;
+    return { term: e.term };
+  }
+
+  return {
+    name: options.name ?? LOCKS_MACHINE_NAME,
+    initial: initialLocksState,
+    isCommand: isLocksCommand,
+
+    apply(draft, cmd, ctx): LocksResult {
+      switch (cmd.type) {
+        case 'acquire':
+          return acquire(draft, cmd, ctx);
+        case 'release':
+        case 'withdraw':
+          return release(draft, cmd.id, cmd.name, ctx);
+        case 'renew':
+          return renew(draft, cmd.id, cmd.name, cmd.ttl, ctx);
+        case 'campaign':
+          return campaign(draft, cmd, ctx);
+        case 'resign':
+          return resign(draft, cmd.id, cmd.name, ctx);
+        case 'proclaim':
+          return proclaim(draft, cmd.id, cmd.name, cmd.value, ctx);
+      }
+    },
+
+    onMembership(draft, change: MembershipContext): void {
+      if (change.left.length === 0) return;
+      const gone = new Set(change.left.map((m) => m.incarnation));
+      for (const inc of gone) if (!draft.departed.includes(inc)) draft.departed.push(inc);
+      if (draft.departed.length > DEPARTED_MAX)
+        draft.departed.splice(0, draft.departed.length - DEPARTED_MAX);
+      const time = change.time;
+      for (const entry of Object.values(draft.locks)) {
+        const before = entry.holders.length;
+        if (before === 0 && entry.waiters.length === 0) continue;
+        entry.holders = entry.holders.filter((h) => !gone.has(h.owner.incarnation));
+        entry.waiters = entry.waiters.filter((w) => !gone.has(w.owner.incarnation));
+        if (entry.holders.length < before) entry.blockedUntil = block(entry.blockedUntil, time);
+        settle(entry, time);
+      }
+      for (const e of Object.values(draft.elections)) {
+        e.candidates = e.candidates.filter((c) => !gone.has(c.owner.incarnation));
+        if (e.leader !== null && gone.has(e.leader.owner.incarnation)) {
+          e.leader = null;
+          e.blockedUntil = block(e.blockedUntil, time);
+        }
+        settleElection(e, time);
+      }
+    },
+
+    onTick(draft, ctx: TickContext): void {
+      const time = ctx.time;
+      for (const entry of Object.values(draft.locks)) {
+        const before = entry.holders.length;
+        if (before === 0 && entry.blockedUntil === null) continue;
+        entry.holders = entry.holders.filter((h) => h.expires === null || h.expires > time);
+        if (entry.holders.length < before) entry.blockedUntil = block(entry.blockedUntil, time);
+        settle(entry, time);
+      }
+      for (const e of Object.values(draft.elections)) settleElection(e, time);
+    },
+
+    nextDeadline(state): number | undefined {
+      let next = Infinity;
+      for (const entry of Object.values(state.locks)) {
+        for (const h of entry.holders) if (h.expires !== null && h.expires < next) next = h.expires;
+        if (entry.blockedUntil !== null && entry.waiters.length > 0 && entry.blockedUntil < next)
+          next = entry.blockedUntil;
+      }
+      for (const e of Object.values(state.elections)) {
+        if (e.blockedUntil !== null && e.candidates.length > 0 && e.blockedUntil < next)
+          next = e.blockedUntil;
+      }
+      return next === Infinity ? undefined : next;
+    },
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * A single replica of a MachineDefinition applied with immer, as the replicated state machine
+ * applies it: for testing the lock machine as pure functions.
+ */
+import { produce, type Draft } from 'immer';
+import type { Incarnation, MachineDefinition } from '@cpgkit/statemachine';
+
+export type Outcome<R> = { ok: true; result: R } | { ok: false; error: Error };
+
+export class PureLog<S, C, R> {
+  state: S;
+  index = 0n;
+  time = 0;
+  readonly epoch = 1;
+  constructor(readonly def: MachineDefinition<S, C, R>) {
+    const init = def.initial;
+    this.state = typeof init === 'function' ? (init as () => S)() : init;
+  }
+
+  /** Move replicated time forward (never back). */
+  at(time: number): this {
+    this.time = Math.max(this.time, time);
+    return this;
+  }
+
+  apply(sender: Incarnation, command: C, commandId = `c${this.index}`): Outcome<R> {
+    this.index += 1n;
+    const ctx = { sender, commandId, time: this.time, index: this.index, epoch: this.epoch };
+    if (this.def.isCommand && !this.def.isCommand(command))
+      return { ok: false, error: new Error('not a command') };
+    let result: R | undefined;
+    try {
+      this.state = produce(this.state, (d: Draft<S>) => {
+        result = this.def.apply(d, command, ctx);
+      });
+    } catch (error) {
+      return { ok: false, error: error as Error };
+    }
+    return { ok: true, result: result as R };
+  }
+
+  /** Apply `apply` and throw if it failed. */
+  must(sender: Incarnation, command: C): R {
+    const o = this.apply(sender, command);
+    if (!o.ok) throw o.error;
+    return o.result;
+  }
+
+  membership(members: readonly Incarnation[], left: readonly Incarnation[]): void {
+    this.index += 1n;
+    const change = { members, left, time: this.time, index: this.index, epoch: this.epoch };
+    const on = this.def.onMembership;
+    if (on) this.state = produce(this.state, (d: Draft<S>) => on.call(this.def, d, change));
+  }
+
+  tick(time = this.time): void {
+    this.at(time);
+    this.index += 1n;
+    const ctx = { time: this.time, index: this.index, epoch: this.epoch };
+    const on = this.def.onTick;
+    if (on) this.state = produce(this.state, (d: Draft<S>) => on.call(this.def, d, ctx));
+  }
+
+  /** Tick if the machine asks for one at or before `time` (as the runtime does). */
+  tickIfDue(time: number): boolean {
+    const due = this.def.nextDeadline?.(this.state);
+    if (due === undefined || due > time) return false;
+    this.tick(Math.max(due, this.time));
+    return true;
+  }
+}
+
+export function inc(nodeid: number, pid: number, incarnation: string): Incarnation {
+  return { nodeid, pid, incarnation };
+}
