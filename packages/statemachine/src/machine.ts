@@ -1,0 +1,1100 @@
+/**
+ * `ReplicatedStateMachine`: every member applies the same commands in the same agreed order
+ * from the same state. See README.md for the sync protocol and the quorum rule, and sync.ts
+ * for the decision itself.
+ * @module
+ */
+import { produce, isDraft, current, freeze, type Draft } from 'immer';
+import { v7 as uuidv7 } from 'uuid';
+import {
+  CpgError,
+  type Clock,
+  type GroupTransport,
+  type MemberId,
+  type MembershipEvent,
+  type MessageEvent,
+  type QuorumEvent,
+  type TimerHandle,
+  type TotemEvent,
+  type WaitOptions,
+} from '@cpgkit/core';
+import {
+  CommandFailedError,
+  MachineClosedError,
+  NoQuorumError,
+  ValueTooLargeError,
+} from './errors.js';
+import type {
+  ApplyContext,
+  DispatchOptions,
+  Incarnation,
+  MachineDefinition,
+  MachineEvent,
+  MachineStatus,
+  MembershipContext,
+  StateChange,
+  StateMachine,
+  TickContext,
+} from './types.js';
+import {
+  Kind,
+  decodeFrame,
+  encodeFrame,
+  encodeName,
+  jsonBody,
+  packChunk,
+  parseJsonBody,
+  unpackChunk,
+  type Frame,
+  type KindValue,
+} from './wire.js';
+import { compareMembers, decideFull, decideIncremental, memberKey, type Decision, type Summary } from './sync.js';
+import { imageDigest, parseImage, serializeImage, type Image } from './image.js';
+import { SnapshotStore } from './persistence.js';
+import { deferred, withWait, type Deferred } from './wait.js';
+
+/** Options for `ReplicatedStateMachine.open`. */
+export interface OpenOptions extends WaitOptions {
+  /**
+   * The group to join. `open` joins the (not yet joined) transport itself so that it sees the
+   * membership change that includes it.
+   * @defaultValue the machine's `name`
+   */
+  readonly groupName?: string;
+  /** Persist snapshots in this directory (crash-safe); restore from it on start. */
+  readonly dataDir?: string;
+  /**
+   * A short-lived client (e.g. a one-shot CLI command): never the timekeeper, never starts a
+   * store from the initial state; it waits for a replica that holds state.
+   * @defaultValue false
+   */
+  readonly passive?: boolean;
+  /**
+   * May start from `definition.initial` when no member of the component holds any state.
+   * @defaultValue `!passive`
+   */
+  readonly bootstrap?: boolean;
+  /**
+   * After this long (ms, on the group's clock) a sync round that silent members (programs that
+   * do not speak the format) hold up is closed without them.
+   * @defaultValue 3000
+   */
+  readonly syncTimeout?: number;
+  /**
+   * How often (ms) the timekeeper asks every member to compare state digests; 0 disables the
+   * periodic check (digests are still checked after every sync).
+   * @defaultValue 10000
+   */
+  readonly checkInterval?: number;
+  /**
+   * Persist at most this often (ms); the snapshot is also written on close.
+   * @defaultValue 50
+   */
+  readonly persistDelay?: number;
+  /** The largest snapshot chunk in bytes. @defaultValue min(512 KiB, group.maxMessageSize - 1 KiB) */
+  readonly maxChunkSize?: number;
+  /** Diagnostics (sync decisions, mismatches). @defaultValue none */
+  readonly log?: (line: string) => void;
+}
+
+interface Pending {
+  readonly d: Deferred<unknown>;
+}
+
+interface Transfer {
+  readonly tag: string;
+  readonly leader: string;
+  readonly targets: ReadonlySet<string>;
+  readonly parts: Uint8Array[];
+}
+
+interface Round {
+  readonly key: string;
+  readonly members: readonly MemberId[];
+  readonly summaries: Map<string, Summary>;
+  decision: Decision | undefined;
+  seq: number;
+  synced: Set<string>;
+  knownNodes: number;
+  transfer: Transfer | undefined;
+  closeTimer: TimerHandle | undefined;
+}
+
+interface Check {
+  readonly expected: readonly string[];
+  readonly mine: string;
+  readonly index: bigint;
+  readonly got: Map<string, string>;
+}
+
+interface SummaryBody {
+  round: string;
+  seq: number;
+  epoch: number;
+  index: string;
+  digest: string;
+  primary: boolean;
+  fresh: boolean;
+  dirty: boolean;
+  passive: boolean;
+  bootstrap: boolean;
+  quorate: boolean;
+  ringNodes: number;
+  knownNodes: number;
+}
+
+interface ChunkHeader {
+  tag: string;
+  i: number;
+  n: number;
+  digest: string;
+}
+
+type Queued = { readonly frame: Frame; readonly sender: MemberId };
+
+const DEFAULT_SYNC_TIMEOUT = 3000;
+const DEFAULT_CHECK_INTERVAL = 10_000;
+
+/**
+ * A replicated state machine over a `GroupTransport`.
+ *
+ * @example
+ * ```ts
+ * const m = await ReplicatedStateMachine.open(cluster.transport(1), counter);
+ * await m.ready();
+ * await m.dispatch({ add: 1 }); // resolves with apply's result on every member's agreement
+ * console.log(m.state.n);
+ * ```
+ */
+export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S, C, R> {
+  /** Our incarnation uuid (v7). */
+  readonly incarnation: string = uuidv7();
+  /** The transport's clock. */
+  readonly clock: Clock;
+
+  private image: Image<S>;
+  private hasState = false;
+  private dirty = false;
+  private localQuorate = false;
+  private decisionQuorate = false;
+  private syncing = true;
+  private isClosed = false;
+  private ring: { id: string; nodes: readonly number[] } | undefined;
+  private round: Round | undefined;
+  private summarySeq = 0;
+  private queue: Queued[] = [];
+  private readonly pending = new Map<string, Pending>();
+  private readonly nameBytes: Uint8Array;
+  private readonly store: SnapshotStore | undefined;
+  private readonly listeners = new Set<(c: StateChange<S, C, R>) => void>();
+  private readonly handlers = new Map<string, Set<(e: MachineEvent) => void>>();
+  private readonly readyWaiters = new Set<Deferred<void>>();
+  private readonly syncWaiters = new Set<Deferred<void>>();
+  private readonly unsubscribe: (() => void)[] = [];
+  private foreignCount = 0;
+  private lastStatus: MachineStatus = 'syncing';
+  private tickTimer: TimerHandle | undefined;
+  private tickInFlight = false;
+  private checkTimer: TimerHandle | undefined;
+  private checkCounter = 0;
+  private readonly checks = new Map<string, Check>();
+  private persistTimer: TimerHandle | undefined;
+  private persisting: Promise<void> = Promise.resolve();
+  private digestCache: { state: S; index: bigint; members: unknown; digest: string } | undefined;
+  private selfId: MemberId | undefined;
+  private readonly passive: boolean;
+  private readonly bootstrap: boolean;
+  private readonly syncTimeout: number;
+  private readonly checkInterval: number;
+  private readonly persistDelay: number;
+  private readonly log: (line: string) => void;
+
+  private constructor(
+    private readonly group: GroupTransport,
+    private readonly def: MachineDefinition<S, C, R>,
+    private readonly options: OpenOptions,
+  ) {
+    this.clock = group.clock;
+    this.nameBytes = encodeName(def.name);
+    this.passive = options.passive ?? false;
+    this.bootstrap = options.bootstrap ?? !this.passive;
+    this.syncTimeout = options.syncTimeout ?? DEFAULT_SYNC_TIMEOUT;
+    this.checkInterval = options.checkInterval ?? DEFAULT_CHECK_INTERVAL;
+    this.persistDelay = options.persistDelay ?? 50;
+    this.log = options.log ?? (() => undefined);
+    this.store = options.dataDir === undefined ? undefined : new SnapshotStore(options.dataDir, def.name);
+    this.image = this.initialImage(0);
+  }
+
+  /**
+   * Join `options.groupName` (default: the machine's name) on `group` and start replicating.
+   * `group` must not be joined yet: the machine has to see the membership change that adds it.
+   * Resolves once joined; await `ready()` before relying on the state.
+   *
+   * @param group - an unjoined transport (`cluster.transport(n)`, `await corosync().connect()`...)
+   * @param definition - the machine
+   * @param options - see `OpenOptions`
+   */
+  static async open<S, C, R>(
+    group: GroupTransport,
+    definition: MachineDefinition<S, C, R>,
+    options: OpenOptions = {},
+  ): Promise<ReplicatedStateMachine<S, C, R>> {
+    if (group.joined) {
+      throw new CpgError(
+        'ReplicatedStateMachine.open needs a transport that has not joined a group yet: it joins itself so that it sees its own membership change',
+      );
+    }
+    const m = new ReplicatedStateMachine(group, definition, options);
+    await m.start();
+    return m;
+  }
+
+  private async start(): Promise<void> {
+    if (this.store !== undefined) {
+      const loaded = await this.store.load<S>();
+      if (loaded !== undefined) {
+        this.image = loaded;
+        this.hasState = true;
+        this.log(`restored ${this.def.name} at epoch ${loaded.epoch} index ${loaded.index} from ${this.store.path}`);
+      }
+    }
+    const g = this.group;
+    this.unsubscribe.push(
+      g.on('message', (e) => this.onMessage(e)),
+      g.on('membership', (e) => this.onMembership(e)),
+      g.on('totem', (e) => this.onTotem(e)),
+      g.on('quorum', (e) => this.onQuorum(e)),
+    );
+    void g.closed().then((err) => {
+      if (!this.isClosed) void this.shutdown(err instanceof Error ? err : new MachineClosedError('the group closed'));
+    });
+    try {
+      await g.join(this.options.groupName ?? this.def.name, this.options);
+    } catch (e) {
+      for (const u of this.unsubscribe) u();
+      throw e;
+    }
+    this.selfId = g.self;
+    if (g.quorate !== this.localQuorate) this.onQuorum({ type: 'quorum', quorate: g.quorate });
+  }
+
+  // ---------------------------------------------------------------- public reads
+
+  /** The local replica's state (immutable). */
+  get state(): S {
+    return this.image.state;
+  }
+  /** Where this member stands. */
+  get status(): MachineStatus {
+    if (this.isClosed) return 'closed';
+    if (this.syncing || !this.hasState) return 'syncing';
+    if (!this.decisionQuorate || !this.localQuorate) return 'minority';
+    return 'ready';
+  }
+  /** True unless `status` is `ready`. */
+  get stale(): boolean {
+    return this.status !== 'ready';
+  }
+  /** Our incarnation (nodeid, pid, uuid). */
+  get self(): Incarnation {
+    const id = this.selfId ?? { nodeid: 0, pid: 0 };
+    return { nodeid: id.nodeid, pid: id.pid, incarnation: this.incarnation };
+  }
+  /** The index of the last applied entry. */
+  get index(): bigint {
+    return this.image.index;
+  }
+  /** The current sync epoch. */
+  get epoch(): number {
+    return this.image.epoch;
+  }
+  /** Replicated time (ms): the latest command or tick time applied. */
+  get time(): number {
+    return this.image.time;
+  }
+  /** Live members with known incarnations, as the replicated state sees them. */
+  get members(): readonly Incarnation[] {
+    return this.image.members;
+  }
+  /** Messages skipped because they were not ours (foreign programs, other versions or names). */
+  get foreign(): number {
+    return this.foreignCount;
+  }
+  /**
+   * The elected executor: the lowest non-passive member of the current (quorate) component. It
+   * proposes ticks and digest checks; the xstate adapter runs `'executor'` actions there.
+   */
+  get isExecutor(): boolean {
+    return this.status === 'ready' && this.executorKey() === this.selfKey();
+  }
+
+  /** A digest of the replicated image (hex sha256). */
+  digest(): string {
+    const c = this.digestCache;
+    const img = this.image;
+    if (c !== undefined && c.state === img.state && c.index === img.index && c.members === img.members) return c.digest;
+    const digest = imageDigest(img);
+    this.digestCache = { state: img.state, index: img.index, members: img.members, digest };
+    return digest;
+  }
+
+  /** Resolves once synced and quorate (`status === 'ready'`). */
+  ready(options?: WaitOptions): Promise<void> {
+    if (this.isClosed) return Promise.reject(new MachineClosedError('the state machine is closed'));
+    if (this.status === 'ready') return Promise.resolve();
+    const d = deferred<void>();
+    this.readyWaiters.add(d);
+    return withWait(d.promise, this.clock, options, 'ready', () => this.readyWaiters.delete(d));
+  }
+
+  /** Resolves once this member holds a synced state (quorate or not). */
+  synced(options?: WaitOptions): Promise<void> {
+    if (this.isClosed) return Promise.reject(new MachineClosedError('the state machine is closed'));
+    if (!this.syncing && this.hasState) return Promise.resolve();
+    const d = deferred<void>();
+    this.syncWaiters.add(d);
+    return withWait(d.promise, this.clock, options, 'sync', () => this.syncWaiters.delete(d));
+  }
+
+  // ---------------------------------------------------------------- dispatch
+
+  /**
+   * Send a command through the group; resolves with `apply`'s result once our own command came
+   * back and was applied. Waits for the first sync when called before it.
+   */
+  async dispatch(command: C, options?: DispatchOptions): Promise<R> {
+    this.assertWritable();
+    if (this.syncing || !this.hasState) {
+      await this.synced(options);
+      this.assertWritable();
+    }
+    const id = uuidv7();
+    const frame = this.frame(Kind.command, jsonBody({ t: this.clock.wallNow(), c: command }), id);
+    if (frame.length > this.group.maxMessageSize) {
+      throw new ValueTooLargeError(
+        `command of ${frame.length} bytes exceeds the group's message limit of ${this.group.maxMessageSize} bytes`,
+      );
+    }
+    const d = deferred<unknown>();
+    this.pending.set(id, { d });
+    const wait = withWait(d.promise, this.clock, options, 'dispatch', () => this.pending.delete(id));
+    try {
+      await this.group.send(frame, options?.signal === undefined ? undefined : { signal: options.signal });
+    } catch (e) {
+      this.pending.delete(id);
+      d.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+    return (await wait) as R;
+  }
+
+  private assertWritable(): void {
+    if (this.isClosed) throw new MachineClosedError('the state machine is closed');
+    if (!this.localQuorate && this.selfId !== undefined) throw new NoQuorumError();
+    if (!this.syncing && this.hasState && !this.decisionQuorate) throw new NoQuorumError();
+  }
+
+  // ---------------------------------------------------------------- subscriptions
+
+  /** Called after every local change, in apply order. Returns the unsubscribe function. */
+  subscribe(listener: (change: StateChange<S, C, R>) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Status and diagnostics. Returns the unsubscribe function. */
+  on<T extends MachineEvent['type']>(
+    type: T,
+    handler: (event: Extract<MachineEvent, { type: T }>) => void,
+  ): () => void {
+    let set = this.handlers.get(type);
+    if (set === undefined) this.handlers.set(type, (set = new Set()));
+    const h = handler as (e: MachineEvent) => void;
+    set.add(h);
+    return () => set.delete(h);
+  }
+
+  /** Changes from now on, as an async iterable. Ends when the machine closes or `signal` aborts. */
+  changes(options?: { signal?: AbortSignal }): AsyncIterableIterator<StateChange<S, C, R>> {
+    const buffer: StateChange<S, C, R>[] = [];
+    let wake: (() => void) | undefined;
+    let ended = false;
+    const end = (): void => {
+      ended = true;
+      unsub();
+      unclose();
+      options?.signal?.removeEventListener('abort', end);
+      wake?.();
+    };
+    const unsub = this.subscribe((c) => {
+      buffer.push(c);
+      wake?.();
+    });
+    const unclose = this.on('closed', end);
+    options?.signal?.addEventListener('abort', end, { once: true });
+    if (this.isClosed || options?.signal?.aborted) end();
+    const it: AsyncIterableIterator<StateChange<S, C, R>> = {
+      next: async () => {
+        for (;;) {
+          const c = buffer.shift();
+          if (c !== undefined) return { value: c, done: false };
+          if (ended) return { value: undefined, done: true };
+          await new Promise<void>((r) => (wake = r));
+          wake = undefined;
+        }
+      },
+      return: () => {
+        end();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+      [Symbol.asyncIterator]: () => it,
+    };
+    return it;
+  }
+
+  private emit(e: MachineEvent): void {
+    const set = this.handlers.get(e.type);
+    if (set === undefined) return;
+    for (const h of [...set]) {
+      try {
+        h(e);
+      } catch (err) {
+        this.log(`event handler threw: ${String(err)}`);
+      }
+    }
+  }
+
+  private notify(c: StateChange<S, C, R>): void {
+    for (const l of [...this.listeners]) {
+      try {
+        l(c);
+      } catch (err) {
+        this.log(`subscriber threw: ${String(err)}`);
+      }
+    }
+  }
+
+  private updateStatus(): void {
+    const s = this.status;
+    if (s !== this.lastStatus) {
+      this.lastStatus = s;
+      this.emit({ type: 'status', status: s });
+    }
+    if (s === 'ready') {
+      for (const d of this.readyWaiters) d.resolve();
+      this.readyWaiters.clear();
+    }
+    if (!this.syncing && this.hasState) {
+      for (const d of this.syncWaiters) d.resolve();
+      this.syncWaiters.clear();
+    }
+    this.scheduleTick();
+  }
+
+  // ---------------------------------------------------------------- close
+
+  /** Leave the group and stop. Idempotent. Writes a final snapshot when persisting. */
+  async close(): Promise<void> {
+    await this.shutdown(undefined);
+  }
+
+  /** Same as `close()`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private async shutdown(error: Error | undefined): Promise<void> {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    for (const u of this.unsubscribe) u();
+    this.round?.closeTimer?.cancel();
+    this.tickTimer?.cancel();
+    this.checkTimer?.cancel();
+    this.persistTimer?.cancel();
+    const err = new MachineClosedError('the state machine is closed', error === undefined ? {} : { cause: error });
+    for (const p of this.pending.values()) p.d.reject(err);
+    this.pending.clear();
+    for (const d of this.readyWaiters) d.reject(err);
+    this.readyWaiters.clear();
+    for (const d of this.syncWaiters) d.reject(err);
+    this.syncWaiters.clear();
+    if (this.store !== undefined && this.hasState) {
+      await this.persisting;
+      await this.store.save(this.image).catch((e: unknown) => this.log(`persist failed: ${String(e)}`));
+    }
+    if (error === undefined && this.group.joined) await this.group.leave().catch(() => undefined);
+    this.lastStatus = 'closed';
+    this.emit({ type: 'status', status: 'closed' });
+    this.emit(error === undefined ? { type: 'closed' } : { type: 'closed', error });
+  }
+
+  // ---------------------------------------------------------------- group events
+
+  private selfKey(): string | undefined {
+    if (this.selfId === undefined) {
+      try {
+        this.selfId = this.group.self;
+      } catch {
+        return undefined;
+      }
+    }
+    return memberKey(this.selfId);
+  }
+
+  private onMembership(e: MembershipEvent): void {
+    if (this.isClosed) return;
+    const me = this.selfKey();
+    if (me === undefined) return;
+    if (!e.members.some((m) => memberKey(m) === me)) {
+      // evicted (or our own leave): stop replicating; the state stays readable
+      if (this.group.joined) this.log('evicted from the group');
+      return;
+    }
+    this.startRound([...e.members].sort(compareMembers));
+  }
+
+  private onTotem(e: TotemEvent): void {
+    if (this.isClosed) return;
+    const id = `${e.ringId.nodeid}.${e.ringId.seq}`;
+    if (this.ring?.id === id) return;
+    this.ring = { id, nodes: [...e.nodes].sort((a, b) => a - b) };
+    if (this.round !== undefined) this.startRound(this.round.members);
+  }
+
+  private onQuorum(e: QuorumEvent): void {
+    if (this.isClosed) return;
+    if (e.quorate === this.localQuorate) return;
+    this.localQuorate = e.quorate;
+    this.emit({ type: 'quorum', quorate: e.quorate });
+    this.updateStatus();
+    if (this.round !== undefined) this.sendSummary();
+  }
+
+  private onMessage(e: MessageEvent): void {
+    if (this.isClosed) return;
+    const f = decodeFrame(e.data);
+    if (f === undefined || f.name !== this.def.name) {
+      this.foreignCount++;
+      this.emit({ type: 'foreign', count: this.foreignCount });
+      return;
+    }
+    switch (f.kind) {
+      case Kind.command:
+      case Kind.tick:
+        if (this.syncing || this.round?.decision === undefined) this.queue.push({ frame: f, sender: e.sender });
+        else this.applyEntry(f, e.sender);
+        return;
+      case Kind.summary:
+        this.onSummary(f, e.sender);
+        return;
+      case Kind.snapshot:
+        this.onChunk(f, e.sender);
+        return;
+      case Kind.close:
+        this.onClose(f);
+        return;
+      case Kind.check:
+        this.onCheck(f);
+        return;
+      case Kind.digest:
+        this.onDigest(f, e.sender);
+        return;
+    }
+  }
+
+  // ---------------------------------------------------------------- sync rounds
+
+  private roundKey(members: readonly MemberId[]): string {
+    return `${members.map(memberKey).join(',')}|${this.ring?.id ?? '-'}`;
+  }
+
+  private startRound(members: readonly MemberId[]): void {
+    this.round?.closeTimer?.cancel();
+    const round: Round = {
+      key: this.roundKey(members),
+      members,
+      summaries: new Map(),
+      decision: undefined,
+      seq: 0,
+      synced: new Set(),
+      knownNodes: 0,
+      transfer: undefined,
+      closeTimer: undefined,
+    };
+    this.round = round;
+    this.syncing = true;
+    this.tickInFlight = false;
+    this.checks.clear();
+    this.updateStatus();
+    this.sendSummary();
+    round.closeTimer = this.clock.setTimeout(() => this.maybeClose(round), this.syncTimeout);
+  }
+
+  private sendSummary(): void {
+    const round = this.round;
+    if (round === undefined || this.isClosed) return;
+    const img = this.image;
+    const body: SummaryBody = {
+      round: round.key,
+      seq: ++this.summarySeq,
+      epoch: img.epoch,
+      index: img.index.toString(),
+      digest: this.hasState ? this.digest() : '',
+      primary: this.hasState && !this.syncing && this.decisionQuorate && !this.dirty,
+      fresh: !this.hasState,
+      dirty: this.dirty,
+      passive: this.passive,
+      bootstrap: this.bootstrap,
+      quorate: this.localQuorate,
+      ringNodes: this.ring?.nodes.length ?? 0,
+      knownNodes: img.knownNodes.length,
+    };
+    this.sendQuiet(this.frame(Kind.summary, jsonBody(body)));
+  }
+
+  private onSummary(f: Frame, sender: MemberId): void {
+    const round = this.round;
+    const b = parseJsonBody(f.body) as SummaryBody | undefined;
+    if (round === undefined || b === undefined || typeof b !== 'object' || b.round !== round.key) return;
+    const key = memberKey(sender);
+    if (!round.members.some((m) => memberKey(m) === key)) return;
+    const prev = round.summaries.get(key);
+    if (prev !== undefined && prev.seq >= b.seq) return;
+    const s: Summary = {
+      key,
+      nodeid: sender.nodeid,
+      pid: sender.pid,
+      incarnation: f.incarnation,
+      seq: b.seq,
+      epoch: b.epoch,
+      index: BigInt(b.index),
+      digest: b.digest,
+      primary: b.primary,
+      fresh: b.fresh,
+      dirty: b.dirty,
+      passive: b.passive,
+      bootstrap: b.bootstrap,
+      quorate: b.quorate,
+      ringNodes: b.ringNodes,
+      knownNodes: b.knownNodes,
+    };
+    round.summaries.set(key, s);
+    if (round.decision === undefined) {
+      if (round.members.every((m) => round.summaries.has(memberKey(m)))) {
+        this.decide(round, decideFull([...round.summaries.values()]));
+      }
+      return;
+    }
+    const d = decideIncremental(round.decision, round.summaries, round.synced, key, round.knownNodes);
+    if (d !== undefined) this.decide(round, d);
+  }
+
+  private maybeClose(round: Round): void {
+    if (this.round !== round || round.decision !== undefined || this.isClosed) return;
+    const keys = [...round.summaries.keys()];
+    const lowest = [...round.summaries.values()].sort(compareMembers)[0];
+    if (lowest !== undefined && lowest.key === this.selfKey()) {
+      this.log(`closing sync round without silent members (${round.members.length - keys.length} silent)`);
+      this.sendQuiet(this.frame(Kind.close, jsonBody({ round: round.key, participants: keys })));
+    }
+    round.closeTimer = this.clock.setTimeout(() => this.maybeClose(round), this.syncTimeout);
+  }
+
+  private onClose(f: Frame): void {
+    const round = this.round;
+    const b = parseJsonBody(f.body) as { round?: string; participants?: string[] } | undefined;
+    if (round === undefined || round.decision !== undefined || b?.round !== round.key) return;
+    const parts = (b.participants ?? [])
+      .map((k) => round.summaries.get(k))
+      .filter((s): s is Summary => s !== undefined);
+    if (parts.length === 0) return;
+    this.decide(round, decideFull(parts));
+  }
+
+  private decide(round: Round, d: Decision): void {
+    round.decision = d;
+    round.seq++;
+    round.transfer = undefined;
+    const tag = `${round.key}#${round.seq}`;
+    const me = this.selfKey();
+    this.log(
+      `sync ${tag}: ${d.mode} quorate=${d.quorate} leader=${d.leader?.key ?? '-'} targets=[${d.targets.join(' ')}] epoch=${d.epoch}`,
+    );
+    if (d.leader !== undefined && d.mode !== 'bootstrap') round.knownNodes = d.leader.knownNodes;
+    switch (d.mode) {
+      case 'nostate':
+        this.syncing = true;
+        this.updateStatus();
+        return;
+      case 'bootstrap':
+        this.image = this.initialImage(d.epoch);
+        this.hasState = true;
+        this.dirty = false;
+        this.finishSync(round, d);
+        return;
+      case 'none':
+        this.finishSync(round, d);
+        return;
+      case 'transfer': {
+        const targets = new Set(d.targets);
+        for (const t of targets) round.synced.delete(t);
+        round.transfer = { tag, leader: d.leader!.key, targets, parts: [] };
+        this.syncing = true;
+        this.updateStatus();
+        if (d.leader!.key === me) this.sendSnapshot(tag);
+        return;
+      }
+    }
+  }
+
+  private chunkSize(): number {
+    return this.options.maxChunkSize ?? Math.max(1024, Math.min(512 * 1024, this.group.maxMessageSize - 1024));
+  }
+
+  private sendSnapshot(tag: string): void {
+    const bytes = new TextEncoder().encode(serializeImage(this.image));
+    const digest = this.digest();
+    const size = this.chunkSize();
+    const n = Math.max(1, Math.ceil(bytes.length / size));
+    const frames: Uint8Array[] = [];
+    for (let i = 0; i < n; i++) {
+      const header: ChunkHeader = { tag, i, n, digest };
+      frames.push(this.frame(Kind.snapshot, packChunk(header, bytes.subarray(i * size, (i + 1) * size))));
+    }
+    this.log(`sending snapshot ${tag}: ${bytes.length} bytes in ${n} chunks`);
+    void this.sendFrames(frames);
+  }
+
+  private async sendFrames(frames: Uint8Array[]): Promise<void> {
+    // one send per chunk: a batch of several chunks could exceed the message limit
+    for (const f of frames) {
+      if (this.isClosed) return;
+      try {
+        await this.group.send(f);
+      } catch (e) {
+        this.log(`snapshot send failed: ${String(e)}`);
+        return;
+      }
+    }
+  }
+
+  private onChunk(f: Frame, sender: MemberId): void {
+    const round = this.round;
+    const t = round?.transfer;
+    const c = unpackChunk(f.body);
+    if (round === undefined || t === undefined || c === undefined) return;
+    const h = c.header as ChunkHeader;
+    if (h.tag !== t.tag || memberKey(sender) !== t.leader) return;
+    const me = this.selfKey() ?? '';
+    if (t.targets.has(me)) t.parts[h.i] = c.bytes.slice();
+    if (h.i !== h.n - 1) return;
+    if (t.targets.has(me)) {
+      try {
+        const total = t.parts.reduce((a, p) => a + p.length, 0);
+        const all = new Uint8Array(total);
+        let off = 0;
+        for (const p of t.parts) {
+          all.set(p, off);
+          off += p.length;
+        }
+        const img = parseImage<S>(new TextDecoder().decode(all));
+        this.image = { ...img, state: freeze(img.state, true) };
+        this.hasState = true;
+        this.dirty = false;
+        const mine = this.digest();
+        if (mine !== h.digest) {
+          this.reportMismatch(mine, h.digest, sender, f.incarnation);
+        }
+      } catch (e) {
+        this.log(`snapshot ${t.tag} unusable: ${String(e)}`);
+        this.dirty = true;
+      }
+    }
+    this.finishSync(round, round.decision!);
+  }
+
+  private finishSync(round: Round, d: Decision): void {
+    round.transfer = undefined;
+    round.synced = new Set(d.participants.map((p) => p.key));
+    this.syncing = false;
+    this.decisionQuorate = d.quorate;
+    this.image = { ...this.image, epoch: d.epoch };
+    if (d.quorate && this.hasState) {
+      const nodes = this.ring?.nodes ?? [];
+      const known = [...new Set([...this.image.knownNodes, ...nodes])].sort((a, b) => a - b);
+      if (known.length !== this.image.knownNodes.length) this.image = { ...this.image, knownNodes: known };
+      round.knownNodes = known.length;
+      this.reconcileMembers(d);
+    }
+    this.notify({ kind: 'sync', state: this.image.state, epoch: this.image.epoch, index: this.image.index });
+    const queued = this.queue;
+    this.queue = [];
+    for (const q of queued) this.applyEntry(q.frame, q.sender);
+    this.updateStatus();
+    this.schedulePersist();
+    if (this.dirty) this.sendSummary();
+    this.scheduleCheck(0);
+  }
+
+  private reconcileMembers(d: Decision): void {
+    const now: Incarnation[] = d.participants.map((p) => ({
+      nodeid: p.nodeid,
+      pid: p.pid,
+      incarnation: p.incarnation,
+    }));
+    const nowIds = new Set(now.map((m) => m.incarnation));
+    const before = this.image.members;
+    const beforeIds = new Set(before.map((m) => m.incarnation));
+    const left = before.filter((m) => !nowIds.has(m.incarnation));
+    const joined = now.filter((m) => !beforeIds.has(m.incarnation));
+    if (left.length === 0 && joined.length === 0) return;
+    const index = this.image.index + 1n;
+    const change: MembershipContext = {
+      members: now,
+      left,
+      time: this.image.time,
+      index,
+      epoch: d.epoch,
+    };
+    let state = this.image.state;
+    if (this.def.onMembership !== undefined) {
+      const fn = this.def.onMembership.bind(this.def);
+      try {
+        state = produce(state, (draft: Draft<S>) => fn(draft, change));
+      } catch (e) {
+        this.log(`onMembership threw (ignored, state unchanged): ${String(e)}`);
+      }
+    }
+    this.image = { ...this.image, index, members: now, state };
+    this.notify({ kind: 'membership', state, change });
+  }
+
+  // ---------------------------------------------------------------- applying
+
+  private applyEntry(f: Frame, sender: MemberId): void {
+    const mine = f.incarnation === this.incarnation;
+    if (f.kind === Kind.tick && mine) this.tickInFlight = false;
+    if (!this.decisionQuorate || !this.hasState) {
+      // refused, identically on every member of this (non-quorate) component
+      if (mine && f.commandId !== undefined) this.settle(f.commandId, undefined, new NoQuorumError());
+      return;
+    }
+    const body = parseJsonBody(f.body) as { t?: unknown; c?: unknown } | undefined;
+    if (body === undefined || typeof body !== 'object' || body === null || typeof body.t !== 'number') {
+      this.foreignCount++;
+      this.emit({ type: 'foreign', count: this.foreignCount });
+      return;
+    }
+    const index = this.image.index + 1n;
+    const time = Math.max(this.image.time, body.t);
+    if (f.kind === Kind.tick) {
+      const ctx: TickContext = { time, index, epoch: this.image.epoch };
+      let state = this.image.state;
+      if (this.def.onTick !== undefined) {
+        const fn = this.def.onTick.bind(this.def);
+        try {
+          state = produce(state, (draft: Draft<S>) => fn(draft, ctx));
+        } catch (e) {
+          this.log(`onTick threw (state unchanged): ${String(e)}`);
+        }
+      }
+      this.image = { ...this.image, index, time, state };
+      this.notify({ kind: 'tick', state, ctx });
+      this.afterApply();
+      return;
+    }
+    const ctx: ApplyContext = {
+      sender: { nodeid: sender.nodeid, pid: sender.pid, incarnation: f.incarnation },
+      commandId: f.commandId ?? '',
+      time,
+      index,
+      epoch: this.image.epoch,
+    };
+    const command = body.c as C;
+    let result: R | undefined;
+    let error: { name: string; message: string } | undefined;
+    let state = this.image.state;
+    if (this.def.isCommand !== undefined && !this.def.isCommand(command)) {
+      error = { name: 'InvalidCommandError', message: 'the command was rejected by isCommand' };
+    } else {
+      const apply = this.def.apply.bind(this.def);
+      try {
+        state = produce(state, (draft: Draft<S>) => {
+          const r: unknown = apply(draft, command, ctx);
+          result = (isDraft(r) ? current(r as object) : r) as R;
+        });
+      } catch (e) {
+        const err = e instanceof Error ? e : new Error(String(e));
+        error = { name: err.name, message: err.message };
+        result = undefined;
+        state = this.image.state;
+      }
+    }
+    this.image = { ...this.image, index, time, state };
+    const change: StateChange<S, C, R> =
+      error === undefined
+        ? { kind: 'command', state, command, ok: true, result: result as R, ctx }
+        : { kind: 'command', state, command, ok: false, error: `${error.name}: ${error.message}`, ctx };
+    this.notify(change);
+    if (mine && f.commandId !== undefined) {
+      this.settle(
+        f.commandId,
+        result,
+        error === undefined ? undefined : new CommandFailedError(error.message, error.name),
+      );
+    }
+    this.afterApply();
+  }
+
+  private settle(id: string, result: unknown, error: Error | undefined): void {
+    const p = this.pending.get(id);
+    if (p === undefined) return;
+    this.pending.delete(id);
+    if (error === undefined) p.d.resolve(result);
+    else p.d.reject(error);
+  }
+
+  private afterApply(): void {
+    this.schedulePersist();
+    this.scheduleTick();
+  }
+
+  // ---------------------------------------------------------------- replicated time
+
+  private executorKey(): string | undefined {
+    const parts = this.round?.decision?.participants ?? [];
+    const active = parts.filter((p) => !p.passive);
+    return (active[0] ?? parts[0])?.key;
+  }
+
+  private scheduleTick(): void {
+    this.tickTimer?.cancel();
+    this.tickTimer = undefined;
+    if (this.def.nextDeadline === undefined || this.tickInFlight || !this.isExecutor) return;
+    const deadline = this.def.nextDeadline(this.image.state);
+    if (deadline === undefined) return;
+    const delay = deadline - this.clock.wallNow();
+    this.tickTimer = this.clock.setTimeout(() => {
+      this.tickTimer = undefined;
+      if (!this.isExecutor || this.tickInFlight || this.isClosed) return;
+      this.tickInFlight = true;
+      const t = Math.max(this.clock.wallNow(), deadline);
+      this.sendQuiet(this.frame(Kind.tick, jsonBody({ t })), () => {
+        this.tickInFlight = false;
+      });
+    }, Math.max(0, delay));
+  }
+
+  // ---------------------------------------------------------------- checksums
+
+  private scheduleCheck(delay: number): void {
+    this.checkTimer?.cancel();
+    this.checkTimer = undefined;
+    if (this.isClosed) return;
+    this.checkTimer = this.clock.setTimeout(() => {
+      this.checkTimer = undefined;
+      if (this.executorKey() === this.selfKey() && !this.syncing && this.hasState) {
+        const id = `${this.incarnation}:${++this.checkCounter}`;
+        this.sendQuiet(this.frame(Kind.check, jsonBody({ id })));
+      }
+      if (this.checkInterval > 0) this.scheduleCheck(this.checkInterval);
+    }, delay);
+  }
+
+  private onCheck(f: Frame): void {
+    const b = parseJsonBody(f.body) as { id?: string } | undefined;
+    const round = this.round;
+    if (typeof b?.id !== 'string' || round?.decision === undefined || this.syncing || !this.hasState) return;
+    const mine = this.digest();
+    this.checks.set(b.id, {
+      expected: round.decision.participants.map((p) => p.key),
+      mine,
+      index: this.image.index,
+      got: new Map(),
+    });
+    this.sendQuiet(this.frame(Kind.digest, jsonBody({ id: b.id, digest: mine, index: this.image.index })));
+  }
+
+  private onDigest(f: Frame, sender: MemberId): void {
+    const b = parseJsonBody(f.body) as { id?: string; digest?: string } | undefined;
+    if (typeof b?.id !== 'string' || typeof b.digest !== 'string') return;
+    const c = this.checks.get(b.id);
+    if (c === undefined) return;
+    c.got.set(memberKey(sender), b.digest);
+    if (!c.expected.every((k) => c.got.has(k))) return;
+    this.checks.delete(b.id);
+    const counts = new Map<string, number>();
+    for (const k of c.expected) counts.set(c.got.get(k)!, (counts.get(c.got.get(k)!) ?? 0) + 1);
+    let best = c.got.get(c.expected[0]!)!;
+    for (const [dg, n] of counts) if (n > counts.get(best)!) best = dg;
+    if (best !== c.mine) {
+      const fromKey = c.expected.find((k) => c.got.get(k) === best)!;
+      const from = this.round?.decision?.participants.find((p) => p.key === fromKey);
+      this.reportMismatch(c.mine, best, from ?? sender, from?.incarnation ?? f.incarnation, c.index);
+      this.dirty = true;
+      this.sendSummary();
+    }
+  }
+
+  private reportMismatch(local: string, remote: string, from: MemberId, incarnation: string, index?: bigint): void {
+    this.log(`digest mismatch at index ${index ?? this.image.index}: local ${local} remote ${remote}; resyncing`);
+    this.emit({
+      type: 'mismatch',
+      epoch: this.image.epoch,
+      index: index ?? this.image.index,
+      local,
+      remote,
+      from: { nodeid: from.nodeid, pid: from.pid, incarnation },
+    });
+  }
+
+  // ---------------------------------------------------------------- persistence
+
+  private schedulePersist(): void {
+    if (this.store === undefined || this.persistTimer !== undefined || this.isClosed || !this.hasState) return;
+    this.persistTimer = this.clock.setTimeout(() => {
+      this.persistTimer = undefined;
+      const img = this.image;
+      const store = this.store!;
+      this.persisting = this.persisting
+        .then(() => store.save(img))
+        .catch((e: unknown) => this.log(`persist failed: ${String(e)}`));
+    }, this.persistDelay);
+  }
+
+  /** Wait until the latest state is on disk (when persisting). */
+  async flush(): Promise<void> {
+    if (this.store === undefined || !this.hasState) return;
+    this.persistTimer?.cancel();
+    this.persistTimer = undefined;
+    await this.persisting;
+    await this.store.save(this.image);
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private initialImage(epoch: number): Image<S> {
+    const init = this.def.initial;
+    const state = typeof init === 'function' ? (init as () => S)() : structuredClone(init);
+    return { epoch, index: 0n, time: 0, members: [], knownNodes: [], state: freeze(state, true) };
+  }
+
+  private frame(kind: KindValue, body: Uint8Array, commandId?: string): Uint8Array {
+    return encodeFrame({
+      kind,
+      incarnation: this.incarnation,
+      commandId,
+      epoch: this.image.epoch,
+      nameBytes: this.nameBytes,
+      body,
+    });
+  }
+
+  private sendQuiet(frame: Uint8Array, onError?: () => void): void {
+    if (this.isClosed) return;
+    this.group.send(frame).catch((e: unknown) => {
+      this.log(`send failed: ${String(e)}`);
+      onError?.();
+    });
+  }
+}

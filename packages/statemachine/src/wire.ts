@@ -1,0 +1,182 @@
+/**
+ * The wire format of @cpgkit/statemachine: a compact binary header and a body.
+ *
+ * ```
+ * offset size
+ *   0     2   magic 0xC7 0x4B ("cpgkit")
+ *   2     1   format version (1)
+ *   3     1   kind (see `Kind`)
+ *   4    16   sender incarnation (uuid bytes)
+ *  20    16   command id (uuid v7 bytes; zero when the kind has none)
+ *  36     4   epoch (u32, big-endian): the sender's state epoch
+ *  40     1   n = length of the machine name in bytes
+ *  41     n   machine name (UTF-8)
+ *  41+n   ..  body: UTF-8 JSON, or raw bytes for snapshot chunks
+ * ```
+ *
+ * Anything that does not parse (another program in the group, a newer format version, a
+ * machine with another name) decodes to `undefined`: it is counted and skipped, never applied.
+ * @module
+ */
+import { parse as uuidParse, stringify as uuidStringify } from 'uuid';
+
+/** The first two bytes of every message. */
+export const MAGIC0 = 0xc7;
+/** The second magic byte. */
+export const MAGIC1 = 0x4b;
+/** The format version this code speaks. */
+export const WIRE_VERSION = 1;
+/** The fixed part of the header, before the name. */
+export const HEADER_FIXED = 41;
+
+/** Message kinds. */
+export const Kind = {
+  /** A command for `apply` (body: JSON `{ t: time, c: command }`). */
+  command: 1,
+  /** A sync summary: where the sender's state stands (body: JSON `SummaryBody`). */
+  summary: 2,
+  /** One chunk of a snapshot sent by the sync leader (body: JSON chunk header + raw bytes). */
+  snapshot: 3,
+  /** A replicated timer tick proposed by the timekeeper (body: JSON `{ t: time }`). */
+  tick: 4,
+  /** Everyone: compute your digest at this point of the stream and send it (body: `{ id }`). */
+  check: 5,
+  /** A digest computed at a check (body: JSON `{ id, index, digest }`). */
+  digest: 6,
+  /** Close a sync round that silent members hold up (body: JSON `{ round, participants }`). */
+  close: 7,
+} as const;
+
+/** A message kind number. */
+export type KindValue = (typeof Kind)[keyof typeof Kind];
+
+const KIND_MAX = 7;
+const ZERO_ID = new Uint8Array(16);
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** A decoded header and its body. */
+export interface Frame {
+  readonly kind: KindValue;
+  /** The sender's incarnation uuid. */
+  readonly incarnation: string;
+  /** The command id, or `undefined` when all zero. */
+  readonly commandId: string | undefined;
+  readonly epoch: number;
+  readonly name: string;
+  /** The body bytes (a view into the message). */
+  readonly body: Uint8Array;
+}
+
+/** What `encodeFrame` needs. */
+export interface FrameInput {
+  readonly kind: KindValue;
+  readonly incarnation: string;
+  readonly commandId?: string | undefined;
+  readonly epoch: number;
+  /** The machine name, already UTF-8 encoded (at most 255 bytes). */
+  readonly nameBytes: Uint8Array;
+  readonly body: Uint8Array;
+}
+
+/** Encode a machine name; throws a `RangeError` when it is empty or longer than 255 bytes. */
+export function encodeName(name: string): Uint8Array {
+  const bytes = encoder.encode(name);
+  if (bytes.length === 0 || bytes.length > 255) {
+    throw new RangeError(`machine name must be 1..255 bytes of UTF-8, got ${bytes.length}`);
+  }
+  return bytes;
+}
+
+/** Build one message. */
+export function encodeFrame(input: FrameInput): Uint8Array {
+  const n = input.nameBytes.length;
+  const out = new Uint8Array(HEADER_FIXED + n + input.body.length);
+  out[0] = MAGIC0;
+  out[1] = MAGIC1;
+  out[2] = WIRE_VERSION;
+  out[3] = input.kind;
+  out.set(uuidParse(input.incarnation), 4);
+  out.set(input.commandId === undefined ? ZERO_ID : uuidParse(input.commandId), 20);
+  new DataView(out.buffer, out.byteOffset, out.byteLength).setUint32(36, input.epoch >>> 0);
+  out[40] = n;
+  out.set(input.nameBytes, 41);
+  out.set(input.body, 41 + n);
+  return out;
+}
+
+/** Encode a JSON body (bigints become decimal strings). */
+export function jsonBody(value: unknown): Uint8Array {
+  return encoder.encode(JSON.stringify(value, bigintReplacer));
+}
+
+/** Parse a JSON body; `undefined` when it is not valid UTF-8 JSON. */
+export function parseJsonBody(body: Uint8Array): unknown {
+  try {
+    return JSON.parse(decoder.decode(body)) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function bigintReplacer(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
+}
+
+/**
+ * Decode one message; `undefined` when it is not ours: wrong magic, unknown version or kind,
+ * truncated, or a malformed uuid.
+ */
+export function decodeFrame(data: Uint8Array): Frame | undefined {
+  if (data.length < HEADER_FIXED) return undefined;
+  if (data[0] !== MAGIC0 || data[1] !== MAGIC1 || data[2] !== WIRE_VERSION) return undefined;
+  const kind = data[3]!;
+  if (kind < 1 || kind > KIND_MAX) return undefined;
+  const n = data[40]!;
+  if (data.length < HEADER_FIXED + n) return undefined;
+  let name: string;
+  let incarnation: string;
+  let commandId: string | undefined;
+  try {
+    name = decoder.decode(data.subarray(41, 41 + n));
+    incarnation = uuidStringify(data.subarray(4, 20));
+    const id = data.subarray(20, 36);
+    commandId = id.every((b) => b === 0) ? undefined : uuidStringify(id);
+  } catch {
+    return undefined;
+  }
+  const epoch = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(36);
+  return {
+    kind: kind as KindValue,
+    incarnation,
+    commandId,
+    epoch,
+    name,
+    body: data.subarray(41 + n),
+  };
+}
+
+/** Whether `frame` belongs to the machine whose name is `nameBytes` (compared as text). */
+export function sameName(frame: Frame, name: string): boolean {
+  return frame.name === name;
+}
+
+/** Pack a JSON header and raw bytes into one body: u32 length, JSON, bytes. */
+export function packChunk(header: unknown, bytes: Uint8Array): Uint8Array {
+  const h = jsonBody(header);
+  const out = new Uint8Array(4 + h.length + bytes.length);
+  new DataView(out.buffer).setUint32(0, h.length);
+  out.set(h, 4);
+  out.set(bytes, 4 + h.length);
+  return out;
+}
+
+/** Unpack `packChunk`'s body; `undefined` when malformed. */
+export function unpackChunk(body: Uint8Array): { header: unknown; bytes: Uint8Array } | undefined {
+  if (body.length < 4) return undefined;
+  const len = new DataView(body.buffer, body.byteOffset, body.byteLength).getUint32(0);
+  if (body.length < 4 + len) return undefined;
+  const header = parseJsonBody(body.subarray(4, 4 + len));
+  if (header === undefined) return undefined;
+  return { header, bytes: body.subarray(4 + len) };
+}
