@@ -70,6 +70,18 @@ const defaultNotRunning =
   '`systemctl start corosync`, or `corosync -f -c /etc/corosync/corosync.conf` where there is ' +
   'no systemd. Inside a network namespace, run the client in the same namespace as the daemon.';
 
+/**
+ * corosync's client libraries (libcpg.so.4, libquorum.so.5) or koffi cannot be loaded: corosync
+ * is not installed here. A `CorosyncNotRunningError`, so code that handles "no corosync" needs one
+ * `instanceof`.
+ */
+export class LibraryNotFoundError extends CorosyncNotRunningError {
+  override name = 'LibraryNotFoundError';
+  constructor(message: string, options: CpgErrorOptions = {}) {
+    super(message, { code: undefined, ...options });
+  }
+}
+
 /** The daemon refused us (`CS_ERR_ACCESS`). */
 export class AccessDeniedError extends CpgError {
   override name = 'AccessDeniedError';
@@ -93,7 +105,10 @@ export class AlreadyJoinedError extends CpgError {
 export class TryAgainError extends CpgError {
   override name = 'TryAgainError';
   override readonly retryable = true;
-  constructor(message = 'corosync asked us to try again (CS_ERR_TRY_AGAIN)', options: CpgErrorOptions = {}) {
+  constructor(
+    message = 'corosync asked us to try again (CS_ERR_TRY_AGAIN)',
+    options: CpgErrorOptions = {},
+  ) {
     super(message, { code: CsError.TRY_AGAIN, ...options });
   }
 }
@@ -141,7 +156,10 @@ export class MessageTooLargeError extends CpgError {
     readonly limit: number,
     options: CpgErrorOptions = {},
   ) {
-    super(`message of ${size} bytes exceeds the limit of ${limit} bytes; split it or store it elsewhere`, options);
+    super(
+      `message of ${size} bytes exceeds the limit of ${limit} bytes; split it or store it elsewhere`,
+      options,
+    );
   }
 }
 
@@ -175,7 +193,9 @@ export function errorFromCode(code: number, call: string): CpgError {
     case CsError.SECURITY:
       return new AccessDeniedError(undefined, { code });
     case CsError.EXIST:
-      return new AlreadyJoinedError(`${call}: this process already has a member in that group (CS_ERR_EXIST)`);
+      return new AlreadyJoinedError(
+        `${call}: this process already has a member in that group (CS_ERR_EXIST)`,
+      );
     case CsError.TRY_AGAIN:
       return new TryAgainError(`${call}: corosync asked us to try again (CS_ERR_TRY_AGAIN)`);
     case CsError.INTERRUPT:
@@ -183,7 +203,10 @@ export function errorFromCode(code: number, call: string): CpgError {
     case CsError.TOO_BIG:
       return new CorosyncError(`${call}: message too big for corosync (CS_ERR_TOO_BIG)`, { code });
     case CsError.BAD_HANDLE:
-      return new GroupClosedError(`${call}: the connection handle is no longer valid (CS_ERR_BAD_HANDLE)`, { code });
+      return new GroupClosedError(
+        `${call}: the connection handle is no longer valid (CS_ERR_BAD_HANDLE)`,
+        { code },
+      );
     case CsError.NOT_EXIST:
       return new NotJoinedError(`${call}: not a member of that group (CS_ERR_NOT_EXIST)`, { code });
     default:

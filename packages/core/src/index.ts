@@ -7,3 +7,4 @@ export * from './errors.js';
 export type * from './transport.js';
 export type * from './driver.js';
 export { realClock } from './clock.js';
+export { corosync, type CorosyncOptions } from './corosync/transport.js';

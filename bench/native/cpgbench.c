@@ -1,0 +1,224 @@
+/*
+ * cpgbench: the plain-C libcpg reference client of the cpgkit benchmarks and interop tests.
+ *
+ *   cpgbench bench [--group G] [--count N] [--size BYTES]
+ *       one sender flooding the group: send until CS_ERR_TRY_AGAIN, poll the fd,
+ *       cpg_dispatch(CS_DISPATCH_ALL), count our own deliveries; prints one JSON line
+ *       {"msgsPerSec":..,"mbPerSec":..,"count":..,"size":..,"seconds":..}
+ *   cpgbench send GROUP MSG...
+ *       join, send each MSG as one CPG message, wait until each came back to us, exit 0
+ *   cpgbench listen GROUP COUNT
+ *       join, print {"type":"ready",...} once our join is seen, then one JSON line per
+ *       message: {"type":"message","sender":{"nodeid":N,"pid":P},"base64":"..."};
+ *       exit 0 after COUNT messages (COUNT 0: forever)
+ *
+ * Group names are sent as strlen(name) bytes: no trailing NUL (cpgkit's rule too).
+ * Test code: compiled by build.sh when the benchmark or the interop tests run.
+ */
+#define _GNU_SOURCE
+#include <corosync/cpg.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint32_t local_nodeid;
+static uint32_t local_pid;
+static int joined_seen;
+static unsigned long delivered_own;
+static unsigned long delivered_total;
+static int print_messages;
+
+static void die(const char *what, cs_error_t err) {
+	fprintf(stderr, "cpgbench: %s failed: cs_error_t %d\n", what, (int)err);
+	exit(1);
+}
+
+static double now_s(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void put_base64(const unsigned char *p, size_t n) {
+	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t i;
+	for (i = 0; i + 2 < n; i += 3) {
+		uint32_t v = ((uint32_t)p[i] << 16) | ((uint32_t)p[i + 1] << 8) | p[i + 2];
+		putchar(tbl[v >> 18]);
+		putchar(tbl[(v >> 12) & 63]);
+		putchar(tbl[(v >> 6) & 63]);
+		putchar(tbl[v & 63]);
+	}
+	if (n - i == 1) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		putchar(tbl[v >> 18]);
+		putchar(tbl[(v >> 12) & 63]);
+		fputs("==", stdout);
+	} else if (n - i == 2) {
+		uint32_t v = ((uint32_t)p[i] << 16) | ((uint32_t)p[i + 1] << 8);
+		putchar(tbl[v >> 18]);
+		putchar(tbl[(v >> 12) & 63]);
+		putchar(tbl[(v >> 6) & 63]);
+		putchar('=');
+	}
+}
+
+static void on_deliver(cpg_handle_t h, const struct cpg_name *g, uint32_t nodeid, uint32_t pid, void *msg,
+		       size_t len) {
+	(void)h;
+	(void)g;
+	delivered_total++;
+	if (nodeid == local_nodeid && pid == local_pid) delivered_own++;
+	if (print_messages) {
+		printf("{\"type\":\"message\",\"sender\":{\"nodeid\":%u,\"pid\":%u},\"base64\":\"", nodeid, pid);
+		put_base64(msg, len);
+		printf("\"}\n");
+		fflush(stdout);
+	}
+}
+
+static void on_confchg(cpg_handle_t h, const struct cpg_name *g, const struct cpg_address *members, size_t n,
+		       const struct cpg_address *left, size_t nl, const struct cpg_address *joined, size_t nj) {
+	(void)h;
+	(void)g;
+	(void)left;
+	(void)nl;
+	(void)joined;
+	(void)nj;
+	for (size_t i = 0; i < n; i++)
+		if (members[i].nodeid == local_nodeid && members[i].pid == local_pid) joined_seen = 1;
+}
+
+static cpg_model_v1_data_t model = {
+	.model = CPG_MODEL_V1,
+	.cpg_deliver_fn = on_deliver,
+	.cpg_confchg_fn = on_confchg,
+	.cpg_totem_confchg_fn = NULL,
+	.flags = 0,
+};
+
+static cpg_handle_t handle;
+static int fd;
+
+static void dispatch_wait(int timeout_ms) {
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	int r = poll(&p, 1, timeout_ms);
+	if (r < 0 && errno != EINTR) {
+		perror("poll");
+		exit(1);
+	}
+	if (r > 0) {
+		cs_error_t e = cpg_dispatch(handle, CS_DISPATCH_ALL);
+		if (e != CS_OK) die("cpg_dispatch", e);
+	}
+}
+
+static void open_and_join(const char *group) {
+	struct cpg_name name;
+	cs_error_t e;
+	size_t len = strlen(group);
+	if (len == 0 || len > CPG_MAX_NAME_LENGTH) {
+		fprintf(stderr, "cpgbench: group name must be 1..128 bytes\n");
+		exit(2);
+	}
+	e = cpg_model_initialize(&handle, CPG_MODEL_V1, (cpg_model_data_t *)&model, NULL);
+	if (e != CS_OK) die("cpg_model_initialize", e);
+	if ((e = cpg_fd_get(handle, &fd)) != CS_OK) die("cpg_fd_get", e);
+	if ((e = cpg_local_get(handle, &local_nodeid)) != CS_OK) die("cpg_local_get", e);
+	local_pid = (uint32_t)getpid();
+	name.length = (uint32_t)len;
+	memcpy(name.value, group, len);
+	while ((e = cpg_join(handle, &name)) == CS_ERR_TRY_AGAIN) usleep(10000);
+	if (e != CS_OK) die("cpg_join", e);
+	while (!joined_seen) dispatch_wait(100);
+}
+
+static cs_error_t send_one(const void *data, size_t len) {
+	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+	return cpg_mcast_joined(handle, CPG_TYPE_AGREED, &iov, 1);
+}
+
+static int cmd_bench(int argc, char **argv) {
+	const char *group = "cpgkit-bench-c";
+	unsigned long count = 20000;
+	size_t size = 64;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--group") && i + 1 < argc) group = argv[++i];
+		else if (!strcmp(argv[i], "--count") && i + 1 < argc) count = strtoul(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--size") && i + 1 < argc) size = strtoul(argv[++i], NULL, 10);
+		else {
+			fprintf(stderr, "cpgbench bench: unknown argument %s\n", argv[i]);
+			return 2;
+		}
+	}
+	unsigned char *buf = calloc(1, size ? size : 1);
+	memset(buf, 'x', size);
+	open_and_join(group);
+	unsigned long sent = 0;
+	delivered_own = 0;
+	double t0 = now_s();
+	while (delivered_own < count) {
+		while (sent < count) {
+			cs_error_t e = send_one(buf, size);
+			if (e == CS_ERR_TRY_AGAIN) break;
+			if (e != CS_OK) die("cpg_mcast_joined", e);
+			sent++;
+		}
+		dispatch_wait(sent < count ? 1 : 100);
+	}
+	double secs = now_s() - t0;
+	printf("{\"msgsPerSec\":%.1f,\"mbPerSec\":%.3f,\"count\":%lu,\"size\":%zu,\"seconds\":%.4f}\n",
+	       (double)count / secs, (double)count * (double)size / secs / 1e6, count, size, secs);
+	cpg_finalize(handle);
+	return 0;
+}
+
+static int cmd_send(int argc, char **argv) {
+	if (argc < 1) {
+		fprintf(stderr, "usage: cpgbench send GROUP MSG...\n");
+		return 2;
+	}
+	open_and_join(argv[0]);
+	delivered_own = 0;
+	for (int i = 1; i < argc; i++) {
+		cs_error_t e;
+		while ((e = send_one(argv[i], strlen(argv[i]))) == CS_ERR_TRY_AGAIN) dispatch_wait(10);
+		if (e != CS_OK) die("cpg_mcast_joined", e);
+	}
+	while (delivered_own < (unsigned long)(argc - 1)) dispatch_wait(100);
+	cpg_finalize(handle);
+	return 0;
+}
+
+static int cmd_listen(int argc, char **argv) {
+	if (argc < 2) {
+		fprintf(stderr, "usage: cpgbench listen GROUP COUNT\n");
+		return 2;
+	}
+	unsigned long count = strtoul(argv[1], NULL, 10);
+	open_and_join(argv[0]);
+	printf("{\"type\":\"ready\",\"self\":{\"nodeid\":%u,\"pid\":%u}}\n", local_nodeid, local_pid);
+	fflush(stdout);
+	print_messages = 1;
+	delivered_total = 0;
+	while (count == 0 || delivered_total < count) dispatch_wait(1000);
+	cpg_finalize(handle);
+	return 0;
+}
+
+int main(int argc, char **argv) {
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc >= 2 && !strcmp(argv[1], "bench")) return cmd_bench(argc - 2, argv + 2);
+	if (argc >= 2 && !strcmp(argv[1], "send")) return cmd_send(argc - 2, argv + 2);
+	if (argc >= 2 && !strcmp(argv[1], "listen")) return cmd_listen(argc - 2, argv + 2);
+	fprintf(stderr, "usage: cpgbench bench [--group G] [--count N] [--size BYTES]\n"
+			"       cpgbench send GROUP MSG...\n"
+			"       cpgbench listen GROUP COUNT\n");
+	return 2;
+}

@@ -1,0 +1,59 @@
+/**
+ * `corosync()`: the transport that talks to a real corosync daemon through libcpg and
+ * libquorum (loaded lazily with koffi on the first `connect`).
+ * @module
+ */
+import type { ConnectOptions, DriverSink, GroupDriver, Transport } from '../driver.js';
+import { realClock } from '../clock.js';
+import { loadNative, type NativeLibraryPaths } from '../native/load.js';
+import { CorosyncDriver } from './driver.js';
+
+/** Options for `corosync()`. */
+export interface CorosyncOptions {
+  /** Where libcpg and libquorum live, if not under their sonames on the loader path. */
+  readonly libraries?: NativeLibraryPaths;
+  /**
+   * Track this node's quorum through libquorum (`quorum` events, `quorate`).
+   * @defaultValue `true`
+   */
+  readonly trackQuorum?: boolean;
+  /**
+   * The first delay before retrying a send that corosync refused with CS_ERR_TRY_AGAIN when no
+   * event arrives meanwhile (any dispatched event retries at once). Doubles up to `maxRetryDelayMs`.
+   * @defaultValue `1`
+   */
+  readonly retryDelayMs?: number;
+  /** @defaultValue `50` */
+  readonly maxRetryDelayMs?: number;
+}
+
+/**
+ * The corosync transport. Each `connect` opens one CPG handle (a group member-to-be).
+ * Importing cpgkit loads nothing native; the first `connect` loads koffi and libcpg and rejects
+ * with `LibraryNotFoundError` when corosync is not installed, `CorosyncNotRunningError` when the
+ * daemon is not running, `AccessDeniedError` when it refuses us.
+ *
+ * @example
+ * ```ts
+ * import { openGroup, corosync } from '@cpgkit/core';
+ * await using group = await openGroup('orders', { transport: corosync() });
+ * ```
+ */
+export function corosync(options: CorosyncOptions = {}): Transport {
+  const driverOptions = {
+    trackQuorum: options.trackQuorum ?? true,
+    retryDelayMs: Math.max(0, options.retryDelayMs ?? 1),
+    maxRetryDelayMs: Math.max(1, options.maxRetryDelayMs ?? 50),
+  };
+  return {
+    kind: 'corosync',
+    clock: realClock,
+    async connect(sink: DriverSink, connectOptions: ConnectOptions = {}): Promise<GroupDriver> {
+      const native = await loadNative(options.libraries);
+      return CorosyncDriver.open(native, sink, {
+        ...driverOptions,
+        dispatch: connectOptions.dispatch ?? 'auto',
+      });
+    },
+  };
+}
