@@ -352,6 +352,12 @@ export function locksMachine(
     },
 
     onMembership(draft, change: MembershipContext): void {
+      // a member that is back (a partition healed: same incarnation) may ask again
+      if (draft.departed.length > 0 && change.members.length > 0) {
+        const here = new Set(change.members.map((m) => m.incarnation));
+        if (draft.departed.some((i) => here.has(i)))
+          draft.departed = draft.departed.filter((i) => !here.has(i));
+      }
       if (change.left.length === 0) return;
       const gone = new Set(change.left.map((m) => m.incarnation));
       for (const inc of gone) if (!draft.departed.includes(inc)) draft.departed.push(inc);

@@ -100,7 +100,8 @@ export interface LocksState {
   readonly elections: Readonly<Record<string, ElectionEntry>>;
   /**
    * Incarnations that left, newest last (the last `DEPARTED_MAX`): a command still in flight
-   * from one of them is refused, so nothing is granted to a member that is gone.
+   * from one of them is refused, so nothing is granted to a member that is gone. An
+   * incarnation listed again in a later membership (its partition healed) is taken off.
    */
   readonly departed: readonly string[];
 }

@@ -27,7 +27,7 @@ type Op =
   | { op: 'release' | 'withdraw' | 'renew'; slot: number; pick: number; foreign: boolean }
   | { op: 'campaign'; slot: number; name: number }
   | { op: 'resign' | 'proclaim'; slot: number; pick: number }
-  | { op: 'leave'; slot: number }
+  | { op: 'leave'; slot: number; merge: boolean }
   | { op: 'tick'; by: number };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -70,7 +70,11 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   },
   {
     weight: 1,
-    arbitrary: fc.record({ op: fc.constant('leave' as const), slot: fc.nat(SLOTS - 1) }),
+    arbitrary: fc.record({
+      op: fc.constant('leave' as const),
+      slot: fc.nat(SLOTS - 1),
+      merge: fc.boolean(),
+    }),
   },
   {
     weight: 2,
@@ -248,8 +252,19 @@ function run(ops: Op[], options: LocksMachineOptions): LocksState {
       case 'leave': {
         const m = member(op.slot);
         leftInc = m.incarnation;
-        gen[op.slot]! += 1;
-        log.membership(members(), [m]);
+        if (op.merge) {
+          // cut off, then back with the same incarnation (a partition that healed)
+          log.membership(
+            members().filter((x) => x.incarnation !== m.incarnation),
+            [m],
+          );
+          expect(log.state.departed).toContain(m.incarnation);
+          log.membership(members(), []);
+          expect(log.state.departed).not.toContain(m.incarnation);
+        } else {
+          gen[op.slot]! += 1;
+          log.membership(members(), [m]);
+        }
         break;
       }
       case 'tick': {

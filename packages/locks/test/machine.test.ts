@@ -279,3 +279,15 @@ describe('lock machine: snapshots', () => {
     expect(JSON.parse(JSON.stringify(l.state))).toEqual(l.state);
   });
 });
+
+describe('lock machine: a member cut off and merged back', () => {
+  it('loses what it held, and may ask again once listed as a member again', () => {
+    const l = log();
+    l.must(A, mutex('a1'));
+    l.membership([B, C], [A]);
+    expect(holders(l, 'm')).toEqual([]);
+    expect(l.apply(A, mutex('a2')).ok).toBe(false);
+    l.membership([A, B, C], []);
+    expect(l.must(A, mutex('a3'))).toMatchObject({ status: 'granted', token: '2' });
+  });
+});
