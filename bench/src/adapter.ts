@@ -1,0 +1,56 @@
+/**
+ * The small interface every benchmark workload is written against. One implementation per
+ * system (cpgkit, etcd), so both run exactly the same workload code.
+ * @module
+ */
+
+/** Which system an adapter drives. */
+export type SystemName = 'cpgkit' | 'etcd';
+
+/** A held lock, as returned by {@link CoordinationAdapter.lock}. */
+export interface HeldLock {
+  /** Release it. */
+  unlock(): Promise<void>;
+}
+
+/** A won election, as returned by {@link CoordinationAdapter.campaign}. */
+export interface HeldLeadership {
+  /** Give up the leadership. */
+  resign(): Promise<void>;
+}
+
+/** One change seen by a watcher. */
+export interface WatchedChange {
+  readonly key: string;
+  /** The new value, or `undefined` for a delete. */
+  readonly value: string | undefined;
+}
+
+/**
+ * Config store, locks and election, reduced to what the benchmarks need.
+ * Every call is a real round trip through the system (no client-side shortcut), except
+ * `get`, which is whatever a read costs on that system (a local read on a cpgkit replica,
+ * a linearizable range request on etcd).
+ */
+export interface CoordinationAdapter {
+  /** Which system this drives. */
+  readonly system: SystemName;
+  /** Write `key`; resolves once the write is committed (and, on cpgkit, applied locally). */
+  put(key: string, value: string): Promise<void>;
+  /** Read `key`. */
+  get(key: string): Promise<string | undefined>;
+  /** Call `onChange` for every change under `prefix` from now on; returns the stop function. */
+  watch(prefix: string, onChange: (change: WatchedChange) => void): Promise<() => Promise<void>>;
+  /** Wait for the lock `name` (FIFO where the system offers it) and hold it. */
+  lock(name: string): Promise<HeldLock>;
+  /** Campaign for `name` with `value`; resolves once elected. */
+  campaign(name: string, value: string): Promise<HeldLeadership>;
+  /**
+   * Bring every key under `prefix` into this process (cpgkit: the replica is synced;
+   * etcd: a paginated range read into a local map, as a client-side cache does) and
+   * return how many keys are held.
+   */
+  loadAll(prefix: string): Promise<number>;
+  /** Stop and disconnect. */
+  close(): Promise<void>;
+}

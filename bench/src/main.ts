@@ -1,0 +1,409 @@
+/**
+ * `pnpm bench [--quick] [--only SECTIONS] [--systems cpgkit,etcd]`: cpgkit against plain libcpg
+ * and etcd, side by side, in one run. Writes report.json, report.md and latency.svg to
+ * bench/results/ (full runs) or bench/results/quick/ (quick runs, not committed).
+ * @module
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { writeChart } from './chart.js';
+import { CorosyncCluster } from './corosync-cluster.js';
+import { EtcdCluster, ensureEtcd, type EtcdDurability } from './etcd-cluster.js';
+import { repoRoot, resultsDir } from './paths.js';
+import { installSignalHandlers, run, stopAll } from './procs.js';
+import { rawMessaging } from './raw-messaging.js';
+import {
+  fmt,
+  ratio,
+  toDistribution,
+  toMarkdown,
+  writeReport,
+  type Distribution,
+  type Report,
+  type Row,
+} from './report.js';
+import * as sc from './scenarios.js';
+import { summarize } from './stats.js';
+import type { Target, Variant } from './target.js';
+import { cpgkitTarget, etcdTarget } from './targets.js';
+
+const SECTIONS = ['raw', 'kv', 'locks', 'election', 'replica'] as const;
+type Section = (typeof SECTIONS)[number];
+
+const { values: opts } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    systems: { type: 'string', default: 'cpgkit,etcd' },
+    out: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+
+if (opts.help) {
+  console.log(`usage: pnpm bench [--quick] [--only ${SECTIONS.join(',')}] [--systems cpgkit,etcd] [--out DIR]
+
+Runs cpgkit (on the 3-node corosync cluster of scripts/cluster) and etcd (3 members on
+127.0.0.1:${process.env.BENCH_ETCD_BASE_PORT ?? 23790}+) through the same workloads and writes report.json, report.md and
+latency.svg to bench/results/ (--quick: bench/results/quick/, not committed).
+Environment: CPGKIT_CLUSTER_NAME / CPGKIT_CLUSTER_SUBNET (default cpgkbench / 10.213.6),
+BENCH_ETCD_BASE_PORT (default 23790), BENCH_VERBOSE=1 to see the workers' stderr.`);
+  process.exit(0);
+}
+
+const quick = opts.quick ?? false;
+const sizes = sc.SIZES[quick ? 'quick' : 'full'];
+const only = new Set<Section>((opts.only?.split(',') ?? SECTIONS) as Section[]);
+for (const s of only)
+  if (!SECTIONS.includes(s)) throw new Error(`unknown section ${s}: one of ${SECTIONS.join(', ')}`);
+const systems = new Set(opts.systems?.split(','));
+const outDir = opts.out ?? resultsDir(quick);
+process.env.CPGKIT_CLUSTER_NAME ??= 'cpgkbench';
+process.env.CPGKIT_CLUSTER_SUBNET ??= '10.213.6';
+
+/** Shortest lease TTL the etcd3 client accepts (the server raises it to its own minimum). */
+const ETCD_ELECTION_TTL = 1;
+const runId = Date.now().toString(36);
+
+const rows: Row[] = [];
+const distributions: Distribution[] = [];
+const details: Record<string, unknown> = {};
+const problems: string[] = [];
+const startedAt = new Date().toISOString();
+
+const corosync = new CorosyncCluster();
+let etcd: EtcdCluster | undefined;
+let workDir: string | undefined;
+
+async function cleanup(): Promise<void> {
+  await etcd?.stop().catch((e: unknown) => problems.push(`stopping etcd: ${String(e)}`));
+  etcd = undefined;
+  await stopAll();
+  await corosync
+    .down()
+    .catch((e: unknown) => problems.push(`bringing the corosync cluster down: ${String(e)}`));
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+}
+installSignalHandlers(cleanup);
+
+/** Run `fn` for a target, recording a failure as a problem (the figure is then missing). */
+async function attempt<T>(
+  what: string,
+  target: Target,
+  fn: () => Promise<T>,
+): Promise<T | undefined> {
+  const label = `${what} [${target.system}, ${target.label}]`;
+  const t = Date.now();
+  process.stderr.write(`bench: ${label} ... `);
+  try {
+    const r = await fn();
+    process.stderr.write(`${((Date.now() - t) / 1000).toFixed(1)} s\n`);
+    return r;
+  } catch (error) {
+    process.stderr.write('FAILED\n');
+    const msg = `${label}: ${error instanceof Error ? error.message : String(error)}`;
+    console.error(`bench: ${msg}`);
+    problems.push(msg);
+    return undefined;
+  }
+}
+
+const VARIANT_LABEL: Record<Variant, string> = {
+  durable: 'durable: cpgkit persistence on / etcd fsync',
+  fast: 'no fsync: cpgkit in memory / etcd --unsafe-no-fsync',
+};
+
+type PerSystem<T> = { cpgkit?: T; etcd?: T };
+
+function missingNote(p: PerSystem<unknown>): string | undefined {
+  const gone = (['cpgkit', 'etcd'] as const).filter((s) => systems.has(s) && p[s] === undefined);
+  if (gone.length === 0) return undefined;
+  return `${gone.join(' and ')} failed: see Problems`;
+}
+
+function addRow(
+  section: string,
+  figure: string,
+  variant: Variant | undefined,
+  unit: string,
+  better: 'higher' | 'lower',
+  p: PerSystem<number>,
+  note?: string,
+): void {
+  const notes = [note, missingNote(p)].filter(Boolean).join('; ');
+  rows.push({
+    section,
+    figure,
+    variant: variant ? VARIANT_LABEL[variant] : '—',
+    unit,
+    better,
+    peer: 'etcd',
+    ...(p.cpgkit !== undefined ? { cpgkit: p.cpgkit } : {}),
+    ...(p.etcd !== undefined ? { peerValue: p.etcd } : {}),
+    ...(notes ? { note: notes } : {}),
+  });
+}
+
+function addLatencyRows(
+  section: string,
+  figure: string,
+  variant: Variant | undefined,
+  p: PerSystem<number[]>,
+  pcts: ('p50' | 'p99' | 'p999')[],
+  note?: string,
+): void {
+  const s = {
+    cpgkit: p.cpgkit?.length ? summarize(p.cpgkit) : undefined,
+    etcd: p.etcd?.length ? summarize(p.etcd) : undefined,
+  };
+  for (const pct of pcts) {
+    const name = pct === 'p999' ? 'p99.9' : pct;
+    addRow(
+      section,
+      `${figure} ${name}`,
+      variant,
+      'ms',
+      'lower',
+      { cpgkit: s.cpgkit?.[pct], etcd: s.etcd?.[pct] },
+      note,
+    );
+  }
+  for (const sys of ['cpgkit', 'etcd'] as const) {
+    const samples = p[sys];
+    const variantLabel = variant === undefined ? 'durable' : variant;
+    const label =
+      sys === 'cpgkit'
+        ? variantLabel === 'durable'
+          ? 'persistence on'
+          : 'in memory'
+        : variantLabel === 'durable'
+          ? 'fsync'
+          : 'no fsync';
+    const d = samples ? toDistribution(figure, sys, label, samples) : undefined;
+    if (d) distributions.push(d);
+  }
+}
+
+function median(xs: number[]): number | undefined {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)];
+}
+
+async function startEtcd(durability: EtcdDurability): Promise<void> {
+  await etcd?.stop();
+  etcd = await EtcdCluster.start(join(workDir!, `etcd-${durability}`), durability);
+}
+
+async function main(): Promise<void> {
+  workDir = await mkdtemp(join(tmpdir(), 'cpgkit-bench-'));
+  const env: Record<string, string> = {
+    machine: `${(await run('nproc', [])).trim()} cores, node ${process.version}`,
+    corosync: `cluster ${process.env.CPGKIT_CLUSTER_NAME} (3 nodes, network namespaces, knet, token 1000 ms)`,
+  };
+  if (systems.has('etcd'))
+    env.etcd = `${await ensureEtcd()}, 3 members on 127.0.0.1, heartbeat 100 ms, election timeout 1000 ms, election lease TTL requested ${ETCD_ELECTION_TTL} s`;
+  const needCorosync = systems.has('cpgkit') || only.has('raw');
+  if (needCorosync) await corosync.up();
+
+  if (only.has('raw')) {
+    process.stderr.write('bench: raw group messaging (bench/src/raw.ts) ...\n');
+    const raw = await rawMessaging(quick, problems);
+    rows.push(...raw.rows);
+    details.raw = raw.details;
+  }
+
+  const kvSection = 'Config store';
+  const lockSection = 'Locks';
+  for (const variant of ['durable', 'fast'] as const) {
+    const targets: Target[] = [];
+    if (systems.has('cpgkit'))
+      targets.push(
+        cpgkitTarget(
+          corosync,
+          variant,
+          runId,
+          variant === 'durable' ? join(workDir, 'cpgkit-data') : undefined,
+        ),
+      );
+    if (systems.has('etcd')) {
+      await startEtcd(variant === 'durable' ? 'fsync' : 'no-fsync');
+      targets.push(etcdTarget(() => etcd!, variant, ETCD_ELECTION_TTL));
+    }
+    const each = async <T>(what: string, fn: (t: Target) => Promise<T>): Promise<PerSystem<T>> => {
+      const out: PerSystem<T> = {};
+      for (const t of targets) {
+        const r = await attempt(what, t, () => fn(t));
+        if (r !== undefined) out[t.system] = r;
+      }
+      details[`${what} (${variant})`] = out;
+      return out;
+    };
+
+    if (only.has('kv')) {
+      const w1 = await each('writes/s, 1 writer', (t) => sc.writeThroughput(t, sizes, 1));
+      addRow(
+        kvSection,
+        `writes/s, 1 writer (${sizes.concurrency} in flight)`,
+        variant,
+        'writes/s',
+        'higher',
+        { cpgkit: w1.cpgkit?.opsPerSec, etcd: w1.etcd?.opsPerSec },
+      );
+      const w3 = await each('writes/s, 1 writer per node', (t) => sc.writeThroughput(t, sizes, 3));
+      addRow(
+        kvSection,
+        `writes/s, 1 writer per node (3 × ${sizes.concurrency} in flight)`,
+        variant,
+        'writes/s',
+        'higher',
+        { cpgkit: w3.cpgkit?.opsPerSec, etcd: w3.etcd?.opsPerSec },
+      );
+      const wl = await each('write latency', (t) => sc.writeLatency(t, sizes));
+      addLatencyRows(
+        kvSection,
+        `write latency at ${sizes.latencyRate}/s`,
+        variant,
+        { cpgkit: wl.cpgkit?.samples, etcd: wl.etcd?.samples },
+        ['p50', 'p99', 'p999'],
+      );
+      if (variant === 'durable') {
+        const rl = await each('read latency', (t) => sc.readLatency(t, sizes));
+        addLatencyRows(
+          kvSection,
+          'read latency',
+          undefined,
+          { cpgkit: rl.cpgkit?.samples, etcd: rl.etcd?.samples },
+          ['p50', 'p99'],
+          'cpgkit: local read of the replica; etcd: linearizable get',
+        );
+        const wa = await each('watch latency', (t) => sc.watchLatency(t, sizes));
+        addLatencyRows(
+          kvSection,
+          'watch latency node 1 → node 3',
+          undefined,
+          { cpgkit: wa.cpgkit?.samples, etcd: wa.etcd?.samples },
+          ['p50', 'p99'],
+          `${sizes.watchRate} writes/s`,
+        );
+      }
+    }
+    if (only.has('locks')) {
+      const lu = await each('lock uncontended', (t) => sc.lockUncontended(t, sizes));
+      addRow(
+        lockSection,
+        'uncontended acquire+release/s',
+        variant,
+        'ops/s',
+        'higher',
+        { cpgkit: lu.cpgkit?.opsPerSec, etcd: lu.etcd?.opsPerSec },
+        'etcd3 Lock: lease grant + txn + lease revoke',
+      );
+      const lc = await each('lock contended', (t) => sc.lockContended(t, sizes));
+      addLatencyRows(
+        lockSection,
+        'hand-off latency, 3 nodes contending',
+        variant,
+        { cpgkit: lc.cpgkit?.handoffs, etcd: lc.etcd?.handoffs },
+        ['p50', 'p99'],
+        'etcd3 Lock only tries: waiters watch for the delete and retry',
+      );
+      addRow(
+        lockSection,
+        'grants/s, 3 nodes contending (hold 1 ms)',
+        variant,
+        'grants/s',
+        'higher',
+        { cpgkit: lc.cpgkit?.opsPerSec, etcd: lc.etcd?.opsPerSec },
+      );
+    }
+    if (variant === 'durable' && only.has('election')) {
+      const fp = await each('failover, leader process killed', (t) =>
+        sc.failover(t, sizes, 'process'),
+      );
+      addRow(
+        'Election',
+        'failover after kill -9 of the leader process (median)',
+        undefined,
+        's',
+        'lower',
+        { cpgkit: median(fp.cpgkit?.seconds ?? []), etcd: median(fp.etcd?.seconds ?? []) },
+        `${sizes.failoverReps} runs; etcd lease TTL ${ETCD_ELECTION_TTL} s requested, cpgkit token 1000 ms`,
+      );
+      const fn = await each('failover, leader node killed', (t) => sc.failover(t, sizes, 'node'));
+      addRow(
+        'Election',
+        "failover after kill -9 of the leader's node (median)",
+        undefined,
+        's',
+        'lower',
+        { cpgkit: median(fn.cpgkit?.seconds ?? []), etcd: median(fn.etcd?.seconds ?? []) },
+        `${sizes.failoverReps} runs; node = corosync daemon + process / etcd member + process`,
+      );
+    }
+    if (variant === 'durable' && only.has('replica')) {
+      const rp = await each(`new replica receives ${sizes.replicaKeys} keys`, (t) =>
+        sc.replica(t, sizes),
+      );
+      addRow(
+        kvSection,
+        `time for a new replica to receive ${sizes.replicaKeys.toLocaleString('en-US')} keys`,
+        undefined,
+        's',
+        'lower',
+        { cpgkit: rp.cpgkit && rp.cpgkit.ms / 1000, etcd: rp.etcd && rp.etcd.ms / 1000 },
+        'cpgkit: join + state transfer; etcd: a new client reads every key (paginated range) into a local map',
+      );
+      const mib = 1024 * 1024;
+      addRow(
+        'Memory',
+        `resident size of a replica holding ${sizes.replicaKeys.toLocaleString('en-US')} keys`,
+        undefined,
+        'MiB',
+        'lower',
+        {
+          cpgkit: rp.cpgkit && rp.cpgkit.rssReplica / mib,
+          etcd: rp.etcd?.systemRss && rp.etcd.systemRss / mib,
+        },
+        `cpgkit: the Node replica process (empty: ${fmt(rp.cpgkit && rp.cpgkit.rssEmpty / mib)} MiB); etcd: the member process`,
+      );
+    }
+  }
+  env.sizes = JSON.stringify(sizes);
+  await finish(env);
+}
+
+async function finish(environment: Record<string, string>): Promise<void> {
+  const report: Report = {
+    title: 'cpgkit benchmarks: cpgkit against plain libcpg and etcd',
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    mode: quick ? 'quick' : 'full',
+    command: `pnpm bench${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`,
+    environment,
+    rows,
+    distributions,
+    details,
+    problems,
+  };
+  await writeReport(outDir, report);
+  if (distributions.length) await writeChart(join(outDir, 'latency.svg'), distributions);
+  console.log(toMarkdown(report));
+  const ahead = rows.filter((r) => ratio(r) !== undefined).length;
+  console.error(
+    `bench: ${ahead} of ${rows.length} figures paired; report in ${relative(repoRoot, outDir)}/ (report.md, report.json, latency.svg)`,
+  );
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error('bench: failed:', error);
+  problems.push(String(error));
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+}
+process.exit(process.exitCode ?? 0);

@@ -1,0 +1,345 @@
+/**
+ * The scenarios: each starts its own workers for one {@link Target}, runs one workload,
+ * stops them (also on error), and returns figures and latency samples. The same code runs
+ * for cpgkit and for etcd.
+ * @module
+ */
+import type { LockEvent } from './workloads.js';
+import type { Target } from './target.js';
+import { Worker } from './worker-client.js';
+import { nowMs, sleep } from './procs.js';
+
+/** Sizes of a run. */
+export interface Sizes {
+  readonly throughputMs: number;
+  readonly concurrency: number;
+  readonly valueBytes: number;
+  readonly latencyRate: number;
+  readonly latencyCount: number;
+  readonly reads: number;
+  readonly watchRate: number;
+  readonly watchCount: number;
+  readonly lockMs: number;
+  readonly lockMaxOps: number;
+  readonly failoverReps: number;
+  readonly replicaKeys: number;
+  readonly loadConcurrency: number;
+}
+
+/** Full and quick sizes. */
+export const SIZES: Record<'full' | 'quick', Sizes> = {
+  full: {
+    throughputMs: 10_000,
+    concurrency: 64,
+    valueBytes: 64,
+    latencyRate: 1000,
+    latencyCount: 15_000,
+    reads: 10_000,
+    watchRate: 200,
+    watchCount: 3000,
+    lockMs: 10_000,
+    lockMaxOps: 50_000,
+    failoverReps: 3,
+    replicaKeys: 100_000,
+    loadConcurrency: 256,
+  },
+  quick: {
+    throughputMs: 2000,
+    concurrency: 64,
+    valueBytes: 64,
+    latencyRate: 500,
+    latencyCount: 1000,
+    reads: 1000,
+    watchRate: 200,
+    watchCount: 300,
+    lockMs: 2000,
+    lockMaxOps: 5000,
+    failoverReps: 1,
+    replicaKeys: 10_000,
+    loadConcurrency: 256,
+  },
+};
+
+async function withWorkers<T>(
+  target: Target,
+  scenario: string,
+  nodes: number[],
+  fn: (workers: Worker[]) => Promise<T>,
+): Promise<T> {
+  const started: Worker[] = [];
+  try {
+    for (const n of nodes) started.push((await Worker.start(target.config(scenario, n), n)).worker);
+    return await fn(started);
+  } finally {
+    await Promise.all(started.map((w) => w.close()));
+  }
+}
+
+interface ThroughputResult {
+  ops: number;
+  errors: number;
+  elapsedMs: number;
+  firstError?: string;
+}
+
+/** Writes per second from one writer (node 1), or one writer per node (nodes 1..3). */
+export async function writeThroughput(
+  target: Target,
+  sizes: Sizes,
+  writers: 1 | 3,
+): Promise<{ opsPerSec: number; perWorker: ThroughputResult[] }> {
+  const nodes = writers === 1 ? [1] : [1, 2, 3];
+  return withWorkers(target, `tput${writers}`, nodes, async (ws) => {
+    const startAt = nowMs() + 300;
+    const perWorker = await Promise.all(
+      ws.map((w) =>
+        w.call<ThroughputResult>(
+          'throughput',
+          {
+            durationMs: sizes.throughputMs,
+            concurrency: sizes.concurrency,
+            keyPrefix: `tput/${w.node}/`,
+            keys: 1000,
+            valueBytes: sizes.valueBytes,
+            startAt,
+          },
+          sizes.throughputMs + 60_000,
+        ),
+      ),
+    );
+    const ops = perWorker.reduce((s, r) => s + r.ops, 0);
+    const errors = perWorker.reduce((s, r) => s + r.errors, 0);
+    if (errors > 0)
+      throw new Error(
+        `${errors} writes failed: ${perWorker.find((r) => r.firstError)?.firstError}`,
+      );
+    const elapsed = Math.max(...perWorker.map((r) => r.elapsedMs));
+    return { opsPerSec: (ops / elapsed) * 1000, perWorker };
+  });
+}
+
+/** Write latency at a fixed moderate rate, one writer on node 1 (open loop). */
+export async function writeLatency(
+  target: Target,
+  sizes: Sizes,
+): Promise<{ samples: number[]; errors: number }> {
+  return withWorkers(target, 'wlat', [1], async ([w]) => {
+    const timeout = (sizes.latencyCount / sizes.latencyRate) * 1000 + 60_000;
+    return w!.call<{ samples: number[]; errors: number }>(
+      'writeLatency',
+      {
+        rate: sizes.latencyRate,
+        count: sizes.latencyCount,
+        keyPrefix: 'wlat/',
+        keys: 1000,
+        valueBytes: sizes.valueBytes,
+      },
+      timeout,
+    );
+  });
+}
+
+/** Read latency on node 2 of a key written on node 1. */
+export async function readLatency(target: Target, sizes: Sizes): Promise<{ samples: number[] }> {
+  return withWorkers(target, 'rlat', [1, 2], async ([w1, w2]) => {
+    await w1!.call('put', { key: 'rlat/key', value: 'v'.repeat(sizes.valueBytes) });
+    await sleep(200);
+    const r = await w2!.call<{ samples: number[]; misses: number }>(
+      'readLatency',
+      { key: 'rlat/key', count: sizes.reads },
+      120_000,
+    );
+    if (r.misses > 0) throw new Error(`${r.misses} reads missed the key`);
+    return { samples: r.samples };
+  });
+}
+
+/** Watch latency: paced writes on node 1, seen by a watcher on node 3. */
+export async function watchLatency(
+  target: Target,
+  sizes: Sizes,
+): Promise<{ samples: number[]; written: number }> {
+  return withWorkers(target, 'watch', [1, 3], async ([w1, w3]) => {
+    await w3!.call('watchStart', { prefix: 'watch/' });
+    await sleep(200);
+    const { written } = await w1!.call<{ written: number }>(
+      'stampedWrites',
+      {
+        rate: sizes.watchRate,
+        count: sizes.watchCount,
+        keyPrefix: 'watch/',
+        valueBytes: sizes.valueBytes,
+      },
+      (sizes.watchCount / sizes.watchRate) * 1000 + 60_000,
+    );
+    await sleep(500);
+    const { samples } = await w3!.call<{ samples: number[] }>('watchStop');
+    if (samples.length < written)
+      throw new Error(`watcher saw ${samples.length} of ${written} writes`);
+    return { samples, written };
+  });
+}
+
+/** Uncontended acquire+release per second, one worker on node 1. */
+export async function lockUncontended(
+  target: Target,
+  sizes: Sizes,
+): Promise<{ opsPerSec: number; samples: number[] }> {
+  return withWorkers(target, 'lock1', [1], async ([w]) => {
+    const r = await w!.call<{ events: LockEvent[]; elapsedMs: number }>(
+      'lockLoop',
+      { name: 'solo', durationMs: sizes.lockMs, count: sizes.lockMaxOps, holdMs: 0 },
+      sizes.lockMs + 60_000,
+    );
+    return {
+      opsPerSec: (r.events.length / r.elapsedMs) * 1000,
+      samples: r.events.map((e) => e.grantedAt - e.requestedAt),
+    };
+  });
+}
+
+/**
+ * Contention: one worker per node loops on the same lock (hold 1 ms). A hand-off is a grant
+ * to another node than the previous holder's; its latency is from the previous holder's
+ * release call to the next grant (both on the shared monotonic clock).
+ */
+export async function lockContended(
+  target: Target,
+  sizes: Sizes,
+): Promise<{ handoffs: number[]; grants: number[]; sameNode: number; opsPerSec: number }> {
+  return withWorkers(target, 'lock3', [1, 2, 3], async (ws) => {
+    const startAt = nowMs() + 300;
+    const results = await Promise.all(
+      ws.map((w) =>
+        w.call<{ events: LockEvent[]; elapsedMs: number }>(
+          'lockLoop',
+          { name: 'shared', durationMs: sizes.lockMs, count: sizes.lockMaxOps, holdMs: 1, startAt },
+          sizes.lockMs + 60_000,
+        ),
+      ),
+    );
+    const all = results
+      .flatMap((r, i) => r.events.map((e) => ({ ...e, node: ws[i]!.node })))
+      .sort((a, b) => a.grantedAt - b.grantedAt);
+    for (let i = 1; i < all.length; i++) {
+      if (all[i]!.grantedAt < all[i - 1]!.releasedAt)
+        throw new Error(`mutual exclusion violated: two holders at ${all[i]!.grantedAt}`);
+    }
+    const handoffs: number[] = [];
+    let sameNode = 0;
+    for (let i = 1; i < all.length; i++) {
+      if (all[i]!.node === all[i - 1]!.node) sameNode++;
+      else handoffs.push(all[i]!.grantedAt - all[i - 1]!.releasedAt);
+    }
+    const elapsed = Math.max(...results.map((r) => r.elapsedMs));
+    return {
+      handoffs,
+      grants: results.map((r) => r.events.length),
+      sameNode,
+      opsPerSec: (all.length / elapsed) * 1000,
+    };
+  });
+}
+
+/**
+ * Election failover: three workers (one per node) campaign; kill the leader's process (or
+ * its whole node: the daemon or member, and the process); time until another is elected.
+ */
+export async function failover(
+  target: Target,
+  sizes: Sizes,
+  mode: 'process' | 'node',
+): Promise<{ seconds: number[] }> {
+  const seconds: number[] = [];
+  for (let rep = 0; rep < sizes.failoverReps; rep++) {
+    const name = `elect-${mode}-${rep}`;
+    let killedNode: number | undefined;
+    const ws: Worker[] = [];
+    try {
+      for (const n of [1, 2, 3])
+        ws.push((await Worker.start(target.config(`elect${mode}${rep}`, n), n)).worker);
+      const pending = ws.map((w) =>
+        w
+          .call<{ electedAt: number; pid: number }>(
+            'campaign',
+            { name, value: `node${w.node}` },
+            120_000,
+          )
+          .then((r) => ({ ...r, worker: w })),
+      );
+      for (const p of pending) p.catch(() => undefined); // the killed one rejects
+      const first = await Promise.race(pending);
+      await sleep(1000); // everyone else is waiting now
+      const leader = first.worker;
+      let killedAt: number;
+      if (mode === 'process') {
+        killedAt = nowMs();
+        await leader.kill();
+      } else {
+        killedNode = leader.node;
+        ({ killedAt } = await target.killNode(leader.node, () => leader.kill()));
+      }
+      const others = pending.filter((_, i) => ws[i] !== leader);
+      const next = await Promise.race(others);
+      seconds.push((next.electedAt - killedAt) / 1000);
+    } finally {
+      await Promise.all(ws.map((w) => w.close()));
+      if (killedNode !== undefined) await target.restoreNode(killedNode);
+    }
+  }
+  return { seconds };
+}
+
+/**
+ * A new replica receives `replicaKeys` keys: load them through node 1 (nodes 1 and 2 up),
+ * then start node 3 and time until it holds them all. Also the resident size of replicas.
+ */
+export async function replica(
+  target: Target,
+  sizes: Sizes,
+): Promise<{
+  ms: number;
+  keys: number;
+  loadMs: number;
+  rssEmpty: number;
+  rssReplica: number;
+  systemRss?: number;
+}> {
+  return withWorkers(target, 'replica', [1, 2], async ([w1]) => {
+    const { rss: rssEmpty } = await w1!.call<{ rss: number }>('rss');
+    const loaded = await w1!.call<{ loaded: number; elapsedMs: number }>(
+      'load',
+      {
+        prefix: 'r/',
+        count: sizes.replicaKeys,
+        concurrency: sizes.loadConcurrency,
+        valueBytes: sizes.valueBytes,
+      },
+      600_000,
+    );
+    // from opening the adapter (join + state transfer on cpgkit; connect on etcd) to holding
+    // every key locally; the worker process's own start-up (node + tsx) is not counted
+    const { worker: w3, openMs } = await Worker.start(target.config('replica', 3), 3, 300_000);
+    try {
+      const { keys, ms } = await w3.call<{ keys: number; ms: number }>(
+        'loadAll',
+        { prefix: 'r/' },
+        300_000,
+      );
+      if (keys !== sizes.replicaKeys)
+        throw new Error(`new replica holds ${keys} keys, expected ${sizes.replicaKeys}`);
+      const { rss: rssReplica } = await w3.call<{ rss: number }>('rss');
+      const systemRss = target.replicaRss ? await target.replicaRss(3) : undefined;
+      return {
+        ms: openMs + ms,
+        keys,
+        loadMs: loaded.elapsedMs,
+        rssEmpty,
+        rssReplica,
+        ...(systemRss !== undefined ? { systemRss } : {}),
+      };
+    } finally {
+      await w3.close();
+    }
+  });
+}

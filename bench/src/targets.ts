@@ -1,0 +1,58 @@
+/**
+ * The four targets of a run: cpgkit with persistence on and off (on the corosync cluster),
+ * etcd with fsync and with `--unsafe-no-fsync` (3 members on loopback).
+ * @module
+ */
+import { join } from 'node:path';
+import type { CorosyncCluster } from './corosync-cluster.js';
+import type { EtcdCluster } from './etcd-cluster.js';
+import { nowMs, rssBytes } from './procs.js';
+import type { Target, Variant } from './target.js';
+
+/** cpgkit on the corosync cluster; `dataRoot` set means persistence on. */
+export function cpgkitTarget(
+  cluster: CorosyncCluster,
+  variant: Variant,
+  runId: string,
+  dataRoot: string | undefined,
+): Target {
+  return {
+    system: 'cpgkit',
+    variant,
+    label: dataRoot ? 'persistence on' : 'persistence off (in memory)',
+    config: (scenario, node) => ({
+      system: 'cpgkit',
+      group: `bench-${runId}-${variant}-${scenario}`,
+      ...(dataRoot ? { dataDir: join(dataRoot, variant, scenario, `n${node}`) } : {}),
+    }),
+    async killNode(node, killWorker) {
+      const pids = await cluster.daemonPids();
+      const killedAt = nowMs();
+      await cluster.killDaemonNow(node, pids);
+      await killWorker();
+      return { killedAt };
+    },
+    restoreNode: (node) => cluster.restartNode(node),
+  };
+}
+
+/** etcd: worker N talks to member N only. */
+export function etcdTarget(etcd: () => EtcdCluster, variant: Variant, electionTtl: number): Target {
+  return {
+    system: 'etcd',
+    variant,
+    label: variant === 'durable' ? 'fsync (default)' : '--unsafe-no-fsync',
+    config: (_scenario, node) => ({
+      system: 'etcd',
+      endpoint: etcd().member(node).clientUrl,
+      electionTtl,
+    }),
+    async killNode(node, killWorker) {
+      const killedAt = nowMs();
+      await Promise.all([etcd().kill(node), killWorker()]);
+      return { killedAt };
+    },
+    restoreNode: (node) => etcd().restart(node),
+    replicaRss: (node) => rssBytes(etcd().pid(node)),
+  };
+}

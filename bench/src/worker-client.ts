@@ -1,0 +1,137 @@
+/**
+ * The orchestrator's handle on one worker process: spawn it (inside a corosync node's
+ * network namespace for cpgkit), call its workloads, kill it by pid.
+ * @module
+ */
+import type { ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { REPLY_PREFIX, type AdapterConfig, type Reply } from './protocol.js';
+import { isRunning, startProcess, stopProcess } from './procs.js';
+import { repoRoot } from './paths.js';
+
+const WORKER_ARGS = [
+  '--expose-gc',
+  '--import',
+  'tsx',
+  '--conditions=@cpgkit/source',
+  'bench/src/worker.ts',
+];
+
+/** One worker process. */
+export class Worker {
+  readonly label: string;
+  readonly node: number;
+  readonly #child: ChildProcess;
+  readonly #pending = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+  >();
+  #nextId = 1;
+  #exited: Error | undefined;
+  /** The worker's own pid (inside a namespace, the same number: no pid namespace). */
+  pid = 0;
+
+  private constructor(label: string, node: number, child: ChildProcess) {
+    this.label = label;
+    this.node = node;
+    this.#child = child;
+    const out = createInterface({ input: child.stdout! });
+    out.on('line', (line) => {
+      if (!line.startsWith(REPLY_PREFIX)) {
+        if (line.trim()) console.error(`[${label}] ${line}`);
+        return;
+      }
+      const r = JSON.parse(line.slice(REPLY_PREFIX.length)) as Reply;
+      const p = this.#pending.get(r.id);
+      if (!p) return;
+      this.#pending.delete(r.id);
+      clearTimeout(p.timer);
+      if (r.ok) p.resolve(r.result);
+      else p.reject(new Error(`${label}: ${r.error}`));
+    });
+    const err = createInterface({ input: child.stderr! });
+    err.on('line', (line) => {
+      if (process.env.BENCH_VERBOSE || /error|fatal|uncaught/i.test(line))
+        console.error(`[${label}] ${line}`);
+    });
+    child.once('exit', (code, signal) => {
+      this.#exited = new Error(`${label} exited (${code ?? signal})`);
+      for (const p of this.#pending.values()) {
+        clearTimeout(p.timer);
+        p.reject(this.#exited);
+      }
+      this.#pending.clear();
+    });
+  }
+
+  /**
+   * Start a worker for `config` as node `node` (cpgkit: inside that node's namespace) and open
+   * its adapter. Returns the worker and what `open` reported.
+   */
+  static async start(
+    config: AdapterConfig,
+    node: number,
+    timeoutMs = 60_000,
+  ): Promise<{ worker: Worker; openMs: number; rss: number }> {
+    const label = `${config.system}@${node}`;
+    const opts = {
+      cwd: repoRoot,
+      stdio: ['pipe', 'pipe', 'pipe'] as ['pipe', 'pipe', 'pipe'],
+      env: process.env,
+    };
+    const child =
+      config.system === 'cpgkit'
+        ? startProcess(
+            label,
+            'bash',
+            ['scripts/cluster', 'exec', String(node), process.execPath, ...WORKER_ARGS],
+            opts,
+          )
+        : startProcess(label, process.execPath, WORKER_ARGS, opts);
+    const worker = new Worker(label, node, child);
+    try {
+      const opened = await worker.call<{ pid: number; openMs: number; rss: number }>(
+        'open',
+        config,
+        timeoutMs,
+      );
+      worker.pid = opened.pid;
+      return { worker, openMs: opened.openMs, rss: opened.rss };
+    } catch (error) {
+      await worker.kill();
+      throw error;
+    }
+  }
+
+  /** Call `op` in the worker; rejects on its error, its exit, or after `timeoutMs`. */
+  call<T>(op: string, args?: unknown, timeoutMs = 120_000): Promise<T> {
+    if (this.#exited) return Promise.reject(this.#exited);
+    const id = this.#nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new Error(`${this.label}: ${op} timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      this.#child.stdin!.write(`${JSON.stringify({ id, op, args })}\n`);
+    });
+  }
+
+  /** Whether the process still runs. */
+  get running(): boolean {
+    return isRunning(this.#child);
+  }
+
+  /** kill -9 by pid, now (the failover scenarios): returns once it exited. */
+  async kill(): Promise<void> {
+    await stopProcess(this.#child, 'SIGKILL');
+  }
+
+  /** Ask it to close its adapter and exit; kill it if it does not within `timeoutMs`. */
+  async close(timeoutMs = 5000): Promise<void> {
+    if (!this.running) return;
+    await this.call('close', undefined, timeoutMs).catch(() => undefined);
+    this.#child.stdin?.end();
+    await stopProcess(this.#child, 'SIGTERM', timeoutMs);
+  }
+}
