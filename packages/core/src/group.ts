@@ -1,0 +1,568 @@
+/**
+ * `Group`: the public group member (`GroupTransport`) over any engine driver (`Transport`):
+ * the corosync transport or the in-memory cluster. Framing, batching, chunking,
+ * backpressure and the event stream live here, so they behave the same on both engines.
+ * @module
+ */
+import { corosync } from './corosync/transport.js';
+import type { DriverSink, GroupDriver, Transport } from './driver.js';
+import {
+  AlreadyJoinedError,
+  GroupClosedError,
+  NotJoinedError,
+  TimeoutError,
+  TryAgainError,
+} from './errors.js';
+import { EventHub } from './event-hub.js';
+import { DEFAULT_MAX_MESSAGE_SIZE } from './frame.js';
+import { FrameDecoder } from './frame-decoder.js';
+import { encodeGroupName } from './group-name.js';
+import { Outbox } from './outbox.js';
+import type { GroupInfo, GroupTransport, SendOptions } from './transport.js';
+import type {
+  Clock,
+  GroupEvent,
+  GroupEventOf,
+  GroupEventType,
+  MemberChange,
+  MemberId,
+  RingId,
+  TransportKind,
+  WaitOptions,
+} from './types.js';
+
+/** Options of a `Group`. */
+export interface GroupOptions {
+  /**
+   * `auto` (default): events are dispatched by the event loop. `manual`: nothing is
+   * dispatched until you call `dispatch()`.
+   * @defaultValue `'auto'`
+   */
+  readonly dispatch?: 'auto' | 'manual';
+  /**
+   * The largest logical message `send` takes (bigger than the engine's atomic size is
+   * chunked). Also the largest chunked payload this member reassembles.
+   * @defaultValue 64 MiB
+   */
+  readonly maxMessageSize?: number;
+  /**
+   * Bytes accepted by `send` but not yet by the engine before `send` rejects with
+   * `QueueFullError`. One send always fits an empty queue.
+   * @defaultValue 128 MiB
+   */
+  readonly maxQueueBytes?: number;
+  /**
+   * Logical messages accepted by `send` but not yet by the engine before `send` rejects
+   * with `QueueFullError`.
+   * @defaultValue 1,000,000
+   */
+  readonly maxQueueMessages?: number;
+}
+
+/** Options of `openGroup`. */
+export interface OpenGroupOptions extends GroupOptions, WaitOptions {
+  /** The engine. Defaults to `corosync()` (the local corosync daemon). */
+  readonly transport?: Transport;
+}
+
+const JOIN_RETRIES = 50;
+const JOIN_RETRY_MS = 20;
+
+function sameMember(a: MemberId, b: MemberId): boolean {
+  return a.nodeid === b.nodeid && a.pid === b.pid;
+}
+
+const utf8 = new TextDecoder();
+
+interface Waiter {
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * A member of one process group, over any `Transport`. Create it unjoined with
+ * `new Group(transport)` and `join(name)`, or joined with `openGroup(name)`.
+ *
+ * Events arrive in one ordered stream: `on(type, handler)` handlers run synchronously in
+ * delivery order; `events()` / `for await (const e of group)` iterate it asynchronously.
+ * `members()` is the member list of the last delivered membership event.
+ *
+ * @example
+ * ```ts
+ * const group = new Group(cluster.node(1));
+ * group.on('message', (m) => console.log(m.sender, m.data));
+ * await group.join('orders');
+ * await group.send(new TextEncoder().encode('hello'));
+ * await group.close();
+ * ```
+ */
+export class Group implements GroupTransport {
+  /** Which engine this member runs on. */
+  readonly kind: TransportKind;
+  /** The transport's clock (virtual on the in-memory cluster). */
+  readonly clock: Clock;
+  /** The largest logical message `send` takes. */
+  readonly maxMessageSize: number;
+
+  readonly #transport: Transport;
+  readonly #dispatchMode: 'auto' | 'manual';
+  readonly #hub = new EventHub();
+  readonly #outbox: Outbox;
+  readonly #decoder: FrameDecoder;
+
+  #driver: GroupDriver | undefined;
+  #connecting: Promise<GroupDriver> | undefined;
+  #generation = 0;
+  /** The driver has joined once: corosync 3.1.7 cannot rejoin on it. */
+  #driverUsed = false;
+
+  #name: string | undefined;
+  #self: MemberId | undefined;
+  #joined = false;
+  #joining = false;
+  /** We have seen ourselves in a membership event since the last join. */
+  #inGroup = false;
+  #members: readonly MemberId[] = [];
+  #quorate = false;
+  #joinWaiter: Waiter | undefined;
+  #leaveWaiter: Waiter | undefined;
+
+  #closed = false;
+  #resolveClosed!: (value: void | Error) => void;
+  readonly #closedPromise: Promise<void | Error>;
+
+  /**
+   * An unjoined member on `transport`. Nothing is connected until `join` (or `groups`).
+   * @param transport - `corosync()`, or `cluster.node(n)` of a `MemoryCluster`
+   * @param options - dispatch mode and send limits
+   */
+  constructor(transport: Transport, options: GroupOptions = {}) {
+    this.#transport = transport;
+    this.kind = transport.kind;
+    this.clock = transport.clock;
+    this.#dispatchMode = options.dispatch ?? 'auto';
+    this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.#outbox = new Outbox({
+      maxMessageSize: this.maxMessageSize,
+      maxQueueBytes: options.maxQueueBytes ?? 128 * 1024 * 1024,
+      maxQueueMessages: options.maxQueueMessages ?? 1_000_000,
+    });
+    this.#decoder = new FrameDecoder(this.#deliverMessage, this.maxMessageSize);
+    this.#closedPromise = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+  }
+
+  /** The joined group's name, or `undefined` when not joined. */
+  get name(): string | undefined {
+    return this.#joined ? this.#name : undefined;
+  }
+
+  /** Whether we are joined (and not evicted, left or closed). */
+  get joined(): boolean {
+    return this.#joined;
+  }
+
+  /** Our member id. Throws `NotJoinedError` before the first `join`. */
+  get self(): MemberId {
+    if (!this.#self) throw new NotJoinedError('no member id yet: call join() first');
+    return this.#self;
+  }
+
+  /** This node's quorum as last reported (false until known). */
+  get quorate(): boolean {
+    return this.#quorate;
+  }
+
+  /** Messages and bytes accepted by `send` that the engine has not taken yet. */
+  get queued(): { readonly messages: number; readonly bytes: number } {
+    return { messages: this.#outbox.queuedMessages, bytes: this.#outbox.queuedBytes };
+  }
+
+  /**
+   * Connect (if needed) and join `name`. Resolves when the membership event that includes
+   * us has been delivered (so `members()` includes us). Rejoining after `leave` works (on
+   * corosync a fresh connection is opened behind the scenes).
+   * @throws InvalidGroupNameError before any engine call, for an empty or > 128-byte name
+   * @throws AlreadyJoinedError when joined already (or a join is in progress)
+   */
+  async join(name: string, options: WaitOptions = {}): Promise<void> {
+    const bytes = encodeGroupName(name);
+    this.#assertOpen();
+    if (this.#joined || this.#joining) {
+      throw new AlreadyJoinedError(
+        `this member is already in group ${JSON.stringify(this.#name)}: leave() first, or create another Group`,
+      );
+    }
+    options.signal?.throwIfAborted();
+    this.#joining = true;
+    try {
+      if (this.#driver && this.#driverUsed) this.#dropDriver();
+      const driver = this.#driver ?? (await this.#connect());
+      this.#assertOpen();
+      this.#self = driver.local;
+      this.#inGroup = false;
+      await this.#joinWithRetry(driver, bytes, options);
+      this.#driverUsed = true;
+      this.#name = name;
+      this.#joined = true;
+      this.#outbox.attach(driver);
+      if (this.#dispatchMode === 'manual') return;
+      try {
+        await this.#waitInGroup(options);
+      } catch (error) {
+        // Abandon the half-made join: the engine drops us when the connection closes.
+        if (!this.#closed) {
+          this.#joined = false;
+          this.#outbox.detach();
+          this.#outbox.failAll(new NotJoinedError('the join was abandoned'));
+          this.#dropDriver();
+        }
+        throw error;
+      }
+    } finally {
+      this.#joining = false;
+    }
+  }
+
+  async #joinWithRetry(
+    driver: GroupDriver,
+    bytes: Uint8Array,
+    options: WaitOptions,
+  ): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        driver.join(bytes);
+        return;
+      } catch (error) {
+        if (!(error instanceof TryAgainError) || attempt >= JOIN_RETRIES) throw error;
+      }
+      await this.#sleep(JOIN_RETRY_MS, options.signal);
+      this.#assertOpen();
+    }
+  }
+
+  #sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        timer.cancel();
+        reject(signal?.reason);
+      };
+      const timer = this.clock.setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  #waitInGroup(options: WaitOptions): Promise<void> {
+    if (this.#inGroup) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const { signal, timeout } = options;
+      let timer: { cancel(): void } | undefined;
+      const done = (): void => {
+        timer?.cancel();
+        signal?.removeEventListener('abort', onAbort);
+        this.#joinWaiter = undefined;
+      };
+      const onAbort = (): void => {
+        done();
+        reject(signal?.reason);
+      };
+      this.#joinWaiter = {
+        resolve: () => {
+          done();
+          resolve();
+        },
+        reject: (e) => {
+          done();
+          reject(e);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (timeout !== undefined) {
+        timer = this.clock.setTimeout(() => {
+          done();
+          reject(
+            new TimeoutError(
+              `join(${JSON.stringify(this.#name)}) did not complete within ${timeout} ms`,
+            ),
+          );
+        }, timeout);
+      }
+    });
+  }
+
+  /**
+   * Leave the group. Sends issued before `leave` (in the same tick) still go out; sends
+   * still waiting for the engine reject with `NotJoinedError`. Resolves when our own leave
+   * has been delivered to us (auto dispatch). The member can `join` again later.
+   */
+  async leave(): Promise<void> {
+    if (this.#closed || !this.#joined) return;
+    const driver = this.#driver;
+    this.#outbox.flush();
+    this.#joined = false;
+    this.#outbox.detach();
+    this.#outbox.failAll(new NotJoinedError('left the group before the engine took the message'));
+    if (!driver) return;
+    const wait =
+      this.#inGroup && this.#dispatchMode === 'auto'
+        ? new Promise<void>((resolve) => {
+            this.#leaveWaiter = { resolve, reject: () => resolve() };
+          })
+        : undefined;
+    try {
+      driver.leave();
+    } catch (error) {
+      this.#leaveWaiter = undefined;
+      throw error;
+    }
+    if (wait) await wait;
+    this.#inGroup = false;
+    this.#decoder.clear();
+  }
+
+  /**
+   * Send one message, or several that every member receives as separate consecutive
+   * messages. Resolves when the engine accepted them. Sends in one tick are batched.
+   * Messages up to the engine's atomic size are copied at once; larger ones are read while
+   * they are sent, so do not modify them until the promise resolves.
+   */
+  send(data: Uint8Array | readonly Uint8Array[], options?: SendOptions): Promise<void> {
+    if (this.#closed) return Promise.reject(new GroupClosedError('the group is closed'));
+    if (!this.#joined) {
+      return Promise.reject(new NotJoinedError('not joined: call join() before send()'));
+    }
+    return this.#outbox.send(data, options?.signal);
+  }
+
+  /** The group's members as of the last delivered membership event. */
+  members(): readonly MemberId[] {
+    return this.#members;
+  }
+
+  /** Every group in the cluster with its members (connects if needed). */
+  async groups(): Promise<GroupInfo[]> {
+    this.#assertOpen();
+    const driver = this.#driver ?? (await this.#connect());
+    return driver.groups().map((g) => ({
+      group: utf8.decode(g.group),
+      nameBytes: g.group,
+      members: g.members,
+    }));
+  }
+
+  /** Handle every event of `type`; returns the unsubscribe function. Handlers run in order. */
+  on<T extends GroupEventType>(type: T, handler: (event: GroupEventOf<T>) => void): () => void {
+    return this.#hub.on(type, handler);
+  }
+
+  /** A new iterator over events from now on. Ends when the group closes. */
+  events(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<GroupEvent> {
+    return this.#hub.iterator(options.signal);
+  }
+
+  /** The same as `events()`. */
+  [Symbol.asyncIterator](): AsyncIterator<GroupEvent> {
+    return this.#hub.iterator();
+  }
+
+  /**
+   * In `dispatch: 'manual'` mode: process pending events now, waiting up to `timeoutMs`
+   * for the first. Returns whether anything was dispatched.
+   */
+  dispatch(timeoutMs = 0): boolean {
+    this.#assertOpen();
+    return this.#driver?.dispatch(timeoutMs) ?? false;
+  }
+
+  /** Leave (if joined) and disconnect. Idempotent. */
+  close(): Promise<void> {
+    this.#close(undefined, true);
+    return this.#closedPromise.then(() => undefined);
+  }
+
+  /** Resolves (never rejects) when closed: with the error that closed it, if any. */
+  closed(): Promise<void | Error> {
+    return this.#closedPromise;
+  }
+
+  /** `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new GroupClosedError('the group is closed');
+  }
+
+  #connect(): Promise<GroupDriver> {
+    if (this.#connecting) return this.#connecting;
+    const generation = ++this.#generation;
+    const sink = this.#sink(generation);
+    const p = this.#transport
+      .connect(sink, { dispatch: this.#dispatchMode })
+      .then((driver) => {
+        if (this.#closed || generation !== this.#generation) {
+          driver.close();
+          throw new GroupClosedError('the group was closed while connecting');
+        }
+        this.#driver = driver;
+        this.#driverUsed = false;
+        return driver;
+      })
+      .finally(() => {
+        if (this.#connecting === p) this.#connecting = undefined;
+      });
+    this.#connecting = p;
+    return p;
+  }
+
+  /** Close the current driver quietly (its sink is ignored from now on). */
+  #dropDriver(): void {
+    const d = this.#driver;
+    this.#driver = undefined;
+    this.#generation++;
+    this.#outbox.detach();
+    if (d) {
+      try {
+        d.close();
+      } catch {
+        // closing a dead connection: nothing to do
+      }
+    }
+  }
+
+  #close(error: Error | undefined, graceful: boolean): void {
+    if (this.#closed) return;
+    const driver = this.#driver;
+    if (graceful && driver && this.#joined) this.#outbox.flush();
+    this.#closed = true;
+    this.#driver = undefined;
+    this.#generation++;
+    this.#outbox.detach();
+    this.#outbox.failAll(
+      new GroupClosedError(
+        error ? `the group closed: ${error.message}` : 'the group was closed',
+        error ? { cause: error } : {},
+      ),
+    );
+    if (driver) {
+      if (graceful && this.#joined) {
+        try {
+          driver.leave();
+        } catch {
+          // the connection is going away anyway
+        }
+      }
+      try {
+        driver.close();
+      } catch {
+        // already dead
+      }
+    }
+    this.#joined = false;
+    this.#inGroup = false;
+    this.#decoder.clear();
+    this.#joinWaiter?.reject(error ?? new GroupClosedError('the group was closed during join'));
+    this.#leaveWaiter?.resolve();
+    this.#leaveWaiter = undefined;
+    this.#hub.end();
+    this.#resolveClosed(error);
+  }
+
+  readonly #deliverMessage = (sender: MemberId, data: Uint8Array): void => {
+    this.#hub.emit({ type: 'message', sender, data });
+  };
+
+  #sink(generation: number): DriverSink {
+    const live = (): boolean => generation === this.#generation && !this.#closed;
+    const decoder = this.#decoder;
+    return {
+      message: (sender: MemberId, data: Uint8Array) => {
+        if (generation === this.#generation && !this.#closed) decoder.decode(sender, data);
+      },
+      membership: (
+        members: readonly MemberId[],
+        joined: readonly MemberChange[],
+        left: readonly MemberChange[],
+      ) => {
+        if (live()) this.#onMembership(members, joined, left);
+      },
+      totem: (ringId: RingId, nodes: readonly number[]) => {
+        if (live()) this.#hub.emit({ type: 'totem', ringId, nodes });
+      },
+      quorum: (quorate: boolean) => {
+        if (!live()) return;
+        this.#quorate = quorate;
+        this.#hub.emit({ type: 'quorum', quorate });
+      },
+      writable: () => {
+        if (live()) this.#outbox.writable();
+      },
+      lost: (error) => {
+        if (live()) this.#close(error, false);
+      },
+    };
+  }
+
+  #onMembership(
+    members: readonly MemberId[],
+    joined: readonly MemberChange[],
+    left: readonly MemberChange[],
+  ): void {
+    this.#members = members;
+    const self = this.#self;
+    const inGroup = self !== undefined && members.some((m) => sameMember(m, self));
+    for (const l of left) this.#decoder.dropSender(l);
+    if (inGroup && !this.#inGroup) {
+      this.#inGroup = true;
+      this.#joinWaiter?.resolve();
+    } else if (!inGroup && this.#inGroup) {
+      // We left, or were evicted: either way no longer a member.
+      this.#inGroup = false;
+      if (this.#joined) {
+        this.#joined = false;
+        this.#outbox.detach();
+        this.#outbox.failAll(
+          new NotJoinedError('evicted from the group before the engine took the message'),
+        );
+      }
+      this.#decoder.clear();
+      const w = this.#leaveWaiter;
+      this.#leaveWaiter = undefined;
+      w?.resolve();
+    }
+    this.#hub.emit({ type: 'membership', members, joined, left });
+  }
+}
+
+/**
+ * Join `name` and return the joined `Group`.
+ * @param name - 1..128 bytes of UTF-8
+ * @param options - `transport` (default: `corosync()`), dispatch mode, send limits,
+ *   `signal`/`timeout` for the join
+ * @example
+ * ```ts
+ * await using group = await openGroup('orders', { transport: cluster.node(1) });
+ * ```
+ */
+export async function openGroup(name: string, options: OpenGroupOptions = {}): Promise<Group> {
+  encodeGroupName(name);
+  const transport = options.transport ?? defaultTransport();
+  const group = new Group(transport, options);
+  try {
+    await group.join(name, options);
+  } catch (error) {
+    await group.close();
+    throw error;
+  }
+  return group;
+}
+
+/** The corosync transport (its native code loads on the first connect only). */
+function defaultTransport(): Transport {
+  return corosync();
+}

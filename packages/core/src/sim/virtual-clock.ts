@@ -1,0 +1,101 @@
+/**
+ * The in-memory cluster's virtual clock: time moves only when a test advances it.
+ * @module
+ */
+import type { Clock, TimerHandle } from '../types.js';
+
+interface Timer {
+  readonly at: number;
+  readonly seq: number;
+  fn: (() => void) | null;
+}
+
+/** A fixed wall-clock origin, so that runs are reproducible: 2026-01-01T00:00:00Z. */
+const WALL_ORIGIN = Date.UTC(2026, 0, 1);
+
+/**
+ * A `Clock` whose time only moves on `advance(ms)`. Timers fire in time order (ties in the
+ * order they were set), synchronously inside `advance`.
+ * @example
+ * ```ts
+ * const clock = new VirtualClock();
+ * clock.setTimeout(() => console.log('fired at', clock.now()), 100);
+ * clock.advance(100); // fired at 100
+ * ```
+ */
+export class VirtualClock implements Clock {
+  #now = 0;
+  #seq = 0;
+  /** Pending timers, sorted by (at, seq). */
+  #timers: Timer[] = [];
+
+  /** Virtual milliseconds since the cluster was created. */
+  now(): number {
+    return this.#now;
+  }
+
+  /** A fixed origin (2026-01-01T00:00:00Z) plus virtual time. */
+  wallNow(): number {
+    return WALL_ORIGIN + this.#now;
+  }
+
+  /** Run `fn` once virtual time has advanced by `ms`. */
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const t: Timer = { at: this.#now + Math.max(0, ms), seq: this.#seq++, fn };
+    const timers = this.#timers;
+    let lo = 0;
+    let hi = timers.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const m = timers[mid]!;
+      if (m.at < t.at || (m.at === t.at && m.seq < t.seq)) lo = mid + 1;
+      else hi = mid;
+    }
+    timers.splice(lo, 0, t);
+    return {
+      cancel: () => {
+        if (!t.fn) return;
+        t.fn = null;
+        const i = this.#timers.indexOf(t);
+        if (i >= 0) this.#timers.splice(i, 1);
+      },
+    };
+  }
+
+  /** When the next timer fires, or `undefined` if none is pending. */
+  nextTimerAt(): number | undefined {
+    return this.#timers[0]?.at;
+  }
+
+  /** Number of pending timers. */
+  get pendingTimers(): number {
+    return this.#timers.length;
+  }
+
+  /**
+   * Fire the earliest timer if it is due by `limit` (moving time to it). Returns whether one
+   * fired.
+   */
+  fireNext(limit = Infinity): boolean {
+    const t = this.#timers[0];
+    if (!t || t.at > limit) return false;
+    this.#timers.shift();
+    if (t.at > this.#now) this.#now = t.at;
+    const fn = t.fn;
+    t.fn = null;
+    fn?.();
+    return true;
+  }
+
+  /**
+   * Move time forward by `ms`, firing every timer that falls due, in order. Timers set by
+   * those timers fire too if they fall due before the end.
+   */
+  advance(ms: number): void {
+    const target = this.#now + Math.max(0, ms);
+    while (this.fireNext(target)) {
+      // keep firing
+    }
+    this.#now = target;
+  }
+}
