@@ -34,3 +34,37 @@ export class MachineClosedError extends CpgError {
 export class ValueTooLargeError extends CpgError {
   override name = 'ValueTooLargeError';
 }
+
+/** A `compareAndSet` or `transaction` compare did not hold: nothing was written. */
+export class CompareFailedError extends CpgError {
+  override name = 'CompareFailedError';
+  constructor(
+    message: string,
+    /** The key whose compare failed. */
+    readonly key: string,
+    /** The store revision when the transaction was applied. */
+    readonly revision: number,
+    options: CpgErrorOptions = {},
+  ) {
+    super(message, options);
+  }
+}
+
+/** `watch({ fromRevision })` asked for changes older than the local history keeps. */
+export class HistoryCompactedError extends CpgError {
+  override name = 'HistoryCompactedError';
+  constructor(
+    message: string,
+    /** The oldest revision the history can still replay from. */
+    readonly oldest: number,
+    options: CpgErrorOptions = {},
+  ) {
+    super(message, options);
+  }
+}
+
+/** No member of the group holds the state, and this member may not start one (a one-shot client). */
+export class NoReplicaError extends CpgError {
+  override name = 'NoReplicaError';
+  override readonly retryable = true;
+}

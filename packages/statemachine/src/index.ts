@@ -9,3 +9,16 @@ export { ReplicatedStateMachine, type OpenOptions } from './machine.js';
 export { SnapshotStore } from './persistence.js';
 export { canonicalJson, digestOf } from './canonical.js';
 export type { Image } from './image.js';
+export { ReplicatedMap, type MapChange, type MapItem, type MapOptions, type WatchOptions } from './map/replicated-map.js';
+export {
+  DEFAULT_LIMITS,
+  mapDefinition,
+  type Json,
+  type MapCommand,
+  type MapCompare,
+  type MapEntry,
+  type MapLimits,
+  type MapOp,
+  type MapResult,
+  type MapState,
+} from './map/state.js';

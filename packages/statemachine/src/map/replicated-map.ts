@@ -1,0 +1,326 @@
+/**
+ * `ReplicatedMap`: the replicated config store. Local synchronous reads; writes are
+ * transactions through the group, each resolving with the store's new revision.
+ * @module
+ */
+import type { GroupTransport, WaitOptions } from '@cpgkit/core';
+import { ReplicatedStateMachine, type OpenOptions } from '../machine.js';
+import type { MachineEvent, MachineStatus, StateChange } from '../types.js';
+import { CommandFailedError, CompareFailedError, HistoryCompactedError, ValueTooLargeError } from '../errors.js';
+import {
+  DEFAULT_LIMITS,
+  checkSizes,
+  getEntry,
+  mapDefinition,
+  type Json,
+  type MapCommand,
+  type MapCompare,
+  type MapEntry,
+  type MapLimits,
+  type MapOp,
+  type MapResult,
+  type MapState,
+} from './state.js';
+
+/** One change of the store, as `watch` yields it. */
+export interface MapChange {
+  readonly type: 'set' | 'delete';
+  readonly key: string;
+  /** The new value (`set`). */
+  readonly value?: Json;
+  /** The store revision of the change. */
+  readonly revision: number;
+  /** The key's create revision (`set`). */
+  readonly createRevision?: number;
+}
+
+/** A listed entry. */
+export interface MapItem extends MapEntry {
+  readonly key: string;
+}
+
+/** Options for `ReplicatedMap.open`. */
+export interface MapOptions extends OpenOptions {
+  /** The machine name. @defaultValue 'cpgkit.kv' */
+  readonly name?: string;
+  /** Size limits; every replica of a store must use the same. @defaultValue DEFAULT_LIMITS */
+  readonly limits?: Partial<MapLimits>;
+  /** How many changes `watch({ fromRevision })` can replay. @defaultValue 10000 */
+  readonly historyLimit?: number;
+}
+
+/** Options for `watch`. */
+export interface WatchOptions {
+  /** Replay changes from this revision on (inclusive), from the local history. */
+  readonly fromRevision?: number;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * The replicated config store.
+ *
+ * @example
+ * ```ts
+ * const kv = await ReplicatedMap.open(transport, { groupName: 'config' });
+ * await kv.ready();
+ * const rev = await kv.set('db/url', 'postgres://db1');
+ * kv.get('db/url'); // 'postgres://db1', on every member
+ * for await (const c of kv.watch('db/')) console.log(c.type, c.key, c.value);
+ * ```
+ */
+export class ReplicatedMap implements AsyncDisposable {
+  /** The underlying state machine (status, events, digest). */
+  readonly machine: ReplicatedStateMachine<MapState, MapCommand, MapResult>;
+  /** The limits in force. */
+  readonly limits: MapLimits;
+  private readonly history: MapChange[] = [];
+  /** All changes with revision >= floor are in `history`. */
+  private floor = Infinity;
+  private readonly historyLimit: number;
+  private readonly watchers = new Set<(c: MapChange) => void>();
+  private lastState: MapState | undefined;
+
+  private constructor(machine: ReplicatedStateMachine<MapState, MapCommand, MapResult>, limits: MapLimits, historyLimit: number) {
+    this.machine = machine;
+    this.limits = limits;
+    this.historyLimit = historyLimit;
+    machine.subscribe((c) => this.onChange(c));
+  }
+
+  /**
+   * Join the store's group on `group` (unjoined) and start replicating.
+   * @param group - an unjoined transport
+   * @param options - see `MapOptions`
+   */
+  static async open(group: GroupTransport, options: MapOptions = {}): Promise<ReplicatedMap> {
+    const limits = { ...DEFAULT_LIMITS, ...options.limits };
+    const def = mapDefinition(options.name ?? 'cpgkit.kv', limits);
+    const machine = await ReplicatedStateMachine.open(group, def, {
+      ...options,
+      groupName: options.groupName ?? options.name ?? 'cpgkit.kv',
+    });
+    const map = new ReplicatedMap(machine, limits, options.historyLimit ?? 10_000);
+    if (machine.status !== 'syncing') map.resetHistory(machine.state);
+    return map;
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  /** The value of `key`, or `undefined`. */
+  get(key: string): Json | undefined {
+    return getEntry(this.machine.state, key)?.value;
+  }
+  /** The entry of `key` (value, revisions, version), or `undefined`. */
+  entry(key: string): MapEntry | undefined {
+    return getEntry(this.machine.state, key);
+  }
+  /** Whether `key` is set. */
+  has(key: string): boolean {
+    return getEntry(this.machine.state, key) !== undefined;
+  }
+  /** Entries whose key starts with `prefix`, sorted by key. */
+  list(prefix = ''): MapItem[] {
+    const out: MapItem[] = [];
+    for (const bucket of Object.values(this.machine.state.buckets)) {
+      for (const [key, e] of Object.entries(bucket)) if (key.startsWith(prefix)) out.push({ key, ...e });
+    }
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+  /** The store revision. */
+  get revision(): number {
+    return this.machine.state.revision;
+  }
+  /** How many keys. */
+  get size(): number {
+    return this.machine.state.count;
+  }
+  /** Bytes held (keys + JSON values). */
+  get bytes(): number {
+    return this.machine.state.bytes;
+  }
+  /** The replica's status (`ready`, `minority`, `syncing`, `closed`). */
+  get status(): MachineStatus {
+    return this.machine.status;
+  }
+  /** True unless ready: reads may be stale. */
+  get stale(): boolean {
+    return this.machine.stale;
+  }
+  /** Resolves once synced and quorate. */
+  ready(options?: WaitOptions): Promise<void> {
+    return this.machine.ready(options);
+  }
+  /** Status and diagnostics of the underlying machine. */
+  on<T extends MachineEvent['type']>(type: T, handler: (event: Extract<MachineEvent, { type: T }>) => void): () => void {
+    return this.machine.on(type, handler);
+  }
+
+  // ------------------------------------------------------------------ writes
+
+  /** Set `key` to `value`. Resolves with the new store revision. */
+  set(key: string, value: Json, options?: WaitOptions): Promise<number> {
+    return this.transaction([], [{ op: 'set', key, value }], options);
+  }
+  /** Delete `key` (no-op when absent). Resolves with the store revision after it. */
+  delete(key: string, options?: WaitOptions): Promise<number> {
+    return this.transaction([], [{ op: 'delete', key }], options);
+  }
+  /**
+   * Set `key` only if its revision is `expectedRevision` (0: only if absent). Rejects with
+   * `CompareFailedError` otherwise.
+   */
+  compareAndSet(key: string, expectedRevision: number, value: Json, options?: WaitOptions): Promise<number> {
+    return this.transaction([{ key, revision: expectedRevision }], [{ op: 'set', key, value }], options);
+  }
+  /**
+   * Apply `ops` if every compare holds, all or nothing. Resolves with the store revision after
+   * it; rejects with `CompareFailedError` (nothing written), `ValueTooLargeError`,
+   * `NoQuorumError`, `TimeoutError`.
+   */
+  async transaction(compares: readonly MapCompare[], ops: readonly MapOp[], options?: WaitOptions): Promise<number> {
+    for (const op of ops) if (op.op === 'set') checkSizes(op.key, op.value, this.limits);
+    let r: MapResult;
+    try {
+      r = await this.machine.dispatch({ compares, ops }, options);
+    } catch (e) {
+      if (e instanceof CommandFailedError && e.errorName === 'ValueTooLargeError') {
+        throw new ValueTooLargeError(e.message, { cause: e });
+      }
+      throw e;
+    }
+    if (!r.succeeded) {
+      throw new CompareFailedError(`compare failed on key '${r.failed ?? ''}' at revision ${r.revision}`, r.failed ?? '', r.revision);
+    }
+    return r.revision;
+  }
+
+  // ------------------------------------------------------------------ watch
+
+  /**
+   * Changes under `prefix` as an async iterable: first those from `fromRevision` on (from the
+   * local history; `HistoryCompactedError` when older than it keeps), then live ones.
+   */
+  watch(prefix = '', options: WatchOptions = {}): AsyncIterableIterator<MapChange> {
+    const buffer: MapChange[] = [];
+    if (options.fromRevision !== undefined) {
+      const from = options.fromRevision;
+      if (from < this.floor && from <= this.revision) {
+        throw new HistoryCompactedError(
+          `revision ${from} is older than the local history (oldest ${this.floor === Infinity ? this.revision + 1 : this.floor})`,
+          this.floor === Infinity ? this.revision + 1 : this.floor,
+        );
+      }
+      for (const c of this.history) if (c.revision >= from && c.key.startsWith(prefix)) buffer.push(c);
+    }
+    let wake: (() => void) | undefined;
+    let ended = false;
+    const watcher = (c: MapChange): void => {
+      if (!c.key.startsWith(prefix)) return;
+      buffer.push(c);
+      wake?.();
+    };
+    const end = (): void => {
+      ended = true;
+      this.watchers.delete(watcher);
+      unclose();
+      options.signal?.removeEventListener('abort', end);
+      wake?.();
+    };
+    this.watchers.add(watcher);
+    const unclose = this.machine.on('closed', end);
+    options.signal?.addEventListener('abort', end, { once: true });
+    if (options.signal?.aborted) end();
+    const it: AsyncIterableIterator<MapChange> = {
+      next: async () => {
+        for (;;) {
+          const c = buffer.shift();
+          if (c !== undefined) return { value: c, done: false };
+          if (ended) return { value: undefined, done: true };
+          await new Promise<void>((r) => (wake = r));
+          wake = undefined;
+        }
+      },
+      return: () => {
+        end();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+      [Symbol.asyncIterator]: () => it,
+    };
+    return it;
+  }
+
+  private resetHistory(state: MapState): void {
+    this.history.length = 0;
+    this.floor = state.revision + 1;
+    this.lastState = state;
+  }
+
+  private record(c: MapChange): void {
+    this.history.push(c);
+    if (this.history.length > this.historyLimit) {
+      const dropped = this.history.shift()!;
+      this.floor = dropped.revision + 1;
+    }
+    for (const w of [...this.watchers]) w(c);
+  }
+
+  private onChange(c: StateChange<MapState, MapCommand, MapResult>): void {
+    const prev = this.lastState;
+    this.lastState = c.state;
+    if (c.kind === 'sync') {
+      if (prev === undefined) {
+        this.resetHistory(c.state);
+        return;
+      }
+      if (prev === c.state) return;
+      // a snapshot replaced our state: report the difference; history before it is unusable
+      const diff = diffStates(prev, c.state);
+      this.history.length = 0;
+      this.floor = c.state.revision + 1;
+      for (const d of diff) for (const w of [...this.watchers]) w(d);
+      return;
+    }
+    if (c.kind !== 'command' || !c.ok || c.result === undefined || !c.result.succeeded) return;
+    if (prev !== undefined && prev.revision === c.state.revision) return;
+    const rev = c.result.revision;
+    for (const op of c.command.ops) {
+      const e = getEntry(c.state, op.key);
+      if (op.op === 'set') {
+        if (e !== undefined && e.revision === rev) {
+          this.record({ type: 'set', key: op.key, value: e.value, revision: rev, createRevision: e.createRevision });
+        }
+      } else if (e === undefined && prev !== undefined && getEntry(prev, op.key) !== undefined) {
+        this.record({ type: 'delete', key: op.key, revision: rev });
+      }
+    }
+  }
+
+  /** Leave the group and stop. */
+  close(): Promise<void> {
+    return this.machine.close();
+  }
+  /** Same as `close()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+function diffStates(a: MapState, b: MapState): MapChange[] {
+  const out: MapChange[] = [];
+  const keys = new Set([...Object.keys(a.buckets), ...Object.keys(b.buckets)]);
+  for (const bk of keys) {
+    const x = a.buckets[bk] ?? {};
+    const y = b.buckets[bk] ?? {};
+    if (x === y) continue;
+    for (const [k, e] of Object.entries(y)) {
+      const old = Object.hasOwn(x, k) ? x[k] : undefined;
+      if (old === undefined || old.revision !== e.revision || old.createRevision !== e.createRevision) {
+        out.push({ type: 'set', key: k, value: e.value, revision: e.revision, createRevision: e.createRevision });
+      }
+    }
+    for (const k of Object.keys(x)) {
+      if (!Object.hasOwn(y, k)) out.push({ type: 'delete', key: k, revision: b.revision });
+    }
+  }
+  return out.sort((p, q) => p.revision - q.revision || (p.key < q.key ? -1 : 1));
+}
