@@ -1,0 +1,6 @@
+import { defineProject } from 'vitest/config';
+
+export default defineProject({
+  resolve: { conditions: ['@cpgkit/source'] },
+  test: { name: 'conformance', include: ['**/*.test.ts'], exclude: ['**/node_modules/**'] },
+});
