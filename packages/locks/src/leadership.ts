@@ -1,0 +1,98 @@
+/**
+ * A won election: the term, a signal that aborts when leadership ends, and `resign()`.
+ * @module
+ */
+import { LeadershipLostError, type LossReason } from './errors.js';
+import type { Json } from './state.js';
+
+/** What a `Leadership` needs from its client. @internal */
+export interface LeadershipOwner {
+  resign(leadership: Leadership): Promise<void>;
+  proclaim(leadership: Leadership, value: Json): Promise<void>;
+}
+
+/**
+ * Leadership of an election name, held by this member incarnation.
+ *
+ * Stop acting as leader when `signal` aborts (with a `LeadershipLostError`): quorum lost,
+ * evicted, or closed. `term` strictly increases for the name: use it as a fencing token.
+ *
+ * @example
+ * ```ts
+ * await using leadership = await locks.campaign('scheduler', { value: { host } });
+ * await runScheduler({ signal: leadership.signal, epoch: leadership.term });
+ * ```
+ */
+export class Leadership implements AsyncDisposable {
+  /** The campaign id (uuid v7). */
+  readonly id: string;
+  readonly name: string;
+  /** The term: strictly increasing for `name`, never reused. */
+  readonly term: bigint;
+  readonly #owner: LeadershipOwner;
+  readonly #ctl = new AbortController();
+  #value: Json;
+  #resigned = false;
+
+  /** @internal Made by `Locks` when the group elects us. */
+  constructor(
+    owner: LeadershipOwner,
+    init: { id: string; name: string; term: string; value: Json },
+  ) {
+    this.#owner = owner;
+    this.id = init.id;
+    this.name = init.name;
+    this.term = BigInt(init.term);
+    this.#value = init.value;
+  }
+
+  /** Aborts (with a `LeadershipLostError`) when leadership ends without `resign()`. */
+  get signal(): AbortSignal {
+    return this.#ctl.signal;
+  }
+
+  /** The value this leader announces (as last applied). */
+  get value(): Json {
+    return this.#value;
+  }
+
+  /** Whether leadership was lost (the signal aborted). */
+  get lost(): boolean {
+    return this.#ctl.signal.aborted;
+  }
+
+  /** Give up leadership through the group; the next candidate is elected in the same step. Idempotent. */
+  async resign(): Promise<void> {
+    if (this.#resigned) return;
+    this.#resigned = true;
+    await this.#owner.resign(this);
+  }
+
+  /** Announce a new value in the same term. Rejects with `NotHolderError` if no longer leader. */
+  async proclaim(value: Json): Promise<void> {
+    await this.#owner.proclaim(this, value);
+    this.#value = value;
+  }
+
+  /** @internal The replicated value changed. */
+  updateValue(value: Json): void {
+    this.#value = value;
+  }
+
+  /** @internal Abort the signal. */
+  lose(reason: LossReason, message: string): void {
+    if (!this.#ctl.signal.aborted) {
+      this.#ctl.abort(
+        new LeadershipLostError(
+          `leadership of '${this.name}' (term ${this.term}) lost: ${message}`,
+          reason,
+        ),
+      );
+    }
+  }
+
+  /** Same as `resign()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.resign();
+  }
+}

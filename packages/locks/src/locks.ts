@@ -1,0 +1,558 @@
+/**
+ * `Locks`: the client of the lock machine. Handles (`Lock`, `Leadership`) over a
+ * `StateMachine` whose definition is `locksMachine()`.
+ * @module
+ */
+import { v7 as uuidv7 } from 'uuid';
+import type { WaitOptions } from '@cpgkit/core';
+import {
+  CommandFailedError,
+  MachineClosedError,
+  NoQuorumError,
+  type StateChange,
+  type StateMachine,
+} from '@cpgkit/statemachine';
+import type {
+  AcquireResult,
+  CampaignResult,
+  LocksCommand,
+  LocksResult,
+  ProclaimResult,
+  RenewResult,
+} from './commands.js';
+import { raceSignal, waitSignal } from './abort.js';
+import type { LossReason } from './errors.js';
+import { Leadership, type LeadershipOwner } from './leadership.js';
+import { Lock, type LockOwner } from './lock.js';
+import { ReadWriteLock } from './rwlock.js';
+import { Semaphore } from './semaphore.js';
+import type { Json, LockKind, LockMode, LocksState, Owner } from './state.js';
+
+/** A `StateMachine` running `locksMachine()`. */
+export type LocksStateMachine = StateMachine<LocksState, LocksCommand, LocksResult>;
+
+/** Options of `acquire` and the like. */
+export interface AcquireOptions extends WaitOptions {
+  /**
+   * A lease: the group releases the lock `ttl` ms (replicated time) after the grant unless
+   * renewed. Leases help liveness (a stuck holder), never safety: fence with the token.
+   */
+  readonly ttl?: number;
+}
+
+/** Options of `campaign`. */
+export interface CampaignOptions extends WaitOptions {
+  /** What the leader announces to observers (JSON). @defaultValue `null` */
+  readonly value?: Json;
+}
+
+/** Who leads an election, as `observe` and `leader` report it. */
+export interface LeaderInfo {
+  readonly name: string;
+  /** The leader's incarnation, or `null` when nobody leads. */
+  readonly leader: Owner | null;
+  /** The current (or last) term; 0 before the first leader. */
+  readonly term: bigint;
+  /** The leader's value, or `null`. */
+  readonly value: Json;
+  /** Read from a replica that is not `ready` (syncing or in a minority). */
+  readonly stale: boolean;
+}
+
+/** Options of `new Locks`. */
+export interface LocksOptions {
+  /** Close the state machine when the client closes. @defaultValue `false` */
+  readonly closeMachine?: boolean;
+}
+
+/** What a lock request asks for. @internal */
+export interface LockSpec {
+  readonly kind: LockKind;
+  readonly mode: LockMode;
+  readonly permits?: number;
+}
+
+interface Waiter {
+  readonly id: string;
+  readonly name: string;
+  readonly spec: LockSpec | undefined; // undefined: an election
+  /** The request was applied (dispatch came back): absence from the state now means dropped. */
+  confirmed: boolean;
+  readonly resolve: (out: Lock | Leadership | 'dropped') => void;
+}
+
+interface Abandoned {
+  readonly name: string;
+  readonly election: boolean;
+  readonly since: number;
+}
+
+/** How long (ms) an abandoned request id is remembered, to release it if it is granted after all. */
+const ABANDON_KEEP = 10 * 60_000;
+
+/**
+ * Fenced locks, semaphores, read-write locks and leader election over a replicated state
+ * machine. Use one `Locks` per `StateMachine` (it releases what its own incarnation holds and
+ * no longer wants).
+ *
+ * @example
+ * ```ts
+ * const machine = await ReplicatedStateMachine.open(group, locksMachine());
+ * await using locks = new Locks(machine, { closeMachine: true });
+ * await locks.withLock('report', async (signal) => {
+ *   await writeReport({ signal });
+ * });
+ * ```
+ */
+export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
+  /** The state machine underneath. */
+  readonly machine: LocksStateMachine;
+  readonly #held = new Map<string, Lock | Leadership>();
+  readonly #waits = new Map<string, Waiter>();
+  readonly #abandoned = new Map<string, Abandoned>();
+  readonly #inflight = new Set<string>();
+  readonly #unsubscribe: (() => void)[];
+  readonly #closeMachine: boolean;
+  #closed = false;
+
+  constructor(machine: LocksStateMachine, options: LocksOptions = {}) {
+    this.machine = machine;
+    this.#closeMachine = options.closeMachine ?? false;
+    this.#unsubscribe = [
+      machine.subscribe((change) => this.#onChange(change)),
+      machine.on('quorum', (e) => {
+        // react to our own quorum view at once, before the agreed stream says anything
+        if (!e.quorate) this.#loseAll('quorum-lost', 'this member lost quorum');
+      }),
+      machine.on('status', (e) => {
+        if (e.status === 'minority') this.#loseAll('quorum-lost', 'this member is in a minority');
+        else if (e.status === 'closed') this.#onClosed();
+        else if (e.status === 'ready') this.#settle();
+      }),
+      machine.on('closed', () => this.#onClosed()),
+    ];
+  }
+
+  /** The clock of the state machine (virtual on the in-memory cluster). */
+  get clock() {
+    return this.machine.clock;
+  }
+
+  /**
+   * Acquire the mutex `name`: wait (FIFO) until the group grants it.
+   * Rejects with `TimeoutError`, the signal's reason, `MachineClosedError`, or a
+   * `CommandFailedError` (e.g. the name is in use as a semaphore). A request given up is
+   * withdrawn through the group; if the grant won the race, the withdrawal releases it.
+   */
+  acquire(name: string, options: AcquireOptions = {}): Promise<Lock> {
+    return this.request(name, { kind: 'mutex', mode: 'exclusive' }, options, true) as Promise<Lock>;
+  }
+
+  /** The mutex `name` if the group grants it at once (nobody holds or waits), else `null`. Leaves no waiter behind. */
+  tryAcquire(name: string, options: Omit<AcquireOptions, 'timeout'> = {}): Promise<Lock | null> {
+    return this.request(name, { kind: 'mutex', mode: 'exclusive' }, options, false);
+  }
+
+  /**
+   * Run `fn` holding the mutex `name`; release when it returns or throws. `fn` gets the
+   * lock's signal (aborts when the lock is lost) and the lock (for its token).
+   */
+  async withLock<T>(
+    name: string,
+    fn: (signal: AbortSignal, lock: Lock) => Promise<T> | T,
+    options: AcquireOptions = {},
+  ): Promise<T> {
+    const lock = await this.acquire(name, options);
+    try {
+      return await fn(lock.signal, lock);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /** The counting semaphore `name` with `permits` permits (every user must agree on `permits`). */
+  semaphore(name: string, permits: number): Semaphore {
+    return new Semaphore(name, permits, (spec, options, wait) =>
+      this.request(name, spec, options, wait),
+    );
+  }
+
+  /** The read-write lock `name`: many readers or one writer; a waiting writer blocks later readers. */
+  rwlock(name: string): ReadWriteLock {
+    return new ReadWriteLock(name, (spec, options, wait) =>
+      this.request(name, spec, options, wait),
+    );
+  }
+
+  /**
+   * Stand for leadership of `name`; resolves once elected (candidates are elected in the
+   * order the group agreed on their campaigns). Rejects like `acquire`; a campaign given up
+   * is withdrawn through the group.
+   */
+  async campaign(name: string, options: CampaignOptions = {}): Promise<Leadership> {
+    const value = options.value ?? null;
+    const out = await this.#request(name, undefined, options, true, (id) => ({
+      type: 'campaign',
+      id,
+      name,
+      value,
+    }));
+    return out as Leadership;
+  }
+
+  /** Who leads `name` now, as this replica sees it. */
+  leader(name: string): LeaderInfo {
+    const e = this.machine.state.elections[name];
+    return {
+      name,
+      leader: e?.leader?.owner ?? null,
+      term: BigInt(e?.term ?? '0'),
+      value: e?.leader?.value ?? null,
+      stale: this.machine.stale,
+    };
+  }
+
+  /**
+   * The leader of `name`: now, then at every change (leader, term, value, staleness), until
+   * the signal aborts or the client closes.
+   */
+  async *observe(
+    name: string,
+    options: { signal?: AbortSignal } = {},
+  ): AsyncGenerator<LeaderInfo, void, undefined> {
+    const queue: LeaderInfo[] = [];
+    let wake: (() => void) | undefined;
+    let lastKey = '';
+    const push = (): void => {
+      const info = this.leader(name);
+      const key = `${info.term}|${info.leader?.incarnation ?? ''}|${JSON.stringify(info.value)}|${info.stale}`;
+      if (key === lastKey) return;
+      lastKey = key;
+      queue.push(info);
+      wake?.();
+    };
+    const stop = (): void => wake?.();
+    const offs = [this.machine.subscribe(push), this.machine.on('status', push)];
+    options.signal?.addEventListener('abort', stop, { once: true });
+    push();
+    try {
+      for (;;) {
+        while (queue.length > 0) yield queue.shift()!;
+        if (options.signal?.aborted || this.#closed || this.machine.status === 'closed') return;
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+    } finally {
+      for (const off of offs) off();
+      options.signal?.removeEventListener('abort', stop);
+    }
+  }
+
+  /** Handles this client holds now (locks and leaderships). */
+  get held(): readonly (Lock | Leadership)[] {
+    return [...this.#held.values()];
+  }
+
+  /**
+   * Release every held lock and leadership (best effort), give up every wait, stop listening,
+   * and close the machine if `closeMachine`. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const w of this.#waits.values()) w.resolve('dropped');
+    const releases = [...this.#held.values()].map((h) =>
+      (h instanceof Lock ? h.release() : h.resign()).catch(() => undefined),
+    );
+    await Promise.all(releases);
+    for (const off of this.#unsubscribe) off();
+    if (this.#closeMachine) await this.machine.close();
+  }
+
+  /** Same as `close()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  // ---- requests
+
+  /** @internal Used by `Semaphore` and `ReadWriteLock`. */
+  request(
+    name: string,
+    spec: LockSpec,
+    options: AcquireOptions,
+    wait: boolean,
+  ): Promise<Lock | null> {
+    return this.#request(name, spec, options, wait, (id) => ({
+      type: 'acquire',
+      id,
+      name,
+      kind: spec.kind,
+      mode: spec.mode,
+      ...(spec.permits === undefined ? {} : { permits: spec.permits }),
+      ttl: options.ttl ?? null,
+      wait,
+    })) as Promise<Lock | null>;
+  }
+
+  async #request(
+    name: string,
+    spec: LockSpec | undefined,
+    options: WaitOptions,
+    wait: boolean,
+    command: (id: string) => LocksCommand,
+  ): Promise<Lock | Leadership | null> {
+    if (this.#closed) throw new MachineClosedError('the Locks client is closed');
+    const what = spec === undefined ? `campaign for '${name}'` : `acquire '${name}'`;
+    const ws = waitSignal(this.machine.clock, options, what);
+    let id: string | undefined;
+    try {
+      for (;;) {
+        await this.machine.ready({ signal: ws.signal });
+        if (this.#closed) throw new MachineClosedError('the Locks client is closed');
+        id = uuidv7();
+        let resolve!: Waiter['resolve'];
+        const done = new Promise<Lock | Leadership | 'dropped'>((r) => (resolve = r));
+        const w: Waiter = { id, name, spec, confirmed: false, resolve };
+        this.#waits.set(id, w);
+        let res: LocksResult;
+        try {
+          res = await this.machine.dispatch(command(id), { signal: ws.signal });
+        } catch (err) {
+          if (err instanceof NoQuorumError && !ws.signal.aborted) {
+            // lost quorum while sending: maybe applied somewhere; give it up and ask again
+            const gone = id;
+            id = undefined;
+            this.#waits.delete(gone);
+            this.#abandon(gone, name, spec === undefined);
+            continue;
+          }
+          throw err;
+        }
+        if ((res as AcquireResult).status === 'busy') {
+          this.#waits.delete(id);
+          id = undefined;
+          return null;
+        }
+        w.confirmed = true;
+        this.#settle();
+        const out = await raceSignal(done, ws.signal);
+        if (out === 'dropped') {
+          if (this.#closed) throw new MachineClosedError('the Locks client is closed');
+          // the primary component forgot our request (we were cut off from it): ask again
+          id = undefined;
+          continue;
+        }
+        id = undefined;
+        return out;
+      }
+    } catch (err) {
+      if (id !== undefined) await this.#giveUp(id, name, spec === undefined);
+      if (ws.signal.aborted) throw ws.signal.reason as Error;
+      throw err;
+    } finally {
+      ws.dispose();
+    }
+  }
+
+  /** Withdraw a request we no longer want, through the group; the reaper retries if that fails. */
+  async #giveUp(id: string, name: string, election: boolean): Promise<void> {
+    this.#waits.delete(id);
+    const h = this.#held.get(id);
+    if (h !== undefined) {
+      this.#held.delete(id);
+      h.lose('released', 'the request was given up');
+    }
+    const cmd: LocksCommand = election
+      ? { type: 'resign', id, name }
+      : { type: 'withdraw', id, name };
+    try {
+      await this.machine.dispatch(cmd, { timeout: 10_000 });
+    } catch {
+      this.#abandon(id, name, election);
+    }
+  }
+
+  #abandon(id: string, name: string, election: boolean): void {
+    this.#abandoned.set(id, { name, election, since: this.machine.clock.now() });
+  }
+
+  // ---- handles call these
+
+  /** @internal */
+  async releaseLock(lock: Lock): Promise<void> {
+    const wasHeld = this.#held.get(lock.id) === lock;
+    this.#held.delete(lock.id);
+    if (!wasHeld) return; // lost: the reaper releases it if the state still lists it
+    await this.#sendRelease(lock.id, lock.name, false);
+  }
+
+  /** @internal */
+  async renewLock(lock: Lock, ttl: number): Promise<number> {
+    const res = (await this.machine.dispatch({
+      type: 'renew',
+      id: lock.id,
+      name: lock.name,
+      ttl,
+    })) as RenewResult;
+    return res.expires;
+  }
+
+  /** @internal */
+  async resign(leadership: Leadership): Promise<void> {
+    const wasHeld = this.#held.get(leadership.id) === leadership;
+    this.#held.delete(leadership.id);
+    if (!wasHeld) return;
+    await this.#sendRelease(leadership.id, leadership.name, true);
+  }
+
+  /** @internal */
+  async proclaim(leadership: Leadership, value: Json): Promise<void> {
+    (await this.machine.dispatch({
+      type: 'proclaim',
+      id: leadership.id,
+      name: leadership.name,
+      value,
+    })) as ProclaimResult;
+  }
+
+  async #sendRelease(id: string, name: string, election: boolean): Promise<void> {
+    const cmd: LocksCommand = election
+      ? { type: 'resign', id, name }
+      : { type: 'release', id, name };
+    try {
+      await this.machine.dispatch(cmd, { timeout: 10_000 });
+    } catch (err) {
+      if (err instanceof CommandFailedError) throw err;
+      // no quorum, closed, timed out: our hold cannot be trusted anyway; retry when ready
+      this.#abandon(id, name, election);
+    }
+  }
+
+  // ---- following the replicated state
+
+  #onChange(change: StateChange<LocksState, LocksCommand, LocksResult>): void {
+    if (
+      change.kind === 'membership' &&
+      change.change.left.some((m) => m.incarnation === this.machine.self.incarnation)
+    ) {
+      this.#loseAll('evicted', 'the group no longer lists this member');
+    }
+    const why: LossReason = change.kind === 'tick' ? 'lease-expired' : 'released';
+    const state = change.state;
+    for (const [id, h] of this.#held) {
+      if (h instanceof Lock) {
+        const holder = state.locks[h.name]?.holders.find((x) => x.id === id);
+        if (holder === undefined) {
+          this.#held.delete(id);
+          h.lose(
+            why,
+            why === 'lease-expired' ? 'its lease ran out' : 'the group no longer lists it as held',
+          );
+        } else h.updateExpires(holder.expires);
+      } else {
+        const e = state.elections[h.name];
+        if (e?.leader?.id !== id) {
+          this.#held.delete(id);
+          h.lose('released', 'the group no longer lists it as leader');
+        } else h.updateValue(e.leader.value);
+      }
+    }
+    this.#settle();
+  }
+
+  /** Hand out grants seen in the state (only when ready: never from a minority), and reap. */
+  #settle(): void {
+    if (this.machine.status !== 'ready') return;
+    const state = this.machine.state;
+    for (const w of [...this.#waits.values()]) {
+      if (w.spec === undefined) {
+        const e = state.elections[w.name];
+        if (e?.leader?.id === w.id) {
+          this.#waits.delete(w.id);
+          const l = new Leadership(this, {
+            id: w.id,
+            name: w.name,
+            term: e.term,
+            value: e.leader.value,
+          });
+          this.#held.set(w.id, l);
+          w.resolve(l);
+        } else if (w.confirmed && !e?.candidates.some((c) => c.id === w.id)) {
+          this.#waits.delete(w.id);
+          w.resolve('dropped');
+        }
+      } else {
+        const entry = state.locks[w.name];
+        const h = entry?.holders.find((x) => x.id === w.id);
+        if (h !== undefined) {
+          this.#waits.delete(w.id);
+          const lock = new Lock(this, {
+            id: w.id,
+            name: w.name,
+            kind: w.spec.kind,
+            mode: h.mode,
+            token: h.token,
+            expires: h.expires,
+          });
+          this.#held.set(w.id, lock);
+          w.resolve(lock);
+        } else if (w.confirmed && !entry?.waiters.some((x) => x.id === w.id)) {
+          this.#waits.delete(w.id);
+          w.resolve('dropped');
+        }
+      }
+    }
+    this.#reap();
+  }
+
+  /** Release or withdraw what we gave up but the state still lists as ours. */
+  #reap(): void {
+    if (this.#abandoned.size === 0 || this.machine.status !== 'ready') return;
+    const state = this.machine.state;
+    const me = this.machine.self.incarnation;
+    const now = this.machine.clock.now();
+    for (const [id, a] of this.#abandoned) {
+      if (this.#inflight.has(id)) continue;
+      let cmd: LocksCommand | undefined;
+      if (a.election) {
+        const e = state.elections[a.name];
+        const c = e?.leader?.id === id ? e.leader : e?.candidates.find((x) => x.id === id);
+        if (c !== undefined && c.owner.incarnation === me)
+          cmd = { type: 'resign', id, name: a.name };
+      } else {
+        const entry = state.locks[a.name];
+        const x =
+          entry?.holders.find((h) => h.id === id) ?? entry?.waiters.find((h) => h.id === id);
+        if (x !== undefined && x.owner.incarnation === me)
+          cmd = { type: 'withdraw', id, name: a.name };
+      }
+      if (cmd === undefined) {
+        if (now - a.since > ABANDON_KEEP) this.#abandoned.delete(id);
+        continue;
+      }
+      this.#inflight.add(id);
+      this.machine
+        .dispatch(cmd, { timeout: 10_000 })
+        .then(
+          () => this.#abandoned.delete(id),
+          () => undefined,
+        )
+        .finally(() => this.#inflight.delete(id));
+    }
+  }
+
+  #loseAll(reason: LossReason, message: string): void {
+    for (const [id, h] of this.#held) {
+      this.#held.delete(id);
+      this.#abandon(id, h.name, h instanceof Leadership);
+      h.lose(reason, message);
+    }
+  }
+
+  #onClosed(): void {
+    this.#loseAll('closed', 'the state machine was closed');
+    for (const w of this.#waits.values()) w.resolve('dropped');
+    this.#closed = true;
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * A counting semaphore view over `Locks`.
+ * @module
+ */
+import type { WaitOptions } from '@cpgkit/core';
+import type { Lock } from './lock.js';
+import type { AcquireOptions, LockSpec } from './locks.js';
+
+type Requester = (spec: LockSpec, options: AcquireOptions, wait: boolean) => Promise<Lock | null>;
+
+/**
+ * Up to `permits` holders at once, granted FIFO. Every permit is a `Lock` with its own
+ * fencing token. Get one from `locks.semaphore(name, permits)`.
+ *
+ * @example
+ * ```ts
+ * const downloads = locks.semaphore('downloads', 3);
+ * await downloads.withPermit(async (signal) => fetch(url, { signal }));
+ * ```
+ */
+export class Semaphore {
+  readonly #request: Requester;
+  readonly #spec: LockSpec;
+
+  /** @internal Use `locks.semaphore(name, permits)`. */
+  constructor(
+    readonly name: string,
+    readonly permits: number,
+    request: Requester,
+  ) {
+    this.#request = request;
+    this.#spec = { kind: 'semaphore', mode: 'shared', permits };
+  }
+
+  /** Wait (FIFO) for a permit. */
+  acquire(options: AcquireOptions = {}): Promise<Lock> {
+    return this.#request(this.#spec, options, true) as Promise<Lock>;
+  }
+
+  /** A permit if one is free and nobody waits, else `null`. */
+  tryAcquire(options: Omit<AcquireOptions, keyof WaitOptions> = {}): Promise<Lock | null> {
+    return this.#request(this.#spec, options, false);
+  }
+
+  /** Run `fn` holding a permit; give it back when `fn` returns or throws. */
+  async withPermit<T>(
+    fn: (signal: AbortSignal, lock: Lock) => Promise<T> | T,
+    options: AcquireOptions = {},
+  ): Promise<T> {
+    const lock = await this.acquire(options);
+    try {
+      return await fn(lock.signal, lock);
+    } finally {
+      await lock.release();
+    }
+  }
+}
