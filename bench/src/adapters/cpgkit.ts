@@ -1,17 +1,107 @@
 /**
  * The cpgkit adapter: the benchmark workloads over `ReplicatedMap` (@cpgkit/statemachine) and
- * the lock and election API of @cpgkit/locks, on the real corosync transport.
+ * the lock and election API of @cpgkit/locks, on the real corosync transport. Run it inside
+ * a corosync node's network namespace.
  * @module
  */
-import type { CoordinationAdapter } from '../adapter.js';
+import { Group, corosync } from '@cpgkit/core';
+import { ReplicatedMap } from '@cpgkit/statemachine';
+import type { CoordinationAdapter, HeldLeadership, HeldLock, WatchedChange } from '../adapter.js';
 import type { AdapterConfig } from '../protocol.js';
 
-/** Drives cpgkit. */
-export class CpgkitAdapter {
-  /** Join the config's group and wait until the replica is ready. */
-  static open(_config: Extract<AdapterConfig, { system: 'cpgkit' }>): Promise<CoordinationAdapter> {
-    return Promise.reject(
-      new Error('cpgkit adapter: ReplicatedMap and locks are not available yet'),
+/** How long opening (join + state transfer) may take. */
+const OPEN_TIMEOUT_MS = 240_000;
+
+/** Drives cpgkit: a `ReplicatedMap` replica, plus locks and elections on a group of their own. */
+export class CpgkitAdapter implements CoordinationAdapter {
+  readonly system = 'cpgkit' as const;
+  readonly #config: Extract<AdapterConfig, { system: 'cpgkit' }>;
+  readonly #groups: Group[] = [];
+  #map: ReplicatedMap | undefined;
+
+  private constructor(config: Extract<AdapterConfig, { system: 'cpgkit' }>) {
+    this.#config = config;
+  }
+
+  /** Join the config's group, wait until the replica is synced and quorate. */
+  static async open(config: Extract<AdapterConfig, { system: 'cpgkit' }>): Promise<CpgkitAdapter> {
+    const adapter = new CpgkitAdapter(config);
+    try {
+      await adapter.#openMap();
+    } catch (error) {
+      await adapter.close();
+      throw error;
+    }
+    return adapter;
+  }
+
+  async #openMap(): Promise<ReplicatedMap> {
+    if (this.#map) return this.#map;
+    const group = new Group(corosync());
+    this.#groups.push(group);
+    const map = await ReplicatedMap.open(group, {
+      groupName: `${this.#config.group}.kv`,
+      ...(this.#config.dataDir ? { dataDir: `${this.#config.dataDir}/kv` } : {}),
+    });
+    this.#map = map;
+    await map.ready({ timeout: OPEN_TIMEOUT_MS });
+    return map;
+  }
+
+  #kv(): ReplicatedMap {
+    if (!this.#map) throw new Error('cpgkit adapter: not open');
+    return this.#map;
+  }
+
+  async put(key: string, value: string): Promise<void> {
+    await this.#kv().set(key, value);
+  }
+
+  get(key: string): Promise<string | undefined> {
+    const v = this.#kv().get(key);
+    return Promise.resolve(
+      typeof v === 'string' ? v : v === undefined ? undefined : JSON.stringify(v),
     );
+  }
+
+  watch(prefix: string, onChange: (change: WatchedChange) => void): Promise<() => Promise<void>> {
+    const stop = new AbortController();
+    const changes = this.#kv().watch(prefix, { signal: stop.signal });
+    const pump = (async () => {
+      for await (const c of changes) {
+        onChange({
+          key: c.key,
+          value:
+            c.type === 'delete'
+              ? undefined
+              : typeof c.value === 'string'
+                ? c.value
+                : JSON.stringify(c.value),
+        });
+      }
+    })();
+    return Promise.resolve(async () => {
+      stop.abort();
+      await pump;
+    });
+  }
+
+  lock(_name: string): Promise<HeldLock> {
+    return Promise.reject(new Error('cpgkit adapter: @cpgkit/locks is not available yet'));
+  }
+
+  campaign(_name: string, _value: string): Promise<HeldLeadership> {
+    return Promise.reject(new Error('cpgkit adapter: @cpgkit/locks is not available yet'));
+  }
+
+  async loadAll(prefix: string): Promise<number> {
+    const map = this.#kv();
+    await map.ready({ timeout: OPEN_TIMEOUT_MS });
+    return map.list(prefix).length;
+  }
+
+  async close(): Promise<void> {
+    await this.#map?.close().catch(() => undefined);
+    await Promise.all(this.#groups.map((g) => g.close().catch(() => undefined)));
   }
 }
