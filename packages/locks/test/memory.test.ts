@@ -1,0 +1,145 @@
+import { describe, it, expect } from 'vitest';
+import { MemoryCluster } from '@cpgkit/core/testing';
+import { ReplicatedStateMachine } from '@cpgkit/statemachine';
+import {
+  Locks,
+  locksMachine,
+  LockLostError,
+  FencedResource,
+  type LocksMachineOptions,
+} from '../src/index.js';
+
+async function setup(nodes = 3, options: LocksMachineOptions = {}) {
+  const cluster = new MemoryCluster({ nodes, seed: 7 });
+  const def = locksMachine(options);
+  const machines = await Promise.all(
+    cluster.nodeIds.map((n) => ReplicatedStateMachine.open(cluster.transport(n), def)),
+  );
+  await cluster.settle();
+  const locks = machines.map((m) => new Locks(m, { closeMachine: true }));
+  return { cluster, machines, locks };
+}
+
+describe('Locks on the in-memory cluster', () => {
+  it('hands a mutex over FIFO across members, with increasing tokens', async () => {
+    const { cluster, locks } = await setup();
+    expect(locks.map((l) => l.machine.status)).toEqual(['ready', 'ready', 'ready']);
+    const a = await locks[0]!.acquire('m');
+    const pb = locks[1]!.acquire('m');
+    await cluster.settle();
+    const pc = locks[2]!.acquire('m');
+    await cluster.settle();
+    expect(await locks[1]!.tryAcquire('m')).toBeNull();
+    await a.release();
+    await cluster.settle();
+    const b = await pb;
+    expect(b.token).toBeGreaterThan(a.token);
+    await b.release();
+    const c = await pc;
+    expect(c.token).toBeGreaterThan(b.token);
+    await c.release();
+    await cluster.settle();
+    expect(locks[0]!.machine.state.locks.m!.holders).toEqual([]);
+  });
+
+  it('releases what a crashed member held in the same step, and grants the next waiter', async () => {
+    const { cluster, machines, locks } = await setup();
+    const a = await locks[0]!.acquire('m');
+    const pb = locks[1]!.acquire('m');
+    await cluster.settle();
+    cluster.crashProcess(machines[0]!.self);
+    await cluster.settle({ advanceTime: true, maxTime: 10_000 });
+    const b = await pb;
+    expect(b.token).toBeGreaterThan(a.token);
+    expect(a.signal.aborted).toBe(true);
+  });
+
+  it('aborts the signal of a holder cut off in a minority; the majority goes on', async () => {
+    const { cluster, locks } = await setup();
+    const a = await locks[0]!.acquire('m');
+    const pb = locks[1]!.acquire('m');
+    await cluster.settle();
+    cluster.partition([1], [2, 3]);
+    await cluster.settle({ advanceTime: true, maxTime: 10_000 });
+    expect(a.signal.aborted).toBe(true);
+    expect(a.signal.reason).toBeInstanceOf(LockLostError);
+    expect((a.signal.reason as LockLostError).reason).toBe('quorum-lost');
+    const b = await pb;
+    expect(b.token).toBeGreaterThan(a.token);
+    // the minority cannot take the lock
+    const t = expect(locks[0]!.acquire('m', { timeout: 1000 })).rejects.toThrow(/timed out/);
+    await cluster.settle({ advanceTime: true, maxTime: 2000 });
+    await t;
+    cluster.heal();
+    await cluster.settle({ advanceTime: true, maxTime: 10_000 });
+    await b.release();
+    await cluster.settle();
+    const again = await locks[0]!.acquire('m', { timeout: 5000 });
+    expect(again.token).toBeGreaterThan(b.token);
+  });
+
+  it('expires a lease on replicated time and grants the next waiter', async () => {
+    const { cluster, locks } = await setup();
+    const a = await locks[0]!.acquire('m', { ttl: 500 });
+    const pb = locks[1]!.acquire('m');
+    await cluster.settle();
+    await cluster.advance(400);
+    expect(a.signal.aborted).toBe(false);
+    await cluster.advance(200);
+    await cluster.settle();
+    expect(a.signal.aborted).toBe(true);
+    expect((a.signal.reason as LockLostError).reason).toBe('lease-expired');
+    const b = await pb;
+    expect(b.token).toBeGreaterThan(a.token);
+  });
+
+  it('a timed-out waiter withdraws through the group', async () => {
+    const { cluster, locks } = await setup();
+    const a = await locks[0]!.acquire('m');
+    const pb = expect(locks[1]!.acquire('m', { timeout: 100 })).rejects.toThrow(/timed out/);
+    await cluster.settle({ advanceTime: true, maxTime: 1000 });
+    await pb;
+    await cluster.settle();
+    expect(locks[2]!.machine.state.locks.m!.waiters).toEqual([]);
+    await a.release();
+    await cluster.settle();
+    expect(locks[2]!.machine.state.locks.m!.holders).toEqual([]);
+  });
+
+  it('withLock releases on throw', async () => {
+    const { cluster, locks } = await setup();
+    const fenced = new FencedResource<string>();
+    await expect(
+      locks[0]!.withLock('m', (_signal, lock) => {
+        fenced.write(lock.token, 'x');
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    await cluster.settle();
+    expect(locks[1]!.machine.state.locks.m!.holders).toEqual([]);
+    expect(fenced.writes).toBe(1);
+  });
+
+  it('elects one leader, fails over when it crashes, terms increase, observers follow', async () => {
+    const { cluster, machines, locks } = await setup();
+    const seen: string[] = [];
+    const ctl = new AbortController();
+    const watching = (async () => {
+      for await (const info of locks[2]!.observe('e', { signal: ctl.signal }))
+        seen.push(`${info.term}:${String(info.value)}`);
+    })();
+    const l1 = await locks[0]!.campaign('e', { value: 'one' });
+    const p2 = locks[1]!.campaign('e', { value: 'two' });
+    await cluster.settle();
+    cluster.crashProcess(machines[0]!.self);
+    await cluster.settle({ advanceTime: true, maxTime: 10_000 });
+    const l2 = await p2;
+    expect(l2.term).toBeGreaterThan(l1.term);
+    expect(l1.signal.aborted).toBe(true);
+    expect(locks[2]!.leader('e').value).toBe('two');
+    ctl.abort();
+    await watching;
+    expect(seen.at(-1)).toBe(`${l2.term}:two`);
+    expect(seen).toContain(`${l1.term}:one`);
+  });
+});
