@@ -51,6 +51,8 @@ export interface CoordinationAdapter {
    * return how many keys are held.
    */
   loadAll(prefix: string): Promise<number>;
+  /** Set up what locks and elections need (if anything), so that it is not timed. */
+  prepareLocks?(): Promise<void>;
   /** Stop and disconnect. */
   close(): Promise<void>;
 }

@@ -186,6 +186,7 @@ export async function lockUncontended(
   sizes: Sizes,
 ): Promise<{ opsPerSec: number; samples: number[] }> {
   return withWorkers(target, 'lock1', [1], async ([w]) => {
+    await w!.call('prepareLocks');
     const r = await w!.call<{ events: LockEvent[]; elapsedMs: number }>(
       'lockLoop',
       { name: 'solo', durationMs: sizes.lockMs, count: sizes.lockMaxOps, holdMs: 0 },
@@ -208,6 +209,7 @@ export async function lockContended(
   sizes: Sizes,
 ): Promise<{ handoffs: number[]; grants: number[]; sameNode: number; opsPerSec: number }> {
   return withWorkers(target, 'lock3', [1, 2, 3], async (ws) => {
+    await Promise.all(ws.map((w) => w.call('prepareLocks')));
     const startAt = nowMs() + 300;
     const results = await Promise.all(
       ws.map((w) =>

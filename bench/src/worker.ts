@@ -53,6 +53,7 @@ const handlers: Record<string, (args: never) => Promise<unknown>> = {
     const keys = await need().loadAll(args.prefix);
     return { keys, ms: nowMs() - t };
   },
+  prepareLocks: async () => need().prepareLocks?.(),
   lockLoop: (args: {
     name: string;
     durationMs: number;

@@ -5,7 +5,8 @@
  * @module
  */
 import { Group, corosync } from '@cpgkit/core';
-import { ReplicatedMap } from '@cpgkit/statemachine';
+import { Locks, locksMachine } from '@cpgkit/locks';
+import { ReplicatedMap, ReplicatedStateMachine } from '@cpgkit/statemachine';
 import type { CoordinationAdapter, HeldLeadership, HeldLock, WatchedChange } from '../adapter.js';
 import type { AdapterConfig } from '../protocol.js';
 
@@ -18,6 +19,7 @@ export class CpgkitAdapter implements CoordinationAdapter {
   readonly #config: Extract<AdapterConfig, { system: 'cpgkit' }>;
   readonly #groups: Group[] = [];
   #map: ReplicatedMap | undefined;
+  #locks: Promise<Locks> | undefined;
 
   private constructor(config: Extract<AdapterConfig, { system: 'cpgkit' }>) {
     this.#config = config;
@@ -86,12 +88,35 @@ export class CpgkitAdapter implements CoordinationAdapter {
     });
   }
 
-  lock(_name: string): Promise<HeldLock> {
-    return Promise.reject(new Error('cpgkit adapter: @cpgkit/locks is not available yet'));
+  /** The lock service, on a group of its own, opened on first use. */
+  #lockService(): Promise<Locks> {
+    this.#locks ??= (async () => {
+      const group = new Group(corosync());
+      this.#groups.push(group);
+      const machine = await ReplicatedStateMachine.open(group, locksMachine(), {
+        groupName: `${this.#config.group}.locks`,
+        ...(this.#config.dataDir ? { dataDir: `${this.#config.dataDir}/locks` } : {}),
+      });
+      const locks = new Locks(machine, { closeMachine: true });
+      await machine.ready({ timeout: OPEN_TIMEOUT_MS });
+      return locks;
+    })();
+    return this.#locks;
   }
 
-  campaign(_name: string, _value: string): Promise<HeldLeadership> {
-    return Promise.reject(new Error('cpgkit adapter: @cpgkit/locks is not available yet'));
+  async lock(name: string): Promise<HeldLock> {
+    const lock = await (await this.#lockService()).acquire(name);
+    return { unlock: () => lock.release() };
+  }
+
+  async campaign(name: string, value: string): Promise<HeldLeadership> {
+    const leadership = await (await this.#lockService()).campaign(name, { value });
+    return { resign: () => leadership.resign() };
+  }
+
+  /** Open the lock service now (so its join is not timed in the first `lock`). */
+  async prepareLocks(): Promise<void> {
+    await this.#lockService();
   }
 
   async loadAll(prefix: string): Promise<number> {
@@ -101,6 +126,8 @@ export class CpgkitAdapter implements CoordinationAdapter {
   }
 
   async close(): Promise<void> {
+    const locks = await this.#locks?.catch(() => undefined);
+    await locks?.close().catch(() => undefined);
     await this.#map?.close().catch(() => undefined);
     await Promise.all(this.#groups.map((g) => g.close().catch(() => undefined)));
   }
