@@ -406,6 +406,6 @@ describe('lock machine: random schedules (fast-check, fixed seed)', () => {
         }),
         { seed: 20261125, numRuns: 1000 },
       );
-    });
+    }, 120_000);
   }
 });
