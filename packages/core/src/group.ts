@@ -133,10 +133,16 @@ export class Group implements GroupTransport {
 
   /**
    * An unjoined member on `transport`. Nothing is connected until `join` (or `groups`).
+   * `new Group({ transport, ...options })` works too (no transport: `corosync()`).
    * @param transport - `corosync()`, or `cluster.node(n)` of a `MemoryCluster`
    * @param options - dispatch mode and send limits
    */
-  constructor(transport: Transport, options: GroupOptions = {}) {
+  constructor(transport: Transport | OpenGroupOptions, options: GroupOptions = {}) {
+    if (!('connect' in transport)) {
+      // `new Group({ transport, ...options })`, the same shape as openGroup's options.
+      options = transport;
+      transport = transport.transport ?? defaultTransport();
+    }
     this.#transport = transport;
     this.kind = transport.kind;
     this.clock = transport.clock;
