@@ -87,8 +87,11 @@ class Story {
     await this.#set(n1, 'color', 'blue');
     await this.#set(n2, 'replicas', 3);
     await this.#set(n3, 'color', 'green');
-    await this.#refresh();
-    const agree = this.#rows.every((r) => r.config.color === 'green' && r.config.replicas === 3);
+    // reads are local: give the other replicas a moment to apply the last write
+    const agree = await this.#eventually(async () => {
+      await this.#refresh();
+      return this.#rows.every((r) => r.config.color === 'green' && r.config.replicas === 3);
+    }, 5_000);
     this.#view.event(
       undefined,
       agree
@@ -149,7 +152,11 @@ class Story {
       this.#configWrites++;
       this.#view.event(cut.node, 'wrote color=red without quorum (it must not)', 'bad');
     } catch (err) {
-      this.#view.event(cut.node, `write refused: ${(err as Error).message.split(':')[0]}`, 'good');
+      this.#view.event(
+        cut.node,
+        `write refused: ${(err as Error).name}: ${(err as Error).message.split(':')[0]}`,
+        'good',
+      );
     }
     await this.#act();
 
@@ -245,6 +252,16 @@ class Story {
     for (let i = 1; i < ordered.length; i++)
       if (ordered[i]!.node !== ordered[i - 1]!.node) changes++;
     return changes;
+  }
+
+  /** Poll `check` until it holds (true) or `timeoutMs` passes (false). */
+  async #eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    while (!(await check())) {
+      if (performance.now() > deadline) return false;
+      await sleep(50);
+    }
+    return true;
   }
 
   /** Whether every node is ready with the same digests, polled until `timeoutMs`. */

@@ -152,6 +152,7 @@ export class TerminalView {
     for (const r of this.#rows) {
       const role = r.status === 'down' ? '-' : r.leader ? 'LEADER' : 'standby';
       const config = Object.entries(r.config)
+        .sort(([a], [b]) => (a < b ? -1 : 1))
         .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
         .join(' ');
       const row = cells([

@@ -1,0 +1,45 @@
+/**
+ * The demo on the in-memory cluster, in real time: three nodes in this process, one member
+ * process on each, faults made with `partition` / `heal`.
+ * @module
+ */
+import { MemoryCluster } from '@cpgkit/core/testing';
+import { NodeAgent } from './agent.js';
+import type { ClusterControl } from './node.js';
+
+/** Options for `startMemoryCluster`. */
+export interface MemoryClusterOptions {
+  readonly nodes: number;
+  /** The cluster's seed (the same seed gives the same interleavings). */
+  readonly seed: number;
+}
+
+/** Start an in-memory cluster and one demo node process on each of its nodes. */
+export async function startMemoryCluster(options: MemoryClusterOptions): Promise<ClusterControl> {
+  const cluster = new MemoryCluster({ nodes: options.nodes, seed: options.seed, realTime: true });
+  const nodes: NodeAgent[] = [];
+  for (const n of cluster.nodeIds) {
+    nodes.push(
+      await NodeAgent.start({ node: n, transport: cluster.node(n), group: 'cpgkit-demo' }),
+    );
+  }
+  return {
+    transport: 'memory',
+    nodes,
+    isolate(n: number) {
+      cluster.partition(
+        [n],
+        cluster.nodeIds.filter((m) => m !== n),
+      );
+      return Promise.resolve();
+    },
+    heal() {
+      cluster.heal();
+      return Promise.resolve();
+    },
+    async close() {
+      await Promise.all(nodes.map((n) => n.close()));
+      cluster.destroy();
+    },
+  };
+}
