@@ -22,3 +22,14 @@ export {
   type MapResult,
   type MapState,
 } from './map/state.js';
+export {
+  xstateDefinition,
+  replicateMachine,
+  ReplicatedActor,
+  type XState,
+  type XTimer,
+  type XAction,
+  type XStateDefinition,
+  type ReplicateOptions,
+} from './xstate/adapter.js';
+export { immerAssign } from './xstate/immer-assign.js';

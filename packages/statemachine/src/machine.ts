@@ -8,6 +8,7 @@ import { produce, isDraft, current, freeze, type Draft } from 'immer';
 import { v7 as uuidv7 } from 'uuid';
 import {
   CpgError,
+  InterruptedError,
   type Clock,
   type GroupTransport,
   type MemberId,
@@ -202,12 +203,19 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   private persisting: Promise<void> = Promise.resolve();
   private digestCache: { state: S; index: bigint; members: unknown; digest: string } | undefined;
   private selfId: MemberId | undefined;
+  /** Other members of the first view we saw (our join). */
+  private firstView: Set<string> | undefined;
+  /** Members we saw say they hold no state. */
+  private readonly seenFresh = new Set<string>();
+  /** Whether we ever saw another member that holds state. */
+  private sawHolder = false;
   private readonly passive: boolean;
   private readonly bootstrap: boolean;
   private readonly syncTimeout: number;
   private readonly checkInterval: number;
   private readonly persistDelay: number;
   private readonly log: (line: string) => void;
+  private readonly tracing: boolean;
 
   private constructor(
     private readonly group: GroupTransport,
@@ -222,6 +230,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     this.checkInterval = options.checkInterval ?? DEFAULT_CHECK_INTERVAL;
     this.persistDelay = options.persistDelay ?? 50;
     this.log = options.log ?? (() => undefined);
+    this.tracing = options.log !== undefined;
     this.store = options.dataDir === undefined ? undefined : new SnapshotStore(options.dataDir, def.name);
     this.image = this.initialImage(0);
   }
@@ -550,7 +559,19 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       if (this.group.joined) this.log('evicted from the group');
       return;
     }
+    if (this.firstView === undefined) this.firstView = new Set(e.members.map(memberKey).filter((k) => k !== me));
     this.startRound([...e.members].sort(compareMembers));
+  }
+
+  /**
+   * A fresh member may start from the initial state only if it never saw a member that holds
+   * state and every member that was there when it joined said it holds none: a member that
+   * joined an existing group and got cut off before it synced must not fork an empty state.
+   */
+  private mayBootstrap(): boolean {
+    if (!this.bootstrap || this.sawHolder || this.firstView === undefined) return false;
+    for (const k of this.firstView) if (!this.seenFresh.has(k)) return false;
+    return true;
   }
 
   private onTotem(e: TotemEvent): void {
@@ -578,11 +599,14 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       this.emit({ type: 'foreign', count: this.foreignCount });
       return;
     }
+    if (this.tracing && f.kind !== Kind.summary) this.log(`recv kind ${f.kind} from ${memberKey(e.sender)}`);
     switch (f.kind) {
       case Kind.command:
       case Kind.tick:
-        if (this.syncing || this.round?.decision === undefined) this.queue.push({ frame: f, sender: e.sender });
-        else this.applyEntry(f, e.sender);
+        if (this.syncing || this.round?.decision === undefined) {
+          if (this.tracing) this.log(`queue ${f.kind} from ${memberKey(e.sender)}`);
+          this.queue.push({ frame: f, sender: e.sender });
+        } else this.applyEntry(f, e.sender);
         return;
       case Kind.summary:
         this.onSummary(f, e.sender);
@@ -622,6 +646,21 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       closeTimer: undefined,
     };
     this.round = round;
+    if (this.tracing) this.log(`round ${round.key} starts`);
+    // Entries queued in a round that never finished were delivered to the members of the old
+    // view only: a joiner of this round never saw them, so nobody applies them (identically on
+    // every member that passed through that view). Their senders retry.
+    const dropped = this.queue;
+    this.queue = [];
+    for (const q of dropped) {
+      if (q.frame.incarnation === this.incarnation && q.frame.commandId !== undefined) {
+        this.settle(
+          q.frame.commandId,
+          undefined,
+          new InterruptedError('dispatch: interrupted by a membership change before it could be applied; it was not applied, retry'),
+        );
+      }
+    }
     this.syncing = true;
     this.tickInFlight = false;
     this.checks.clear();
@@ -644,7 +683,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       fresh: !this.hasState,
       dirty: this.dirty,
       passive: this.passive,
-      bootstrap: this.bootstrap,
+      bootstrap: this.mayBootstrap(),
       quorate: this.localQuorate,
       ringNodes: this.ring?.nodes.length ?? 0,
       knownNodes: img.knownNodes.length,
@@ -655,8 +694,13 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   private onSummary(f: Frame, sender: MemberId): void {
     const round = this.round;
     const b = parseJsonBody(f.body) as SummaryBody | undefined;
-    if (round === undefined || b === undefined || typeof b !== 'object' || b.round !== round.key) return;
+    if (b === undefined || typeof b !== 'object' || b === null) return;
     const key = memberKey(sender);
+    if (key !== this.selfKey()) {
+      if (b.fresh) this.seenFresh.add(key);
+      else this.sawHolder = true;
+    }
+    if (round === undefined || b.round !== round.key) return;
     if (!round.members.some((m) => memberKey(m) === key)) return;
     const prev = round.summaries.get(key);
     if (prev !== undefined && prev.seq >= b.seq) return;
@@ -785,6 +829,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     if (round === undefined || t === undefined || c === undefined) return;
     const h = c.header as ChunkHeader;
     if (h.tag !== t.tag || memberKey(sender) !== t.leader) return;
+    if (this.tracing) this.log(`chunk ${h.i + 1}/${h.n} of ${h.tag}`);
     const me = this.selfKey() ?? '';
     if (t.targets.has(me)) t.parts[h.i] = c.bytes.slice();
     if (h.i !== h.n - 1) return;
@@ -824,9 +869,9 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       const known = [...new Set([...this.image.knownNodes, ...nodes])].sort((a, b) => a - b);
       if (known.length !== this.image.knownNodes.length) this.image = { ...this.image, knownNodes: known };
       round.knownNodes = known.length;
-      this.reconcileMembers(d);
     }
     this.notify({ kind: 'sync', state: this.image.state, epoch: this.image.epoch, index: this.image.index });
+    if (d.quorate && this.hasState) this.reconcileMembers(d);
     const queued = this.queue;
     this.queue = [];
     for (const q of queued) this.applyEntry(q.frame, q.sender);
@@ -876,6 +921,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     if (f.kind === Kind.tick && mine) this.tickInFlight = false;
     if (!this.decisionQuorate || !this.hasState) {
       // refused, identically on every member of this (non-quorate) component
+      if (this.tracing) this.log(`refuse ${f.kind} from ${memberKey(sender)} (quorate=${this.decisionQuorate})`);
       if (mine && f.commandId !== undefined) this.settle(f.commandId, undefined, new NoQuorumError());
       return;
     }
@@ -887,6 +933,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     }
     const index = this.image.index + 1n;
     const time = Math.max(this.image.time, body.t);
+    if (this.tracing) this.log(`apply ${f.kind === Kind.tick ? 'tick' : JSON.stringify(body.c)} at ${index} from ${memberKey(sender)}`);
     if (f.kind === Kind.tick) {
       const ctx: TickContext = { time, index, epoch: this.image.epoch };
       let state = this.image.state;

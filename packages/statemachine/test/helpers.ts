@@ -1,0 +1,35 @@
+import { MemoryCluster } from '@cpgkit/core/testing';
+import { ReplicatedStateMachine, type MachineDefinition, type OpenOptions } from '../src/index.js';
+
+export interface Counter {
+  n: number;
+  log: number[];
+}
+export type CounterCmd = { add: number } | { fail: string };
+
+/** A counter that remembers every add (so that lost or duplicated commands show). */
+export const counter: MachineDefinition<Counter, CounterCmd, number> = {
+  name: 'counter',
+  initial: () => ({ n: 0, log: [] }),
+  apply(draft, cmd) {
+    if ('fail' in cmd) {
+      draft.n = -1000; // discarded: apply throws
+      throw new RangeError(cmd.fail);
+    }
+    draft.n += cmd.add;
+    draft.log.push(cmd.add);
+    return draft.n;
+  },
+};
+
+export async function openAll<S, C, R>(
+  cluster: MemoryCluster,
+  nodes: number[],
+  def: MachineDefinition<S, C, R>,
+  options: OpenOptions = {},
+): Promise<ReplicatedStateMachine<S, C, R>[]> {
+  const ms: ReplicatedStateMachine<S, C, R>[] = [];
+  for (const n of nodes) ms.push(await ReplicatedStateMachine.open(cluster.transport(n), def, { checkInterval: 0, ...options }));
+  await cluster.settle();
+  return ms;
+}
