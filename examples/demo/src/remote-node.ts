@@ -18,6 +18,7 @@ export class RemoteNode implements DemoNode {
     { resolve: (v: unknown) => void; reject: (e: Error) => void }
   >();
   readonly #listeners: ((e: NodeEvent) => void)[] = [];
+  readonly #early: NodeEvent[] = [];
   readonly #stderr: string[] = [];
   readonly #exited: Promise<number | null>;
   #nextId = 1;
@@ -67,6 +68,7 @@ export class RemoteNode implements DemoNode {
   }
   onEvent(listener: (event: NodeEvent) => void): void {
     this.#listeners.push(listener);
+    for (const e of this.#early.splice(0)) listener(e);
   }
 
   /** Ask the process to leave and exit; kill it (by its pid) if it has not after `graceMs`. */
@@ -97,6 +99,7 @@ export class RemoteNode implements DemoNode {
       return;
     }
     if ('event' in reply) {
+      if (this.#listeners.length === 0) this.#early.push(reply.event);
       for (const l of this.#listeners) l(reply.event);
       return;
     }
