@@ -16,7 +16,11 @@ export interface DriverSink {
    */
   message(sender: MemberId, data: Uint8Array): void;
   /** A group configuration change (one corosync confchg callback). */
-  membership(members: readonly MemberId[], joined: readonly MemberChange[], left: readonly MemberChange[]): void;
+  membership(
+    members: readonly MemberId[],
+    joined: readonly MemberChange[],
+    left: readonly MemberChange[],
+  ): void;
   /** A totem configuration change; also once right after `join`. */
   totem(ringId: RingId, nodes: readonly number[]): void;
   /** This node's quorum, on join and whenever it changes. */

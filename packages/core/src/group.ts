@@ -125,6 +125,11 @@ export class Group implements GroupTransport {
   #members: readonly MemberId[] = [];
   #quorate = false;
   #joinWaiter: Waiter | undefined;
+  /**
+   * We have left (our own leave was delivered): corosync 3.1.7 still delivers the group's
+   * messages and membership events to the old handle; they are not ours any more.
+   */
+  #deaf = false;
   #leaveWaiter: Waiter | undefined;
 
   #closed = false;
@@ -208,6 +213,7 @@ export class Group implements GroupTransport {
       this.#assertOpen();
       this.#self = driver.local;
       this.#inGroup = false;
+      this.#deaf = false;
       await this.#joinWithRetry(driver, bytes, options);
       this.#driverUsed = true;
       this.#name = name;
@@ -328,6 +334,9 @@ export class Group implements GroupTransport {
     if (wait) await wait;
     this.#inGroup = false;
     this.#decoder.clear();
+    // corosync 3.1.7 goes on delivering the group's events to a handle that left, and cannot
+    // rejoin on it: let it go, so that a member that left hears nothing more from the group.
+    if (this.#driver === driver && this.#dispatchMode === 'auto') this.#dropDriver();
   }
 
   /**
@@ -529,6 +538,7 @@ export class Group implements GroupTransport {
     } else if (!inGroup && this.#inGroup) {
       // We left, or were evicted: either way no longer a member.
       this.#inGroup = false;
+      this.#deaf = true;
       if (this.#joined) {
         this.#joined = false;
         this.#outbox.detach();

@@ -58,7 +58,16 @@ export interface CorosyncDriverOptions {
   readonly retryDelayMs: number;
   /** The longest retry delay. */
   readonly maxRetryDelayMs: number;
+  /**
+   * In `auto` mode, how many bytes (plus a per-message allowance for corosync's delivery
+   * header) `mcast` sends before it holds back (returns `false`) until the next dispatch.
+   * 0 disables it.
+   */
+  readonly sendWindowBytes: number;
 }
+
+/** What one delivered message costs in our IPC event ring besides its body (the deliver header). */
+const DELIVERY_OVERHEAD = 192;
 
 const sendBuffers = new WeakMap<Native, SendBuffer>();
 
@@ -76,6 +85,9 @@ export class CorosyncDriver implements GroupDriver {
   private quorumAnnounced = false;
   private lastQuorate: boolean | undefined;
   private sendWaiting = false;
+  /** Bytes (with overhead) sent since the last dispatch: what our own deliveries will occupy. */
+  private unread = 0;
+  private readonly window: number;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retryDelay: number;
   private scratch = Buffer.allocUnsafeSlow(64 * 1024);
@@ -100,6 +112,7 @@ export class CorosyncDriver implements GroupDriver {
     }
     this.sendBuffer = sb;
     this.retryDelay = options.retryDelayMs;
+    this.window = options.dispatch === 'auto' ? options.sendWindowBytes : 0;
     const { local, maxMessageSize } = init(this);
     this.local = local;
     this.maxMessageSize = maxMessageSize;
@@ -272,6 +285,7 @@ export class CorosyncDriver implements GroupDriver {
     } finally {
       this.depth--;
     }
+    this.unread = 0;
     if (rc !== CsError.OK && rc !== CsError.TRY_AGAIN) {
       this.lose(
         new ConnectionLostError(
@@ -349,10 +363,17 @@ export class CorosyncDriver implements GroupDriver {
 
   mcast(parts: readonly Uint8Array[]): boolean {
     this.assertOpen();
+    if (this.window > 0 && this.unread >= this.window) {
+      // Hold back until our deliveries are read: if they pile up beyond the IPC event ring,
+      // corosync queues them and spins re-sending, which slows the whole node down.
+      this.waitWritable();
+      return false;
+    }
     const sb = this.sendBuffer;
-    sb.load(parts);
+    const size = sb.load(parts);
     const rc = this.native.cpg.mcast_joined(this.handle, CPG_TYPE_AGREED, sb.iov, 1);
     if (rc === CsError.OK) {
+      this.unread += size + DELIVERY_OVERHEAD;
       this.retryDelay = this.options.retryDelayMs;
       return true;
     }
@@ -378,6 +399,8 @@ export class CorosyncDriver implements GroupDriver {
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       if (this.closed || !this.sendWaiting) return;
+      // nothing was dispatched meanwhile (e.g. not joined yet: nothing comes back): let sends go
+      this.unread = 0;
       try {
         this.fireWritable();
       } catch (err) {

@@ -7,6 +7,10 @@ import type { ConnectOptions, DriverSink, GroupDriver, Transport } from '../driv
 import { realClock } from '../clock.js';
 import { loadNative, type NativeLibraryPaths } from '../native/load.js';
 import { CorosyncDriver } from './driver.js';
+import { TryAgainError } from '../errors.js';
+
+const CONNECT_RETRIES = 20;
+const CONNECT_RETRY_MS = 25;
 
 /** Options for `corosync()`. */
 export interface CorosyncOptions {
@@ -23,8 +27,15 @@ export interface CorosyncOptions {
    * @defaultValue `1`
    */
   readonly retryDelayMs?: number;
-  /** @defaultValue `50` */
+  /** @defaultValue `10` */
   readonly maxRetryDelayMs?: number;
+  /**
+   * With automatic dispatch, how many bytes a connection sends before it waits for its own
+   * deliveries to be read (sends resume after the next dispatch). Keeps corosync's event queue
+   * towards us from overflowing, which costs the daemon dearly. 0 disables it.
+   * @defaultValue `262144`
+   */
+  readonly sendWindowBytes?: number;
 }
 
 /**
@@ -43,17 +54,25 @@ export function corosync(options: CorosyncOptions = {}): Transport {
   const driverOptions = {
     trackQuorum: options.trackQuorum ?? true,
     retryDelayMs: Math.max(0, options.retryDelayMs ?? 1),
-    maxRetryDelayMs: Math.max(1, options.maxRetryDelayMs ?? 50),
+    maxRetryDelayMs: Math.max(1, options.maxRetryDelayMs ?? 10),
+    sendWindowBytes: Math.max(0, options.sendWindowBytes ?? 256 * 1024),
   };
   return {
     kind: 'corosync',
     clock: realClock,
     async connect(sink: DriverSink, connectOptions: ConnectOptions = {}): Promise<GroupDriver> {
       const native = await loadNative(options.libraries);
-      return CorosyncDriver.open(native, sink, {
-        ...driverOptions,
-        dispatch: connectOptions.dispatch ?? 'auto',
-      });
+      const opts = { ...driverOptions, dispatch: connectOptions.dispatch ?? 'auto' } as const;
+      // corosync refuses connections with CS_ERR_TRY_AGAIN while it is not ready (starting,
+      // or a connection setup timed out under load): retry for a while before giving up
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return CorosyncDriver.open(native, sink, opts);
+        } catch (err) {
+          if (!(err instanceof TryAgainError) || attempt >= CONNECT_RETRIES) throw err;
+        }
+        await new Promise((resolve) => setTimeout(resolve, CONNECT_RETRY_MS * (attempt + 1)));
+      }
     },
   };
 }

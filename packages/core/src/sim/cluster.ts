@@ -208,6 +208,12 @@ export class MemoryCluster implements SimEngine {
   readonly #groupHandles = new WeakMap<object, SimProcess>();
   #components: Component[] = [];
   readonly #ready = new Set<SimConnection>();
+  /**
+   * Connections that left a group but still have their handle: corosync 3.1.7 keeps such a
+   * handle in LEAVE_STARTED and goes on delivering that group's messages and confchgs to it
+   * until it is finalized.
+   */
+  readonly #lingering = new Map<string, Set<SimConnection>>();
   #lost: { conn: SimConnection; error: CpgError }[] = [];
   #writable: SimConnection[] = [];
   #reconfigureIn = -1;
@@ -696,6 +702,7 @@ export class MemoryCluster implements SimEngine {
     conn.inbox = [];
     conn.head = 0;
     if (conn.key !== null && proc.claims.get(conn.key) === conn) proc.claims.delete(conn.key);
+    if (conn.key !== null) this.#lingering.get(conn.key)?.delete(conn);
     const node = this.#nodes.get(conn.local.nodeid)!;
     if ((conn.state === 'joining' || conn.state === 'joined') && node.up) {
       this.#enqueue(conn, { kind: 'leave', conn, key: conn.key!, reason: 'procdown' });
@@ -749,6 +756,7 @@ export class MemoryCluster implements SimEngine {
         const c = list[i]!;
         if (!c.closed && nodes.has(c.local.nodeid)) this.#push(c, item);
       }
+      this.#pushLingering(item.key, nodes, item);
       return;
     }
     const conn = item.conn;
@@ -771,6 +779,7 @@ export class MemoryCluster implements SimEngine {
         left: [],
       };
       for (const c of list) if (!c.closed && nodes.has(c.local.nodeid)) this.#push(c, event);
+      this.#pushLingering(item.key, nodes, event);
       if (here && !conn.closed && !conn.initialTotemSent) {
         conn.initialTotemSent = true;
         this.#push(conn, { kind: 'totem', ring, nodes: this.#ringNodes(nodes) });
@@ -791,11 +800,26 @@ export class MemoryCluster implements SimEngine {
       left: [{ ...conn.local, reason: item.reason }],
     };
     for (const c of list) if (!c.closed && nodes.has(c.local.nodeid)) this.#push(c, event);
+    this.#pushLingering(item.key, nodes, event);
     if (item.reason === 'leave' && !conn.closed && nodes.has(conn.local.nodeid)) {
       this.#push(conn, event);
-      // corosync 3.1.7 keeps the pid+group claim while the handle lives (rejoin fails).
+      // corosync 3.1.7 keeps the pid+group claim while the handle lives (rejoin fails), and
+      // goes on delivering the group's events to it.
       conn.state = 'unjoined';
+      let set = this.#lingering.get(item.key);
+      if (!set) {
+        set = new Set();
+        this.#lingering.set(item.key, set);
+      }
+      set.add(conn);
     }
+  }
+
+  /** Deliver to the connections that left `key` but still hold their handle, on `nodes`. */
+  #pushLingering(key: string, nodes: ReadonlySet<number>, item: InboxItem): void {
+    const set = this.#lingering.get(key);
+    if (!set || set.size === 0) return;
+    for (const c of set) if (!c.closed && nodes.has(c.local.nodeid)) this.#push(c, item);
   }
 
   #ringNodes(nodes: ReadonlySet<number>): number[] {
@@ -976,6 +1000,8 @@ export class MemoryCluster implements SimEngine {
       readonly from: Component;
       readonly views: Views;
     }
+    const sideOf = (o: Component, s: readonly number[]): Set<number> =>
+      new Set(s.filter((id) => o.nodeSet.has(id)));
     const contributions = new Map<number[], Contribution[]>();
     for (const o of changedOld) {
       const subs = new Map<number[], Views>();
@@ -1010,7 +1036,8 @@ export class MemoryCluster implements SimEngine {
       const sSet = new Set(s);
       const contribs = contributions.get(s) ?? [];
       // nodedown: one confchg per group, for the members whose node is not with us.
-      for (const { views } of contribs) {
+      for (const { from, views } of contribs) {
+        const side = sideOf(from, s);
         for (const key of [...views.keys()].sort()) {
           const list = views.get(key)!;
           const leftConns = list.filter((c) => !sSet.has(c.local.nodeid) || c.dead);
@@ -1025,6 +1052,7 @@ export class MemoryCluster implements SimEngine {
             left: leftConns.map((c) => ({ ...c.local, reason: 'nodedown' as const })),
           };
           for (const c of remaining) if (!c.closed) this.#push(c, event);
+          this.#pushLingering(key, side, event);
         }
       }
       // nodeup: the merged view; each side sees the others' members join.
@@ -1038,7 +1066,8 @@ export class MemoryCluster implements SimEngine {
       }
       for (const list of merged.values()) list.sort(compareConn);
       if (contribs.length > 1) {
-        for (const { views } of contribs) {
+        for (const { from, views } of contribs) {
+          const side = sideOf(from, s);
           for (const key of [...views.keys()].sort()) {
             const mine = views.get(key)!;
             const all = merged.get(key)!;
@@ -1051,6 +1080,7 @@ export class MemoryCluster implements SimEngine {
               left: [],
             };
             for (const c of mine) if (!c.closed) this.#push(c, event);
+            this.#pushLingering(key, side, event);
           }
         }
       }
