@@ -1,0 +1,79 @@
+/**
+ * `cpgkit leader --group G [--data DIR] NAME -- COMMAND...`: campaign for leadership of NAME;
+ * while leader, run COMMAND with `CPGKIT_TERM` in its environment. When leadership is lost,
+ * stop COMMAND (SIGTERM, SIGKILL after `--grace`) and campaign again. On SIGTERM/SIGINT,
+ * stop COMMAND, resign and exit 0. If COMMAND exits on its own, resign and exit with its code.
+ * @module
+ */
+import { hostname } from 'node:os';
+import type { Leadership, Locks } from '@cpgkit/locks';
+import type { RegisterCommand } from '../util.js';
+import { interruptSignal, openCliLocks, runChild, seconds, stopChild } from './lock.js';
+
+interface LeaderCliOptions {
+  group: string;
+  data?: string;
+  grace: number;
+}
+
+/** Registers `cpgkit leader`. */
+export const registerLeader: RegisterCommand = (program, setExit) => {
+  program
+    .command('leader')
+    .description(
+      'run COMMAND only while this process leads NAME; campaign again when leadership is lost',
+    )
+    .requiredOption('--group <group>', 'the CPG group of the election service')
+    .option('--data <dir>', 'persist the election state here (terms survive a full restart)')
+    .option('--grace <s>', 'after SIGTERM, wait this long before SIGKILL', seconds('--grace'), 5)
+    .argument('<name>', 'the election name')
+    .argument('<command...>', 'the command to run while leader, after --')
+    .action(async (name: string, command: string[], opts: LeaderCliOptions) => {
+      const { ctl, off } = interruptSignal();
+      let locks: Locks | undefined;
+      const stopped = new Promise<'stop'>((resolve) =>
+        ctl.signal.addEventListener('abort', () => resolve('stop'), { once: true }),
+      );
+      try {
+        locks = await openCliLocks(opts.group, opts.data, ctl.signal);
+        const value = { host: hostname(), pid: process.pid };
+        for (;;) {
+          let leadership: Leadership;
+          try {
+            leadership = await locks.campaign(name, { value, signal: ctl.signal });
+          } catch (err) {
+            if (ctl.signal.aborted) return;
+            throw err;
+          }
+          process.stderr.write(`cpgkit: leader of '${name}' in term ${leadership.term}\n`);
+          const { child, exited } = runChild(command, {
+            CPGKIT_TERM: leadership.term.toString(),
+            CPGKIT_LEADER_NAME: name,
+          });
+          const lost = new Promise<'lost'>((resolve) =>
+            leadership.signal.addEventListener('abort', () => resolve('lost'), { once: true }),
+          );
+          const first = await Promise.race([exited, lost, stopped]);
+          if (first === 'lost') {
+            const reason = leadership.signal.reason as Error;
+            process.stderr.write(
+              `cpgkit: ${reason.message}; stopping the command and campaigning again\n`,
+            );
+            await stopChild(child, exited, opts.grace * 1000);
+            continue;
+          }
+          if (first === 'stop') {
+            await stopChild(child, exited, opts.grace * 1000);
+            await leadership.resign();
+            return;
+          }
+          await leadership.resign();
+          setExit(first);
+          return;
+        }
+      } finally {
+        off();
+        await locks?.close();
+      }
+    });
+};

@@ -1,0 +1,194 @@
+/**
+ * `cpgkit lock --group G [--data DIR] [--timeout S] [--ttl S] NAME -- COMMAND...`: like
+ * `flock`, across the cluster. Acquire the fenced lock NAME, run COMMAND with
+ * `CPGKIT_FENCING_TOKEN` in its environment, release when it exits and exit with its code.
+ * If the lock is lost while COMMAND runs, COMMAND gets SIGTERM (SIGKILL after `--grace`
+ * seconds) and cpgkit exits with code 3, saying why.
+ * @module
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { corosync, Group, TimeoutError } from '@cpgkit/core';
+import { ReplicatedStateMachine } from '@cpgkit/statemachine';
+import { LockLostError, Locks, locksMachine } from '@cpgkit/locks';
+import { UsageError, type RegisterCommand } from '../util.js';
+
+/** Exit code when the lock (or leadership) was lost while COMMAND ran. */
+export const EXIT_LOST = 3;
+/** Exit code when `--timeout` ran out before the lock was granted. */
+export const EXIT_TIMEOUT = 1;
+
+interface LockCliOptions {
+  group: string;
+  data?: string;
+  timeout?: number;
+  ttl?: number;
+  grace: number;
+}
+
+/** Parse a non-negative number of seconds. */
+export function seconds(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < 0)
+      throw new UsageError(`${flag} wants a number of seconds, got '${value}'`);
+    return n;
+  };
+}
+
+/**
+ * Open the lock machine for a CLI command: join `group` over corosync, with snapshots in
+ * `dataDir` if given, and wait until synced with the existing members in a quorate component.
+ */
+export async function openCliLocks(
+  group: string,
+  dataDir: string | undefined,
+  signal: AbortSignal,
+): Promise<Locks> {
+  const transport = new Group(corosync());
+  const machine = await ReplicatedStateMachine.open(transport, locksMachine(), {
+    groupName: group,
+    ...(dataDir === undefined ? {} : { dataDir }),
+  });
+  const locks = new Locks(machine, { closeMachine: true });
+  try {
+    await machine.ready({ signal });
+  } catch (err) {
+    await locks.close();
+    throw err;
+  }
+  return locks;
+}
+
+/** Run COMMAND; resolves with its exit code (128 + signal number when killed). */
+export function runChild(
+  argv: readonly string[],
+  env: Record<string, string>,
+): { child: ChildProcess; exited: Promise<number> } {
+  const [file, ...args] = argv;
+  if (file === undefined) throw new UsageError('no COMMAND given after --');
+  const child = spawn(file, args, { stdio: 'inherit', env: { ...process.env, ...env } });
+  const exited = new Promise<number>((resolve) => {
+    child.once('error', (err) => {
+      process.stderr.write(`cpgkit: cannot run ${file}: ${err.message}\n`);
+      resolve(127);
+    });
+    child.once('exit', (code, sig) => {
+      resolve(code ?? 128 + (sig === null ? 0 : signalNumber(sig)));
+    });
+  });
+  return { child, exited };
+}
+
+function signalNumber(sig: NodeJS.Signals): number {
+  const table: Partial<Record<NodeJS.Signals, number>> = {
+    SIGHUP: 1,
+    SIGINT: 2,
+    SIGQUIT: 3,
+    SIGKILL: 9,
+    SIGTERM: 15,
+  };
+  return table[sig] ?? 1;
+}
+
+/** SIGTERM the child, then SIGKILL after `graceMs`; resolves when it exited. */
+export async function stopChild(
+  child: ChildProcess,
+  exited: Promise<number>,
+  graceMs: number,
+): Promise<number> {
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  const timer = setTimeout(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }, graceMs);
+  try {
+    return await exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Abort on SIGINT/SIGTERM; returns the controller and the cleanup. */
+export function interruptSignal(): { ctl: AbortController; off: () => void } {
+  const ctl = new AbortController();
+  const on = (sig: NodeJS.Signals): void => ctl.abort(new Error(`interrupted by ${sig}`));
+  process.on('SIGINT', on);
+  process.on('SIGTERM', on);
+  return {
+    ctl,
+    off: () => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+    },
+  };
+}
+
+/** Registers `cpgkit lock`. */
+export const registerLock: RegisterCommand = (program, setExit) => {
+  program
+    .command('lock')
+    .description('hold the fenced lock NAME across the cluster while COMMAND runs (like flock)')
+    .requiredOption('--group <group>', 'the CPG group of the lock service')
+    .option('--data <dir>', 'persist the lock state here (tokens survive a full restart)')
+    .option('--timeout <s>', 'give up after this many seconds (exit 1)', seconds('--timeout'))
+    .option(
+      '--ttl <s>',
+      'a lease: the cluster releases the lock after this many seconds',
+      seconds('--ttl'),
+    )
+    .option('--grace <s>', 'after SIGTERM, wait this long before SIGKILL', seconds('--grace'), 5)
+    .argument('<name>', 'the lock name')
+    .argument('<command...>', 'the command to run, after --')
+    .action(async (name: string, command: string[], opts: LockCliOptions) => {
+      const { ctl, off } = interruptSignal();
+      let locks: Locks | undefined;
+      try {
+        locks = await openCliLocks(opts.group, opts.data, ctl.signal);
+        let lock;
+        try {
+          lock = await locks.acquire(name, {
+            signal: ctl.signal,
+            ...(opts.timeout === undefined ? {} : { timeout: opts.timeout * 1000 }),
+            ...(opts.ttl === undefined ? {} : { ttl: Math.max(1, Math.round(opts.ttl * 1000)) }),
+          });
+        } catch (err) {
+          if (err instanceof TimeoutError) {
+            process.stderr.write(`cpgkit: lock '${name}': timed out after ${opts.timeout} s\n`);
+            setExit(EXIT_TIMEOUT);
+            return;
+          }
+          throw err;
+        }
+        const { child, exited } = runChild(command, {
+          CPGKIT_FENCING_TOKEN: lock.token.toString(),
+          CPGKIT_LOCK_NAME: name,
+        });
+        const forward = (sig: NodeJS.Signals): void => void child.kill(sig);
+        process.on('SIGINT', forward);
+        process.on('SIGTERM', forward);
+        const lost = new Promise<LockLostError>((resolve) =>
+          lock.signal.addEventListener(
+            'abort',
+            () => resolve(lock.signal.reason as LockLostError),
+            { once: true },
+          ),
+        );
+        const first = await Promise.race([exited, lost]);
+        process.off('SIGINT', forward);
+        process.off('SIGTERM', forward);
+        if (first instanceof LockLostError) {
+          process.stderr.write(`cpgkit: ${first.message}; stopping the command\n`);
+          await stopChild(child, exited, opts.grace * 1000);
+          process.stderr.write(
+            `cpgkit: lock '${name}' was lost while the command ran (${first.reason})\n`,
+          );
+          setExit(EXIT_LOST);
+          return;
+        }
+        await lock.release();
+        setExit(first);
+      } finally {
+        off();
+        await locks?.close();
+      }
+    });
+};
