@@ -1,9 +1,10 @@
 /*
  * cpgbench: the plain-C libcpg reference client of the cpgkit benchmarks and interop tests.
  *
- *   cpgbench bench [--group G] [--count N] [--size BYTES]
+ *   cpgbench bench [--group G] [--count N] [--size BYTES] [--warmup N]
  *       one sender flooding the group: send until CS_ERR_TRY_AGAIN, poll the fd,
- *       cpg_dispatch(CS_DISPATCH_ALL), count our own deliveries; prints one JSON line
+ *       cpg_dispatch(CS_DISPATCH_ALL), count our own deliveries, after an untimed round of
+ *       --warmup messages (default min(count, 5000)), as cpgkit bench does; prints one JSON line
  *       {"msgsPerSec":..,"mbPerSec":..,"count":..,"size":..,"seconds":..}
  *   cpgbench send GROUP MSG...
  *       join, send each MSG as one CPG message, wait until each came back to us, exit 0
@@ -144,25 +145,10 @@ static cs_error_t send_one(const void *data, size_t len) {
 	return cpg_mcast_joined(handle, CPG_TYPE_AGREED, &iov, 1);
 }
 
-static int cmd_bench(int argc, char **argv) {
-	const char *group = "cpgkit-bench-c";
-	unsigned long count = 20000;
-	size_t size = 64;
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--group") && i + 1 < argc) group = argv[++i];
-		else if (!strcmp(argv[i], "--count") && i + 1 < argc) count = strtoul(argv[++i], NULL, 10);
-		else if (!strcmp(argv[i], "--size") && i + 1 < argc) size = strtoul(argv[++i], NULL, 10);
-		else {
-			fprintf(stderr, "cpgbench bench: unknown argument %s\n", argv[i]);
-			return 2;
-		}
-	}
-	unsigned char *buf = calloc(1, size ? size : 1);
-	memset(buf, 'x', size);
-	open_and_join(group);
+/* Send `count` messages (until TRY_AGAIN, then poll + dispatch) and wait for all of them to come back. */
+static void flood(const unsigned char *buf, size_t size, unsigned long count) {
 	unsigned long sent = 0;
 	delivered_own = 0;
-	double t0 = now_s();
 	while (delivered_own < count) {
 		while (sent < count) {
 			cs_error_t e = send_one(buf, size);
@@ -172,8 +158,32 @@ static int cmd_bench(int argc, char **argv) {
 		}
 		dispatch_wait(sent < count ? 1 : 100);
 	}
+}
+
+static int cmd_bench(int argc, char **argv) {
+	const char *group = "cpgkit-bench-c";
+	unsigned long count = 20000;
+	long warmup = -1;
+	size_t size = 64;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--group") && i + 1 < argc) group = argv[++i];
+		else if (!strcmp(argv[i], "--count") && i + 1 < argc) count = strtoul(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--size") && i + 1 < argc) size = strtoul(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) warmup = strtol(argv[++i], NULL, 10);
+		else {
+			fprintf(stderr, "cpgbench bench: unknown argument %s\n", argv[i]);
+			return 2;
+		}
+	}
+	unsigned char *buf = calloc(1, size ? size : 1);
+	memset(buf, 'x', size);
+	open_and_join(group);
+	if (warmup < 0) warmup = count < 5000 ? (long)count : 5000;
+	if (warmup > 0) flood(buf, size, (unsigned long)warmup);
+	double t0 = now_s();
+	flood(buf, size, count);
 	double secs = now_s() - t0;
-	printf("{\"msgsPerSec\":%.1f,\"mbPerSec\":%.3f,\"count\":%lu,\"size\":%zu,\"seconds\":%.4f}\n",
+	printf("{\"msgsPerSec\":%.1f,\"mbPerSec\":%.3f,\"count\":%lu,\"size\":%zu,\"seconds\":%.4f,\"mode\":\"c\"}\n",
 	       (double)count / secs, (double)count * (double)size / secs / 1e6, count, size, secs);
 	cpg_finalize(handle);
 	return 0;

@@ -1,8 +1,19 @@
 import type { RegisterCommand } from '../util.js';
+import { registerBench } from './bench.js';
+import { registerGroups } from './groups.js';
+import { registerListen } from './listen.js';
 import { registerLock } from './lock.js';
 import { registerLeader } from './leader.js';
+import { registerSend } from './send.js';
 
 /**
  * Every subcommand, in help order. Add yours with one import and one entry.
  */
-export const commands: RegisterCommand[] = [registerLock, registerLeader];
+export const commands: RegisterCommand[] = [
+  registerBench,
+  registerGroups,
+  registerListen,
+  registerSend,
+  registerLock,
+  registerLeader,
+];
