@@ -9,7 +9,13 @@ export { ReplicatedStateMachine, type OpenOptions } from './machine.js';
 export { SnapshotStore } from './persistence.js';
 export { canonicalJson, digestOf } from './canonical.js';
 export type { Image } from './image.js';
-export { ReplicatedMap, type MapChange, type MapItem, type MapOptions, type WatchOptions } from './map/replicated-map.js';
+export {
+  ReplicatedMap,
+  type MapChange,
+  type MapItem,
+  type MapOptions,
+  type WatchOptions,
+} from './map/replicated-map.js';
 export {
   DEFAULT_LIMITS,
   mapDefinition,

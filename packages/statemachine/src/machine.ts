@@ -49,7 +49,14 @@ import {
   type Frame,
   type KindValue,
 } from './wire.js';
-import { compareMembers, decideFull, decideIncremental, memberKey, type Decision, type Summary } from './sync.js';
+import {
+  compareMembers,
+  decideFull,
+  decideIncremental,
+  memberKey,
+  type Decision,
+  type Summary,
+} from './sync.js';
 import { imageDigest, parseImage, serializeImage, type Image } from './image.js';
 import { SnapshotStore } from './persistence.js';
 import { deferred, withWait, type Deferred } from './wait.js';
@@ -209,6 +216,8 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   private readonly seenFresh = new Set<string>();
   /** Whether we ever saw another member that holds state. */
   private sawHolder = false;
+  /** Our state is the quorate component's, synced by its last finished round. */
+  private primary = false;
   private readonly passive: boolean;
   private readonly bootstrap: boolean;
   private readonly syncTimeout: number;
@@ -231,7 +240,8 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     this.persistDelay = options.persistDelay ?? 50;
     this.log = options.log ?? (() => undefined);
     this.tracing = options.log !== undefined;
-    this.store = options.dataDir === undefined ? undefined : new SnapshotStore(options.dataDir, def.name);
+    this.store =
+      options.dataDir === undefined ? undefined : new SnapshotStore(options.dataDir, def.name);
     this.image = this.initialImage(0);
   }
 
@@ -265,7 +275,9 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       if (loaded !== undefined) {
         this.image = loaded;
         this.hasState = true;
-        this.log(`restored ${this.def.name} at epoch ${loaded.epoch} index ${loaded.index} from ${this.store.path}`);
+        this.log(
+          `restored ${this.def.name} at epoch ${loaded.epoch} index ${loaded.index} from ${this.store.path}`,
+        );
       }
     }
     const g = this.group;
@@ -276,7 +288,8 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       g.on('quorum', (e) => this.onQuorum(e)),
     );
     void g.closed().then((err) => {
-      if (!this.isClosed) void this.shutdown(err instanceof Error ? err : new MachineClosedError('the group closed'));
+      if (!this.isClosed)
+        void this.shutdown(err instanceof Error ? err : new MachineClosedError('the group closed'));
     });
     try {
       await g.join(this.options.groupName ?? this.def.name, this.options);
@@ -342,7 +355,13 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   digest(): string {
     const c = this.digestCache;
     const img = this.image;
-    if (c !== undefined && c.state === img.state && c.index === img.index && c.members === img.members) return c.digest;
+    if (
+      c !== undefined &&
+      c.state === img.state &&
+      c.index === img.index &&
+      c.members === img.members
+    )
+      return c.digest;
     const digest = imageDigest(img);
     this.digestCache = { state: img.state, index: img.index, members: img.members, digest };
     return digest;
@@ -387,9 +406,14 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     }
     const d = deferred<unknown>();
     this.pending.set(id, { d });
-    const wait = withWait(d.promise, this.clock, options, 'dispatch', () => this.pending.delete(id));
+    const wait = withWait(d.promise, this.clock, options, 'dispatch', () =>
+      this.pending.delete(id),
+    );
     try {
-      await this.group.send(frame, options?.signal === undefined ? undefined : { signal: options.signal });
+      await this.group.send(
+        frame,
+        options?.signal === undefined ? undefined : { signal: options.signal },
+      );
     } catch (e) {
       this.pending.delete(id);
       d.reject(e instanceof Error ? e : new Error(String(e)));
@@ -520,7 +544,10 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     this.tickTimer?.cancel();
     this.checkTimer?.cancel();
     this.persistTimer?.cancel();
-    const err = new MachineClosedError('the state machine is closed', error === undefined ? {} : { cause: error });
+    const err = new MachineClosedError(
+      'the state machine is closed',
+      error === undefined ? {} : { cause: error },
+    );
     for (const p of this.pending.values()) p.d.reject(err);
     this.pending.clear();
     for (const d of this.readyWaiters) d.reject(err);
@@ -529,7 +556,9 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     this.syncWaiters.clear();
     if (this.store !== undefined && this.hasState) {
       await this.persisting;
-      await this.store.save(this.image).catch((e: unknown) => this.log(`persist failed: ${String(e)}`));
+      await this.store
+        .save(this.image)
+        .catch((e: unknown) => this.log(`persist failed: ${String(e)}`));
     }
     if (error === undefined && this.group.joined) await this.group.leave().catch(() => undefined);
     this.lastStatus = 'closed';
@@ -559,7 +588,8 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       if (this.group.joined) this.log('evicted from the group');
       return;
     }
-    if (this.firstView === undefined) this.firstView = new Set(e.members.map(memberKey).filter((k) => k !== me));
+    if (this.firstView === undefined)
+      this.firstView = new Set(e.members.map(memberKey).filter((k) => k !== me));
     this.startRound([...e.members].sort(compareMembers));
   }
 
@@ -599,7 +629,8 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       this.emit({ type: 'foreign', count: this.foreignCount });
       return;
     }
-    if (this.tracing && f.kind !== Kind.summary) this.log(`recv kind ${f.kind} from ${memberKey(e.sender)}`);
+    if (this.tracing && f.kind !== Kind.summary)
+      this.log(`recv kind ${f.kind} from ${memberKey(e.sender)}`);
     switch (f.kind) {
       case Kind.command:
       case Kind.tick:
@@ -657,7 +688,9 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
         this.settle(
           q.frame.commandId,
           undefined,
-          new InterruptedError('dispatch: interrupted by a membership change before it could be applied; it was not applied, retry'),
+          new InterruptedError(
+            'dispatch: interrupted by a membership change before it could be applied; it was not applied, retry',
+          ),
         );
       }
     }
@@ -679,7 +712,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       epoch: img.epoch,
       index: img.index.toString(),
       digest: this.hasState ? this.digest() : '',
-      primary: this.hasState && !this.syncing && this.decisionQuorate && !this.dirty,
+      primary: this.primary && this.hasState && !this.dirty,
       fresh: !this.hasState,
       dirty: this.dirty,
       passive: this.passive,
@@ -729,7 +762,13 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       }
       return;
     }
-    const d = decideIncremental(round.decision, round.summaries, round.synced, key, round.knownNodes);
+    const d = decideIncremental(
+      round.decision,
+      round.summaries,
+      round.synced,
+      key,
+      round.knownNodes,
+    );
     if (d !== undefined) this.decide(round, d);
   }
 
@@ -738,7 +777,9 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     const keys = [...round.summaries.keys()];
     const lowest = [...round.summaries.values()].sort(compareMembers)[0];
     if (lowest !== undefined && lowest.key === this.selfKey()) {
-      this.log(`closing sync round without silent members (${round.members.length - keys.length} silent)`);
+      this.log(
+        `closing sync round without silent members (${round.members.length - keys.length} silent)`,
+      );
       this.sendQuiet(this.frame(Kind.close, jsonBody({ round: round.key, participants: keys })));
     }
     round.closeTimer = this.clock.setTimeout(() => this.maybeClose(round), this.syncTimeout);
@@ -782,6 +823,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       case 'transfer': {
         const targets = new Set(d.targets);
         for (const t of targets) round.synced.delete(t);
+        if (me !== undefined && targets.has(me)) this.primary = false;
         round.transfer = { tag, leader: d.leader!.key, targets, parts: [] };
         this.syncing = true;
         this.updateStatus();
@@ -792,7 +834,10 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   }
 
   private chunkSize(): number {
-    return this.options.maxChunkSize ?? Math.max(1024, Math.min(512 * 1024, this.group.maxMessageSize - 1024));
+    return (
+      this.options.maxChunkSize ??
+      Math.max(1024, Math.min(512 * 1024, this.group.maxMessageSize - 1024))
+    );
   }
 
   private sendSnapshot(tag: string): void {
@@ -803,7 +848,9 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     const frames: Uint8Array[] = [];
     for (let i = 0; i < n; i++) {
       const header: ChunkHeader = { tag, i, n, digest };
-      frames.push(this.frame(Kind.snapshot, packChunk(header, bytes.subarray(i * size, (i + 1) * size))));
+      frames.push(
+        this.frame(Kind.snapshot, packChunk(header, bytes.subarray(i * size, (i + 1) * size))),
+      );
     }
     this.log(`sending snapshot ${tag}: ${bytes.length} bytes in ${n} chunks`);
     void this.sendFrames(frames);
@@ -863,14 +910,21 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     round.synced = new Set(d.participants.map((p) => p.key));
     this.syncing = false;
     this.decisionQuorate = d.quorate;
+    this.primary = d.quorate && this.hasState;
     this.image = { ...this.image, epoch: d.epoch };
     if (d.quorate && this.hasState) {
       const nodes = this.ring?.nodes ?? [];
       const known = [...new Set([...this.image.knownNodes, ...nodes])].sort((a, b) => a - b);
-      if (known.length !== this.image.knownNodes.length) this.image = { ...this.image, knownNodes: known };
+      if (known.length !== this.image.knownNodes.length)
+        this.image = { ...this.image, knownNodes: known };
       round.knownNodes = known.length;
     }
-    this.notify({ kind: 'sync', state: this.image.state, epoch: this.image.epoch, index: this.image.index });
+    this.notify({
+      kind: 'sync',
+      state: this.image.state,
+      epoch: this.image.epoch,
+      index: this.image.index,
+    });
     if (d.quorate && this.hasState) this.reconcileMembers(d);
     const queued = this.queue;
     this.queue = [];
@@ -921,19 +975,29 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     if (f.kind === Kind.tick && mine) this.tickInFlight = false;
     if (!this.decisionQuorate || !this.hasState) {
       // refused, identically on every member of this (non-quorate) component
-      if (this.tracing) this.log(`refuse ${f.kind} from ${memberKey(sender)} (quorate=${this.decisionQuorate})`);
-      if (mine && f.commandId !== undefined) this.settle(f.commandId, undefined, new NoQuorumError());
+      if (this.tracing)
+        this.log(`refuse ${f.kind} from ${memberKey(sender)} (quorate=${this.decisionQuorate})`);
+      if (mine && f.commandId !== undefined)
+        this.settle(f.commandId, undefined, new NoQuorumError());
       return;
     }
     const body = parseJsonBody(f.body) as { t?: unknown; c?: unknown } | undefined;
-    if (body === undefined || typeof body !== 'object' || body === null || typeof body.t !== 'number') {
+    if (
+      body === undefined ||
+      typeof body !== 'object' ||
+      body === null ||
+      typeof body.t !== 'number'
+    ) {
       this.foreignCount++;
       this.emit({ type: 'foreign', count: this.foreignCount });
       return;
     }
     const index = this.image.index + 1n;
     const time = Math.max(this.image.time, body.t);
-    if (this.tracing) this.log(`apply ${f.kind === Kind.tick ? 'tick' : JSON.stringify(body.c)} at ${index} from ${memberKey(sender)}`);
+    if (this.tracing)
+      this.log(
+        `apply ${f.kind === Kind.tick ? 'tick' : JSON.stringify(body.c)} at ${index} from ${memberKey(sender)}`,
+      );
     if (f.kind === Kind.tick) {
       const ctx: TickContext = { time, index, epoch: this.image.epoch };
       let state = this.image.state;
@@ -981,7 +1045,14 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     const change: StateChange<S, C, R> =
       error === undefined
         ? { kind: 'command', state, command, ok: true, result: result as R, ctx }
-        : { kind: 'command', state, command, ok: false, error: `${error.name}: ${error.message}`, ctx };
+        : {
+            kind: 'command',
+            state,
+            command,
+            ok: false,
+            error: `${error.name}: ${error.message}`,
+            ctx,
+          };
     this.notify(change);
     if (mine && f.commandId !== undefined) {
       this.settle(
@@ -1021,15 +1092,18 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     const deadline = this.def.nextDeadline(this.image.state);
     if (deadline === undefined) return;
     const delay = deadline - this.clock.wallNow();
-    this.tickTimer = this.clock.setTimeout(() => {
-      this.tickTimer = undefined;
-      if (!this.isExecutor || this.tickInFlight || this.isClosed) return;
-      this.tickInFlight = true;
-      const t = Math.max(this.clock.wallNow(), deadline);
-      this.sendQuiet(this.frame(Kind.tick, jsonBody({ t })), () => {
-        this.tickInFlight = false;
-      });
-    }, Math.max(0, delay));
+    this.tickTimer = this.clock.setTimeout(
+      () => {
+        this.tickTimer = undefined;
+        if (!this.isExecutor || this.tickInFlight || this.isClosed) return;
+        this.tickInFlight = true;
+        const t = Math.max(this.clock.wallNow(), deadline);
+        this.sendQuiet(this.frame(Kind.tick, jsonBody({ t })), () => {
+          this.tickInFlight = false;
+        });
+      },
+      Math.max(0, delay),
+    );
   }
 
   // ---------------------------------------------------------------- checksums
@@ -1051,7 +1125,13 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   private onCheck(f: Frame): void {
     const b = parseJsonBody(f.body) as { id?: string } | undefined;
     const round = this.round;
-    if (typeof b?.id !== 'string' || round?.decision === undefined || this.syncing || !this.hasState) return;
+    if (
+      typeof b?.id !== 'string' ||
+      round?.decision === undefined ||
+      this.syncing ||
+      !this.hasState
+    )
+      return;
     const mine = this.digest();
     this.checks.set(b.id, {
       expected: round.decision.participants.map((p) => p.key),
@@ -1059,7 +1139,9 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       index: this.image.index,
       got: new Map(),
     });
-    this.sendQuiet(this.frame(Kind.digest, jsonBody({ id: b.id, digest: mine, index: this.image.index })));
+    this.sendQuiet(
+      this.frame(Kind.digest, jsonBody({ id: b.id, digest: mine, index: this.image.index })),
+    );
   }
 
   private onDigest(f: Frame, sender: MemberId): void {
@@ -1077,14 +1159,28 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     if (best !== c.mine) {
       const fromKey = c.expected.find((k) => c.got.get(k) === best)!;
       const from = this.round?.decision?.participants.find((p) => p.key === fromKey);
-      this.reportMismatch(c.mine, best, from ?? sender, from?.incarnation ?? f.incarnation, c.index);
+      this.reportMismatch(
+        c.mine,
+        best,
+        from ?? sender,
+        from?.incarnation ?? f.incarnation,
+        c.index,
+      );
       this.dirty = true;
       this.sendSummary();
     }
   }
 
-  private reportMismatch(local: string, remote: string, from: MemberId, incarnation: string, index?: bigint): void {
-    this.log(`digest mismatch at index ${index ?? this.image.index}: local ${local} remote ${remote}; resyncing`);
+  private reportMismatch(
+    local: string,
+    remote: string,
+    from: MemberId,
+    incarnation: string,
+    index?: bigint,
+  ): void {
+    this.log(
+      `digest mismatch at index ${index ?? this.image.index}: local ${local} remote ${remote}; resyncing`,
+    );
     this.emit({
       type: 'mismatch',
       epoch: this.image.epoch,
@@ -1098,7 +1194,13 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   // ---------------------------------------------------------------- persistence
 
   private schedulePersist(): void {
-    if (this.store === undefined || this.persistTimer !== undefined || this.isClosed || !this.hasState) return;
+    if (
+      this.store === undefined ||
+      this.persistTimer !== undefined ||
+      this.isClosed ||
+      !this.hasState
+    )
+      return;
     this.persistTimer = this.clock.setTimeout(() => {
       this.persistTimer = undefined;
       const img = this.image;

@@ -185,7 +185,11 @@ export function decideIncremental(
     .filter((s) => !synced.has(s.key) || s.dirty)
     .map((s) => s.key)
     .filter((k) => k !== leader.key);
-  if (quorate === prev.quorate && targets.length === 0 && participants.length === prev.participants.length) {
+  if (
+    quorate === prev.quorate &&
+    targets.length === 0 &&
+    participants.length === prev.participants.length
+  ) {
     return undefined;
   }
   return {

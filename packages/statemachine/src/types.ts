@@ -98,7 +98,15 @@ export type MachineStatus =
 
 /** One change of the local replica, in apply order. */
 export type StateChange<S, C, R> =
-  | { readonly kind: 'command'; readonly state: S; readonly command: C; readonly ok: boolean; readonly result?: R; readonly error?: string; readonly ctx: ApplyContext }
+  | {
+      readonly kind: 'command';
+      readonly state: S;
+      readonly command: C;
+      readonly ok: boolean;
+      readonly result?: R;
+      readonly error?: string;
+      readonly ctx: ApplyContext;
+    }
   | { readonly kind: 'membership'; readonly state: S; readonly change: MembershipContext }
   | { readonly kind: 'tick'; readonly state: S; readonly ctx: TickContext }
   | { readonly kind: 'sync'; readonly state: S; readonly epoch: number; readonly index: bigint };
@@ -107,7 +115,14 @@ export type StateChange<S, C, R> =
 export type MachineEvent =
   | { readonly type: 'status'; readonly status: MachineStatus }
   | { readonly type: 'quorum'; readonly quorate: boolean }
-  | { readonly type: 'mismatch'; readonly epoch: number; readonly index: bigint; readonly local: string; readonly remote: string; readonly from: Incarnation }
+  | {
+      readonly type: 'mismatch';
+      readonly epoch: number;
+      readonly index: bigint;
+      readonly local: string;
+      readonly remote: string;
+      readonly from: Incarnation;
+    }
   | { readonly type: 'foreign'; readonly count: number }
   | { readonly type: 'closed'; readonly error?: Error };
 
@@ -144,7 +159,10 @@ export interface StateMachine<S, C, R> extends AsyncDisposable {
   /** Called after every local change, in apply order. Returns the unsubscribe function. */
   subscribe(listener: (change: StateChange<S, C, R>) => void): () => void;
   /** Status and diagnostics. Returns the unsubscribe function. */
-  on<T extends MachineEvent['type']>(type: T, handler: (event: Extract<MachineEvent, { type: T }>) => void): () => void;
+  on<T extends MachineEvent['type']>(
+    type: T,
+    handler: (event: Extract<MachineEvent, { type: T }>) => void,
+  ): () => void;
   /** Changes from now on, as an async iterable. */
   changes(options?: { signal?: AbortSignal }): AsyncIterableIterator<StateChange<S, C, R>>;
   /** A digest of the state (hex), compared between members after sync and periodically. */

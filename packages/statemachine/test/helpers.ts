@@ -29,7 +29,13 @@ export async function openAll<S, C, R>(
   options: OpenOptions = {},
 ): Promise<ReplicatedStateMachine<S, C, R>[]> {
   const ms: ReplicatedStateMachine<S, C, R>[] = [];
-  for (const n of nodes) ms.push(await ReplicatedStateMachine.open(cluster.transport(n), def, { checkInterval: 0, ...options }));
+  for (const n of nodes)
+    ms.push(
+      await ReplicatedStateMachine.open(cluster.transport(n), def, {
+        checkInterval: 0,
+        ...options,
+      }),
+    );
   await cluster.settle();
   return ms;
 }

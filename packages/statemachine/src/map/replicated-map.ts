@@ -6,7 +6,12 @@
 import type { GroupTransport, WaitOptions } from '@cpgkit/core';
 import { ReplicatedStateMachine, type OpenOptions } from '../machine.js';
 import type { MachineEvent, MachineStatus, StateChange } from '../types.js';
-import { CommandFailedError, CompareFailedError, HistoryCompactedError, ValueTooLargeError } from '../errors.js';
+import {
+  CommandFailedError,
+  CompareFailedError,
+  HistoryCompactedError,
+  ValueTooLargeError,
+} from '../errors.js';
 import {
   DEFAULT_LIMITS,
   checkSizes,
@@ -80,7 +85,11 @@ export class ReplicatedMap implements AsyncDisposable {
   private readonly watchers = new Set<(c: MapChange) => void>();
   private lastState: MapState | undefined;
 
-  private constructor(machine: ReplicatedStateMachine<MapState, MapCommand, MapResult>, limits: MapLimits, historyLimit: number) {
+  private constructor(
+    machine: ReplicatedStateMachine<MapState, MapCommand, MapResult>,
+    limits: MapLimits,
+    historyLimit: number,
+  ) {
     this.machine = machine;
     this.limits = limits;
     this.historyLimit = historyLimit;
@@ -122,7 +131,8 @@ export class ReplicatedMap implements AsyncDisposable {
   list(prefix = ''): MapItem[] {
     const out: MapItem[] = [];
     for (const bucket of Object.values(this.machine.state.buckets)) {
-      for (const [key, e] of Object.entries(bucket)) if (key.startsWith(prefix)) out.push({ key, ...e });
+      for (const [key, e] of Object.entries(bucket))
+        if (key.startsWith(prefix)) out.push({ key, ...e });
     }
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
@@ -151,7 +161,10 @@ export class ReplicatedMap implements AsyncDisposable {
     return this.machine.ready(options);
   }
   /** Status and diagnostics of the underlying machine. */
-  on<T extends MachineEvent['type']>(type: T, handler: (event: Extract<MachineEvent, { type: T }>) => void): () => void {
+  on<T extends MachineEvent['type']>(
+    type: T,
+    handler: (event: Extract<MachineEvent, { type: T }>) => void,
+  ): () => void {
     return this.machine.on(type, handler);
   }
 
@@ -169,15 +182,28 @@ export class ReplicatedMap implements AsyncDisposable {
    * Set `key` only if its revision is `expectedRevision` (0: only if absent). Rejects with
    * `CompareFailedError` otherwise.
    */
-  compareAndSet(key: string, expectedRevision: number, value: Json, options?: WaitOptions): Promise<number> {
-    return this.transaction([{ key, revision: expectedRevision }], [{ op: 'set', key, value }], options);
+  compareAndSet(
+    key: string,
+    expectedRevision: number,
+    value: Json,
+    options?: WaitOptions,
+  ): Promise<number> {
+    return this.transaction(
+      [{ key, revision: expectedRevision }],
+      [{ op: 'set', key, value }],
+      options,
+    );
   }
   /**
    * Apply `ops` if every compare holds, all or nothing. Resolves with the store revision after
    * it; rejects with `CompareFailedError` (nothing written), `ValueTooLargeError`,
    * `NoQuorumError`, `TimeoutError`.
    */
-  async transaction(compares: readonly MapCompare[], ops: readonly MapOp[], options?: WaitOptions): Promise<number> {
+  async transaction(
+    compares: readonly MapCompare[],
+    ops: readonly MapOp[],
+    options?: WaitOptions,
+  ): Promise<number> {
     for (const op of ops) if (op.op === 'set') checkSizes(op.key, op.value, this.limits);
     let r: MapResult;
     try {
@@ -189,7 +215,11 @@ export class ReplicatedMap implements AsyncDisposable {
       throw e;
     }
     if (!r.succeeded) {
-      throw new CompareFailedError(`compare failed on key '${r.failed ?? ''}' at revision ${r.revision}`, r.failed ?? '', r.revision);
+      throw new CompareFailedError(
+        `compare failed on key '${r.failed ?? ''}' at revision ${r.revision}`,
+        r.failed ?? '',
+        r.revision,
+      );
     }
     return r.revision;
   }
@@ -210,7 +240,8 @@ export class ReplicatedMap implements AsyncDisposable {
           this.floor === Infinity ? this.revision + 1 : this.floor,
         );
       }
-      for (const c of this.history) if (c.revision >= from && c.key.startsWith(prefix)) buffer.push(c);
+      for (const c of this.history)
+        if (c.revision >= from && c.key.startsWith(prefix)) buffer.push(c);
     }
     let wake: (() => void) | undefined;
     let ended = false;
@@ -287,7 +318,13 @@ export class ReplicatedMap implements AsyncDisposable {
       const e = getEntry(c.state, op.key);
       if (op.op === 'set') {
         if (e !== undefined && e.revision === rev) {
-          this.record({ type: 'set', key: op.key, value: e.value, revision: rev, createRevision: e.createRevision });
+          this.record({
+            type: 'set',
+            key: op.key,
+            value: e.value,
+            revision: rev,
+            createRevision: e.createRevision,
+          });
         }
       } else if (e === undefined && prev !== undefined && getEntry(prev, op.key) !== undefined) {
         this.record({ type: 'delete', key: op.key, revision: rev });
@@ -314,8 +351,18 @@ function diffStates(a: MapState, b: MapState): MapChange[] {
     if (x === y) continue;
     for (const [k, e] of Object.entries(y)) {
       const old = Object.hasOwn(x, k) ? x[k] : undefined;
-      if (old === undefined || old.revision !== e.revision || old.createRevision !== e.createRevision) {
-        out.push({ type: 'set', key: k, value: e.value, revision: e.revision, createRevision: e.createRevision });
+      if (
+        old === undefined ||
+        old.revision !== e.revision ||
+        old.createRevision !== e.createRevision
+      ) {
+        out.push({
+          type: 'set',
+          key: k,
+          value: e.value,
+          revision: e.revision,
+          createRevision: e.createRevision,
+        });
       }
     }
     for (const k of Object.keys(x)) {

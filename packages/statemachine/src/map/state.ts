@@ -113,13 +113,17 @@ export function checkSizes(key: string, value: Json, limits: MapLimits): number 
   const k = utf8Length(key);
   if (k === 0) throw new ValueTooLargeError('keys must not be empty');
   if (k > limits.maxKeyBytes) {
-    throw new ValueTooLargeError(`key of ${k} bytes exceeds the limit of ${limits.maxKeyBytes} bytes`);
+    throw new ValueTooLargeError(
+      `key of ${k} bytes exceeds the limit of ${limits.maxKeyBytes} bytes`,
+    );
   }
   const text = JSON.stringify(value);
   if (text === undefined) throw new ValueTooLargeError('value is not JSON');
   const v = utf8Length(text);
   if (v > limits.maxValueBytes) {
-    throw new ValueTooLargeError(`value of ${v} bytes for key '${key}' exceeds the limit of ${limits.maxValueBytes} bytes`);
+    throw new ValueTooLargeError(
+      `value of ${v} bytes for key '${key}' exceeds the limit of ${limits.maxValueBytes} bytes`,
+    );
   }
   return k + v;
 }
@@ -140,7 +144,8 @@ export function compareHolds(state: MapState, c: MapCompare): boolean {
 export function applyTxn(draft: Draft<MapState>, cmd: MapCommand, limits: MapLimits): MapResult {
   const base = draft as unknown as MapState;
   for (const c of cmd.compares) {
-    if (!compareHolds(base, c)) return { succeeded: false, revision: draft.revision, failed: c.key };
+    if (!compareHolds(base, c))
+      return { succeeded: false, revision: draft.revision, failed: c.key };
   }
   const rev = draft.revision + 1;
   let changed = false;
@@ -170,12 +175,15 @@ export function applyTxn(draft: Draft<MapState>, cmd: MapCommand, limits: MapLim
       version: (prev?.version ?? 0) + 1,
       size,
     };
-    if (bucket === undefined) draft.buckets[bk] = { [op.key]: entry } as Draft<Record<string, MapEntry>>;
+    if (bucket === undefined)
+      draft.buckets[bk] = { [op.key]: entry } as Draft<Record<string, MapEntry>>;
     else bucket[op.key] = entry as Draft<MapEntry>;
     changed = true;
   });
   if (bytes > limits.maxStoreBytes) {
-    throw new ValueTooLargeError(`the store would hold ${bytes} bytes, over its limit of ${limits.maxStoreBytes} bytes`);
+    throw new ValueTooLargeError(
+      `the store would hold ${bytes} bytes, over its limit of ${limits.maxStoreBytes} bytes`,
+    );
   }
   if (!changed) return { succeeded: true, revision: draft.revision };
   draft.revision = rev;
@@ -200,7 +208,12 @@ export function isMapCommand(c: unknown): c is MapCommand {
     if (o.op === 'set' ? !isJsonish(o.value) : o.op !== 'delete') return false;
   }
   for (const cmp of m.compares as unknown[]) {
-    if (typeof cmp !== 'object' || cmp === null || typeof (cmp as { key?: unknown }).key !== 'string') return false;
+    if (
+      typeof cmp !== 'object' ||
+      cmp === null ||
+      typeof (cmp as { key?: unknown }).key !== 'string'
+    )
+      return false;
   }
   return true;
 }
@@ -217,7 +230,8 @@ export function mapDefinition(
   return {
     name,
     initial: emptyMap,
-    apply: (draft: Draft<MapState>, cmd: MapCommand, _ctx: ApplyContext) => applyTxn(draft, cmd, limits),
+    apply: (draft: Draft<MapState>, cmd: MapCommand, _ctx: ApplyContext) =>
+      applyTxn(draft, cmd, limits),
     isCommand: isMapCommand,
   };
 }

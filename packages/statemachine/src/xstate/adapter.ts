@@ -47,8 +47,11 @@ export interface XAction {
 }
 
 /** A `MachineDefinition` for an xstate machine, plus the actions the last applies produced. */
-export interface XStateDefinition<TMachine extends AnyStateMachine>
-  extends MachineDefinition<XState, EventFromLogic<TMachine>, unknown> {
+export interface XStateDefinition<TMachine extends AnyStateMachine> extends MachineDefinition<
+  XState,
+  EventFromLogic<TMachine>,
+  unknown
+> {
   /** Take the actions produced since the last call (on this member). */
   takeActions(): XAction[];
   /** The live xstate snapshot of a replicated state. */
@@ -70,7 +73,9 @@ export function xstateDefinition<TMachine extends AnyStateMachine>(
     const key = state.snapshot as object;
     const hit = cache.get(key);
     if (hit !== undefined) return hit;
-    const s = machine.resolveState(structuredClone(state.snapshot) as never) as SnapshotFrom<TMachine>;
+    const s = machine.resolveState(
+      structuredClone(state.snapshot) as never,
+    ) as SnapshotFrom<TMachine>;
     cache.set(key, s);
     return s;
   };
@@ -86,11 +91,18 @@ export function xstateDefinition<TMachine extends AnyStateMachine>(
     let timers = [...base.timers];
     let seq = base.seq;
     for (const a of actions as ExecutableActionObject[]) {
-      const params = a.params as { delay?: number; id?: string; event?: { type: string }; sendId?: string } | undefined;
+      const params = a.params as
+        { delay?: number; id?: string; event?: { type: string }; sendId?: string } | undefined;
       if (a.type === 'xstate.raise' && params?.delay !== undefined && params.event !== undefined) {
         const id = params.id ?? `timer.${seq}`;
         timers = timers.filter((t) => t.id !== id);
-        timers.push({ id, at: time + params.delay, delay: params.delay, seq: seq++, event: params.event });
+        timers.push({
+          id,
+          at: time + params.delay,
+          delay: params.delay,
+          seq: seq++,
+          event: params.event,
+        });
       } else if (a.type === 'xstate.cancel' && params?.sendId !== undefined) {
         timers = timers.filter((t) => t.id !== params.sendId);
       } else {
@@ -112,9 +124,20 @@ export function xstateDefinition<TMachine extends AnyStateMachine>(
       const timers: XTimer[] = [];
       let seq = 0;
       for (const a of actions as ExecutableActionObject[]) {
-        const params = a.params as { delay?: number; id?: string; event?: { type: string } } | undefined;
-        if (a.type === 'xstate.raise' && params?.delay !== undefined && params.event !== undefined) {
-          timers.push({ id: params.id ?? `timer.${seq}`, at: -1, delay: params.delay, seq: seq++, event: params.event });
+        const params = a.params as
+          { delay?: number; id?: string; event?: { type: string } } | undefined;
+        if (
+          a.type === 'xstate.raise' &&
+          params?.delay !== undefined &&
+          params.event !== undefined
+        ) {
+          timers.push({
+            id: params.id ?? `timer.${seq}`,
+            at: -1,
+            delay: params.delay,
+            seq: seq++,
+            event: params.event,
+          });
         }
       }
       return { snapshot: machine.getPersistedSnapshot(snap) as unknown, timers, seq };
@@ -128,7 +151,10 @@ export function xstateDefinition<TMachine extends AnyStateMachine>(
       let state = original(draft) as XState;
       // anchor the initial state's delays at the first tick
       if (state.timers.some((t) => t.at < 0)) {
-        state = { ...state, timers: state.timers.map((t) => (t.at < 0 ? { ...t, at: ctx.time + t.delay } : t)) };
+        state = {
+          ...state,
+          timers: state.timers.map((t) => (t.at < 0 ? { ...t, at: ctx.time + t.delay } : t)),
+        };
         draft.timers = castDraft(state.timers);
       }
       for (;;) {
@@ -149,7 +175,9 @@ export function xstateDefinition<TMachine extends AnyStateMachine>(
       return min;
     },
     isCommand(c: unknown): c is EventFromLogic<TMachine> {
-      return typeof c === 'object' && c !== null && typeof (c as { type?: unknown }).type === 'string';
+      return (
+        typeof c === 'object' && c !== null && typeof (c as { type?: unknown }).type === 'string'
+      );
     },
     takeActions(): XAction[] {
       const out = captured;

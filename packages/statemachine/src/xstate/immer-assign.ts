@@ -17,8 +17,14 @@ import { assign, type EventObject, type MachineContext } from 'xstate';
  * ```
  * @param recipe - mutates `draft`; gets the event like an assign function does
  */
-export function immerAssign<TContext extends MachineContext, TEvent extends EventObject = EventObject>(
-  recipe: (draft: Draft<TContext>, args: { readonly context: TContext; readonly event: TEvent }) => void,
+export function immerAssign<
+  TContext extends MachineContext,
+  TEvent extends EventObject = EventObject,
+>(
+  recipe: (
+    draft: Draft<TContext>,
+    args: { readonly context: TContext; readonly event: TEvent },
+  ) => void,
 ) {
   return assign<TContext, TEvent, undefined, EventObject, never>(({ context, event }) =>
     produce(context, (draft) => recipe(draft, { context, event })),
