@@ -8,11 +8,16 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 /** A raw driver-level client of the cluster: what a C libcpg client would see. */
-async function rawClient(cluster: MemoryCluster, node: number, dispatch: 'auto' | 'manual' = 'auto') {
+async function rawClient(
+  cluster: MemoryCluster,
+  node: number,
+  dispatch: 'auto' | 'manual' = 'auto',
+) {
   const log: string[] = [];
   let writable = 0;
   const lost: Error[] = [];
-  const fmt = (l: readonly MemberChange[]): string => l.map((m) => `${m.nodeid}/${m.reason}`).join(',');
+  const fmt = (l: readonly MemberChange[]): string =>
+    l.map((m) => `${m.nodeid}/${m.reason}`).join(',');
   const sink: DriverSink = {
     message: (s, d) => log.push(`m ${s.nodeid} ${dec.decode(d)}`),
     membership: (members, joined, left) =>
@@ -31,8 +36,11 @@ function record(g: Group): string[] {
   const push = (e: GroupEvent): void => {
     if (e.type === 'message') out.push(`${e.sender.nodeid}:${e.sender.pid} ${dec.decode(e.data)}`);
     else if (e.type === 'membership') {
-      const ids = (l: readonly MemberId[]): string => l.map((m) => `${m.nodeid}:${m.pid}`).join(',');
-      out.push(`c [${ids(e.members)}] +${e.joined.map((j) => j.reason)} -${e.left.map((j) => j.reason)}`);
+      const ids = (l: readonly MemberId[]): string =>
+        l.map((m) => `${m.nodeid}:${m.pid}`).join(',');
+      out.push(
+        `c [${ids(e.members)}] +${e.joined.map((j) => j.reason)} -${e.left.map((j) => j.reason)}`,
+      );
     } else if (e.type === 'totem') out.push(`t ${e.nodes.join(',')}`);
     else out.push(`q ${e.quorate}`);
   };
@@ -47,7 +55,8 @@ async function workload(seed: number): Promise<string> {
   await Promise.all(members.map((m) => m.join('det')));
   for (let round = 0; round < 5; round++) {
     members.forEach((m, i) => {
-      if (m.joined) for (let k = 0; k < 10; k++) void m.send(enc.encode(`${i}.${round}.${k}`)).catch(() => {});
+      if (m.joined)
+        for (let k = 0; k < 10; k++) void m.send(enc.encode(`${i}.${round}.${k}`)).catch(() => {});
     });
     if (round === 1) cluster.partition([1, 2], [3, 4, 5]);
     if (round === 2) cluster.crashProcess(members[6]!);
@@ -80,7 +89,9 @@ describe('MemoryCluster', () => {
     const c1 = await t.connect(nullSink());
     const c2 = await t.connect(nullSink());
     c1.join(enc.encode('g'));
-    expect(() => c2.join(enc.encode('g'))).toThrow(expect.objectContaining({ name: 'AlreadyJoinedError' }));
+    expect(() => c2.join(enc.encode('g'))).toThrow(
+      expect.objectContaining({ name: 'AlreadyJoinedError' }),
+    );
     // Another group from the same process is fine.
     c2.join(enc.encode('h'));
     // Group names are bytes: 'g' and 'g\0' are different groups.
@@ -106,7 +117,9 @@ describe('MemoryCluster', () => {
     await cluster.settle();
     expect(b.log.filter((l) => l.startsWith('m'))).toEqual(['m 1 xy']);
     // corosync 3.1.7: the same handle cannot rejoin; a handle that left still hears the group.
-    expect(() => a.driver.join(enc.encode('g'))).toThrow(expect.objectContaining({ name: 'AlreadyJoinedError' }));
+    expect(() => a.driver.join(enc.encode('g'))).toThrow(
+      expect.objectContaining({ name: 'AlreadyJoinedError' }),
+    );
     b.driver.mcast([enc.encode('to-all')]);
     await cluster.settle();
     expect(a.log.at(-1)).toBe('m 2 to-all');
@@ -124,7 +137,9 @@ describe('MemoryCluster', () => {
     await cluster.settle();
     expect(a.log).toEqual(['c 1 + -3/nodedown', 't 1,2']);
     expect(c.lost.map((e) => e.name)).toEqual(['ConnectionLostError']);
-    await expect(cluster.node(3).connect(nullSink())).rejects.toMatchObject({ name: 'CorosyncNotRunningError' });
+    await expect(cluster.node(3).connect(nullSink())).rejects.toMatchObject({
+      name: 'CorosyncNotRunningError',
+    });
     cluster.crashNode(2);
     await cluster.settle();
     expect(a.log.slice(2)).toEqual(['t 1', 'q false']);
@@ -229,8 +244,17 @@ describe('MemoryCluster', () => {
     const cluster = new MemoryCluster({ nodes: 5, expectedVotes: 5 });
     cluster.partition([1, 2], [3, 4, 5]);
     await cluster.settle();
-    expect(cluster.components()).toEqual([[1, 2], [3, 4, 5]]);
-    expect([1, 2, 3, 4, 5].map((n) => cluster.isQuorate(n))).toEqual([false, false, true, true, true]);
+    expect(cluster.components()).toEqual([
+      [1, 2],
+      [3, 4, 5],
+    ]);
+    expect([1, 2, 3, 4, 5].map((n) => cluster.isQuorate(n))).toEqual([
+      false,
+      false,
+      true,
+      true,
+      true,
+    ]);
     cluster.partition([1], [2], [3, 4], [5]);
     await cluster.settle();
     expect([1, 2, 3, 4, 5].some((n) => cluster.isQuorate(n))).toBe(false);

@@ -1,0 +1,247 @@
+import { describe, it, expect } from 'vitest';
+import { Group, openGroup } from '../src/group.js';
+import { MemoryCluster } from '../src/testing.js';
+import type { DriverSink, GroupDriver, Transport } from '../src/driver.js';
+import type { GroupEvent } from '../src/types.js';
+import { realClock } from '../src/clock.js';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** A transport over a cluster node that counts the CPG messages (mcast calls) it accepts. */
+function counting(
+  cluster: MemoryCluster,
+  node: number,
+): { transport: Transport; mcasts: () => number } {
+  const inner = cluster.node(node);
+  let n = 0;
+  const transport: Transport = {
+    kind: inner.kind,
+    clock: inner.clock,
+    async connect(sink, options) {
+      const d = await inner.connect(sink, options);
+      return new Proxy(d, {
+        get(target, prop, receiver) {
+          if (prop === 'mcast') {
+            return (parts: readonly Uint8Array[]) => {
+              const ok = target.mcast(parts);
+              if (ok) n++;
+              return ok;
+            };
+          }
+          const v = Reflect.get(target, prop, receiver) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+    },
+  };
+  return { transport, mcasts: () => n };
+}
+
+function texts(events: GroupEvent[]): string[] {
+  return events.flatMap((e) => (e.type === 'message' ? [dec.decode(e.data)] : []));
+}
+
+describe('Group', () => {
+  it('batches a burst of sends into few CPG messages, delivered as separate messages', async () => {
+    const cluster = new MemoryCluster({ nodes: 2 });
+    const { transport, mcasts } = counting(cluster, 1);
+    const a = new Group(transport);
+    const b = cluster.transport(2);
+    const got: string[] = [];
+    b.on('message', (m) => got.push(dec.decode(m.data)));
+    await a.join('batch');
+    await b.join('batch');
+    const before = mcasts();
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < 20_000; i++) sends.push(a.send(enc.encode(`m${i}`.padEnd(64, '.'))));
+    await Promise.all(sends);
+    await cluster.settle();
+    const used = mcasts() - before;
+    expect(got).toHaveLength(20_000);
+    expect(got[0]).toBe('m0'.padEnd(64, '.'));
+    expect(got[19_999]).toBe('m19999'.padEnd(64, '.'));
+    // 20,000 × (64 + 4) bytes fit in two 1 MiB CPG messages.
+    expect(used).toBe(2);
+    // Sends in one tick share a promise per CPG message.
+    expect(new Set(sends).size).toBe(2);
+  });
+
+  it('chunks a message larger than the atomic size and rejects one over the limit', async () => {
+    const cluster = new MemoryCluster({ nodes: 2 });
+    const a = cluster.transport(1, { maxMessageSize: 8 * 1024 * 1024 });
+    const b = cluster.transport(2);
+    const got: Uint8Array[] = [];
+    b.on('message', (m) => got.push(m.data));
+    await a.join('big');
+    await b.join('big');
+    const big = new Uint8Array(5 * 1024 * 1024).map((_, i) => (i * 31) & 0xff);
+    await a.send(big);
+    await cluster.settle();
+    expect(got).toHaveLength(1);
+    expect(Buffer.from(got[0]!).equals(Buffer.from(big))).toBe(true);
+    await expect(a.send(new Uint8Array(8 * 1024 * 1024 + 1))).rejects.toMatchObject({
+      name: 'MessageTooLargeError',
+    });
+  });
+
+  it('queues under try again, rejects with QueueFullError when full, and drains on writable', async () => {
+    const cluster = new MemoryCluster({ nodes: 2 });
+    const a = cluster.transport(1, { maxQueueMessages: 3 });
+    const b = cluster.transport(2);
+    const got: string[] = [];
+    b.on('message', (m) => got.push(dec.decode(m.data)));
+    await a.join('bp');
+    await b.join('bp');
+    cluster.partition([1, 2], []); // a membership change: IPC paused (try again) until it ends
+    cluster.heal();
+    const p1 = a.send(enc.encode('1'));
+    const p2 = a.send([enc.encode('2'), enc.encode('3')]);
+    await expect(a.send(enc.encode('4'))).rejects.toMatchObject({
+      name: 'QueueFullError',
+      retryable: true,
+    });
+    await Promise.all([p1, p2]);
+    await cluster.settle();
+    expect(got).toEqual(['1', '2', '3']);
+  });
+
+  it('withdraws a still-queued send when its signal aborts', async () => {
+    const cluster = new MemoryCluster({ nodes: 2 });
+    const a = cluster.transport(1);
+    const b = cluster.transport(2);
+    const got: string[] = [];
+    b.on('message', (m) => got.push(dec.decode(m.data)));
+    await a.join('sig');
+    await b.join('sig');
+    cluster.crashNode(2); // try again until the change is done
+    const ac = new AbortController();
+    const withdrawn = a.send(enc.encode('never'), { signal: ac.signal });
+    await Promise.resolve();
+    await Promise.resolve();
+    ac.abort(new Error('changed my mind'));
+    await expect(withdrawn).rejects.toThrow('changed my mind');
+    const c = cluster.transport(1);
+    await c.join('sig');
+    const seen: string[] = [];
+    c.on('message', (m) => seen.push(dec.decode(m.data)));
+    await a.send(enc.encode('kept'));
+    await cluster.settle();
+    expect(seen).toEqual(['kept']);
+  });
+
+  it('rejects queued sends with GroupClosedError on close and NotJoinedError on leave', async () => {
+    const cluster = new MemoryCluster({ nodes: 2 });
+    const a = cluster.transport(1);
+    await a.join('q');
+    cluster.partition([1], [2]); // try again until the change is done
+    const queued = a.send(enc.encode('x')).catch((e: unknown) => e);
+    await Promise.resolve();
+    expect(a.queued.messages).toBe(1);
+    await a.close();
+    expect(await queued).toMatchObject({ name: 'GroupClosedError' });
+    await a.close(); // idempotent
+    expect(await a.closed()).toBeUndefined();
+    await expect(a.send(enc.encode('z'))).rejects.toMatchObject({ name: 'GroupClosedError' });
+
+    const b = cluster.transport(1);
+    await b.join('q');
+    cluster.heal();
+    const queued2 = b.send(enc.encode('y')).catch((e: unknown) => e);
+    await Promise.resolve();
+    await b.leave();
+    expect(await queued2).toMatchObject({ name: 'NotJoinedError' });
+    await expect(b.send(enc.encode('y'))).rejects.toMatchObject({ name: 'NotJoinedError' });
+  });
+
+  it('validates the name before any engine call', async () => {
+    let connects = 0;
+    const transport: Transport = {
+      kind: 'memory',
+      clock: realClock,
+      connect: (_sink: DriverSink): Promise<GroupDriver> => {
+        connects++;
+        return Promise.reject(new Error('should not be called'));
+      },
+    };
+    const g = new Group(transport);
+    await expect(g.join('')).rejects.toMatchObject({ name: 'InvalidGroupNameError' });
+    await expect(g.join('n'.repeat(129))).rejects.toMatchObject({ name: 'InvalidGroupNameError' });
+    await expect(openGroup('n'.repeat(200), { transport })).rejects.toMatchObject({
+      name: 'InvalidGroupNameError',
+    });
+    expect(connects).toBe(0);
+    expect(() => g.self).toThrow(expect.objectContaining({ name: 'NotJoinedError' }));
+  });
+
+  it('streams events to handlers in order and to iterators from their creation; ends on close', async () => {
+    const cluster = new MemoryCluster({ nodes: 2 });
+    const a = await openGroup('it', { transport: cluster.node(1) });
+    const seen: string[] = [];
+    const off = a.on('message', (m) => seen.push(dec.decode(m.data)));
+    const it1 = a.events();
+    await a.send(enc.encode('one'));
+    await cluster.settle();
+    off();
+    await a.send(enc.encode('two'));
+    await cluster.settle();
+    const collected: GroupEvent[] = [];
+    const reader = (async () => {
+      for await (const e of it1) collected.push(e);
+    })();
+    await a.close();
+    await reader;
+    expect(seen).toEqual(['one']);
+    expect(texts(collected)).toEqual(['one', 'two']);
+    const late = a.events();
+    expect(await late.next()).toEqual({ value: undefined, done: true });
+  });
+
+  it('closes with the error that closed it when the engine goes away', async () => {
+    const cluster = new MemoryCluster({ nodes: 2 });
+    const a = cluster.transport(1);
+    await a.join('lost');
+    const iter = a[Symbol.asyncIterator]();
+    cluster.crashNode(1);
+    await cluster.settle();
+    const why = await a.closed();
+    expect(why).toMatchObject({ name: 'ConnectionLostError' });
+    expect(a.joined).toBe(false);
+    const rest: GroupEvent[] = [];
+    for (let r = await iter.next(); !r.done; r = await iter.next()) rest.push(r.value);
+    expect(rest.every((e) => e.type !== 'message')).toBe(true);
+    await a[Symbol.asyncDispose]();
+  });
+
+  it('tracks members, quorum and eviction', async () => {
+    const cluster = new MemoryCluster({ nodes: 3 });
+    const a = cluster.transport(1);
+    const b = cluster.transport(2);
+    await a.join('m');
+    await b.join('m');
+    await cluster.settle();
+    expect(a.members()).toEqual([a.self, b.self]);
+    expect(a.quorate).toBe(true);
+    expect(a.name).toBe('m');
+    cluster.partition([1], [2, 3]);
+    await cluster.settle();
+    expect(a.members()).toEqual([a.self]);
+    expect(a.quorate).toBe(false);
+    expect((await a.groups()).map((g) => [g.group, g.members.length])).toEqual([['m', 1]]);
+  });
+
+  it('dispatches only when asked in manual mode', async () => {
+    const cluster = new MemoryCluster({ nodes: 1 });
+    const a = cluster.transport(1, { dispatch: 'manual' });
+    const events: string[] = [];
+    a.on('membership', () => events.push('membership'));
+    a.on('message', (m) => events.push(dec.decode(m.data)));
+    await a.join('manual');
+    await a.send(enc.encode('hi'));
+    await cluster.settle();
+    expect(events).toEqual([]);
+    expect(a.dispatch(0)).toBe(true);
+    expect(events).toEqual(['membership', 'hi']);
+    expect(a.dispatch(0)).toBe(false);
+  });
+});
