@@ -145,6 +145,30 @@ export class EtcdCluster {
     }
   }
 
+  /**
+   * The TTL (s) etcd actually grants when asked for `requested` seconds (it raises short TTLs
+   * to its minimum), through the gRPC gateway; the lease is revoked again.
+   */
+  async grantedTtl(requested: number): Promise<number> {
+    const url = this.member(1).clientUrl;
+    const res = await fetch(`${url}/v3/lease/grant`, {
+      method: 'POST',
+      body: JSON.stringify({ TTL: requested }),
+      signal: AbortSignal.timeout(5000),
+    });
+    const body = (await res.json()) as { ID?: string; TTL?: string };
+    if (body.ID) {
+      await fetch(`${url}/v3/lease/revoke`, {
+        method: 'POST',
+        body: JSON.stringify({ ID: body.ID }),
+        signal: AbortSignal.timeout(5000),
+      }).catch(() => undefined);
+    }
+    const ttl = Number(body.TTL);
+    if (!Number.isFinite(ttl)) throw new Error(`lease grant answered ${JSON.stringify(body)}`);
+    return ttl;
+  }
+
   /** The pid of member `i` (1..3). */
   pid(i: number): number {
     const pid = this.member(i).process?.pid;

@@ -110,6 +110,15 @@ async function attempt<T>(
   }
 }
 
+const NOTES = [
+  'Same machine, same work: cpgkit runs on 3 corosync daemons in 3 network namespaces, etcd as 3 members on 127.0.0.1; every workload runs in worker processes (one per node), each talking only to its own node (its corosync daemon, or its etcd member), driven by the same code through a small adapter (bench/src/adapter.ts).',
+  'Durability: etcd fsyncs its write-ahead log before it acknowledges a write (batched across concurrent writes). cpgkit with persistence on writes a crash-safe snapshot file (write, fsync, rename) at most every 50 ms, not an fsync per write. Rows labelled "durable" pair those two; rows labelled "no fsync" pair cpgkit in memory with etcd --unsafe-no-fsync. Figures that do not depend on it (reads, watch, election, transfer, memory) are measured once, in the durable pair.',
+  'Reads: a cpgkit read is local (the replica is in the process); an etcd read is a linearizable range request (the etcd3 default).',
+  "Locks: etcd3's Lock only tries (lease grant, a compare-and-put, lease revoke on release); to wait, the etcd adapter watches the key for its delete and tries again, as an etcd3 user has to. cpgkit's locks queue waiters in FIFO order. A hand-off is timed from the holder's release call to the next holder's grant on another node.",
+  "Election: etcd3's Election (a lease per candidate; the shortest TTL the client accepts, raised by the server to its minimum) against cpgkit's (membership: corosync reports a dead process at once, a dead node after the token timeout of 1000 ms plus consensus).",
+  "Latencies are measured in the worker: writes from when each was due (a fixed-rate open loop, so stalls count), watch latency from the writer's send to the watcher on another node (one monotonic clock for every process on this machine). Percentiles are exact (nearest rank over all samples).",
+];
+
 const VARIANT_LABEL: Record<Variant, string> = {
   durable: 'durable: cpgkit persistence on / etcd fsync',
   fast: 'no fsync: cpgkit in memory / etcd --unsafe-no-fsync',
@@ -197,12 +206,14 @@ async function startEtcd(durability: EtcdDurability): Promise<void> {
   etcd = await EtcdCluster.start(join(workDir!, `etcd-${durability}`), durability);
 }
 
+const env: Record<string, string> = {};
+
 async function main(): Promise<void> {
   workDir = await mkdtemp(join(tmpdir(), 'cpgkit-bench-'));
-  const env: Record<string, string> = {
+  Object.assign(env, {
     machine: `${(await run('nproc', [])).trim()} cores, node ${process.version}`,
     corosync: `cluster ${process.env.CPGKIT_CLUSTER_NAME} (3 nodes, network namespaces, knet, token 1000 ms)`,
-  };
+  });
   if (systems.has('etcd'))
     env.etcd = `${await ensureEtcd()}, 3 members on 127.0.0.1, heartbeat 100 ms, election timeout 1000 ms, election lease TTL requested ${ETCD_ELECTION_TTL} s`;
   const needCorosync = systems.has('cpgkit') || only.has('raw');
@@ -230,6 +241,12 @@ async function main(): Promise<void> {
       );
     if (systems.has('etcd')) {
       await startEtcd(variant === 'durable' ? 'fsync' : 'no-fsync');
+      if (variant === 'durable') {
+        const granted = await etcd!
+          .grantedTtl(ETCD_ELECTION_TTL)
+          .catch((e: unknown) => `unknown (${String(e)})`);
+        env.etcd += `; a ${ETCD_ELECTION_TTL} s lease is granted with TTL ${granted} s`;
+      }
       targets.push(etcdTarget(() => etcd!, variant, ETCD_ELECTION_TTL));
     }
     const each = async <T>(what: string, fn: (t: Target) => Promise<T>): Promise<PerSystem<T>> => {
@@ -372,7 +389,6 @@ async function main(): Promise<void> {
     }
   }
   env.sizes = JSON.stringify(sizes);
-  await finish(env);
 }
 
 async function finish(environment: Record<string, string>): Promise<void> {
@@ -383,6 +399,7 @@ async function finish(environment: Record<string, string>): Promise<void> {
     mode: quick ? 'quick' : 'full',
     command: `pnpm bench${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`,
     environment,
+    notes: NOTES,
     rows,
     distributions,
     details,
@@ -401,9 +418,11 @@ try {
   await main();
 } catch (error) {
   console.error('bench: failed:', error);
-  problems.push(String(error));
+  problems.push(`the run stopped early: ${String(error)}`);
   process.exitCode = 1;
 } finally {
   await cleanup();
 }
+// whatever was measured is written, also after a failure
+await finish(env);
 process.exit(process.exitCode ?? 0);

@@ -41,6 +41,8 @@ export interface Report {
   readonly mode: 'full' | 'quick';
   readonly command: string;
   readonly environment: Record<string, string>;
+  /** How to read the figures: what is paired with what, and where the comparison is uneven. */
+  readonly notes: string[];
   readonly rows: Row[];
   readonly distributions: Distribution[];
   /** Raw per-scenario details (counts, per-worker figures, failover samples). */
@@ -85,17 +87,23 @@ export function fmt(x: number | undefined): string {
   return x.toPrecision(2);
 }
 
+function times(r: number): string {
+  return r >= 100
+    ? `${Math.round(r).toLocaleString('en-US')}x`
+    : r >= 10
+      ? `${r.toFixed(1)}x`
+      : `${r.toFixed(2)}x`;
+}
+
+/** `cpgkit ÷ peer`, then how much better or worse that is for cpgkit (bold when better). */
 function fmtRatio(row: Row): string {
   const r = ratio(row);
-  if (r === undefined) return '—';
-  const text =
-    r >= 100
-      ? `${Math.round(r).toLocaleString('en-US')}x`
-      : r >= 10
-        ? `${r.toFixed(1)}x`
-        : `${r.toFixed(2)}x`;
+  if (r === undefined || r <= 0) return '—';
   const ahead = cpgkitAhead(row);
-  return ahead ? `**${text}**` : text;
+  const factor = row.better === 'higher' ? r : 1 / r;
+  const verdict =
+    factor === 1 ? 'even' : ahead ? `${times(factor)} better` : `${times(1 / factor)} worse`;
+  return ahead ? `**${times(r)}** (${verdict})` : `${times(r)} (${verdict})`;
 }
 
 /** The Markdown report: one table per section, then notes and problems. */

@@ -64,3 +64,41 @@ describe('percentile (nearest rank)', () => {
     expect(d.at(-1)).toEqual({ percentile: 100, ms: 5 });
   });
 });
+
+describe('report ratios', () => {
+  it('is cpgkit ÷ peer and knows which way is better', async () => {
+    const { ratio, cpgkitAhead, toMarkdown } = await import('../src/report.js');
+    const rate = {
+      section: 's',
+      figure: 'f',
+      variant: 'v',
+      unit: 'ops/s',
+      better: 'higher' as const,
+      peer: 'etcd',
+      cpgkit: 300,
+      peerValue: 100,
+    };
+    const lat = { ...rate, unit: 'ms', better: 'lower' as const, cpgkit: 2, peerValue: 8 };
+    expect(ratio(rate)).toBe(3);
+    expect(cpgkitAhead(rate)).toBe(true);
+    expect(ratio(lat)).toBe(0.25);
+    expect(cpgkitAhead(lat)).toBe(true);
+    expect(cpgkitAhead({ ...lat, cpgkit: 16 })).toBe(false);
+    expect(ratio({ ...rate, cpgkit: undefined })).toBeUndefined();
+    const md = toMarkdown({
+      title: 't',
+      startedAt: 'x',
+      mode: 'quick',
+      command: 'c',
+      environment: {},
+      notes: [],
+      rows: [rate, lat, { ...lat, cpgkit: 16 }],
+      distributions: [],
+      details: {},
+      problems: [],
+    });
+    expect(md).toContain('**3.00x** (3.00x better)');
+    expect(md).toContain('**0.25x** (4.00x better)');
+    expect(md).toContain('2.00x (2.00x worse)');
+  });
+});
