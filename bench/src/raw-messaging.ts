@@ -33,8 +33,35 @@ function sizeLabel(bytes: number): string {
   return bytes >= 1024 && bytes % 1024 === 0 ? `${bytes / 1024} KB` : `${bytes} B`;
 }
 
+/** Install gcc and libcpg-dev with apt-get when the C client cannot be compiled without them. */
+async function ensureCToolchain(): Promise<void> {
+  const missing = [
+    ...(existsSync('/usr/include/corosync/cpg.h') ? [] : ['libcpg-dev']),
+    ...((await run('gcc', ['--version'], { timeoutMs: 10_000 }).then(
+      () => true,
+      () => false,
+    ))
+      ? []
+      : ['gcc']),
+  ];
+  if (missing.length === 0) return;
+  console.error(
+    `bench: installing ${missing.join(' ')} with apt-get (to compile the C libcpg client)...`,
+  );
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  try {
+    await run('apt-get', ['install', '-y', ...missing], { env, timeoutMs: 300_000 });
+  } catch {
+    await run('apt-get', ['update'], { env, timeoutMs: 300_000 });
+    await run('apt-get', ['install', '-y', ...missing], { env, timeoutMs: 300_000 });
+  }
+}
+
 /** Run raw.ts and return its rows (or rows that say why they are missing). */
-export async function rawMessaging(quick: boolean, problems: string[]): Promise<{ rows: Row[]; details: unknown }> {
+export async function rawMessaging(
+  quick: boolean,
+  problems: string[],
+): Promise<{ rows: Row[]; details: unknown }> {
   const script = join(repoRoot, 'bench', 'src', 'raw.ts');
   const missing = (note: string): Row[] =>
     ['64 B', '1 KB', '10 KB', 'logical 64 B messages, batched'].map((label) => ({
@@ -47,12 +74,24 @@ export async function rawMessaging(quick: boolean, problems: string[]): Promise<
       note,
     }));
   if (!existsSync(script)) return { rows: missing('bench/src/raw.ts is not there'), details: null };
-  const args = quick ? ['--rounds', '1', '--scale', '0.3', '--batch-count', '200000'] : ['--rounds', '5'];
+  const args = quick
+    ? ['--rounds', '1', '--scale', '0.3', '--batch-count', '200000']
+    : ['--rounds', '5'];
   let out: string;
   try {
     out = await run(
       'bash',
-      ['scripts/cluster', 'exec', '1', process.execPath, '--import', 'tsx', '--conditions=@cpgkit/source', script, ...args],
+      [
+        'scripts/cluster',
+        'exec',
+        '1',
+        process.execPath,
+        '--import',
+        'tsx',
+        '--conditions=@cpgkit/source',
+        script,
+        ...args,
+      ],
       { cwd: repoRoot, timeoutMs: quick ? 300_000 : 900_000 },
     );
   } catch (error) {
@@ -64,7 +103,9 @@ export async function rawMessaging(quick: boolean, problems: string[]): Promise<
   try {
     parsed = JSON.parse(lines.at(-1) ?? '') as RawResult;
   } catch {
-    problems.push(`raw messaging: the last line of raw.ts is not JSON: ${(lines.at(-1) ?? '').slice(0, 200)}`);
+    problems.push(
+      `raw messaging: the last line of raw.ts is not JSON: ${(lines.at(-1) ?? '').slice(0, 200)}`,
+    );
     return { rows: missing('raw.ts output not understood'), details: out };
   }
   const rows: Row[] = [];
@@ -73,8 +114,12 @@ export async function rawMessaging(quick: boolean, problems: string[]): Promise<
     const c = r.c?.median;
     const notes = [
       `median of ${parsed.rounds ?? '?'} alternating rounds of ${r.count ?? '?'} messages`,
-      r.pairedRatio !== undefined ? `paired-round median ratio ${r.pairedRatio.toFixed(2)}x` : undefined,
-      driver !== undefined && c ? `bare driver ${fmt(driver)} msgs/s (${(driver / c).toFixed(2)}x)` : undefined,
+      r.pairedRatio !== undefined
+        ? `paired-round median ratio ${r.pairedRatio.toFixed(2)}x`
+        : undefined,
+      driver !== undefined && c
+        ? `bare driver ${fmt(driver)} msgs/s (${(driver / c).toFixed(2)}x)`
+        : undefined,
     ];
     rows.push({
       section: SECTION,
@@ -96,7 +141,9 @@ export async function rawMessaging(quick: boolean, problems: string[]): Promise<
       unit: 'msgs/s',
       better: 'higher',
       peer: 'C libcpg',
-      ...(parsed.batch.logicalMsgsPerSec !== undefined ? { cpgkit: parsed.batch.logicalMsgsPerSec } : {}),
+      ...(parsed.batch.logicalMsgsPerSec !== undefined
+        ? { cpgkit: parsed.batch.logicalMsgsPerSec }
+        : {}),
       ...(parsed.batch.cMsgsPerSec !== undefined ? { peerValue: parsed.batch.cMsgsPerSec } : {}),
       note: 'many sends per tick, packed by Group into few CPG messages; goal ≥ 10x',
     });
