@@ -15,6 +15,7 @@ import {
   parseChunk,
   readU32,
 } from './frame.js';
+import { Slab } from './slab.js';
 import type { MemberId } from './types.js';
 
 interface Partial {
@@ -24,11 +25,12 @@ interface Partial {
   got: number;
 }
 
-/** Copy `data[start, end)` into a fresh Uint8Array (never a view, even over a Buffer). */
+/** Copies of small messages come from shared, never-reused slabs (no allocation each). */
+const slab = new Slab();
+
+/** Copy `data[start, end)` into memory the receiver owns (never the caller's buffer). */
 function copyOf(data: Uint8Array, start: number, end: number): Uint8Array {
-  const out = new Uint8Array(end - start);
-  out.set(data.subarray(start, end));
-  return out;
+  return slab.copy(data, start, end);
 }
 
 /** Counters of what the decoder saw, for diagnostics. */

@@ -32,6 +32,7 @@ import {
   type SimEngine,
   type SimProcessRef,
 } from './connection.js';
+import { Slab } from '../slab.js';
 import { Random } from './random.js';
 import { VirtualClock } from './virtual-clock.js';
 
@@ -223,6 +224,7 @@ export class MemoryCluster implements SimEngine {
   #scheduled = false;
   #realTimer: ReturnType<typeof setTimeout> | undefined;
   #hash: Hash | undefined;
+  readonly #slab = new Slab();
   #destroyed = false;
 
   /** Create the cluster: all nodes up, one component, quorate. */
@@ -625,7 +627,8 @@ export class MemoryCluster implements SimEngine {
     }
     let data: Uint8Array;
     if (parts.length === 1) {
-      data = parts[0]!.slice();
+      const p = parts[0]!;
+      data = this.#slab.copy(p, 0, p.length);
     } else {
       let size = 0;
       for (const p of parts) size += p.length;
