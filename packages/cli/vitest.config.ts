@@ -2,5 +2,6 @@ import { defineProject } from 'vitest/config';
 
 export default defineProject({
   resolve: { conditions: ['@cpgkit/source'] },
+  ssr: { resolve: { conditions: ['@cpgkit/source'], externalConditions: ['@cpgkit/source'] } },
   test: { name: 'cli', include: ['test/**/*.test.ts'] },
 });

@@ -6,6 +6,7 @@ import { defineProject } from 'vitest/config';
  */
 export default defineProject({
   resolve: { conditions: ['@cpgkit/source'] },
+  ssr: { resolve: { conditions: ['@cpgkit/source'], externalConditions: ['@cpgkit/source'] } },
   test: {
     name: 'cluster',
     include: ['**/*.test.ts'],
