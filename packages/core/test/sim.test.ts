@@ -308,3 +308,21 @@ function nullSink(): DriverSink {
     lost: () => {},
   };
 }
+
+describe('README example', () => {
+  it('survives a partition', async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 42 });
+    const a = cluster.transport(1);
+    const b = cluster.transport(2);
+    await a.join('counter');
+    await b.join('counter');
+    cluster.partition([1], [2, 3]);
+    await cluster.settle();
+    expect(a.quorate).toBe(false);
+    expect(b.members()).toEqual([b.self]);
+    cluster.heal();
+    await cluster.settle();
+    expect(a.members()).toHaveLength(2);
+    cluster.destroy();
+  });
+});
