@@ -74,6 +74,12 @@ export async function rawMessaging(
       note,
     }));
   if (!existsSync(script)) return { rows: missing('bench/src/raw.ts is not there'), details: null };
+  try {
+    await ensureCToolchain();
+  } catch (error) {
+    problems.push(`raw messaging: cannot install gcc/libcpg-dev: ${String(error)}`);
+    return { rows: missing('no C toolchain: see Problems'), details: null };
+  }
   const args = quick
     ? ['--rounds', '1', '--scale', '0.3', '--batch-count', '200000']
     : ['--rounds', '5'];
