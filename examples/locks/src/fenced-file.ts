@@ -4,11 +4,12 @@
  * A lock alone cannot protect a resource: a holder can pause (GC, SIGSTOP, a slow disk)
  * past the moment its lock was taken from it and then write anyway. So the resource itself
  * remembers the highest fencing token it has seen and refuses any write that carries a
- * lower one. The check and the write happen under the file's own guard (an `O_EXCL` guard
+ * lower one. The token check and the write happen under the file's own guard (an `O_EXCL` guard
  * file), so two writers can never both pass the check.
  * @module
  */
 import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { FencedResource } from '@cpgkit/locks';
 
 /** What the shared file holds. */
 export interface CounterFile {
@@ -20,21 +21,6 @@ export interface CounterFile {
   readonly writer: string;
 }
 
-/** A write carried a fencing token older than one the file has already seen. */
-export class StaleTokenError extends Error {
-  override name = 'StaleTokenError';
-  constructor(
-    /** The token the write carried. */
-    readonly token: bigint,
-    /** The highest token the file has seen. */
-    readonly highest: bigint,
-  ) {
-    super(
-      `stale fencing token ${token}: the file has already seen token ${highest}; this writer lost its lock`,
-    );
-  }
-}
-
 /**
  * A JSON file updated only with a fencing token at least as new as any it has seen.
  *
@@ -42,7 +28,8 @@ export class StaleTokenError extends Error {
  * ```ts
  * const file = new FencedFile('/tmp/counter.json');
  * await locks.withLock('counter', async (signal, lock) => {
- *   await file.update(lock.token, 'worker-1', (c) => c + 1);
+ *   const { counter } = await file.read();
+ *   await file.write(lock.token, 'worker-1', counter + 1);
  * });
  * ```
  */
@@ -64,20 +51,20 @@ export class FencedFile {
   }
 
   /**
-   * Apply `fn` to the counter with fencing `token`. Rejects with `StaleTokenError` (and
-   * writes nothing) when the file has seen a newer token. Resolves with the new counter.
+   * Replace the counter, with fencing `token`. Rejects with `StaleTokenError` (from
+   * `@cpgkit/locks`) and writes nothing when the file has seen a newer token.
    */
-  async update(token: bigint, writer: string, fn: (counter: number) => number): Promise<number> {
-    return this.#guarded(async () => {
+  async write(token: bigint, writer: string, counter: number): Promise<void> {
+    await this.#guarded(async () => {
       const current = await this.read();
-      const highest = BigInt(current.token);
-      if (token < highest) throw new StaleTokenError(token, highest);
-      const next: CounterFile = { counter: fn(current.counter), token: token.toString(), writer };
+      // the check of @cpgkit/locks' FencedResource, against the highest token kept in the
+      // file itself: throws StaleTokenError for a token older than one the file has seen
+      new FencedResource(BigInt(current.token)).check(token);
+      const next: CounterFile = { counter, token: token.toString(), writer };
       // atomic replace: readers see the old file or the new one, never half of one
       const tmp = `${this.path}.${process.pid}.tmp`;
       await writeFile(tmp, JSON.stringify(next));
       await rename(tmp, this.path);
-      return next.counter;
     });
   }
 
