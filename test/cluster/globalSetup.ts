@@ -44,6 +44,8 @@ async function start(): Promise<ClusterAvailability> {
   const t0 = performance.now();
   const up = await runClusterScript(['up'], { timeoutMs: 300_000 });
   if (up.code !== 0) {
+    // leave nothing half-made behind when this run was the one making it
+    if (!existed) await runClusterScript(['down']);
     return {
       available: false,
       reason: `scripts/cluster up failed (exit ${up.code}): ${up.stderr.trim().split('\n').slice(-3).join(' | ')}`,
