@@ -1,0 +1,242 @@
+/**
+ * Scenarios for the binding's real-corosync tests, run inside an agent (on a cluster node, in
+ * its network namespace) through `RemoteGroup.run`. They use the corosync driver directly
+ * (below `Group`) where a test is about the binding itself.
+ * @module
+ */
+import {
+  corosync,
+  type DriverSink,
+  type GroupDriver,
+  type MemberChange,
+  type MemberId,
+} from '@cpgkit/core';
+import type { AgentRunContext } from '../harness/agent-server.js';
+
+const enc = new TextEncoder();
+
+/** One recorded driver event, JSON-friendly. */
+export type DriverEvent =
+  | { type: 'message'; sender: MemberId; text: string }
+  | { type: 'membership'; members: MemberId[]; joined: MemberChange[]; left: MemberChange[] }
+  | { type: 'totem'; ringNodeid: number; ringSeq: string; nodes: number[] }
+  | { type: 'quorum'; quorate: boolean }
+  | { type: 'lost'; name: string; message: string; code: number | undefined };
+
+/** A sink that records events and lets a caller wait for one that matches. */
+function recorder(): {
+  sink: DriverSink;
+  events: DriverEvent[];
+  until(pred: (e: DriverEvent) => boolean, timeoutMs?: number): Promise<DriverEvent>;
+} {
+  const events: DriverEvent[] = [];
+  const waiters: { pred: (e: DriverEvent) => boolean; resolve: (e: DriverEvent) => void }[] = [];
+  const push = (e: DriverEvent) => {
+    events.push(e);
+    for (const w of [...waiters]) {
+      if (w.pred(e)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(e);
+      }
+    }
+  };
+  const dec = new TextDecoder();
+  const sink: DriverSink = {
+    message: (sender, data) => push({ type: 'message', sender, text: dec.decode(data) }),
+    membership: (members, joined, left) =>
+      push({ type: 'membership', members: [...members], joined: [...joined], left: [...left] }),
+    totem: (ringId, nodes) =>
+      push({
+        type: 'totem',
+        ringNodeid: ringId.nodeid,
+        ringSeq: String(ringId.seq),
+        nodes: [...nodes],
+      }),
+    quorum: (quorate) => push({ type: 'quorum', quorate }),
+    writable: () => {},
+    lost: (err) => push({ type: 'lost', name: err.name, message: err.message, code: err.code }),
+  };
+  const until = (pred: (e: DriverEvent) => boolean, timeoutMs = 15_000) => {
+    const found = events.find(pred);
+    if (found) return Promise.resolve(found);
+    return new Promise<DriverEvent>((resolve, reject) => {
+      const t = setTimeout(
+        () => reject(new Error(`timed out; events: ${JSON.stringify(events)}`)),
+        timeoutMs,
+      );
+      waiters.push({
+        pred,
+        resolve: (e) => {
+          clearTimeout(t);
+          resolve(e);
+        },
+      });
+    });
+  };
+  return { sink, events, until };
+}
+
+const isSelf = (self: MemberId) => (m: MemberId) => m.nodeid === self.nodeid && m.pid === self.pid;
+
+/**
+ * Connect a driver, join, and record what arrives until our join, the initial totem event and
+ * the initial quorum are in; then send one message and wait for it. Returns the events in
+ * order and the driver's queries.
+ */
+export async function driverJoin(args: { group: string }): Promise<{
+  local: MemberId;
+  maxMessageSize: number;
+  events: DriverEvent[];
+  members: MemberId[];
+  groups: { group: string; members: MemberId[] }[];
+  quorate: boolean | undefined;
+}> {
+  const rec = recorder();
+  const driver = await corosync().connect(rec.sink);
+  try {
+    const self = driver.local;
+    driver.join(enc.encode(args.group));
+    await rec.until((e) => e.type === 'membership' && e.members.some(isSelf(self)));
+    await rec.until((e) => e.type === 'totem');
+    await rec.until((e) => e.type === 'quorum');
+    while (!driver.mcast([enc.encode('hello '), enc.encode('driver')])) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await rec.until((e) => e.type === 'message' && isSelf(self)(e.sender));
+    return {
+      local: self,
+      maxMessageSize: driver.maxMessageSize,
+      events: rec.events,
+      members: driver.members(),
+      groups: driver
+        .groups()
+        .map((g) => ({ group: Buffer.from(g.group).toString('utf8'), members: [...g.members] })),
+      quorate: driver.quorate(),
+    };
+  } finally {
+    driver.close();
+    driver.close(); // idempotent
+  }
+}
+
+/** Two connections of one process join the same group: the second gets `AlreadyJoinedError`. */
+export async function secondJoin(args: {
+  group: string;
+}): Promise<{ first: string; second: string }> {
+  const a = recorder();
+  const b = recorder();
+  const d1 = await corosync().connect(a.sink);
+  const d2 = await corosync().connect(b.sink);
+  try {
+    d1.join(enc.encode(args.group));
+    let second = 'joined';
+    try {
+      d2.join(enc.encode(args.group));
+    } catch (err) {
+      second = (err as Error).name;
+    }
+    return { first: 'joined', second };
+  } finally {
+    d1.close();
+    d2.close();
+  }
+}
+
+/** Names that must fail before any C call, and a call on a closed driver. */
+export async function badInputs(): Promise<Record<string, string>> {
+  const rec = recorder();
+  const driver = await corosync().connect(rec.sink);
+  const out: Record<string, string> = {};
+  const attempt = (label: string, fn: () => unknown) => {
+    try {
+      fn();
+      out[label] = 'ok';
+    } catch (err) {
+      out[label] = (err as Error).name;
+    }
+  };
+  attempt('join129', () => driver.join(new Uint8Array(129).fill(0x61)));
+  attempt('joinEmpty', () => driver.join(new Uint8Array(0)));
+  attempt('leaveUnjoined', () => driver.leave());
+  attempt('membersUnjoined', () => driver.members());
+  driver.close();
+  attempt('mcastClosed', () => driver.mcast([enc.encode('x')]));
+  attempt('joinClosed', () => driver.join(enc.encode('x')));
+  return out;
+}
+
+/** A joined member that does nothing for `ms`: the CPU time it used meanwhile (µs). */
+export async function idleCpu(
+  args: { group: string; ms: number },
+  ctx: AgentRunContext,
+): Promise<number> {
+  const g = await ctx.newMember();
+  await g.join(args.group);
+  await new Promise((r) => setTimeout(r, 200));
+  const before = process.cpuUsage();
+  await new Promise((r) => setTimeout(r, args.ms));
+  const used = process.cpuUsage(before);
+  await g.close();
+  return used.user + used.system;
+}
+
+/** `dispatch: 'manual'`: nothing arrives until `dispatch(timeoutMs)` is called. */
+export async function manualDispatch(args: { group: string }): Promise<{
+  beforeDispatch: number;
+  joinedAfterDispatch: boolean;
+  echoed: string;
+  idleDispatch: boolean;
+}> {
+  const rec = recorder();
+  const driver: GroupDriver = await corosync().connect(rec.sink, { dispatch: 'manual' });
+  try {
+    const self = driver.local;
+    driver.join(enc.encode(args.group));
+    await new Promise((r) => setTimeout(r, 300));
+    const beforeDispatch = rec.events.length;
+    const deadline = Date.now() + 10_000;
+    const pump = (pred: (e: DriverEvent) => boolean) => {
+      while (!rec.events.some(pred) && Date.now() < deadline) driver.dispatch(100);
+      return rec.events.some(pred);
+    };
+    const joinedAfterDispatch = pump(
+      (e) => e.type === 'membership' && e.members.some(isSelf(self)),
+    );
+    pump((e) => e.type === 'quorum');
+    while (!driver.mcast([enc.encode('manual')])) driver.dispatch(10);
+    pump((e) => e.type === 'message');
+    const m = rec.events.find((e) => e.type === 'message');
+    const idleDispatch = driver.dispatch(0);
+    return {
+      beforeDispatch,
+      joinedAfterDispatch,
+      echoed: m?.type === 'message' ? m.text : '',
+      idleDispatch,
+    };
+  } finally {
+    driver.close();
+  }
+}
+
+/** Join with a driver, emit `{ ready }`, then wait until the connection is lost; returns the `lost` event. */
+export async function untilLost(
+  args: { group: string },
+  ctx: AgentRunContext,
+): Promise<DriverEvent> {
+  const rec = recorder();
+  const driver = await corosync().connect(rec.sink);
+  const self = driver.local;
+  driver.join(enc.encode(args.group));
+  await rec.until((e) => e.type === 'membership' && e.members.some(isSelf(self)));
+  ctx.emit({ ready: true });
+  const lost = await rec.until((e) => e.type === 'lost', 60_000);
+  let after = 'ok';
+  try {
+    driver.mcast([enc.encode('after')]);
+  } catch (err) {
+    after = (err as Error).name;
+  }
+  driver.close();
+  ctx.emit({ mcastAfterLost: after });
+  return lost;
+}
