@@ -1,6 +1,7 @@
 import type { RegisterCommand } from '../util.js';
 import { registerBench } from './bench.js';
 import { registerGroups } from './groups.js';
+import { registerKv } from './kv.js';
 import { registerListen } from './listen.js';
 import { registerLock } from './lock.js';
 import { registerLeader } from './leader.js';
@@ -16,4 +17,5 @@ export const commands: RegisterCommand[] = [
   registerSend,
   registerLock,
   registerLeader,
+  registerKv,
 ];
