@@ -6,6 +6,7 @@
  */
 import {
   corosync,
+  openGroup,
   type DriverSink,
   type GroupDriver,
   type MemberChange,
@@ -162,6 +163,23 @@ export async function badInputs(): Promise<Record<string, string>> {
   driver.close();
   attempt('mcastClosed', () => driver.mcast([enc.encode('x')]));
   attempt('joinClosed', () => driver.join(enc.encode('x')));
+  const attemptAsync = async (label: string, fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+      out[label] = 'ok';
+    } catch (err) {
+      out[label] = (err as Error).name;
+    }
+  };
+  await attemptAsync('groupNameTooLong', () =>
+    openGroup('é'.repeat(65), { transport: corosync() }),
+  );
+  const group = await openGroup(`too-large-${process.pid}`, {
+    transport: corosync(),
+    maxMessageSize: 4096,
+  });
+  await attemptAsync('groupSendTooLarge', () => group.send(new Uint8Array(4097)));
+  await group.close();
   return out;
 }
 
