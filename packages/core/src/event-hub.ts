@@ -16,7 +16,7 @@ class EventQueue implements AsyncIterableIterator<GroupEvent> {
     resolve: (r: IteratorResult<GroupEvent>) => void;
     reject: (e: unknown) => void;
   } | null = null;
-  #error: unknown = undefined;
+  #error: Error | undefined = undefined;
   #hasError = false;
   readonly #onEnd: (q: EventQueue) => void;
   readonly #signal: AbortSignal | undefined;
@@ -56,8 +56,12 @@ class EventQueue implements AsyncIterableIterator<GroupEvent> {
   }
 
   /** End with an error (the abort reason): a pending or the next `next()` rejects with it. */
-  fail(error: unknown): void {
+  fail(reason: unknown): void {
     if (this.#done) return;
+    const error =
+      reason instanceof Error
+        ? reason
+        : new DOMException('This operation was aborted', 'AbortError');
     this.#buf.length = 0;
     this.#head = 0;
     const w = this.#waiting;
@@ -80,9 +84,11 @@ class EventQueue implements AsyncIterableIterator<GroupEvent> {
       }
       return Promise.resolve({ value, done: false });
     }
-    if (this.#hasError) {
+    const error = this.#error;
+    if (this.#hasError && error) {
       this.#hasError = false;
-      return Promise.reject(this.#error as Error);
+      this.#error = undefined;
+      return Promise.reject(error);
     }
     if (this.#done) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve, reject) => {

@@ -68,6 +68,12 @@ export interface OpenGroupOptions extends GroupOptions, WaitOptions {
 const JOIN_RETRIES = 50;
 const JOIN_RETRY_MS = 20;
 
+/** The reason a signal aborted with, as an Error (what `AbortSignal` gives by default). */
+function abortReason(signal: AbortSignal | undefined): Error {
+  const r: unknown = signal?.reason;
+  return r instanceof Error ? r : new DOMException('This operation was aborted', 'AbortError');
+}
+
 function sameMember(a: MemberId, b: MemberId): boolean {
   return a.nodeid === b.nodeid && a.pid === b.pid;
 }
@@ -258,7 +264,7 @@ export class Group implements GroupTransport {
     return new Promise((resolve, reject) => {
       const onAbort = (): void => {
         timer.cancel();
-        reject(signal?.reason);
+        reject(abortReason(signal));
       };
       const timer = this.clock.setTimeout(() => {
         signal?.removeEventListener('abort', onAbort);
@@ -280,7 +286,7 @@ export class Group implements GroupTransport {
       };
       const onAbort = (): void => {
         done();
-        reject(signal?.reason);
+        reject(abortReason(signal));
       };
       this.#joinWaiter = {
         resolve: () => {
@@ -289,7 +295,7 @@ export class Group implements GroupTransport {
         },
         reject: (e) => {
           done();
-          reject(e);
+          reject(e instanceof Error ? e : new Error(String(e)));
         },
       };
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -497,14 +503,16 @@ export class Group implements GroupTransport {
     const decoder = this.#decoder;
     return {
       message: (sender: MemberId, data: Uint8Array) => {
-        if (generation === this.#generation && !this.#closed) decoder.decode(sender, data);
+        if (generation === this.#generation && !this.#closed && !this.#deaf) {
+          decoder.decode(sender, data);
+        }
       },
       membership: (
         members: readonly MemberId[],
         joined: readonly MemberChange[],
         left: readonly MemberChange[],
       ) => {
-        if (live()) this.#onMembership(members, joined, left);
+        if (live() && !this.#deaf) this.#onMembership(members, joined, left);
       },
       totem: (ringId: RingId, nodes: readonly number[]) => {
         if (live()) this.#hub.emit({ type: 'totem', ringId, nodes });

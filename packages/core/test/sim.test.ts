@@ -39,7 +39,7 @@ function record(g: Group): string[] {
       const ids = (l: readonly MemberId[]): string =>
         l.map((m) => `${m.nodeid}:${m.pid}`).join(',');
       out.push(
-        `c [${ids(e.members)}] +${e.joined.map((j) => j.reason)} -${e.left.map((j) => j.reason)}`,
+        `c [${ids(e.members)}] +${e.joined.map((j) => j.reason).join()} -${e.left.map((j) => j.reason).join()}`,
       );
     } else if (e.type === 'totem') out.push(`t ${e.nodes.join(',')}`);
     else out.push(`q ${e.quorate}`);
