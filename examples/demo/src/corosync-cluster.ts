@@ -52,7 +52,7 @@ export async function startCorosyncCluster(
     if (r.status !== 0) throw new Error(`scripts/cluster ${args.join(' ')} failed: ${r.stderr}`);
   };
   let isolated = false;
-  return {
+  return Promise.resolve({
     transport: 'corosync',
     nodes,
     isolate(n: number) {
@@ -69,5 +69,5 @@ export async function startCorosyncCluster(
       if (isolated) script('heal');
       await Promise.all(nodes.map((n) => n.close()));
     },
-  };
+  });
 }

@@ -75,7 +75,9 @@ describe('TerminalView', () => {
     const out = new Capture(true, 80);
     const view = new TerminalView(out, { color: false });
     view.update([{ ...rows[0]!, config: { a: 'x'.repeat(200) } }]);
-    for (const line of out.text.replace(/\x1b\[\d*[A-Z]/g, '').split('\n')) {
+    for (const line of out.text
+      .replace(new RegExp(`${String.fromCharCode(27)}\\[\\d*[A-Z]`, 'g'), '')
+      .split('\n')) {
       expect(line.length).toBeLessThanOrEqual(80);
     }
   });

@@ -47,7 +47,7 @@ async function replica(
     if (line !== last) log(`${name}: ${line}`);
     last = line;
   });
-  return actor as unknown as ReplicatedActor<typeof pipeline>;
+  return actor;
 }
 
 if (values.corosync) {
