@@ -2,9 +2,11 @@
  * Membership reasons and failures on a real cluster: leave, procdown, nodedown, partition and
  * heal (nodeup), the daemon dying under a member, errors that must be typed.
  */
+import { join } from 'node:path';
 import type { MemberChange, MemberId, MembershipEvent } from '@cpgkit/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { requireCluster } from '../harness/availability.js';
+import { execOnNode, repoRoot } from '../harness/cluster.js';
 import { RealCluster } from '../harness/real-cluster.js';
 import type { RemoteGroup } from '../harness/remote-group.js';
 import type { DriverEvent } from './binding-scenarios.js';
@@ -152,6 +154,28 @@ describe('membership and failures on a real cluster', () => {
     });
     expect(twice).toEqual({ first: 'joined', second: 'AlreadyJoinedError' });
     await expect(m.join('x'.repeat(129))).rejects.toMatchObject({ name: 'InvalidGroupNameError' });
+  });
+
+  it('a user corosync does not allow gets AccessDeniedError saying how to allow it', async () => {
+    const probe = join(repoRoot, 'packages/core/test/fixtures/native-probe.ts');
+    const r = await execOnNode(1, [
+      'setpriv',
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      process.execPath,
+      '--import',
+      'tsx',
+      '--conditions=@cpgkit/source',
+      probe,
+      'connect',
+    ]);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+      error?: { name: string; message: string; code: number };
+    };
+    expect(out.error).toMatchObject({ name: 'AccessDeniedError', code: 11 });
+    expect(out.error?.message).toMatch(/uidgid/);
   });
 
   it('manual dispatch: nothing arrives until dispatch() is called', async () => {
