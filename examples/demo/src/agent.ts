@@ -149,6 +149,7 @@ export class NodeAgent implements DemoNode {
     for (const item of this.#map.list()) config[item.key] = item.value;
     return Promise.resolve({
       node: this.node,
+      pid: this.#map.machine.self.pid,
       status: this.#map.status,
       leader: this.#leading !== undefined && !this.#leading.lost,
       term: Number(info.term),

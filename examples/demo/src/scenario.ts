@@ -77,7 +77,9 @@ class Story {
     // ── act 1 ────────────────────────────────────────────────────────────────────────────
     this.#view.act('1/5', `members and leader (${this.#cluster.transport})`);
     await Promise.all(nodes.map((n) => n.ready(30_000)));
-    this.#view.event(undefined, `${nodes.length} members synced and quorate`, 'good');
+    await this.#refresh();
+    const members = this.#rows.map((r) => `node ${r.node} (pid ${r.pid ?? '?'})`).join(', ');
+    this.#view.event(undefined, `members: ${members}; synced and quorate`, 'good');
     const first = await this.#until(() => this.#leader(), 15_000, 'a leader to be elected');
     this.#view.event(first.node, `leads (term ${first.term}); the others observe it`, 'good');
     await this.#act();

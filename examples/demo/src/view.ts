@@ -9,6 +9,8 @@
 /** What the panel shows for one node. */
 export interface NodeRow {
   readonly node: number;
+  /** The pid of the node's member process. */
+  readonly pid?: number;
   /** `ready`, `syncing`, `minority`, `closed`, or `down`. */
   readonly status: string;
   /** Whether this node's member currently leads. */
