@@ -33,5 +33,9 @@ if (needsInstall()) {
   else run('npx', ['--yes', pnpmSpec, ...args]);
 } else {
   // Keep the built packages current with the sources (incremental, fast).
-  run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'tsconfig.build.json']);
+  run(process.execPath, [
+    join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+    '-b',
+    'tsconfig.build.json',
+  ]);
 }
