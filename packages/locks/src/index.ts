@@ -29,5 +29,6 @@ export {
   type CampaignOptions,
   type LeaderInfo,
   type LocksOptions,
+  type LocksOpenOptions,
   type LockSpec,
 } from './locks.js';

@@ -4,11 +4,13 @@
  * @module
  */
 import { v7 as uuidv7 } from 'uuid';
-import type { WaitOptions } from '@cpgkit/core';
+import type { GroupTransport, WaitOptions } from '@cpgkit/core';
 import {
   CommandFailedError,
   MachineClosedError,
   NoQuorumError,
+  ReplicatedStateMachine,
+  type OpenOptions,
   type StateChange,
   type StateMachine,
 } from '@cpgkit/statemachine';
@@ -24,6 +26,7 @@ import { raceSignal, waitSignal } from './abort.js';
 import type { LossReason } from './errors.js';
 import { Leadership, type LeadershipOwner } from './leadership.js';
 import { Lock, type LockOwner } from './lock.js';
+import { locksMachine, type LocksMachineOptions } from './machine.js';
 import { ReadWriteLock } from './rwlock.js';
 import { Semaphore } from './semaphore.js';
 import type { Json, LockKind, LockMode, LocksState, Owner } from './state.js';
@@ -64,6 +67,9 @@ export interface LocksOptions {
   /** Close the state machine when the client closes. @defaultValue `false` */
   readonly closeMachine?: boolean;
 }
+
+/** Options of `Locks.open`: the state machine's and the lock machine's. */
+export interface LocksOpenOptions extends OpenOptions, LocksMachineOptions {}
 
 /** What a lock request asks for. @internal */
 export interface LockSpec {
@@ -131,6 +137,20 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
       }),
       machine.on('closed', () => this.#onClosed()),
     ];
+  }
+
+  /**
+   * Open the lock machine on `group` (an unjoined transport) and a client over it; closing
+   * the client closes the machine. Resolves once joined: requests wait for sync themselves.
+   *
+   * @example
+   * ```ts
+   * await using locks = await Locks.open(new Group(corosync()), { groupName: 'locks' });
+   * ```
+   */
+  static async open(group: GroupTransport, options: LocksOpenOptions = {}): Promise<Locks> {
+    const machine = await ReplicatedStateMachine.open(group, locksMachine(options), options);
+    return new Locks(machine, { closeMachine: true });
   }
 
   /** The clock of the state machine (virtual on the in-memory cluster). */
