@@ -28,6 +28,8 @@ export class Worker {
   >();
   #nextId = 1;
   #exited: Error | undefined;
+  #killed = false;
+  readonly #stderrTail: string[] = [];
   /** The worker's own pid (inside a namespace, the same number: no pid namespace). */
   pid = 0;
 
@@ -51,11 +53,20 @@ export class Worker {
     });
     const err = createInterface({ input: child.stderr! });
     err.on('line', (line) => {
-      if (process.env.BENCH_VERBOSE || /error|fatal|uncaught/i.test(line))
-        console.error(`[${label}] ${line}`);
+      this.#stderrTail.push(line);
+      if (this.#stderrTail.length > 20) this.#stderrTail.shift();
+      if (process.env.BENCH_VERBOSE) console.error(`[${label}] ${line}`);
     });
+    // a worker that died must not take the orchestrator with it (EPIPE on a late write)
+    child.stdin!.on('error', () => undefined);
     child.once('exit', (code, signal) => {
-      this.#exited = new Error(`${label} exited (${code ?? signal})`);
+      const tail = this.#killed
+        ? ''
+        : this.#stderrTail
+            .filter((l) => l.trim())
+            .slice(-8)
+            .join(' | ');
+      this.#exited = new Error(`${label} exited (${code ?? signal})${tail ? `: ${tail}` : ''}`);
       for (const p of this.#pending.values()) {
         clearTimeout(p.timer);
         p.reject(this.#exited);
@@ -124,6 +135,7 @@ export class Worker {
 
   /** kill -9 by pid, now (the failover scenarios): returns once it exited. */
   async kill(): Promise<void> {
+    this.#killed = true;
     await stopProcess(this.#child, 'SIGKILL');
   }
 
