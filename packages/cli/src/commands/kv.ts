@@ -18,8 +18,10 @@ import {
   NoQuorumError,
   NoReplicaError,
   ReplicatedMap,
+  SnapshotStore,
   type Json,
   type MapChange,
+  type MapState,
 } from '@cpgkit/statemachine';
 import type { Command } from 'commander';
 import { UsageError, type RegisterCommand } from '../util.js';
@@ -27,6 +29,9 @@ import { interruptSignal, seconds } from './lock.js';
 
 /** How long a one-shot command waits for a replica (and for its write) by default, in seconds. */
 export const DEFAULT_KV_TIMEOUT_S = 5;
+
+/** The machine name of the store (the `ReplicatedMap` default). */
+const KV_MACHINE = 'cpgkit.kv';
 
 /** `kv serve` logs a sync round that lasts longer than this. */
 const SLOW_SYNC_MS = 2000;
@@ -82,6 +87,7 @@ export async function openOneShot(
 ): Promise<ReplicatedMap> {
   const transport = new Group(corosync());
   const kv = await ReplicatedMap.open(transport, {
+    name: KV_MACHINE,
     groupName: group,
     passive: true,
     bootstrap: false,
@@ -184,7 +190,17 @@ async function serve(opts: { group: string; data?: string; verbose?: boolean }):
     if (ctl.signal.aborted) resolve();
     ctl.signal.addEventListener('abort', () => resolve(), { once: true });
   });
+  if (opts.data !== undefined) {
+    // the machine restores the same file; read it here to say what this replica starts from
+    const image = await new SnapshotStore(opts.data, KV_MACHINE).load<MapState>();
+    say(
+      image === undefined
+        ? `no snapshot in ${opts.data}: starting empty`
+        : `restored revision ${image.state.revision} (${image.state.count} keys, epoch ${image.epoch}, index ${image.index}) from ${opts.data}`,
+    );
+  }
   const kv = await ReplicatedMap.open(new Group(corosync()), {
+    name: KV_MACHINE,
     groupName: opts.group,
     ...(opts.data === undefined ? {} : { dataDir: opts.data }),
     ...(opts.verbose ? { log: say } : {}),
