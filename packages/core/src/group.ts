@@ -57,7 +57,15 @@ export interface GroupOptions {
    * @defaultValue 1,000,000
    */
   readonly maxQueueMessages?: number;
+  /**
+   * The largest CPG message a batch of small sends fills (capped by the engine's atomic
+   * size).
+   * @defaultValue 1 MiB (the atomic size)
+   */
+  readonly batchBytes?: number;
 }
+
+const DEFAULT_BATCH_BYTES = 1024 * 1024;
 
 /** Options of `openGroup`. */
 export interface OpenGroupOptions extends GroupOptions, WaitOptions {
@@ -163,6 +171,7 @@ export class Group implements GroupTransport {
       maxMessageSize: this.maxMessageSize,
       maxQueueBytes: options.maxQueueBytes ?? 128 * 1024 * 1024,
       maxQueueMessages: options.maxQueueMessages ?? 1_000_000,
+      batchBytes: options.batchBytes ?? DEFAULT_BATCH_BYTES,
     });
     this.#decoder = new FrameDecoder(this.#deliverMessage, this.maxMessageSize);
     this.#closedPromise = new Promise((resolve) => {

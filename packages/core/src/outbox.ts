@@ -33,6 +33,8 @@ export interface OutboxLimits {
   readonly maxQueueBytes: number;
   /** Logical messages accepted by `send` but not yet by the engine. */
   readonly maxQueueMessages: number;
+  /** The largest CPG message a batch fills (capped by the engine's atomic size). */
+  readonly batchBytes?: number;
 }
 
 /** The packets of one `send` that has a signal. */
@@ -91,6 +93,8 @@ export class Outbox {
   readonly #limits: OutboxLimits;
   #driver: GroupDriver | null = null;
   #capacity = 0;
+  /** How full a batch gets: the atomic size, or less (`batchBytes`). */
+  #batchCapacity = 0;
   #queue: (Packet | undefined)[] = [];
   #head = 0;
   #open: Packet | null = null;
@@ -123,6 +127,7 @@ export class Outbox {
   attach(driver: GroupDriver): void {
     this.#driver = driver;
     this.#capacity = driver.maxMessageSize;
+    this.#batchCapacity = Math.min(this.#capacity, this.#limits.batchBytes ?? this.#capacity);
     this.#blocked = false;
   }
 
@@ -148,7 +153,7 @@ export class Outbox {
     if (full) return Promise.reject(full);
     const need = ENTRY_OVERHEAD + len;
     let p: Packet;
-    if (HEADER_SIZE + need <= this.#capacity) {
+    if (HEADER_SIZE + need <= this.#batchCapacity) {
       p = this.#room(need);
       this.#append(p, data);
     } else {
@@ -179,7 +184,7 @@ export class Outbox {
     const full = this.#checkRoom(total, n);
     if (full) return Promise.reject(full);
     let p: Packet;
-    if (HEADER_SIZE + need <= this.#capacity) {
+    if (HEADER_SIZE + need <= this.#batchCapacity) {
       // All in one CPG message, so that nothing comes between them.
       p = this.#room(need);
       for (let i = 0; i < n; i++) this.#append(p, list[i]!);
@@ -254,12 +259,12 @@ export class Outbox {
   /** The open packet, with room for `need` more bytes (a new one if it has none). */
   #room(need: number): Packet {
     let p = this.#open;
-    if (!p || p.pos + need > this.#capacity) {
+    if (!p || p.pos + need > this.#batchCapacity) {
       let buf = this.#spare;
       this.#spare = null;
       if (!buf || buf.length < HEADER_SIZE + need) {
         buf = new Uint8Array(
-          Math.min(this.#capacity, Math.max(INITIAL_BUFFER, HEADER_SIZE + need)),
+          Math.min(this.#batchCapacity, Math.max(INITIAL_BUFFER, HEADER_SIZE + need)),
         );
       }
       p = newPacket(buf, null);
@@ -267,7 +272,7 @@ export class Outbox {
       this.#queue.push(p);
     } else if (p.buf!.length < p.pos + need) {
       const grown = new Uint8Array(
-        Math.min(this.#capacity, Math.max(p.buf!.length * 2, p.pos + need)),
+        Math.min(this.#batchCapacity, Math.max(p.buf!.length * 2, p.pos + need)),
       );
       grown.set(p.buf!.subarray(0, p.pos));
       p.buf = grown;
