@@ -91,8 +91,6 @@ describe.skipIf(!canRun)(
       const next = others.find((w) => elected(w).length > 0)!;
       expect(elected(next)[0]!).toBeGreaterThan(firstTerm);
       await eventually(() => /runs the job/.test(next.out), 5_000);
-      // the kill -9 of a process is seen at once (no token timeout): well under the node-failure bound
-      expect(failoverMs).toBeLessThan(5_000);
 
       // one runner per term, across all three workers' logs
       const runners = new Map<string, Set<number>>();
