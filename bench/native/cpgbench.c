@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,6 +39,14 @@ static int print_messages;
 static void die(const char *what, cs_error_t err) {
 	fprintf(stderr, "cpgbench: %s failed: cs_error_t %d\n", what, (int)err);
 	exit(1);
+}
+
+/* CPU time (user + system) this process used so far, in seconds. */
+static double cpu_s(void) {
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+	       (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static double now_s(void) {
@@ -181,10 +190,12 @@ static int cmd_bench(int argc, char **argv) {
 	if (warmup < 0) warmup = count < 5000 ? (long)count : 5000;
 	if (warmup > 0) flood(buf, size, (unsigned long)warmup);
 	double t0 = now_s();
+	double c0 = cpu_s();
 	flood(buf, size, count);
+	double cpu = cpu_s() - c0;
 	double secs = now_s() - t0;
-	printf("{\"msgsPerSec\":%.1f,\"mbPerSec\":%.3f,\"count\":%lu,\"size\":%zu,\"seconds\":%.4f,\"mode\":\"c\"}\n",
-	       (double)count / secs, (double)count * (double)size / secs / 1e6, count, size, secs);
+	printf("{\"msgsPerSec\":%.1f,\"mbPerSec\":%.3f,\"count\":%lu,\"size\":%zu,\"seconds\":%.4f,\"cpuUsPerMsg\":%.3f,\"mode\":\"c\"}\n",
+	       (double)count / secs, (double)count * (double)size / secs / 1e6, count, size, secs, cpu * 1e6 / (double)count);
 	cpg_finalize(handle);
 	return 0;
 }

@@ -42,6 +42,8 @@ export interface BenchResult {
   readonly count: number;
   readonly size: number;
   readonly seconds: number;
+  /** CPU time (user + system, all threads) this process spent per message while timed, in µs. */
+  readonly cpuUsPerMsg: number;
   readonly mode: 'group' | 'batch' | 'raw';
 }
 
@@ -91,14 +93,20 @@ export const registerBench: RegisterCommand = (program, setExit) => {
     });
 };
 
-function result(mode: BenchResult['mode'], count: number, size: number, ms: number): BenchResult {
-  const seconds = ms / 1000;
+interface Timed {
+  ms: number;
+  cpu: NodeJS.CpuUsage;
+}
+
+function result(mode: BenchResult['mode'], count: number, size: number, t: Timed): BenchResult {
+  const seconds = t.ms / 1000;
   return {
     msgsPerSec: count / seconds,
     mbPerSec: (count * size) / seconds / 1e6,
     count,
     size,
     seconds,
+    cpuUsPerMsg: (t.cpu.user + t.cpu.system) / count,
     mode,
   };
 }
@@ -123,10 +131,11 @@ async function benchGroup(o: BenchOptions): Promise<BenchResult> {
     group.on('message', (m) => {
       if (sameMember(m.sender, self) && ++got === target) done();
     });
-    const round = async (n: number): Promise<number> => {
+    const round = async (n: number): Promise<Timed> => {
       got = 0;
       target = n;
       const delivered = new Promise<void>((resolve) => (done = resolve));
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       if (!o.batch) {
         for (let i = 0; i < n; i++) await group.send(payload);
@@ -139,11 +148,10 @@ async function benchGroup(o: BenchOptions): Promise<BenchResult> {
         }
       }
       await delivered;
-      return performance.now() - t0;
+      return { ms: performance.now() - t0, cpu: process.cpuUsage(c0) };
     };
     if (o.warmup > 0) await round(o.warmup);
-    const ms = await round(o.count);
-    return result(o.batch ? 'batch' : 'group', o.count, o.size, ms);
+    return result(o.batch ? 'batch' : 'group', o.count, o.size, await round(o.count));
   } finally {
     await group.close();
   }
@@ -195,21 +203,21 @@ async function benchRaw(o: BenchOptions): Promise<BenchResult> {
     self = driver.local;
     driver.join(new TextEncoder().encode(o.group));
     await joined;
-    const round = async (n: number): Promise<number> => {
+    const round = async (n: number): Promise<Timed> => {
       sent = got = 0;
       target = n;
       const delivered = new Promise<void>((resolve, reject) => {
         done = resolve;
         fail = reject;
       });
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       pump();
       await delivered;
-      return performance.now() - t0;
+      return { ms: performance.now() - t0, cpu: process.cpuUsage(c0) };
     };
     if (o.warmup > 0) await round(o.warmup);
-    const ms = await round(o.count);
-    return result('raw', o.count, o.size, ms);
+    return result('raw', o.count, o.size, await round(o.count));
   } finally {
     driver.close();
   }

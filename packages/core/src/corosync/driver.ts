@@ -60,8 +60,8 @@ export interface CorosyncDriverOptions {
   readonly maxRetryDelayMs: number;
   /**
    * In `auto` mode, how many bytes (plus a per-message allowance for corosync's delivery
-   * header) `mcast` sends before it holds back (returns `false`) until the next dispatch.
-   * 0 disables it.
+   * header) `mcast` sends before it returns `false` once to give the event loop a turn to
+   * dispatch (`writable()` follows right after, on `setImmediate`). 0 disables it.
    */
   readonly sendWindowBytes: number;
 }
@@ -87,6 +87,7 @@ export class CorosyncDriver implements GroupDriver {
   private sendWaiting = false;
   /** Bytes (with overhead) sent since the last dispatch: what our own deliveries will occupy. */
   private unread = 0;
+  private yieldScheduled = false;
   private readonly window: number;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retryDelay: number;
@@ -364,9 +365,10 @@ export class CorosyncDriver implements GroupDriver {
   mcast(parts: readonly Uint8Array[]): boolean {
     this.assertOpen();
     if (this.window > 0 && this.unread >= this.window) {
-      // Hold back until our deliveries are read: if they pile up beyond the IPC event ring,
-      // corosync queues them and spins re-sending, which slows the whole node down.
-      this.waitWritable();
+      // Let the event loop read our deliveries before sending more: if they pile up beyond
+      // the IPC event ring, corosync queues them and spins re-sending, which slows the whole
+      // node down. Only a turn of the loop, not a wait: the pipe stays full.
+      this.yieldForDispatch();
       return false;
     }
     const sb = this.sendBuffer;
@@ -389,6 +391,23 @@ export class CorosyncDriver implements GroupDriver {
       throw err;
     }
     throw errorFromCode(rc, 'cpg_mcast_joined');
+  }
+
+  private yieldForDispatch(): void {
+    this.sendWaiting = true;
+    if (this.yieldScheduled) return;
+    this.yieldScheduled = true;
+    // setImmediate runs after the poll phase: a readable fd is dispatched first
+    setImmediate(() => {
+      this.yieldScheduled = false;
+      this.unread = 0;
+      if (this.closed || !this.sendWaiting) return;
+      try {
+        this.fireWritable();
+      } catch (err) {
+        rethrowLater(err);
+      }
+    });
   }
 
   private waitWritable(): void {
