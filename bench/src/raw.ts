@@ -74,6 +74,8 @@ function countFor(size: number, scale: number): number {
 interface Rate {
   msgsPerSec: number;
   mbPerSec: number;
+  /** CPU (user + system) the client spent per message while timed, µs. */
+  cpuUsPerMsg: number;
 }
 
 function run(cmd: string, args: string[]): Promise<Rate> {
@@ -92,7 +94,11 @@ function run(cmd: string, args: string[]): Promise<Rate> {
       }
       try {
         const r = JSON.parse(last) as Rate;
-        resolvePromise({ msgsPerSec: r.msgsPerSec, mbPerSec: r.mbPerSec });
+        resolvePromise({
+          msgsPerSec: r.msgsPerSec,
+          mbPerSec: r.mbPerSec,
+          cpuUsPerMsg: r.cpuUsPerMsg,
+        });
       } catch {
         reject(new Error(`${cmd}: no JSON result on the last line: ${last}`));
       }
@@ -156,10 +162,15 @@ async function main(): Promise<void> {
       raw: () => cpgkit([...common, '--raw']),
     };
     const rates: Record<keyof typeof runs, number[]> = { c: [], group: [], raw: [] };
+    const cpu: Record<keyof typeof runs, number[]> = { c: [], group: [], raw: [] };
     const order: (keyof typeof runs)[] = ['c', 'group', 'raw'];
     for (let r = 0; r < args.rounds; r++) {
       const seq = r % 2 === 0 ? order : [...order].reverse();
-      for (const k of seq) rates[k].push((await runs[k]()).msgsPerSec);
+      for (const k of seq) {
+        const r = await runs[k]();
+        rates[k].push(r.msgsPerSec);
+        cpu[k].push(r.cpuUsPerMsg);
+      }
     }
     const c = median(rates.c);
     const g = median(rates.group);
@@ -170,11 +181,15 @@ async function main(): Promise<void> {
       `${String(size).padStart(6)} B  C ${fmt(c)} msg/s  cpgkit ${fmt(g)} msg/s (x${(g / c).toFixed(2)}, ` +
         `paired median x${median(pairs).toFixed(2)})  driver ${fmt(w)} msg/s (x${(w / c).toFixed(2)})`,
     );
+    log(
+      `          CPU per message: C ${median(cpu.c).toFixed(1)} µs, cpgkit ${median(cpu.group).toFixed(1)} µs, ` +
+        `driver ${median(cpu.raw).toFixed(1)} µs`,
+    );
     sizes[String(size)] = {
       count: Number(count),
-      c: { median: c, runs: rates.c },
-      cpgkit: { median: g, runs: rates.group },
-      driver: { median: w, runs: rates.raw },
+      c: { median: c, runs: rates.c, cpuUsPerMsg: median(cpu.c) },
+      cpgkit: { median: g, runs: rates.group, cpuUsPerMsg: median(cpu.group) },
+      driver: { median: w, runs: rates.raw, cpuUsPerMsg: median(cpu.raw) },
       ratio: g / c,
       pairedRatio: median(pairs),
       driverRatio: w / c,
