@@ -6,8 +6,8 @@
  * @module
  */
 import { Group, type Transport } from '@cpgkit/core';
-import { Locks, locksMachine, type Lock, type Leadership } from '@cpgkit/locks';
-import { ReplicatedMap, ReplicatedStateMachine, type Json } from '@cpgkit/statemachine';
+import { Locks, type Lock, type Leadership } from '@cpgkit/locks';
+import { ReplicatedMap, type Json } from '@cpgkit/statemachine';
 import type { DemoNode, LockTurn, NodeEvent } from './node.js';
 import type { NodeRow } from './view.js';
 
@@ -50,12 +50,11 @@ export class NodeAgent implements DemoNode {
     });
     // counter tokens (1, 2, 3...) read well in a demo; the default ('clock') tokens also stay
     // increasing across a restart of every node without persistence
-    const machine = await ReplicatedStateMachine.open(
-      new Group(options.transport),
-      locksMachine({ tokens: 'counter' }),
-      { groupName: `${options.group}.locks` },
-    );
-    const agent = new NodeAgent(options.node, map, new Locks(machine, { closeMachine: true }));
+    const locks = await Locks.open(new Group(options.transport), {
+      groupName: `${options.group}.locks`,
+      tokens: 'counter',
+    });
+    const agent = new NodeAgent(options.node, map, locks);
     agent.#run();
     return agent;
   }

@@ -10,8 +10,7 @@
 import { parseArgs } from 'node:util';
 import { corosync, Group, type GroupTransport } from '@cpgkit/core';
 import { MemoryCluster } from '@cpgkit/core/testing';
-import { Locks, locksMachine } from '@cpgkit/locks';
-import { ReplicatedStateMachine } from '@cpgkit/statemachine';
+import { Locks } from '@cpgkit/locks';
 import { runWorker, watchLeader } from './worker.js';
 
 const GROUP = 'cpgkit-example-election';
@@ -29,8 +28,7 @@ const log = (line: string): void =>
   void process.stdout.write(`${new Date().toISOString().slice(11, 23)} ${line}\n`);
 
 async function startWorker(node: number, group: GroupTransport, signal: AbortSignal) {
-  const machine = await ReplicatedStateMachine.open(group, locksMachine(), { groupName: GROUP });
-  const locks = new Locks(machine, { closeMachine: true });
+  const locks = await Locks.open(group, { groupName: GROUP });
   let leader = '';
   void watchLeader(locks, ELECTION, signal, (info) => {
     const now = info.leader

@@ -12,8 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { corosync, Group, type GroupTransport } from '@cpgkit/core';
 import { MemoryCluster } from '@cpgkit/core/testing';
-import { Locks, locksMachine } from '@cpgkit/locks';
-import { ReplicatedStateMachine } from '@cpgkit/statemachine';
+import { Locks } from '@cpgkit/locks';
 import { FencedFile } from './fenced-file.js';
 import { incrementCounter, runIfFree, withPermit } from './worker.js';
 
@@ -33,9 +32,9 @@ const log = (line: string): void => void process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 async function open(group: GroupTransport): Promise<Locks> {
-  const machine = await ReplicatedStateMachine.open(group, locksMachine(), { groupName: GROUP });
-  await machine.ready({ timeout: 30_000 });
-  return new Locks(machine, { closeMachine: true });
+  const locks = await Locks.open(group, { groupName: GROUP });
+  await locks.machine.ready({ timeout: 30_000 });
+  return locks;
 }
 
 async function work(locks: Locks, name: string): Promise<void> {
