@@ -216,6 +216,8 @@ export class MemoryCluster implements SimEngine {
    */
   readonly #lingering = new Map<string, Set<SimConnection>>();
   #lost: { conn: SimConnection; error: CpgError }[] = [];
+  /** Requests from restarted nodes that are in no component yet. */
+  #limbo: OrderedItem[] = [];
   #writable: SimConnection[] = [];
   #reconfigureIn = -1;
   #ringSeq = 0n;
@@ -616,12 +618,11 @@ export class MemoryCluster implements SimEngine {
     // corosync accepts and silently drops a send from a member that is not (or no longer) in a group.
     if (conn.state !== 'joining' && conn.state !== 'joined') return true;
     const comp = this.#componentOf(conn.local.nodeid);
-    if (!comp) throw new ConnectionLostError();
-    if (comp.syncing || this.#full(comp)) {
+    if (!comp || comp.syncing || this.#full(comp)) {
       this.stats.tryAgain++;
       if (!conn.wantsWritable) {
         conn.wantsWritable = true;
-        if (!comp.syncing) this.#writable.push(conn);
+        if (comp && !comp.syncing) this.#writable.push(conn);
       }
       return false;
     }
@@ -723,8 +724,10 @@ export class MemoryCluster implements SimEngine {
 
   #enqueue(conn: SimConnection, item: OrderedItem): void {
     const comp = this.#componentOf(conn.local.nodeid);
-    if (!comp) return;
-    comp.pending.push(item);
+    // A node that just restarted is in no component until the reconfiguration: its
+    // requests wait for it (as corosync holds IPC requests during sync).
+    if (comp) comp.pending.push(item);
+    else this.#limbo.push(item);
     this.#schedule();
   }
 
@@ -1103,6 +1106,12 @@ export class MemoryCluster implements SimEngine {
       }
     }
     this.#components = [...kept, ...created].sort((a, b) => a.nodes[0]! - b.nodes[0]!);
+    const limbo = this.#limbo;
+    this.#limbo = [];
+    for (const item of limbo) {
+      const comp = this.#componentOf(item.conn.local.nodeid);
+      if (comp) comp.pending.push(item);
+    }
     this.#wakeBlocked();
   }
 
