@@ -91,6 +91,12 @@ async function withTimeout(p: Promise<void>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
+// `npm run demo | head`: the reader went away; stop quietly
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {

@@ -66,6 +66,8 @@ class Story {
     this.#cluster = cluster;
     this.#view = view;
     this.#pauseMs = options.pauseMs;
+    // the first act's header before the events the nodes saw while starting (replayed now)
+    view.act('1/5', `members and leader (${cluster.transport})`);
     for (const n of cluster.nodes) n.onEvent((e) => this.#onEvent(n, e));
     this.#refresher = setInterval(() => void this.#refresh(), 150);
   }
@@ -75,7 +77,6 @@ class Story {
     const [n1, n2, n3] = nodes as [DemoNode, DemoNode, DemoNode];
 
     // ── act 1 ────────────────────────────────────────────────────────────────────────────
-    this.#view.act('1/5', `members and leader (${this.#cluster.transport})`);
     await Promise.all(nodes.map((n) => n.ready(30_000)));
     await this.#refresh();
     const members = this.#rows.map((r) => `node ${r.node} (pid ${r.pid ?? '?'})`).join(', ');

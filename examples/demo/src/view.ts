@@ -147,7 +147,8 @@ export class TerminalView {
     if (this.#rows.length === 0) return [];
     const head = ['node', 'status', 'role', 'term', 'lock', 'config (read locally)', 'digest'];
     // fit the panel into the terminal so that no line wraps (wrapped lines break the redraw)
-    const configWidth = Math.max(12, Math.min(70, (this.#out.columns ?? 100) - 66));
+    const columns = this.#out.columns;
+    const configWidth = columns === undefined ? 70 : Math.max(12, Math.min(70, columns - 66));
     const widths = [5, 9, 9, 5, 14, configWidth, 8];
     const cells = (cols: string[]) => cols.map((c, i) => fit(c, widths[i] ?? 10)).join(' ');
     const lines = [this.#paint('2', `  ${cells(head)}`)];
