@@ -68,3 +68,12 @@ export class NoReplicaError extends CpgError {
   override name = 'NoReplicaError';
   override readonly retryable = true;
 }
+
+/**
+ * This member was left out of its component's sync (it was stopped or slow when the round was
+ * closed without it) while the command was in flight: the others may or may not have applied
+ * it. Read the state after the next sync before retrying a command that is not idempotent.
+ */
+export class OutcomeUnknownError extends CpgError {
+  override name = 'OutcomeUnknownError';
+}

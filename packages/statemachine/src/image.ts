@@ -1,6 +1,6 @@
 /**
  * The replicated image: the user's state plus the metadata every member holds identically
- * (index, replicated time, member registry, known cluster nodes). Snapshots and persisted
+ * (index, replicated time, member registry, known cluster nodes, replica set). Snapshots and persisted
  * files carry an image; the digest is computed over it (minus the epoch, which is the round's).
  * @module
  */
@@ -19,6 +19,11 @@ export interface Image<S> {
   readonly members: readonly Incarnation[];
   /** Node ids seen in quorate rounds (the majority rule counts against them). */
   readonly knownNodes: readonly number[];
+  /**
+   * `Q`: the replica ids of the state-holding members of the last quorate round, sorted. A
+   * round is quorate only with a strict majority of them (see sync.ts).
+   */
+  readonly replicas: readonly string[];
   readonly state: S;
 }
 
@@ -29,6 +34,7 @@ export function imageDigest<S>(image: Image<S>): string {
     time: image.time,
     members: image.members,
     knownNodes: image.knownNodes,
+    replicas: image.replicas,
     state: image.state,
   });
 }
@@ -41,11 +47,15 @@ export function serializeImage<S>(image: Image<S>): string {
     time: image.time,
     members: image.members,
     knownNodes: image.knownNodes,
+    replicas: image.replicas,
     state: image.state,
   });
 }
 
-/** Parse `serializeImage`'s output; throws a `TypeError` when malformed. */
+/**
+ * Parse `serializeImage`'s output; throws a `TypeError` when malformed. A snapshot written
+ * before replica sets existed has no `replicas` (read as empty: node quorum only).
+ */
 export function parseImage<S>(text: string): Image<S> {
   const raw = JSON.parse(text) as Record<string, unknown>;
   if (
@@ -54,6 +64,8 @@ export function parseImage<S>(text: string): Image<S> {
     typeof raw.time !== 'number' ||
     !Array.isArray(raw.members) ||
     !Array.isArray(raw.knownNodes) ||
+    (raw.replicas !== undefined &&
+      (!Array.isArray(raw.replicas) || !raw.replicas.every((r) => typeof r === 'string'))) ||
     !('state' in raw)
   ) {
     throw new TypeError('malformed state image');
@@ -64,6 +76,7 @@ export function parseImage<S>(text: string): Image<S> {
     time: raw.time,
     members: raw.members as Incarnation[],
     knownNodes: raw.knownNodes as number[],
+    replicas: (raw.replicas as string[] | undefined) ?? [],
     state: raw.state as S,
   };
 }

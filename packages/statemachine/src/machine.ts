@@ -23,6 +23,7 @@ import {
   CommandFailedError,
   MachineClosedError,
   NoQuorumError,
+  OutcomeUnknownError,
   ValueTooLargeError,
 } from './errors.js';
 import type {
@@ -59,6 +60,7 @@ import {
 } from './sync.js';
 import { imageDigest, parseImage, serializeImage, type Image } from './image.js';
 import { SnapshotStore } from './persistence.js';
+import { CORRUPT_STATE, INSPECT, type ReplicaInternals } from './test-hooks.js';
 import { deferred, withWait, type Deferred } from './wait.js';
 
 /** Options for `ReplicatedStateMachine.open`. */
@@ -69,7 +71,11 @@ export interface OpenOptions extends WaitOptions {
    * @defaultValue the machine's `name`
    */
   readonly groupName?: string;
-  /** Persist snapshots in this directory (crash-safe); restore from it on start. */
+  /**
+   * Persist snapshots in this directory (crash-safe); restore from it on start. The directory
+   * also keeps this member's replica id, so a restart with it counts as the same replica in
+   * the replica set `Q` (see README, "Quorum rule").
+   */
   readonly dataDir?: string;
   /**
    * A short-lived client (e.g. a one-shot CLI command): never the timekeeper, never starts a
@@ -78,10 +84,18 @@ export interface OpenOptions extends WaitOptions {
    */
   readonly passive?: boolean;
   /**
-   * May start from `definition.initial` when no member of the component holds any state.
+   * `true`: may start from `definition.initial` when no member of the component holds any
+   * state and none was ever seen (a brand-new cluster). `false`: never.
+   *
+   * `'force'`: the operator's escape hatch when a majority of the replica set `Q` is gone for
+   * good (their disks lost). The first node-quorate round this member takes part in is
+   * quorate whatever `Q` says; the newest state present in that round wins (this member's, or
+   * `initial` when nobody present holds state) and `Q` restarts from the round's members.
+   * Acknowledged writes that only the lost replicas held are gone. Never automatic; use it on
+   * one member, once, and open it normally afterwards.
    * @defaultValue `!passive`
    */
-  readonly bootstrap?: boolean;
+  readonly bootstrap?: boolean | 'force';
   /**
    * After this long (ms, on the group's clock) a sync round that silent members (programs that
    * do not speak the format) hold up is closed without them.
@@ -124,6 +138,8 @@ interface Round {
   seq: number;
   synced: Set<string>;
   knownNodes: number;
+  /** The component's replica set `Q` as of the latest decision. */
+  q: readonly string[];
   transfer: Transfer | undefined;
   closeTimer: TimerHandle | undefined;
 }
@@ -146,9 +162,12 @@ interface SummaryBody {
   dirty: boolean;
   passive: boolean;
   bootstrap: boolean;
+  force: boolean;
   quorate: boolean;
   ringNodes: number;
   knownNodes: number;
+  replica: string;
+  replicas: readonly string[];
 }
 
 interface ChunkHeader {
@@ -208,7 +227,16 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   private readonly checks = new Map<string, Check>();
   private persistTimer: TimerHandle | undefined;
   private persisting: Promise<void> = Promise.resolve();
-  private digestCache: { state: S; index: bigint; members: unknown; digest: string } | undefined;
+  private digestCache:
+    | {
+        state: S;
+        index: bigint;
+        members: unknown;
+        knownNodes: unknown;
+        replicas: unknown;
+        digest: string;
+      }
+    | undefined;
   private selfId: MemberId | undefined;
   /** Other members of the first view we saw (our join). */
   private firstView: Set<string> | undefined;
@@ -220,6 +248,12 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   private primary = false;
   private readonly passive: boolean;
   private readonly bootstrap: boolean;
+  /** `bootstrap: 'force'`, until the first quorate round this member takes part in. */
+  private force: boolean;
+  private replica: string;
+  /** The data directory had a replica id but no snapshot: this replica lost its state. */
+  private lostState = false;
+  private closing: Promise<void> | undefined;
   private readonly syncTimeout: number;
   private readonly checkInterval: number;
   private readonly persistDelay: number;
@@ -234,7 +268,11 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     this.clock = group.clock;
     this.nameBytes = encodeName(def.name);
     this.passive = options.passive ?? false;
-    this.bootstrap = options.bootstrap ?? !this.passive;
+    this.force = options.bootstrap === 'force';
+    if (this.force && this.passive)
+      throw new RangeError("bootstrap: 'force' needs a long-lived member (passive: false)");
+    this.bootstrap = options.bootstrap === undefined ? !this.passive : options.bootstrap !== false;
+    this.replica = this.incarnation;
     this.syncTimeout = options.syncTimeout ?? DEFAULT_SYNC_TIMEOUT;
     this.checkInterval = options.checkInterval ?? DEFAULT_CHECK_INTERVAL;
     this.persistDelay = options.persistDelay ?? 50;
@@ -271,13 +309,18 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
 
   private async start(): Promise<void> {
     if (this.store !== undefined) {
+      const identity = await this.store.replicaId();
+      this.replica = identity.id;
       const loaded = await this.store.load<S>();
       if (loaded !== undefined) {
-        this.image = loaded;
+        this.image = { ...loaded, state: freeze(loaded.state, true) };
         this.hasState = true;
         this.log(
           `restored ${this.def.name} at epoch ${loaded.epoch} index ${loaded.index} from ${this.store.path}`,
         );
+      } else if (!identity.created) {
+        this.lostState = true;
+        this.log(`replica ${identity.id} has no snapshot: it will not bootstrap a new store`);
       }
     }
     const g = this.group;
@@ -339,6 +382,21 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   get members(): readonly Incarnation[] {
     return this.image.members;
   }
+  /**
+   * This member's replica id: a uuid kept in `dataDir` (stable across restarts), or the
+   * incarnation when there is none. Passive members never count as replicas.
+   */
+  get replicaId(): string {
+    return this.replica;
+  }
+  /**
+   * `Q`, the replica set of the local state: the replica ids of the state-holding members of
+   * the last quorate round (minus those that retired since). A round is quorate only with a
+   * strict majority of them.
+   */
+  get replicas(): readonly string[] {
+    return this.image.replicas;
+  }
   /** Messages skipped because they were not ours (foreign programs, other versions or names). */
   get foreign(): number {
     return this.foreignCount;
@@ -359,11 +417,20 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       c !== undefined &&
       c.state === img.state &&
       c.index === img.index &&
-      c.members === img.members
+      c.members === img.members &&
+      c.knownNodes === img.knownNodes &&
+      c.replicas === img.replicas
     )
       return c.digest;
     const digest = imageDigest(img);
-    this.digestCache = { state: img.state, index: img.index, members: img.members, digest };
+    this.digestCache = {
+      state: img.state,
+      index: img.index,
+      members: img.members,
+      knownNodes: img.knownNodes,
+      replicas: img.replicas,
+      digest,
+    };
     return digest;
   }
 
@@ -526,9 +593,38 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
 
   // ---------------------------------------------------------------- close
 
-  /** Leave the group and stop. Idempotent. Writes a final snapshot when persisting. */
-  async close(): Promise<void> {
-    await this.shutdown(undefined);
+  /**
+   * Leave the group and stop. Idempotent. A member of the replica set `Q` in a quorate
+   * component first retires from `Q` (one agreed step, waited for at most `syncTimeout` ms),
+   * so that the others keep their majority; then it writes a final snapshot when persisting,
+   * and leaves.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.retire().catch((e: unknown) => this.log(`retire: ${String(e)}`));
+      await this.shutdown(undefined);
+    })();
+    return this.closing;
+  }
+
+  private async retire(): Promise<void> {
+    const q = this.image.replicas;
+    if (this.isClosed || this.passive || this.status !== 'ready' || !this.group.joined) return;
+    if (q.length < 2 || !q.includes(this.replica)) return;
+    const id = uuidv7();
+    const d = deferred<unknown>();
+    this.pending.set(id, { d });
+    const wait = withWait(d.promise, this.clock, { timeout: this.syncTimeout }, 'retire', () =>
+      this.pending.delete(id),
+    );
+    try {
+      await this.group.send(this.frame(Kind.retire, jsonBody({ r: this.replica }), id));
+    } catch (e) {
+      this.pending.delete(id);
+      throw e;
+    }
+    await wait;
+    this.log(`retired from the replica set`);
   }
 
   /** Same as `close()`. */
@@ -599,7 +695,8 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
    * joined an existing group and got cut off before it synced must not fork an empty state.
    */
   private mayBootstrap(): boolean {
-    if (!this.bootstrap || this.sawHolder || this.firstView === undefined) return false;
+    if (!this.bootstrap || this.lostState || this.sawHolder || this.firstView === undefined)
+      return false;
     for (const k of this.firstView) if (!this.seenFresh.has(k)) return false;
     return true;
   }
@@ -634,7 +731,12 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     switch (f.kind) {
       case Kind.command:
       case Kind.tick:
-        if (this.syncing || this.round?.decision === undefined) {
+      case Kind.retire:
+        if (this.round?.decision !== undefined && !this.participates(this.round.decision)) {
+          // left out of the round's decision: the participants apply this; we get it with
+          // our snapshot once our summary is in
+          this.forget(f);
+        } else if (this.syncing || this.round?.decision === undefined) {
           if (this.tracing) this.log(`queue ${f.kind} from ${memberKey(e.sender)}`);
           this.queue.push({ frame: f, sender: e.sender });
         } else this.applyEntry(f, e.sender);
@@ -673,6 +775,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       seq: 0,
       synced: new Set(),
       knownNodes: 0,
+      q: [],
       transfer: undefined,
       closeTimer: undefined,
     };
@@ -717,9 +820,12 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       dirty: this.dirty,
       passive: this.passive,
       bootstrap: this.mayBootstrap(),
+      force: this.force,
       quorate: this.localQuorate,
       ringNodes: this.ring?.nodes.length ?? 0,
       knownNodes: img.knownNodes.length,
+      replica: this.replica,
+      replicas: this.hasState ? img.replicas : [],
     };
     this.sendQuiet(this.frame(Kind.summary, jsonBody(body)));
   }
@@ -751,9 +857,12 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       dirty: b.dirty,
       passive: b.passive,
       bootstrap: b.bootstrap,
+      force: b.force === true,
       quorate: b.quorate,
       ringNodes: b.ringNodes,
       knownNodes: b.knownNodes,
+      replica: typeof b.replica === 'string' ? b.replica : f.incarnation,
+      replicas: Array.isArray(b.replicas) ? b.replicas.filter((r) => typeof r === 'string') : [],
     };
     round.summaries.set(key, s);
     if (round.decision === undefined) {
@@ -762,14 +871,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       }
       return;
     }
-    const d = decideIncremental(
-      round.decision,
-      round.summaries,
-      round.synced,
-      key,
-      round.knownNodes,
-    );
-    if (d !== undefined) this.decide(round, d);
+    this.redecide(round, key);
   }
 
   private maybeClose(round: Round): void {
@@ -794,6 +896,44 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       .filter((s): s is Summary => s !== undefined);
     if (parts.length === 0) return;
     this.decide(round, decideFull(parts));
+    // summaries that arrived after the close was sent: the same at this point everywhere
+    for (const late of [...round.summaries.keys()].filter((k) => !parts.some((p) => p.key === k)))
+      this.redecide(round, late);
+  }
+
+  private redecide(round: Round, key: string): void {
+    if (round.decision === undefined) return;
+    const d = decideIncremental(
+      round.decision,
+      round.summaries,
+      round.synced,
+      key,
+      round.knownNodes,
+      round.q,
+    );
+    if (d === 'restart') {
+      this.log(`sync ${round.key}: ${key} holds a newer state; deciding the round again`);
+      this.startRound(round.members);
+    } else if (d !== undefined) this.decide(round, d);
+  }
+
+  /** Whether we are one of `d`'s participants (a round closed without silent members may not count us). */
+  private participates(d: Decision): boolean {
+    const me = this.selfKey();
+    return me !== undefined && d.participants.some((p) => p.key === me);
+  }
+
+  /** Drop an entry that the participants of the round apply without us (we were left out). */
+  private forget(f: Frame): void {
+    if (f.incarnation === this.incarnation && f.commandId !== undefined) {
+      this.settle(
+        f.commandId,
+        undefined,
+        new OutcomeUnknownError(
+          'dispatch: this member was left out of a sync round (stopped or too slow) while the command was in flight; the others may have applied it',
+        ),
+      );
+    }
   }
 
   private decide(round: Round, d: Decision): void {
@@ -806,15 +946,31 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       `sync ${tag}: ${d.mode} quorate=${d.quorate} leader=${d.leader?.key ?? '-'} targets=[${d.targets.join(' ')}] epoch=${d.epoch}`,
     );
     if (d.leader !== undefined && d.mode !== 'bootstrap') round.knownNodes = d.leader.knownNodes;
+    round.q = d.replicas;
+    if (!this.participates(d)) {
+      // The round was closed without us. Until a decision includes us, the participants'
+      // entries are theirs (we get their result as a snapshot once our summary is in), so
+      // nothing queued or delivered now is ours to apply. The round's bookkeeping (synced,
+      // transfer) still follows the decision, so that our next decisions equal theirs.
+      this.syncing = true;
+      this.primary = false;
+      this.decisionQuorate = false;
+      const dropped = this.queue;
+      this.queue = [];
+      for (const q of dropped) this.forget(q.frame);
+      this.updateStatus();
+    }
     switch (d.mode) {
       case 'nostate':
         this.syncing = true;
         this.updateStatus();
         return;
       case 'bootstrap':
-        this.image = this.initialImage(d.epoch);
-        this.hasState = true;
-        this.dirty = false;
+        if (this.participates(d)) {
+          this.image = this.initialImage(d.epoch);
+          this.hasState = true;
+          this.dirty = false;
+        }
         this.finishSync(round, d);
         return;
       case 'none':
@@ -827,6 +983,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
         round.transfer = { tag, leader: d.leader!.key, targets, parts: [] };
         this.syncing = true;
         this.updateStatus();
+        if (me === undefined || !this.participates(d)) return;
         if (d.leader!.key === me) this.sendSnapshot(tag);
         return;
       }
@@ -908,11 +1065,15 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   private finishSync(round: Round, d: Decision): void {
     round.transfer = undefined;
     round.synced = new Set(d.participants.map((p) => p.key));
+    if (!this.participates(d)) return;
     this.syncing = false;
     this.decisionQuorate = d.quorate;
     this.primary = d.quorate && this.hasState;
     this.image = { ...this.image, epoch: d.epoch };
     if (d.quorate && this.hasState) {
+      this.force = false;
+      if (!sameList(this.image.replicas, d.replicas))
+        this.image = { ...this.image, replicas: d.replicas };
       const nodes = this.ring?.nodes ?? [];
       const known = [...new Set([...this.image.knownNodes, ...nodes])].sort((a, b) => a - b);
       if (known.length !== this.image.knownNodes.length)
@@ -979,6 +1140,10 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
         this.log(`refuse ${f.kind} from ${memberKey(sender)} (quorate=${this.decisionQuorate})`);
       if (mine && f.commandId !== undefined)
         this.settle(f.commandId, undefined, new NoQuorumError());
+      return;
+    }
+    if (f.kind === Kind.retire) {
+      this.applyRetire(f, mine);
       return;
     }
     const body = parseJsonBody(f.body) as { t?: unknown; c?: unknown } | undefined;
@@ -1062,6 +1227,23 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       );
     }
     this.afterApply();
+  }
+
+  /**
+   * A member retires from `Q` (it is closing gracefully). Identical on every member: the same
+   * entry at the same point of a quorate component's stream. `Q` never becomes empty. The
+   * index does not move (no user-visible change), but the digest covers `Q`.
+   */
+  private applyRetire(f: Frame, mine: boolean): void {
+    const b = parseJsonBody(f.body) as { r?: unknown } | undefined;
+    const r = b?.r;
+    const q = this.image.replicas;
+    if (typeof r === 'string' && q.includes(r) && q.length > 1) {
+      this.image = { ...this.image, replicas: q.filter((x) => x !== r) };
+      this.log(`replica ${r} retired; Q has ${q.length - 1}`);
+      this.schedulePersist();
+    }
+    if (mine && f.commandId !== undefined) this.settle(f.commandId, undefined, undefined);
   }
 
   private settle(id: string, result: unknown, error: Error | undefined): void {
@@ -1225,7 +1407,25 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   private initialImage(epoch: number): Image<S> {
     const init = this.def.initial;
     const state = typeof init === 'function' ? (init as () => S)() : structuredClone(init);
-    return { epoch, index: 0n, time: 0, members: [], knownNodes: [], state: freeze(state, true) };
+    return {
+      epoch,
+      index: 0n,
+      time: 0,
+      members: [],
+      knownNodes: [],
+      replicas: [],
+      state: freeze(state, true),
+    };
+  }
+
+  /** Test hook (see test-hooks.ts): internals for invariants. */
+  [INSPECT](): ReplicaInternals {
+    return { decisionQuorate: this.decisionQuorate, hasState: this.hasState };
+  }
+
+  /** Test hook (see test-hooks.ts): replace the local state behind the group's back. */
+  [CORRUPT_STATE](mutate: (state: S) => S): void {
+    this.image = { ...this.image, state: freeze(mutate(this.image.state), true) };
   }
 
   private frame(kind: KindValue, body: Uint8Array, commandId?: string): Uint8Array {
@@ -1246,4 +1446,8 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       onError?.();
     });
   }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

@@ -3,12 +3,29 @@
  * of a component receives the same summaries in the same order, so every member computes the
  * same decision at the same point of the agreed stream.
  *
- * ## The quorum rule
- * A component is quorate for a round if and only if
+ * ## The quorum rule (node quorum AND a majority of the replica set)
+ * The replicated state carries `Q`, the replica ids of the state-holding, long-lived members
+ * of the last quorate round (passive one-shot clients never count). A replica id is a uuid kept
+ * in the member's data directory (so a restart with the same directory is the same replica),
+ * or its incarnation when it has none. A round is quorate if and only if
  * 1. every participant's summary says its node is quorate (its own quorum service view, sent
- *    after it saw this round's membership and totem ring), and
- * 2. the ring the round belongs to holds a strict majority of the cluster nodes the replicated
- *    state has seen in quorate rounds (`knownNodes`), when both are known.
+ *    after it saw this round's membership and totem ring), and the ring holds a strict
+ *    majority of the cluster nodes the state has seen in quorate rounds (`knownNodes`); and
+ * 2. the participants that hold state (not fresh, not dirty) include a strict majority of the
+ *    leader's `Q` (the `Q` of the newest state in the round).
+ *
+ * When a round is quorate, `Q` becomes the replica ids of its non-passive participants (all of
+ * them hold the state once the round ends). A member that closes gracefully first sends a
+ * `retire` entry that removes it from `Q` in one agreed step, so rolling restarts never lose
+ * the majority; a crash does not shrink `Q` until the next quorate round. Two components can
+ * never both be quorate, and every quorate round contains a member that holds the newest
+ * state: any two majorities of one `Q` intersect, and a member that took part in a quorate
+ * round carries its new `Q` and higher epoch into every later round.
+ *
+ * A brand-new cluster (nobody holds state, nobody saw state) starts from the initial state in
+ * its first node-quorate round. An operator whose majority of `Q` is gone for good can open a
+ * member with `bootstrap: 'force'`: the first node-quorate round it takes part in is quorate
+ * whatever `Q` says, and `Q` restarts from that round's members (never automatic).
  *
  * A round is keyed by (group members, totem ring id), so summaries sent before the sender saw
  * the latest membership or ring are dropped as stale. A member whose quorum view changes sends
@@ -16,11 +33,13 @@
  * Nothing is applied between rounds except in a component decided quorate.
  *
  * ## The sync leader
- * Among participants that hold state (not fresh, not dirty), those that were in the primary
- * (quorate, synced) component win; then the highest (epoch, index); ties go to non-passive
- * members, then the lowest (nodeid, pid). Everyone whose (epoch, index, digest) differs from the
- * leader's gets a snapshot. When nobody holds state, members allowed to bootstrap start from
- * the machine's initial state; when none is allowed (one-shot clients), the round has no state.
+ * Among participants that hold state (not fresh, not dirty): the highest (epoch, index); then
+ * those that were in the primary (quorate, synced) component; then non-passive members; then
+ * the lowest (nodeid, pid). A quorate round's epoch is one more than every participant's, so
+ * the newest quorate line always has the highest epoch. Everyone whose (index, digest) differs
+ * from the leader's gets a snapshot. When nobody holds state, a node-quorate round where a
+ * member may bootstrap starts from the machine's initial state; otherwise the round has no
+ * state.
  * @module
  */
 
@@ -31,6 +50,8 @@ export interface Summary {
   readonly nodeid: number;
   readonly pid: number;
   readonly incarnation: string;
+  /** The sender's replica id (persisted uuid with a data directory, else its incarnation). */
+  readonly replica: string;
   /** The sender's summary counter (increases with every summary it sends). */
   readonly seq: number;
   readonly epoch: number;
@@ -42,16 +63,20 @@ export interface Summary {
   readonly fresh: boolean;
   /** Its state failed a checksum: never a leader, always gets a snapshot. */
   readonly dirty: boolean;
-  /** A short-lived client (never the timekeeper; never bootstraps). */
+  /** A short-lived client (never the timekeeper; never bootstraps; never in `Q`). */
   readonly passive: boolean;
   /** May start from the initial state when nobody holds any. */
   readonly bootstrap: boolean;
+  /** The operator forces this member's round quorate (`bootstrap: 'force'`). */
+  readonly force: boolean;
   /** Its node's quorum as its quorum service last said. */
   readonly quorate: boolean;
   /** Nodes in the sender's totem ring (0: unknown). */
   readonly ringNodes: number;
   /** Nodes its state has seen in quorate rounds (0: none yet). */
   readonly knownNodes: number;
+  /** `Q` of its state: the replica set of its last quorate round (empty when fresh). */
+  readonly replicas: readonly string[];
 }
 
 /** The outcome of a round. */
@@ -60,7 +85,7 @@ export interface Decision {
   /**
    * `transfer`: the leader sends a snapshot to `targets`; `none`: everyone already holds the
    * leader's state; `bootstrap`: everyone starts from the initial state; `nostate`: nobody
-   * holds state and nobody may bootstrap.
+   * holds state and the round may not start one.
    */
   readonly mode: 'transfer' | 'none' | 'bootstrap' | 'nostate';
   readonly leader: Summary | undefined;
@@ -70,6 +95,13 @@ export interface Decision {
   readonly participants: readonly Summary[];
   /** The state epoch after the round. */
   readonly epoch: number;
+  /**
+   * `Q` after the round: the non-passive participants' replica ids when quorate, else the
+   * leader's `Q` unchanged.
+   */
+  readonly replicas: readonly string[];
+  /** Quorate only because a member forces it (`bootstrap: 'force'`). */
+  readonly forced: boolean;
 }
 
 /** Order members by (nodeid, pid). */
@@ -85,7 +117,10 @@ export function memberKey(m: { nodeid: number; pid: number }): string {
   return `${m.nodeid}:${m.pid}`;
 }
 
-/** Rule 1 and 2 of the quorum rule. `knownNodes` is the leader's (the state that wins). */
+/**
+ * Rule 1 of the quorum rule: every participant's node is quorate, and the ring holds a strict
+ * majority of `knownNodes` (the nodes the winning state has seen in quorate rounds).
+ */
 export function decideQuorate(participants: readonly Summary[], knownNodes: number): boolean {
   if (participants.length === 0) return false;
   let ring = Infinity;
@@ -97,11 +132,28 @@ export function decideQuorate(participants: readonly Summary[], knownNodes: numb
   return true;
 }
 
+/**
+ * Rule 2 of the quorum rule: the replica ids of `holders` include a strict majority of `q`.
+ * An empty `q` (a state persisted before replica sets existed) leaves the decision to rule 1.
+ */
+export function hasReplicaMajority(holders: readonly Summary[], q: readonly string[]): boolean {
+  if (q.length === 0) return true;
+  const present = new Set(holders.map((s) => s.replica));
+  let n = 0;
+  for (const r of q) if (present.has(r)) n++;
+  return n * 2 > q.length;
+}
+
+/** `Q` after a quorate round: the sorted, distinct replica ids of non-passive participants. */
+export function replicaSet(participants: readonly Summary[]): string[] {
+  return [...new Set(participants.filter((s) => !s.passive).map((s) => s.replica))].sort();
+}
+
 function newer(a: Summary, b: Summary): number {
   // >0 when a should lead rather than b
-  if (a.primary !== b.primary) return a.primary ? 1 : -1;
   if (a.epoch !== b.epoch) return a.epoch - b.epoch;
   if (a.index !== b.index) return a.index > b.index ? 1 : -1;
+  if (a.primary !== b.primary) return a.primary ? 1 : -1;
   if (a.passive !== b.passive) return a.passive ? -1 : 1;
   return -compareMembers(a, b);
 }
@@ -120,23 +172,29 @@ function sameState(a: Summary, b: Summary): boolean {
 /** A full decision over all participants' summaries (after a membership or ring change). */
 export function decideFull(summaries: readonly Summary[]): Decision {
   const participants = [...summaries].sort(compareMembers);
-  let candidates = participants.filter((s) => !s.fresh && !s.dirty);
-  if (candidates.length === 0) candidates = participants.filter((s) => !s.fresh);
+  const holders = participants.filter((s) => !s.fresh && !s.dirty);
+  const candidates = holders.length > 0 ? holders : participants.filter((s) => !s.fresh);
   const leader = pickLeader(candidates);
   const maxEpoch = participants.reduce((m, s) => Math.max(m, s.epoch), 0);
   if (leader === undefined) {
-    const quorate = decideQuorate(participants, 0);
-    const canBoot = participants.some((s) => s.bootstrap);
+    const forced = participants.some((s) => s.force);
+    const canBoot = forced || participants.some((s) => s.bootstrap);
+    const quorate = canBoot && decideQuorate(participants, 0);
     return {
       quorate,
-      mode: canBoot ? 'bootstrap' : 'nostate',
+      mode: quorate ? 'bootstrap' : 'nostate',
       leader: undefined,
       targets: [],
       participants,
-      epoch: canBoot && quorate ? maxEpoch + 1 : maxEpoch,
+      epoch: quorate ? maxEpoch + 1 : maxEpoch,
+      replicas: quorate ? replicaSet(participants) : [],
+      forced: quorate && forced,
     };
   }
-  const quorate = decideQuorate(participants, leader.knownNodes);
+  const nodes = decideQuorate(participants, leader.knownNodes);
+  const majority = hasReplicaMajority(holders, leader.replicas);
+  const forced = nodes && !majority && participants.some((s) => s.force && !s.fresh);
+  const quorate = nodes && (majority || forced);
   const targets = participants
     .filter((s) => s.key !== leader.key && !sameState(s, leader))
     .map((s) => s.key);
@@ -147,6 +205,8 @@ export function decideFull(summaries: readonly Summary[]): Decision {
     targets,
     participants,
     epoch: quorate ? maxEpoch + 1 : leader.epoch,
+    replicas: quorate ? replicaSet(participants) : leader.replicas,
+    forced,
   };
 }
 
@@ -154,12 +214,17 @@ export function decideFull(summaries: readonly Summary[]): Decision {
  * Re-decide a round that was already decided, after a new summary from `changed` (its quorum
  * view flipped, it found its state dirty, or it spoke for the first time this round). Members
  * that were synced by the previous decision hold the component's current state, so their old
- * summaries need not be resent. Returns `undefined` when nothing changes.
+ * summaries need not be resent. Returns `undefined` when nothing changes, and `'restart'` when
+ * `changed` is a late speaker whose state is newer than the one the round went on from: then
+ * every member starts the round's decision over (fresh summaries from everyone), so that the
+ * newer state is never overwritten.
  *
  * @param prev - the previous decision of this round
  * @param latest - the latest summary of every member that sent one this round
  * @param synced - keys of participants that hold the component's state now
+ * @param changed - the key of the member whose summary arrived
  * @param knownNodes - the component's `knownNodes` (from its replicated state)
+ * @param q - the component's `Q` (from its replicated state)
  */
 export function decideIncremental(
   prev: Decision,
@@ -167,7 +232,8 @@ export function decideIncremental(
   synced: ReadonlySet<string>,
   changed: string,
   knownNodes: number,
-): Decision | undefined {
+  q: readonly string[],
+): Decision | 'restart' | undefined {
   const keys = new Set(prev.participants.map((p) => p.key));
   keys.add(changed);
   const participants = [...keys]
@@ -175,12 +241,31 @@ export function decideIncremental(
     .filter((s): s is Summary => s !== undefined)
     .sort(compareMembers);
   if (prev.mode === 'nostate') return decideFull(participants);
+  const late = latest.get(changed);
+  if (late !== undefined && !synced.has(changed) && !late.fresh && !late.dirty) {
+    const base = prev.leader;
+    if (
+      base === undefined ||
+      late.epoch > base.epoch ||
+      (late.epoch === base.epoch && late.index > base.index)
+    )
+      return 'restart';
+  }
   const holders = participants
     .filter((s) => synced.has(s.key) && !s.dirty)
     .sort((a, b) => (a.passive === b.passive ? compareMembers(a, b) : a.passive ? 1 : -1));
   const leader = holders[0];
   if (leader === undefined) return decideFull(participants);
-  const quorate = decideQuorate(participants, knownNodes);
+  const nodes = decideQuorate(participants, knownNodes);
+  // Members synced by this round hold the component's state, a dirty one included: it is
+  // here (not in another component), and the others hold what it knew. A late speaker that
+  // holds state counts as in `decideFull`: it is here, and its state is not newer.
+  const majority = hasReplicaMajority(
+    participants.filter((s) => synced.has(s.key) || (!s.fresh && !s.dirty)),
+    q,
+  );
+  const forced = nodes && !majority && holders.some((s) => s.force);
+  const quorate = nodes && (majority || forced);
   const targets = participants
     .filter((s) => !synced.has(s.key) || s.dirty)
     .map((s) => s.key)
@@ -199,5 +284,7 @@ export function decideIncremental(
     targets,
     participants,
     epoch: quorate ? prev.epoch + 1 : prev.epoch,
+    replicas: quorate ? replicaSet(participants) : q,
+    forced,
   };
 }

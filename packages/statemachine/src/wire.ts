@@ -45,12 +45,17 @@ export const Kind = {
   digest: 6,
   /** Close a sync round that silent members hold up (body: JSON `{ round, participants }`). */
   close: 7,
+  /**
+   * A member that closes gracefully leaves the replica set `Q` (body: JSON `{ r: replicaId }`).
+   * Applied in the agreed order like a command, only in a quorate component.
+   */
+  retire: 8,
 } as const;
 
 /** A message kind number. */
 export type KindValue = (typeof Kind)[keyof typeof Kind];
 
-const KIND_MAX = 7;
+const KIND_MAX = 8;
 const ZERO_ID = new Uint8Array(16);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
