@@ -13,7 +13,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 import { MemoryCluster } from '@cpgkit/core/testing';
 import { corosync, Group } from '@cpgkit/core';
@@ -158,7 +158,9 @@ interface Child {
 }
 
 function spawnMember(node: number, namespace: string, group: string): Child {
-  const tsx = join(repoRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+  // node itself with tsx as a loader (the tsx CLI would run the script in a child process,
+  // and kill -9 must hit the member)
+  const tsx = pathToFileURL(join(repoRoot, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs')).href;
   const child = spawn(
     'ip',
     [
@@ -166,6 +168,7 @@ function spawnMember(node: number, namespace: string, group: string): Child {
       'exec',
       namespace,
       process.execPath,
+      '--import',
       tsx,
       '--conditions=@cpgkit/source',
       fileURLToPath(import.meta.url),
