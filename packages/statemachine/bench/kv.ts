@@ -1,0 +1,556 @@
+/**
+ * Benchmark of the replicated config store (`ReplicatedMap`), on the in-memory cluster and,
+ * when a `scripts/cluster` cluster is up, on three real corosync nodes (one worker process per
+ * node, inside the node's network namespace).
+ *
+ * Figures: `set` throughput with concurrent writers on every node (many dispatches outstanding,
+ * so `Group` packs them into few CPG messages), p50/p99 `set` latency at a moderate fixed rate
+ * (timed from when each write was due, so stalls count), the time a joiner takes to receive a
+ * 100,000-key store, and the memory of a replica holding it.
+ *
+ * ```sh
+ * pnpm exec tsx --conditions=@cpgkit/source packages/statemachine/bench/kv.ts
+ * CPGKIT_CLUSTER_NAME=cpgk4 CPGKIT_CLUSTER_SUBNET=10.213.4 \
+ *   pnpm exec tsx --conditions=@cpgkit/source packages/statemachine/bench/kv.ts --corosync
+ * ```
+ * Options: `--memory` / `--corosync` (default: memory, plus corosync when the cluster is up),
+ * `--duration S` (per throughput/latency phase, default 5), `--concurrency N` (outstanding sets
+ * per node, default 256), `--rate N` (sets/s per node in the latency phase, default 100),
+ * `--keys N` (store size for the joiner, default 100000). The last line printed is the JSON of
+ * every figure.
+ * @module
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
+import { createInterface } from 'node:readline';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { corosync, Group, type GroupTransport } from '@cpgkit/core';
+import { MemoryCluster } from '@cpgkit/core/testing';
+import { ReplicatedMap, type Json, type MapOp } from '../src/index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = join(here, '..', '..', '..');
+
+// ------------------------------------------------------------------ options
+
+interface Options {
+  memory: boolean;
+  corosync: boolean | undefined;
+  durationMs: number;
+  concurrency: number;
+  rate: number;
+  keys: number;
+}
+
+function parseArgs(argv: readonly string[]): Options {
+  const o: Options = {
+    memory: false,
+    corosync: undefined,
+    durationMs: 5000,
+    concurrency: 256,
+    rate: 100,
+    keys: 100_000,
+  };
+  let picked = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const num = (): number => {
+      const v = Number(argv[++i]);
+      if (!Number.isFinite(v) || v <= 0) throw new Error(`${a} wants a positive number`);
+      return v;
+    };
+    if (a === '--memory') {
+      o.memory = true;
+      picked = true;
+    } else if (a === '--corosync') {
+      o.corosync = true;
+      picked = true;
+    } else if (a === '--duration') o.durationMs = num() * 1000;
+    else if (a === '--concurrency') o.concurrency = Math.round(num());
+    else if (a === '--rate') o.rate = num();
+    else if (a === '--keys') o.keys = Math.round(num());
+    else throw new Error(`unknown argument '${a}'`);
+  }
+  if (!picked) o.memory = true;
+  if (picked && o.corosync === undefined) o.corosync = false;
+  return o;
+}
+
+// ------------------------------------------------------------------ workloads
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const started = performance.now();
+/** Progress on stderr (figures go to stdout). */
+const phase = (what: string): void =>
+  void process.stderr.write(`  ${((performance.now() - started) / 1000).toFixed(1)} s: ${what}\n`);
+
+/** A small JSON value, about 40 bytes. */
+function value(i: number): Json {
+  return { n: i, pad: 'abcdefghijklmnopqrstuvwx' };
+}
+
+/** Nearest-rank percentile of sorted samples. */
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
+}
+
+/** Result of a closed-loop throughput run on one member. */
+interface ThroughputPart {
+  ops: number;
+  errors: number;
+  elapsedMs: number;
+  /** CPU time (user + system) of this process during the run. */
+  cpuMs: number;
+}
+
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const c = process.cpuUsage(start);
+  return (c.user + c.system) / 1000;
+}
+
+/** `concurrency` writers, each with one set outstanding, for `durationMs`. */
+async function throughputLoop(
+  kv: ReplicatedMap,
+  prefix: string,
+  concurrency: number,
+  durationMs: number,
+): Promise<ThroughputPart> {
+  let ops = 0;
+  let errors = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const end = t0 + durationMs;
+  const writer = async (w: number): Promise<void> => {
+    for (let i = 0; performance.now() < end; i++) {
+      try {
+        await kv.set(`${prefix}/${w}/${i % 64}`, value(i));
+        ops++;
+      } catch {
+        errors++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, (_, w) => writer(w)));
+  return { ops, errors, elapsedMs: performance.now() - t0, cpuMs: cpuMsSince(cpu0) };
+}
+
+/** Sets at `rate`/s for `durationMs`; each latency is timed from when the set was due. */
+async function latencyLoop(
+  kv: ReplicatedMap,
+  prefix: string,
+  rate: number,
+  durationMs: number,
+): Promise<{ samples: number[]; errors: number }> {
+  const interval = 1000 / rate;
+  const count = Math.floor((durationMs / 1000) * rate);
+  const samples: number[] = [];
+  let errors = 0;
+  const inflight: Promise<void>[] = [];
+  const t0 = performance.now();
+  for (let i = 0; i < count; i++) {
+    const due = t0 + i * interval;
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+    inflight.push(
+      kv.set(`${prefix}/${i % 256}`, value(i)).then(
+        () => void samples.push(performance.now() - due),
+        () => void errors++,
+      ),
+    );
+  }
+  await Promise.all(inflight);
+  return { samples, errors };
+}
+
+/** Write `keys` keys in transactions of `batch` ops, with a few transactions outstanding. */
+async function fill(kv: ReplicatedMap, keys: number, batch = 500): Promise<number> {
+  const t0 = performance.now();
+  const txs: MapOp[][] = [];
+  for (let i = 0; i < keys; i += batch) {
+    const ops: MapOp[] = [];
+    for (let j = i; j < Math.min(keys, i + batch); j++)
+      ops.push({ op: 'set', key: `fill/${String(j).padStart(7, '0')}`, value: value(j) });
+    txs.push(ops);
+  }
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < txs.length) await kv.transaction([], txs[next++]!, { timeout: 120_000 });
+  };
+  await Promise.all(Array.from({ length: 8 }, lane));
+  return performance.now() - t0;
+}
+
+function gcNow(): void {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (g !== undefined) {
+    g();
+    g();
+  }
+}
+
+// ------------------------------------------------------------------ figures
+
+interface LatencyFigures {
+  ratePerNode: number;
+  samples: number;
+  errors: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+interface Figures {
+  transport: 'memory' | 'corosync';
+  throughput: {
+    concurrencyPerNode: number;
+    opsPerSec: number;
+    ops: number;
+    errors: number;
+    /** CPU ms one replica spent per 1000 applied sets (every replica applies every set). */
+    cpuMsPer1000PerReplica: number;
+  };
+  latency: LatencyFigures;
+  store: {
+    keys: number;
+    fillMs: number;
+    joinMs: number;
+    rssMb?: number;
+    heapPerReplicaMb?: number;
+  };
+}
+
+function latencyFigures(ratePerNode: number, samples: number[], errors: number): LatencyFigures {
+  const s = [...samples].sort((a, b) => a - b);
+  const r = (x: number): number => Math.round(x * 100) / 100;
+  return {
+    ratePerNode,
+    samples: s.length,
+    errors,
+    p50: r(percentile(s, 50)),
+    p99: r(percentile(s, 99)),
+    p999: r(percentile(s, 99.9)),
+    max: r(s[s.length - 1] ?? NaN),
+  };
+}
+
+function print(f: Figures, nodes: number): void {
+  const t = f.throughput;
+  const l = f.latency;
+  const s = f.store;
+  const say = (line: string): void => void console.log(`[${f.transport}] ${line}`);
+  say(
+    `set throughput, ${t.concurrencyPerNode} outstanding per node on ${nodes} nodes: ${Math.round(t.opsPerSec).toLocaleString('en')} sets/s (${t.ops} ok, ${t.errors} errors); CPU per replica ${t.cpuMsPer1000PerReplica} ms per 1000 sets`,
+  );
+  say(
+    `set latency at ${l.ratePerNode}/s per node (${l.ratePerNode * nodes}/s total): p50 ${l.p50} ms, p99 ${l.p99} ms, p99.9 ${l.p999} ms, max ${l.max} ms (${l.samples} samples, ${l.errors} errors)`,
+  );
+  say(
+    `${s.keys.toLocaleString('en')}-key store: filled in ${Math.round(s.fillMs)} ms, a joiner synced in ${Math.round(s.joinMs)} ms` +
+      (s.rssMb === undefined ? '' : `, replica RSS ${s.rssMb} MB`) +
+      (s.heapPerReplicaMb === undefined ? '' : `, heap per replica ~${s.heapPerReplicaMb} MB`),
+  );
+}
+
+// ------------------------------------------------------------------ in-memory cluster
+
+async function openReady(t: GroupTransport, group: string): Promise<ReplicatedMap> {
+  const kv = await ReplicatedMap.open(t, { groupName: group, checkInterval: 0 });
+  await kv.ready({ timeout: 60_000 });
+  return kv;
+}
+
+async function memoryBench(o: Options): Promise<Figures> {
+  const cluster = new MemoryCluster({ nodes: 3, seed: 1 });
+  const group = 'bench-kv';
+  const maps: ReplicatedMap[] = [];
+  for (const n of [1, 2, 3]) maps.push(await openReady(cluster.transport(n), group));
+
+  phase('memory: throughput');
+  const parts = await Promise.all(
+    maps.map((kv, i) => throughputLoop(kv, `tp/${i}`, o.concurrency, o.durationMs)),
+  );
+  const ops = parts.reduce((a, p) => a + p.ops, 0);
+  const errors = parts.reduce((a, p) => a + p.errors, 0);
+  const elapsed = Math.max(...parts.map((p) => p.elapsedMs));
+  // one process runs the three replicas (and the engine): each loop measured the whole process
+  const cpuPer1000 = Math.round((parts[0]!.cpuMs / 3 / ops) * 1000 * 10) / 10;
+
+  phase('memory: latency');
+  const lat = await Promise.all(
+    maps.map((kv, i) => latencyLoop(kv, `lat/${i}`, o.rate, o.durationMs)),
+  );
+
+  gcNow();
+  const heap0 = process.memoryUsage().heapUsed;
+  phase(`memory: fill ${o.keys} keys`);
+  const fillMs = await fill(maps[0]!, o.keys);
+  await sleep(100);
+  phase('memory: joiner');
+  const tj = performance.now();
+  const joiner = await ReplicatedMap.open(cluster.transport(2), {
+    groupName: group,
+    checkInterval: 0,
+  });
+  await joiner.machine.synced({ timeout: 120_000 });
+  const joinMs = performance.now() - tj;
+  if (joiner.size !== maps[0]!.size) throw new Error('the joiner did not receive the whole store');
+  gcNow();
+  const heap1 = process.memoryUsage().heapUsed;
+  const heapPerReplicaMb = Math.round((heap1 - heap0) / 4 / 1e5) / 10;
+  for (const kv of [...maps, joiner]) await kv.close();
+  cluster.destroy();
+  return {
+    transport: 'memory',
+    throughput: {
+      concurrencyPerNode: o.concurrency,
+      opsPerSec: (ops / elapsed) * 1000,
+      ops,
+      errors,
+      cpuMsPer1000PerReplica: cpuPer1000,
+    },
+    latency: latencyFigures(
+      o.rate,
+      lat.flatMap((l) => l.samples),
+      lat.reduce((a, l) => a + l.errors, 0),
+    ),
+    store: { keys: maps[0]!.size, fillMs, joinMs, heapPerReplicaMb },
+  };
+}
+
+// ------------------------------------------------------------------ real corosync: workers
+
+type Request =
+  | { cmd: 'open'; group: string }
+  | { cmd: 'throughput'; prefix: string; concurrency: number; durationMs: number; at: number }
+  | { cmd: 'latency'; prefix: string; rate: number; durationMs: number; at: number }
+  | { cmd: 'fill'; keys: number }
+  | { cmd: 'stats' }
+  | { cmd: 'close' };
+
+/** A worker: one `ReplicatedMap` over the local corosync, driven by JSON lines on stdin. */
+async function worker(): Promise<void> {
+  let kv: ReplicatedMap | undefined;
+  const reply = (r: unknown): void => void process.stdout.write(`${JSON.stringify(r)}\n`);
+  const untilWall = async (at: number): Promise<void> => {
+    const wait = at - Date.now();
+    if (wait > 0) await sleep(wait);
+  };
+  for await (const line of createInterface({ input: process.stdin })) {
+    const req = JSON.parse(line) as Request;
+    try {
+      switch (req.cmd) {
+        case 'open': {
+          const t0 = performance.now();
+          kv = await ReplicatedMap.open(new Group(corosync()), {
+            groupName: req.group,
+            checkInterval: 0,
+          });
+          await kv.machine.synced({ timeout: 120_000 });
+          const syncedMs = performance.now() - t0;
+          await kv.ready({ timeout: 60_000 });
+          reply({ ok: true, syncedMs, size: kv.size });
+          break;
+        }
+        case 'throughput':
+          await untilWall(req.at);
+          reply({
+            ok: true,
+            ...(await throughputLoop(kv!, req.prefix, req.concurrency, req.durationMs)),
+          });
+          break;
+        case 'latency':
+          await untilWall(req.at);
+          reply({ ok: true, ...(await latencyLoop(kv!, req.prefix, req.rate, req.durationMs)) });
+          break;
+        case 'fill':
+          reply({ ok: true, ms: await fill(kv!, req.keys), size: kv!.size });
+          break;
+        case 'stats':
+          gcNow();
+          reply({
+            ok: true,
+            rss: process.memoryUsage().rss,
+            heapUsed: process.memoryUsage().heapUsed,
+            size: kv?.size,
+            revision: kv?.revision,
+          });
+          break;
+        case 'close':
+          await kv?.close();
+          reply({ ok: true });
+          return;
+      }
+    } catch (e) {
+      reply({ ok: false, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
+    }
+  }
+}
+
+interface ClusterEnv {
+  nodes: { node: number; namespace: string }[];
+}
+
+/** The cluster `scripts/cluster` names in the environment, if it is up and quorate. */
+function clusterUp(): ClusterEnv | undefined {
+  const script = join(repoRoot, 'scripts', 'cluster');
+  const status = spawnSync('bash', [script, 'status'], { encoding: 'utf8' });
+  if (status.status !== 0) return undefined;
+  const env = spawnSync('bash', [script, 'env', '--json'], { encoding: 'utf8' });
+  if (env.status !== 0) return undefined;
+  return JSON.parse(env.stdout) as ClusterEnv;
+}
+
+/** A worker process inside a node's network namespace. */
+class Worker {
+  private readonly child: ChildProcess;
+  private readonly waiting: ((r: Record<string, unknown>) => void)[] = [];
+  private stderr = '';
+
+  constructor(namespace: string) {
+    const tsx = join(repoRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+    this.child = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        namespace,
+        process.execPath,
+        '--expose-gc',
+        tsx,
+        '--conditions=@cpgkit/source',
+        fileURLToPath(import.meta.url),
+        '--worker',
+      ],
+      { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    createInterface({ input: this.child.stdout! }).on('line', (l) => {
+      this.waiting.shift()?.(JSON.parse(l) as Record<string, unknown>);
+    });
+    this.child.stderr!.on('data', (c: Buffer) => (this.stderr += c.toString()));
+  }
+
+  async call(req: Request): Promise<Record<string, unknown>> {
+    const r = new Promise<Record<string, unknown>>((resolve, reject) => {
+      this.waiting.push(resolve);
+      this.child.once('exit', (code) =>
+        reject(new Error(`worker exited ${code}: ${this.stderr.trim().slice(-500)}`)),
+      );
+    });
+    this.child.stdin!.write(`${JSON.stringify(req)}\n`);
+    const res = await r;
+    if (res.ok !== true) throw new Error(`worker: ${String(res.error)}`);
+    return res;
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
+}
+
+async function corosyncBench(o: Options, env: ClusterEnv): Promise<Figures> {
+  const group = `bench-kv-${process.pid}`;
+  const workers = env.nodes.slice(0, 3).map((n) => new Worker(n.namespace));
+  const extra: Worker[] = [];
+  try {
+    for (const w of workers) await w.call({ cmd: 'open', group });
+    const at1 = Date.now() + 500;
+    const parts = await Promise.all(
+      workers.map((w, i) =>
+        w.call({
+          cmd: 'throughput',
+          prefix: `tp/${i}`,
+          concurrency: o.concurrency,
+          durationMs: o.durationMs,
+          at: at1,
+        }),
+      ),
+    );
+    const ops = parts.reduce((a, p) => a + (p.ops as number), 0);
+    const errors = parts.reduce((a, p) => a + (p.errors as number), 0);
+    const elapsed = Math.max(...parts.map((p) => p.elapsedMs as number));
+    const cpuMs = parts.reduce((a, p) => a + (p.cpuMs as number), 0) / parts.length;
+
+    const at2 = Date.now() + 500;
+    const lat = await Promise.all(
+      workers.map((w, i) =>
+        w.call({
+          cmd: 'latency',
+          prefix: `lat/${i}`,
+          rate: o.rate,
+          durationMs: o.durationMs,
+          at: at2,
+        }),
+      ),
+    );
+
+    const filled = await workers[0]!.call({ cmd: 'fill', keys: o.keys });
+    await sleep(200);
+    const stats = await workers[1]!.call({ cmd: 'stats' });
+    const joiner = new Worker(env.nodes[2]!.namespace);
+    extra.push(joiner);
+    const joined = await joiner.call({ cmd: 'open', group });
+    if (joined.size !== filled.size) throw new Error('the joiner did not receive the whole store');
+    for (const w of [...workers, joiner]) await w.call({ cmd: 'close' });
+    return {
+      transport: 'corosync',
+      throughput: {
+        concurrencyPerNode: o.concurrency,
+        opsPerSec: (ops / elapsed) * 1000,
+        ops,
+        errors,
+        cpuMsPer1000PerReplica: Math.round((cpuMs / ops) * 1000 * 10) / 10,
+      },
+      latency: latencyFigures(
+        o.rate,
+        lat.flatMap((l) => l.samples as number[]),
+        lat.reduce((a, l) => a + (l.errors as number), 0),
+      ),
+      store: {
+        keys: filled.size as number,
+        fillMs: filled.ms as number,
+        joinMs: joined.syncedMs as number,
+        rssMb: Math.round((stats.rss as number) / 1e5) / 10,
+      },
+    };
+  } finally {
+    for (const w of [...workers, ...extra]) w.kill();
+  }
+}
+
+// ------------------------------------------------------------------ main
+
+async function main(): Promise<void> {
+  if (process.argv.includes('--worker')) return worker();
+  const o = parseArgs(process.argv.slice(2));
+  const out: Figures[] = [];
+  if (o.memory) {
+    const f = await memoryBench(o);
+    print(f, 3);
+    out.push(f);
+  }
+  if (o.corosync !== false) {
+    const env = clusterUp();
+    if (env === undefined) {
+      const why = 'no scripts/cluster cluster is up (CPGKIT_CLUSTER_NAME/SUBNET name it)';
+      if (o.corosync === true) throw new Error(why);
+      console.log(`[corosync] skipped: ${why}`);
+    } else {
+      const f = await corosyncBench(o, env);
+      print(f, 3);
+      out.push(f);
+    }
+  }
+  const [load1] = loadavg();
+  console.log(
+    `machine: ${cpus().length} CPUs, load average ${load1!.toFixed(1)} at the end (figures under load are lower)`,
+  );
+  console.log(
+    JSON.stringify({ bench: 'statemachine/kv', cpus: cpus().length, loadavg: load1, results: out }),
+  );
+}
+
+await main();
