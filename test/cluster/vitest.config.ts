@@ -13,7 +13,7 @@ export default defineProject({
     exclude: ['**/node_modules/**'],
     globalSetup: ['./globalSetup.ts'],
     fileParallelism: false,
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
   },
 });
