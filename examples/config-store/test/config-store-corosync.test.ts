@@ -80,7 +80,7 @@ describe.skipIf(!canRun)(
         ready.push(
           new Promise((resolve, reject) => {
             let out = '';
-            child.stdout!.on('data', (d: Buffer) => {
+            child.stdout.on('data', (d: Buffer) => {
               out += d.toString();
               if (out.includes('ready;')) resolve();
             });
@@ -95,7 +95,9 @@ describe.skipIf(!canRun)(
     afterAll(async () => {
       for (const s of servers) s.kill('SIGTERM'); // the processes this suite started, by pid
       await Promise.all(
-        servers.map((s) => (s.exitCode === null ? new Promise((r) => s.on('exit', r)) : undefined)),
+        servers.map((s) =>
+          s.exitCode === null ? new Promise((r) => s.on('exit', r)) : Promise.resolve(),
+        ),
       );
       cluster('down');
     }, 60_000);

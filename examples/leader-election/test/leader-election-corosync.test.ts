@@ -42,7 +42,7 @@ describe.skipIf(!canRun)(
         workers.map((w) =>
           w.child.exitCode === null && w.child.signalCode === null
             ? new Promise((r) => w.child.on('exit', r))
-            : undefined,
+            : Promise.resolve(),
         ),
       );
       cluster('down');
@@ -70,7 +70,7 @@ describe.skipIf(!canRun)(
           { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] },
         );
         const w: Worker = { node, child, out: '' };
-        child.stdout!.on('data', (d: Buffer) => (w.out += d.toString()));
+        child.stdout.on('data', (d: Buffer) => (w.out += d.toString()));
         workers.push(w);
       }
       // everyone sees a leader
