@@ -617,6 +617,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     const wait = withWait(d.promise, this.clock, { timeout: this.syncTimeout }, 'retire', () =>
       this.pending.delete(id),
     );
+    wait.catch(() => undefined);
     try {
       await this.group.send(this.frame(Kind.retire, jsonBody({ r: this.replica }), id));
     } catch (e) {

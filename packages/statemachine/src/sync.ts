@@ -193,7 +193,7 @@ export function decideFull(summaries: readonly Summary[]): Decision {
   }
   const nodes = decideQuorate(participants, leader.knownNodes);
   const majority = hasReplicaMajority(holders, leader.replicas);
-  const forced = nodes && !majority && participants.some((s) => s.force && !s.fresh);
+  const forced = nodes && !majority && participants.some((s) => s.force);
   const quorate = nodes && (majority || forced);
   const targets = participants
     .filter((s) => s.key !== leader.key && !sameState(s, leader))
@@ -264,7 +264,7 @@ export function decideIncremental(
     participants.filter((s) => synced.has(s.key) || (!s.fresh && !s.dirty)),
     q,
   );
-  const forced = nodes && !majority && holders.some((s) => s.force);
+  const forced = nodes && !majority && participants.some((s) => s.force);
   const quorate = nodes && (majority || forced);
   const targets = participants
     .filter((s) => !synced.has(s.key) || s.dirty)

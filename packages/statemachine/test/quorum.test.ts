@@ -1,0 +1,232 @@
+/**
+ * The replica-majority rule (a round is quorate only with a strict majority of the replica set
+ * `Q` of the newest state present), persistence across full restarts, graceful retirement from
+ * `Q`, the operator's `bootstrap: 'force'`, and digest-mismatch repair.
+ */
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemoryCluster } from '@cpgkit/core/testing';
+import { NoQuorumError, ReplicatedStateMachine, type MachineEvent } from '../src/index.js';
+import { corruptReplica } from '../src/test-hooks.js';
+import { counter, openAll, type Counter, type CounterCmd } from './helpers.js';
+
+type SM = ReplicatedStateMachine<Counter, CounterCmd, number>;
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cpgkit-sm-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function write(cluster: MemoryCluster, m: SM, add: number): Promise<number> {
+  const p = m.dispatch({ add });
+  await cluster.settle();
+  return p;
+}
+
+function permutations<T>(xs: readonly T[]): T[][] {
+  if (xs.length <= 1) return [[...xs]];
+  return xs.flatMap((x, i) =>
+    permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((rest) => [x, ...rest]),
+  );
+}
+
+describe('replica-majority quorum', () => {
+  it('a quorate node set whose members lost the newest state stays minority (no rollback at the merge)', async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 11 });
+    const [a, b, c] = (await openAll(cluster, [1, 2, 3], counter)) as [SM, SM, SM];
+    await write(cluster, a, 1);
+    cluster.partition([1], [2, 3]);
+    await cluster.settle();
+    expect(a.status).toBe('minority');
+    expect(await write(cluster, b, 10)).toBe(11); // acknowledged by the majority side only
+    // every holder of the newest state dies; node 2 gets a new, empty member
+    cluster.crashProcess(b.self);
+    cluster.crashProcess(c.self);
+    await cluster.settle();
+    const d = await ReplicatedStateMachine.open(cluster.transport(2), counter, {
+      checkInterval: 0,
+      bootstrap: false,
+    });
+    cluster.heal();
+    await cluster.settle({ advanceTime: true, maxTime: 10_000 });
+    // {1, 2} is quorate by votes, but only one of the three replicas of the newest Q is here
+    expect(cluster.isQuorate(1)).toBe(true);
+    expect([a.status, d.status]).toEqual(['minority', 'minority']);
+    expect(a.state.n).toBe(1);
+    await expect(a.dispatch({ add: 5 })).rejects.toBeInstanceOf(NoQuorumError);
+    // a's state (the newest here) has Q = {a, b, c}: b and c are gone, one of three is left
+    expect(a.replicas).toEqual([a.replicaId, b.replicaId, c.replicaId].sort());
+    // the operator gives up on b and c: an explicit force restarts Q from this round
+    const logs: string[] = [];
+    const e = await ReplicatedStateMachine.open(cluster.transport(3), counter, {
+      checkInterval: 0,
+      bootstrap: 'force',
+      log: (l) => logs.push(l),
+    });
+    await cluster.settle({ advanceTime: true, maxTime: 10_000 });
+    expect([a.status, d.status, e.status]).toEqual(['ready', 'ready', 'ready']);
+    expect(e.state.n).toBe(1); // the newest state present (a's); b's write is gone for good
+    expect([...a.replicas].sort()).toEqual([a.replicaId, d.replicaId, e.replicaId].sort());
+    expect(await write(cluster, d, 2)).toBe(3);
+    // the force was used once: losing two of three now stops writes again
+    cluster.crashProcess(a.self);
+    cluster.crashProcess(d.self);
+    await cluster.settle();
+    expect(e.status).toBe('minority');
+    await e.close();
+    cluster.destroy();
+  });
+
+  it('after two of three replicas crash, the survivor refuses writes although its node set is quorate', async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 12 });
+    const [a, b, c] = (await openAll(cluster, [1, 2, 3], counter)) as [SM, SM, SM];
+    await write(cluster, a, 1);
+    cluster.crashProcess(c.self);
+    await cluster.settle();
+    expect([a.status, b.status]).toEqual(['ready', 'ready']); // 2 of 3: Q becomes {a, b}
+    expect(a.replicas).toHaveLength(2);
+    cluster.crashProcess(b.self);
+    await cluster.settle();
+    expect(cluster.isQuorate(1)).toBe(true);
+    expect(a.status).toBe('minority'); // 1 of {a, b}
+    await expect(a.dispatch({ add: 1 })).rejects.toBeInstanceOf(NoQuorumError);
+    // a new member does not make a majority of Q either
+    const d = await ReplicatedStateMachine.open(cluster.transport(2), counter, {
+      checkInterval: 0,
+    });
+    await cluster.settle();
+    expect([a.status, d.status]).toEqual(['minority', 'minority']);
+    expect(d.state.n).toBe(1); // it got the (stale-marked) state to read
+    await a.close();
+    await d.close();
+    cluster.destroy();
+  });
+
+  it('a graceful close retires from Q, so a rolling restart with data directories never loses quorum', async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 13 });
+    const open = (n: number): Promise<SM> =>
+      ReplicatedStateMachine.open(cluster.transport(n), counter, {
+        checkInterval: 0,
+        dataDir: join(dir, `m${n}`),
+      });
+    const ms: SM[] = [];
+    for (const n of [1, 2, 3]) ms.push(await open(n));
+    await cluster.settle();
+    const ids = ms.map((m) => m.replicaId);
+    let total = 0;
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 3; i++) {
+        const closing = ms[i]!.close();
+        await cluster.settle({ advanceTime: true, maxTime: 1000 });
+        await closing;
+        await cluster.settle();
+        const others = ms.filter((_, j) => j !== i);
+        expect(others.map((m) => m.status)).toEqual(['ready', 'ready']);
+        expect(others[0]!.replicas).toHaveLength(2);
+        total += i + 1;
+        expect(await write(cluster, others[0]!, i + 1)).toBe(total);
+        ms[i] = await open(i + 1);
+        await cluster.settle({ advanceTime: true, maxTime: 1000 });
+        expect(ms.map((m) => m.status)).toEqual(['ready', 'ready', 'ready']);
+        expect(ms[i]!.state.n).toBe(total);
+        expect(ms[i]!.replicaId).toBe(ids[i]); // the same replica, from its data directory
+      }
+    }
+    expect([...ms[0]!.replicas].sort()).toEqual([...ids].sort());
+    for (const m of ms) await m.close();
+    cluster.destroy();
+  });
+});
+
+describe('persistence across a full restart', () => {
+  it('restarting in any order, the newest state wins and no older one ever serves', async () => {
+    for (const order of permutations([1, 2, 3])) {
+      const cluster = new MemoryCluster({ nodes: 3, seed: 20 + order[0]! });
+      const base = join(dir, order.join(''));
+      const open = (n: number): Promise<SM> =>
+        ReplicatedStateMachine.open(cluster.transport(n), counter, {
+          checkInterval: 0,
+          dataDir: join(base, `m${n}`),
+        });
+      const [a, b, c] = [await open(1), await open(2), await open(3)];
+      await cluster.settle();
+      await write(cluster, a, 1);
+      await a.flush();
+      // a dies with the older state on disk; b and c go on and persist the newer one
+      cluster.crashProcess(a.self);
+      await cluster.settle();
+      expect(await write(cluster, b, 10)).toBe(11);
+      await Promise.all([b.flush(), c.flush()]);
+      // the whole cluster goes down (kill -9 everywhere)
+      cluster.crashProcess(b.self);
+      cluster.crashProcess(c.self);
+      await cluster.settle();
+      const back: SM[] = [];
+      for (const n of order) {
+        back.push(await open(n));
+        await cluster.settle({ advanceTime: true, maxTime: 5000 });
+        for (const m of back) {
+          // never ready with an older state; ready as soon as b and c (Q) are both back
+          if (m.status === 'ready') expect(m.state.n).toBe(11);
+        }
+        const newest = back.filter((m) => m.self.nodeid !== 1).length === 2;
+        expect(back.every((m) => m.status === 'ready')).toBe(newest);
+      }
+      expect(back.map((m) => m.state.n)).toEqual([11, 11, 11]);
+      expect(await write(cluster, back[0]!, 100)).toBe(111);
+      for (const m of back) await m.close();
+      cluster.destroy();
+    }
+  });
+
+  it('a member whose data directory lost its snapshot does not start an empty store', async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 30 });
+    const dataDir = join(dir, 'lost');
+    const a = await ReplicatedStateMachine.open(cluster.transport(1), counter, {
+      checkInterval: 0,
+      dataDir,
+    });
+    await cluster.settle();
+    await write(cluster, a, 5);
+    await a.close();
+    await rm(join(dataDir, 'counter.snapshot.json'));
+    const again = await ReplicatedStateMachine.open(cluster.transport(1), counter, {
+      checkInterval: 0,
+      dataDir,
+    });
+    await cluster.settle({ advanceTime: true, maxTime: 5000 });
+    expect(again.status).toBe('syncing');
+    expect(again.replicaId).toBe(a.replicaId);
+    await again.close();
+    cluster.destroy();
+  });
+});
+
+describe('checksums', () => {
+  it('a corrupted replica is found by the periodic digest check and repaired by resync', async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 40 });
+    const ms = (await openAll(cluster, [1, 2, 3], counter, { checkInterval: 1000 })) as SM[];
+    await write(cluster, ms[0]!, 7);
+    const events: Extract<MachineEvent, { type: 'mismatch' }>[] = [];
+    ms[1]!.on('mismatch', (e) => events.push(e));
+    const good = ms[0]!.digest();
+    corruptReplica(ms[1]!, (s) => ({ ...s, n: 999 }));
+    expect(ms[1]!.state.n).toBe(999);
+    expect(ms[1]!.digest()).not.toBe(good);
+    await cluster.advance(1500);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ local: expect.any(String), remote: good });
+    expect(events[0]!.local).not.toBe(good);
+    expect(ms.map((m) => m.state.n)).toEqual([7, 7, 7]);
+    expect(new Set(ms.map((m) => m.digest())).size).toBe(1);
+    expect(ms.map((m) => m.status)).toEqual(['ready', 'ready', 'ready']);
+    expect(await write(cluster, ms[1]!, 1)).toBe(8);
+    for (const m of ms) await m.close();
+    cluster.destroy();
+  });
+});
