@@ -258,3 +258,67 @@ export async function untilLost(
   ctx.emit({ mcastAfterLost: after });
   return lost;
 }
+
+/**
+ * Close the driver from inside a deliver callback while more messages are pending in the same
+ * `cpg_dispatch`: the finalize is deferred until dispatch returns, no sink call follows, and
+ * the process goes on. Then open a new connection in the same process and use it.
+ */
+export async function closeInsideCallback(args: { group: string }): Promise<{
+  deliveredBeforeClose: number;
+  callsAfterClose: number;
+  reopenedEcho: boolean;
+}> {
+  let closedAt = -1;
+  let calls = 0;
+  const ref: { driver?: GroupDriver } = {};
+  let joinedResolve: () => void = () => {};
+  const joinedP = new Promise<void>((r) => (joinedResolve = r));
+  let delivered = 0;
+  const sink: DriverSink = {
+    message: () => {
+      calls++;
+      delivered++;
+      if (delivered === 5) {
+        ref.driver!.close();
+        closedAt = calls;
+      }
+    },
+    membership: (members) => {
+      calls++;
+      if (members.some(isSelf(ref.driver!.local))) joinedResolve();
+    },
+    totem: () => void calls++,
+    quorum: () => void calls++,
+    writable: () => {},
+    lost: () => void calls++,
+  };
+  const driver = await corosync().connect(sink);
+  ref.driver = driver;
+  driver.join(enc.encode(args.group));
+  await joinedP;
+  // many messages, sent before we dispatch again: they arrive in one cpg_dispatch
+  let sent = 0;
+  while (sent < 50) {
+    if (driver.mcast([enc.encode(`m${sent}`)])) sent++;
+    else await new Promise((r) => setTimeout(r, 1));
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  const callsAfterClose = calls - closedAt;
+  // a new connection in the same process works, and can join the same group again
+  const rec = recorder();
+  const again = await corosync().connect(rec.sink);
+  try {
+    again.join(enc.encode(args.group));
+    await rec.until((e) => e.type === 'membership' && e.members.some(isSelf(again.local)));
+    while (!again.mcast([enc.encode('again')])) await new Promise((r) => setTimeout(r, 5));
+    const echo = await rec.until((e) => e.type === 'message' && e.text === 'again');
+    return {
+      deliveredBeforeClose: delivered,
+      callsAfterClose,
+      reopenedEcho: echo.type === 'message',
+    };
+  } finally {
+    again.close();
+  }
+}

@@ -172,6 +172,16 @@ describe('the corosync driver on a real cluster', () => {
     expect(new Map([...fromTool].map(([g, l]) => [g, l.sort()]))).toEqual(ours);
   });
 
+  it('close() inside a deliver callback is deferred safely; a new connection then works', async () => {
+    const [a] = await members([1]);
+    const r = await a!.run<{
+      deliveredBeforeClose: number;
+      callsAfterClose: number;
+      reopenedEcho: boolean;
+    }>(scenarios, 'closeInsideCallback', { group: unique('close-inside') });
+    expect(r).toEqual({ deliveredBeforeClose: 5, callsAfterClose: 0, reopenedEcho: true });
+  });
+
   it('the initial totem and quorum events reach the Group stream on join', async () => {
     const [a] = await members([3]);
     const events: GroupEvent[] = [];

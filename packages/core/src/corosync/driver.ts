@@ -91,7 +91,9 @@ export class CorosyncDriver implements GroupDriver {
   private readonly window: number;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retryDelay: number;
-  private scratch = Buffer.allocUnsafeSlow(64 * 1024);
+  /** Where message bodies are copied; `view` is the last view handed out (reused while the size repeats). */
+  private scratch = new ArrayBuffer(64 * 1024);
+  private view = new Uint8Array(this.scratch, 0, 0);
   private lastSender: MemberId = { nodeid: -1, pid: -1 };
   private watches: FdWatch[] = [];
   private quorum: QuorumConnection | undefined;
@@ -199,17 +201,21 @@ export class CorosyncDriver implements GroupDriver {
     if (this.closed) return;
     this.callbacksFired++;
     try {
-      let body = this.scratch;
-      if (len > body.length) {
-        let size = body.length;
-        while (size < len) size *= 2;
-        body = this.scratch = Buffer.allocUnsafeSlow(size);
+      let view = this.view;
+      if (view.length !== len) {
+        if (len > this.scratch.byteLength) {
+          let size = this.scratch.byteLength;
+          while (size < len) size *= 2;
+          this.scratch = new ArrayBuffer(size);
+        }
+        view = this.view = new Uint8Array(this.scratch, 0, len);
       }
-      if (len > 0) this.native.libc.memcpyFrom(body, msg, len);
+      if (len > 0) this.native.libc.memcpyFrom(view, msg, len);
       let sender = this.lastSender;
-      if (sender.nodeid !== nodeid || sender.pid !== pid)
+      if (sender.nodeid !== nodeid || sender.pid !== pid) {
         sender = this.lastSender = { nodeid, pid };
-      this.sink.message(sender, body.subarray(0, len));
+      }
+      this.sink.message(sender, view);
     } catch (err) {
       rethrowLater(err);
     }

@@ -79,7 +79,9 @@ export interface CpgLib {
 export function bindCpg(koffi: typeof Koffi, lib: Koffi.LibraryHandle): CpgLib {
   const ringId = koffi.struct('cpgkit_cpg_ring_id', { nodeid: 'uint32_t', seq: 'uint64_t' });
   const deliverProto = koffi.proto(
-    'void cpgkit_cpg_deliver_fn(uint64_t handle, uintptr_t group, uint32_t nodeid, uint32_t pid, uintptr_t msg, size_t len)',
+    // the handle (uint64_t) is declared uintptr_t, the same register on 64-bit Linux: a
+    // number instead of a BigInt per message (we do not use it: one callback set per handle)
+    'void cpgkit_cpg_deliver_fn(uintptr_t handle, uintptr_t group, uint32_t nodeid, uint32_t pid, uintptr_t msg, size_t len)',
   );
   const confchgProto = koffi.proto(
     'void cpgkit_cpg_confchg_fn(uint64_t handle, uintptr_t group, uintptr_t members, size_t nmembers, uintptr_t left, size_t nleft, uintptr_t joined, size_t njoined)',
