@@ -142,8 +142,13 @@ async function benchGroup(o: BenchOptions): Promise<BenchResult> {
       } else {
         for (let i = 0; i < n;) {
           const end = Math.min(n, i + o.window);
+          // sends packed into one CPG message share one promise: await each distinct one
           const window: Promise<void>[] = [];
-          for (; i < end; i++) window.push(group.send(payload));
+          let last: Promise<void> | undefined;
+          for (; i < end; i++) {
+            const p = group.send(payload);
+            if (p !== last) window.push((last = p));
+          }
           await Promise.all(window);
         }
       }
