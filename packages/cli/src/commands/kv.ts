@@ -183,7 +183,12 @@ function statusLine(kv: ReplicatedMap): string {
 }
 
 /** `kv serve`: run until SIGTERM/SIGINT. */
-async function serve(opts: { group: string; data?: string; verbose?: boolean }): Promise<void> {
+async function serve(opts: {
+  group: string;
+  data?: string;
+  verbose?: boolean;
+  forceBootstrap?: boolean;
+}): Promise<void> {
   const say = (l: string): void => void process.stderr.write(`cpgkit kv: ${l}\n`);
   const { ctl, off } = interruptSignal();
   const stopped = new Promise<void>((resolve) => {
@@ -204,6 +209,7 @@ async function serve(opts: { group: string; data?: string; verbose?: boolean }):
     groupName: opts.group,
     ...(opts.data === undefined ? {} : { dataDir: opts.data }),
     ...(opts.verbose ? { log: say } : {}),
+    ...(opts.forceBootstrap ? { bootstrap: 'force' as const } : {}),
   });
   const self = kv.machine.self;
   say(
@@ -265,6 +271,10 @@ export const registerKv: RegisterCommand = (program, setExit) => {
     .requiredOption('--group <group>', 'the CPG group of the store')
     .option('--data <dir>', 'persist snapshots here; restored on start')
     .option('--verbose', 'log sync decisions on stderr')
+    .option(
+      '--force-bootstrap',
+      'escape hatch when most replicas are lost for good: go on from the newest state present (once, on one replica)',
+    )
     .action(serve);
 
   groupOptions(kv.command('get'))
