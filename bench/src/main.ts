@@ -357,7 +357,7 @@ async function main(): Promise<void> {
         's',
         'lower',
         { cpgkit: median(fn.cpgkit?.seconds ?? []), etcd: median(fn.etcd?.seconds ?? []) },
-        `${sizes.failoverReps} runs; node = corosync daemon + process / etcd member + process`,
+        `${sizes.failoverReps} runs; node = corosync daemon + process / etcd member + process; a candidate whose campaign fails campaigns again (retries: cpgkit ${fn.cpgkit?.retries.join(',') ?? '—'}, etcd ${fn.etcd?.retries.join(',') ?? '—'})`,
       );
     }
     if (variant === 'durable' && only.has('replica')) {

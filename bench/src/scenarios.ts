@@ -251,8 +251,10 @@ export async function failover(
   target: Target,
   sizes: Sizes,
   mode: 'process' | 'node',
-): Promise<{ seconds: number[] }> {
+): Promise<{ seconds: number[]; retries: number[]; failures: string[] }> {
   const seconds: number[] = [];
+  const retries: number[] = [];
+  const failures: string[] = [];
   for (let rep = 0; rep < sizes.failoverReps; rep++) {
     const name = `elect-${mode}-${rep}`;
     let killedNode: number | undefined;
@@ -262,7 +264,7 @@ export async function failover(
         ws.push((await Worker.start(target.config(`elect${mode}${rep}`, n), n)).worker);
       const pending = ws.map((w) =>
         w
-          .call<{ electedAt: number; pid: number }>(
+          .call<{ electedAt: number; pid: number; retries: number }>(
             'campaign',
             { name, value: `node${w.node}` },
             120_000,
@@ -284,12 +286,17 @@ export async function failover(
       const others = pending.filter((_, i) => ws[i] !== leader);
       const next = await Promise.race(others);
       seconds.push((next.electedAt - killedAt) / 1000);
+      retries.push(next.retries);
+    } catch (error) {
+      // one failed repetition is reported, the others still run
+      failures.push(`run ${rep + 1}: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
       await Promise.all(ws.map((w) => w.close()));
       if (killedNode !== undefined) await target.restoreNode(killedNode);
     }
   }
-  return { seconds };
+  if (seconds.length === 0) throw new Error(failures.join('; '));
+  return { seconds, retries, failures };
 }
 
 /**

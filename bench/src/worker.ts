@@ -63,9 +63,9 @@ const handlers: Record<string, (args: never) => Promise<unknown>> = {
   }) => w.lockLoop(need(), args),
   async campaign(args: { name: string; value: string }) {
     const { elected } = w.startCampaign(need(), args.name, args.value);
-    const { electedAt, leadership } = await elected;
+    const { electedAt, leadership, retries } = await elected;
     leaderships.set(args.name, leadership);
-    return { electedAt, pid: process.pid };
+    return { electedAt, pid: process.pid, retries };
   },
   async resign(args: { name: string }) {
     const l = leaderships.get(args.name);

@@ -200,13 +200,30 @@ export async function lockLoop(
   return { events, elapsedMs: nowMs() - start };
 }
 
-/** A worker's running campaign: resolves when elected, with when. */
+/**
+ * A worker's running campaign: resolves when elected, with when. A campaign that fails (etcd:
+ * the lease was lost while the cluster re-elected its raft leader; cpgkit: the request was
+ * interrupted by the membership change) campaigns again, as an application would, until
+ * `deadlineMs` passed; the retries are counted.
+ */
 export function startCampaign(
   a: CoordinationAdapter,
   name: string,
   value: string,
-): { elected: Promise<{ electedAt: number; leadership: HeldLeadership }> } {
-  return {
-    elected: a.campaign(name, value).then((leadership) => ({ electedAt: nowMs(), leadership })),
+  deadlineMs = 60_000,
+): { elected: Promise<{ electedAt: number; leadership: HeldLeadership; retries: number }> } {
+  const until = nowMs() + deadlineMs;
+  const attempt = async (
+    retries: number,
+  ): Promise<{ electedAt: number; leadership: HeldLeadership; retries: number }> => {
+    try {
+      const leadership = await a.campaign(name, value);
+      return { electedAt: nowMs(), leadership, retries };
+    } catch (error) {
+      if (nowMs() > until) throw error;
+      await sleep(20);
+      return attempt(retries + 1);
+    }
   };
+  return { elected: attempt(0) };
 }
