@@ -10,7 +10,9 @@ import { UsageError } from './util.js';
 /** Run the CLI with `argv` (without `node` and the script). Resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('cpgkit')
-    .description('Corosync CPG for Node.js: groups, a replicated config store, locks and leader election')
+    .description(
+      'Corosync CPG for Node.js: groups, a replicated config store, locks and leader election',
+    )
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   let exitCode = 0;
