@@ -51,7 +51,7 @@ async function memory(): Promise<void> {
   const [a, b] = clients as [Locks, Locks, Locks];
 
   // uncontended
-  let t0 = performance.now();
+  const t0 = performance.now();
   for (let i = 0; i < OPS; i++) {
     const l = await a.acquire('u');
     await l.release();

@@ -16,7 +16,6 @@ import {
 } from '@cpgkit/statemachine';
 import type {
   AcquireResult,
-  CampaignResult,
   LocksCommand,
   LocksResult,
   ProclaimResult,

@@ -286,7 +286,7 @@ export function locksMachine(
     const pos = e.candidates.findIndex((c) => c.id === cmd.id);
     if (pos >= 0) return { status: 'candidate', position: pos };
     settleElection(e, ctx.time);
-    e.candidates.push({ id: cmd.id, owner, value: cmd.value as Draft<Json>, since: ctx.time });
+    e.candidates.push({ id: cmd.id, owner, value: cmd.value, since: ctx.time });
     settleElection(e, ctx.time);
     if (e.leader?.id === cmd.id) return { status: 'leader', term: e.term };
     return { status: 'candidate', position: e.candidates.length - 1 };

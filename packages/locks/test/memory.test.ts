@@ -126,7 +126,7 @@ describe('Locks on the in-memory cluster', () => {
     const ctl = new AbortController();
     const watching = (async () => {
       for await (const info of locks[2]!.observe('e', { signal: ctl.signal }))
-        seen.push(`${info.term}:${String(info.value)}`);
+        seen.push(`${info.term}:${JSON.stringify(info.value)}`);
     })();
     const l1 = await locks[0]!.campaign('e', { value: 'one' });
     const p2 = locks[1]!.campaign('e', { value: 'two' });
@@ -139,7 +139,7 @@ describe('Locks on the in-memory cluster', () => {
     expect(locks[2]!.leader('e').value).toBe('two');
     ctl.abort();
     await watching;
-    expect(seen.at(-1)).toBe(`${l2.term}:two`);
-    expect(seen).toContain(`${l1.term}:one`);
+    expect(seen.at(-1)).toBe(`${l2.term}:"two"`);
+    expect(seen).toContain(`${l1.term}:"one"`);
   });
 });

@@ -49,16 +49,14 @@ export class PureLog<S, C, R> {
   membership(members: readonly Incarnation[], left: readonly Incarnation[]): void {
     this.index += 1n;
     const change = { members, left, time: this.time, index: this.index, epoch: this.epoch };
-    const on = this.def.onMembership;
-    if (on) this.state = produce(this.state, (d: Draft<S>) => on.call(this.def, d, change));
+    this.state = produce(this.state, (d: Draft<S>) => this.def.onMembership?.(d, change));
   }
 
   tick(time = this.time): void {
     this.at(time);
     this.index += 1n;
     const ctx = { time: this.time, index: this.index, epoch: this.epoch };
-    const on = this.def.onTick;
-    if (on) this.state = produce(this.state, (d: Draft<S>) => on.call(this.def, d, ctx));
+    this.state = produce(this.state, (d: Draft<S>) => this.def.onTick?.(d, ctx));
   }
 
   /** Tick if the machine asks for one at or before `time` (as the runtime does). */
