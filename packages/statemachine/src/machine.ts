@@ -115,6 +115,16 @@ export interface OpenOptions extends WaitOptions {
   readonly persistDelay?: number;
   /** The largest snapshot chunk in bytes. @defaultValue min(512 KiB, group.maxMessageSize - 1 KiB) */
   readonly maxChunkSize?: number;
+  /**
+   * When `dispatch` resolves. `'majority'`: once a strict majority of the replica set `Q`
+   * applied the command (each replica announces what it applied; one more agreed message per
+   * batch), so an acknowledged command survives any partition. `'local'`: as soon as this
+   * member applied it (lower latency), at the risk that a partition at that instant
+   * delivered it on this member's side only and a majority goes on without it (see README,
+   * "Durability, and where the guarantees end").
+   * @defaultValue 'majority'
+   */
+  readonly acknowledge?: 'majority' | 'local';
   /** Diagnostics (sync decisions, mismatches). @defaultValue none */
   readonly log?: (line: string) => void;
 }
@@ -254,6 +264,14 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   /** The data directory had a replica id but no snapshot: this replica lost its state. */
   private lostState = false;
   private closing: Promise<void> | undefined;
+  private readonly ackMajority: boolean;
+  /** Our own commands applied and waiting for a majority of `Q` to apply them, by index. */
+  private unacked: { index: bigint; id: string; result: unknown }[] = [];
+  /** What each replica of `Q` said it applied in this round (reset at every round start). */
+  private readonly progress = new Map<string, bigint>();
+  private ackScheduled = false;
+  /** Our state was replaced by a snapshot since the last quorate round we finished. */
+  private replaced = false;
   private readonly syncTimeout: number;
   private readonly checkInterval: number;
   private readonly persistDelay: number;
@@ -273,6 +291,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       throw new RangeError("bootstrap: 'force' needs a long-lived member (passive: false)");
     this.bootstrap = options.bootstrap === undefined ? !this.passive : options.bootstrap !== false;
     this.replica = this.incarnation;
+    this.ackMajority = (options.acknowledge ?? 'majority') === 'majority';
     this.syncTimeout = options.syncTimeout ?? DEFAULT_SYNC_TIMEOUT;
     this.checkInterval = options.checkInterval ?? DEFAULT_CHECK_INTERVAL;
     this.persistDelay = options.persistDelay ?? 50;
@@ -757,6 +776,9 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       case Kind.digest:
         this.onDigest(f, e.sender);
         return;
+      case Kind.ack:
+        this.onAck(f);
+        return;
     }
   }
 
@@ -801,6 +823,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     this.syncing = true;
     this.tickInFlight = false;
     this.checks.clear();
+    this.progress.clear();
     this.updateStatus();
     this.sendSummary();
     round.closeTimer = this.clock.setTimeout(() => this.maybeClose(round), this.syncTimeout);
@@ -956,6 +979,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       this.syncing = true;
       this.primary = false;
       this.decisionQuorate = false;
+      this.replaced = true;
       const dropped = this.queue;
       this.queue = [];
       for (const q of dropped) this.forget(q.frame);
@@ -980,7 +1004,10 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       case 'transfer': {
         const targets = new Set(d.targets);
         for (const t of targets) round.synced.delete(t);
-        if (me !== undefined && targets.has(me)) this.primary = false;
+        if (me !== undefined && targets.has(me)) {
+          this.primary = false;
+          this.replaced = true;
+        }
         round.transfer = { tag, leader: d.leader!.key, targets, parts: [] };
         this.syncing = true;
         this.updateStatus();
@@ -1073,6 +1100,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     this.image = { ...this.image, epoch: d.epoch };
     if (d.quorate && this.hasState) {
       this.force = false;
+      this.settleUnacked();
       if (!sameList(this.image.replicas, d.replicas))
         this.image = { ...this.image, replicas: d.replicas };
       const nodes = this.ring?.nodes ?? [];
@@ -1221,13 +1249,80 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
           };
     this.notify(change);
     if (mine && f.commandId !== undefined) {
-      this.settle(
-        f.commandId,
-        result,
-        error === undefined ? undefined : new CommandFailedError(error.message, error.name),
-      );
+      if (error !== undefined) {
+        // nothing changed: the failure needs no majority to be true
+        this.settle(f.commandId, undefined, new CommandFailedError(error.message, error.name));
+      } else if (!this.ackMajority || index <= this.commitIndex()) {
+        this.settle(f.commandId, result, undefined);
+      } else {
+        this.unacked.push({ index, id: f.commandId, result });
+      }
     }
+    this.scheduleAck();
     this.afterApply();
+  }
+
+  // ---------------------------------------------------------------- majority acknowledgement
+
+  /** Replicas of `Q` announce what they applied, at most once per turn of the event loop. */
+  private scheduleAck(): void {
+    if (this.ackScheduled || this.passive || !this.image.replicas.includes(this.replica)) return;
+    this.ackScheduled = true;
+    queueMicrotask(() => {
+      this.ackScheduled = false;
+      if (this.isClosed || this.syncing || !this.decisionQuorate) return;
+      this.sendQuiet(
+        this.frame(Kind.ack, jsonBody({ i: this.image.index.toString(), r: this.replica })),
+      );
+    });
+  }
+
+  private onAck(f: Frame): void {
+    if (this.syncing || this.round?.decision === undefined || !this.decisionQuorate) return;
+    const b = parseJsonBody(f.body) as { i?: unknown; r?: unknown } | undefined;
+    if (typeof b?.i !== 'string' || typeof b.r !== 'string' || !/^\d+$/.test(b.i)) return;
+    const i = BigInt(b.i);
+    if (i <= (this.progress.get(b.r) ?? 0n)) return;
+    this.progress.set(b.r, i);
+    if (this.unacked.length === 0) return;
+    const commit = this.commitIndex();
+    while (this.unacked.length > 0 && this.unacked[0]!.index <= commit) {
+      const u = this.unacked.shift()!;
+      this.settle(u.id, u.result, undefined);
+    }
+  }
+
+  /** The highest index that a strict majority of `Q` applied, as far as we heard this round. */
+  private commitIndex(): bigint {
+    const q = this.image.replicas;
+    if (q.length === 0) return this.image.index;
+    const seen = q.map((r) =>
+      r === this.replica ? this.image.index : (this.progress.get(r) ?? 0n),
+    );
+    seen.sort((a, b) => (a > b ? -1 : a < b ? 1 : 0));
+    return seen[Math.floor(q.length / 2)]!;
+  }
+
+  /**
+   * A quorate round finished with us in it: every member of the new `Q` holds the round's
+   * state. If that is still our own (no snapshot replaced it since our commands were applied),
+   * it holds them; otherwise we cannot tell.
+   */
+  private settleUnacked(): void {
+    const waiting = this.unacked;
+    this.unacked = [];
+    for (const u of waiting) {
+      if (this.replaced)
+        this.settle(
+          u.id,
+          undefined,
+          new OutcomeUnknownError(
+            "dispatch: the command was applied here, but a membership change replaced this replica's state before a majority confirmed it; read the state before retrying a command that is not idempotent",
+          ),
+        );
+      else this.settle(u.id, u.result, undefined);
+    }
+    this.replaced = false;
   }
 
   /**

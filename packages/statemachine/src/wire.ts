@@ -50,12 +50,17 @@ export const Kind = {
    * Applied in the agreed order like a command, only in a quorate component.
    */
   retire: 8,
+  /**
+   * A replica of `Q` applied everything up to an index (body: JSON `{ i, r: replicaId }`).
+   * Senders resolve a `dispatch` once a majority of `Q` applied its command.
+   */
+  ack: 9,
 } as const;
 
 /** A message kind number. */
 export type KindValue = (typeof Kind)[keyof typeof Kind];
 
-const KIND_MAX = 8;
+const KIND_MAX = 9;
 const ZERO_ID = new Uint8Array(16);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });

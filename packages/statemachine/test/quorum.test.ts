@@ -8,7 +8,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryCluster } from '@cpgkit/core/testing';
-import { NoQuorumError, ReplicatedStateMachine, type MachineEvent } from '../src/index.js';
+import {
+  NoQuorumError,
+  OutcomeUnknownError,
+  ReplicatedStateMachine,
+  type MachineEvent,
+} from '../src/index.js';
 import { corruptReplica } from '../src/test-hooks.js';
 import { counter, openAll, type Counter, type CounterCmd } from './helpers.js';
 
@@ -140,6 +145,41 @@ describe('replica-majority quorum', () => {
     expect([...ms[0]!.replicas].sort()).toEqual([...ids].sort());
     for (const m of ms) await m.close();
     cluster.destroy();
+  });
+});
+
+describe('acknowledgement', () => {
+  it('a command in flight when a partition cuts its sender off is never acknowledged and then lost', async () => {
+    const outcomes = new Map<string, number>();
+    for (let seed = 1; seed <= 30; seed++) {
+      const cluster = new MemoryCluster({ nodes: 3, seed });
+      const ms = (await openAll(cluster, [1, 2, 3], counter)) as SM[];
+      let outcome = 'pending';
+      const p = ms[0]!.dispatch({ add: 1 }).then(
+        () => (outcome = 'acknowledged'),
+        (e: unknown) => (outcome = (e as Error).name),
+      );
+      // let the outbox hand the command to the engine, then cut node 1 off while it is in
+      // flight: the cluster delivers it on node 1's side only, about half of the time
+      for (let i = 0; i < 4; i++) await Promise.resolve();
+      cluster.partition([1], [2, 3]);
+      await cluster.settle();
+      expect(await write(cluster, ms[1]!, 10)).toBeGreaterThanOrEqual(10);
+      cluster.heal();
+      await cluster.settle();
+      await p;
+      const kept = ms[1]!.state.log.includes(1);
+      expect(new Set(ms.map((m) => m.digest())).size).toBe(1);
+      if (outcome === 'acknowledged') expect(kept).toBe(true);
+      const key = `${outcome}/${kept ? 'kept' : 'lost'}`;
+      outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+      for (const m of ms) await m.close();
+      cluster.destroy();
+    }
+    // the window was reached: some commands were applied on node 1 only, then rolled back;
+    // their sender was told the outcome is unknown, never that they succeeded
+    expect(outcomes.get(`${OutcomeUnknownError.name}/lost`) ?? 0).toBeGreaterThan(0);
+    expect(outcomes.get('acknowledged/lost')).toBeUndefined();
   });
 });
 
