@@ -5,10 +5,12 @@
  * after a warm-up round.
  *
  * Modes:
- * - default: through `Group` (`openGroup(name, { transport: corosync() })`), one `await send()`
- *   at a time, so each send is one CPG message (a single message goes out raw, no header);
- * - `--batch`: `--window` sends issued in one tick, so `Group` packs them into few CPG messages;
- *   the rate counts logical messages;
+ * - default: through `Group` (`openGroup(name, { transport: corosync(), batchBytes: 1 })`),
+ *   `--window` sends issued per tick, each its own CPG message (a single message goes out raw,
+ *   no header), like the C client that sends until corosync says try again;
+ * - `--serial`: one `await send()` at a time;
+ * - `--batch`: `--window` sends per tick, packed by `Group` into few CPG messages; the rate
+ *   counts logical messages;
  * - `--raw`: the corosync driver alone (`mcast` until it returns false, `writable()` resumes),
  *   to isolate the binding's own cost.
  * @module
@@ -28,6 +30,7 @@ interface BenchOptions {
   count: number;
   size: number;
   batch?: boolean;
+  serial?: boolean;
   window: number;
   raw?: boolean;
   warmup: number;
@@ -44,7 +47,7 @@ export interface BenchResult {
   readonly seconds: number;
   /** CPU time (user + system, all threads) this process spent per message while timed, in µs. */
   readonly cpuUsPerMsg: number;
-  readonly mode: 'group' | 'batch' | 'raw';
+  readonly mode: 'group' | 'serial' | 'batch' | 'raw';
 }
 
 const nonNegativeInt = (flag: string) => (value: string) => {
@@ -63,7 +66,8 @@ export const registerBench: RegisterCommand = (program, setExit) => {
     .option('--count <n>', 'messages to time', positiveInt('--count'), 20000)
     .option('--size <bytes>', 'bytes per message', positiveInt('--size'), 64)
     .option('--batch', 'issue --window sends per tick: Group packs them into few CPG messages')
-    .option('--window <n>', 'sends per tick with --batch', positiveInt('--window'), 1000)
+    .option('--window <n>', 'sends issued per tick', positiveInt('--window'), 1000)
+    .option('--serial', 'await each send before the next (one send per tick)')
     .option('--raw', 'bypass Group and drive the corosync driver directly (binding cost only)')
     .addOption(
       new Option('--warmup <n>', 'untimed messages first (JIT warm-up)').argParser(
@@ -78,7 +82,9 @@ export const registerBench: RegisterCommand = (program, setExit) => {
     )
     .option('--json', 'print the result as one JSON line')
     .action(async (opts: BenchOptions & { warmup?: number }) => {
-      if (opts.batch && opts.raw) throw new UsageError('--batch and --raw exclude each other');
+      if ([opts.batch, opts.raw, opts.serial].filter(Boolean).length > 1) {
+        throw new UsageError('--batch, --serial and --raw exclude each other');
+      }
       const options: BenchOptions = { ...opts, warmup: opts.warmup ?? Math.min(opts.count, 5000) };
       const result = opts.raw ? await benchRaw(options) : await benchGroup(options);
       if (opts.json) {
@@ -119,9 +125,15 @@ function sameMember(a: MemberId, b: MemberId): boolean {
   return a.nodeid === b.nodeid && a.pid === b.pid;
 }
 
-/** Flood through `Group`: one awaited send at a time, or `--window` sends per tick with `--batch`. */
+/**
+ * Flood through `Group`: `--window` sends per tick, each its own CPG message (`batchBytes: 1`),
+ * or packed with `--batch`; or one awaited send at a time with `--serial`.
+ */
 async function benchGroup(o: BenchOptions): Promise<BenchResult> {
-  const group = await openGroup(o.group, { transport: transport(o) });
+  const group = await openGroup(o.group, {
+    transport: transport(o),
+    ...(o.batch ? {} : { batchBytes: 1 }),
+  });
   try {
     const self = group.self;
     const payload = new Uint8Array(o.size).fill(0x78);
@@ -137,18 +149,21 @@ async function benchGroup(o: BenchOptions): Promise<BenchResult> {
       const delivered = new Promise<void>((resolve) => (done = resolve));
       const c0 = process.cpuUsage();
       const t0 = performance.now();
-      if (!o.batch) {
+      if (o.serial) {
         for (let i = 0; i < n; i++) await group.send(payload);
       } else {
         for (let i = 0; i < n;) {
           const end = Math.min(n, i + o.window);
           // sends packed into one CPG message share one promise: await each distinct one
+          // (unbatched, every send has its own: awaiting the last one is enough, they go in order)
           const window: Promise<void>[] = [];
           let last: Promise<void> | undefined;
           for (; i < end; i++) {
             const p = group.send(payload);
-            if (p !== last) window.push((last = p));
+            if (o.batch && p !== last) window.push(p);
+            last = p;
           }
+          if (!o.batch) window.push(last!);
           await Promise.all(window);
         }
       }
@@ -156,7 +171,8 @@ async function benchGroup(o: BenchOptions): Promise<BenchResult> {
       return { ms: performance.now() - t0, cpu: process.cpuUsage(c0) };
     };
     if (o.warmup > 0) await round(o.warmup);
-    return result(o.batch ? 'batch' : 'group', o.count, o.size, await round(o.count));
+    const mode = o.batch ? 'batch' : o.serial ? 'serial' : 'group';
+    return result(mode, o.count, o.size, await round(o.count));
   } finally {
     await group.close();
   }

@@ -78,10 +78,12 @@ export interface CpgLib {
 /** Declare libcpg's functions on an opened library. */
 export function bindCpg(koffi: typeof Koffi, lib: Koffi.LibraryHandle): CpgLib {
   const ringId = koffi.struct('cpgkit_cpg_ring_id', { nodeid: 'uint32_t', seq: 'uint64_t' });
+  // On 64-bit Linux the handle (uint64_t) is declared uintptr_t, the same register: a number
+  // instead of a BigInt per message (we do not use it: one callback set per handle). On 32-bit
+  // targets a uint64_t takes two slots, so it keeps its real type there.
+  const handleType = koffi.sizeof('uintptr_t') === 8 ? 'uintptr_t' : 'uint64_t';
   const deliverProto = koffi.proto(
-    // the handle (uint64_t) is declared uintptr_t, the same register on 64-bit Linux: a
-    // number instead of a BigInt per message (we do not use it: one callback set per handle)
-    'void cpgkit_cpg_deliver_fn(uintptr_t handle, uintptr_t group, uint32_t nodeid, uint32_t pid, uintptr_t msg, size_t len)',
+    `void cpgkit_cpg_deliver_fn(${handleType} handle, uintptr_t group, uint32_t nodeid, uint32_t pid, uintptr_t msg, size_t len)`,
   );
   const confchgProto = koffi.proto(
     'void cpgkit_cpg_confchg_fn(uint64_t handle, uintptr_t group, uintptr_t members, size_t nmembers, uintptr_t left, size_t nleft, uintptr_t joined, size_t njoined)',

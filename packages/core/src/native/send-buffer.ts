@@ -17,19 +17,24 @@ export interface SendBuffer {
   load(parts: readonly Uint8Array[]): number;
 }
 
-const IOVEC_SIZE = 16;
 const littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 const INITIAL = 64 * 1024;
 
 /** Allocate a send buffer (never freed: one per process). */
 export function createSendBuffer(koffi: typeof Koffi): SendBuffer {
-  const iov = koffi.alloc('uint8_t', IOVEC_SIZE) as unknown;
-  const iovBytes = koffi.view(iov, IOVEC_SIZE);
-  const iovView = new BigUint64Array(iovBytes);
-  // iov_len as two 32-bit words: no BigInt per send (messages stay far below 4 GiB)
+  // struct iovec { void *iov_base; size_t iov_len; }: 16 bytes on 64-bit targets, 8 on 32-bit
+  const wide = koffi.sizeof('void *') === 8;
+  const iovSize = wide ? 16 : 8;
+  const iov = koffi.alloc('uint8_t', iovSize) as unknown;
+  const iovBytes = koffi.view(iov, iovSize);
+  // iov_len written as a 32-bit word: no BigInt per send (messages stay far below 4 GiB)
   const iovWords = new Uint32Array(iovBytes);
-  const lenLow = littleEndian ? 2 : 3;
-  iovWords[littleEndian ? 3 : 2] = 0;
+  const lenLow = wide ? (littleEndian ? 2 : 3) : 1;
+  if (wide) iovWords[littleEndian ? 3 : 2] = 0;
+  const setBase = (address: bigint) => {
+    if (wide) new BigUint64Array(iovBytes)[0] = address;
+    else iovWords[0] = Number(address);
+  };
   let capacity = 0;
   let data: unknown = null;
   let view = new Uint8Array(0);
@@ -41,7 +46,7 @@ export function createSendBuffer(koffi: typeof Koffi): SendBuffer {
     data = fresh;
     capacity = next;
     view = new Uint8Array(koffi.view(fresh, next));
-    iovView[0] = koffi.address(fresh);
+    setBase(koffi.address(fresh));
   };
   grow(INITIAL);
   return {
