@@ -74,8 +74,8 @@ describe('cpgkit kv on the real 3-node cluster', () => {
   const servers = new Set<Running>();
   let fx: RealCluster | undefined;
 
-  /** Start `kv serve` on node N with data dir `<group>/nN`; resolves once it reports ready. */
-  async function serve(node: number, group: string): Promise<Running> {
+  /** Start `kv serve` on node N with data dir `<group>/nN`; resolves once it reports `until`. */
+  async function serve(node: number, group: string, until_ = /status ready/): Promise<Running> {
     const r = spawnCli(node, [
       'kv',
       'serve',
@@ -87,8 +87,8 @@ describe('cpgkit kv on the real 3-node cluster', () => {
     servers.add(r);
     void r.exited.then(() => servers.delete(r));
     await until(
-      `kv serve on node ${node} to be ready`,
-      () => /status ready/.test(r.stderr()) || r.child.exitCode !== null,
+      `kv serve on node ${node} to report ${String(until_)}`,
+      () => until_.test(r.stderr()) || r.child.exitCode !== null,
     );
     expect(r.child.exitCode, r.stderr()).toBeNull();
     return r;
@@ -288,5 +288,39 @@ describe('cpgkit kv on the real 3-node cluster', () => {
     expect(items.find((i) => i.key === 'key19')?.value).toBe(19);
     await set(3, group, 'key20', '20');
     expect(await get(1, group, 'key20')).toBe(20);
+  });
+
+  it('full restart, the stale replica first: it refuses writes alone, then the newest state wins', async () => {
+    const group = unique('stalefirst');
+    const s1 = await serve(1, group);
+    const s2 = await serve(2, group);
+    const s3 = await serve(3, group);
+    await set(1, group, 'a', '1');
+    s3.child.kill('SIGKILL'); // node 3's replica crashes: it misses what follows
+    await s3.exited;
+    await set(2, group, 'b', '2');
+    await set(1, group, 'a', '11');
+    await stop(s1);
+    await stop(s2);
+
+    // node 3's replica comes back first, alone, with an older state: it must not go on from it
+    const t3 = await serve(3, group, /status (minority|syncing)/);
+    await sleep(3000);
+    expect(t3.stderr()).not.toMatch(/status ready/);
+    const w = await kv(3, ['set', '--group', group, 'c', '3']);
+    expect(w.code).not.toBe(0);
+    expect(w.stderr).toMatch(/quorum/i);
+
+    // a replica with the newest state returns: everyone has it, writes go on
+    const t2 = await serve(2, group);
+    await until('node 3 replica to be ready', () => /status ready/.test(t3.stderr()));
+    expect(await get(3, group, 'b')).toBe(2);
+    expect(await get(1, group, 'a')).toBe(11);
+    await set(3, group, 'c', '3');
+    await stop(t2);
+    // only node 3's replica is left: it holds the newest state plus c
+    expect(await get(1, group, 'b')).toBe(2);
+    expect(await get(2, group, 'c')).toBe(3);
+    await stop(t3);
   });
 });
