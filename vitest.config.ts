@@ -7,6 +7,7 @@ export default defineConfig({
       'packages/*/vitest.config.ts',
       'test/*/vitest.config.ts',
       'examples/*/vitest.config.ts',
+      'bench/vitest.config.ts',
     ],
     sequence: { seed: 20261125 },
   },
