@@ -323,7 +323,12 @@ export class CorosyncDriver implements GroupDriver {
       clearTimeout(this.retryTimer);
       this.retryTimer = undefined;
     }
-    this.sink.writable();
+    try {
+      this.sink.writable();
+    } catch (err) {
+      // a bug above us, not a lost connection: surface it, keep the connection
+      rethrowLater(err);
+    }
   }
 
   dispatch(timeoutMs: number): boolean {
@@ -408,11 +413,7 @@ export class CorosyncDriver implements GroupDriver {
       this.yieldScheduled = false;
       this.unread = 0;
       if (this.closed || !this.sendWaiting) return;
-      try {
-        this.fireWritable();
-      } catch (err) {
-        rethrowLater(err);
-      }
+      this.fireWritable();
     });
   }
 
@@ -426,11 +427,7 @@ export class CorosyncDriver implements GroupDriver {
       if (this.closed || !this.sendWaiting) return;
       // nothing was dispatched meanwhile (e.g. not joined yet: nothing comes back): let sends go
       this.unread = 0;
-      try {
-        this.fireWritable();
-      } catch (err) {
-        rethrowLater(err);
-      }
+      this.fireWritable();
     }, delay);
   }
 
