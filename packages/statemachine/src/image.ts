@@ -76,7 +76,7 @@ export function parseImage<S>(text: string): Image<S> {
     time: raw.time,
     members: raw.members as Incarnation[],
     knownNodes: raw.knownNodes as number[],
-    replicas: (raw.replicas as string[] | undefined) ?? [],
+    replicas: Array.isArray(raw.replicas) ? raw.replicas.map(String) : [],
     state: raw.state as S,
   };
 }

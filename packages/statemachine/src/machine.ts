@@ -475,7 +475,8 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
 
   /**
    * Send a command through the group; resolves with `apply`'s result once our own command came
-   * back and was applied. Waits for the first sync when called before it.
+   * back and was applied, and (with `acknowledge: 'majority'`, the default) a strict majority
+   * of the replica set `Q` applied it. Waits for the first sync when called before it.
    */
   async dispatch(command: C, options?: DispatchOptions): Promise<R> {
     this.assertWritable();

@@ -127,7 +127,7 @@ export type MachineEvent =
   | { readonly type: 'closed'; readonly error?: Error };
 
 /** Options for `dispatch`. */
-export interface DispatchOptions extends WaitOptions {}
+export type DispatchOptions = WaitOptions;
 
 /**
  * A replicated state machine: local synchronous reads, writes through the group.
@@ -152,8 +152,11 @@ export interface StateMachine<S, C, R> extends AsyncDisposable {
   ready(options?: WaitOptions): Promise<void>;
   /**
    * Send a command through the group; resolves with `apply`'s result once our own command
-   * came back and was applied. Rejects with `NoQuorumError` (minority), `CommandFailedError`
-   * (apply threw), `TimeoutError`, the signal's reason, or `MachineClosedError`.
+   * came back and was applied (by default: and a majority of the replica set applied it).
+   * Rejects with `NoQuorumError` (minority), `CommandFailedError` (apply threw),
+   * `InterruptedError` (a membership change dropped it unapplied), `OutcomeUnknownError` (a
+   * membership change left its fate unknown), `TimeoutError`, the signal's reason, or
+   * `MachineClosedError`.
    */
   dispatch(command: C, options?: DispatchOptions): Promise<R>;
   /** Called after every local change, in apply order. Returns the unsubscribe function. */

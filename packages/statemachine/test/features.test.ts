@@ -5,6 +5,7 @@ import {
   CommandFailedError,
   CompareFailedError,
   NoQuorumError,
+  type MapChange,
   ReplicatedMap,
   ValueTooLargeError,
   replicateMachine,
@@ -105,8 +106,8 @@ describe('ReplicatedMap', () => {
       ['cfg/y'],
     ]);
     await expect(a.set('big', 'x'.repeat(200))).rejects.toBeInstanceOf(ValueTooLargeError);
-    const seen = [];
-    for (let i = 0; i < 4; i++) seen.push((await w.next()).value);
+    const seen: MapChange[] = [];
+    for (let i = 0; i < 4; i++) seen.push((await w.next()).value as MapChange);
     expect(seen.map((e) => `${e.type} ${e.key} ${e.revision}`)).toEqual([
       'set cfg/x 1',
       'set cfg/x 2',

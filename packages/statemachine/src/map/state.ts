@@ -175,9 +175,8 @@ export function applyTxn(draft: Draft<MapState>, cmd: MapCommand, limits: MapLim
       version: (prev?.version ?? 0) + 1,
       size,
     };
-    if (bucket === undefined)
-      draft.buckets[bk] = { [op.key]: entry } as Draft<Record<string, MapEntry>>;
-    else bucket[op.key] = entry as Draft<MapEntry>;
+    if (bucket === undefined) draft.buckets[bk] = { [op.key]: entry };
+    else bucket[op.key] = entry;
     changed = true;
   });
   if (bytes > limits.maxStoreBytes) {

@@ -111,7 +111,7 @@ export function xstateDefinition<TMachine extends AnyStateMachine>(
     }
     const persisted = machine.getPersistedSnapshot(next) as unknown;
     const out: XState = { snapshot: persisted, timers, seq };
-    cache.set(persisted as object, next as SnapshotFrom<TMachine>);
+    cache.set(persisted as object, next);
     draft.snapshot = castDraft(persisted);
     draft.timers = castDraft(timers);
     draft.seq = seq;
@@ -140,15 +140,15 @@ export function xstateDefinition<TMachine extends AnyStateMachine>(
           });
         }
       }
-      return { snapshot: machine.getPersistedSnapshot(snap) as unknown, timers, seq };
+      return { snapshot: machine.getPersistedSnapshot(snap), timers, seq };
     },
     apply(draft: Draft<XState>, event: EventFromLogic<TMachine>, ctx: ApplyContext): unknown {
-      const base = original(draft) as XState;
-      const out = step(draft, base, event as { type: string }, ctx.time, ctx.index);
+      const base = original<XState>(draft);
+      const out = step(draft, base, event, ctx.time, ctx.index);
       return out.snapshot;
     },
     onTick(draft: Draft<XState>, ctx: TickContext): void {
-      let state = original(draft) as XState;
+      let state = original<XState>(draft);
       // anchor the initial state's delays at the first tick
       if (state.timers.some((t) => t.at < 0)) {
         state = {
