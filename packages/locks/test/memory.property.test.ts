@@ -13,6 +13,11 @@ import { ReplicatedStateMachine } from '@cpgkit/statemachine';
 import { FencedResource, Leadership, Lock, Locks, locksMachine } from '../src/index.js';
 
 const RUNS = Number(process.env.LOCKS_SCHEDULES ?? 300);
+const replay =
+  process.env.LOCKS_SCHEDULE === undefined
+    ? undefined
+    : (JSON.parse(process.env.LOCKS_SCHEDULE) as Op[]);
+const replaySeed = Number(process.env.LOCKS_SCHEDULE_SEED ?? 1);
 const NODES = [1, 2, 3] as const;
 const NAMES = ['a', 'b'] as const;
 
@@ -69,12 +74,18 @@ interface Member {
   alive: boolean;
 }
 
+const stats = { schedules: 0, stuck: 0, grants: 0, elections: 0 };
+
 async function runSchedule(ops: Op[], seed: number): Promise<void> {
+  stats.schedules += 1;
   const cluster = new MemoryCluster({ nodes: 3, seed });
   const def = locksMachine();
   const members = new Map<number, Member>();
   const open = async (n: number): Promise<void> => {
-    const m = await ReplicatedStateMachine.open(cluster.transport(n), def, { syncTimeout: 500 });
+    const m = await ReplicatedStateMachine.open(cluster.transport(n), def, {
+      syncTimeout: 500,
+      ...(replay === undefined ? {} : { log: (l: string) => console.log(`node ${n}: ${l}`) }),
+    });
     members.set(n, { node: n, locks: new Locks(m, { closeMachine: true }), alive: true });
   };
   for (const n of NODES) await open(n);
@@ -92,7 +103,8 @@ async function runSchedule(ops: Op[], seed: number): Promise<void> {
   const onGrant = (lock: Lock, member: Member): void => {
     // at the instant of the grant: nobody else trusts this lock
     for (const h of held) {
-      if (h.lock.name === lock.name && !h.lock.lost && !h.lock.released) {
+      // a crashed member is a killed process: it does not act any more
+      if (h.lock.name === lock.name && h.member.alive && !h.lock.lost && !h.lock.released) {
         failures.push(
           `two holders of ${lock.name}: token ${h.lock.token} (node ${h.member.node}) and ${lock.token} (node ${member.node})`,
         );
@@ -111,6 +123,7 @@ async function runSchedule(ops: Op[], seed: number): Promise<void> {
       );
     }
     held.push({ lock, member });
+    stats.grants += 1;
   };
   const onElected = (l: Leadership, member: Member): void => {
     for (const o of leaderships) {
@@ -120,6 +133,7 @@ async function runSchedule(ops: Op[], seed: number): Promise<void> {
     if (l.term <= lastTerm) failures.push(`term ${l.term} after ${lastTerm}`);
     lastTerm = l.term;
     leaderships.push({ l, member });
+    stats.elections += 1;
   };
   const resigned = new Set<Leadership>();
 
@@ -199,12 +213,18 @@ async function runSchedule(ops: Op[], seed: number): Promise<void> {
         await cluster.advance(op.ms);
         break;
     }
-    await cluster.settle();
+    // a little time passes between steps (snapshots get persisted, as they would)
+    await cluster.advance(60);
     if (failures.length > 0) break;
   }
 
-  // heal everything, then keep releasing until every waiter of a live member was served
+  // heal everything, restart crashed members, then keep releasing until every waiter of a live
+  // member was served. Liveness is the lock layer's promise only while the state machine is
+  // ready: a schedule that crashed a majority of the replica set leaves it in a minority for
+  // good (the state machine's rule, not ours); those are counted and reported, not failed.
   cluster.heal();
+  await cluster.settle({ advanceTime: true, maxTime: 20_000 });
+  for (const mem of [...members.values()]) if (!mem.alive) await open(mem.node);
   for (let round = 0; round < 30 && failures.length === 0; round++) {
     await cluster.settle({ advanceTime: true, maxTime: 20_000 });
     for (const h of held) if (!h.lock.released) await h.lock.release();
@@ -216,6 +236,17 @@ async function runSchedule(ops: Op[], seed: number): Promise<void> {
     await cluster.settle({ advanceTime: true, maxTime: 20_000 });
     const waiting = [...pending].filter((p) => p.member.alive);
     if (waiting.length === 0) break;
+    if ([...members.values()].some((x) => x.alive && x.locks.machine.status !== 'ready')) {
+      if (round < 5) continue;
+      stats.stuck += 1;
+      break;
+    }
+    if (round === 29 && replay !== undefined) {
+      const where = [...members.values()].map(
+        (x) => `node ${x.node}: alive ${x.alive}, ${x.locks.machine.status}`,
+      );
+      console.log(where.join('; '));
+    }
     if (round === 29)
       failures.push(`waiters never served: ${waiting.map((p) => p.what).join(', ')}`);
   }
@@ -228,11 +259,20 @@ describe('Locks on the in-memory cluster: seeded fault schedules', () => {
   it(`keeps mutual exclusion, fencing, FIFO tokens and liveness over ${RUNS} schedules`, async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(opArb, { minLength: 5, maxLength: 40 }),
-        fc.integer({ min: 1, max: 1_000_000 }),
+        // LOCKS_SCHEDULE='[...]' replays one schedule (a counterexample) instead
+        replay === undefined
+          ? fc.array(opArb, { minLength: 5, maxLength: 40 })
+          : fc.constant(replay),
+        replay === undefined ? fc.integer({ min: 1, max: 1_000_000 }) : fc.constant(replaySeed),
         runSchedule,
       ),
       { seed: 20261125, numRuns: RUNS },
     );
+    console.log(
+      `${stats.schedules} schedules: ${stats.grants} grants, ${stats.elections} elections checked; ` +
+        `${stats.stuck} ended with the state machine in a minority for good (liveness not checked there)`,
+    );
+    // most schedules must end live, or the liveness check means nothing
+    expect(stats.stuck).toBeLessThan(stats.schedules / 4);
   }, 600_000);
 });
