@@ -8,11 +8,11 @@
  * own, so whatever it prints then came from the remaining replica.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requireCluster } from '../harness/availability.js';
 import { execOnNode, repoRoot, type ScriptResult } from '../harness/cluster.js';
 import { lineSplitter } from '../harness/protocol.js';
@@ -121,6 +121,8 @@ describe('cpgkit kv on the real 3-node cluster', () => {
       { cwd: repoRoot },
     );
   }, 300_000);
+
+  afterAll(() => rmSync(dataRoot, { recursive: true, force: true }));
 
   afterEach(async () => {
     for (const r of [...servers]) {
