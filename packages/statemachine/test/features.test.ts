@@ -67,6 +67,41 @@ describe('ReplicatedStateMachine', () => {
 });
 
 describe('ReplicatedMap', () => {
+  it('a compare on revision 0 holds exactly when the key is absent, like exists: false', async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 6 });
+    const a = await ReplicatedMap.open(cluster.transport(1), { checkInterval: 0 });
+    await cluster.settle();
+    const both = async (): Promise<[boolean, boolean]> => {
+      const results: boolean[] = [];
+      for (const c of [
+        { key: 'k', revision: 0 },
+        { key: 'k', exists: false },
+      ]) {
+        const p = a.transaction([c], []).then(
+          () => true,
+          (e: unknown) => {
+            if (e instanceof CompareFailedError) return false;
+            throw e;
+          },
+        );
+        await cluster.settle();
+        results.push(await p);
+      }
+      return [results[0]!, results[1]!];
+    };
+    expect(await both()).toEqual([true, true]); // never written
+    const set = a.set('k', 1);
+    await cluster.settle();
+    await set;
+    expect(await both()).toEqual([false, false]);
+    const del = a.delete('k');
+    await cluster.settle();
+    await del;
+    expect(await both()).toEqual([true, true]); // deleted: absent again
+    await a.close();
+    cluster.destroy();
+  });
+
   it('set, get, list, compareAndSet, transaction, limits and watch', async () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 7 });
     const maps: ReplicatedMap[] = [];

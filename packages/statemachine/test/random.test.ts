@@ -174,6 +174,17 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
       const synced = live().filter(
         (m) => comp.includes(m.node) && !m.paused && m.sm.status !== 'syncing',
       );
+      // the engine is idle: every running member of a component sees the same member list
+      const running = live().filter((m) => comp.includes(m.node) && !m.paused);
+      const views = new Set(
+        running.map((m) =>
+          m.group
+            .members()
+            .map((x) => `${x.nodeid}:${x.pid}`)
+            .join(','),
+        ),
+      );
+      if (views.size > 1) problems.push(`component [${comp.join(',')}] member lists differ`);
       const digests = new Set(synced.map((m) => m.sm.digest()));
       if (digests.size > 1) {
         problems.push(
@@ -335,7 +346,7 @@ describe('random schedules on the in-memory cluster', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 1 << 30 }),
-        fc.array(step, { minLength: 4, maxLength: Number(process.env.CPGKIT_RANDOM_STEPS ?? 16) }),
+        fc.array(step, { minLength: 4, maxLength: Number(process.env.CPGKIT_RANDOM_STEPS ?? 24) }),
         run,
       ),
       {
