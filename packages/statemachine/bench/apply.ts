@@ -2,18 +2,18 @@
  * Where a `ReplicatedMap` write spends its CPU: the cost of one `set` applied with immer, as
  * the machine applies it (`produce` + deep auto-freeze of the result), at several store sizes.
  *
- * It compares the store's layout (`src/map/state.ts`: one object of 256 buckets) with
- * prototypes of trees of 16-way levels (256 and 4096 leaves) that only this file implements,
- * and the same apply with immer's auto-freeze off, to show which part costs what:
- * copying a large object with `{ ...base }` (V8 dictionary-mode objects above ~128 keys) and
- * the deep freeze walking every child of the copied objects.
+ * It compares the store's layout (`src/map/state.ts`: a tree of three 16-way levels, 4096
+ * leaves) with the layout it replaced (one object of 256 buckets, implemented only here), each
+ * with immer's auto-freeze on and off (the machine runs with it off), to show which part costs
+ * what: copying a large object with `{ ...base }` (V8 dictionary-mode objects above ~128 keys)
+ * and the deep freeze walking every child of the copied objects.
  *
  * ```sh
  * pnpm exec tsx --conditions=@cpgkit/source packages/statemachine/bench/apply.ts
  * ```
  * @module
  */
-import { freeze, produce, setAutoFreeze, type Draft } from 'immer';
+import { Immer, freeze, type Draft } from 'immer';
 import {
   mapDefinition,
   type ApplyContext,
@@ -34,27 +34,24 @@ function cmd(key: string, i: number): MapCommand {
 }
 
 /** The store's own layout and reducer. */
-function currentLayout(keys: number): (i: number) => void {
+function currentLayout(im: Immer, keys: number): (i: number) => void {
   let state = freeze((def.initial as () => MapState)(), true);
   const ops: MapOp[] = [];
   for (let i = 0; i < keys; i++) ops.push({ op: 'set' as const, key: `k/${i}`, value: value(i) });
-  state = produce(state, (d: Draft<MapState>) => {
+  state = im.produce(state, (d: Draft<MapState>) => {
     def.apply(d, { compares: [], ops }, ctx);
   });
   return (i) => {
-    state = produce(state, (d: Draft<MapState>) => {
+    state = im.produce(state, (d: Draft<MapState>) => {
       def.apply(d, cmd(`k/${(i * 7919) % keys}`, i), ctx);
     });
   };
 }
 
-/**
- * A prototype: a tree of `levels` levels of 16 (FNV-1a, one hex digit per level), so that no
- * object holds more than 16 children except the leaves (keys / 16^levels on average).
- */
-interface Tree {
+/** The layout before the tree (one object of 256 FNV buckets), kept here for comparison. */
+interface Buckets {
   revision: number;
-  root: Record<string, unknown>;
+  buckets: Record<string, Record<string, unknown>>;
 }
 
 function fnv(key: string): number {
@@ -66,25 +63,28 @@ function fnv(key: string): number {
   return h >>> 0;
 }
 
-function treeSet(d: Draft<Tree>, levels: number, key: string, v: unknown): void {
-  const h = fnv(key);
+function bucketSet(d: Draft<Buckets>, key: string, v: unknown): void {
   const rev = d.revision + 1;
-  let node = d.root as Record<string, unknown>;
-  for (let l = 0; l < levels; l++) {
-    const digit = ((h >>> (4 * l)) & 15).toString(16);
-    node = (node[digit] ??= {}) as Record<string, unknown>;
-  }
-  node[key] = { value: v, revision: rev };
+  const bk = (fnv(key) & 0xff).toString(16);
+  const b = (d.buckets[bk] ??= {});
+  const prev = b[key] as { createRevision: number; version: number } | undefined;
+  b[key] = {
+    value: v,
+    revision: rev,
+    createRevision: prev?.createRevision ?? rev,
+    version: (prev?.version ?? 0) + 1,
+    size: 40,
+  };
   d.revision = rev;
 }
 
-function treeLayout(levels: number, keys: number): (i: number) => void {
-  let state = freeze<Tree>({ revision: 0, root: {} }, true);
-  state = produce(state, (d) => {
-    for (let i = 0; i < keys; i++) treeSet(d, levels, `k/${i}`, value(i));
+function bucketLayout(im: Immer, keys: number): (i: number) => void {
+  let state = freeze<Buckets>({ revision: 0, buckets: {} }, true);
+  state = im.produce(state, (d) => {
+    for (let i = 0; i < keys; i++) bucketSet(d, `k/${i}`, value(i));
   });
   return (i) => {
-    state = produce(state, (d) => treeSet(d, levels, `k/${(i * 7919) % keys}`, value(i)));
+    state = im.produce(state, (d) => bucketSet(d, `k/${(i * 7919) % keys}`, value(i)));
   };
 }
 
@@ -97,21 +97,22 @@ function measure(step: (i: number) => void, n: number): number {
   return Math.round(((c.user + c.system) / n) * 10) / 10;
 }
 
+const frozen = new Immer({ autoFreeze: true });
+const unfrozen = new Immer({ autoFreeze: false });
 const sizes = [1_000, 10_000, 100_000];
 const rows: Record<string, number | string>[] = [];
 for (const keys of sizes) {
   const n = 5000;
-  setAutoFreeze(true);
-  const current = measure(currentLayout(keys), n);
-  const tree2 = measure(treeLayout(2, keys), n);
-  const tree3 = measure(treeLayout(3, keys), n);
-  setAutoFreeze(false);
-  const currentNoFreeze = measure(currentLayout(keys), n);
-  setAutoFreeze(true);
-  rows.push({ keys, current, currentNoFreeze, tree16x16: tree2, tree16x16x16: tree3 });
+  const buckets256 = measure(bucketLayout(frozen, keys), n);
+  const buckets256NoFreeze = measure(bucketLayout(unfrozen, keys), n);
+  const tree = measure(currentLayout(frozen, keys), n);
+  const treeNoFreeze = measure(currentLayout(unfrozen, keys), n);
+  rows.push({ keys, buckets256, buckets256NoFreeze, tree, treeNoFreeze });
   console.log(
-    `${keys.toLocaleString('en').padStart(7)} keys: one set applied = ${current} µs CPU (256 buckets, as shipped), ` +
-      `${currentNoFreeze} µs without auto-freeze; prototypes: ${tree2} µs with 16×16 buckets, ${tree3} µs with 16×16×16`,
+    `${keys.toLocaleString('en').padStart(7)} keys: one set applied = ${treeNoFreeze} µs CPU as shipped ` +
+      `(16×16×16 tree, no auto-freeze), ${tree} µs with auto-freeze; ` +
+      `old 256-bucket layout: ${buckets256} µs, ${buckets256NoFreeze} µs without auto-freeze ` +
+      `(×${Math.round((buckets256 / treeNoFreeze) * 10) / 10})`,
   );
 }
 console.log(JSON.stringify({ bench: 'statemachine/apply', unit: 'µs CPU per set', rows }));

@@ -14,7 +14,9 @@ import {
 } from '../errors.js';
 import {
   DEFAULT_LIMITS,
+  changedLeaves,
   checkSizes,
+  forEachEntry,
   getEntry,
   mapDefinition,
   type Json,
@@ -130,10 +132,9 @@ export class ReplicatedMap implements AsyncDisposable {
   /** Entries whose key starts with `prefix`, sorted by key. */
   list(prefix = ''): MapItem[] {
     const out: MapItem[] = [];
-    for (const bucket of Object.values(this.machine.state.buckets)) {
-      for (const [key, e] of Object.entries(bucket))
-        if (key.startsWith(prefix)) out.push({ key, ...e });
-    }
+    forEachEntry(this.machine.state, (key, e) => {
+      if (key.startsWith(prefix)) out.push({ key, ...e });
+    });
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
   /** The store revision. */
@@ -344,11 +345,7 @@ export class ReplicatedMap implements AsyncDisposable {
 
 function diffStates(a: MapState, b: MapState): MapChange[] {
   const out: MapChange[] = [];
-  const keys = new Set([...Object.keys(a.buckets), ...Object.keys(b.buckets)]);
-  for (const bk of keys) {
-    const x = a.buckets[bk] ?? {};
-    const y = b.buckets[bk] ?? {};
-    if (x === y) continue;
+  for (const [x, y] of changedLeaves(a, b)) {
     for (const [k, e] of Object.entries(y)) {
       const old = Object.hasOwn(x, k) ? x[k] : undefined;
       if (

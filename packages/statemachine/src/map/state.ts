@@ -1,7 +1,11 @@
 /**
- * The replicated config store's state and its pure reducer. The keys live in 256 buckets (by
- * FNV-1a hash) so that an immer write copies one bucket and the small root, not the whole map:
- * a set on a 100,000-key store costs about as much as on a 400-key one.
+ * The replicated config store's state and its pure reducer. The keys live in a fixed-depth
+ * tree: three 16-way levels indexed by the hex digits of the key's FNV-1a hash, then leaves
+ * (4096 of them) that map keys to entries. An immer write copies the path to one leaf (three
+ * objects of at most 16 keys and a leaf of about keys/4096 entries), never a large object, so a
+ * set costs about the same on a 100-key and on a 100,000-key store. Empty nodes are removed, so
+ * the shape is a function of the set of keys: equal stores have equal canonical JSON (and
+ * digests) whatever their history.
  * @module
  */
 import type { Draft } from 'immer';
@@ -24,14 +28,24 @@ export interface MapEntry {
   readonly size: number;
 }
 
-/** The store. */
+/** A leaf of the store's tree: keys to entries. */
+export type MapLeaf = Readonly<Record<string, MapEntry>>;
+
+/** A 16-way level of the store's tree, indexed by one hex digit of the key hash. */
+export type MapFanout<T> = Readonly<Record<string, T>>;
+
+/** The store's tree: three 16-way levels, then leaves (see `pathOf`). */
+export type MapTree = MapFanout<MapFanout<MapFanout<MapLeaf>>>;
+
+/** The store. Immutable: replaced, never modified, by every write. */
 export interface MapState {
   /** The store revision: bumped by every write that changed something. */
   readonly revision: number;
   readonly count: number;
   /** Sum of the entries' `size`. */
   readonly bytes: number;
-  readonly buckets: Readonly<Record<string, Readonly<Record<string, MapEntry>>>>;
+  /** The entries, in a tree keyed by `pathOf(key)`. Empty nodes are absent. */
+  readonly tree: MapTree;
 }
 
 /** A condition of a transaction. All must hold for its ops to be applied. */
@@ -80,25 +94,62 @@ export const DEFAULT_LIMITS: MapLimits = {
   maxStoreBytes: 64 * 1024 * 1024,
 };
 
-/** The bucket of a key (FNV-1a, 256 buckets). */
-export function bucketOf(key: string): string {
+const HEX = '0123456789abcdef';
+
+/** FNV-1a (32 bits) of the key's UTF-16 code units. */
+function hashOf(key: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) {
     h ^= key.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  return ((h >>> 0) & 0xff).toString(16);
+  return h >>> 0;
+}
+
+/** The tree path of a key: the three hex digits (levels 1, 2, 3) of its FNV-1a hash. */
+export function pathOf(key: string): readonly [string, string, string] {
+  const h = hashOf(key);
+  return [HEX[h & 15]!, HEX[(h >>> 4) & 15]!, HEX[(h >>> 8) & 15]!];
 }
 
 /** The empty store. */
 export function emptyMap(): MapState {
-  return { revision: 0, count: 0, bytes: 0, buckets: {} };
+  return { revision: 0, count: 0, bytes: 0, tree: {} };
 }
 
 /** Look a key up. */
 export function getEntry(state: MapState, key: string): MapEntry | undefined {
-  const b = state.buckets[bucketOf(key)];
-  return b === undefined ? undefined : Object.hasOwn(b, key) ? b[key] : undefined;
+  const h = hashOf(key);
+  const leaf = state.tree[HEX[h & 15]!]?.[HEX[(h >>> 4) & 15]!]?.[HEX[(h >>> 8) & 15]!];
+  return leaf !== undefined && Object.hasOwn(leaf, key) ? leaf[key] : undefined;
+}
+
+/** Call `fn` for every entry of the store, in no particular order. */
+export function forEachEntry(state: MapState, fn: (key: string, entry: MapEntry) => void): void {
+  for (const l1 of Object.values(state.tree))
+    for (const l2 of Object.values(l1))
+      for (const leaf of Object.values(l2)) for (const key in leaf) fn(key, leaf[key]!);
+}
+
+/**
+ * The leaves that differ between two stores, as `[before, after]` pairs (`{}` where absent).
+ * Subtrees shared by both (same object) are skipped, so after a few writes this costs
+ * O(changes), not O(store).
+ */
+export function changedLeaves(a: MapState, b: MapState): [MapLeaf, MapLeaf][] {
+  const out: [MapLeaf, MapLeaf][] = [];
+  const walk = (x: MapFanout<unknown>, y: MapFanout<unknown>, depth: number): void => {
+    if (x === y) return;
+    for (const d of new Set([...Object.keys(x), ...Object.keys(y)])) {
+      const cx = (Object.hasOwn(x, d) ? x[d] : undefined) ?? {};
+      const cy = (Object.hasOwn(y, d) ? y[d] : undefined) ?? {};
+      if (cx === cy) continue;
+      if (depth === 2) out.push([cx as MapLeaf, cy as MapLeaf]);
+      else walk(cx as MapFanout<unknown>, cy as MapFanout<unknown>, depth + 1);
+    }
+  };
+  walk(a.tree, b.tree, 0);
+  return out;
 }
 
 /** Byte length of a string in UTF-8. */
@@ -152,16 +203,28 @@ export function applyTxn(draft: Draft<MapState>, cmd: MapCommand, limits: MapLim
   let bytes = draft.bytes;
   let count = draft.count;
   const sizes = cmd.ops.map((op) => (op.op === 'set' ? checkSizes(op.key, op.value, limits) : 0));
+  type Level = Record<string, Record<string, unknown>>;
   cmd.ops.forEach((op, i) => {
-    const bk = bucketOf(op.key);
-    const bucket = draft.buckets[bk];
-    const prev = bucket !== undefined && Object.hasOwn(bucket, op.key) ? bucket[op.key] : undefined;
+    const [d1, d2, d3] = pathOf(op.key);
+    const root = draft.tree as unknown as Level;
+    const n1 = Object.hasOwn(root, d1) ? (root[d1] as Level) : undefined;
+    const n2 = n1 !== undefined && Object.hasOwn(n1, d2) ? (n1[d2] as Level) : undefined;
+    const leaf =
+      n2 !== undefined && Object.hasOwn(n2, d3) ? (n2[d3] as Record<string, MapEntry>) : undefined;
+    const prev = leaf !== undefined && Object.hasOwn(leaf, op.key) ? leaf[op.key] : undefined;
     if (op.op === 'delete') {
-      if (prev === undefined || bucket === undefined) return;
+      if (prev === undefined) return;
       bytes -= prev.size;
       count--;
-      delete bucket[op.key];
-      if (Object.keys(bucket).length === 0) delete draft.buckets[bk];
+      delete leaf![op.key];
+      // drop emptied nodes, so that the tree's shape depends on its keys only
+      if (isEmpty(leaf!)) {
+        delete n2![d3];
+        if (isEmpty(n2!)) {
+          delete n1![d2];
+          if (isEmpty(n1!)) delete root[d1];
+        }
+      }
       changed = true;
       return;
     }
@@ -175,8 +238,10 @@ export function applyTxn(draft: Draft<MapState>, cmd: MapCommand, limits: MapLim
       version: (prev?.version ?? 0) + 1,
       size,
     };
-    if (bucket === undefined) draft.buckets[bk] = { [op.key]: entry };
-    else bucket[op.key] = entry;
+    if (leaf !== undefined) leaf[op.key] = entry;
+    else if (n2 !== undefined) n2[d3] = { [op.key]: entry };
+    else if (n1 !== undefined) n1[d2] = { [d3]: { [op.key]: entry } };
+    else root[d1] = { [d2]: { [d3]: { [op.key]: entry } } };
     changed = true;
   });
   if (bytes > limits.maxStoreBytes) {
@@ -189,6 +254,10 @@ export function applyTxn(draft: Draft<MapState>, cmd: MapCommand, limits: MapLim
   draft.bytes = bytes;
   draft.count = count;
   return { succeeded: true, revision: rev };
+}
+
+function isEmpty(o: object): boolean {
+  return Object.keys(o).length === 0;
 }
 
 function isJsonish(v: unknown): boolean {
