@@ -117,7 +117,7 @@ export class ReplicatedMap implements AsyncDisposable {
 
   // ------------------------------------------------------------------ reads
 
-  /** The value of `key`, or `undefined`. */
+  /** The value of `key`, or `undefined`. Shared with the store's state: do not modify it. */
   get(key: string): Json | undefined {
     return getEntry(this.machine.state, key)?.value;
   }
