@@ -149,6 +149,57 @@ describe('MemoryCluster', () => {
     expect(a.log.slice(4)).toEqual(['t 1,2,3', 'q true']);
   });
 
+  it('crashNode then restartNode before the engine ran: the node’s members leave with nodedown, the node comes back empty and quorate', async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 1 });
+    const a = await rawClient(cluster, 1);
+    const b = await rawClient(cluster, 2);
+    const c = await rawClient(cluster, 3);
+    for (const x of [a, b, c]) x.driver.join(enc.encode('g'));
+    await cluster.settle();
+    a.log.length = 0;
+    cluster.crashNode(3);
+    cluster.restartNode(3); // before any reconfiguration ran
+    const d = await rawClient(cluster, 3); // a new process on the restarted daemon joins at once
+    d.driver.join(enc.encode('g'));
+    await cluster.settle();
+    expect(c.lost.map((e) => e.name)).toEqual(['ConnectionLostError']);
+    // One configuration change: the old members of node 3 leave with nodedown, the ring keeps
+    // node 3 (its new daemon), then the new process joins in the new ring.
+    expect(a.log).toEqual(['c 1,2 + -3/nodedown', 't 1,2,3', 'c 1,2,3 +3/join -']);
+    // The new process: the new ring's totem (to every handle), then its join, the initial totem.
+    expect(d.log.filter((l) => !l.startsWith('q'))).toEqual([
+      't 1,2,3',
+      'c 1,2,3 +3/join -',
+      't 1,2,3',
+    ]);
+    expect(d.log.filter((l) => l.startsWith('q')).at(-1)).toBe('q true');
+    const members = a.driver.members();
+    expect(members.map((m) => m.nodeid)).toEqual([1, 2, 3]);
+    expect(members.some((m) => m.nodeid === 3 && m.pid === c.driver.local.pid)).toBe(false);
+    expect([1, 2, 3].map((n) => cluster.isQuorate(n))).toEqual([true, true, true]);
+    expect(d.driver.quorate()).toBe(true);
+  });
+
+  it('crashNode then restartNode, through Group: the crashed member is gone for good', async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 7 });
+    const [a, b, c] = [1, 2, 3].map((n) => cluster.transport(n)) as [Group, Group, Group];
+    for (const g of [a, b, c]) await g.join('g');
+    await cluster.settle();
+    cluster.crashNode(3);
+    cluster.restartNode(3);
+    await cluster.settle();
+    expect(await c.closed()).toMatchObject({ name: 'ConnectionLostError' });
+    expect(a.members()).toEqual([a.self, b.self]);
+    expect(b.members()).toEqual([a.self, b.self]);
+    const d = cluster.transport(3);
+    await d.join('g');
+    await cluster.settle();
+    expect(d.members()).toEqual([a.self, b.self, d.self]);
+    expect(a.members()).toEqual([a.self, b.self, d.self]);
+    expect(d.quorate).toBe(true);
+    expect(cluster.isQuorate(3)).toBe(true);
+  });
+
   it('answers try again during a membership change, then says writable', async () => {
     const cluster = new MemoryCluster({ nodes: 3 });
     const a = await rawClient(cluster, 1);

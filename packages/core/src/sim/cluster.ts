@@ -116,6 +116,13 @@ export interface ClusterStats {
 interface SimNode {
   readonly id: number;
   up: boolean;
+  /**
+   * How many times the node's daemon was started: `crashNode` ends an incarnation. A
+   * component holds a node's incarnation, so a crash followed by a restart before the
+   * reconfiguration ran is still a membership change (corosync: the restarted daemon is not
+   * in the transitional list, so its old processes leave with `nodedown`).
+   */
+  incarnation: number;
   link: number;
   quorate: boolean;
 }
@@ -138,6 +145,8 @@ type Views = Map<string, SimConnection[]>;
 interface Component {
   readonly nodes: readonly number[];
   readonly nodeSet: ReadonlySet<number>;
+  /** Each node's incarnation when the component formed. */
+  readonly incarnations: ReadonlyMap<number, number>;
   ring: RingId;
   views: Views;
   pending: OrderedItem[];
@@ -216,7 +225,11 @@ export class MemoryCluster implements SimEngine {
    */
   readonly #lingering = new Map<string, Set<SimConnection>>();
   #lost: { conn: SimConnection; error: CpgError }[] = [];
-  /** Requests from restarted nodes that are in no component yet. */
+  /**
+   * Membership requests (join, leave, a process's death) made while their node's component
+   * is in a membership change, or from a restarted node that is in no ring yet: they wait for
+   * the new configuration, as corosync holds IPC requests during sync.
+   */
   #limbo: OrderedItem[] = [];
   #writable: SimConnection[] = [];
   #reconfigureIn = -1;
@@ -257,7 +270,7 @@ export class MemoryCluster implements SimEngine {
     const ids: number[] = [];
     for (let i = 1; i <= n; i++) {
       ids.push(i);
-      this.#nodes.set(i, { id: i, up: true, link: 0, quorate: false });
+      this.#nodes.set(i, { id: i, up: true, incarnation: 0, link: 0, quorate: false });
     }
     this.nodeIds = ids;
     const comp = this.#newComponent(ids, new Map());
@@ -322,6 +335,7 @@ export class MemoryCluster implements SimEngine {
       sink,
       options?.dispatch === 'manual',
       this.maxMessageSize,
+      node.incarnation,
     );
     proc.conns.add(conn);
     this.#conns.add(conn);
@@ -376,6 +390,7 @@ export class MemoryCluster implements SimEngine {
     const node = this.#node(n);
     if (!node.up) return;
     node.up = false;
+    node.incarnation++;
     node.quorate = false;
     for (const conn of [...this.#conns]) {
       if (conn.local.nodeid !== n) continue;
@@ -387,7 +402,11 @@ export class MemoryCluster implements SimEngine {
     this.#topologyChanged();
   }
 
-  /** Start node `n`'s daemon again: it rejoins whatever side its links reach. */
+  /**
+   * Start node `n`'s daemon again: it rejoins whatever side its links reach, with no member
+   * until new processes join (its crashed processes never come back), and the quorum of the
+   * component it joins. Its clients' requests wait until it is in the ring.
+   */
   restartNode(n: number): void {
     const node = this.#node(n);
     if (node.up) return;
@@ -724,9 +743,11 @@ export class MemoryCluster implements SimEngine {
 
   #enqueue(conn: SimConnection, item: OrderedItem): void {
     const comp = this.#componentOf(conn.local.nodeid);
-    // A node that just restarted is in no component until the reconfiguration: its
-    // requests wait for it (as corosync holds IPC requests during sync).
-    if (comp) comp.pending.push(item);
+    // During a membership change (and on a node that just restarted, in no component until
+    // the reconfiguration) requests wait for the new configuration, as corosync holds IPC
+    // requests during sync. Ordered in the old one, a join could reach the joiner's side
+    // only, and show the joiner a member list that the members on the other side never get.
+    if (comp && !comp.syncing) comp.pending.push(item);
     else this.#limbo.push(item);
     this.#schedule();
   }
@@ -925,9 +946,32 @@ export class MemoryCluster implements SimEngine {
     return node;
   }
 
+  /**
+   * The component node `nodeid` is in, in its current incarnation (none while it is down, or
+   * restarted and not yet in a ring).
+   */
   #componentOf(nodeid: number): Component | undefined {
-    for (const c of this.#components) if (c.nodeSet.has(nodeid)) return c;
+    const node = this.#nodes.get(nodeid);
+    if (!node?.up) return undefined;
+    for (const c of this.#components) {
+      if (c.nodeSet.has(nodeid))
+        return c.incarnations.get(nodeid) === node.incarnation ? c : undefined;
+    }
     return undefined;
+  }
+
+  /** Whether node `id` is up in the incarnation component `c` knows. */
+  #alive(c: Component, id: number): boolean {
+    const node = this.#nodes.get(id)!;
+    return node.up && c.incarnations.get(id) === node.incarnation;
+  }
+
+  /** Whether component `c` is exactly one of `target`, with every node in its incarnation. */
+  #current(c: Component, target: readonly (readonly number[])[]): boolean {
+    return (
+      target.some((t) => t.length === c.nodes.length && t.every((id, i) => id === c.nodes[i])) &&
+      c.nodes.every((id) => this.#alive(c, id))
+    );
   }
 
   #newComponent(nodes: readonly number[], views: Views): Component {
@@ -935,6 +979,7 @@ export class MemoryCluster implements SimEngine {
     return {
       nodes,
       nodeSet: new Set(nodes),
+      incarnations: new Map(nodes.map((id) => [id, this.#nodes.get(id)!.incarnation])),
       ring: { nodeid: nodes[0] ?? 0, seq: ++this.#ringSeq },
       views,
       pending: [],
@@ -959,10 +1004,7 @@ export class MemoryCluster implements SimEngine {
   /** Faults start a sync: affected components refuse sends (try again) until it ends. */
   #topologyChanged(): void {
     const target = this.#targetComponents();
-    const same = (c: Component): boolean =>
-      target.some((t) => t.length === c.nodes.length && t.every((id, i) => id === c.nodes[i])) &&
-      c.nodes.every((id) => this.#nodes.get(id)!.up);
-    for (const c of this.#components) if (!same(c)) c.syncing = true;
+    for (const c of this.#components) if (!this.#current(c, target)) c.syncing = true;
     if (this.#reconfigureIn < 0) this.#reconfigureIn = 1 + this.#rng.int(3);
     this.#schedule();
   }
@@ -980,10 +1022,7 @@ export class MemoryCluster implements SimEngine {
     const kept: Component[] = [];
     const changedOld: Component[] = [];
     for (const c of old) {
-      const unchanged =
-        target.some((t) => t.length === c.nodes.length && t.every((id, i) => id === c.nodes[i])) &&
-        c.nodes.every((id) => this.#nodes.get(id)!.up);
-      if (unchanged) {
+      if (this.#current(c, target)) {
         c.syncing = false;
         kept.push(c);
       } else {
@@ -995,6 +1034,7 @@ export class MemoryCluster implements SimEngine {
         !kept.some((k) => k.nodes.length === t.length && k.nodes.every((id, i) => id === t[i])),
     );
     if (changedOld.length === 0 && newSets.length === 0) {
+      this.#releaseLimbo();
       this.#wakeBlocked();
       return;
     }
@@ -1006,25 +1046,33 @@ export class MemoryCluster implements SimEngine {
       readonly from: Component;
       readonly views: Views;
     }
+    // The nodes of new component `s` that pass from `o` to it (a node restarted since `o`
+    // formed is not one of them: it arrives empty).
     const sideOf = (o: Component, s: readonly number[]): Set<number> =>
-      new Set(s.filter((id) => o.nodeSet.has(id)));
+      new Set(s.filter((id) => o.nodeSet.has(id) && this.#alive(o, id)));
     const contributions = new Map<number[], Contribution[]>();
     for (const o of changedOld) {
       const subs = new Map<number[], Views>();
+      const reach = new Map<number[], Set<number>>();
       for (const s of newSets) {
-        if (s.some((id) => o.nodeSet.has(id))) {
+        const side = sideOf(o, s);
+        if (side.size > 0) {
           const copy: Views = new Map();
           for (const [k, list] of o.views) copy.set(k, [...list]);
           subs.set(s, copy);
+          reach.set(s, side);
         }
       }
       for (const item of o.pending) {
-        const senderSet = setOf(item.conn.local.nodeid);
-        const madeIt = this.#rng.chance(0.5);
+        const from = item.conn.local.nodeid;
+        const senderSet = this.#alive(o, from) ? setOf(from) : undefined;
+        // A message in flight reaches every side or only its sender's. A membership change
+        // in flight reaches every side: applied on one side only, it would give the members
+        // there a member list that names members of the other sides who never get it.
+        const madeIt = this.#rng.chance(0.5) || item.kind !== 'mcast';
         for (const [s, views] of subs) {
           if (!madeIt && s !== senderSet) continue;
-          const reach = new Set(s.filter((id) => o.nodeSet.has(id)));
-          this.#apply(item, views, reach, o.ring);
+          this.#apply(item, views, reach.get(s)!, o.ring);
         }
       }
       o.pending = [];
@@ -1046,7 +1094,7 @@ export class MemoryCluster implements SimEngine {
         const side = sideOf(from, s);
         for (const key of [...views.keys()].sort()) {
           const list = views.get(key)!;
-          const leftConns = list.filter((c) => !sSet.has(c.local.nodeid) || c.dead);
+          const leftConns = list.filter((c) => !sSet.has(c.local.nodeid) || this.#stale(c));
           if (leftConns.length === 0) continue;
           const remaining = list.filter((c) => !leftConns.includes(c));
           if (remaining.length === 0) views.delete(key);
@@ -1106,13 +1154,28 @@ export class MemoryCluster implements SimEngine {
       }
     }
     this.#components = [...kept, ...created].sort((a, b) => a.nodes[0]! - b.nodes[0]!);
+    this.#releaseLimbo();
+    this.#wakeBlocked();
+  }
+
+  /** Whether the daemon `conn` connected to has crashed since (restarted or not). */
+  #stale(conn: SimConnection): boolean {
+    return conn.incarnation !== this.#nodes.get(conn.local.nodeid)!.incarnation;
+  }
+
+  /**
+   * Requests that waited for the reconfiguration go to their node's component, in order;
+   * those of a daemon that crashed meanwhile are gone with it.
+   */
+  #releaseLimbo(): void {
     const limbo = this.#limbo;
     this.#limbo = [];
     for (const item of limbo) {
+      if (this.#stale(item.conn)) continue;
       const comp = this.#componentOf(item.conn.local.nodeid);
       if (comp) comp.pending.push(item);
+      else this.#limbo.push(item);
     }
-    this.#wakeBlocked();
   }
 
   /** Connections that were told to try again may send now. */

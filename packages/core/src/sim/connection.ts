@@ -89,6 +89,8 @@ export class SimConnection implements GroupDriver {
   readonly process: SimProcessRef;
   readonly sink: DriverSink;
   readonly manual: boolean;
+  /** The incarnation of our node's daemon we connected to (see `MemoryCluster.crashNode`). */
+  readonly incarnation: number;
   state: ConnState = 'unjoined';
   /** Joined once: corosync 3.1.7 refuses a second join on the same handle. */
   used = false;
@@ -109,8 +111,10 @@ export class SimConnection implements GroupDriver {
     sink: DriverSink,
     manual: boolean,
     maxMessageSize: number,
+    incarnation = 0,
   ) {
     this.engine = engine;
+    this.incarnation = incarnation;
     this.process = process;
     this.id = id;
     this.sink = sink;
