@@ -6,7 +6,7 @@
 export type * from './types.js';
 export * from './errors.js';
 export { ReplicatedStateMachine, type OpenOptions } from './machine.js';
-export { SnapshotStore } from './persistence.js';
+export { SnapshotStore, type ReplicaIdentity } from './persistence.js';
 export { canonicalJson, digestOf } from './canonical.js';
 export type { Image } from './image.js';
 export {
