@@ -14,7 +14,9 @@
  * - a partition: each side sees the other side's members leave in ONE event with `nodedown`,
  *   then a totem event with its own nodes; on heal each side sees the other side's members
  *   come back in ONE event with `nodeup`;
- * - quorum is per side: the minority side loses it, the majority keeps it (no event).
+ * - quorum is per side: the minority side loses it, the majority keeps it (no event);
+ * - a restarted daemon comes back with no member of the group (its processes died with it);
+ *   a new member there joins with the live members only, and sees its component's quorum.
  * @module
  */
 import { describe, it, expect, afterEach } from 'vitest';
@@ -237,6 +239,36 @@ export function conformanceSuite(
       );
       // No member of the group on the restarted node: no group event, only the totem.
       expect(a.rec.memberships(names).at(-1)).toBe('members=[a,b] joined=[] left=[c:nodedown]');
+    });
+
+    it('brings a restarted node back with no member: its crashed members stay gone, a new one gets quorum', async () => {
+      const { f, names } = await setup();
+      const g = uniqueName('restart');
+      const [n1, n2, n3] = f.nodes as [number, number, number];
+      const a = await join(f, names, n1, g, 'a');
+      const b = await join(f, names, n2, g, 'b');
+      const c = await join(f, names, n3, g, 'c');
+      await waitMembers(f, [a, b, c], 3);
+      await f.crashNode(n3);
+      try {
+        await f.waitFor(() => a.member.members().length === 2, timeout, 'a seeing node 3 go');
+      } finally {
+        await f.restartNode(n3);
+      }
+      await f.waitFor(
+        () => a.rec.totems().at(-1)?.length === 3,
+        timeout * 2,
+        'node 3 coming back into the ring',
+      );
+      const d = await join(f, names, n3, g, 'd');
+      await waitMembers(f, [a, b, d], 3);
+      await f.waitFor(() => d.member.quorate, timeout, 'the new member on node 3 seeing quorum');
+      expect(a.rec.memberships(names).slice(-2)).toEqual([
+        'members=[a,b] joined=[] left=[c:nodedown]',
+        'members=[a,b,d] joined=[d:join] left=[]',
+      ]);
+      expect(d.rec.memberships(names)).toEqual(['members=[a,b,d] joined=[d:join] left=[]']);
+      expect(b.rec.memberships(names).at(-1)).toBe('members=[a,b,d] joined=[d:join] left=[]');
     });
 
     it('goes on on both sides of a partition, with quorum only on the majority, and merges on heal', async () => {
