@@ -264,6 +264,11 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   private sawHolder = false;
   /** Our state is the quorate component's, synced by its last finished round. */
   private primary = false;
+  /**
+   * The participants of the last quorate round we finished (key -> replica id) that have been
+   * in every view since: they delivered the same agreed stream as we did since that round.
+   */
+  private readonly quoratePeers = new Map<string, string>();
   private readonly passive: boolean;
   private readonly bootstrap: boolean;
   /** `bootstrap: 'force'`, until the first quorate round this member takes part in. */
@@ -272,6 +277,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   /** The data directory had a replica id but no snapshot: this replica lost its state. */
   private lostState = false;
   private closing: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
   private readonly ackMajority: boolean;
   /** Our own commands applied and waiting for a majority of `Q` to apply them, by index. */
   private unacked: { index: bigint; id: string; result: unknown }[] = [];
@@ -664,8 +670,18 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     await this.close();
   }
 
-  private async shutdown(error: Error | undefined): Promise<void> {
-    if (this.isClosed) return;
+  /** The first shutdown (`close()` and a lost group share it). */
+  private shutdown(error: Error | undefined): Promise<void> {
+    this.stopping ??= this.stop(error);
+    return this.stopping;
+  }
+
+  /**
+   * Stop: reject what waits, say `closed` at once (a lock holder's signal aborts now, not
+   * after a disk write), then write the final snapshot and leave the group. `close()`
+   * resolves once all of it is done.
+   */
+  private async stop(error: Error | undefined): Promise<void> {
     this.isClosed = true;
     for (const u of this.unsubscribe) u();
     this.round?.closeTimer?.cancel();
@@ -682,6 +698,9 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     this.readyWaiters.clear();
     for (const d of this.syncWaiters) d.reject(err);
     this.syncWaiters.clear();
+    this.lastStatus = 'closed';
+    this.emit({ type: 'status', status: 'closed' });
+    this.emit(error === undefined ? { type: 'closed' } : { type: 'closed', error });
     if (this.store !== undefined && this.hasState) {
       await this.persisting;
       await this.store
@@ -689,9 +708,6 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
         .catch((e: unknown) => this.log(`persist failed: ${String(e)}`));
     }
     if (error === undefined && this.group.joined) await this.group.leave().catch(() => undefined);
-    this.lastStatus = 'closed';
-    this.emit({ type: 'status', status: 'closed' });
-    this.emit(error === undefined ? { type: 'closed' } : { type: 'closed', error });
   }
 
   // ---------------------------------------------------------------- group events
@@ -718,6 +734,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     }
     if (this.firstView === undefined)
       this.firstView = new Set(e.members.map(memberKey).filter((k) => k !== me));
+    this.dropDeparted(e);
     this.startRound([...e.members].sort(compareMembers));
   }
 
@@ -1109,6 +1126,8 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     this.syncing = false;
     this.decisionQuorate = d.quorate;
     this.primary = d.quorate && this.hasState;
+    this.quoratePeers.clear();
+    if (this.primary) for (const p of d.participants) this.quoratePeers.set(p.key, p.replica);
     this.image = { ...this.image, epoch: d.epoch };
     if (d.quorate && this.hasState) {
       this.force = false;
@@ -1352,6 +1371,56 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       this.schedulePersist();
     }
     if (mine && f.commandId !== undefined) this.settle(f.commandId, undefined, undefined);
+  }
+
+  /**
+   * A member of `Q` whose process is gone for good is removed from `Q` at the confchg that
+   * announces it, like a `retire`: reason `procdown` (its process died while its node stayed
+   * in the ring) or `leave` (it left the group). Never for `nodedown`: a node cut off by a
+   * partition looks the same as a crashed one, and may go on in another component.
+   *
+   * Safety: we remove it only when our state is the quorate component's (`primary`: synced by
+   * the last round we finished, which was quorate, and the current round, if decided, is
+   * quorate too) and the departed member took part in that round and stayed in every view
+   * since (`quoratePeers`). By virtual synchrony it then delivered exactly the messages we
+   * delivered, up to the confchg that announces its death, so every survivor of that lineage
+   * holds at least its state; its data directory holds no more than its memory. A write that
+   * a strict majority `M` of `Q` acknowledged keeps a holder in every strict majority of
+   * `Q \ {r}`: `|M \ {r}| >= floor(n/2)` and a majority of `n - 1` has at least
+   * `floor((n-1)/2) + 1` members, which sum to more than `n - 1`.
+   *
+   * Determinism: the confchg is one point of the agreed stream; every member of the lineage
+   * holds the same image, `primary`, decision and peers there, so each removes the same
+   * replicas at the same point (in the peers' (nodeid, pid) order, never the last one of `Q`).
+   * If the confchg comes during a sync round, the entries queued in that round were applied
+   * by nobody (the new round drops them), so the removal applies to the state the last
+   * finished round left, and the new round's summaries carry the smaller `Q`. A member outside
+   * the lineage (a joiner, a member left out of the round) removes nothing and gets the
+   * leader's state. A removed replica that restarts (same replica id, from its data
+   * directory) is a participant of the next quorate round, whose `Q` includes it again.
+   */
+  private dropDeparted(e: MembershipEvent): void {
+    const peers = this.quoratePeers;
+    if (peers.size === 0) return;
+    const now = new Set(e.members.map(memberKey));
+    const d = this.round?.decision;
+    const quorate = this.primary && this.hasState && !this.dirty && (d === undefined || d.quorate);
+    const gone: string[] = [];
+    for (const [k, r] of peers) {
+      if (now.has(k)) continue;
+      peers.delete(k);
+      const reason = e.left.find((l) => memberKey(l) === k)?.reason;
+      if (quorate && (reason === 'procdown' || reason === 'leave')) gone.push(r);
+    }
+    if (gone.length === 0) return;
+    const staying = new Set(peers.values());
+    let q = this.image.replicas;
+    for (const r of gone)
+      if (!staying.has(r) && q.includes(r) && q.length > 1) q = q.filter((x) => x !== r);
+    if (q === this.image.replicas) return;
+    this.log(`departed replicas ${gone.join(' ')} removed; Q has ${q.length}`);
+    this.image = { ...this.image, replicas: q };
+    this.schedulePersist();
   }
 
   private settle(id: string, result: unknown, error: Error | undefined): void {
