@@ -134,6 +134,8 @@ export class Group implements GroupTransport {
   #self: MemberId | undefined;
   #joined = false;
   #joining = false;
+  /** The join in flight, so that `leave()` can wait for it rather than race it. */
+  #pendingJoin: Promise<void> | undefined;
   /** We have seen ourselves in a membership event since the last join. */
   #inGroup = false;
   #members: readonly MemberId[] = [];
@@ -213,6 +215,16 @@ export class Group implements GroupTransport {
    * @throws AlreadyJoinedError when joined already (or a join is in progress)
    */
   async join(name: string, options: WaitOptions = {}): Promise<void> {
+    const joining = this.#join(name, options);
+    this.#pendingJoin = joining;
+    try {
+      await joining;
+    } finally {
+      if (this.#pendingJoin === joining) this.#pendingJoin = undefined;
+    }
+  }
+
+  async #join(name: string, options: WaitOptions): Promise<void> {
     const bytes = encodeGroupName(name);
     this.#assertOpen();
     if (this.#joined || this.#joining) {
@@ -327,6 +339,9 @@ export class Group implements GroupTransport {
    * has been delivered to us (auto dispatch). The member can `join` again later.
    */
   async leave(): Promise<void> {
+    // A join in flight finishes first (or fails): leaving under it would leave the engine
+    // with a member that this object no longer thinks is joined.
+    if (this.#pendingJoin) await this.#pendingJoin.catch(() => undefined);
     if (this.#closed || !this.#joined) return;
     const driver = this.#driver;
     this.#outbox.flush();

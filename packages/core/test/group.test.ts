@@ -230,6 +230,21 @@ describe('Group', () => {
     expect((await a.groups()).map((g) => [g.group, g.members.length])).toEqual([['m', 1]]);
   });
 
+  it('a leave issued while the join is in flight waits for the join, then leaves', async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 5 });
+    const a = cluster.transport(1);
+    const b = cluster.transport(2);
+    await a.join('m');
+    const joining = b.join('m');
+    const leaving = b.leave(); // before the join's membership event
+    await joining;
+    await leaving;
+    await cluster.settle();
+    expect(b.joined).toBe(false);
+    expect(a.members()).toEqual([a.self]);
+    expect((await a.groups()).map((g) => [g.group, g.members.length])).toEqual([['m', 1]]);
+  });
+
   it('dispatches only when asked in manual mode', async () => {
     const cluster = new MemoryCluster({ nodes: 1 });
     const a = cluster.transport(1, { dispatch: 'manual' });
