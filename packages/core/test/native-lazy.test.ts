@@ -36,7 +36,8 @@ function runProbe(mode: string, wrap: string[] = []): ProbeResult {
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as ProbeResult;
 }
 
-describe('native code is loaded lazily', () => {
+// Each test starts a fresh node process: seconds on a loaded machine, so a generous timeout.
+describe('native code is loaded lazily', { timeout: 60_000 }, () => {
   it('importing @cpgkit/core maps neither koffi nor libcpg', () => {
     const r = runProbe('import');
     expect(r.afterImport).toEqual({ koffi: false, libcpg: false, libquorum: false });
