@@ -633,8 +633,9 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   /**
    * Leave the group and stop. Idempotent. A member of the replica set `Q` in a quorate
    * component first retires from `Q` (one agreed step, waited for at most `syncTimeout` ms),
-   * so that the others keep their majority; then it writes a final snapshot when persisting,
-   * and leaves.
+   * so that the others keep their majority; then `status` turns `closed` (and `closed` is
+   * emitted) at once, and it writes a final snapshot when persisting, and leaves: the promise
+   * resolves once both are done.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {

@@ -17,10 +17,12 @@
  * When a round is quorate, `Q` becomes the replica ids of its non-passive participants (all of
  * them hold the state once the round ends). A member that closes gracefully first sends a
  * `retire` entry that removes it from `Q` in one agreed step, so rolling restarts never lose
- * the majority; a crash does not shrink `Q` until the next quorate round. Two components can
- * never both be quorate, and every quorate round contains a member that holds the newest
- * state: any two majorities of one `Q` intersect, and a member that took part in a quorate
- * round carries its new `Q` and higher epoch into every later round.
+ * the majority; a member whose process died (`procdown`) or left is removed at the confchg of
+ * a quorate component (machine.ts, `dropDeparted`, for the safety argument); a `nodedown`
+ * does not shrink `Q` until the next quorate round. Two components can never both be
+ * quorate, and every quorate round contains a member that holds the newest state: any two
+ * majorities of one `Q` intersect, and a member that took part in a quorate round carries its
+ * new `Q` and higher epoch into every later round.
  *
  * A brand-new cluster (nobody holds state, nobody saw state) starts from the initial state in
  * its first node-quorate round. An operator whose majority of `Q` is gone for good can open a
