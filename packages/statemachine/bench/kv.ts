@@ -16,11 +16,14 @@
  * Options: `--memory` / `--corosync` (default: memory, plus corosync when the cluster is up),
  * `--duration S` (per throughput/latency phase, default 5), `--concurrency N` (outstanding sets
  * per node, default 256), `--rate N` (sets/s per node in the latency phase, default 100),
- * `--keys N` (store size for the joiner, default 100000). The last line printed is the JSON of
- * every figure.
+ * `--keys N` (store size for the joiner, default 100000), `--data DIR` (in-memory only: each
+ * replica persists in `DIR/<replica>`, emptied first). The last line printed is the JSON of
+ * every figure, with the longest event-loop stall seen during the run.
  * @module
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { cpus, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
@@ -41,6 +44,7 @@ interface Options {
   concurrency: number;
   rate: number;
   keys: number;
+  data: string | undefined;
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -51,6 +55,7 @@ function parseArgs(argv: readonly string[]): Options {
     concurrency: 256,
     rate: 100,
     keys: 100_000,
+    data: undefined,
   };
   let picked = false;
   for (let i = 0; i < argv.length; i++) {
@@ -70,6 +75,7 @@ function parseArgs(argv: readonly string[]): Options {
     else if (a === '--concurrency') o.concurrency = Math.round(num());
     else if (a === '--rate') o.rate = num();
     else if (a === '--keys') o.keys = Math.round(num());
+    else if (a === '--data') o.data = argv[++i];
     else throw new Error(`unknown argument '${a}'`);
   }
   if (!picked) o.memory = true;
@@ -214,6 +220,10 @@ interface Figures {
     cpuMsPer1000PerReplica: number;
   };
   latency: LatencyFigures;
+  /** Replicas persisted (`--data`). */
+  persisted?: boolean;
+  /** Longest event-loop stall (ms) per phase (in-memory: all replicas share the loop). */
+  stalls?: { writes: number; fill: number; join: number };
   store: {
     keys: number;
     fillMs: number;
@@ -253,12 +263,24 @@ function print(f: Figures, nodes: number): void {
       (s.rssMb === undefined ? '' : `, replica RSS ${s.rssMb} MB`) +
       (s.heapPerReplicaMb === undefined ? '' : `, heap per replica ~${s.heapPerReplicaMb} MB`),
   );
+  if (f.stalls !== undefined)
+    say(
+      `longest event-loop stall${f.persisted === true ? ' (replicas persisting)' : ''}: ${f.stalls.writes} ms while writing (throughput, latency), ${f.stalls.fill} ms while filling, ${f.stalls.join} ms while the joiner syncs`,
+    );
 }
 
 // ------------------------------------------------------------------ in-memory cluster
 
-async function openReady(t: GroupTransport, group: string): Promise<ReplicatedMap> {
-  const kv = await ReplicatedMap.open(t, { groupName: group, checkInterval: 0 });
+async function openReady(
+  t: GroupTransport,
+  group: string,
+  dataDir?: string,
+): Promise<ReplicatedMap> {
+  const kv = await ReplicatedMap.open(t, {
+    groupName: group,
+    checkInterval: 0,
+    ...(dataDir === undefined ? {} : { dataDir }),
+  });
   await kv.ready({ timeout: 60_000 });
   return kv;
 }
@@ -267,8 +289,21 @@ async function memoryBench(o: Options): Promise<Figures> {
   const cluster = new MemoryCluster({ nodes: 3, seed: 1 });
   const group = 'bench-kv';
   const maps: ReplicatedMap[] = [];
-  for (const n of [1, 2, 3]) maps.push(await openReady(cluster.transport(n), group));
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
+  const stalls = { writes: 0, fill: 0, join: 0 };
+  const stall = (): number => {
+    const ms = Math.round(loop.max / 1e5) / 10;
+    loop.reset();
+    return ms;
+  };
+  const dataDir = (name: string): string | undefined =>
+    o.data === undefined ? undefined : join(o.data, name);
+  if (o.data !== undefined) rmSync(o.data, { recursive: true, force: true });
+  for (const n of [1, 2, 3])
+    maps.push(await openReady(cluster.transport(n), group, dataDir(`m${n}`)));
 
+  stall(); // not the start
   phase('memory: throughput');
   const parts = await Promise.all(
     maps.map((kv, i) => throughputLoop(kv, `tp/${i}`, o.concurrency, o.durationMs)),
@@ -284,25 +319,30 @@ async function memoryBench(o: Options): Promise<Figures> {
     maps.map((kv, i) => latencyLoop(kv, `lat/${i}`, o.rate, o.durationMs)),
   );
 
+  stalls.writes = stall();
   gcNow();
   const heap0 = process.memoryUsage().heapUsed;
   phase(`memory: fill ${o.keys} keys`);
   const fillMs = await fill(maps[0]!, o.keys);
   await sleep(100);
+  stalls.fill = stall();
   phase('memory: joiner');
   const tj = performance.now();
   const joiner = await ReplicatedMap.open(cluster.transport(2), {
     groupName: group,
     checkInterval: 0,
+    ...(o.data === undefined ? {} : { dataDir: join(o.data, 'joiner') }),
   });
   await joiner.machine.synced({ timeout: 120_000 });
   const joinMs = performance.now() - tj;
+  stalls.join = stall();
   if (joiner.size !== maps[0]!.size) throw new Error('the joiner did not receive the whole store');
   gcNow();
   const heap1 = process.memoryUsage().heapUsed;
   const heapPerReplicaMb = Math.round((heap1 - heap0) / 4 / 1e5) / 10;
   for (const kv of [...maps, joiner]) await kv.close();
   cluster.destroy();
+  loop.disable();
   return {
     transport: 'memory',
     throughput: {
@@ -318,6 +358,8 @@ async function memoryBench(o: Options): Promise<Figures> {
       lat.reduce((a, l) => a + l.errors, 0),
     ),
     store: { keys: maps[0]!.size, fillMs, joinMs, heapPerReplicaMb },
+    ...(o.data === undefined ? {} : { persisted: true }),
+    stalls,
   };
 }
 

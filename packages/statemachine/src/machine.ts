@@ -60,6 +60,7 @@ import {
 } from './sync.js';
 import { imageDigest, parseImage, serializeImage, type Image } from './image.js';
 import { SnapshotStore } from './persistence.js';
+import { Journal } from './journal.js';
 import { CORRUPT_STATE, INSPECT, type ReplicaInternals } from './test-hooks.js';
 import { deferred, withWait, type Deferred } from './wait.js';
 
@@ -80,7 +81,8 @@ export interface OpenOptions extends WaitOptions {
    */
   readonly groupName?: string;
   /**
-   * Persist snapshots in this directory (crash-safe); restore from it on start. The directory
+   * Persist in this directory (crash-safe: a log of changes plus snapshots, see README,
+   * "Durability"); restore from it on start. The directory
    * also keeps this member's replica id, so a restart with it counts as the same replica in
    * the replica set `Q` (see README, "Quorum rule").
    */
@@ -117,10 +119,16 @@ export interface OpenOptions extends WaitOptions {
    */
   readonly checkInterval?: number;
   /**
-   * Persist at most this often (ms); the snapshot is also written on close.
+   * Persist (append the changes to the log) at most this often (ms), and on close.
    * @defaultValue 50
    */
   readonly persistDelay?: number;
+  /**
+   * With `dataDir`: a new snapshot replaces the log once the log holds this many bytes and at
+   * least as many as the last snapshot.
+   * @defaultValue 4 MiB
+   */
+  readonly compactLogBytes?: number;
   /** The largest snapshot chunk in bytes. @defaultValue min(512 KiB, group.maxMessageSize - 1 KiB) */
   readonly maxChunkSize?: number;
   /**
@@ -231,6 +239,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   private readonly pending = new Map<string, Pending>();
   private readonly nameBytes: Uint8Array;
   private readonly store: SnapshotStore | undefined;
+  private readonly journal: Journal<S> | undefined;
   private readonly listeners = new Set<(c: StateChange<S, C, R>) => void>();
   private readonly handlers = new Map<string, Set<(e: MachineEvent) => void>>();
   private readonly readyWaiters = new Set<Deferred<void>>();
@@ -313,6 +322,10 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     this.tracing = options.log !== undefined;
     this.store =
       options.dataDir === undefined ? undefined : new SnapshotStore(options.dataDir, def.name);
+    this.journal =
+      this.store === undefined
+        ? undefined
+        : new Journal<S>(this.store, options.compactLogBytes ?? 4 * 1024 * 1024);
     this.image = this.initialImage(0);
   }
 
@@ -347,6 +360,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       const loaded = await this.store.load<S>();
       if (loaded !== undefined) {
         this.image = loaded;
+        this.journal?.loaded(loaded.state);
         this.hasState = true;
         this.log(
           `restored ${this.def.name} at epoch ${loaded.epoch} index ${loaded.index} from ${this.store.path}`,
@@ -634,7 +648,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
    * Leave the group and stop. Idempotent. A member of the replica set `Q` in a quorate
    * component first retires from `Q` (one agreed step, waited for at most `syncTimeout` ms),
    * so that the others keep their majority; then `status` turns `closed` (and `closed` is
-   * emitted) at once, and it writes a final snapshot when persisting, and leaves: the promise
+   * emitted) at once, and it writes what changed to disk when persisting, and leaves: the promise
    * resolves once both are done.
    */
   close(): Promise<void> {
@@ -679,7 +693,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
 
   /**
    * Stop: reject what waits, say `closed` at once (a lock holder's signal aborts now, not
-   * after a disk write), then write the final snapshot and leave the group. `close()`
+   * after a disk write), then persist what changed and leave the group. `close()`
    * resolves once all of it is done.
    */
   private async stop(error: Error | undefined): Promise<void> {
@@ -702,11 +716,10 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     this.lastStatus = 'closed';
     this.emit({ type: 'status', status: 'closed' });
     this.emit(error === undefined ? { type: 'closed' } : { type: 'closed', error });
-    if (this.store !== undefined && this.hasState) {
+    if (this.store !== undefined) {
+      if (this.hasState) await this.persistNow().catch(() => undefined);
       await this.persisting;
-      await this.store
-        .save(this.image)
-        .catch((e: unknown) => this.log(`persist failed: ${String(e)}`));
+      await this.store.close().catch(() => undefined);
     }
     if (error === undefined && this.group.joined) await this.group.leave().catch(() => undefined);
   }
@@ -1181,7 +1194,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     if (this.def.onMembership !== undefined) {
       const fn = this.def.onMembership.bind(this.def);
       try {
-        state = immer.produce(state, (draft: Draft<S>) => fn(draft, change));
+        state = this.produce(state, (draft: Draft<S>) => fn(draft, change));
       } catch (e) {
         this.log(`onMembership threw (ignored, state unchanged): ${String(e)}`);
       }
@@ -1230,7 +1243,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       if (this.def.onTick !== undefined) {
         const fn = this.def.onTick.bind(this.def);
         try {
-          state = immer.produce(state, (draft: Draft<S>) => fn(draft, ctx));
+          state = this.produce(state, (draft: Draft<S>) => fn(draft, ctx));
         } catch (e) {
           this.log(`onTick threw (state unchanged): ${String(e)}`);
         }
@@ -1256,7 +1269,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     } else {
       const apply = this.def.apply.bind(this.def);
       try {
-        state = immer.produce(state, (draft: Draft<S>) => {
+        state = this.produce(state, (draft: Draft<S>) => {
           const r: unknown = apply(draft, command, ctx);
           result = (isDraft(r) ? current(r as object) : r) as R;
         });
@@ -1563,12 +1576,19 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       return;
     this.persistTimer = this.clock.setTimeout(() => {
       this.persistTimer = undefined;
-      const img = this.image;
-      const store = this.store!;
-      this.persisting = this.persisting
-        .then(() => store.save(img))
-        .catch((e: unknown) => this.log(`persist failed: ${String(e)}`));
+      this.persistNow().catch(() => undefined);
     }, this.persistDelay);
+  }
+
+  /**
+   * Queue a write of the image as it is when the queue gets to it (a log record of what
+   * changed, or a snapshot: see journal.ts). Rejects when that write fails (also logged).
+   */
+  private persistNow(): Promise<void> {
+    const journal = this.journal!;
+    const step = this.persisting.then(() => journal.write(this.image));
+    this.persisting = step.catch((e: unknown) => this.log(`persist failed: ${String(e)}`));
+    return step;
   }
 
   /** Wait until the latest state is on disk (when persisting). */
@@ -1576,8 +1596,18 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     if (this.store === undefined || !this.hasState) return;
     this.persistTimer?.cancel();
     this.persistTimer = undefined;
-    await this.persisting;
-    await this.store.save(this.image);
+    await this.persistNow();
+  }
+
+  /**
+   * Apply `recipe` with the machine's immer; when persisting, its patches go to the journal
+   * (the log records what changed, not the whole state).
+   */
+  private produce(state: S, recipe: (draft: Draft<S>) => void): S {
+    if (this.journal === undefined) return immer.produce(state, recipe);
+    const [next, patches] = immer.produceWithPatches(state, recipe);
+    this.journal.record(state, next, patches);
+    return next;
   }
 
   // ---------------------------------------------------------------- helpers

@@ -1,13 +1,52 @@
 /**
- * Crash-safe snapshots on disk: write a temporary file, fsync it, rename it over the old one,
- * fsync the directory. A crash at any point leaves either the old or the new snapshot. The
- * directory also keeps the member's replica id (see sync.ts: the replica set `Q`).
+ * A replica's data on disk: a snapshot plus an append-only log of what changed since.
+ *
+ * - `<name>.snapshot.json`: a whole image, written atomically (temporary file, fsync, rename,
+ *   directory fsync), serialised in slices so that the event loop is never blocked for long.
+ *   It carries a generation number `gen`.
+ * - `<name>.log`: a header line `{"log":"cpgkit","gen":N}` and one line per persisted batch:
+ *   `<16 hex digits of sha256(json)> <json>`, the JSON being a `LogRecord` (the image's metadata
+ *   and the immer patches from the previous record's state). Appended and fdatasync'd.
+ * - `<name>.replica-id`: the member's replica id (see sync.ts: the replica set `Q`).
+ *
+ * Recovery: the snapshot, then every record of the log of the same generation, in order. A
+ * record that is incomplete or fails its checksum ends the log (a torn last write): the file is
+ * truncated there. A new snapshot is written with generation `gen + 1` before its new, empty
+ * log replaces the old one, so a crash between the two leaves a log of an older generation,
+ * which is ignored (the snapshot holds all of it).
  * @module
  */
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { enablePatches, Immer, type Patch } from 'immer';
 import { v4 as uuidv4, validate as uuidValidate } from 'uuid';
-import { parseImage, serializeImage, type Image } from './image.js';
+import type { Incarnation } from './types.js';
+import { parseImage, type Image } from './image.js';
+
+enablePatches();
+const immer = new Immer({ autoFreeze: false });
+
+/** One persisted batch of changes: the image's metadata after it, and the state's patches. */
+export interface LogRecord {
+  readonly epoch: number;
+  readonly index: bigint;
+  readonly time: number;
+  readonly members: readonly Incarnation[];
+  readonly knownNodes: readonly number[];
+  readonly replicas: readonly string[];
+  /** immer patches from the state of the previous record (or the snapshot) to this one. */
+  readonly patches: readonly Patch[];
+}
+
+/** How long (ms) serialising a snapshot may hold the event loop before it yields. */
+const SLICE_MS = 8;
+/** Bytes gathered before one write while writing a snapshot. */
+const WRITE_BYTES = 1 << 20;
+
+function checksum(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
 
 /** A replica id read from (or created in) a data directory. */
 export interface ReplicaIdentity {
@@ -17,17 +56,28 @@ export interface ReplicaIdentity {
   readonly created: boolean;
 }
 
-/** One machine's snapshot file in a data directory. */
+/** One machine's snapshot and log in a data directory. Its writes must not overlap. */
 export class SnapshotStore {
   /** The snapshot file's path. */
   readonly path: string;
+  /** The log file's path. */
+  readonly logPath: string;
   /** The replica id file's path. */
   readonly replicaPath: string;
   private readonly tmp: string;
+  /** The generation of the snapshot on disk (its log must have the same). */
+  private gen = 0;
+  /** The open log, when it belongs to `gen` (opened at the first append). */
+  private logFile: FileHandle | undefined;
+  /** The log file on disk belongs to `gen` and ends at `logBytes` (checked by `load`). */
+  private logReady = false;
+  private logBytes = 0;
+  private snapshotBytes = 0;
 
   /**
    * @param dir - the data directory (created if missing)
-   * @param name - the machine name (the file is `<name>.snapshot.json`, name made file-safe)
+   * @param name - the machine name (files are `<name>.snapshot.json` and `<name>.log`, name
+   *   made file-safe)
    */
   constructor(
     readonly dir: string,
@@ -35,8 +85,18 @@ export class SnapshotStore {
   ) {
     const safe = name.replace(/[^A-Za-z0-9._-]/g, '_');
     this.path = join(dir, `${safe}.snapshot.json`);
+    this.logPath = join(dir, `${safe}.log`);
     this.tmp = `${this.path}.tmp`;
     this.replicaPath = join(dir, `${safe}.replica-id`);
+  }
+
+  /** Bytes in the log since the last snapshot. */
+  get logSize(): number {
+    return this.logBytes;
+  }
+  /** Bytes of the last snapshot written or loaded. */
+  get snapshotSize(): number {
+    return this.snapshotBytes;
   }
 
   /**
@@ -52,11 +112,15 @@ export class SnapshotStore {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
     const id = uuidv4();
-    await this.writeAtomic(this.replicaPath, `${id}\n`);
+    await this.writeAtomic(this.replicaPath, [`${id}\n`]);
     return { id, created: true };
   }
 
-  /** Load the last snapshot; `undefined` when there is none. Throws when it is corrupt. */
+  /**
+   * Load the last snapshot and replay its log; `undefined` when there is no snapshot (a log
+   * alone is ignored). Throws when the snapshot is corrupt. A torn or corrupt log record ends
+   * the log: it and anything after it are cut off the file.
+   */
   async load<S>(): Promise<Image<S> | undefined> {
     let text: string;
     try {
@@ -65,19 +129,156 @@ export class SnapshotStore {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
     }
-    return parseImage<S>(text);
+    let image = parseImage<S>(text);
+    // the metadata (gen included) comes before the state
+    const gen = /"gen":(\d+)/.exec(text.slice(0, text.indexOf('"state":')));
+    this.gen = gen === null ? 0 : Number(gen[1]);
+    this.snapshotBytes = text.length;
+    await this.closeLog();
+    this.logReady = false;
+    let log: Buffer;
+    try {
+      log = await readFile(this.logPath);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return image;
+      throw e;
+    }
+    const nl = log.indexOf(10);
+    let header: { log?: unknown; gen?: unknown } | undefined;
+    try {
+      header =
+        nl < 0 ? undefined : (JSON.parse(log.subarray(0, nl).toString('utf8')) as typeof header);
+    } catch {
+      header = undefined;
+    }
+    if (header?.log !== 'cpgkit' || header.gen !== this.gen) return image; // older generation
+    let end = nl + 1;
+    let state = image.state;
+    for (;;) {
+      const next = log.indexOf(10, end);
+      if (next < 0) break; // no record, or a torn last one
+      const line = log.subarray(end, next).toString('utf8');
+      const sp = line.indexOf(' ');
+      const json = line.slice(sp + 1);
+      if (sp !== 16 || checksum(json) !== line.slice(0, 16)) break;
+      const r = JSON.parse(json) as Omit<LogRecord, 'index'> & { index: string };
+      state = immer.applyPatches(state as object, r.patches) as S;
+      image = {
+        epoch: r.epoch,
+        index: BigInt(r.index),
+        time: r.time,
+        members: r.members,
+        knownNodes: r.knownNodes,
+        replicas: r.replicas,
+        state,
+      };
+      end = next + 1;
+    }
+    if (end < log.length) {
+      const fh = await open(this.logPath, 'r+');
+      try {
+        await fh.truncate(end);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }
+    this.logReady = true;
+    this.logBytes = end;
+    return image;
   }
 
-  /** Write `image` atomically and durably. */
+  /** Append a record to the log (creating the log of the current snapshot if needed), durably. */
+  async append(record: LogRecord): Promise<void> {
+    if (this.logFile === undefined) {
+      if (this.logReady) this.logFile = await open(this.logPath, 'r+');
+      else await this.newLog();
+    }
+    const json = JSON.stringify({ ...record, index: record.index.toString() });
+    const line = `${checksum(json)} ${json}\n`;
+    const buf = Buffer.from(line, 'utf8');
+    await this.logFile!.write(buf, 0, buf.length, this.logBytes);
+    await this.logFile!.datasync();
+    this.logBytes += buf.length;
+  }
+
+  /**
+   * Write `image` as the new snapshot (generation + 1) and start an empty log for it. The
+   * image is serialised in slices of at most ~8 ms of CPU; it must not be modified meanwhile
+   * (states are immutable).
+   */
   async save<S>(image: Image<S>): Promise<void> {
-    await this.writeAtomic(this.path, serializeImage(image), this.tmp);
+    const gen = this.gen + 1;
+    const meta = JSON.stringify({
+      epoch: image.epoch,
+      index: image.index.toString(),
+      time: image.time,
+      members: image.members,
+      knownNodes: image.knownNodes,
+      replicas: image.replicas,
+      gen,
+    });
+    this.snapshotBytes = await this.writeAtomic(
+      this.path,
+      (function* () {
+        yield `${meta.slice(0, -1)},"state":`;
+        yield* pieces(image.state);
+        yield '}';
+      })(),
+      this.tmp,
+    );
+    this.gen = gen;
+    this.logReady = false;
+    await this.newLog();
   }
 
-  private async writeAtomic(path: string, text: string, tmp = `${path}.tmp`): Promise<void> {
+  /** Close the log file. */
+  async close(): Promise<void> {
+    await this.closeLog();
+  }
+
+  private async closeLog(): Promise<void> {
+    const fh = this.logFile;
+    this.logFile = undefined;
+    await fh?.close();
+  }
+
+  private async newLog(): Promise<void> {
+    await this.closeLog();
+    const header = `${JSON.stringify({ log: 'cpgkit', gen: this.gen })}\n`;
+    await this.writeAtomic(this.logPath, [header]);
+    this.logFile = await open(this.logPath, 'r+');
+    this.logReady = true;
+    this.logBytes = Buffer.byteLength(header);
+  }
+
+  /** Write the pieces to `tmp`, fsync, rename to `path`, fsync the directory. Returns bytes. */
+  private async writeAtomic(
+    path: string,
+    text: Iterable<string>,
+    tmp = `${path}.tmp`,
+  ): Promise<number> {
     await mkdir(this.dir, { recursive: true });
     const fh = await open(tmp, 'w', 0o600);
+    let bytes = 0;
     try {
-      await fh.writeFile(text, 'utf8');
+      let buf: string[] = [];
+      let size = 0;
+      let slice = performance.now();
+      for (const p of text) {
+        buf.push(p);
+        size += p.length;
+        if (size >= WRITE_BYTES) {
+          bytes += (await fh.write(buf.join(''), null, 'utf8')).bytesWritten;
+          buf = [];
+          size = 0;
+          slice = performance.now();
+        } else if (performance.now() - slice > SLICE_MS) {
+          await new Promise<void>((r) => setImmediate(r));
+          slice = performance.now();
+        }
+      }
+      if (size > 0) bytes += (await fh.write(buf.join(''), null, 'utf8')).bytesWritten;
       await fh.sync();
     } finally {
       await fh.close();
@@ -89,10 +290,64 @@ export class SnapshotStore {
     } finally {
       await dh.close();
     }
+    return bytes;
   }
 
-  /** Remove the snapshot (tests and `reset`); the replica id stays. */
+  /** Remove the snapshot and log (tests and `reset`); the replica id stays. */
   async remove(): Promise<void> {
+    await this.closeLog();
     await unlink(this.path).catch(() => undefined);
+    await unlink(this.logPath).catch(() => undefined);
   }
+}
+
+/** Values with at most this many members in all (nested ones included) are serialised at once. */
+const PIECE_MEMBERS = 2048;
+
+function skipped(v: unknown): boolean {
+  return v === undefined || typeof v === 'function' || typeof v === 'symbol';
+}
+
+/** `budget` minus the members of `value`, nested ones included; stops below 0. */
+function membersLeft(value: unknown, budget: number): number {
+  if (value === null || typeof value !== 'object') return budget;
+  const values: unknown[] = Array.isArray(value) ? value : Object.values(value);
+  budget -= values.length;
+  for (let i = 0; i < values.length && budget >= 0; i++) budget = membersLeft(values[i], budget);
+  return budget;
+}
+
+/** `JSON.stringify(value)` in pieces (the same text once joined), for slicing. */
+function* pieces(value: unknown): Generator<string> {
+  if (
+    value === null ||
+    typeof value !== 'object' ||
+    'toJSON' in value ||
+    membersLeft(value, PIECE_MEMBERS) >= 0
+  ) {
+    yield JSON.stringify(value) ?? 'null';
+    return;
+  }
+  if (Array.isArray(value)) {
+    yield '[';
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) yield ',';
+      const v: unknown = value[i];
+      if (skipped(v)) yield 'null';
+      else yield* pieces(v);
+    }
+    yield ']';
+    return;
+  }
+  const obj = value as Record<string, unknown>;
+  yield '{';
+  let first = true;
+  for (const k of Object.keys(obj)) {
+    const v = obj[k];
+    if (skipped(v)) continue;
+    yield `${first ? '' : ','}${JSON.stringify(k)}:`;
+    first = false;
+    yield* pieces(v);
+  }
+  yield '}';
 }

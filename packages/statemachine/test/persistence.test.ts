@@ -1,0 +1,172 @@
+/**
+ * The data directory: snapshot + log of patches (journal.ts, persistence.ts). Random histories
+ * written in random batches with frequent compaction reload to exactly the last written image;
+ * a torn or corrupt last record is cut off; a log of an older generation is ignored.
+ */
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { appendFile, copyFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { Immer, type Draft } from 'immer';
+import { MemoryCluster } from '@cpgkit/core/testing';
+import { canonicalJson } from '../src/canonical.js';
+import type { Image } from '../src/image.js';
+import { Journal } from '../src/journal.js';
+import { SnapshotStore } from '../src/persistence.js';
+import { applyTxn, DEFAULT_LIMITS, emptyMap, type MapOp, type MapState } from '../src/map/state.js';
+import { ReplicatedMap } from '../src/index.js';
+
+const immer = new Immer({ autoFreeze: false });
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cpgkit-persist-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function image(state: MapState, index: number, epoch = 1): Image<MapState> {
+  return {
+    epoch,
+    index: BigInt(index),
+    time: index * 10,
+    members: [{ nodeid: 1, pid: 2, incarnation: 'x' }],
+    knownNodes: [1, 2, 3],
+    replicas: ['r1'],
+    state,
+  };
+}
+
+const op: fc.Arbitrary<MapOp> = fc.oneof(
+  fc.record({
+    op: fc.constant('set' as const),
+    key: fc.constantFrom('a', 'b', 'c/d', 'e', 'f/g/h'),
+    value: fc.oneof(fc.integer(), fc.string(), fc.array(fc.integer(), { maxLength: 20 })),
+  }),
+  fc.record({ op: fc.constant('delete' as const), key: fc.constantFrom('a', 'b', 'c/d') }),
+);
+/** A step: a transaction, a write to disk (maybe a snapshot: tiny compaction threshold), or a state from elsewhere. */
+const step = fc.oneof(
+  { weight: 6, arbitrary: fc.array(op, { minLength: 1, maxLength: 3 }) },
+  { weight: 3, arbitrary: fc.constant('write' as const) },
+  { weight: 1, arbitrary: fc.constant('replace' as const) },
+);
+
+describe('persistence: snapshot + log', () => {
+  it('reloads exactly the last written image, whatever the mix of log records and snapshots', async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { maxLength: 40 }), fc.nat(400), async (steps, compact) => {
+        const d = join(dir, `r${run++}`);
+        const store = new SnapshotStore(d, 'kv');
+        const journal = new Journal<MapState>(store, compact);
+        let state = emptyMap();
+        let index = 0;
+        let written: Image<MapState> | undefined;
+        for (const s of steps) {
+          if (s === 'write') {
+            written = image(state, index);
+            await journal.write(written);
+          } else if (s === 'replace') {
+            // a snapshot received in a sync: no patches lead to it
+            state = immer.produce(emptyMap(), (dr: Draft<MapState>) => {
+              applyTxn(
+                dr,
+                { compares: [], ops: [{ op: 'set', key: 'z', value: index }] },
+                DEFAULT_LIMITS,
+              );
+            });
+            index++;
+          } else {
+            const prev = state;
+            const [next, patches] = immer.produceWithPatches(prev, (dr: Draft<MapState>) => {
+              applyTxn(dr, { compares: [], ops: s }, DEFAULT_LIMITS);
+            });
+            journal.record(prev, next, patches);
+            state = next;
+            index++;
+          }
+        }
+        await store.close();
+        const loaded = await new SnapshotStore(d, 'kv').load<MapState>();
+        if (written === undefined) expect(loaded).toBeUndefined();
+        else expect(canonicalJson(loaded)).toBe(canonicalJson(written));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('a torn or corrupt last record is ignored and cut off; a log of an older generation is ignored', async () => {
+    const store = new SnapshotStore(dir, 'kv');
+    const journal = new Journal<MapState>(store, 1 << 20);
+    let state = emptyMap();
+    const put = async (key: string, value: number, index: number): Promise<Image<MapState>> => {
+      const prev = state;
+      const [next, patches] = immer.produceWithPatches(prev, (dr: Draft<MapState>) => {
+        applyTxn(dr, { compares: [], ops: [{ op: 'set', key, value }] }, DEFAULT_LIMITS);
+      });
+      journal.record(prev, next, patches);
+      state = next;
+      const img = image(state, index);
+      await journal.write(img);
+      return img;
+    };
+    await put('a', 1, 1); // the first write is a snapshot
+    await put('b', 2, 2); // then log records
+    const good = await put('c', 3, 3);
+    await store.close();
+    const logPath = join(dir, 'kv.log');
+    const size = (await stat(logPath)).size;
+    await appendFile(logPath, '0123456789abcdef {"epoch":1,"ind'); // torn: no newline
+    expect(canonicalJson(await new SnapshotStore(dir, 'kv').load())).toBe(canonicalJson(good));
+    expect((await stat(logPath)).size).toBe(size);
+    await appendFile(logPath, '0123456789abcdef {"epoch":1}\n'); // complete but wrong checksum
+    expect(canonicalJson(await new SnapshotStore(dir, 'kv').load())).toBe(canonicalJson(good));
+    expect((await stat(logPath)).size).toBe(size);
+
+    // a crash after a new snapshot (generation 2) but before its log replaced the old one
+    const again = new SnapshotStore(dir, 'kv');
+    const loaded = (await again.load<MapState>())!;
+    await copyFile(logPath, join(dir, 'old.log'));
+    await again.save(loaded);
+    await again.close();
+    await copyFile(join(dir, 'old.log'), logPath);
+    const header = (await readFile(logPath, 'utf8')).split('\n')[0];
+    expect(header).toBe('{"log":"cpgkit","gen":1}');
+    expect(canonicalJson(await new SnapshotStore(dir, 'kv').load())).toBe(canonicalJson(good));
+  });
+
+  it('a ReplicatedMap restarts from its snapshot plus log', async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 7 });
+    const dataDir = join(dir, 'kv');
+    const open = (): Promise<ReplicatedMap> =>
+      ReplicatedMap.open(cluster.transport(1), {
+        dataDir,
+        checkInterval: 0,
+        compactLogBytes: 2000,
+      });
+    const kv = await open();
+    await cluster.settle();
+    await kv.ready();
+    for (let i = 0; i < 200; i++) {
+      const w = kv.set(`k/${i % 50}`, { i });
+      await cluster.settle();
+      await w;
+      if (i % 10 === 0) await kv.machine.flush();
+    }
+    const d = kv.delete('k/3');
+    await cluster.settle();
+    await d;
+    const before = kv.list();
+    const revision = kv.revision;
+    await kv.close();
+    expect((await stat(join(dataDir, 'cpgkit.kv.log'))).size).toBeGreaterThan(30);
+    const back = await open();
+    expect(back.revision).toBe(revision);
+    expect(back.list()).toEqual(before);
+    expect(back.has('k/3')).toBe(false);
+    await back.close();
+    cluster.destroy();
+  });
+});
