@@ -35,6 +35,11 @@ export class ValueTooLargeError extends CpgError {
   override name = 'ValueTooLargeError';
 }
 
+/** A key the store cannot hold (`__proto__`: it would change an object's prototype, not store a key). */
+export class InvalidKeyError extends CpgError {
+  override name = 'InvalidKeyError';
+}
+
 /** A `compareAndSet` or `transaction` compare did not hold: nothing was written. */
 export class CompareFailedError extends CpgError {
   override name = 'CompareFailedError';

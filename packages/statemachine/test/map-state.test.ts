@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { Immer, type Draft } from 'immer';
 import { canonicalJson } from '../src/canonical.js';
+import { InvalidKeyError } from '../src/errors.js';
 import {
   applyTxn,
   changedLeaves,
@@ -119,5 +120,19 @@ describe('map state (16×16×16 tree)', () => {
     let shared = 0;
     for (const d of Object.keys(state.tree)) if (state.tree[d] === next.tree[d]) shared++;
     expect(shared).toBe(Object.keys(state.tree).length - 1);
+  });
+});
+
+describe('keys that are not data', () => {
+  it("rejects '__proto__' in the replicated apply, leaving the state untouched", () => {
+    const before = run(emptyMap(), [{ op: 'set', key: 'a', value: 1 }]);
+    expect(() => run(before, [{ op: 'set', key: '__proto__', value: { polluted: true } }])).toThrow(
+      InvalidKeyError,
+    );
+    expect(getEntry(before, '__proto__')).toBeUndefined();
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    const keys: string[] = [];
+    forEachEntry(before, (k) => keys.push(k));
+    expect(keys).toEqual(['a']);
   });
 });

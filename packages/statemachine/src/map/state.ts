@@ -10,7 +10,7 @@
  */
 import type { Draft } from 'immer';
 import type { ApplyContext, MachineDefinition } from '../types.js';
-import { ValueTooLargeError } from '../errors.js';
+import { InvalidKeyError, ValueTooLargeError } from '../errors.js';
 
 /** A JSON value. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -158,9 +158,13 @@ export function utf8Length(s: string): number {
 }
 
 /**
- * Check a key and value against `limits`; throws `ValueTooLargeError`. Returns the entry size.
+ * Check a key and value against `limits`; throws `ValueTooLargeError`, or `InvalidKeyError`
+ * for `__proto__` (assigning it would replace a leaf's prototype on every replica instead of
+ * storing a key). Runs on the client and again in the replicated apply, so a command from a
+ * member that skipped the check fails identically everywhere. Returns the entry size.
  */
 export function checkSizes(key: string, value: Json, limits: MapLimits): number {
+  if (key === '__proto__') throw new InvalidKeyError(`'__proto__' cannot be used as a key`);
   const k = utf8Length(key);
   if (k === 0) throw new ValueTooLargeError('keys must not be empty');
   if (k > limits.maxKeyBytes) {
