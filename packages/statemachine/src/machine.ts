@@ -1146,8 +1146,10 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     if (d.quorate && this.hasState) {
       this.force = false;
       this.settleUnacked();
-      if (!sameList(this.image.replicas, d.replicas))
+      if (!sameList(this.image.replicas, d.replicas)) {
         this.image = { ...this.image, replicas: d.replicas };
+        this.persistReplicaSet();
+      }
       const nodes = this.ring?.nodes ?? [];
       const known = [...new Set([...this.image.knownNodes, ...nodes])].sort((a, b) => a - b);
       if (known.length !== this.image.knownNodes.length)
@@ -1382,7 +1384,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     if (typeof r === 'string' && q.includes(r) && q.length > 1) {
       this.image = { ...this.image, replicas: q.filter((x) => x !== r) };
       this.log(`replica ${r} retired; Q has ${q.length - 1}`);
-      this.schedulePersist();
+      this.persistReplicaSet();
     }
     if (mine && f.commandId !== undefined) this.settle(f.commandId, undefined, undefined);
   }
@@ -1434,7 +1436,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     if (q === this.image.replicas) return;
     this.log(`departed replicas ${gone.join(' ')} removed; Q has ${q.length}`);
     this.image = { ...this.image, replicas: q };
-    this.schedulePersist();
+    this.persistReplicaSet();
   }
 
   private settle(id: string, result: unknown, error: Error | undefined): void {
@@ -1578,6 +1580,19 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       this.persistTimer = undefined;
       this.persistNow().catch(() => undefined);
     }, this.persistDelay);
+  }
+
+  /**
+   * Q changed: write it now rather than within `persistDelay`. A replica whose disk still holds
+   * an older, larger Q could otherwise restart together with replicas that were cut off before
+   * the change and count as a majority of that stale Q (see the README, Durability). This
+   * narrows that window to one write; it does not hold the round until the write is done.
+   */
+  private persistReplicaSet(): void {
+    if (this.store === undefined || this.isClosed || !this.hasState) return;
+    this.persistTimer?.cancel();
+    this.persistTimer = undefined;
+    this.persistNow().catch(() => undefined);
   }
 
   /**

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { InterruptedError } from '@cpgkit/core';
 import { MemoryCluster } from '@cpgkit/core/testing';
 import { ReplicatedStateMachine } from '../src/index.js';
+import { SnapshotStore } from '../src/persistence.js';
 import { counter, openAll, type Counter, type CounterCmd } from './helpers.js';
 
 type SM = ReplicatedStateMachine<Counter, CounterCmd, number>;
@@ -145,6 +146,33 @@ describe('a replica whose process died leaves Q', () => {
     expect(a.replicas).toEqual([a.replicaId]);
     expect(await write(cluster, a, 2)).toBe(3);
     await silent.leave();
+    await a.close();
+    cluster.destroy();
+  });
+
+  it('a smaller Q is on disk at once, not persistDelay later', async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 29 });
+    const open = (n: number): Promise<SM> =>
+      ReplicatedStateMachine.open(cluster.transport(n), counter, {
+        checkInterval: 0,
+        dataDir: join(dir, `m${n}`),
+      });
+    const a = await open(1);
+    const b = await open(2);
+    await cluster.settle({ advanceTime: true, maxTime: 1000 });
+    await write(cluster, a, 1);
+    await a.flush();
+    const store = new SnapshotStore(join(dir, 'm1'), counter.name);
+    expect((await store.load())?.replicas).toHaveLength(2);
+    cluster.crashProcess(b.self);
+    await cluster.settle(); // virtual time stands still: no persistDelay timer can fire
+    expect(a.replicas).toEqual([a.replicaId]);
+    let onDisk: readonly string[] | undefined;
+    for (let i = 0; i < 100 && onDisk?.length !== 1; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      onDisk = (await store.load())?.replicas;
+    }
+    expect(onDisk).toEqual([a.replicaId]);
     await a.close();
     cluster.destroy();
   });
