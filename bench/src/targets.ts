@@ -19,7 +19,7 @@ export function cpgkitTarget(
   return {
     system: 'cpgkit',
     variant,
-    label: dataRoot ? 'persistence on (snapshot files)' : 'persistence off (in memory)',
+    label: dataRoot ? 'persistence on (fsync log + snapshots)' : 'persistence off (in memory)',
     config: (scenario, node) => ({
       system: 'cpgkit',
       group: `bench-${runId}-${variant}-${scenario}`,
