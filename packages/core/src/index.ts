@@ -11,3 +11,4 @@ export { corosync, type CorosyncOptions } from './corosync/transport.js';
 export { Group, openGroup, type GroupOptions, type OpenGroupOptions } from './group.js';
 export { encodeGroupName, MAX_GROUP_NAME_BYTES } from './group-name.js';
 export { DEFAULT_MAX_MESSAGE_SIZE } from './frame.js';
+export { PushIterator, type PushIteratorOptions } from './push-iterator.js';
