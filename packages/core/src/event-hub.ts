@@ -3,110 +3,10 @@
  * number of async iterators, all fed in delivery order.
  * @module
  */
+import { PushIterator } from './push-iterator.js';
 import type { GroupEvent, GroupEventOf, GroupEventType } from './types.js';
 
 type AnyHandler = (event: GroupEvent) => void;
-
-/** One async iterator over the stream: buffers events until they are read. */
-class EventQueue implements AsyncIterableIterator<GroupEvent> {
-  #buf: GroupEvent[] = [];
-  #head = 0;
-  #done = false;
-  #waiting: {
-    resolve: (r: IteratorResult<GroupEvent>) => void;
-    reject: (e: unknown) => void;
-  } | null = null;
-  #error: Error | undefined = undefined;
-  #hasError = false;
-  readonly #onEnd: (q: EventQueue) => void;
-  readonly #signal: AbortSignal | undefined;
-  readonly #onAbort = (): void => this.fail(this.#signal?.reason);
-
-  constructor(onEnd: (q: EventQueue) => void, signal: AbortSignal | undefined) {
-    this.#onEnd = onEnd;
-    this.#signal = signal;
-    if (signal) {
-      if (signal.aborted) this.fail(signal.reason);
-      else signal.addEventListener('abort', this.#onAbort, { once: true });
-    }
-  }
-
-  push(event: GroupEvent): void {
-    if (this.#done) return;
-    const w = this.#waiting;
-    if (w) {
-      this.#waiting = null;
-      w.resolve({ value: event, done: false });
-    } else {
-      this.#buf.push(event);
-    }
-  }
-
-  /** No more events: readers get what is buffered, then the end. */
-  end(): void {
-    if (this.#done) return;
-    this.#done = true;
-    this.#signal?.removeEventListener('abort', this.#onAbort);
-    this.#onEnd(this);
-    const w = this.#waiting;
-    if (w) {
-      this.#waiting = null;
-      w.resolve({ value: undefined, done: true });
-    }
-  }
-
-  /** End with an error (the abort reason): a pending or the next `next()` rejects with it. */
-  fail(reason: unknown): void {
-    if (this.#done) return;
-    const error =
-      reason instanceof Error
-        ? reason
-        : new DOMException('This operation was aborted', 'AbortError');
-    this.#buf.length = 0;
-    this.#head = 0;
-    const w = this.#waiting;
-    this.#waiting = null;
-    this.end();
-    if (w) w.reject(error);
-    else {
-      this.#hasError = true;
-      this.#error = error;
-    }
-  }
-
-  next(): Promise<IteratorResult<GroupEvent>> {
-    if (this.#head < this.#buf.length) {
-      const value = this.#buf[this.#head]!;
-      this.#buf[this.#head++] = undefined as unknown as GroupEvent;
-      if (this.#head === this.#buf.length) {
-        this.#buf.length = 0;
-        this.#head = 0;
-      }
-      return Promise.resolve({ value, done: false });
-    }
-    const error = this.#error;
-    if (this.#hasError && error) {
-      this.#hasError = false;
-      this.#error = undefined;
-      return Promise.reject(error);
-    }
-    if (this.#done) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve, reject) => {
-      this.#waiting = { resolve, reject };
-    });
-  }
-
-  return(): Promise<IteratorResult<GroupEvent>> {
-    this.#buf.length = 0;
-    this.#head = 0;
-    this.end();
-    return Promise.resolve({ value: undefined, done: true });
-  }
-
-  [Symbol.asyncIterator](): AsyncIterableIterator<GroupEvent> {
-    return this;
-  }
-}
 
 /**
  * Handlers and iterators of one member's stream. Handlers run synchronously, in delivery
@@ -120,11 +20,8 @@ export class EventHub {
     totem: [],
     quorum: [],
   };
-  readonly #queues = new Set<EventQueue>();
+  readonly #queues = new Set<PushIterator<GroupEvent>>();
   #ended = false;
-  readonly #removeQueue = (q: EventQueue): void => {
-    this.#queues.delete(q);
-  };
 
   /** Subscribe `handler` to events of `type`; returns the unsubscribe function. */
   on<T extends GroupEventType>(type: T, handler: (event: GroupEventOf<T>) => void): () => void {
@@ -139,9 +36,17 @@ export class EventHub {
     };
   }
 
-  /** A new iterator over the events emitted from now on. */
+  /**
+   * A new iterator over the events emitted from now on. It ends when the hub ends (after the
+   * buffered events); an abort of `signal` drops the buffer and rejects with the reason.
+   */
   iterator(signal?: AbortSignal): AsyncIterableIterator<GroupEvent> {
-    const q = new EventQueue(this.#removeQueue, signal);
+    if (signal?.aborted) return new PushIterator<GroupEvent>({ signal, abort: 'throw' });
+    const q: PushIterator<GroupEvent> = new PushIterator<GroupEvent>({
+      signal,
+      abort: 'throw',
+      onEnd: () => this.#queues.delete(q),
+    });
     if (this.#ended) q.end();
     else this.#queues.add(q);
     return q;
