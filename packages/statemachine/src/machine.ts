@@ -9,6 +9,7 @@ import { v7 as uuidv7 } from 'uuid';
 import {
   CpgError,
   InterruptedError,
+  PushIterator,
   type Clock,
   type GroupTransport,
   type MemberId,
@@ -567,39 +568,16 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
 
   /** Changes from now on, as an async iterable. Ends when the machine closes or `signal` aborts. */
   changes(options?: { signal?: AbortSignal }): AsyncIterableIterator<StateChange<S, C, R>> {
-    const buffer: StateChange<S, C, R>[] = [];
-    let wake: (() => void) | undefined;
-    let ended = false;
-    const end = (): void => {
-      ended = true;
-      unsub();
-      unclose();
-      options?.signal?.removeEventListener('abort', end);
-      wake?.();
-    };
-    const unsub = this.subscribe((c) => {
-      buffer.push(c);
-      wake?.();
+    const unsub = this.subscribe((c) => it.push(c));
+    const unclose = this.on('closed', () => it.end());
+    const it: PushIterator<StateChange<S, C, R>> = new PushIterator({
+      signal: options?.signal,
+      onEnd: () => {
+        unsub();
+        unclose();
+      },
     });
-    const unclose = this.on('closed', end);
-    options?.signal?.addEventListener('abort', end, { once: true });
-    if (this.isClosed || options?.signal?.aborted) end();
-    const it: AsyncIterableIterator<StateChange<S, C, R>> = {
-      next: async () => {
-        for (;;) {
-          const c = buffer.shift();
-          if (c !== undefined) return { value: c, done: false };
-          if (ended) return { value: undefined, done: true };
-          await new Promise<void>((r) => (wake = r));
-          wake = undefined;
-        }
-      },
-      return: () => {
-        end();
-        return Promise.resolve({ value: undefined, done: true });
-      },
-      [Symbol.asyncIterator]: () => it,
-    };
+    if (this.isClosed) it.end();
     return it;
   }
 
