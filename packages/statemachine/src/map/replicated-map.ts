@@ -3,7 +3,7 @@
  * transactions through the group, each resolving with the store's new revision.
  * @module
  */
-import type { GroupTransport, WaitOptions } from '@cpgkit/core';
+import { PushIterator, type GroupTransport, type WaitOptions } from '@cpgkit/core';
 import { ReplicatedStateMachine, type OpenOptions } from '../machine.js';
 import type { MachineEvent, MachineStatus, StateChange } from '../types.js';
 import {
@@ -244,40 +244,19 @@ export class ReplicatedMap implements AsyncDisposable {
       for (const c of this.history)
         if (c.revision >= from && c.key.startsWith(prefix)) buffer.push(c);
     }
-    let wake: (() => void) | undefined;
-    let ended = false;
     const watcher = (c: MapChange): void => {
-      if (!c.key.startsWith(prefix)) return;
-      buffer.push(c);
-      wake?.();
-    };
-    const end = (): void => {
-      ended = true;
-      this.watchers.delete(watcher);
-      unclose();
-      options.signal?.removeEventListener('abort', end);
-      wake?.();
+      if (c.key.startsWith(prefix)) it.push(c);
     };
     this.watchers.add(watcher);
-    const unclose = this.machine.on('closed', end);
-    options.signal?.addEventListener('abort', end, { once: true });
-    if (options.signal?.aborted) end();
-    const it: AsyncIterableIterator<MapChange> = {
-      next: async () => {
-        for (;;) {
-          const c = buffer.shift();
-          if (c !== undefined) return { value: c, done: false };
-          if (ended) return { value: undefined, done: true };
-          await new Promise<void>((r) => (wake = r));
-          wake = undefined;
-        }
+    const unclose = this.machine.on('closed', () => it.end());
+    const it: PushIterator<MapChange> = new PushIterator({
+      initial: buffer,
+      signal: options.signal,
+      onEnd: () => {
+        this.watchers.delete(watcher);
+        unclose();
       },
-      return: () => {
-        end();
-        return Promise.resolve({ value: undefined, done: true });
-      },
-      [Symbol.asyncIterator]: () => it,
-    };
+    });
     return it;
   }
 
