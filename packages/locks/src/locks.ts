@@ -4,7 +4,7 @@
  * @module
  */
 import { v7 as uuidv7 } from 'uuid';
-import type { GroupTransport, WaitOptions } from '@cpgkit/core';
+import { PushIterator, type GroupTransport, type WaitOptions } from '@cpgkit/core';
 import {
   CommandFailedError,
   MachineClosedError,
@@ -239,32 +239,32 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
     name: string,
     options: { signal?: AbortSignal } = {},
   ): AsyncGenerator<LeaderInfo, void, undefined> {
-    const queue: LeaderInfo[] = [];
-    let wake: (() => void) | undefined;
     let lastKey = '';
-    const push = (): void => {
+    /** The leader info if it differs from the last one handed out. */
+    const changed = (): LeaderInfo | undefined => {
       const info = this.leader(name);
       const key = `${info.term}|${info.leader?.incarnation ?? ''}|${JSON.stringify(info.value)}|${info.stale}`;
-      if (key === lastKey) return;
+      if (key === lastKey) return undefined;
       lastKey = key;
-      queue.push(info);
-      wake?.();
+      return info;
     };
-    const stop = (): void => wake?.();
+    const closed = (): boolean => this.#closed || this.machine.status === 'closed';
+    const push = (): void => {
+      const info = changed();
+      if (info === undefined) return;
+      it.push(info);
+      if (closed()) it.end();
+    };
     const offs = [this.machine.subscribe(push), this.machine.on('status', push)];
-    options.signal?.addEventListener('abort', stop, { once: true });
-    push();
-    try {
-      for (;;) {
-        while (queue.length > 0) yield queue.shift()!;
-        if (options.signal?.aborted || this.#closed || this.machine.status === 'closed') return;
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
-      }
-    } finally {
-      for (const off of offs) off();
-      options.signal?.removeEventListener('abort', stop);
-    }
+    const it: PushIterator<LeaderInfo> = new PushIterator({
+      initial: [changed()!],
+      signal: options.signal,
+      onEnd: () => {
+        for (const off of offs) off();
+      },
+    });
+    if (closed()) it.end();
+    yield* it;
   }
 
   /** Handles this client holds now (locks and leaderships). */
