@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { MemoryCluster } from '@cpgkit/core/testing';
-import type { StateChange } from '../src/index.js';
+import { ReplicatedMap, type StateChange } from '../src/index.js';
 import { counter, openAll, type Counter, type CounterCmd } from './helpers.js';
 
 type Change = StateChange<Counter, CounterCmd, number>;
@@ -53,5 +53,21 @@ describe('ReplicatedStateMachine.changes()', () => {
     expect(commands(await reading)).toEqual([{ add: 5 }, { add: 1 }]);
     expect(await b!.changes().next()).toEqual({ value: undefined, done: true });
     await a!.close();
+  });
+});
+
+describe('watch() on a closed map', () => {
+  it('ends at once instead of waiting forever', async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 8 });
+    const a = await ReplicatedMap.open(cluster.transport(1), { checkInterval: 0 });
+    await cluster.settle();
+    await a.close();
+    const watch = a.watch('');
+    const first = await Promise.race([
+      watch.next(),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting after 2 s'), 2000)),
+    ]);
+    expect(first).toEqual({ done: true, value: undefined });
+    cluster.destroy();
   });
 });

@@ -257,6 +257,7 @@ export class ReplicatedMap implements AsyncDisposable {
         unclose();
       },
     });
+    if (this.machine.status === 'closed') it.end();
     return it;
   }
 
