@@ -251,9 +251,8 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
     const closed = (): boolean => this.#closed || this.machine.status === 'closed';
     const push = (): void => {
       const info = changed();
-      if (info === undefined) return;
-      it.push(info);
-      if (closed()) it.end();
+      if (info !== undefined) it.push(info);
+      if (closed()) it.end(); // also when closing changed nothing a reader would see
     };
     const offs = [this.machine.subscribe(push), this.machine.on('status', push)];
     const it: PushIterator<LeaderInfo> = new PushIterator({

@@ -65,3 +65,31 @@ describe('two participants on the in-memory cluster', () => {
     cluster.destroy();
   });
 });
+
+describe('observe()', () => {
+  it('ends when the client closes, also when closing changes nothing it would hand out', async () => {
+    const { cluster, locks } = await pair([1, 2], 33);
+    const seen = locks[0].observe('nobody-campaigns');
+    const infos: { stale: boolean }[] = [];
+    const rest = (async () => {
+      for (;;) {
+        const r = await seen.next();
+        if (r.done) return 'ended';
+        infos.push(r.value);
+      }
+    })();
+    await cluster.settle();
+    cluster.partition([1], [2, 3]); // node 1 alone: its view goes stale before we close
+    await cluster.settle({ advanceTime: true, maxTime: 2000 });
+    expect(infos.at(-1)?.stale).toBe(true);
+    await locks[0].close();
+    await cluster.settle();
+    const outcome = await Promise.race([
+      rest,
+      new Promise((resolve) => setTimeout(() => resolve('still waiting after 2 s'), 2000)),
+    ]);
+    expect(outcome).toBe('ended');
+    await locks[1].close();
+    cluster.destroy();
+  });
+});
