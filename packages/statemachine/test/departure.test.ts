@@ -11,7 +11,7 @@ import { InterruptedError } from '@cpgkit/core';
 import { MemoryCluster } from '@cpgkit/core/testing';
 import { ReplicatedStateMachine } from '../src/index.js';
 import { SnapshotStore } from '../src/persistence.js';
-import { counter, openAll, type Counter, type CounterCmd } from './helpers.js';
+import { counter, openAll, write, type Counter, type CounterCmd } from './helpers.js';
 
 type SM = ReplicatedStateMachine<Counter, CounterCmd, number>;
 
@@ -22,12 +22,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-async function write(cluster: MemoryCluster, m: SM, add: number): Promise<number> {
-  const p = m.dispatch({ add });
-  await cluster.settle();
-  return p;
-}
 
 describe('a replica whose process died leaves Q', () => {
   it('two replicas: kill -9 of one, the other goes on with every acknowledged write', async () => {

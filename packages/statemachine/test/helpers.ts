@@ -39,3 +39,14 @@ export async function openAll<S, C, R>(
   await cluster.settle();
   return ms;
 }
+
+/** Dispatch `add` and run the cluster until it is applied; resolves with the new total. */
+export async function write(
+  cluster: MemoryCluster,
+  m: ReplicatedStateMachine<Counter, CounterCmd, number>,
+  add: number,
+): Promise<number> {
+  const p = m.dispatch({ add });
+  await cluster.settle();
+  return p;
+}

@@ -15,7 +15,7 @@ import {
   type MachineEvent,
 } from '../src/index.js';
 import { corruptReplica } from '../src/test-hooks.js';
-import { counter, openAll, type Counter, type CounterCmd } from './helpers.js';
+import { counter, openAll, write, type Counter, type CounterCmd } from './helpers.js';
 
 type SM = ReplicatedStateMachine<Counter, CounterCmd, number>;
 
@@ -26,12 +26,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-async function write(cluster: MemoryCluster, m: SM, add: number): Promise<number> {
-  const p = m.dispatch({ add });
-  await cluster.settle();
-  return p;
-}
 
 function permutations<T>(xs: readonly T[]): T[][] {
   if (xs.length <= 1) return [[...xs]];
