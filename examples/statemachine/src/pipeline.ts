@@ -13,7 +13,7 @@
  * node's own clock.
  * @module
  */
-import { assign, setup } from 'xstate';
+import { assertEvent, assign, setup } from 'xstate';
 
 /** How long a release soaks in canary before it is promoted automatically (ms). */
 export const CANARY_MS = 5_000;
@@ -52,6 +52,18 @@ export const pipeline = setup({
   actions: {
     // a side effect: replaced by the example with one that runs only on the executor
     announce: (_, _params: { readonly text: string }) => {},
+    // a new deploy; `rollbackTo` says which version a rollback returns to: the one live now,
+    // or (after a failed build) the one that was live before it
+    startDeploy: assign(
+      ({ context, event }, params: { readonly rollbackTo: 'current' | 'previous' }) => {
+        assertEvent(event, 'DEPLOY');
+        return {
+          version: event.version,
+          previous: params.rollbackTo === 'current' ? context.version : context.previous,
+          history: [...context.history, `deploy ${event.version}`],
+        };
+      },
+    ),
   },
 }).createMachine({
   id: 'pipeline',
@@ -62,11 +74,7 @@ export const pipeline = setup({
       on: {
         DEPLOY: {
           target: 'building',
-          actions: assign(({ context, event }) => ({
-            version: event.version,
-            previous: context.version,
-            history: [...context.history, `deploy ${event.version}`],
-          })),
+          actions: { type: 'startDeploy', params: { rollbackTo: 'current' } },
         },
       },
     },
@@ -116,11 +124,7 @@ export const pipeline = setup({
       on: {
         DEPLOY: {
           target: 'building',
-          actions: assign(({ context, event }) => ({
-            version: event.version,
-            previous: context.version,
-            history: [...context.history, `deploy ${event.version}`],
-          })),
+          actions: { type: 'startDeploy', params: { rollbackTo: 'current' } },
         },
       },
     },
@@ -128,11 +132,7 @@ export const pipeline = setup({
       on: {
         DEPLOY: {
           target: 'building',
-          actions: assign(({ context, event }) => ({
-            version: event.version,
-            previous: context.version,
-            history: [...context.history, `deploy ${event.version}`],
-          })),
+          actions: { type: 'startDeploy', params: { rollbackTo: 'current' } },
         },
       },
     },
@@ -140,11 +140,7 @@ export const pipeline = setup({
       on: {
         DEPLOY: {
           target: 'building',
-          actions: assign(({ context, event }) => ({
-            version: event.version,
-            previous: context.previous,
-            history: [...context.history, `deploy ${event.version}`],
-          })),
+          actions: { type: 'startDeploy', params: { rollbackTo: 'previous' } },
         },
       },
     },
