@@ -149,6 +149,31 @@ describe('MemoryCluster', () => {
     expect(a.log.slice(4)).toEqual(['t 1,2,3', 'q true']);
   });
 
+  it('quorumDelay: quorum events come that many virtual ms after the change, behind later messages', async () => {
+    const cluster = new MemoryCluster({ nodes: 3, quorumDelay: 50 });
+    const a = await rawClient(cluster, 1);
+    const b = await rawClient(cluster, 2);
+    a.driver.join(enc.encode('g'));
+    b.driver.join(enc.encode('g'));
+    await cluster.settle({ advanceTime: true, maxTime: 100 });
+    a.log.length = 0;
+    cluster.partition([1], [2, 3]);
+    await cluster.settle();
+    a.driver.mcast([enc.encode('alone')]);
+    await cluster.settle();
+    // the confchg, the totem event and our message; no quorum event yet
+    expect(a.log).toEqual(['c 1 + -2/nodedown', 't 1', 'm 1 alone']);
+    await cluster.advance(49);
+    expect(a.log).toHaveLength(3);
+    await cluster.advance(1);
+    expect(a.log.at(-1)).toBe('q false');
+    cluster.heal();
+    await cluster.settle();
+    expect(a.log.slice(4)).toEqual(['c 1,2 +2/nodeup -', 't 1,2,3']);
+    await cluster.advance(50);
+    expect(a.log.at(-1)).toBe('q true');
+  });
+
   it('crashNode then restartNode before the engine ran: the node’s members leave with nodedown, the node comes back empty and quorate', async () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 1 });
     const a = await rawClient(cluster, 1);

@@ -80,6 +80,14 @@ export interface MemoryClusterOptions {
    */
   readonly queueBytes?: number;
   /**
+   * Virtual ms by which quorum events lag behind the membership change that caused them. On
+   * corosync they come from libquorum, a connection of its own, so they are not ordered with
+   * the CPG events: a member can see a merge (confchg, totem) while its node still reports no
+   * quorum, and its messages of that moment say so. 0 delivers each right after its totem event.
+   * @defaultValue 0
+   */
+  readonly quorumDelay?: number;
+  /**
    * Keep a running SHA-256 of every delivered event (see `traceHash()`).
    * @defaultValue false
    */
@@ -239,6 +247,7 @@ export class MemoryCluster implements SimEngine {
   #scheduled = false;
   #realTimer: ReturnType<typeof setTimeout> | undefined;
   #hash: Hash | undefined;
+  readonly #quorumDelay: number;
   readonly #slab = new Slab();
   #destroyed = false;
 
@@ -267,6 +276,8 @@ export class MemoryCluster implements SimEngine {
     this.#queueBytes = options.queueBytes ?? 8 * 1024 * 1024;
     this.maxMessageSize = options.maxMessageSize ?? COROSYNC_MAX_MESSAGE_SIZE;
     if (options.trace) this.#hash = createHash('sha256');
+    this.#quorumDelay = options.quorumDelay ?? 0;
+    if (!(this.#quorumDelay >= 0)) throw new RangeError('quorumDelay must be >= 0');
     const ids: number[] = [];
     for (let i = 1; i <= n; i++) {
       ids.push(i);
@@ -810,7 +821,7 @@ export class MemoryCluster implements SimEngine {
       if (here && !conn.closed && !conn.initialTotemSent) {
         conn.initialTotemSent = true;
         this.#push(conn, { kind: 'totem', ring, nodes: this.#ringNodes(nodes) });
-        this.#push(conn, { kind: 'quorum', quorate: this.#node(conn.local.nodeid).quorate });
+        this.#pushQuorum(conn, this.#node(conn.local.nodeid).quorate);
       }
       return;
     }
@@ -856,6 +867,20 @@ export class MemoryCluster implements SimEngine {
   #push(conn: SimConnection, item: InboxItem): void {
     conn.inbox.push(item);
     if (!conn.manual && !(conn.process as SimProcess).paused) this.#ready.add(conn);
+  }
+
+  /** A quorum event for `conn`: now, or `quorumDelay` virtual ms later (see the option). */
+  #pushQuorum(conn: SimConnection, quorate: boolean): void {
+    const item: InboxItem = { kind: 'quorum', quorate };
+    if (this.#quorumDelay === 0) {
+      this.#push(conn, item);
+      return;
+    }
+    this.clock.setTimeout(() => {
+      if (this.#destroyed || conn.closed || this.#stale(conn)) return;
+      this.#push(conn, item);
+      this.#schedule();
+    }, this.#quorumDelay);
   }
 
   #markReady(conn: SimConnection): void {
@@ -1149,8 +1174,7 @@ export class MemoryCluster implements SimEngine {
         const node = this.#nodes.get(id)!;
         if (node.quorate === comp.quorate) continue;
         node.quorate = comp.quorate;
-        const q: InboxItem = { kind: 'quorum', quorate: comp.quorate };
-        for (const c of conns) if (c.local.nodeid === id) this.#push(c, q);
+        for (const c of conns) if (c.local.nodeid === id) this.#pushQuorum(c, comp.quorate);
       }
     }
     this.#components = [...kept, ...created].sort((a, b) => a.nodes[0]! - b.nodes[0]!);
