@@ -279,6 +279,8 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
    * in every view since: they delivered the same agreed stream as we did since that round.
    */
   private readonly quoratePeers = new Map<string, string>();
+  /** Cut off from a majority of `Q` by a confchg, until the next decision (`noteCutOff`). */
+  private cutOff = false;
   private readonly passive: boolean;
   private readonly bootstrap: boolean;
   /** `bootstrap: 'force'`, until the first quorate round this member takes part in. */
@@ -404,6 +406,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   /** Where this member stands. */
   get status(): MachineStatus {
     if (this.isClosed) return 'closed';
+    if (this.cutOff) return 'minority';
     if (this.syncing || !this.hasState) return 'syncing';
     if (!this.decisionQuorate || !this.localQuorate) return 'minority';
     return 'ready';
@@ -542,7 +545,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
 
   private assertWritable(): void {
     if (this.isClosed) throw new MachineClosedError('the state machine is closed');
-    if (!this.localQuorate && this.selfId !== undefined) throw new NoQuorumError();
+    if (this.cutOff || (!this.localQuorate && this.selfId !== undefined)) throw new NoQuorumError();
     if (!this.syncing && this.hasState && !this.decisionQuorate) throw new NoQuorumError();
   }
 
@@ -727,7 +730,28 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     if (this.firstView === undefined)
       this.firstView = new Set(e.members.map(memberKey).filter((k) => k !== me));
     this.dropDeparted(e);
+    this.noteCutOff(e);
     this.startRound([...e.members].sort(compareMembers));
+  }
+
+  /**
+   * A member of a quorate component that sees nodes go down and keeps no strict majority of
+   * `Q` among its peers is in a minority from this confchg on: it says so at once (status
+   * `minority`, dispatch refused) rather than after its sync round or its node's quorum event,
+   * since the other side may be deciding a quorate round already. The next decision settles it.
+   */
+  private noteCutOff(e: MembershipEvent): void {
+    if (e.joined.length > 0) {
+      this.cutOff = false;
+      return;
+    }
+    const q = this.image.replicas;
+    if (!this.primary || q.length === 0 || !e.left.some((l) => l.reason === 'nodedown')) return;
+    const staying = new Set(this.quoratePeers.values());
+    const n = q.filter((r) => staying.has(r)).length;
+    if (n * 2 > q.length) return;
+    this.cutOff = true;
+    this.log(`cut off: the members left hold ${n} of the ${q.length} replicas of Q`);
   }
 
   /**
@@ -982,6 +1006,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   }
 
   private decide(round: Round, d: Decision): void {
+    this.cutOff = false;
     round.decision = d;
     round.seq++;
     round.transfer = undefined;

@@ -120,18 +120,46 @@ export function memberKey(m: { nodeid: number; pid: number }): string {
 }
 
 /**
- * Rule 1 of the quorum rule: every participant's node is quorate, and the ring holds a strict
- * majority of `knownNodes` (the nodes the winning state has seen in quorate rounds).
+ * The ring holds a strict majority of `knownNodes` (the nodes the winning state has seen in
+ * quorate rounds), as every participant's ring view says.
+ */
+function ringMajority(participants: readonly Summary[], knownNodes: number): boolean {
+  let ring = Infinity;
+  for (const s of participants) if (s.ringNodes > 0) ring = Math.min(ring, s.ringNodes);
+  return !(ring !== Infinity && knownNodes > 0 && ring * 2 <= knownNodes);
+}
+
+/**
+ * The strict form of rule 1, for a bootstrap and for `force`: every participant's node is
+ * quorate, and the ring holds a strict majority of `knownNodes`.
  */
 export function decideQuorate(participants: readonly Summary[], knownNodes: number): boolean {
   if (participants.length === 0) return false;
-  let ring = Infinity;
-  for (const s of participants) {
-    if (!s.quorate) return false;
-    if (s.ringNodes > 0) ring = Math.min(ring, s.ringNodes);
-  }
-  if (ring !== Infinity && knownNodes > 0 && ring * 2 <= knownNodes) return false;
-  return true;
+  return participants.every((s) => s.quorate) && ringMajority(participants, knownNodes);
+}
+
+/**
+ * The quorum rule for a component with state. Rule 1: the ring holds a strict majority of
+ * `knownNodes`. Rule 2: the holders (of `counted`) whose node is quorate include a strict
+ * majority of `q`, and there is at least one.
+ *
+ * A holder whose node says no quorum is not counted, but does not veto: libquorum's event
+ * comes on a connection of its own, unordered with CPG's, so at a merge a member that was cut
+ * off often speaks before its node has caught up. Vetoing would turn the quorate side into a
+ * minority for a moment (its leaders and lock holders lose their grants for nothing). A
+ * member whose node is in a minority component is never in the same CPG component as a
+ * quorate majority of `Q` for longer than that, and it applies nothing the others do not.
+ */
+export function quorateWith(
+  participants: readonly Summary[],
+  counted: readonly Summary[],
+  knownNodes: number,
+  q: readonly string[],
+): boolean {
+  const voters = counted.filter((s) => s.quorate);
+  return (
+    voters.length > 0 && ringMajority(participants, knownNodes) && hasReplicaMajority(voters, q)
+  );
 }
 
 /**
@@ -193,10 +221,12 @@ export function decideFull(summaries: readonly Summary[]): Decision {
       forced: quorate && forced,
     };
   }
-  const nodes = decideQuorate(participants, leader.knownNodes);
-  const majority = hasReplicaMajority(holders, leader.replicas);
-  const forced = nodes && !majority && participants.some((s) => s.force);
-  const quorate = nodes && (majority || forced);
+  const majority = quorateWith(participants, holders, leader.knownNodes, leader.replicas);
+  const forced =
+    !majority &&
+    participants.some((s) => s.force) &&
+    decideQuorate(participants, leader.knownNodes);
+  const quorate = majority || forced;
   const targets = participants
     .filter((s) => s.key !== leader.key && !sameState(s, leader))
     .map((s) => s.key);
@@ -258,16 +288,18 @@ export function decideIncremental(
     .sort((a, b) => (a.passive === b.passive ? compareMembers(a, b) : a.passive ? 1 : -1));
   const leader = holders[0];
   if (leader === undefined) return decideFull(participants);
-  const nodes = decideQuorate(participants, knownNodes);
   // Members synced by this round hold the component's state, a dirty one included: it is
   // here (not in another component), and the others hold what it knew. A late speaker that
   // holds state counts as in `decideFull`: it is here, and its state is not newer.
-  const majority = hasReplicaMajority(
+  const majority = quorateWith(
+    participants,
     participants.filter((s) => synced.has(s.key) || (!s.fresh && !s.dirty)),
+    knownNodes,
     q,
   );
-  const forced = nodes && !majority && participants.some((s) => s.force);
-  const quorate = nodes && (majority || forced);
+  const forced =
+    !majority && participants.some((s) => s.force) && decideQuorate(participants, knownNodes);
+  const quorate = majority || forced;
   const targets = participants
     .filter((s) => !synced.has(s.key) || s.dirty)
     .map((s) => s.key)

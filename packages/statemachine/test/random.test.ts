@@ -3,6 +3,9 @@
  * leaves, process crashes, node crashes and restarts, partitions (also while messages are in
  * flight, which the cluster then delivers on some sides only), merges and pauses.
  *
+ * Two schedules in three get their quorum events late (1 or 20 virtual ms after the membership
+ * change), as libquorum's events come on corosync.
+ *
  * Invariants, checked on every run:
  * - after every settle: synced members of one component have equal digests;
  * - nothing is applied while the member's component is not decided quorate;
@@ -107,7 +110,8 @@ const stats: Record<string, number> | undefined = process.env.CPGKIT_RANDOM_STAT
 
 /** One schedule; throws with the seed and the first problems when an invariant breaks. */
 export async function run(seed: number, steps: Step[]): Promise<void> {
-  const cluster = new MemoryCluster({ nodes: 3, seed });
+  const quorumDelay = [0, 1, 20][seed % 3]!;
+  const cluster = new MemoryCluster({ nodes: 3, seed, quorumDelay });
   const members: Member[] = [];
   /** Acknowledged value -> where its sender applied it. */
   const acked = new Map<number, { by: Member; at: string }>();
@@ -196,6 +200,7 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
 
   for (const n of [1, 2, 3]) await spawn(n, true);
   await cluster.settle();
+  if (quorumDelay > 0) await cluster.advance(quorumDelay);
   for (const s of steps) {
     switch (s.t) {
       case 'send': {
