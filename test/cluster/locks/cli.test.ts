@@ -154,7 +154,17 @@ describe('cpgkit lock and cpgkit leader on the real cluster', () => {
       `trap 'echo stop ${n} >> ${file}; exit 0' TERM; echo start ${n} $CPGKIT_TERM >> ${file}; while true; do sleep 0.1; done`;
     const procs = new Map<number, Running>();
     for (const n of [1, 2, 3]) {
-      const p = cpgkit(n, ['leader', '--group', group, 'chief', '--', 'sh', '-c', script(n)]);
+      const p = cpgkit(n, [
+        'leader',
+        '--verbose',
+        '--group',
+        group,
+        'chief',
+        '--',
+        'sh',
+        '-c',
+        script(n),
+      ]);
       procs.set(n, p);
       running.push(p);
     }
@@ -187,9 +197,11 @@ describe('cpgkit lock and cpgkit leader on the real cluster', () => {
     fx = await RealCluster.open();
     const group = unique('leader-cut');
     const file = join(dir, `${group}.log`);
-    await leaders(group, file);
+    const procs = await leaders(group, file);
     const [, first, term1] = lines(file)[0]!.split(' ');
     const cut = Number(first);
+    const story = () =>
+      [...lines(file), ...[...procs].map(([n, p]) => `node ${n} stderr: ${p.stderr()}`)].join('\n');
     const t0 = performance.now();
     await fx.partition(
       [cut],
@@ -210,6 +222,6 @@ describe('cpgkit lock and cpgkit leader on the real cluster', () => {
     // the cut-off one campaigns again: after healing it waits in line behind the new leader
     await fx.heal();
     await sleep(3000);
-    expect(starts(file)).toHaveLength(2);
+    expect(starts(file), story()).toHaveLength(2);
   });
 });

@@ -14,6 +14,7 @@ interface LeaderCliOptions {
   group: string;
   data?: string;
   grace: number;
+  verbose?: boolean;
 }
 
 /** Registers `cpgkit leader`. */
@@ -26,6 +27,7 @@ export const registerLeader: RegisterCommand = (program, setExit) => {
     .requiredOption('--group <group>', 'the CPG group of the election service')
     .option('--data <dir>', 'persist the election state here (terms survive a full restart)')
     .option('--grace <s>', 'after SIGTERM, wait this long before SIGKILL', seconds('--grace'), 5)
+    .option('--verbose', 'log sync decisions on stderr')
     .argument('<name>', 'the election name')
     .argument('<command...>', 'the command to run while leader, after --')
     .action(async (name: string, command: string[], opts: LeaderCliOptions) => {
@@ -35,7 +37,7 @@ export const registerLeader: RegisterCommand = (program, setExit) => {
         ctl.signal.addEventListener('abort', () => resolve('stop'), { once: true }),
       );
       try {
-        locks = await openCliLocks(opts.group, opts.data, ctl.signal);
+        locks = await openCliLocks(opts.group, opts.data, ctl.signal, opts.verbose);
         const value = { host: hostname(), pid: process.pid };
         for (;;) {
           let leadership: Leadership;

@@ -23,6 +23,7 @@ interface LockCliOptions {
   timeout?: number;
   ttl?: number;
   grace: number;
+  verbose?: boolean;
 }
 
 /** Parse a non-negative number of seconds. */
@@ -43,11 +44,13 @@ export async function openCliLocks(
   group: string,
   dataDir: string | undefined,
   signal: AbortSignal,
+  verbose = false,
 ): Promise<Locks> {
   const transport = new Group(corosync());
   const machine = await ReplicatedStateMachine.open(transport, locksMachine(), {
     groupName: group,
     ...(dataDir === undefined ? {} : { dataDir }),
+    ...(verbose ? { log: (l: string) => void process.stderr.write(`cpgkit: ${l}\n`) } : {}),
   });
   const locks = new Locks(machine, { closeMachine: true });
   try {
@@ -136,13 +139,14 @@ export const registerLock: RegisterCommand = (program, setExit) => {
       seconds('--ttl'),
     )
     .option('--grace <s>', 'after SIGTERM, wait this long before SIGKILL', seconds('--grace'), 5)
+    .option('--verbose', 'log sync decisions on stderr')
     .argument('<name>', 'the lock name')
     .argument('<command...>', 'the command to run, after --')
     .action(async (name: string, command: string[], opts: LockCliOptions) => {
       const { ctl, off } = interruptSignal();
       let locks: Locks | undefined;
       try {
-        locks = await openCliLocks(opts.group, opts.data, ctl.signal);
+        locks = await openCliLocks(opts.group, opts.data, ctl.signal, opts.verbose);
         let lock;
         try {
           lock = await locks.acquire(name, {
