@@ -15,6 +15,9 @@ export function startProcess(
   options: SpawnOptions = {},
 ): ChildProcess {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  // a command that cannot be started (ENOENT, EACCES) emits 'error' on a later tick: without a
+  // listener that would crash the whole benchmark; callers learn of it from the throw below
+  child.on('error', () => {});
   if (child.pid === undefined) throw new Error(`could not start ${name} (${command})`);
   const pid = child.pid;
   live.set(pid, { child, name });
