@@ -22,6 +22,7 @@ export class EventHub {
   };
   readonly #queues = new Set<PushIterator<GroupEvent>>();
   #ended = false;
+  #error: Error | undefined;
 
   /** Subscribe `handler` to events of `type`; returns the unsubscribe function. */
   on<T extends GroupEventType>(type: T, handler: (event: GroupEventOf<T>) => void): () => void {
@@ -38,7 +39,9 @@ export class EventHub {
 
   /**
    * A new iterator over the events emitted from now on. It ends when the hub ends (after the
-   * buffered events); an abort of `signal` drops the buffer and rejects with the reason.
+   * buffered events), by throwing the hub's end error once if it ended with one (also when the
+   * iterator is created after the end); an abort of `signal` drops the buffer and rejects with
+   * the reason.
    */
   iterator(signal?: AbortSignal): AsyncIterableIterator<GroupEvent> {
     if (signal?.aborted) return new PushIterator<GroupEvent>({ signal, abort: 'throw' });
@@ -47,7 +50,7 @@ export class EventHub {
       abort: 'throw',
       onEnd: () => this.#queues.delete(q),
     });
-    if (this.#ended) q.end();
+    if (this.#ended) q.end(this.#error);
     else this.#queues.add(q);
     return q;
   }
@@ -67,9 +70,15 @@ export class EventHub {
     if (this.#queues.size !== 0) for (const q of this.#queues) q.push(event);
   }
 
-  /** End every iterator (the member closed). Handlers stay but receive nothing more. */
-  end(): void {
+  /**
+   * End every iterator (the member closed): normally, or, with `error`, by rejecting each one's
+   * next read after its buffered events. Handlers stay but receive nothing more. Only the first
+   * call counts.
+   */
+  end(error?: Error): void {
+    if (this.#ended) return;
     this.#ended = true;
-    for (const q of [...this.#queues]) q.end();
+    this.#error = error;
+    for (const q of [...this.#queues]) q.end(error);
   }
 }

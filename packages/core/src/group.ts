@@ -404,12 +404,17 @@ export class Group implements GroupTransport {
     return this.#hub.on(type, handler);
   }
 
-  /** A new iterator over events from now on. Ends when the group closes. */
+  /**
+   * A new iterator over events from now on. Ends when the group closes: normally after
+   * `close()`; when the connection is lost (the daemon died), its next read after the
+   * delivered events rejects with the `ConnectionLostError` that `closed()` resolves with
+   * (an iterator made after that rejects at once). An abort of `signal` rejects with its reason.
+   */
   events(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<GroupEvent> {
     return this.#hub.iterator(options.signal);
   }
 
-  /** The same as `events()`. */
+  /** The same as `events()`: `for await (const e of group)` throws if the connection is lost. */
   [Symbol.asyncIterator](): AsyncIterator<GroupEvent> {
     return this.#hub.iterator();
   }
@@ -514,7 +519,9 @@ export class Group implements GroupTransport {
     this.#joinWaiter?.reject(error ?? new GroupClosedError('the group was closed during join'));
     this.#leaveWaiter?.resolve();
     this.#leaveWaiter = undefined;
-    this.#hub.end();
+    // A lost connection ends the event stream with its error (after what was delivered);
+    // close() and leave-then-close end it normally. closed() resolves with the same error.
+    this.#hub.end(error);
     this.#resolveClosed(error);
   }
 

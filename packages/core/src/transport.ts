@@ -72,7 +72,10 @@ export interface GroupTransport extends AsyncIterable<GroupEvent>, AsyncDisposab
   groups(): Promise<GroupInfo[]>;
   /** Handle every event of `type`; returns the unsubscribe function. Handlers run in order. */
   on<T extends GroupEventType>(type: T, handler: (event: GroupEventOf<T>) => void): () => void;
-  /** A new iterator over events from now on. Ends when the group closes. */
+  /**
+   * A new iterator over events from now on. Ends when the group closes: normally after
+   * `close()`, by throwing the error `closed()` resolves with when the connection was lost.
+   */
   events(options?: { signal?: AbortSignal }): AsyncIterableIterator<GroupEvent>;
   /** Leave (if joined) and disconnect. Idempotent. */
   close(): Promise<void>;

@@ -197,20 +197,55 @@ describe('Group', () => {
     expect(await late.next()).toEqual({ value: undefined, done: true });
   });
 
-  it('closes with the error that closed it when the engine goes away', async () => {
+  it('closes with the error that closed it when the engine goes away; the stream ends with it', async () => {
     const cluster = new MemoryCluster({ nodes: 2 });
     const a = cluster.transport(1);
     await a.join('lost');
     const iter = a[Symbol.asyncIterator]();
+    const rest: GroupEvent[] = [];
+    const reader = (async () => {
+      for await (const e of a.events()) rest.push(e);
+      return 'ended normally';
+    })().catch((e: unknown) => e);
     cluster.crashNode(1);
     await cluster.settle();
     const why = await a.closed();
     expect(why).toMatchObject({ name: 'ConnectionLostError' });
     expect(a.joined).toBe(false);
-    const rest: GroupEvent[] = [];
-    for (let r = await iter.next(); !r.done; r = await iter.next()) rest.push(r.value);
+    // the for-await ends by throwing the same error closed() resolved with
+    expect(await reader).toBe(why);
     expect(rest.every((e) => e.type !== 'message')).toBe(true);
+    // an iterator read after the end: the buffered events (none here), the error once, then done
+    await expect(iter.next()).rejects.toBe(why);
+    expect(await iter.next()).toEqual({ value: undefined, done: true });
+    // an iterator made after the loss rejects at once too
+    await expect(a.events().next()).rejects.toBe(why);
     await a[Symbol.asyncDispose]();
+    expect(await a.closed()).toBe(why);
+  });
+
+  it('a lost connection ends the stream after the events delivered before it', async () => {
+    const cluster = new MemoryCluster({ nodes: 2 });
+    const a = cluster.transport(1);
+    const b = cluster.transport(2);
+    await a.join('lost2');
+    await b.join('lost2');
+    await cluster.settle();
+    const it = a.events();
+    await b.send(enc.encode('before'));
+    await cluster.settle();
+    cluster.crashProcess(a);
+    await cluster.settle();
+    const got: GroupEvent[] = [];
+    let error: unknown;
+    try {
+      for await (const e of it) got.push(e);
+    } catch (e) {
+      error = e;
+    }
+    expect(texts(got)).toEqual(['before']);
+    expect(error).toMatchObject({ name: 'ConnectionLostError' });
+    expect(error).toBe(await a.closed());
   });
 
   it('tracks members, quorum and eviction', async () => {
