@@ -3,11 +3,13 @@
  * `flock`, across the cluster. Acquire the fenced lock NAME, run COMMAND with
  * `CPGKIT_FENCING_TOKEN` in its environment, release when it exits and exit with its code.
  * If the lock is lost while COMMAND runs, COMMAND gets SIGTERM (SIGKILL after `--grace`
- * seconds) and cpgkit exits with code 3, saying why.
+ * seconds) and cpgkit exits with code 3, saying why. `--timeout` bounds the whole wait: for
+ * the lock service to sync with a quorate majority (forever in a minority partition without
+ * it), then for the grant; it exits 1 and says which of the two it was still waiting for.
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { corosync, Group, TimeoutError } from '@cpgkit/core';
+import { corosync, Group, TimeoutError, type GroupTransport } from '@cpgkit/core';
 import { ReplicatedStateMachine } from '@cpgkit/statemachine';
 import { LockLostError, Locks, locksMachine } from '@cpgkit/locks';
 import { UsageError, type RegisterCommand } from '../util.js';
@@ -37,26 +39,54 @@ export function seconds(flag: string) {
 }
 
 /**
+ * How `lock` and `leader` reach the cluster: a new corosync CPG member. Tests point `open` at
+ * an in-memory cluster (`MemoryCluster.transport(n)`) to run the commands without corosync.
+ */
+export const cliTransport: { open: () => GroupTransport } = {
+  open: () => new Group(corosync()),
+};
+
+/** `--timeout` ran out before the lock service was synced in a quorate component. */
+export class SyncTimeoutError extends TimeoutError {
+  override name = 'SyncTimeoutError';
+  /** What the wait was for, and where the member stood when it gave up. */
+  readonly waitingFor: string;
+  constructor(group: string, status: string, cause: Error) {
+    const why =
+      status === 'minority'
+        ? 'this member is in a minority partition, or the cluster has no quorum'
+        : 'no state received from a quorate majority yet';
+    const waitingFor = `quorum/sync of group ${group} (status ${status}: ${why})`;
+    super(`timed out waiting for ${waitingFor}`, { cause });
+    this.waitingFor = waitingFor;
+  }
+}
+
+/**
  * Open the lock machine for a CLI command: join `group` over corosync, with snapshots in
  * `dataDir` if given, and wait until synced with the existing members in a quorate component.
+ * Rejects with `SyncTimeoutError` when that takes longer than `timeoutMs` (a member cut off
+ * in a minority partition waits until the partition heals).
  */
 export async function openCliLocks(
   group: string,
   dataDir: string | undefined,
   signal: AbortSignal,
   verbose = false,
+  timeoutMs?: number,
 ): Promise<Locks> {
-  const transport = new Group(corosync());
-  const machine = await ReplicatedStateMachine.open(transport, locksMachine(), {
+  const machine = await ReplicatedStateMachine.open(cliTransport.open(), locksMachine(), {
     groupName: group,
     ...(dataDir === undefined ? {} : { dataDir }),
     ...(verbose ? { log: (l: string) => void process.stderr.write(`cpgkit: ${l}\n`) } : {}),
   });
   const locks = new Locks(machine, { closeMachine: true });
   try {
-    await machine.ready({ signal });
+    await machine.ready({ signal, ...(timeoutMs === undefined ? {} : { timeout: timeoutMs }) });
   } catch (err) {
+    const status = machine.status;
     await locks.close();
+    if (err instanceof TimeoutError) throw new SyncTimeoutError(group, status, err);
     throw err;
   }
   return locks;
@@ -132,7 +162,11 @@ export const registerLock: RegisterCommand = (program, setExit) => {
     .description('hold the fenced lock NAME across the cluster while COMMAND runs (like flock)')
     .requiredOption('--group <group>', 'the CPG group of the lock service')
     .option('--data <dir>', 'persist the lock state here (tokens survive a full restart)')
-    .option('--timeout <s>', 'give up after this many seconds (exit 1)', seconds('--timeout'))
+    .option(
+      '--timeout <s>',
+      'give up after this many seconds, the wait for quorum/sync included (exit 1)',
+      seconds('--timeout'),
+    )
     .option(
       '--ttl <s>',
       'a lease: the cluster releases the lock after this many seconds',
@@ -144,19 +178,42 @@ export const registerLock: RegisterCommand = (program, setExit) => {
     .argument('<command...>', 'the command to run, after --')
     .action(async (name: string, command: string[], opts: LockCliOptions) => {
       const { ctl, off } = interruptSignal();
+      // --timeout covers the whole wait: joining and syncing in a quorate component, then the grant
+      const deadline =
+        opts.timeout === undefined ? undefined : performance.now() + opts.timeout * 1000;
+      const left = (): number | undefined =>
+        deadline === undefined ? undefined : Math.max(0, deadline - performance.now());
       let locks: Locks | undefined;
       try {
-        locks = await openCliLocks(opts.group, opts.data, ctl.signal, opts.verbose);
+        try {
+          locks = await openCliLocks(opts.group, opts.data, ctl.signal, opts.verbose, left());
+        } catch (err) {
+          if (err instanceof SyncTimeoutError) {
+            process.stderr.write(
+              `cpgkit: lock '${name}': timed out after ${opts.timeout} s waiting for ${err.waitingFor}\n`,
+            );
+            setExit(EXIT_TIMEOUT);
+            return;
+          }
+          throw err;
+        }
         let lock;
         try {
+          const timeout = left();
           lock = await locks.acquire(name, {
             signal: ctl.signal,
-            ...(opts.timeout === undefined ? {} : { timeout: opts.timeout * 1000 }),
+            ...(timeout === undefined ? {} : { timeout }),
             ...(opts.ttl === undefined ? {} : { ttl: Math.max(1, Math.round(opts.ttl * 1000)) }),
           });
         } catch (err) {
           if (err instanceof TimeoutError) {
-            process.stderr.write(`cpgkit: lock '${name}': timed out after ${opts.timeout} s\n`);
+            // the machine may have lost quorum meanwhile: acquire waits for it again
+            const status = locks.machine.status;
+            process.stderr.write(
+              `cpgkit: lock '${name}': timed out after ${opts.timeout} s waiting for the lock` +
+                (status === 'ready' ? '' : ` (status ${status}: no quorum/sync here)`) +
+                '\n',
+            );
             setExit(EXIT_TIMEOUT);
             return;
           }
