@@ -23,6 +23,7 @@ interface RawResult {
       readonly c?: { readonly median?: number };
       readonly cpgkit?: { readonly median?: number };
       readonly driver?: { readonly median?: number };
+      readonly floor?: { readonly median?: number };
       readonly pairedRatio?: number;
     }
   >;
@@ -117,6 +118,7 @@ export async function rawMessaging(
   const rows: Row[] = [];
   for (const [size, r] of Object.entries(parsed.sizes ?? {})) {
     const driver = r.driver?.median;
+    const floor = r.floor?.median;
     const c = r.c?.median;
     const notes = [
       `median of ${parsed.rounds ?? '?'} alternating rounds of ${r.count ?? '?'} messages`,
@@ -125,6 +127,9 @@ export async function rawMessaging(
         : undefined,
       driver !== undefined && c
         ? `bare driver ${fmt(driver)} msgs/s (${(driver / c).toFixed(2)}x)`
+        : undefined,
+      floor !== undefined && c
+        ? `koffi floor (C's loop over koffi, no cpgkit code) ${fmt(floor)} msgs/s (${(floor / c).toFixed(2)}x)`
         : undefined,
     ];
     rows.push({

@@ -11,7 +11,8 @@
  * For each size (64 B, 1 KB, 10 KB by default) and each of `--rounds` rounds, it runs, in an
  * order that alternates between rounds: the C client (`bench/native/cpgbench bench`, compiled
  * by build.sh), `cpgkit bench` (through `Group`, one send per CPG message) and `cpgkit bench
- * --raw` (the driver alone). Each is a fresh process that does the same work: one sender
+ * --raw` (the driver alone) and `koffi-floor.ts` (C's loop over koffi with no cpgkit code: what
+ * Node and koffi cost by themselves). Each is a fresh process that does the same work: one sender
  * floods the group (send until try-again, dispatch when the fd is readable) and counts its own
  * deliveries, after an untimed warm-up. Then, at 64 B, `cpgkit bench --batch` (many sends per
  * tick, packed by `Group` into few CPG messages) is compared with the unbatched C rate.
@@ -26,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../..');
+const floorScript = resolve(here, 'koffi-floor.ts');
 
 interface Args {
   rounds: number;
@@ -160,10 +162,11 @@ async function main(): Promise<void> {
       c: () => run(cbench, ['bench', ...common]),
       group: () => cpgkit(common),
       raw: () => cpgkit([...common, '--raw']),
+      floor: () => run(process.execPath, ['--import', 'tsx', floorScript, ...common]),
     };
-    const rates: Record<keyof typeof runs, number[]> = { c: [], group: [], raw: [] };
-    const cpu: Record<keyof typeof runs, number[]> = { c: [], group: [], raw: [] };
-    const order: (keyof typeof runs)[] = ['c', 'group', 'raw'];
+    const rates: Record<keyof typeof runs, number[]> = { c: [], group: [], raw: [], floor: [] };
+    const cpu: Record<keyof typeof runs, number[]> = { c: [], group: [], raw: [], floor: [] };
+    const order: (keyof typeof runs)[] = ['c', 'group', 'raw', 'floor'];
     for (let r = 0; r < args.rounds; r++) {
       const seq = r % 2 === 0 ? order : [...order].reverse();
       for (const k of seq) {
@@ -175,24 +178,28 @@ async function main(): Promise<void> {
     const c = median(rates.c);
     const g = median(rates.group);
     const w = median(rates.raw);
+    const f = median(rates.floor);
     const pairs = rates.group.map((x, i) => x / rates.c[i]!);
     if (size === 64) cAt64 = rates.c;
     log(
       `${String(size).padStart(6)} B  C ${fmt(c)} msg/s  cpgkit ${fmt(g)} msg/s (x${(g / c).toFixed(2)}, ` +
-        `paired median x${median(pairs).toFixed(2)})  driver ${fmt(w)} msg/s (x${(w / c).toFixed(2)})`,
+        `paired median x${median(pairs).toFixed(2)})  driver ${fmt(w)} msg/s (x${(w / c).toFixed(2)})  ` +
+        `koffi floor ${fmt(f)} msg/s (x${(f / c).toFixed(2)})`,
     );
     log(
       `          CPU per message: C ${median(cpu.c).toFixed(1)} µs, cpgkit ${median(cpu.group).toFixed(1)} µs, ` +
-        `driver ${median(cpu.raw).toFixed(1)} µs`,
+        `driver ${median(cpu.raw).toFixed(1)} µs, koffi floor ${median(cpu.floor).toFixed(1)} µs`,
     );
     sizes[String(size)] = {
       count: Number(count),
       c: { median: c, runs: rates.c, cpuUsPerMsg: median(cpu.c) },
       cpgkit: { median: g, runs: rates.group, cpuUsPerMsg: median(cpu.group) },
       driver: { median: w, runs: rates.raw, cpuUsPerMsg: median(cpu.raw) },
+      floor: { median: f, runs: rates.floor, cpuUsPerMsg: median(cpu.floor) },
       ratio: g / c,
       pairedRatio: median(pairs),
       driverRatio: w / c,
+      floorRatio: f / c,
     };
   }
   let batch: Record<string, unknown> | undefined;
