@@ -115,7 +115,10 @@ export class Group implements GroupTransport {
   readonly kind: TransportKind;
   /** The transport's clock (virtual on the in-memory cluster). */
   readonly clock: Clock;
-  /** The largest logical message `send` takes. */
+  /**
+   * The largest logical message `send` takes (the `maxMessageSize` option, default 64 MiB);
+   * not the engine's limit, see `atomicMessageSize`.
+   */
   readonly maxMessageSize: number;
 
   readonly #transport: Transport;
@@ -132,6 +135,7 @@ export class Group implements GroupTransport {
 
   #name: string | undefined;
   #self: MemberId | undefined;
+  #atomicMessageSize: number | undefined;
   #joined = false;
   #joining = false;
   /** The join in flight, so that `leave()` can wait for it rather than race it. */
@@ -191,10 +195,26 @@ export class Group implements GroupTransport {
     return this.#joined;
   }
 
-  /** Our member id. Throws `NotJoinedError` before the first `join`. */
+  /**
+   * Our member id (this node's id and our pid). Known from the first connection on: after
+   * `join` (or `groups()`, which connects too) has connected, even while the join waits.
+   * Throws `NotJoinedError` before that.
+   */
   get self(): MemberId {
     if (!this.#self) throw new NotJoinedError('no member id yet: call join() first');
     return this.#self;
+  }
+
+  /**
+   * The largest single CPG message the engine takes atomically: corosync's
+   * `cpg_max_atomic_msgsize_get` (1,047,552 bytes on 3.1.7), or the in-memory cluster's
+   * `maxMessageSize` option (the same by default). A send whose payload (after framing) is
+   * bigger goes out in chunk frames that only cpgkit reassembles: keep messages meant for a
+   * plain libcpg client at or under this size. `undefined` until the first connection (`join`
+   * or `groups()`).
+   */
+  get atomicMessageSize(): number | undefined {
+    return this.#atomicMessageSize;
   }
 
   /** This node's quorum as last reported (false until known). */
@@ -461,6 +481,8 @@ export class Group implements GroupTransport {
         }
         this.#driver = driver;
         this.#driverUsed = false;
+        this.#self = driver.local;
+        this.#atomicMessageSize = driver.maxMessageSize;
         return driver;
       })
       .finally(() => {

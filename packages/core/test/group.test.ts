@@ -154,6 +154,27 @@ describe('Group', () => {
     await expect(b.send(enc.encode('y'))).rejects.toMatchObject({ name: 'NotJoinedError' });
   });
 
+  it("reports the engine's atomic message size and our member id from the first connection on", async () => {
+    const cluster = new MemoryCluster({ nodes: 2 });
+    const g = new Group(cluster.node(2));
+    expect(g.atomicMessageSize).toBeUndefined();
+    expect(() => g.self).toThrow(expect.objectContaining({ name: 'NotJoinedError' }));
+    await g.groups(); // connects, does not join
+    expect(g.atomicMessageSize).toBe(1_047_552); // corosync 3.1.7's cpg_max_atomic_msgsize_get
+    expect(g.maxMessageSize).toBe(64 * 1024 * 1024); // the logical limit, not the engine's
+    expect(g.self.nodeid).toBe(2);
+    const self = g.self;
+    await g.join('sizes');
+    expect(g.self).toEqual(self);
+    await g.close();
+    expect(g.atomicMessageSize).toBe(1_047_552); // the last known value stays readable
+
+    const small = new MemoryCluster({ nodes: 1, maxMessageSize: 4096 });
+    const h = await openGroup('sizes', { transport: small.node(1) });
+    expect(h.atomicMessageSize).toBe(4096);
+    await h.close();
+  });
+
   it('validates the name before any engine call', async () => {
     let connects = 0;
     const transport: Transport = {

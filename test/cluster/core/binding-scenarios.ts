@@ -6,6 +6,7 @@
  */
 import {
   corosync,
+  Group,
   openGroup,
   type DriverSink,
   type GroupDriver,
@@ -181,6 +182,39 @@ export async function badInputs(): Promise<Record<string, string>> {
   await attemptAsync('groupSendTooLarge', () => group.send(new Uint8Array(4097)));
   await group.close();
   return out;
+}
+
+/**
+ * A `Group` on corosync before and after its first connection (`groups()`, no join): its
+ * member id and the engine's atomic message size.
+ */
+export async function groupSizes(): Promise<{
+  atomicBefore: number | null;
+  selfBefore: string;
+  atomic: number | null;
+  maxMessageSize: number;
+  self: MemberId;
+}> {
+  const g = new Group(corosync());
+  try {
+    let selfBefore = 'ok';
+    try {
+      void g.self;
+    } catch (err) {
+      selfBefore = (err as Error).name;
+    }
+    const atomicBefore = g.atomicMessageSize ?? null;
+    await g.groups();
+    return {
+      atomicBefore,
+      selfBefore,
+      atomic: g.atomicMessageSize ?? null,
+      maxMessageSize: g.maxMessageSize,
+      self: g.self,
+    };
+  } finally {
+    await g.close();
+  }
 }
 
 /** A joined member that does nothing for `ms`: the CPU time it used meanwhile (µs). */

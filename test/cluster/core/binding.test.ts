@@ -60,6 +60,23 @@ describe('the corosync driver on a real cluster', () => {
     expect(r.groups.find((g) => g.group === group)?.members).toEqual([r.local]);
   });
 
+  it("Group: our member id and corosync's atomic message size once connected (before any join)", async () => {
+    const [a] = await members([2]);
+    const r = await a!.run<{
+      atomicBefore: number | null;
+      selfBefore: string;
+      atomic: number | null;
+      maxMessageSize: number;
+      self: MemberId;
+    }>(scenarios, 'groupSizes', {});
+    expect(r.atomicBefore).toBeNull();
+    expect(r.selfBefore).toBe('NotJoinedError');
+    expect(r.atomic).toBeGreaterThan(1_000_000); // 1,047,552 in 3.1.7
+    expect(r.atomic).toBeLessThan(2_000_000);
+    expect(r.maxMessageSize).toBe(64 * 1024 * 1024);
+    expect(r.self).toEqual({ nodeid: 2, pid: a!.pid });
+  });
+
   it('self-delivery, and one agreed order on every node with concurrent senders', async () => {
     const ms = await members([1, 2, 3]);
     const group = unique('order');
