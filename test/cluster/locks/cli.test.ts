@@ -221,13 +221,13 @@ describe('cpgkit lock and cpgkit leader on the real cluster', () => {
     expect(BigInt(term2!)).toBeGreaterThan(BigInt(term1!));
     // the cut-off one campaigns again: after healing it waits in line behind the new leader
     const cutOff = procs.get(cut)!;
-    const running = () => cutOff.child.exitCode === null && cutOff.child.signalCode === null;
-    expect(running(), `the cut-off cpgkit leader exited\n${story()}`).toBe(true);
+    const alive = () => cutOff.child.exitCode === null && cutOff.child.signalCode === null;
+    expect(alive(), `the cut-off cpgkit leader exited\n${story()}`).toBe(true);
     expect(cutOff.stderr(), story()).toMatch(/campaigning again/);
     await fx.heal();
     await sleep(3000);
     expect(starts(file), story()).toHaveLength(2);
     // still running: it campaigns (waits in line) rather than exiting
-    expect(running(), `the cut-off cpgkit leader exited after the heal\n${story()}`).toBe(true);
+    expect(alive(), `the cut-off cpgkit leader exited after the heal\n${story()}`).toBe(true);
   });
 });
