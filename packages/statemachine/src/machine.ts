@@ -46,10 +46,26 @@ import {
   encodeName,
   jsonBody,
   packChunk,
-  parseJsonBody,
-  unpackChunk,
+  parseAckBody,
+  parseCheckBody,
+  parseChunkBody,
+  parseCloseBody,
+  parseCommandBody,
+  parseDigestBody,
+  parseRetireBody,
+  parseSummaryBody,
+  parseTickBody,
+  type AckBody,
+  type CheckBody,
+  type ChunkHeader,
+  type CloseBody,
+  type CommandBody,
+  type DigestBody,
   type Frame,
   type KindValue,
+  type RetireBody,
+  type SummaryBody,
+  type TickBody,
 } from './wire.js';
 import {
   compareMembers,
@@ -178,33 +194,10 @@ interface Check {
   readonly got: Map<string, string>;
 }
 
-interface SummaryBody {
-  round: string;
-  seq: number;
-  epoch: number;
-  index: string;
-  digest: string;
-  primary: boolean;
-  fresh: boolean;
-  dirty: boolean;
-  passive: boolean;
-  bootstrap: boolean;
-  force: boolean;
-  quorate: boolean;
-  ringNodes: number;
-  knownNodes: number;
-  replica: string;
-  replicas: readonly string[];
-}
+/** The body of an entry of the agreed stream (`command`, `tick`, `retire`), validated. */
+type EntryBody = CommandBody | TickBody | RetireBody;
 
-interface ChunkHeader {
-  tag: string;
-  i: number;
-  n: number;
-  digest: string;
-}
-
-type Queued = { readonly frame: Frame; readonly sender: MemberId };
+type Queued = { readonly frame: Frame; readonly body: EntryBody; readonly sender: MemberId };
 
 const DEFAULT_SYNC_TIMEOUT = 3000;
 const DEFAULT_CHECK_INTERVAL = 10_000;
@@ -451,7 +444,10 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   get replicas(): readonly string[] {
     return this.image.replicas;
   }
-  /** Messages skipped because they were not ours (foreign programs, other versions or names). */
+  /**
+   * Messages skipped because they were not ours (foreign programs, other versions or names) or
+   * their body did not parse (a field missing or of the wrong type, a time that is not finite).
+   */
   get foreign(): number {
     return this.foreignCount;
   }
@@ -783,12 +779,22 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     if (this.round !== undefined) this.sendSummary();
   }
 
+  /** Count and skip a message that is not ours, or whose body does not parse. */
+  private skipForeign(): void {
+    this.foreignCount++;
+    this.emit({ type: 'foreign', count: this.foreignCount });
+  }
+
+  /**
+   * Every body is validated (wire.ts) before a handler sees it: a malformed one is counted as
+   * foreign and skipped, identically on every member (they all receive the same bytes), so
+   * it can neither throw out of a handler nor reach the replicated state.
+   */
   private onMessage(e: MessageEvent): void {
     if (this.isClosed) return;
     const f = decodeFrame(e.data);
     if (f === undefined || f.name !== this.def.name) {
-      this.foreignCount++;
-      this.emit({ type: 'foreign', count: this.foreignCount });
+      this.skipForeign();
       return;
     }
     if (this.tracing && f.kind !== Kind.summary)
@@ -796,34 +802,61 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     switch (f.kind) {
       case Kind.command:
       case Kind.tick:
-      case Kind.retire:
-        if (this.round?.decision !== undefined && !this.participates(this.round.decision)) {
+      case Kind.retire: {
+        const body =
+          f.kind === Kind.command
+            ? parseCommandBody(f.body)
+            : f.kind === Kind.tick
+              ? parseTickBody(f.body)
+              : parseRetireBody(f.body);
+        if (body === undefined) {
+          this.skipForeign();
+        } else if (this.round?.decision !== undefined && !this.participates(this.round.decision)) {
           // left out of the round's decision: the participants apply this; we get it with
           // our snapshot once our summary is in
           this.forget(f);
         } else if (this.syncing || this.round?.decision === undefined) {
           if (this.tracing) this.log(`queue ${f.kind} from ${memberKey(e.sender)}`);
-          this.queue.push({ frame: f, sender: e.sender });
-        } else this.applyEntry(f, e.sender);
+          this.queue.push({ frame: f, body, sender: e.sender });
+        } else this.applyEntry(f, body, e.sender);
         return;
-      case Kind.summary:
-        this.onSummary(f, e.sender);
+      }
+      case Kind.summary: {
+        const body = parseSummaryBody(f.body);
+        if (body === undefined) this.skipForeign();
+        else this.onSummary(f, body, e.sender);
         return;
-      case Kind.snapshot:
-        this.onChunk(f, e.sender);
+      }
+      case Kind.snapshot: {
+        const chunk = parseChunkBody(f.body);
+        if (chunk === undefined) this.skipForeign();
+        else this.onChunk(f, chunk.header, chunk.bytes, e.sender);
         return;
-      case Kind.close:
-        this.onClose(f);
+      }
+      case Kind.close: {
+        const body = parseCloseBody(f.body);
+        if (body === undefined) this.skipForeign();
+        else this.onClose(body);
         return;
-      case Kind.check:
-        this.onCheck(f);
+      }
+      case Kind.check: {
+        const body = parseCheckBody(f.body);
+        if (body === undefined) this.skipForeign();
+        else this.onCheck(body);
         return;
-      case Kind.digest:
-        this.onDigest(f, e.sender);
+      }
+      case Kind.digest: {
+        const body = parseDigestBody(f.body);
+        if (body === undefined) this.skipForeign();
+        else this.onDigest(f, body, e.sender);
         return;
-      case Kind.ack:
-        this.onAck(f);
+      }
+      case Kind.ack: {
+        const body = parseAckBody(f.body);
+        if (body === undefined) this.skipForeign();
+        else this.onAck(body);
         return;
+      }
     }
   }
 
@@ -899,10 +932,8 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     this.sendQuiet(this.frame(Kind.summary, jsonBody(body)));
   }
 
-  private onSummary(f: Frame, sender: MemberId): void {
+  private onSummary(f: Frame, b: SummaryBody, sender: MemberId): void {
     const round = this.round;
-    const b = parseJsonBody(f.body) as SummaryBody | undefined;
-    if (b === undefined || typeof b !== 'object' || b === null) return;
     const key = memberKey(sender);
     if (key !== this.selfKey()) {
       if (b.fresh) this.seenFresh.add(key);
@@ -926,12 +957,12 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       dirty: b.dirty,
       passive: b.passive,
       bootstrap: b.bootstrap,
-      force: b.force === true,
+      force: b.force,
       quorate: b.quorate,
       ringNodes: b.ringNodes,
       knownNodes: b.knownNodes,
-      replica: typeof b.replica === 'string' ? b.replica : f.incarnation,
-      replicas: Array.isArray(b.replicas) ? b.replicas.filter((r) => typeof r === 'string') : [],
+      replica: b.replica,
+      replicas: b.replicas,
     };
     round.summaries.set(key, s);
     if (round.decision === undefined) {
@@ -956,11 +987,10 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     round.closeTimer = this.clock.setTimeout(() => this.maybeClose(round), this.syncTimeout);
   }
 
-  private onClose(f: Frame): void {
+  private onClose(b: CloseBody): void {
     const round = this.round;
-    const b = parseJsonBody(f.body) as { round?: string; participants?: string[] } | undefined;
-    if (round === undefined || round.decision !== undefined || b?.round !== round.key) return;
-    const parts = (b.participants ?? [])
+    if (round === undefined || round.decision !== undefined || b.round !== round.key) return;
+    const parts = b.participants
       .map((k) => round.summaries.get(k))
       .filter((s): s is Summary => s !== undefined);
     if (parts.length === 0) return;
@@ -1100,16 +1130,14 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     }
   }
 
-  private onChunk(f: Frame, sender: MemberId): void {
+  private onChunk(f: Frame, h: ChunkHeader, bytes: Uint8Array, sender: MemberId): void {
     const round = this.round;
     const t = round?.transfer;
-    const c = unpackChunk(f.body);
-    if (round === undefined || t === undefined || c === undefined) return;
-    const h = c.header as ChunkHeader;
+    if (round === undefined || t === undefined) return;
     if (h.tag !== t.tag || memberKey(sender) !== t.leader) return;
     if (this.tracing) this.log(`chunk ${h.i + 1}/${h.n} of ${h.tag}`);
     const me = this.selfKey() ?? '';
-    if (t.targets.has(me)) t.parts[h.i] = c.bytes.slice();
+    if (t.targets.has(me)) t.parts[h.i] = bytes.slice();
     if (h.i !== h.n - 1) return;
     if (t.targets.has(me)) {
       try {
@@ -1168,7 +1196,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     if (d.quorate && this.hasState) this.reconcileMembers(d);
     const queued = this.queue;
     this.queue = [];
-    for (const q of queued) this.applyEntry(q.frame, q.sender);
+    for (const q of queued) this.applyEntry(q.frame, q.body, q.sender);
     this.updateStatus();
     this.schedulePersist();
     if (this.dirty) this.sendSummary();
@@ -1210,7 +1238,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
 
   // ---------------------------------------------------------------- applying
 
-  private applyEntry(f: Frame, sender: MemberId): void {
+  private applyEntry(f: Frame, b: EntryBody, sender: MemberId): void {
     const mine = f.incarnation === this.incarnation;
     if (f.kind === Kind.tick && mine) this.tickInFlight = false;
     if (!this.decisionQuorate || !this.hasState) {
@@ -1222,20 +1250,10 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       return;
     }
     if (f.kind === Kind.retire) {
-      this.applyRetire(f, mine);
+      this.applyRetire(f, b as RetireBody, mine);
       return;
     }
-    const body = parseJsonBody(f.body) as { t?: unknown; c?: unknown } | undefined;
-    if (
-      body === undefined ||
-      typeof body !== 'object' ||
-      body === null ||
-      typeof body.t !== 'number'
-    ) {
-      this.foreignCount++;
-      this.emit({ type: 'foreign', count: this.foreignCount });
-      return;
-    }
+    const body = b as CommandBody; // a tick's body has no `c`
     const index = this.image.index + 1n;
     const time = Math.max(this.image.time, body.t);
     if (this.tracing)
@@ -1327,11 +1345,9 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     });
   }
 
-  private onAck(f: Frame): void {
+  private onAck(b: AckBody): void {
     if (this.syncing || this.round?.decision === undefined || !this.decisionQuorate) return;
-    const b = parseJsonBody(f.body) as { i?: unknown; r?: unknown } | undefined;
-    if (typeof b?.i !== 'string' || typeof b.r !== 'string' || !/^\d+$/.test(b.i)) return;
-    const i = BigInt(b.i);
+    const i = b.i;
     if (i <= (this.progress.get(b.r) ?? 0n)) return;
     this.progress.set(b.r, i);
     if (this.unacked.length === 0) return;
@@ -1380,11 +1396,10 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
    * entry at the same point of a quorate component's stream. `Q` never becomes empty. The
    * index does not move (no user-visible change), but the digest covers `Q`.
    */
-  private applyRetire(f: Frame, mine: boolean): void {
-    const b = parseJsonBody(f.body) as { r?: unknown } | undefined;
-    const r = b?.r;
+  private applyRetire(f: Frame, b: RetireBody, mine: boolean): void {
+    const r = b.r;
     const q = this.image.replicas;
-    if (typeof r === 'string' && q.includes(r) && q.length > 1) {
+    if (q.includes(r) && q.length > 1) {
       this.image = { ...this.image, replicas: q.filter((x) => x !== r) };
       this.log(`replica ${r} retired; Q has ${q.length - 1}`);
       this.persistReplicaSet();
@@ -1500,16 +1515,9 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     }, delay);
   }
 
-  private onCheck(f: Frame): void {
-    const b = parseJsonBody(f.body) as { id?: string } | undefined;
+  private onCheck(b: CheckBody): void {
     const round = this.round;
-    if (
-      typeof b?.id !== 'string' ||
-      round?.decision === undefined ||
-      this.syncing ||
-      !this.hasState
-    )
-      return;
+    if (round?.decision === undefined || this.syncing || !this.hasState) return;
     const mine = this.digest();
     this.checks.set(b.id, {
       expected: round.decision.participants.map((p) => p.key),
@@ -1522,9 +1530,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     );
   }
 
-  private onDigest(f: Frame, sender: MemberId): void {
-    const b = parseJsonBody(f.body) as { id?: string; digest?: string } | undefined;
-    if (typeof b?.id !== 'string' || typeof b.digest !== 'string') return;
+  private onDigest(f: Frame, b: DigestBody, sender: MemberId): void {
     const c = this.checks.get(b.id);
     if (c === undefined) return;
     c.got.set(memberKey(sender), b.digest);

@@ -16,6 +16,8 @@
  *
  * Anything that does not parse (another program in the group, a newer format version, a
  * machine with another name) decodes to `undefined`: it is counted and skipped, never applied.
+ * So is a message whose body does not parse for its kind (`parseSummaryBody` and the others
+ * check every field).
  * @module
  */
 import { parse as uuidParse, stringify as uuidStringify } from 'uuid';
@@ -179,6 +181,230 @@ export function packChunk(header: unknown, bytes: Uint8Array): Uint8Array {
   out.set(h, 4);
   out.set(bytes, 4 + h.length);
   return out;
+}
+
+// ---------------------------------------------------------------- bodies
+//
+// Every body is validated field by field on receive, before anything looks at it: a body that
+// does not parse is counted as foreign and skipped, like a frame that does not decode. All
+// members receive the same bytes, so they all skip the same messages.
+
+/** The body of a `command`: the sender's wall time and the user's command. */
+export interface CommandBody {
+  readonly t: number;
+  readonly c: unknown;
+}
+
+/** The body of a `tick`: the replicated time it moves to. */
+export interface TickBody {
+  readonly t: number;
+}
+
+/** The body of a `retire`: the replica id that leaves `Q`. */
+export interface RetireBody {
+  readonly r: string;
+}
+
+/** The body of a `summary`: where the sender's state stands in a sync round. */
+export interface SummaryBody {
+  readonly round: string;
+  readonly seq: number;
+  readonly epoch: number;
+  /** The sender's index, as a decimal string (parsed to `index`). */
+  readonly index: string;
+  readonly digest: string;
+  readonly primary: boolean;
+  readonly fresh: boolean;
+  readonly dirty: boolean;
+  readonly passive: boolean;
+  readonly bootstrap: boolean;
+  readonly force: boolean;
+  readonly quorate: boolean;
+  readonly ringNodes: number;
+  readonly knownNodes: number;
+  readonly replica: string;
+  readonly replicas: readonly string[];
+}
+
+/** The JSON header of a snapshot chunk. */
+export interface ChunkHeader {
+  readonly tag: string;
+  /** This chunk's number, 0 <= i < n. */
+  readonly i: number;
+  /** How many chunks. */
+  readonly n: number;
+  /** The digest of the whole image. */
+  readonly digest: string;
+}
+
+/** The body of a `check`: the check's id. */
+export interface CheckBody {
+  readonly id: string;
+}
+
+/** The body of a `digest`: the sender's digest at a check. */
+export interface DigestBody {
+  readonly id: string;
+  readonly index: bigint;
+  readonly digest: string;
+}
+
+/** The body of a `close`: the round and the keys of its participants. */
+export interface CloseBody {
+  readonly round: string;
+  readonly participants: readonly string[];
+}
+
+/** The body of an `ack`: a replica of `Q` applied everything up to `i`. */
+export interface AckBody {
+  readonly i: bigint;
+  readonly r: string;
+}
+
+/** The latest time a JavaScript `Date` can hold (ms): replicated times stay within it. */
+export const MAX_TIME = 8.64e15;
+
+type Obj = Readonly<Record<string, unknown>>;
+
+function object(body: Uint8Array): Obj | undefined {
+  const v = parseJsonBody(body);
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : undefined;
+}
+
+/** A finite time within `Date`'s range (`1e400` parses as `Infinity`: it would freeze time). */
+function isTime(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v) && Math.abs(v) <= MAX_TIME;
+}
+
+function isCount(v: unknown, max = Number.MAX_SAFE_INTEGER): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= max;
+}
+
+/** A non-negative decimal integer (an index), at most 40 digits. */
+function isIndex(v: unknown): v is string {
+  return typeof v === 'string' && /^[0-9]{1,40}$/.test(v);
+}
+
+function isStrings(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((x) => typeof x === 'string');
+}
+
+/** Parse a `command` body; `undefined` when malformed. */
+export function parseCommandBody(body: Uint8Array): CommandBody | undefined {
+  const b = object(body);
+  return b !== undefined && isTime(b.t) ? { t: b.t, c: b.c } : undefined;
+}
+
+/** Parse a `tick` body; `undefined` when malformed. */
+export function parseTickBody(body: Uint8Array): TickBody | undefined {
+  const b = object(body);
+  return b !== undefined && isTime(b.t) ? { t: b.t } : undefined;
+}
+
+/** Parse a `retire` body; `undefined` when malformed. */
+export function parseRetireBody(body: Uint8Array): RetireBody | undefined {
+  const b = object(body);
+  return b !== undefined && typeof b.r === 'string' ? { r: b.r } : undefined;
+}
+
+/** Parse a `summary` body; `undefined` when any field is missing or of the wrong type. */
+export function parseSummaryBody(body: Uint8Array): SummaryBody | undefined {
+  const b = object(body);
+  if (
+    b === undefined ||
+    typeof b.round !== 'string' ||
+    !isCount(b.seq) ||
+    !isCount(b.epoch, 0xffffffff) ||
+    !isIndex(b.index) ||
+    typeof b.digest !== 'string' ||
+    typeof b.primary !== 'boolean' ||
+    typeof b.fresh !== 'boolean' ||
+    typeof b.dirty !== 'boolean' ||
+    typeof b.passive !== 'boolean' ||
+    typeof b.bootstrap !== 'boolean' ||
+    typeof b.force !== 'boolean' ||
+    typeof b.quorate !== 'boolean' ||
+    !isCount(b.ringNodes) ||
+    !isCount(b.knownNodes) ||
+    typeof b.replica !== 'string' ||
+    !isStrings(b.replicas)
+  )
+    return undefined;
+  return {
+    round: b.round,
+    seq: b.seq,
+    epoch: b.epoch,
+    index: b.index,
+    digest: b.digest,
+    primary: b.primary,
+    fresh: b.fresh,
+    dirty: b.dirty,
+    passive: b.passive,
+    bootstrap: b.bootstrap,
+    force: b.force,
+    quorate: b.quorate,
+    ringNodes: b.ringNodes,
+    knownNodes: b.knownNodes,
+    replica: b.replica,
+    replicas: b.replicas,
+  };
+}
+
+/** Parse a `snapshot` chunk (see `packChunk`); `undefined` when malformed. */
+export function parseChunkBody(
+  body: Uint8Array,
+): { header: ChunkHeader; bytes: Uint8Array } | undefined {
+  const c = unpackChunk(body);
+  const h = c?.header as Obj | undefined;
+  if (
+    c === undefined ||
+    typeof h !== 'object' ||
+    h === null ||
+    Array.isArray(h) ||
+    typeof h.tag !== 'string' ||
+    !isCount(h.n) ||
+    !isCount(h.i) ||
+    h.n < 1 ||
+    h.i >= h.n ||
+    typeof h.digest !== 'string'
+  )
+    return undefined;
+  return { header: { tag: h.tag, i: h.i, n: h.n, digest: h.digest }, bytes: c.bytes };
+}
+
+/** Parse a `check` body; `undefined` when malformed. */
+export function parseCheckBody(body: Uint8Array): CheckBody | undefined {
+  const b = object(body);
+  return b !== undefined && typeof b.id === 'string' ? { id: b.id } : undefined;
+}
+
+/** Parse a `digest` body; `undefined` when malformed. */
+export function parseDigestBody(body: Uint8Array): DigestBody | undefined {
+  const b = object(body);
+  if (
+    b === undefined ||
+    typeof b.id !== 'string' ||
+    !isIndex(b.index) ||
+    typeof b.digest !== 'string'
+  )
+    return undefined;
+  return { id: b.id, index: BigInt(b.index), digest: b.digest };
+}
+
+/** Parse a `close` body; `undefined` when malformed. */
+export function parseCloseBody(body: Uint8Array): CloseBody | undefined {
+  const b = object(body);
+  return b !== undefined && typeof b.round === 'string' && isStrings(b.participants)
+    ? { round: b.round, participants: b.participants }
+    : undefined;
+}
+
+/** Parse an `ack` body; `undefined` when malformed. */
+export function parseAckBody(body: Uint8Array): AckBody | undefined {
+  const b = object(body);
+  return b !== undefined && isIndex(b.i) && typeof b.r === 'string'
+    ? { i: BigInt(b.i), r: b.r }
+    : undefined;
 }
 
 /** Unpack `packChunk`'s body; `undefined` when malformed. */
