@@ -148,16 +148,30 @@ export class InvalidGroupNameError extends CpgError {
   override name = 'InvalidGroupNameError';
 }
 
-/** A message larger than the transport's documented limit. Nothing was sent. */
+/** Options of a `MessageTooLargeError`. */
+export interface MessageTooLargeErrorOptions extends CpgErrorOptions {
+  /** Replaces the default message. */
+  readonly message?: string;
+}
+
+/**
+ * A message larger than the transport's documented limit (`send` checks `maxMessageSize`), or
+ * one corosync refused as too big (`CS_ERR_TOO_BIG`, `code` set). Nothing was sent.
+ */
 export class MessageTooLargeError extends CpgError {
   override name = 'MessageTooLargeError';
+  /**
+   * @param size - the message's bytes (`undefined` when not known)
+   * @param limit - the limit it exceeds (`undefined` when not known)
+   */
   constructor(
-    readonly size: number,
-    readonly limit: number,
-    options: CpgErrorOptions = {},
+    readonly size: number | undefined,
+    readonly limit: number | undefined,
+    options: MessageTooLargeErrorOptions = {},
   ) {
     super(
-      `message of ${size} bytes exceeds the limit of ${limit} bytes; split it or store it elsewhere`,
+      options.message ??
+        `message of ${size ?? 'unknown'} bytes exceeds the limit of ${limit ?? 'unknown'} bytes; split it or store it elsewhere`,
       options,
     );
   }
@@ -184,8 +198,14 @@ export class CorosyncError extends CpgError {
  * The error for a `cs_error_t` returned by `call` (e.g. `cpg_join`).
  * @param code - the `cs_error_t`
  * @param call - the C function, for the message
+ * @param sizes - for a send: the message's size and the engine's limit (in a
+ *   `MessageTooLargeError` for `CS_ERR_TOO_BIG`)
  */
-export function errorFromCode(code: number, call: string): CpgError {
+export function errorFromCode(
+  code: number,
+  call: string,
+  sizes?: { readonly size: number; readonly limit: number },
+): CpgError {
   switch (code) {
     case CsError.LIBRARY:
       return new CorosyncNotRunningError(`${call}: ${defaultNotRunning}`);
@@ -201,7 +221,12 @@ export function errorFromCode(code: number, call: string): CpgError {
     case CsError.INTERRUPT:
       return new InterruptedError(`${call}: interrupted by a membership change (CS_ERR_INTERRUPT)`);
     case CsError.TOO_BIG:
-      return new CorosyncError(`${call}: message too big for corosync (CS_ERR_TOO_BIG)`, { code });
+      return new MessageTooLargeError(sizes?.size, sizes?.limit, {
+        code,
+        message: sizes
+          ? `${call}: message of ${sizes.size} bytes is too big for corosync (CS_ERR_TOO_BIG; atomic limit ${sizes.limit} bytes); split it or store it elsewhere`
+          : `${call}: message too big for corosync (CS_ERR_TOO_BIG); split it or store it elsewhere`,
+      });
     case CsError.BAD_HANDLE:
       return new GroupClosedError(
         `${call}: the connection handle is no longer valid (CS_ERR_BAD_HANDLE)`,

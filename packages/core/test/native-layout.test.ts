@@ -15,6 +15,7 @@ import {
   CsError,
   GroupClosedError,
   InvalidGroupNameError,
+  MessageTooLargeError,
   NotJoinedError,
   TryAgainError,
   errorFromCode,
@@ -98,5 +99,16 @@ describe('cs_error_t', () => {
     expect(errorFromCode(CsError.BAD_HANDLE, 'cpg_join')).toBeInstanceOf(GroupClosedError);
     expect(errorFromCode(CsError.NOT_EXIST, 'cpg_leave')).toBeInstanceOf(NotJoinedError);
     expect(errorFromCode(99, 'cpg_join').code).toBe(99);
+    const tooBig = errorFromCode(CsError.TOO_BIG, 'cpg_mcast_joined', {
+      size: 2_000_000,
+      limit: 1_047_552,
+    });
+    expect(tooBig).toBeInstanceOf(MessageTooLargeError);
+    expect(tooBig).toMatchObject({ code: 26, size: 2_000_000, limit: 1_047_552, retryable: false });
+    expect(tooBig.message).toMatch(/cpg_mcast_joined: message of 2000000 bytes .*CS_ERR_TOO_BIG/);
+    const tooBigBare = errorFromCode(CsError.TOO_BIG, 'cpg_mcast_joined');
+    expect(tooBigBare).toBeInstanceOf(MessageTooLargeError);
+    expect(tooBigBare).toMatchObject({ code: 26, size: undefined, limit: undefined });
+    expect(tooBigBare.message).toMatch(/CS_ERR_TOO_BIG/);
   });
 });

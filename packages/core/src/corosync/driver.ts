@@ -401,7 +401,7 @@ export class CorosyncDriver implements GroupDriver {
       queueMicrotask(() => this.lose(err));
       throw err;
     }
-    throw errorFromCode(rc, 'cpg_mcast_joined');
+    throw errorFromCode(rc, 'cpg_mcast_joined', { size, limit: this.maxMessageSize });
   }
 
   private yieldForDispatch(): void {
