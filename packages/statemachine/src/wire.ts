@@ -4,7 +4,7 @@
  * ```
  * offset size
  *   0     2   magic 0xC7 0x4B ("cpgkit")
- *   2     1   format version (1)
+ *   2     1   format version (2; see `WIRE_VERSION`)
  *   3     1   kind (see `Kind`)
  *   4    16   sender incarnation (uuid bytes)
  *  20    16   command id (uuid v7 bytes; zero when the kind has none)
@@ -26,8 +26,16 @@ import { parse as uuidParse, stringify as uuidStringify } from 'uuid';
 export const MAGIC0 = 0xc7;
 /** The second magic byte. */
 export const MAGIC1 = 0x4b;
-/** The format version this code speaks. */
-export const WIRE_VERSION = 1;
+/**
+ * The format version this code speaks. A frame of any other version is counted as foreign and
+ * skipped: members of different versions do not talk to each other.
+ *
+ * - 1: the first cut, kinds 1-7 (command ... close).
+ * - 2: `retire` and `ack` (`dispatch` waits for acks of a majority of `Q`, which a member of
+ *   version 1 never sends), the replica set `Q` in summaries and in the digest, every body
+ *   field checked on receive.
+ */
+export const WIRE_VERSION = 2;
 /** The fixed part of the header, before the name. */
 export const HEADER_FIXED = 41;
 

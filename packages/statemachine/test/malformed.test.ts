@@ -217,4 +217,38 @@ describe('malformed messages', () => {
     await new Promise((r) => setImmediate(r));
     expect(uncaught).toEqual([]);
   });
+
+  it('a frame of another wire version is counted and skipped, though its body is a valid command', async () => {
+    expect(WIRE_VERSION).toBe(2);
+    const cluster = new MemoryCluster({ nodes: 3, seed: 32 });
+    const ms = await openAll(cluster, [1, 2, 3], counter, { syncTimeout: 500 });
+    const raw = cluster.transport(3);
+    await raw.join(counter.name);
+    await cluster.advance(1000); // the round is closed without the silent raw member
+    expect(ms.map((m) => m.status)).toEqual(['ready', 'ready', 'ready']);
+    const command = (add: number, version: number): Uint8Array => {
+      const f = encodeFrame({
+        kind: Kind.command,
+        incarnation: uuidv7(),
+        commandId: uuidv7(),
+        epoch: ms[0]!.epoch,
+        nameBytes: encodeName(counter.name),
+        body: te.encode(JSON.stringify({ t: cluster.clock.wallNow(), c: { add } })),
+      });
+      f[2] = version;
+      return f;
+    };
+    for (const v of [1, WIRE_VERSION + 1]) await raw.send(command(100, v));
+    await cluster.settle();
+    expect(ms.map((m) => m.foreign)).toEqual([2, 2, 2]);
+    expect(ms.map((m) => m.state.n)).toEqual([0, 0, 0]);
+    // the same frame in this version is applied
+    await raw.send(command(7, WIRE_VERSION));
+    await cluster.settle();
+    expect(ms.map((m) => m.state.log)).toEqual([[7], [7], [7]]);
+    expect(ms.map((m) => m.foreign)).toEqual([2, 2, 2]);
+    expect(await write(cluster, ms[2]!, 1)).toBe(8);
+    expect(new Set(ms.map((m) => m.digest())).size).toBe(1);
+    expect(uncaught).toEqual([]);
+  });
 });
