@@ -73,8 +73,10 @@ export interface OpenGroupOptions extends GroupOptions, WaitOptions {
   readonly transport?: Transport;
 }
 
-const JOIN_RETRIES = 50;
+/** The pause between `cpg_join` attempts that answered try again. */
 const JOIN_RETRY_MS = 20;
+/** How long `join` retries try again when the caller gave neither a timeout nor a signal. */
+const DEFAULT_JOIN_RETRY_WINDOW_MS = 1000;
 
 /** The reason a signal aborted with, as an Error (what `AbortSignal` gives by default). */
 function abortReason(signal: AbortSignal | undefined): Error {
@@ -233,6 +235,10 @@ export class Group implements GroupTransport {
    * corosync a fresh connection is opened behind the scenes).
    * @throws InvalidGroupNameError before any engine call, for an empty or > 128-byte name
    * @throws AlreadyJoinedError when joined already (or a join is in progress)
+   * @throws TimeoutError when `options.timeout` ms passed first (it covers the whole join,
+   *   try-again retries included)
+   * @throws TryAgainError when corosync answered try again for about 1 s and the caller gave
+   *   neither `timeout` nor `signal` (with a `signal` alone, retries go on until it aborts)
    */
   async join(name: string, options: WaitOptions = {}): Promise<void> {
     const joining = this.#join(name, options);
@@ -253,6 +259,8 @@ export class Group implements GroupTransport {
       );
     }
     options.signal?.throwIfAborted();
+    // One deadline for the whole join: try-again retries, then the wait for our membership event.
+    const deadline = options.timeout === undefined ? undefined : this.clock.now() + options.timeout;
     this.#joining = true;
     try {
       if (this.#driver && this.#driverUsed) this.#dropDriver();
@@ -261,14 +269,14 @@ export class Group implements GroupTransport {
       this.#self = driver.local;
       this.#inGroup = false;
       this.#deaf = false;
-      await this.#joinWithRetry(driver, bytes, options);
+      await this.#joinWithRetry(driver, name, bytes, options, deadline);
       this.#driverUsed = true;
       this.#name = name;
       this.#joined = true;
       this.#outbox.attach(driver);
       if (this.#dispatchMode === 'manual') return;
       try {
-        await this.#waitInGroup(options);
+        await this.#waitInGroup(options, deadline);
       } catch (error) {
         // Abandon the half-made join: the engine drops us when the connection closes.
         if (!this.#closed) {
@@ -284,19 +292,38 @@ export class Group implements GroupTransport {
     }
   }
 
+  /**
+   * `cpg_join`, retried every 20 ms while corosync answers try again (it does during every
+   * membership change): until `deadline` (the caller's timeout; then `TimeoutError`), or until
+   * the signal aborts; with neither, for about 1 s (then the `TryAgainError`).
+   */
   async #joinWithRetry(
     driver: GroupDriver,
+    name: string,
     bytes: Uint8Array,
     options: WaitOptions,
+    deadline: number | undefined,
   ): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
+    const { signal, timeout } = options;
+    const giveUpAt =
+      deadline ??
+      (signal === undefined ? this.clock.now() + DEFAULT_JOIN_RETRY_WINDOW_MS : Infinity);
+    for (;;) {
       try {
         driver.join(bytes);
         return;
       } catch (error) {
-        if (!(error instanceof TryAgainError) || attempt >= JOIN_RETRIES) throw error;
+        if (!(error instanceof TryAgainError)) throw error;
+        const left = giveUpAt - this.clock.now();
+        if (left <= 0) {
+          if (deadline === undefined) throw error;
+          throw new TimeoutError(
+            `join(${JSON.stringify(name)}) did not complete within ${timeout} ms: corosync kept answering try again`,
+            { cause: error },
+          );
+        }
+        await this.#sleep(Math.min(JOIN_RETRY_MS, left), signal);
       }
-      await this.#sleep(JOIN_RETRY_MS, options.signal);
       this.#assertOpen();
     }
   }
@@ -315,7 +342,7 @@ export class Group implements GroupTransport {
     });
   }
 
-  #waitInGroup(options: WaitOptions): Promise<void> {
+  #waitInGroup(options: WaitOptions, deadline: number | undefined): Promise<void> {
     if (this.#inGroup) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const { signal, timeout } = options;
@@ -340,15 +367,18 @@ export class Group implements GroupTransport {
         },
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      if (timeout !== undefined) {
-        timer = this.clock.setTimeout(() => {
-          done();
-          reject(
-            new TimeoutError(
-              `join(${JSON.stringify(this.#name)}) did not complete within ${timeout} ms`,
-            ),
-          );
-        }, timeout);
+      if (deadline !== undefined) {
+        timer = this.clock.setTimeout(
+          () => {
+            done();
+            reject(
+              new TimeoutError(
+                `join(${JSON.stringify(this.#name)}) did not complete within ${timeout} ms`,
+              ),
+            );
+          },
+          Math.max(0, deadline - this.clock.now()),
+        );
       }
     });
   }

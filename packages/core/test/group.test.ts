@@ -4,6 +4,7 @@ import { MemoryCluster } from '../src/testing.js';
 import type { DriverSink, GroupDriver, Transport } from '../src/driver.js';
 import type { GroupEvent } from '../src/types.js';
 import { realClock } from '../src/clock.js';
+import { TryAgainError } from '../src/errors.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -40,6 +41,36 @@ function counting(
 
 function texts(events: GroupEvent[]): string[] {
   return events.flatMap((e) => (e.type === 'message' ? [dec.decode(e.data)] : []));
+}
+
+/** A transport over a cluster node whose `join` answers try again `busyJoins` times first. */
+function busyJoin(
+  cluster: MemoryCluster,
+  node: number,
+  busyJoins: number,
+): { transport: Transport; attempts: () => number } {
+  const inner = cluster.node(node);
+  let n = 0;
+  const transport: Transport = {
+    kind: inner.kind,
+    clock: inner.clock,
+    async connect(sink, options) {
+      const d = await inner.connect(sink, options);
+      return new Proxy(d, {
+        get(target, prop, receiver) {
+          if (prop === 'join') {
+            return (name: Uint8Array) => {
+              if (n++ < busyJoins) throw new TryAgainError('cpg_join: try again (test)');
+              target.join(name);
+            };
+          }
+          const v = Reflect.get(target, prop, receiver) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+    },
+  };
+  return { transport, attempts: () => n };
 }
 
 describe('Group', () => {
@@ -173,6 +204,75 @@ describe('Group', () => {
     const h = await openGroup('sizes', { transport: small.node(1) });
     expect(h.atomicMessageSize).toBe(4096);
     await h.close();
+  });
+
+  it("join retries try again until the caller's timeout, every 20 ms", async () => {
+    const cluster = new MemoryCluster({ nodes: 2 });
+    // 150 busy answers = 3 s of retries: longer than the 1 s default window
+    const busy = busyJoin(cluster, 1, 150);
+    const g = new Group(busy.transport);
+    const t0 = cluster.clock.now();
+    const joining = g.join('busy', { timeout: 10_000 });
+    await cluster.advance(3100);
+    await joining;
+    expect(busy.attempts()).toBe(151);
+    expect(cluster.clock.now() - t0).toBeGreaterThanOrEqual(3000);
+    expect(g.joined).toBe(true);
+    await g.close();
+  });
+
+  it("join gives up at the caller's timeout with TimeoutError (cause: the try again)", async () => {
+    const cluster = new MemoryCluster({ nodes: 2 });
+    const busy = busyJoin(cluster, 1, Infinity);
+    const g = new Group(busy.transport);
+    const t0 = cluster.clock.now();
+    const joining = g.join('busy', { timeout: 2500 }).catch((e: unknown) => e);
+    await cluster.advance(2400);
+    expect(g.joined).toBe(false);
+    await cluster.advance(200);
+    const error = await joining;
+    expect(error).toMatchObject({ name: 'TimeoutError', cause: { name: 'TryAgainError' } });
+    expect(busy.attempts()).toBeGreaterThan(100); // every 20 ms up to 2.5 s, not 1 s
+    expect(cluster.clock.now() - t0).toBeLessThanOrEqual(2600);
+    expect(g.joined).toBe(false);
+    await g.close();
+  });
+
+  it('join retries try again until the signal aborts; with neither timeout nor signal, for ~1 s', async () => {
+    const cluster = new MemoryCluster({ nodes: 2 });
+    const busy = busyJoin(cluster, 1, Infinity);
+    const g = new Group(busy.transport);
+    const ctl = new AbortController();
+    const joining = g.join('busy', { signal: ctl.signal }).catch((e: unknown) => e);
+    await cluster.advance(5000);
+    expect(busy.attempts()).toBeGreaterThan(200); // still trying after 5 s
+    const reason = new Error('stop');
+    ctl.abort(reason);
+    expect(await joining).toBe(reason);
+    await g.close();
+
+    const busy2 = busyJoin(cluster, 1, Infinity);
+    const h = new Group(busy2.transport);
+    const joining2 = h.join('busy').catch((e: unknown) => e);
+    await cluster.advance(1100);
+    expect(await joining2).toMatchObject({ name: 'TryAgainError' });
+    expect(busy2.attempts()).toBeGreaterThanOrEqual(50);
+    expect(busy2.attempts()).toBeLessThanOrEqual(52);
+    await h.close();
+  });
+
+  it('the join timeout covers the retries and the wait for our membership event together', async () => {
+    const cluster = new MemoryCluster({ nodes: 2 });
+    const busy = busyJoin(cluster, 1, 50); // 1 s of try again
+    const g = new Group(busy.transport);
+    await g.groups(); // connect, so that the process is known
+    cluster.pause(g.self); // our membership event will not arrive
+    const t0 = cluster.clock.now();
+    const joining = g.join('busy', { timeout: 1500 }).catch((e: unknown) => e);
+    await cluster.advance(1600);
+    expect(await joining).toMatchObject({ name: 'TimeoutError' });
+    expect(cluster.clock.now() - t0).toBeLessThanOrEqual(1600);
+    await g.close();
   });
 
   it('validates the name before any engine call', async () => {
