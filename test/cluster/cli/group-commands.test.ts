@@ -188,6 +188,24 @@ describe('cpgkit group commands on the real cluster', () => {
     ]);
   });
 
+  it('bench --count 200 --json on node 1 prints its rate as JSON on the last line', async () => {
+    // its own group, so that it never floods a group someone else is measuring
+    const r = await cpgkit(1, ['bench', '--group', unique('bench'), '--count', '200', '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const last = r.stdout.trim().split('\n').pop()!;
+    const result = JSON.parse(last) as {
+      msgsPerSec: number;
+      mbPerSec: number;
+      count: number;
+      size: number;
+      mode: string;
+    };
+    expect(result).toMatchObject({ count: 200, size: 64, mode: 'group' });
+    expect(Number.isFinite(result.msgsPerSec) && result.msgsPerSec > 0).toBe(true);
+    expect(Number.isFinite(result.mbPerSec) && result.mbPerSec > 0).toBe(true);
+  });
+
   it('without a reachable daemon, every command exits non-zero with one line saying corosync is not running', async () => {
     // a fresh, empty network namespace: corosync's IPC (abstract sockets) is per namespace
     for (const args of [['groups'], ['listen', 'x', '--count', '1'], ['send', 'x', 'hello']]) {
