@@ -58,7 +58,11 @@ export interface MapOptions extends OpenOptions {
 
 /** Options for `watch`. */
 export interface WatchOptions {
-  /** Replay changes from this revision on (inclusive), from the local history. */
+  /**
+   * Only changes of this revision and later: first those already in the local history (replayed
+   * in order), then live ones. A revision above the current one skips the live changes below
+   * it.
+   */
   readonly fromRevision?: number;
   readonly signal?: AbortSignal;
 }
@@ -229,12 +233,13 @@ export class ReplicatedMap implements AsyncDisposable {
 
   /**
    * Changes under `prefix` as an async iterable: first those from `fromRevision` on (from the
-   * local history; `HistoryCompactedError` when older than it keeps), then live ones.
+   * local history; `HistoryCompactedError` when older than it keeps), then live ones, of
+   * revision `fromRevision` or later.
    */
   watch(prefix = '', options: WatchOptions = {}): AsyncIterableIterator<MapChange> {
     const buffer: MapChange[] = [];
+    const from = options.fromRevision ?? -Infinity;
     if (options.fromRevision !== undefined) {
-      const from = options.fromRevision;
       if (from < this.floor && from <= this.revision) {
         throw new HistoryCompactedError(
           `revision ${from} is older than the local history (oldest ${this.floor === Infinity ? this.revision + 1 : this.floor})`,
@@ -245,7 +250,7 @@ export class ReplicatedMap implements AsyncDisposable {
         if (c.revision >= from && c.key.startsWith(prefix)) buffer.push(c);
     }
     const watcher = (c: MapChange): void => {
-      if (c.key.startsWith(prefix)) it.push(c);
+      if (c.revision >= from && c.key.startsWith(prefix)) it.push(c);
     };
     this.watchers.add(watcher);
     const unclose = this.machine.on('closed', () => it.end());
