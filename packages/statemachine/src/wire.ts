@@ -33,7 +33,7 @@ export const MAGIC1 = 0x4b;
  * - 1: the first cut, kinds 1-7 (command ... close).
  * - 2: `retire` and `ack` (`dispatch` waits for acks of a majority of `Q`, which a member of
  *   version 1 never sends), the replica set `Q` in summaries and in the digest, every body
- *   field checked on receive.
+ *   field checked on receive, `ReplicatedMap` compares on values whatever the key order.
  */
 export const WIRE_VERSION = 2;
 /** The fixed part of the header, before the name. */

@@ -11,6 +11,7 @@
 import type { Draft } from 'immer';
 import type { ApplyContext, MachineDefinition } from '../types.js';
 import { InvalidKeyError, ValueTooLargeError } from '../errors.js';
+import { canonicalJson } from '../canonical.js';
 
 /** A JSON value. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -183,8 +184,9 @@ export function checkSizes(key: string, value: Json, limits: MapLimits): number 
   return k + v;
 }
 
+/** Equal as JSON values: object keys in any order, array items in order. */
 function jsonEqual(a: Json, b: Json): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return canonicalJson(a) === canonicalJson(b);
 }
 
 /** Whether a compare holds in `state`. */
