@@ -28,10 +28,29 @@
  *   whose sender leaves, or that is interrupted by another payload's first piece, is dropped.
  * ```
  *
- * A message that starts with the magic but is not a valid frame (wrong version, unknown kind,
- * lengths that do not add up) is delivered as a raw message: foreign bytes never crash a
- * receiver and are never lost. A single message that itself starts with the magic is sent
- * wrapped in a batch frame of one entry, so that it arrives intact.
+ * Foreign messages (from a plain libcpg client, or anything else) are delivered as one raw
+ * `message` event, byte for byte, and never crash a receiver, with one exception: a message
+ * is taken as a frame exactly when it carries cpgkit's magic AND a valid header, that is
+ *
+ * - a batch: magic, version 1, kind 1, and u32 lengths that fill the message exactly (at
+ *   least one entry): it is split into its entries;
+ * - a chunk: magic, version 1, kind 2, more than 18 bytes, `offset + piece length <= total`
+ *   and `total` no more than the receiver's `maxMessageSize`: it is held for reassembly and
+ *   reaches the application only as part of a completed payload. Such a piece is dropped
+ *   (counted in `FrameDecoder.stats.droppedPieces`) when it does not continue its sender's
+ *   partial payload (no offset-0 piece before it, another id or total, or not at the next
+ *   offset), and a partial payload is dropped when its sender leaves or starts another one.
+ *   A lone offset-0 piece with `total` equal to its own length is a whole payload: delivered
+ *   (raw, or split if it is itself a batch frame).
+ *
+ * Everything else that starts with the magic (too short, another version, an unknown kind, batch
+ * lengths that do not add up, a chunk whose piece overruns its total or whose total exceeds the
+ * limit) is delivered raw. The magic opens with 0xFF, which never occurs in UTF-8, so text never
+ * collides; binary data must begin with these 4 bytes and then also have a valid header to be
+ * mistaken for a frame. We do not deliver orphan pieces raw: a member that joins in the middle
+ * of a cpgkit peer's chunked payload gets such pieces, and they are not messages. A single
+ * message that itself starts with the magic is sent wrapped in a batch frame of one entry, so
+ * that it arrives intact.
  * @module
  */
 
