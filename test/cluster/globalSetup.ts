@@ -2,42 +2,19 @@
  * Global setup of the real-cluster suites: brings the 3-node cluster up with `scripts/cluster up`
  * when it can (root, `ip`, corosync installed or installable with apt-get), and down again
  * afterwards if it was this run that brought it up. When it cannot, every real-cluster test is
- * skipped with the reason (and a banner says so); under `CI=true` that is a failure instead.
+ * skipped with the reason (and a banner says so); under CI (`CI` set, e.g. `CI=true`) that is a
+ * failure instead. The conditions and the banner are harness/precondition.ts's, which the
+ * examples' corosync suites use too.
  * Uses the same `CPGKIT_CLUSTER_*` variables as the script.
  * @module
  */
-import { spawnSync } from 'node:child_process';
 import type { TestProject } from 'vitest/node';
 import type { ClusterAvailability } from './harness/availability.js';
 import { clusterEnv, runClusterScript } from './harness/cluster.js';
-
-function has(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-}
-
-function banner(lines: string[]): void {
-  const width = Math.max(...lines.map((l) => l.length)) + 4;
-  const bar = '!'.repeat(width);
-  process.stderr.write(
-    `\n${bar}\n${lines.map((l) => `! ${l.padEnd(width - 4)} !`).join('\n')}\n${bar}\n\n`,
-  );
-}
-
-/** Why the cluster cannot run here, or `undefined` when it may. */
-function precondition(): string | undefined {
-  if (process.platform !== 'linux')
-    return `needs Linux network namespaces (this is ${process.platform})`;
-  if (process.getuid?.() !== 0)
-    return 'needs root (network namespaces; corosync clients run as root)';
-  if (!has('ip') || !has('unshare')) return 'needs iproute2 (`ip`) and util-linux (`unshare`)';
-  if (!has('corosync') && !has('apt-get'))
-    return 'corosync is not installed and apt-get is not there to install it';
-  if (process.env.CPGKIT_CLUSTER === 'off') return 'disabled by CPGKIT_CLUSTER=off';
-  return undefined;
-}
+import { banner, clusterPrecondition, underCI } from './harness/precondition.js';
 
 async function start(): Promise<ClusterAvailability> {
-  const why = precondition();
+  const why = clusterPrecondition();
   if (why !== undefined) return { available: false, reason: why };
   // `status` exits 3 when no part of the cluster exists: then this run owns it and takes it down.
   const existed = (await runClusterScript(['status'])).code !== 3;
@@ -66,9 +43,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
       `reason: ${availability.reason}`,
       'Run the tests as root on Linux (scripts/cluster installs corosync with apt-get).',
     ];
-    if (process.env.CI === 'true') {
-      banner([...lines, 'CI=true: this is a failure.']);
-      throw new Error(`CI=true and the real corosync cluster cannot run: ${availability.reason}`);
+    if (underCI()) {
+      banner([...lines, `CI=${process.env.CI}: this is a failure.`]);
+      throw new Error(`CI is set and the real corosync cluster cannot run: ${availability.reason}`);
     }
     banner(lines);
     return () => {
