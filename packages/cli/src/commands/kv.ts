@@ -7,13 +7,24 @@
  *   for a replica to send them the store, do one thing and leave. A passive member never
  *   bootstraps a store and never leads a sync with an empty state: when no replica answers
  *   within `--timeout`, the command fails with `NoReplicaError` instead of inventing an empty
- *   store.
+ *   store. A `set` or `delete` that fails in a way that guarantees it was not applied (dropped
+ *   by a sync round that never finished, e.g. the one its own join started) is sent again
+ *   until `--timeout`.
  *
  * Exit codes: 0 done, 1 failure (absent key for `get`, no replica, no quorum, timeout...),
  * 2 wrong arguments. Errors are one line on stderr.
  * @module
  */
-import { corosync, Group, TimeoutError, type MemberId } from '@cpgkit/core';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  corosync,
+  Group,
+  InterruptedError,
+  QueueFullError,
+  TimeoutError,
+  TryAgainError,
+  type MemberId,
+} from '@cpgkit/core';
 import {
   NoQuorumError,
   NoReplicaError,
@@ -140,7 +151,23 @@ async function oneShot<T>(
   }
 }
 
-/** A write on a one-shot member: refuses at once when the component has no quorum. */
+/**
+ * Whether `err` says the write was certainly not applied, so that sending it again cannot apply
+ * it twice: the machine dropped it before anyone applied it (`InterruptedError`: it was queued
+ * in a sync round that never finished, such as the one this client's own join started), or
+ * it was never sent (`QueueFullError`, `TryAgainError`). Never a `TimeoutError` or an
+ * `OutcomeUnknownError`: the write may have been applied.
+ */
+function notApplied(err: unknown): boolean {
+  return (
+    err instanceof InterruptedError || err instanceof QueueFullError || err instanceof TryAgainError
+  );
+}
+
+/**
+ * A write on a one-shot member: refuses at once when the component has no quorum; tries again
+ * after an error that guarantees it was not applied (`notApplied`), until `--timeout`.
+ */
 async function write(
   kv: ReplicatedMap,
   opts: GroupOpts,
@@ -152,8 +179,20 @@ async function write(
       `no quorum: group ${opts.group} is in a minority partition here (or the cluster lost quorum); the write was refused`,
     );
   }
+  const deadline = performance.now() + opts.timeout * 1000;
+  let delay = 20;
   try {
-    return await op({ signal, timeout: opts.timeout * 1000 });
+    for (;;) {
+      try {
+        return await op({ signal, timeout: Math.max(1, deadline - performance.now()) });
+      } catch (err) {
+        if (!notApplied(err) || deadline - performance.now() <= delay) throw err;
+      }
+      await sleep(delay, undefined, { signal }).catch(() => {
+        throw signal.reason;
+      });
+      delay = Math.min(delay * 2, 500);
+    }
   } catch (err) {
     if (err instanceof TimeoutError) {
       throw new TimeoutError(
