@@ -411,8 +411,13 @@ export class Group implements GroupTransport {
       this.#leaveWaiter = undefined;
       throw error;
     }
-    if (wait) await wait;
-    this.#inGroup = false;
+    if (wait) {
+      await wait;
+      this.#inGroup = false;
+    }
+    // Manual dispatch: our leave's membership event is still to be dispatched. #inGroup stays as
+    // it is, so that event (or, if our join's event was not dispatched yet, that one and then
+    // the leave's) makes us deaf to the handle from then on, as in auto mode.
     this.#decoder.clear();
     // corosync 3.1.7 goes on delivering the group's events to a handle that left, and cannot
     // rejoin on it: let it go, so that a member that left hears nothing more from the group.
@@ -597,11 +602,13 @@ export class Group implements GroupTransport {
       ) => {
         if (live() && !this.#deaf) this.#onMembership(members, joined, left);
       },
+      // After our own leave (or an eviction) the handle is not ours any more: corosync 3.1.7
+      // goes on delivering to it (in manual mode we keep it until the next join).
       totem: (ringId: RingId, nodes: readonly number[]) => {
-        if (live()) this.#hub.emit({ type: 'totem', ringId, nodes });
+        if (live() && !this.#deaf) this.#hub.emit({ type: 'totem', ringId, nodes });
       },
       quorum: (quorate: boolean) => {
-        if (!live()) return;
+        if (!live() || this.#deaf) return;
         this.#quorate = quorate;
         this.#hub.emit({ type: 'quorum', quorate });
       },

@@ -401,6 +401,56 @@ describe('Group', () => {
     expect((await a.groups()).map((g) => [g.group, g.members.length])).toEqual([['m', 1]]);
   });
 
+  it('manual mode: after our own leave is dispatched, the handle emits nothing more (no message, membership, totem or quorum)', async () => {
+    const cluster = new MemoryCluster({ nodes: 3 });
+    const a = cluster.transport(1, { dispatch: 'manual' });
+    const b = cluster.transport(2);
+    const events: string[] = [];
+    a.on('membership', (e) => events.push(`membership ${e.members.length}`));
+    a.on('message', (m) => events.push(`message ${dec.decode(m.data)}`));
+    a.on('totem', (e) => events.push(`totem ${e.nodes.join(',')}`));
+    a.on('quorum', (e) => events.push(`quorum ${e.quorate}`));
+    const drain = (): void => {
+      while (a.dispatch(0));
+    };
+    await a.join('deaf');
+    await b.join('deaf');
+    await cluster.settle();
+    drain();
+    expect(events.splice(0)).toEqual([
+      'membership 1',
+      'totem 1,2,3',
+      'quorum true',
+      'membership 2',
+    ]);
+    await a.leave();
+    await cluster.settle();
+    drain();
+    expect(events.splice(0)).toEqual(['membership 1']); // our own leave, as in auto mode
+    expect(a.joined).toBe(false);
+    // the group goes on: a message, a join, a node crash (totem), a lost quorum
+    await b.send(enc.encode('not for a'));
+    const c = cluster.transport(3);
+    await c.join('deaf');
+    await cluster.settle();
+    cluster.crashNode(3);
+    await cluster.settle();
+    cluster.partition([1], [2]);
+    await cluster.settle();
+    drain();
+    expect(events).toEqual([]);
+    expect(a.quorate).toBe(true); // as last reported while a member
+    // a new join hears the group again
+    cluster.heal();
+    await cluster.settle();
+    await a.join('deaf');
+    await cluster.settle();
+    drain();
+    expect(events[0]).toBe('membership 2');
+    expect(events).toContain('totem 1,2');
+    await a.close();
+  });
+
   it('dispatches only when asked in manual mode', async () => {
     const cluster = new MemoryCluster({ nodes: 1 });
     const a = cluster.transport(1, { dispatch: 'manual' });

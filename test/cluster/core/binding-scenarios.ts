@@ -270,6 +270,49 @@ export async function manualDispatch(args: { group: string }): Promise<{
   }
 }
 
+/**
+ * A `Group` in `dispatch: 'manual'` mode joins (and waits until the group has `members`
+ * members), leaves, and dispatches its own leave; emits `{ left: true }`, then goes on
+ * dispatching for `listenMs` while the caller makes the group busy. corosync 3.1.7 still
+ * delivers the group's events to the handle: returns what the Group emitted from its leave on.
+ */
+export async function manualLeaveDeaf(
+  args: { group: string; members: number; listenMs: number },
+  ctx: AgentRunContext,
+): Promise<{ afterLeave: string[]; joinedAfterLeave: boolean }> {
+  const g = new Group(corosync(), { dispatch: 'manual' });
+  const events: string[] = [];
+  g.on('membership', (e) => events.push(`membership ${e.members.length}`));
+  g.on('message', (m) => events.push(`message ${new TextDecoder().decode(m.data)}`));
+  g.on('totem', (e) => events.push(`totem ${e.nodes.join(',')}`));
+  g.on('quorum', (e) => events.push(`quorum ${e.quorate}`));
+  const pumpUntil = (pred: () => boolean, ms = 15_000) => {
+    const deadline = Date.now() + ms;
+    while (!pred() && Date.now() < deadline) g.dispatch(50);
+    if (!pred()) throw new Error(`timed out; events: ${JSON.stringify(events)}`);
+  };
+  try {
+    await g.join(args.group);
+    pumpUntil(() => g.members().length === args.members);
+    const mark = events.length;
+    await g.leave();
+    pumpUntil(() => events.length > mark && !g.members().some(isSelf(g.self)));
+    const afterLeave = events.slice(mark);
+    ctx.emit({ left: true });
+    const until = Date.now() + args.listenMs;
+    while (Date.now() < until) {
+      g.dispatch(50);
+      await new Promise((r) => setImmediate(r)); // let the agent answer the caller
+    }
+    return {
+      afterLeave: [...afterLeave, ...events.slice(mark + afterLeave.length)],
+      joinedAfterLeave: g.joined,
+    };
+  } finally {
+    await g.close();
+  }
+}
+
 /** Join with a driver, emit `{ ready }`, then wait until the connection is lost; returns the `lost` event. */
 export async function untilLost(
   args: { group: string },

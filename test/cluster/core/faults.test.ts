@@ -195,6 +195,32 @@ describe('membership and failures on a real cluster', () => {
     });
   });
 
+  it('manual dispatch: after its own leave, a Group hears nothing more from the group on the old handle', async () => {
+    const group = unique('manual-deaf');
+    const [b] = await joined([2], group);
+    const a = await fx!.member(1);
+    const c = await fx!.member(3);
+    let busy: Promise<void> | undefined;
+    const r = await a.run<{ afterLeave: string[]; joinedAfterLeave: boolean }>(
+      scenarios,
+      'manualLeaveDeaf',
+      { group, members: 2, listenMs: 4000 },
+      {
+        onEmit: () => {
+          // the group goes on: a join and messages, which corosync delivers to a's old handle
+          busy ??= (async () => {
+            await c.join(group, { timeout: 15_000 });
+            await b!.send(new TextEncoder().encode('after a left'));
+            await c.send(new TextEncoder().encode('from c'));
+          })();
+        },
+      },
+    );
+    await busy;
+    expect(r).toEqual({ afterLeave: ['membership 1'], joinedAfterLeave: false });
+    await fx!.waitFor(() => b!.members().length === 2, 15_000, 'b and c');
+  });
+
   it('an idle joined member costs (almost) no CPU: no polling timers', async () => {
     fx = await RealCluster.open();
     const m = await fx.member(1);
