@@ -106,7 +106,146 @@ function fmtRatio(row: Row): string {
   return ahead ? `**${times(r)}** (${verdict})` : `${times(r)} (${verdict})`;
 }
 
-/** The Markdown report: one table per section, then notes and problems. */
+/** One measurable part of a goal: rows matched by section and figure, and the ratio wanted. */
+export interface GoalCheck {
+  /** The rows' section starts with this. */
+  readonly section: string;
+  /** The rows' figure starts with this (every variant of it counts). */
+  readonly figure: string;
+  /**
+   * `at-least`: cpgkit ÷ peer must be at least `target` (rates). `faster`: peer ÷ cpgkit must be
+   * at least `target` (times). `below`: cpgkit ÷ peer must be under `target` (latencies).
+   */
+  readonly kind: 'at-least' | 'faster' | 'below';
+  readonly target: number;
+}
+
+/** A goal of the benchmark issue. */
+export interface Goal {
+  readonly goal: string;
+  readonly checks: readonly GoalCheck[];
+}
+
+/** The goals of the benchmark issue, checked against the rows of every report. */
+export const GOALS: readonly Goal[] = [
+  {
+    goal: 'raw messaging at least 0.9x plain C libcpg, at 64 B and 10 KB',
+    checks: [
+      { section: 'Raw group messaging', figure: 'msgs/s, 64 B', kind: 'at-least', target: 0.9 },
+      { section: 'Raw group messaging', figure: 'msgs/s, 10 KB', kind: 'at-least', target: 0.9 },
+    ],
+  },
+  {
+    goal: 'batched small messages at least 10x plain C libcpg',
+    checks: [
+      {
+        section: 'Raw group messaging',
+        figure: 'logical 64 B messages/s, batched',
+        kind: 'at-least',
+        target: 10,
+      },
+    ],
+  },
+  {
+    goal: "config writes several times (at least 2x) etcd's rate, at a lower p99 latency",
+    checks: [
+      { section: 'Config store', figure: 'writes/s', kind: 'at-least', target: 2 },
+      { section: 'Config store', figure: 'write latency at ', kind: 'below', target: 1 },
+    ],
+  },
+  {
+    goal: "lock operations several times (at least 2x) etcd's rate, at a lower p99 latency",
+    checks: [
+      { section: 'Locks', figure: 'uncontended acquire+release/s', kind: 'at-least', target: 2 },
+      { section: 'Locks', figure: 'grants/s', kind: 'at-least', target: 2 },
+      { section: 'Locks', figure: 'hand-off latency', kind: 'below', target: 1 },
+    ],
+  },
+  {
+    goal: 'failover several times (at least 2x) faster than etcd',
+    checks: [{ section: 'Election', figure: 'failover', kind: 'faster', target: 2 }],
+  },
+];
+
+/** One row measured against one check of a goal. */
+export interface GoalLine {
+  readonly row: Row;
+  readonly check: GoalCheck;
+  /** The ratio in the check's terms (peer ÷ cpgkit for `faster`), undefined when not measured. */
+  readonly measured?: number;
+  readonly met?: boolean;
+}
+
+/** A goal with its rows: `met` when every row meets it, undefined when none was measured. */
+export interface GoalResult {
+  readonly goal: string;
+  readonly lines: GoalLine[];
+  readonly met?: boolean;
+  /** Some matching rows (or no row at all) lack a figure. */
+  readonly incomplete: boolean;
+}
+
+function matches(row: Row, check: GoalCheck): boolean {
+  if (!row.section.startsWith(check.section) || !row.figure.startsWith(check.figure)) return false;
+  // a latency check is about p99: the p50 and p99.9 rows of the same figure are not the goal's
+  return check.kind !== 'below' || / p99$/.test(row.figure);
+}
+
+/** Each goal of `goals` against the rows of `report`. */
+export function checkGoals(report: Pick<Report, 'rows'>, goals = GOALS): GoalResult[] {
+  return goals.map(({ goal, checks }) => {
+    const lines: GoalLine[] = [];
+    for (const check of checks) {
+      for (const row of report.rows.filter((r) => matches(r, check))) {
+        const r = ratio(row);
+        if (r === undefined || r <= 0) {
+          lines.push({ row, check });
+          continue;
+        }
+        const measured = check.kind === 'faster' ? 1 / r : r;
+        const met = check.kind === 'below' ? measured < check.target : measured >= check.target;
+        lines.push({ row, check, measured, met });
+      }
+    }
+    const measured = lines.filter((l) => l.met !== undefined);
+    const incomplete = measured.length < lines.length || lines.length === 0;
+    const met =
+      measured.length === 0
+        ? undefined
+        : measured.some((l) => !l.met)
+          ? false
+          : incomplete
+            ? undefined
+            : true;
+    return { goal, lines, incomplete, ...(met === undefined ? {} : { met }) };
+  });
+}
+
+function goalTarget(c: GoalCheck): string {
+  return c.kind === 'at-least'
+    ? `≥ ${c.target}x`
+    : c.kind === 'faster'
+      ? `≥ ${c.target}x faster`
+      : `< ${c.target}x (a lower p99 than the peer's)`;
+}
+
+function goalMeasured(l: GoalLine): string {
+  if (l.measured === undefined) return 'not measured';
+  // three significant digits: 0.997x is under 1x, which 1.00x would hide
+  const m = l.measured;
+  const x = m >= 100 ? `${Math.round(m).toLocaleString('en-US')}x` : `${m.toPrecision(3)}x`;
+  return l.check.kind === 'faster' ? `${x} faster` : x;
+}
+
+function goalVerdict(g: GoalResult): string {
+  if (g.met === true) return '**met**';
+  if (g.met === false) return '**not met**';
+  return g.lines.some((l) => l.met !== undefined)
+    ? 'met where measured (some figures missing)'
+    : 'not measured';
+}
+
+/** The Markdown report: the goals, one table per section, then notes and problems. */
 export function toMarkdown(report: Report): string {
   const out: string[] = [];
   out.push(`# ${report.title}`, '');
@@ -119,6 +258,22 @@ export function toMarkdown(report: Report): string {
     'Every figure is measured in the same run as its peer. **ratio** is cpgkit ÷ peer; it is in bold where cpgkit is ahead (a higher rate, or a lower latency, time or size).',
     '',
   );
+  out.push('## Goals', '');
+  out.push(
+    "The goals of the benchmark issue, against this run's ratios (cpgkit ÷ peer; for failover, how many times faster cpgkit is). A goal is met when every row it covers meets it.",
+    '',
+  );
+  for (const g of checkGoals(report)) {
+    out.push(`- ${g.goal}: ${goalVerdict(g)}`);
+    for (const l of g.lines) {
+      const variant = l.row.variant === '—' ? '' : ` (${l.row.variant})`;
+      out.push(
+        `  - ${l.row.figure}${variant}: ${goalMeasured(l)}, goal ${goalTarget(l.check)}: ${l.met === undefined ? '—' : l.met ? 'met' : 'not met'}`,
+      );
+    }
+    if (g.lines.length === 0) out.push('  - no figure of this run covers it');
+  }
+  out.push('');
   const sections = [...new Set(report.rows.map((r) => r.section))];
   for (const section of sections) {
     out.push(`## ${section}`, '');
@@ -144,6 +299,11 @@ export function toMarkdown(report: Report): string {
         `| ${d.figure} | ${d.system} | ${d.variant} | ${s.count} | ${fmt(s.p50)} | ${fmt(s.p90)} | ${fmt(s.p99)} | ${fmt(s.p999)} | ${fmt(s.max)} |`,
       );
     }
+    out.push('');
+  }
+  if (report.notes.length) {
+    out.push('## Notes', '');
+    for (const n of report.notes) out.push(`- ${n.replace(/\n/g, ' ')}`);
     out.push('');
   }
   out.push('## Environment', '');
