@@ -4,65 +4,26 @@
  * README's ports 8081-8083 may be taken on a shared machine): the README's requests get the
  * README's answers, and Ctrl-C (SIGINT to the process group) stops it with exit 0.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { exampleDir, startArgs, startExample, type Started } from '../../readme-start.js';
 
-const EXAMPLE = fileURLToPath(new URL('..', import.meta.url));
-const TSX = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
+const EXAMPLE = exampleDir(import.meta.url);
 
-interface Pkg {
-  name: string;
-  scripts: Record<string, string>;
-}
-
-/** The start script's arguments after `tsx`, checked against what the README tells users to run. */
-async function startArgs(): Promise<string[]> {
-  const pkg = JSON.parse(await readFile(join(EXAMPLE, 'package.json'), 'utf8')) as Pkg;
-  const readme = await readFile(join(EXAMPLE, 'README.md'), 'utf8');
-  expect(readme).toContain(`pnpm --filter ${pkg.name} start`);
-  const [bin, ...args] = pkg.scripts.start!.split(' ');
-  expect(bin).toBe('tsx');
-  expect(args.at(-1)).toBe('src/main.ts');
-  return args;
-}
-
-interface Server {
-  readonly child: ChildProcess;
-  readonly urls: string[];
-  readonly exited: Promise<number | null>;
-  out(): string;
-}
-
-/** Start the example and wait for its `ready` line; killed (the whole group) after `limitMs`. */
-async function start(args: string[], limitMs: number): Promise<Server> {
-  const child = spawn(TSX, args, { cwd: EXAMPLE, detached: true, stdio: 'pipe' });
-  let out = '';
-  const timer = setTimeout(() => {
-    out += `\n[killed after ${limitMs} ms]`;
-    process.kill(-child.pid!, 'SIGKILL');
-  }, limitMs);
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    }),
-  );
+/** Start the example and wait for its `ready` line; its node URLs from what it printed. */
+async function start(args: string[], limitMs: number): Promise<Started & { urls: string[] }> {
+  const server = startExample(EXAMPLE, args, limitMs);
   await new Promise<void>((resolve, reject) => {
-    const onData = (c: Buffer): void => {
-      out += c.toString();
-      if (out.includes('ready; Ctrl-C to stop\n')) resolve();
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    void exited.then(() => reject(new Error(`exited before it was ready:\n${out}`)));
+    server.child.stdout!.on('data', () => {
+      if (server.out().includes('ready; Ctrl-C to stop\n')) resolve();
+    });
+    void server.exited.then(() =>
+      reject(new Error(`exited before it was ready:\n${server.out()}`)),
+    );
   });
   const urls = [
-    ...out.matchAll(/^node (\d): (http:\/\/127\.0\.0\.1:\d+) {2}\(in-memory cluster\)$/gm),
+    ...server.out().matchAll(/^node (\d): (http:\/\/127\.0\.0\.1:\d+) {2}\(in-memory cluster\)$/gm),
   ].map((m) => m[2]!);
-  return { child, urls, exited, out: () => out };
+  return { ...server, urls };
 }
 
 async function call(url: string, method = 'GET', body?: string) {
@@ -72,7 +33,7 @@ async function call(url: string, method = 'GET', body?: string) {
 
 describe('the config-store example as its README runs it', () => {
   it("three nodes over HTTP: the README's requests get its answers; Ctrl-C exits 0", async () => {
-    const server = await start([...(await startArgs()), '--port', '0'], 60_000);
+    const server = await start([...(await startArgs(EXAMPLE)), '--port', '0'], 60_000);
     try {
       expect(server.urls, server.out()).toHaveLength(3);
       const [n1, n2, n3] = server.urls as [string, string, string];
