@@ -12,7 +12,7 @@ import { MemoryCluster } from '@cpgkit/core/testing';
 import { ReplicatedStateMachine } from '@cpgkit/statemachine';
 import { FencedResource, Leadership, Lock, Locks, locksMachine } from '../src/index.js';
 
-const RUNS = Number(process.env.LOCKS_SCHEDULES ?? 300);
+const RUNS = Number(process.env.LOCKS_SCHEDULES ?? 2000);
 const replay =
   process.env.LOCKS_SCHEDULE === undefined
     ? undefined
