@@ -9,33 +9,45 @@ import { TryAgainError } from '../src/errors.js';
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** A transport over a cluster node that counts the CPG messages (mcast calls) it accepts. */
-function counting(
+/**
+ * A transport over a cluster node whose drivers have one method, `method`, replaced by
+ * `wrap(original)`; every other property is the driver's own.
+ */
+function wrapDriver<K extends keyof GroupDriver>(
   cluster: MemoryCluster,
   node: number,
-): { transport: Transport; mcasts: () => number } {
+  method: K,
+  wrap: (original: GroupDriver[K]) => GroupDriver[K],
+): Transport {
   const inner = cluster.node(node);
-  let n = 0;
-  const transport: Transport = {
+  return {
     kind: inner.kind,
     clock: inner.clock,
     async connect(sink, options) {
       const d = await inner.connect(sink, options);
+      const replaced = wrap((d[method] as (...a: never[]) => unknown).bind(d) as GroupDriver[K]);
       return new Proxy(d, {
         get(target, prop, receiver) {
-          if (prop === 'mcast') {
-            return (parts: readonly Uint8Array[]) => {
-              const ok = target.mcast(parts);
-              if (ok) n++;
-              return ok;
-            };
-          }
+          if (prop === method) return replaced;
           const v = Reflect.get(target, prop, receiver) as unknown;
           return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
         },
       });
     },
   };
+}
+
+/** A transport over a cluster node that counts the CPG messages (mcast calls) it accepts. */
+function counting(
+  cluster: MemoryCluster,
+  node: number,
+): { transport: Transport; mcasts: () => number } {
+  let n = 0;
+  const transport = wrapDriver(cluster, node, 'mcast', (mcast) => (parts) => {
+    const ok = mcast(parts);
+    if (ok) n++;
+    return ok;
+  });
   return { transport, mcasts: () => n };
 }
 
@@ -49,27 +61,11 @@ function busyJoin(
   node: number,
   busyJoins: number,
 ): { transport: Transport; attempts: () => number } {
-  const inner = cluster.node(node);
   let n = 0;
-  const transport: Transport = {
-    kind: inner.kind,
-    clock: inner.clock,
-    async connect(sink, options) {
-      const d = await inner.connect(sink, options);
-      return new Proxy(d, {
-        get(target, prop, receiver) {
-          if (prop === 'join') {
-            return (name: Uint8Array) => {
-              if (n++ < busyJoins) throw new TryAgainError('cpg_join: try again (test)');
-              target.join(name);
-            };
-          }
-          const v = Reflect.get(target, prop, receiver) as unknown;
-          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-        },
-      });
-    },
-  };
+  const transport = wrapDriver(cluster, node, 'join', (join) => (name) => {
+    if (n++ < busyJoins) throw new TryAgainError('cpg_join: try again (test)');
+    join(name);
+  });
   return { transport, attempts: () => n };
 }
 
