@@ -943,26 +943,15 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     if (!round.members.some((m) => memberKey(m) === key)) return;
     const prev = round.summaries.get(key);
     if (prev !== undefined && prev.seq >= b.seq) return;
+    // parseSummaryBody built `b` field by field: nothing but the summary's fields to spread
+    const { round: _round, index, ...fields } = b;
     const s: Summary = {
       key,
       nodeid: sender.nodeid,
       pid: sender.pid,
       incarnation: f.incarnation,
-      seq: b.seq,
-      epoch: b.epoch,
-      index: BigInt(b.index),
-      digest: b.digest,
-      primary: b.primary,
-      fresh: b.fresh,
-      dirty: b.dirty,
-      passive: b.passive,
-      bootstrap: b.bootstrap,
-      force: b.force,
-      quorate: b.quorate,
-      ringNodes: b.ringNodes,
-      knownNodes: b.knownNodes,
-      replica: b.replica,
-      replicas: b.replicas,
+      ...fields,
+      index: BigInt(index),
     };
     round.summaries.set(key, s);
     if (round.decision === undefined) {
