@@ -266,7 +266,6 @@ export class Group implements GroupTransport {
       if (this.#driver && this.#driverUsed) this.#dropDriver();
       const driver = this.#driver ?? (await this.#connect());
       this.#assertOpen();
-      this.#self = driver.local;
       this.#inGroup = false;
       this.#deaf = false;
       await this.#joinWithRetry(driver, name, bytes, options, deadline);
