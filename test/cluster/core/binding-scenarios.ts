@@ -121,6 +121,82 @@ export async function driverJoin(args: { group: string }): Promise<{
   }
 }
 
+/**
+ * Flood `count` messages of `size` bytes through a driver opened with `sendWindowBytes:
+ * window`: `mcast` until it returns false, resume on `writable()`. Returns how often `mcast`
+ * said false (window turns plus any CS_ERR_TRY_AGAIN) and the indexes of our own deliveries,
+ * in delivery order.
+ */
+export async function sendWindow(args: {
+  group: string;
+  window: number;
+  count: number;
+  size: number;
+}): Promise<{ refusals: number; order: number[] }> {
+  let self: MemberId = { nodeid: 0, pid: process.pid };
+  let sent = 0;
+  let refusals = 0;
+  let inGroup = false;
+  const order: number[] = [];
+  let joined: () => void = () => {};
+  let done: () => void = () => {};
+  let fail: (e: unknown) => void = () => {};
+  const body = (i: number) => {
+    const b = new Uint8Array(args.size);
+    new DataView(b.buffer).setUint32(0, i);
+    return b;
+  };
+  const pump = () => {
+    while (sent < args.count) {
+      if (!driver.mcast([body(sent)])) {
+        refusals++;
+        return;
+      }
+      sent++;
+    }
+  };
+  const sink: DriverSink = {
+    message(sender, data) {
+      if (sender.nodeid !== self.nodeid || sender.pid !== self.pid) return;
+      order.push(new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0));
+      if (order.length === args.count) done();
+    },
+    membership(members) {
+      if (!inGroup && members.some(isSelf(self))) {
+        inGroup = true;
+        joined();
+      }
+    },
+    totem() {},
+    quorum() {},
+    writable() {
+      try {
+        pump();
+      } catch (e) {
+        fail(e);
+      }
+    },
+    lost: (e) => fail(e),
+  };
+  const isJoined = new Promise<void>((resolve) => (joined = resolve));
+  const driver = await corosync({ sendWindowBytes: args.window }).connect(sink);
+  try {
+    self = driver.local;
+    driver.join(enc.encode(args.group));
+    await isJoined;
+    const all = new Promise<void>((resolve, reject) => {
+      done = resolve;
+      fail = reject;
+      setTimeout(() => reject(new Error(`timed out after ${order.length} deliveries`)), 30_000);
+    });
+    pump();
+    await all;
+    return { refusals, order };
+  } finally {
+    driver.close();
+  }
+}
+
 /** Two connections of one process join the same group: the second gets `AlreadyJoinedError`. */
 export async function secondJoin(args: {
   group: string;

@@ -59,15 +59,13 @@ export interface CorosyncDriverOptions {
   /** The longest retry delay. */
   readonly maxRetryDelayMs: number;
   /**
-   * In `auto` mode, how many bytes (plus a per-message allowance for corosync's delivery
-   * header) `mcast` sends before it returns `false` once to give the event loop a turn to
-   * dispatch (`writable()` follows right after, on `setImmediate`). 0 disables it.
+   * In `auto` mode, how many message bytes `mcast` sends before it returns `false` once to
+   * give the event loop a turn to dispatch (`writable()` follows right after, on
+   * `setImmediate`). 0 disables it. Only bodies count: small messages are paced by
+   * corosync's own CS_ERR_TRY_AGAIN, the window is for large ones (see transport.ts).
    */
   readonly sendWindowBytes: number;
 }
-
-/** What one delivered message costs in our IPC event ring besides its body (the deliver header). */
-const DELIVERY_OVERHEAD = 192;
 
 const sendBuffers = new WeakMap<Native, SendBuffer>();
 
@@ -85,7 +83,7 @@ export class CorosyncDriver implements GroupDriver {
   private quorumAnnounced = false;
   private lastQuorate: boolean | undefined;
   private sendWaiting = false;
-  /** Bytes (with overhead) sent since the last dispatch: what our own deliveries will occupy. */
+  /** Message bytes sent since the last dispatch: roughly what our own deliveries will occupy. */
   private unread = 0;
   private yieldScheduled = false;
   private readonly window: number;
@@ -386,7 +384,7 @@ export class CorosyncDriver implements GroupDriver {
     const size = sb.load(parts);
     const rc = this.native.cpg.mcast_joined(this.handle, CPG_TYPE_AGREED, sb.iov, 1);
     if (rc === CsError.OK) {
-      this.unread += size + DELIVERY_OVERHEAD;
+      this.unread += size;
       this.retryDelay = this.options.retryDelayMs;
       return true;
     }

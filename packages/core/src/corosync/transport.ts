@@ -30,10 +30,14 @@ export interface CorosyncOptions {
   /** @defaultValue `10` */
   readonly maxRetryDelayMs?: number;
   /**
-   * With automatic dispatch, how many bytes a connection sends before it waits for its own
-   * deliveries to be read (sends resume after the next dispatch). Keeps corosync's event queue
-   * towards us from overflowing, which costs the daemon dearly. 0 disables it.
-   * @defaultValue `262144`
+   * With automatic dispatch, how many message bytes a connection sends without a dispatch
+   * before it gives the event loop a turn to read its own deliveries. Large messages fill
+   * corosync's 1 MiB IPC event ring towards us within a few sends; when it overflows the
+   * daemon queues them and retries in a busy loop, which costs the whole node. Small
+   * messages are paced well enough by corosync's CS_ERR_TRY_AGAIN: a window that also
+   * stopped them made the unbatched 64 B flood 10-15% slower (packages/core/README.md).
+   * 0 disables it.
+   * @defaultValue `1048576`
    */
   readonly sendWindowBytes?: number;
 }
@@ -55,7 +59,7 @@ export function corosync(options: CorosyncOptions = {}): Transport {
     trackQuorum: options.trackQuorum ?? true,
     retryDelayMs: Math.max(0, options.retryDelayMs ?? 1),
     maxRetryDelayMs: Math.max(1, options.maxRetryDelayMs ?? 10),
-    sendWindowBytes: Math.max(0, options.sendWindowBytes ?? 256 * 1024),
+    sendWindowBytes: Math.max(0, options.sendWindowBytes ?? 1024 * 1024),
   };
   return {
     kind: 'corosync',
