@@ -184,13 +184,21 @@ export async function sendWindow(args: {
     self = driver.local;
     driver.join(enc.encode(args.group));
     await isJoined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const all = new Promise<void>((resolve, reject) => {
       done = resolve;
       fail = reject;
-      setTimeout(() => reject(new Error(`timed out after ${order.length} deliveries`)), 30_000);
+      timer = setTimeout(
+        () => reject(new Error(`timed out after ${order.length} deliveries`)),
+        30_000,
+      );
     });
-    pump();
-    await all;
+    try {
+      pump();
+      await all;
+    } finally {
+      clearTimeout(timer);
+    }
     return { refusals, order };
   } finally {
     driver.close();
