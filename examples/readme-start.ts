@@ -22,15 +22,22 @@ export function exampleDir(testUrl: string): string {
   return fileURLToPath(new URL('..', testUrl));
 }
 
-/** The start script's arguments after `tsx`, checked against what the README tells users to run. */
+/**
+ * The start script as a command line (program first), checked against what the README tells
+ * users to run. The script is `tsx ... src/main.ts` or `node --import tsx ... src/main.ts`.
+ */
 export async function startArgs(dir: string): Promise<string[]> {
   const pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as Pkg;
   const readme = await readFile(join(dir, 'README.md'), 'utf8');
   expect(readme).toContain(`pnpm --filter ${pkg.name} start`);
   const [bin, ...args] = pkg.scripts.start!.split(' ');
-  expect(bin).toBe('tsx');
   expect(args.at(-1)).toBe('src/main.ts');
-  return args;
+  if (bin === 'node') {
+    expect(args.slice(0, 2)).toEqual(['--import', 'tsx']);
+    return [process.execPath, ...args];
+  }
+  expect(bin).toBe('tsx');
+  return [TSX, ...args];
 }
 
 /** A started example: its process, its exit, and everything it printed so far. */
@@ -40,9 +47,13 @@ export interface Started {
   out(): string;
 }
 
-/** Start the example (tsx `args` in `dir`); the whole process group is killed after `limitMs`. */
-export function startExample(dir: string, args: string[], limitMs: number): Started {
-  const child = spawn(TSX, args, { cwd: dir, detached: true, stdio: 'pipe' });
+/**
+ * Start the example (`argv`, program first, from `startArgs`, in `dir`); the whole process
+ * group is killed after `limitMs`.
+ */
+export function startExample(dir: string, argv: string[], limitMs: number): Started {
+  const [program, ...args] = argv;
+  const child = spawn(program!, args, { cwd: dir, detached: true, stdio: 'pipe' });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr.on('data', (c: Buffer) => (out += c.toString()));
@@ -62,10 +73,10 @@ export function startExample(dir: string, args: string[], limitMs: number): Star
 /** Run the example to its end (killed after `limitMs`). */
 export async function runExample(
   dir: string,
-  args: string[],
+  argv: string[],
   limitMs: number,
 ): Promise<{ code: number | null; out: string }> {
-  const started = startExample(dir, args, limitMs);
+  const started = startExample(dir, argv, limitMs);
   const code = await started.exited;
   return { code, out: started.out() };
 }

@@ -1,8 +1,9 @@
 /**
  * The README's `pnpm --filter @cpgkit/example-config-store start`, run as that script runs it
- * (tsx on src/main.ts in the example's folder) on the in-memory cluster, with `--port 0` (the
- * README's ports 8081-8083 may be taken on a shared machine): the README's requests get the
- * README's answers, and Ctrl-C (SIGINT to the process group) stops it with exit 0.
+ * (`node --import tsx` on src/main.ts in the example's folder) on the in-memory cluster, with
+ * `--port 0` (the README's ports 8081-8083 may be taken on a shared machine): the README's
+ * requests get the README's answers, and Ctrl-C (SIGINT to the process group) stops it with
+ * exit 0.
  */
 import { describe, expect, it } from 'vitest';
 import { exampleDir, startArgs, startExample, type Started } from '../../readme-start.js';
