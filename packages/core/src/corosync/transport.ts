@@ -34,8 +34,9 @@ export interface CorosyncOptions {
    * before it gives the event loop a turn to read its own deliveries. Large messages fill
    * corosync's 1 MiB IPC event ring towards us within a few sends; when it overflows the
    * daemon queues them and retries in a busy loop, which costs the whole node. Small
-   * messages are paced well enough by corosync's CS_ERR_TRY_AGAIN: a window that also
-   * stopped them made the unbatched 64 B flood 10-15% slower (packages/core/README.md).
+   * messages are paced well enough by corosync's CS_ERR_TRY_AGAIN: the old default, which
+   * also stopped them, cost the unbatched 64 B flood about a quarter of its rate
+   * (packages/core/README.md).
    * 0 disables it.
    * @defaultValue `1048576`
    */
