@@ -21,6 +21,7 @@
  * @module
  */
 import { parse as uuidParse, stringify as uuidStringify } from 'uuid';
+import type { Summary } from './sync.js';
 
 /** The first two bytes of every message. */
 export const MAGIC0 = 0xc7;
@@ -213,26 +214,16 @@ export interface RetireBody {
   readonly r: string;
 }
 
-/** The body of a `summary`: where the sender's state stands in a sync round. */
-export interface SummaryBody {
+/**
+ * The body of a `summary`: the sender's sync `Summary` as it goes on the wire, for one round,
+ * with the index as a decimal string. Who sent it (key, node id, pid, incarnation) comes from
+ * the frame, not the body.
+ */
+export type SummaryBody = Omit<Summary, 'key' | 'nodeid' | 'pid' | 'incarnation' | 'index'> & {
   readonly round: string;
-  readonly seq: number;
-  readonly epoch: number;
   /** The sender's index, as a decimal string (parsed to `index`). */
   readonly index: string;
-  readonly digest: string;
-  readonly primary: boolean;
-  readonly fresh: boolean;
-  readonly dirty: boolean;
-  readonly passive: boolean;
-  readonly bootstrap: boolean;
-  readonly force: boolean;
-  readonly quorate: boolean;
-  readonly ringNodes: number;
-  readonly knownNodes: number;
-  readonly replica: string;
-  readonly replicas: readonly string[];
-}
+};
 
 /** The JSON header of a snapshot chunk. */
 export interface ChunkHeader {
