@@ -35,8 +35,8 @@ export interface CorosyncOptions {
    * corosync's 1 MiB IPC event ring towards us within a few sends; when it overflows the
    * daemon queues them and retries in a busy loop, which costs the whole node. Small
    * messages are paced well enough by corosync's CS_ERR_TRY_AGAIN: the old default, which
-   * also stopped them, cost the unbatched 64 B flood about a quarter of its rate
-   * (packages/core/README.md).
+   * also stopped them, slowed the unbatched 64 B flood (by how much varied from run to run:
+   * packages/core/README.md).
    * 0 disables it.
    * @defaultValue `1048576`
    */
