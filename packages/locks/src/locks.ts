@@ -83,6 +83,12 @@ interface Waiter {
   readonly spec: LockSpec | undefined; // undefined: an election
   /** The request was applied (dispatch came back): absence from the state now means dropped. */
   confirmed: boolean;
+  /**
+   * The grant as first seen in the local state (its token or term) and the index then. It is
+   * handed out only once `committedIndex` reaches that index: a grant that only this side of
+   * a partition applied is never handed out.
+   */
+  seen: { readonly grant: string; readonly index: bigint } | undefined;
   readonly resolve: (out: Lock | Leadership | 'dropped') => void;
 }
 
@@ -134,6 +140,8 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
         else if (e.status === 'closed') this.#onClosed();
         else if (e.status === 'ready') this.#settle();
       }),
+      // a grant seen in the state is handed out once a majority of Q holds it
+      machine.on('commit', () => this.#settle()),
       machine.on('closed', () => this.#onClosed()),
     ];
   }
@@ -331,7 +339,7 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
         id = uuidv7();
         let resolve!: Waiter['resolve'];
         const done = new Promise<Lock | Leadership | 'dropped'>((r) => (resolve = r));
-        const w: Waiter = { id, name, spec, confirmed: false, resolve };
+        const w: Waiter = { id, name, spec, confirmed: false, seen: undefined, resolve };
         this.#waits.set(id, w);
         let res: LocksResult;
         try {
@@ -456,6 +464,8 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
     ) {
       this.#loseAll('evicted', 'the group no longer lists this member');
     }
+    // a snapshot replaced the state: grants seen before are seen again in the new one
+    if (change.kind === 'sync') for (const w of this.#waits.values()) w.seen = undefined;
     const why: LossReason = change.kind === 'tick' ? 'lease-expired' : 'released';
     const state = change.state;
     for (const [id, h] of this.#held) {
@@ -479,7 +489,19 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
     this.#settle();
   }
 
-  /** Hand out grants seen in the state (only when ready: never from a minority), and reap. */
+  /**
+   * Whether a grant (a token or a term) seen in the local state may be handed out: the state
+   * is `ready` and a strict majority of `Q` applied the entry that made it. A grant that only
+   * one side of a partition applied (CPG can deliver a message in flight on its sender's side
+   * only) is never handed out: the majority may grant the same token to someone else.
+   */
+  #committed(w: Waiter, grant: string): boolean {
+    const m = this.machine;
+    if (w.seen?.grant !== grant) w.seen = { grant, index: m.index };
+    return m.committedIndex >= w.seen.index;
+  }
+
+  /** Hand out committed grants seen in the state (only when ready: never from a minority), and reap. */
   #settle(): void {
     if (this.machine.status !== 'ready') return;
     const state = this.machine.state;
@@ -487,6 +509,7 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
       if (w.spec === undefined) {
         const e = state.elections[w.name];
         if (e?.leader?.id === w.id) {
+          if (!this.#committed(w, e.term)) continue;
           this.#waits.delete(w.id);
           const l = new Leadership(this, {
             id: w.id,
@@ -504,6 +527,7 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
         const entry = state.locks[w.name];
         const h = entry?.holders.find((x) => x.id === w.id);
         if (h !== undefined) {
+          if (!this.#committed(w, h.token)) continue;
           this.#waits.delete(w.id);
           const lock = new Lock(this, {
             id: w.id,

@@ -37,6 +37,7 @@ function image(state: MapState, index: number): Image<MapState> {
     members: [],
     knownNodes: [1, 2, 3],
     replicas: ['a', 'b', 'c'],
+    gone: [],
     state,
   };
 }

@@ -24,7 +24,65 @@ export interface Image<S> {
    * round is quorate only with a strict majority of them (see sync.ts).
    */
   readonly replicas: readonly string[];
+  /**
+   * Replicas of `Q` whose process died (`procdown`) or left after proving, by an ack of the
+   * current epoch at or after the last change of `Q`, that they hold this `Q`. They will come
+   * back with it, so a component holding exactly half of `Q` plus all of these cannot meet a
+   * majority of `Q` anywhere else (see sync.ts). Cleared by every quorate round.
+   */
+  readonly gone: readonly string[];
   readonly state: S;
+}
+
+/** Everything of an image but the user's state: what persisted records and snapshots carry. */
+export type ImageMeta = Omit<Image<unknown>, 'state'>;
+
+/** The metadata of an image, as a plain object (one place lists the fields). */
+export function metaOf(image: Image<unknown>): ImageMeta {
+  return {
+    epoch: image.epoch,
+    index: image.index,
+    time: image.time,
+    members: image.members,
+    knownNodes: image.knownNodes,
+    replicas: image.replicas,
+    gone: image.gone,
+  };
+}
+
+/** `metaOf` with the index as a decimal string, for JSON. */
+export function jsonMetaOf(image: Image<unknown>): Omit<ImageMeta, 'index'> & { index: string } {
+  return { ...metaOf(image), index: image.index.toString() };
+}
+
+/**
+ * Parse the metadata fields of a JSON object written by `jsonMetaOf`; throws a `TypeError`
+ * when malformed. Fields added after the first format (`replicas`, `gone`) read as empty.
+ */
+export function parseMeta(raw: Record<string, unknown>): ImageMeta {
+  const strings = (v: unknown): v is string[] =>
+    Array.isArray(v) && v.every((r) => typeof r === 'string');
+  if (
+    typeof raw.epoch !== 'number' ||
+    typeof raw.index !== 'string' ||
+    !/^[0-9]{1,40}$/.test(raw.index) ||
+    typeof raw.time !== 'number' ||
+    !Array.isArray(raw.members) ||
+    !Array.isArray(raw.knownNodes) ||
+    (raw.replicas !== undefined && !strings(raw.replicas)) ||
+    (raw.gone !== undefined && !strings(raw.gone))
+  ) {
+    throw new TypeError('malformed state image');
+  }
+  return {
+    epoch: raw.epoch,
+    index: BigInt(raw.index),
+    time: raw.time,
+    members: raw.members as Incarnation[],
+    knownNodes: raw.knownNodes as number[],
+    replicas: strings(raw.replicas) ? raw.replicas : [],
+    gone: strings(raw.gone) ? raw.gone : [],
+  };
 }
 
 /** The digest of an image: sha256 of the canonical JSON of everything but the epoch. */
@@ -35,50 +93,25 @@ export function imageDigest<S>(image: Image<S>): string {
     members: image.members,
     knownNodes: image.knownNodes,
     replicas: image.replicas,
+    gone: image.gone,
     state: image.state,
   });
 }
 
 /** Serialise an image (bigints as strings). */
 export function serializeImage<S>(image: Image<S>): string {
-  return JSON.stringify({
-    epoch: image.epoch,
-    index: image.index.toString(),
-    time: image.time,
-    members: image.members,
-    knownNodes: image.knownNodes,
-    replicas: image.replicas,
-    state: image.state,
-  });
+  return JSON.stringify({ ...jsonMetaOf(image), state: image.state });
 }
 
 /**
  * Parse `serializeImage`'s output; throws a `TypeError` when malformed. A snapshot written
- * before replica sets existed has no `replicas` (read as empty: node quorum only).
+ * before replica sets existed has no `replicas` (read as empty: node quorum only), nor `gone`.
  */
 export function parseImage<S>(text: string): Image<S> {
-  const raw = JSON.parse(text) as Record<string, unknown>;
-  if (
-    typeof raw.epoch !== 'number' ||
-    typeof raw.index !== 'string' ||
-    typeof raw.time !== 'number' ||
-    !Array.isArray(raw.members) ||
-    !Array.isArray(raw.knownNodes) ||
-    (raw.replicas !== undefined &&
-      (!Array.isArray(raw.replicas) || !raw.replicas.every((r) => typeof r === 'string'))) ||
-    !('state' in raw)
-  ) {
+  const raw = JSON.parse(text) as unknown;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || !('state' in raw))
     throw new TypeError('malformed state image');
-  }
-  return {
-    epoch: raw.epoch,
-    index: BigInt(raw.index),
-    time: raw.time,
-    members: raw.members as Incarnation[],
-    knownNodes: raw.knownNodes as number[],
-    replicas: Array.isArray(raw.replicas) ? raw.replicas.map(String) : [],
-    state: raw.state as S,
-  };
+  return { ...parseMeta(raw), state: raw.state as S };
 }
 
 /** Canonical JSON of a value (re-exported for stable serialisation of results). */

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Patch } from 'immer';
-import type { Image } from './image.js';
+import { jsonMetaOf, metaOf, type Image } from './image.js';
 import type { SnapshotStore } from './persistence.js';
 
 /** The persisted history of one replica (see `SnapshotStore` for the files). */
@@ -48,14 +48,7 @@ export class Journal<S> {
    */
   async write(image: Image<S>): Promise<void> {
     const store = this.store;
-    const meta = JSON.stringify([
-      image.epoch,
-      image.index.toString(),
-      image.time,
-      image.members,
-      image.knownNodes,
-      image.replicas,
-    ]);
+    const meta = JSON.stringify(jsonMetaOf(image));
     if (
       this.broken ||
       image.state !== this.tip ||
@@ -78,15 +71,7 @@ export class Journal<S> {
     this.pending = [];
     this.lastMeta = meta;
     try {
-      await store.append({
-        epoch: image.epoch,
-        index: image.index,
-        time: image.time,
-        members: image.members,
-        knownNodes: image.knownNodes,
-        replicas: image.replicas,
-        patches,
-      });
+      await store.append({ ...metaOf(image), patches });
     } catch (e) {
       this.broken = true;
       throw e;

@@ -41,10 +41,13 @@ import type {
 } from './types.js';
 import {
   Kind,
+  MAX_BODY_DEPTH,
+  MAX_TIME,
   decodeFrame,
   encodeFrame,
   encodeName,
   jsonBody,
+  jsonDepthWithin,
   packChunk,
   parseAckBody,
   parseCheckBody,
@@ -71,6 +74,7 @@ import {
   compareMembers,
   decideFull,
   decideIncremental,
+  holdsMajority,
   memberKey,
   type Decision,
   type Summary,
@@ -183,6 +187,8 @@ interface Round {
   knownNodes: number;
   /** The component's replica set `Q` as of the latest decision. */
   q: readonly string[];
+  /** The component's departed replicas of `Q` (`Image.gone`) as of the latest decision. */
+  gone: readonly string[];
   transfer: Transfer | undefined;
   closeTimer: TimerHandle | undefined;
 }
@@ -255,6 +261,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
         members: unknown;
         knownNodes: unknown;
         replicas: unknown;
+        gone: unknown;
         digest: string;
       }
     | undefined;
@@ -288,6 +295,18 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   private unacked: { index: bigint; id: string; result: unknown }[] = [];
   /** What each replica of `Q` said it applied in this round (reset at every round start). */
   private readonly progress = new Map<string, bigint>();
+  /**
+   * The index at which `Q` last changed in this lineage (a quorate round finished, a retire):
+   * a replica whose ack in this round reaches it has proven that it holds the current `Q`.
+   */
+  private qIndex = 0n;
+  /**
+   * Replicas of `Q` that acked an index at or above `qIndex`: they hold the current `Q`.
+   * Cleared when `Q` changes; kept across rounds and confchgs while `Q` stays.
+   */
+  private readonly proven = new Set<string>();
+  /** See `committedIndex`. */
+  private committed = 0n;
   private ackScheduled = false;
   /** Our state was replaced by a snapshot since the last quorate round we finished. */
   private replaced = false;
@@ -417,6 +436,13 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   get index(): bigint {
     return this.image.index;
   }
+  /**
+   * Every entry of the local state up to this index is applied by a strict majority of `Q`
+   * (see `StateMachine.committedIndex`): a change at or below it survives every partition.
+   */
+  get committedIndex(): bigint {
+    return this.committed;
+  }
   /** The current sync epoch. */
   get epoch(): number {
     return this.image.epoch;
@@ -469,7 +495,8 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       c.index === img.index &&
       c.members === img.members &&
       c.knownNodes === img.knownNodes &&
-      c.replicas === img.replicas
+      c.replicas === img.replicas &&
+      c.gone === img.gone
     )
       return c.digest;
     const digest = imageDigest(img);
@@ -479,6 +506,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       members: img.members,
       knownNodes: img.knownNodes,
       replicas: img.replicas,
+      gone: img.gone,
       digest,
     };
     return digest;
@@ -516,7 +544,13 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       this.assertWritable();
     }
     const id = uuidv7();
-    const frame = this.frame(Kind.command, jsonBody({ t: this.clock.wallNow(), c: command }), id);
+    const body = jsonBody({ t: this.clock.wallNow(), c: command });
+    if (!jsonDepthWithin(body, MAX_BODY_DEPTH + 1)) {
+      throw new ValueTooLargeError(
+        `command nests arrays and objects deeper than ${MAX_BODY_DEPTH} levels; every member would skip it`,
+      );
+    }
+    const frame = this.frame(Kind.command, body, id);
     if (frame.length > this.group.maxMessageSize) {
       throw new ValueTooLargeError(
         `command of ${frame.length} bytes exceeds the group's message limit of ${this.group.maxMessageSize} bytes`,
@@ -727,6 +761,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       this.firstView = new Set(e.members.map(memberKey).filter((k) => k !== me));
     this.dropDeparted(e);
     this.noteCutOff(e);
+    this.bumpEpochIfMajority(e);
     this.startRound([...e.members].sort(compareMembers));
   }
 
@@ -743,9 +778,10 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     }
     const q = this.image.replicas;
     if (!this.primary || q.length === 0 || !e.left.some((l) => l.reason === 'nodedown')) return;
-    const staying = new Set(this.quoratePeers.values());
-    const n = q.filter((r) => staying.has(r)).length;
-    if (n * 2 > q.length) return;
+    const staying = [this.replica, ...this.quoratePeers.values()];
+    if (holdsMajority(staying, q, this.image.gone)) return;
+    const here = new Set(staying);
+    const n = q.filter((r) => here.has(r)).length;
     this.cutOff = true;
     this.log(`cut off: the members left hold ${n} of the ${q.length} replicas of Q`);
   }
@@ -792,6 +828,19 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
    */
   private onMessage(e: MessageEvent): void {
     if (this.isClosed) return;
+    try {
+      this.handleMessage(e);
+    } catch (err) {
+      // Nothing a member sends may throw out of the message path (the transport would
+      // rethrow it as an uncaught exception). A throw here is a bug that may have left this
+      // replica's state half-updated: it stops trusting its state and asks for a snapshot.
+      this.log(`message handler failed (state marked dirty): ${String(err)}`);
+      this.dirty = true;
+      this.sendSummary();
+    }
+  }
+
+  private handleMessage(e: MessageEvent): void {
     const f = decodeFrame(e.data);
     if (f === undefined || f.name !== this.def.name) {
       this.skipForeign();
@@ -854,7 +903,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       case Kind.ack: {
         const body = parseAckBody(f.body);
         if (body === undefined) this.skipForeign();
-        else this.onAck(body);
+        else this.onAck(f, body);
         return;
       }
     }
@@ -877,6 +926,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       synced: new Set(),
       knownNodes: 0,
       q: [],
+      gone: [],
       transfer: undefined,
       closeTimer: undefined,
     };
@@ -928,6 +978,8 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       knownNodes: img.knownNodes.length,
       replica: this.replica,
       replicas: this.hasState ? img.replicas : [],
+      gone: this.hasState ? img.gone : [],
+      time: this.clock.wallNow(),
     };
     this.sendQuiet(this.frame(Kind.summary, jsonBody(body)));
   }
@@ -998,6 +1050,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       key,
       round.knownNodes,
       round.q,
+      round.gone,
     );
     if (d === 'restart') {
       this.log(`sync ${round.key}: ${key} holds a newer state; deciding the round again`);
@@ -1036,6 +1089,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     );
     if (d.leader !== undefined && d.mode !== 'bootstrap') round.knownNodes = d.leader.knownNodes;
     round.q = d.replicas;
+    round.gone = d.quorate ? [] : (d.leader?.gone ?? []);
     if (!this.participates(d)) {
       // The round was closed without us. Until a decision includes us, the participants'
       // entries are theirs (we get their result as a snapshot once our summary is in), so
@@ -1129,6 +1183,16 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     if (t.targets.has(me)) t.parts[h.i] = bytes.slice();
     if (h.i !== h.n - 1) return;
     if (t.targets.has(me)) {
+      let complete = t.parts.length === h.n;
+      for (let i = 0; complete && i < h.n; i++) complete = t.parts[i] !== undefined;
+      if (!complete) {
+        // Chunks were lost: only a partition cuts a sender's stream short, so a membership
+        // change follows and starts a new round. Never assemble what is there.
+        const got = t.parts.filter((p) => p !== undefined).length;
+        this.log(`snapshot ${t.tag} incomplete (${got} of ${h.n} chunks): refused`);
+        round.transfer = undefined;
+        return;
+      }
       try {
         const total = t.parts.reduce((a, p) => a + p.length, 0);
         const all = new Uint8Array(total);
@@ -1141,9 +1205,11 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
         this.image = img;
         this.hasState = true;
         this.dirty = false;
+        this.setCommitted(0n, false);
         const mine = this.digest();
         if (mine !== h.digest) {
           this.reportMismatch(mine, h.digest, sender, f.incarnation);
+          this.dirty = true;
         }
       } catch (e) {
         this.log(`snapshot ${t.tag} unusable: ${String(e)}`);
@@ -1166,8 +1232,8 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     if (d.quorate && this.hasState) {
       this.force = false;
       this.settleUnacked();
-      if (!sameList(this.image.replicas, d.replicas)) {
-        this.image = { ...this.image, replicas: d.replicas };
+      if (!sameList(this.image.replicas, d.replicas) || this.image.gone.length > 0) {
+        this.image = { ...this.image, replicas: d.replicas, gone: [] };
         this.persistReplicaSet();
       }
       const nodes = this.ring?.nodes ?? [];
@@ -1182,14 +1248,41 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       epoch: this.image.epoch,
       index: this.image.index,
     });
-    if (d.quorate && this.hasState) this.reconcileMembers(d);
+    if (d.quorate && this.hasState) {
+      this.reconcileMembers(d);
+      // Every participant holds this state now, and they are all of the new `Q`.
+      this.qIndex = this.image.index;
+      this.proven.clear();
+      this.setCommitted(this.image.index, true);
+      // An ack of the new epoch proves to the others that we hold the new `Q` (see dropDeparted).
+      this.scheduleAck();
+    }
     const queued = this.queue;
     this.queue = [];
     for (const q of queued) this.applyEntry(q.frame, q.body, q.sender);
     this.updateStatus();
     this.schedulePersist();
-    if (this.dirty) this.sendSummary();
+    // A dirty replica asks again for a snapshot only when the round has a clean holder to send
+    // it; alone with no clean holder it waits quietly for a membership change to bring one.
+    // Right after a snapshot of this round whose digest was not the leader's, it waits for the
+    // next digest check instead (asking again at once could repeat the same transfer forever).
+    const me = this.selfKey();
+    if (
+      this.dirty &&
+      d.leader !== undefined &&
+      !d.leader.dirty &&
+      d.leader.key !== me &&
+      !(me !== undefined && d.targets.includes(me))
+    )
+      this.sendSummary();
     this.scheduleCheck(0);
+  }
+
+  /** Raise (or, when the state was replaced, reset) `committedIndex`; emits `commit`. */
+  private setCommitted(index: bigint, raise: boolean): void {
+    if (raise ? index <= this.committed : index === this.committed) return;
+    this.committed = index;
+    if (raise) this.emit({ type: 'commit', index });
   }
 
   private reconcileMembers(d: Decision): void {
@@ -1205,10 +1298,12 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     const joined = now.filter((m) => !beforeIds.has(m.incarnation));
     if (left.length === 0 && joined.length === 0) return;
     const index = this.image.index + 1n;
+    // not before what the round's members' clocks said (the last entry may be long ago)
+    const time = Math.max(this.image.time, Math.min(d.time, MAX_TIME));
     const change: MembershipContext = {
       members: now,
       left,
-      time: this.image.time,
+      time,
       index,
       epoch: d.epoch,
     };
@@ -1221,7 +1316,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
         this.log(`onMembership threw (ignored, state unchanged): ${String(e)}`);
       }
     }
-    this.image = { ...this.image, index, members: now, state };
+    this.image = { ...this.image, index, time, members: now, state };
     this.notify({ kind: 'membership', state, change });
   }
 
@@ -1247,7 +1342,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     const time = Math.max(this.image.time, body.t);
     if (this.tracing)
       this.log(
-        `apply ${f.kind === Kind.tick ? 'tick' : JSON.stringify(body.c)} at ${index} from ${memberKey(sender)}`,
+        `apply ${f.kind === Kind.tick ? 'tick' : traceJson(body.c)} at ${index} from ${memberKey(sender)}`,
       );
     if (f.kind === Kind.tick) {
       const ctx: TickContext = { time, index, epoch: this.image.epoch };
@@ -1262,6 +1357,8 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       }
       this.image = { ...this.image, index, time, state };
       this.notify({ kind: 'tick', state, ctx });
+      if (this.image.replicas.length <= 1) this.setCommitted(this.commitIndex(), true);
+      this.scheduleAck();
       this.afterApply();
       return;
     }
@@ -1305,6 +1402,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
             ctx,
           };
     this.notify(change);
+    if (this.image.replicas.length <= 1) this.setCommitted(this.commitIndex(), true);
     if (mine && f.commandId !== undefined) {
       if (error !== undefined) {
         // nothing changed: the failure needs no majority to be true
@@ -1334,13 +1432,17 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     });
   }
 
-  private onAck(b: AckBody): void {
+  private onAck(f: Frame, b: AckBody): void {
     if (this.syncing || this.round?.decision === undefined || !this.decisionQuorate) return;
+    // an ack of another epoch was sent before the sender finished this lineage's last round
+    if (f.epoch !== this.image.epoch) return;
     const i = b.i;
+    if (i >= this.qIndex) this.proven.add(b.r);
     if (i <= (this.progress.get(b.r) ?? 0n)) return;
     this.progress.set(b.r, i);
-    if (this.unacked.length === 0) return;
     const commit = this.commitIndex();
+    this.setCommitted(commit, true);
+    if (this.unacked.length === 0) return;
     while (this.unacked.length > 0 && this.unacked[0]!.index <= commit) {
       const u = this.unacked.shift()!;
       this.settle(u.id, u.result, undefined);
@@ -1389,60 +1491,91 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     const r = b.r;
     const q = this.image.replicas;
     if (q.includes(r) && q.length > 1) {
-      this.image = { ...this.image, replicas: q.filter((x) => x !== r) };
+      // A change of `Q` moves the index, so that a state with the newer `Q` always leads a
+      // round over one with the older `Q` (sync.ts picks the highest (epoch, index)).
+      const index = this.image.index + 1n;
+      this.image = {
+        ...this.image,
+        index,
+        replicas: q.filter((x) => x !== r),
+        gone: this.image.gone.filter((x) => x !== r),
+      };
+      this.qIndex = index;
+      this.proven.clear();
       this.log(`replica ${r} retired; Q has ${q.length - 1}`);
       this.persistReplicaSet();
+      this.scheduleAck();
     }
     if (mine && f.commandId !== undefined) this.settle(f.commandId, undefined, undefined);
   }
 
   /**
-   * A member of `Q` whose process is gone for good is removed from `Q` at the confchg that
-   * announces it, like a `retire`: reason `procdown` (its process died while its node stayed
-   * in the ring) or `leave` (it left the group). Never for `nodedown`: a node cut off by a
+   * A replica of `Q` whose process is gone for good (reason `procdown`: it died while its node
+   * stayed in the ring; or `leave`) is recorded in `gone` at the confchg that announces it, if
+   * it proved that it holds the current `Q`: its ack of this round, of this epoch, reaches the
+   * index at which `Q` last changed (`qIndex`). Never for `nodedown`: a node cut off by a
    * partition looks the same as a crashed one, and may go on in another component.
    *
-   * Safety: we remove it only when our state is the quorate component's (`primary`: synced by
-   * the last round we finished, which was quorate, and the current round, if decided, is
-   * quorate too) and the departed member took part in that round and stayed in every view
-   * since (`quoratePeers`). By virtual synchrony it then delivered exactly the messages we
-   * delivered, up to the confchg that announces its death, so every survivor of that lineage
-   * holds at least its state; its data directory holds no more than its memory. A write that
-   * a strict majority `M` of `Q` acknowledged keeps a holder in every strict majority of
-   * `Q \ {r}`: `|M \ {r}| >= floor(n/2)` and a majority of `n - 1` has at least
-   * `floor((n-1)/2) + 1` members, which sum to more than `n - 1`.
+   * `gone` lets a component that holds exactly half of `Q` stay quorate when the other half
+   * is gone (sync.ts, `holdsMajority`): those replicas come back with this `Q`, and can then
+   * never be a majority of it without one of the present half, whose state is newer. So two
+   * replicas of three survive the death of one, and the last of two survives the death of
+   * the other; a replica that died without proving it holds the current `Q` (two processes
+   * killed at once: the second is still listed when the first one's confchg comes, and never
+   * acks the round that follows) counts as a live member of another component.
    *
-   * Determinism: the confchg is one point of the agreed stream; every member of the lineage
-   * holds the same image, `primary`, decision and peers there, so each removes the same
-   * replicas at the same point (in the peers' (nodeid, pid) order, never the last one of `Q`).
-   * If the confchg comes during a sync round, the entries queued in that round were applied
-   * by nobody (the new round drops them), so the removal applies to the state the last
-   * finished round left, and the new round's summaries carry the smaller `Q`. A member outside
-   * the lineage (a joiner, a member left out of the round) removes nothing and gets the
-   * leader's state. A removed replica that restarts (same replica id, from its data
-   * directory) is a participant of the next quorate round, whose `Q` includes it again.
+   * Only where the state is the quorate component's (`primary`: synced by the last round we
+   * finished, which was quorate, and the current round, if decided, is quorate too) and the
+   * departed member took part in that round and stayed in every view since (`quoratePeers`).
+   * The confchg and the acks are points of the agreed stream, and every member of that lineage
+   * holds the same image, `primary`, decision and peers there, so all record the same replicas.
+   * `gone` is part of the replicated image (its digest covers it) and is cleared by every
+   * quorate round.
    */
   private dropDeparted(e: MembershipEvent): void {
     const peers = this.quoratePeers;
     if (peers.size === 0) return;
     const now = new Set(e.members.map(memberKey));
-    const d = this.round?.decision;
-    const quorate = this.primary && this.hasState && !this.dirty && (d === undefined || d.quorate);
     const gone: string[] = [];
     for (const [k, r] of peers) {
       if (now.has(k)) continue;
       peers.delete(k);
       const reason = e.left.find((l) => memberKey(l) === k)?.reason;
-      if (quorate && (reason === 'procdown' || reason === 'leave')) gone.push(r);
+      const proven = this.proven.has(r);
+      if (this.inQuorateLineage() && proven && (reason === 'procdown' || reason === 'leave'))
+        gone.push(r);
     }
     if (gone.length === 0) return;
     const staying = new Set(peers.values());
-    let q = this.image.replicas;
-    for (const r of gone)
-      if (!staying.has(r) && q.includes(r) && q.length > 1) q = q.filter((x) => x !== r);
-    if (q === this.image.replicas) return;
-    this.log(`departed replicas ${gone.join(' ')} removed; Q has ${q.length}`);
-    this.image = { ...this.image, replicas: q };
+    const q = this.image.replicas;
+    const add = gone.filter(
+      (r) => !staying.has(r) && q.includes(r) && !this.image.gone.includes(r),
+    );
+    if (add.length === 0) return;
+    this.log(`departed replicas ${add.join(' ')} proved they hold Q: recorded as gone`);
+    this.image = { ...this.image, gone: [...this.image.gone, ...add].sort() };
+  }
+
+  /** Our state is the quorate component's: the last round we finished, and the current one if decided, were quorate. */
+  private inQuorateLineage(): boolean {
+    const d = this.round?.decision;
+    return this.primary && this.hasState && !this.dirty && (d === undefined || d.quorate);
+  }
+
+  /**
+   * At a confchg where members left, a member of the quorate lineage that keeps a majority of
+   * `Q` among its peers moves its epoch up, before the round's summaries. At a partition, CPG
+   * may deliver a message in flight on its sender's side only, so every side can apply entries
+   * that the others never see, at the same epoch. A side that applied an entry that a majority
+   * of `Q` acknowledged is the side that holds that majority: its members (and only they)
+   * bump the epoch here, so their state leads every later round over any other side's, whatever
+   * the indexes (sync.ts picks the highest (epoch, index)).
+   */
+  private bumpEpochIfMajority(e: MembershipEvent): void {
+    if (e.left.length === 0 || this.cutOff || !this.inQuorateLineage()) return;
+    const staying = [this.replica, ...this.quoratePeers.values()];
+    if (!holdsMajority(staying, this.image.replicas, this.image.gone)) return;
+    this.image = { ...this.image, epoch: this.image.epoch + 1 };
     this.persistReplicaSet();
   }
 
@@ -1635,6 +1768,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       members: [],
       knownNodes: [],
       replicas: [],
+      gone: [],
       state: freeze(state, true),
     };
   }
@@ -1666,6 +1800,18 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       this.log(`send failed: ${String(e)}`);
       onError?.();
     });
+  }
+}
+
+/** A command for a trace line: never throws (a body is bounded, but a trace must not kill us). */
+function traceJson(value: unknown): string {
+  try {
+    const text = JSON.stringify(value, (_k, v: unknown) =>
+      typeof v === 'bigint' ? v.toString() : v,
+    );
+    return text === undefined ? String(text) : text.length > 200 ? `${text.slice(0, 200)}…` : text;
+  } catch (e) {
+    return `<${String(e)}>`;
   }
 }
 

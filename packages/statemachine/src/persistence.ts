@@ -21,20 +21,13 @@ import { mkdir, open, readFile, rename, unlink, type FileHandle } from 'node:fs/
 import { join } from 'node:path';
 import { enablePatches, Immer, type Patch } from 'immer';
 import { v4 as uuidv4, validate as uuidValidate } from 'uuid';
-import type { Incarnation } from './types.js';
-import { parseImage, type Image } from './image.js';
+import { jsonMetaOf, parseImage, parseMeta, type Image, type ImageMeta } from './image.js';
 
 enablePatches();
 const immer = new Immer({ autoFreeze: false });
 
 /** One persisted batch of changes: the image's metadata after it, and the state's patches. */
-export interface LogRecord {
-  readonly epoch: number;
-  readonly index: bigint;
-  readonly time: number;
-  readonly members: readonly Incarnation[];
-  readonly knownNodes: readonly number[];
-  readonly replicas: readonly string[];
+export interface LogRecord extends ImageMeta {
   /** immer patches from the state of the previous record (or the snapshot) to this one. */
   readonly patches: readonly Patch[];
 }
@@ -161,17 +154,9 @@ export class SnapshotStore {
       const sp = line.indexOf(' ');
       const json = line.slice(sp + 1);
       if (sp !== 16 || checksum(json) !== line.slice(0, 16)) break;
-      const r = JSON.parse(json) as Omit<LogRecord, 'index'> & { index: string };
+      const r = JSON.parse(json) as Record<string, unknown> & { patches: Patch[] };
       state = immer.applyPatches(state as object, r.patches) as S;
-      image = {
-        epoch: r.epoch,
-        index: BigInt(r.index),
-        time: r.time,
-        members: r.members,
-        knownNodes: r.knownNodes,
-        replicas: r.replicas,
-        state,
-      };
+      image = { ...parseMeta(r), state };
       end = next + 1;
     }
     if (end < log.length) {
@@ -209,15 +194,7 @@ export class SnapshotStore {
    */
   async save<S>(image: Image<S>): Promise<void> {
     const gen = this.gen + 1;
-    const meta = JSON.stringify({
-      epoch: image.epoch,
-      index: image.index.toString(),
-      time: image.time,
-      members: image.members,
-      knownNodes: image.knownNodes,
-      replicas: image.replicas,
-      gen,
-    });
+    const meta = JSON.stringify({ ...jsonMetaOf(image), gen });
     this.snapshotBytes = await this.writeAtomic(
       this.path,
       (function* () {

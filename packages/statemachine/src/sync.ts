@@ -79,6 +79,10 @@ export interface Summary {
   readonly knownNodes: number;
   /** `Q` of its state: the replica set of its last quorate round (empty when fresh). */
   readonly replicas: readonly string[];
+  /** Replicas of that `Q` that died or left after proving they hold it (see `Image.gone`). */
+  readonly gone: readonly string[];
+  /** The sender's wall clock (ms) when it sent the summary. */
+  readonly time: number;
 }
 
 /** The outcome of a round. */
@@ -104,6 +108,12 @@ export interface Decision {
   readonly replicas: readonly string[];
   /** Quorate only because a member forces it (`bootstrap: 'force'`). */
   readonly forced: boolean;
+  /**
+   * The latest wall time among the participants' summaries: the replicated time of the
+   * round's membership step is at least this (so that grants made at a membership change are
+   * not dated before what the members' clocks said).
+   */
+  readonly time: number;
 }
 
 /** Order members by (nodeid, pid). */
@@ -155,23 +165,40 @@ export function quorateWith(
   counted: readonly Summary[],
   knownNodes: number,
   q: readonly string[],
+  gone: readonly string[] = [],
 ): boolean {
   const voters = counted.filter((s) => s.quorate);
   return (
-    voters.length > 0 && ringMajority(participants, knownNodes) && hasReplicaMajority(voters, q)
+    voters.length > 0 &&
+    ringMajority(participants, knownNodes) &&
+    holdsMajority(
+      voters.map((s) => s.replica),
+      q,
+      gone,
+    )
   );
 }
 
 /**
- * Rule 2 of the quorum rule: the replica ids of `holders` include a strict majority of `q`.
- * An empty `q` (a state persisted before replica sets existed) leaves the decision to rule 1.
+ * Rule 2 of the quorum rule: `present` (replica ids) includes a strict majority of `q`, or
+ * exactly half of it while every other replica of `q` is `gone` (its process died or left
+ * after proving it holds this `q`: it comes back with this `q`, so the other half can never
+ * be a majority of it without one of `present`, whose state is newer). An empty `q` (a state
+ * persisted before replica sets existed) leaves the decision to rule 1.
  */
-export function hasReplicaMajority(holders: readonly Summary[], q: readonly string[]): boolean {
+export function holdsMajority(
+  present: Iterable<string>,
+  q: readonly string[],
+  gone: readonly string[] = [],
+): boolean {
   if (q.length === 0) return true;
-  const present = new Set(holders.map((s) => s.replica));
+  const here = new Set(present);
   let n = 0;
-  for (const r of q) if (present.has(r)) n++;
-  return n * 2 > q.length;
+  for (const r of q) if (here.has(r)) n++;
+  if (n * 2 > q.length) return true;
+  if (n * 2 < q.length || n === 0) return false;
+  const dead = new Set(gone);
+  return q.every((r) => here.has(r) || dead.has(r));
 }
 
 /** `Q` after a quorate round: the sorted, distinct replica ids of non-passive participants. */
@@ -219,9 +246,16 @@ export function decideFull(summaries: readonly Summary[]): Decision {
       epoch: quorate ? maxEpoch + 1 : maxEpoch,
       replicas: quorate ? replicaSet(participants) : [],
       forced: quorate && forced,
+      time: latestTime(participants),
     };
   }
-  const majority = quorateWith(participants, holders, leader.knownNodes, leader.replicas);
+  const majority = quorateWith(
+    participants,
+    holders,
+    leader.knownNodes,
+    leader.replicas,
+    leader.gone,
+  );
   const forced =
     !majority &&
     participants.some((s) => s.force) &&
@@ -239,6 +273,7 @@ export function decideFull(summaries: readonly Summary[]): Decision {
     epoch: quorate ? maxEpoch + 1 : leader.epoch,
     replicas: quorate ? replicaSet(participants) : leader.replicas,
     forced,
+    time: latestTime(participants),
   };
 }
 
@@ -257,6 +292,7 @@ export function decideFull(summaries: readonly Summary[]): Decision {
  * @param changed - the key of the member whose summary arrived
  * @param knownNodes - the component's `knownNodes` (from its replicated state)
  * @param q - the component's `Q` (from its replicated state)
+ * @param gone - the component's departed replicas of `Q` (from its replicated state)
  */
 export function decideIncremental(
   prev: Decision,
@@ -265,6 +301,7 @@ export function decideIncremental(
   changed: string,
   knownNodes: number,
   q: readonly string[],
+  gone: readonly string[] = [],
 ): Decision | 'restart' | undefined {
   const keys = new Set(prev.participants.map((p) => p.key));
   keys.add(changed);
@@ -296,6 +333,7 @@ export function decideIncremental(
     participants.filter((s) => synced.has(s.key) || (!s.fresh && !s.dirty)),
     knownNodes,
     q,
+    gone,
   );
   const forced =
     !majority && participants.some((s) => s.force) && decideQuorate(participants, knownNodes);
@@ -320,5 +358,12 @@ export function decideIncremental(
     epoch: quorate ? prev.epoch + 1 : prev.epoch,
     replicas: quorate ? replicaSet(participants) : q,
     forced,
+    time: latestTime(participants),
   };
+}
+
+function latestTime(participants: readonly Summary[]): number {
+  let t = 0;
+  for (const s of participants) if (s.time > t) t = s.time;
+  return t;
 }

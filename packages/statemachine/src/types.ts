@@ -124,6 +124,11 @@ export type MachineEvent =
       readonly from: Incarnation;
     }
   | { readonly type: 'foreign'; readonly count: number }
+  /**
+   * `committedIndex` moved up: every entry of the local state up to `index` is held by a
+   * strict majority of `Q` (a quorate round finished with it, or acks said so).
+   */
+  | { readonly type: 'commit'; readonly index: bigint }
   | { readonly type: 'closed'; readonly error?: Error };
 
 /** Options for `dispatch`. */
@@ -144,6 +149,15 @@ export interface StateMachine<S, C, R> extends AsyncDisposable {
   readonly clock: Clock;
   /** The index of the last applied entry. */
   readonly index: bigint;
+  /**
+   * Every entry of the local state up to this index is known to be applied by a strict
+   * majority of the replica set `Q`, so no later quorate round can lose it. What a `subscribe`
+   * listener saw above it may still be rolled back by a partition (CPG has no safe delivery):
+   * act on a change (a grant, a leadership) only once it is at or below this index, while
+   * `status` is `ready`. It only grows while the state is this replica's own; a snapshot that
+   * replaces the state sets it to 0 until the next quorate round.
+   */
+  readonly committedIndex: bigint;
   /** The current sync epoch. */
   readonly epoch: number;
   /** Live members with known incarnations, as the replicated state sees them. */

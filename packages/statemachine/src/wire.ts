@@ -4,7 +4,7 @@
  * ```
  * offset size
  *   0     2   magic 0xC7 0x4B ("cpgkit")
- *   2     1   format version (2; see `WIRE_VERSION`)
+ *   2     1   format version (3; see `WIRE_VERSION`)
  *   3     1   kind (see `Kind`)
  *   4    16   sender incarnation (uuid bytes)
  *  20    16   command id (uuid v7 bytes; zero when the kind has none)
@@ -35,8 +35,19 @@ export const MAGIC1 = 0x4b;
  * - 2: `retire` and `ack` (`dispatch` waits for acks of a majority of `Q`, which a member of
  *   version 1 never sends), the replica set `Q` in summaries and in the digest, every body
  *   field checked on receive, `ReplicatedMap` compares on values whatever the key order.
+ * - 3: summaries carry `gone` (departed replicas that proved they hold `Q`) and the sender's
+ *   wall time; a command body nested deeper than `MAX_BODY_DEPTH` is skipped by everyone.
  */
-export const WIRE_VERSION = 2;
+export const WIRE_VERSION = 3;
+
+/**
+ * The deepest nesting of arrays and objects a command body may have. Deeper bodies are
+ * refused by `dispatch` and skipped (counted as foreign) by every member, before `JSON.parse`
+ * sees them: recursion over a value nested thousands deep (a trace line's `JSON.stringify`,
+ * immer's drafts, the digest) overflows the stack at a depth that depends on where it runs,
+ * so the same command could apply on one member and throw on another.
+ */
+export const MAX_BODY_DEPTH = 64;
 /** The fixed part of the header, before the name. */
 export const HEADER_FIXED = 41;
 
@@ -129,6 +140,28 @@ export function encodeFrame(input: FrameInput): Uint8Array {
 /** Encode a JSON body (bigints become decimal strings). */
 export function jsonBody(value: unknown): Uint8Array {
   return encoder.encode(JSON.stringify(value, bigintReplacer));
+}
+
+/**
+ * Whether the JSON text in `body` nests arrays and objects at most `max` deep. A linear scan
+ * of the bytes (strings skipped, escapes included), so it cannot itself overflow the stack and
+ * gives the same answer on every member.
+ */
+export function jsonDepthWithin(body: Uint8Array, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return false;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return true;
 }
 
 /** Parse a JSON body; `undefined` when it is not valid UTF-8 JSON. */
@@ -290,6 +323,8 @@ function isStrings(v: unknown): v is string[] {
 
 /** Parse a `command` body; `undefined` when malformed. */
 export function parseCommandBody(body: Uint8Array): CommandBody | undefined {
+  // the body is { t, c }: one level more than the command
+  if (!jsonDepthWithin(body, MAX_BODY_DEPTH + 1)) return undefined;
   const b = object(body);
   return b !== undefined && isTime(b.t) ? { t: b.t, c: b.c } : undefined;
 }
@@ -326,7 +361,9 @@ export function parseSummaryBody(body: Uint8Array): SummaryBody | undefined {
     !isCount(b.ringNodes) ||
     !isCount(b.knownNodes) ||
     typeof b.replica !== 'string' ||
-    !isStrings(b.replicas)
+    !isStrings(b.replicas) ||
+    !isStrings(b.gone) ||
+    !isTime(b.time)
   )
     return undefined;
   return {
@@ -346,6 +383,8 @@ export function parseSummaryBody(body: Uint8Array): SummaryBody | undefined {
     knownNodes: b.knownNodes,
     replica: b.replica,
     replicas: b.replicas,
+    gone: b.gone,
+    time: b.time,
   };
 }
 

@@ -219,7 +219,7 @@ describe('malformed messages', () => {
   });
 
   it('a frame of another wire version is counted and skipped, though its body is a valid command', async () => {
-    expect(WIRE_VERSION).toBe(2);
+    expect(WIRE_VERSION).toBe(3);
     const cluster = new MemoryCluster({ nodes: 3, seed: 32 });
     const ms = await openAll(cluster, [1, 2, 3], counter, { syncTimeout: 500 });
     const raw = cluster.transport(3);
@@ -238,15 +238,15 @@ describe('malformed messages', () => {
       f[2] = version;
       return f;
     };
-    for (const v of [1, WIRE_VERSION + 1]) await raw.send(command(100, v));
+    for (const v of [1, WIRE_VERSION - 1, WIRE_VERSION + 1]) await raw.send(command(100, v));
     await cluster.settle();
-    expect(ms.map((m) => m.foreign)).toEqual([2, 2, 2]);
+    expect(ms.map((m) => m.foreign)).toEqual([3, 3, 3]);
     expect(ms.map((m) => m.state.n)).toEqual([0, 0, 0]);
     // the same frame in this version is applied
     await raw.send(command(7, WIRE_VERSION));
     await cluster.settle();
     expect(ms.map((m) => m.state.log)).toEqual([[7], [7], [7]]);
-    expect(ms.map((m) => m.foreign)).toEqual([2, 2, 2]);
+    expect(ms.map((m) => m.foreign)).toEqual([3, 3, 3]);
     expect(await write(cluster, ms[2]!, 1)).toBe(8);
     expect(new Set(ms.map((m) => m.digest())).size).toBe(1);
     expect(uncaught).toEqual([]);

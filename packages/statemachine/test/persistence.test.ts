@@ -34,6 +34,7 @@ function image(state: MapState, index: number, epoch = 1): Image<MapState> {
     members: [{ nodeid: 1, pid: 2, incarnation: 'x' }],
     knownNodes: [1, 2, 3],
     replicas: ['r1'],
+    gone: [],
     state,
   };
 }

@@ -101,6 +101,8 @@ interface Member {
   dead: boolean;
   paused: boolean;
   lastIndex: bigint;
+  /** `Q` when the last change was seen: a retire moves the index without a change. */
+  lastQ: number;
 }
 
 const SIDES = [[1], [2], [3], [1, 2], [1, 3], [2, 3]];
@@ -133,7 +135,15 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
         checkInterval: 2000,
         syncTimeout: 1000,
         bootstrap,
-        ...(trace ? { log: (l: string) => trace.push(`${name}: ${l}`) } : {}),
+        // CPGKIT_TRACE=live prints as it goes (for a schedule that hangs)
+        ...(trace
+          ? {
+              log: (l: string) =>
+                process.env.CPGKIT_TRACE === 'live'
+                  ? console.log(`${name}: ${l}`)
+                  : trace.push(`${name}: ${l}`),
+            }
+          : {}),
       });
     } catch {
       return;
@@ -146,15 +156,20 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
       dead: false,
       paused: false,
       lastIndex: 0n,
+      lastQ: 0,
     };
     sm.subscribe((c) => {
       if (c.kind === 'sync') {
         m.lastIndex = sm.index; // may go back past never-acknowledged entries (see above)
+        m.lastQ = sm.replicas.length;
         return;
       }
       const idx = c.kind === 'membership' ? c.change.index : c.ctx.index;
-      if (idx !== m.lastIndex + 1n) problems.push(`${name}: index ${idx} after ${m.lastIndex}`);
+      const retired = BigInt(Math.max(0, m.lastQ - sm.replicas.length));
+      if (idx < m.lastIndex + 1n || idx > m.lastIndex + 1n + retired)
+        problems.push(`${name}: index ${idx} after ${m.lastIndex}`);
       m.lastIndex = idx;
+      m.lastQ = sm.replicas.length;
       if (!inspectReplica(sm).decisionQuorate)
         problems.push(`${name}: applied index ${idx} in a non-quorate round`);
       if (c.kind === 'command' && c.ok) {
