@@ -61,6 +61,11 @@ export class Leadership implements AsyncDisposable {
     return this.#ctl.signal.aborted;
   }
 
+  /** Whether `resign()` was called. */
+  get resigned(): boolean {
+    return this.#resigned;
+  }
+
   /** Give up leadership through the group; the next candidate is elected in the same step. Idempotent. */
   async resign(): Promise<void> {
     if (this.#resigned) return;
