@@ -988,8 +988,13 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     const round = this.round;
     const key = memberKey(sender);
     if (key !== this.selfKey()) {
+      const could = this.mayBootstrap();
       if (b.fresh) this.seenFresh.add(key);
       else this.sawHolder = true;
+      // The last member of our first view said it holds nothing (a client that was there
+      // before us, say): we may start the store now; say so, or the round stays `nostate`.
+      if (!could && this.mayBootstrap() && round !== undefined && !this.hasState)
+        queueMicrotask(() => this.sendSummary());
     }
     if (round === undefined || b.round !== round.key) return;
     if (!round.members.some((m) => memberKey(m) === key)) return;

@@ -1,7 +1,9 @@
 /**
- * Seeded random schedules on the in-memory cluster: commands interleaved with joins, graceful
- * leaves, process crashes, node crashes and restarts, partitions (also while messages are in
- * flight, which the cluster then delivers on some sides only), merges and pauses.
+ * Seeded random schedules on the in-memory cluster of 3 nodes (or 5, one seed in three):
+ * commands interleaved with joins, graceful leaves, process crashes and restarts FROM THEIR
+ * DATA DIRECTORIES (the same replica id, the state as it was at the crash), node crashes and
+ * restarts, partitions (also while messages are in flight, which the cluster then delivers on
+ * every side or on the sender's side only), merges and pauses (also across a sync round).
  *
  * Two schedules in three get their quorum events late (1 or 20 virtual ms after the membership
  * change), as libquorum's events come on corosync.
@@ -24,6 +26,10 @@
  * cluster (`bootstrap: false`), as a deployment would (see README, "Bootstrap").
  */
 import { describe, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { MemoryCluster } from '@cpgkit/core/testing';
 import type { GroupTransport } from '@cpgkit/core';
@@ -51,6 +57,7 @@ type Step =
   | { t: 'partition'; cut: number }
   | { t: 'heal' }
   | { t: 'crash'; m: number }
+  | { t: 'restart'; m: number }
   | { t: 'leave'; m: number }
   | { t: 'spawn'; node: number }
   | { t: 'crashNode'; node: number }
@@ -60,7 +67,7 @@ type Step =
   | { t: 'settle' }
   | { t: 'advance'; ms: number };
 
-const node = fc.integer({ min: 1, max: 3 });
+const node = fc.integer({ min: 1, max: 5 });
 const step: fc.Arbitrary<Step> = fc.oneof(
   {
     weight: 8,
@@ -70,11 +77,12 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     weight: 2,
     arbitrary: fc.record({
       t: fc.constant('partition' as const),
-      cut: fc.integer({ min: 1, max: 6 }),
+      cut: fc.integer({ min: 1, max: 30 }),
     }),
   },
   { weight: 2, arbitrary: fc.constant({ t: 'heal' as const }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('crash' as const), m: fc.nat(7) }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('restart' as const), m: fc.nat(7) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('leave' as const), m: fc.nat(7) }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('spawn' as const), node }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('crashNode' as const), node }) },
@@ -98,7 +106,11 @@ interface Member {
   readonly group: GroupTransport;
   readonly node: number;
   readonly name: string;
+  /** Its data directory (a restart with it is the same replica). */
+  readonly dataDir: string;
   dead: boolean;
+  /** Killed (not closed): may be restarted from its data directory. */
+  crashed: boolean;
   paused: boolean;
   lastIndex: bigint;
   /** `Q` when the last change was seen: a retire moves the index without a change. */
@@ -107,13 +119,26 @@ interface Member {
 
 const SIDES = [[1], [2], [3], [1, 2], [1, 3], [2, 3]];
 
+/** The side a `partition` step cuts off: of 3 nodes as before, of 5 a subset by bits. */
+function sideOf(cut: number, nodes: number): number[] {
+  if (nodes === 3) return SIDES[(cut - 1) % SIDES.length]!;
+  const bits = ((cut - 1) % 30) + 1;
+  return [1, 2, 3, 4, 5].filter((n) => bits & (1 << (n - 1)));
+}
+
+/** tmpfs where there is one: thousands of schedules write (and fsync) their data directories. */
+const DATA_ROOT = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+
 /** Outcome counts, printed with CPGKIT_RANDOM_STATS=1. */
 const stats: Record<string, number> | undefined = process.env.CPGKIT_RANDOM_STATS ? {} : undefined;
 
 /** One schedule; throws with the seed and the first problems when an invariant breaks. */
 export async function run(seed: number, steps: Step[]): Promise<void> {
   const quorumDelay = [0, 1, 20][seed % 3]!;
-  const cluster = new MemoryCluster({ nodes: 3, seed, quorumDelay });
+  const nodes = seed % 3 === 0 ? 5 : 3;
+  const cluster = new MemoryCluster({ nodes, seed, quorumDelay });
+  const root = await mkdtemp(join(DATA_ROOT, 'cpgkit-random-'));
+  const onNode = (n: number): number => ((n - 1) % nodes) + 1;
   const members: Member[] = [];
   /** Acknowledged value -> where its sender applied it. */
   const acked = new Map<number, { by: Member; at: string }>();
@@ -125,7 +150,11 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
   const problems: string[] = [];
   const trace: string[] | undefined = process.env.CPGKIT_TRACE ? [] : undefined;
 
-  const spawn = async (n: number, bootstrap: boolean): Promise<void> => {
+  const spawn = async (
+    n: number,
+    bootstrap: boolean,
+    dataDir = join(root, `m${members.length}`),
+  ): Promise<void> => {
     if (!cluster.isUp(n)) return;
     const group = cluster.transport(n);
     const name = `${n}/${members.length}`;
@@ -135,6 +164,7 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
         checkInterval: 2000,
         syncTimeout: 1000,
         bootstrap,
+        dataDir,
         // CPGKIT_TRACE=live prints as it goes (for a schedule that hangs)
         ...(trace
           ? {
@@ -153,7 +183,9 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
       group,
       node: n,
       name,
+      dataDir,
       dead: false,
+      crashed: false,
       paused: false,
       lastIndex: 0n,
       lastQ: 0,
@@ -213,7 +245,39 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
     }
   };
 
-  for (const n of [1, 2, 3]) await spawn(n, true);
+  /**
+   * Run `io` (disk reads and writes, which take real time) while every live process is
+   * paused and the engine idle, so that how long the disk takes changes nothing: the schedule
+   * stays a function of the seed (`CPGKIT_REPLAY` replays it exactly).
+   */
+  const frozen = async (io: () => Promise<void>): Promise<void> => {
+    const stopped = live().filter((x) => !x.paused);
+    for (const x of stopped) cluster.pause(x.group);
+    await cluster.settle();
+    await io();
+    for (const x of stopped) if (!x.dead) cluster.resume(x.group);
+  };
+  /**
+   * Kill a member's process with its data directory holding what its memory held (flushed
+   * while nothing moves, then killed). A disk that lags behind memory is the durability window
+   * the README documents, not what this checks.
+   */
+  const kill = async (m: Member): Promise<void> => {
+    await frozen(() => m.sm.flush().catch(() => undefined));
+    m.dead = true;
+    m.crashed = true;
+    cluster.crashProcess(m.group);
+  };
+  /** Start a crashed member again on its node, from its data directory. */
+  const restart = async (m: Member): Promise<void> => {
+    if (!m.crashed || !cluster.isUp(m.node)) return;
+    m.crashed = false;
+    await frozen(() => spawn(m.node, false, m.dataDir));
+  };
+
+  /** Members closing (a close writes to disk before it leaves the group). */
+  const closing: Promise<void>[] = [];
+  for (const n of [1, 2, 3]) await frozen(() => spawn(n, true));
   await cluster.settle();
   if (quorumDelay > 0) await cluster.advance(quorumDelay);
   for (const s of steps) {
@@ -232,7 +296,7 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
         break;
       }
       case 'partition':
-        cluster.partition(SIDES[s.cut - 1]!);
+        cluster.partition(sideOf(s.cut, nodes));
         break;
       case 'heal':
         cluster.heal();
@@ -240,29 +304,43 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
       case 'crash': {
         const m = pick(s.m);
         if (m === undefined) break;
-        m.dead = true;
-        cluster.crashProcess(m.group);
+        await kill(m);
+        break;
+      }
+      case 'restart': {
+        const dead = members.filter((x) => x.crashed);
+        const m = dead[s.m % Math.max(1, dead.length)];
+        if (m !== undefined) await restart(m);
         break;
       }
       case 'leave': {
         const m = pick(s.m);
         if (m === undefined || m.paused) break;
         m.dead = true;
-        void m.sm.close();
+        closing.push(m.sm.close());
         break;
       }
       case 'spawn':
-        if (live().length < 6) await spawn(s.node, false);
+        if (live().length < 6) await frozen(() => spawn(onNode(s.node), false));
         break;
-      case 'crashNode':
-        for (const m of live()) if (m.node === s.node) m.dead = true;
-        cluster.crashNode(s.node);
+      case 'crashNode': {
+        const n = onNode(s.node);
+        const victims = live().filter((m) => m.node === n);
+        await frozen(async () => {
+          for (const m of victims) await m.sm.flush().catch(() => undefined);
+        });
+        for (const m of victims) {
+          m.dead = true;
+          m.crashed = true;
+        }
+        cluster.crashNode(n);
         // The in-memory cluster loses the node's members' departure when restartNode comes
         // before its engine ran the crash (they stay in the member list): let it run first.
         await cluster.settle();
         break;
+      }
       case 'restartNode':
-        cluster.restartNode(s.node);
+        cluster.restartNode(onNode(s.node));
         break;
       case 'pause': {
         const m = pick(s.m);
@@ -288,15 +366,21 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
         break;
     }
   }
-  // heal everything and converge
+  // heal everything, restart every crashed member from its data directory, and converge
   cluster.heal();
-  for (const n of [1, 2, 3]) cluster.restartNode(n);
+  for (const n of cluster.nodeIds) cluster.restartNode(n);
+  await cluster.settle();
+  for (const m of members.filter((x) => x.crashed)) await restart(m);
   for (const m of members) {
     if (m.paused && !m.dead) {
       m.paused = false;
       cluster.resume(m.group);
     }
   }
+  await cluster.settle();
+  await cluster.advance(10_000);
+  // a closing member holds its sync rounds until it has left (after its last write)
+  await Promise.all(closing);
   await cluster.settle();
   await cluster.advance(10_000);
   await cluster.settle();
@@ -347,6 +431,7 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
   }
   for (const m of members) if (!m.dead) await m.sm.close();
   cluster.destroy();
+  await rm(root, { recursive: true, force: true });
   if (problems.length > 0 && trace) console.log(trace.join('\n'));
   if (problems.length > 0) throw new Error(`seed ${seed}: ${problems.slice(0, 5).join('; ')}`);
 }
