@@ -123,9 +123,12 @@ async function waitForReplica(
     const others = transport.joined ? otherMembers(transport.members(), transport.self) : 0;
     await close();
     if (err instanceof TimeoutError) {
-      throw new NoAgentError(noAgentMessage(o.group, groupName, others, o.replicaWaitMs / 1000), {
-        cause: err,
-      });
+      throw new NoAgentError(
+        noAgentMessage(o.group, groupName, others, Math.round(o.replicaWaitMs / 100) / 10),
+        {
+          cause: err,
+        },
+      );
     }
     throw err;
   }

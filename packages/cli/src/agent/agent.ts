@@ -193,6 +193,8 @@ export class Agent {
     if (first && dataDir !== undefined) await this.#describeDataDir(dataDir);
     const storeT = this.#options.open();
     const kv = await ReplicatedMap.open(storeT, { ...common, groupName: names.store });
+    // observe from the start: the first sync round may end before the lock machine is open
+    const storeObserver = new MachineObserver('store', kv.machine);
     try {
       const locksT = this.#options.open();
       const locks = await ReplicatedStateMachine.open(
@@ -205,12 +207,13 @@ export class Agent {
         locks,
         transports: { store: storeT, locks: locksT },
         observers: {
-          store: new MachineObserver('store', kv.machine),
+          store: storeObserver,
           locks: new MachineObserver('locks', locks),
         },
         since: performance.now(),
       };
     } catch (e) {
+      storeObserver.close();
       await kv.close();
       throw e;
     }

@@ -59,6 +59,8 @@ export class MachineObserver {
     this.#status = machine.status;
     this.#syncStart = machine.status === 'syncing' ? performance.now() : undefined;
     const wall = (): number => machine.clock.wallNow();
+    // synced before we looked: the sync ended about now
+    if (machine.status === 'ready' || machine.status === 'minority') this.stats.lastSyncAt = wall();
     this.#off = [
       machine.on('status', (e) => {
         const previous = this.#status;
