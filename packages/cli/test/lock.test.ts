@@ -1,45 +1,44 @@
 /**
  * `cpgkit lock` run through `main()` on the in-memory cluster in real time (`cliTransport`
- * points the command at it instead of corosync): exit codes, the token in COMMAND's
- * environment, and `--timeout` bounding the wait for quorum/sync as well as the grant.
+ * points the command at it instead of corosync), with an agent (`cpgkit serve`) on every node:
+ * exit codes, the token in COMMAND's environment, and `--timeout` bounding the wait for
+ * quorum/sync as well as the grant.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { GroupTransport } from '@cpgkit/core';
 import { MemoryCluster } from '@cpgkit/core/testing';
-import { ReplicatedStateMachine } from '@cpgkit/statemachine';
-import { Locks, locksMachine } from '@cpgkit/locks';
-import { main } from '../src/main.js';
-import { cliTransport, EXIT_TIMEOUT } from '../src/commands/lock.js';
+import { Locks } from '@cpgkit/locks';
+import type { Agent } from '../src/agent/agent.js';
+import { EXIT_TIMEOUT } from '../src/commands/lock.js';
+import { agentReady, cpgkitOn, startAgent } from './memory-agents.js';
 
 const GROUP = 'cli-lock-test';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('cpgkit lock on the in-memory cluster', () => {
   let cluster: MemoryCluster;
+  let agents: Agent[];
+  /** Clients of the lock service (`role: 'client'`) on nodes 2 and 3 (the majority side below). */
   let replicas: Locks[];
   let stderr: string;
-  const realOpen = cliTransport.open;
 
-  /** Long-lived replicas of the lock state on nodes 2 and 3 (the majority side below). */
+  /** An agent on every node, and two library clients. */
   async function startReplicas(): Promise<void> {
+    agents = [1, 2, 3].map((n) => startAgent(cluster, n, GROUP).agent);
+    await Promise.all(agents.map((a) => agentReady(a)));
     replicas = await Promise.all(
       [2, 3].map(async (n) => {
-        const m = await ReplicatedStateMachine.open(cluster.transport(n), locksMachine(), {
-          groupName: GROUP,
+        const l = await Locks.open(cluster.transport(n), {
+          groupName: `${GROUP}.locks`,
+          role: 'client',
         });
-        await m.ready({ timeout: 10_000 });
-        return new Locks(m, { closeMachine: true });
+        await l.machine.ready({ timeout: 10_000 });
+        return l;
       }),
     );
   }
 
-  /** `cpgkit ARGS...` as a process on node 1; resolves with the exit code and the time it took. */
-  async function cpgkit(args: string[]): Promise<{ code: number; ms: number }> {
-    cliTransport.open = (): GroupTransport => cluster.transport(1);
-    const t0 = performance.now();
-    const code = await main(args);
-    return { code, ms: performance.now() - t0 };
-  }
+  /** `cpgkit ARGS...` as a process on node 1. */
+  const cpgkit = (args: string[]) => cpgkitOn(cluster, 1, args);
 
   beforeEach(async () => {
     cluster = new MemoryCluster({ nodes: 3, seed: 5, realTime: true });
@@ -53,8 +52,8 @@ describe('cpgkit lock on the in-memory cluster', () => {
 
   afterEach(async () => {
     vi.restoreAllMocks();
-    cliTransport.open = realOpen;
     for (const l of replicas) await l.close();
+    await Promise.all(agents.map((a) => a.stop()));
     cluster.destroy();
   });
 
@@ -108,7 +107,7 @@ describe('cpgkit lock on the in-memory cluster', () => {
     ]);
     expect(code, stderr).toBe(EXIT_TIMEOUT);
     expect(stderr).toMatch(
-      /timed out after 1\.5 s waiting for quorum\/sync of group cli-lock-test/,
+      /timed out after 1\.5 s waiting for quorum\/sync of group cli-lock-test\.locks/,
     );
     expect(ms).toBeGreaterThanOrEqual(1400);
     expect(ms).toBeLessThan(5000);

@@ -10,7 +10,9 @@ import {
   MachineClosedError,
   NoQuorumError,
   ReplicatedStateMachine,
+  roleOptions,
   type OpenOptions,
+  type Role,
   type StateChange,
   type StateMachine,
 } from '@cpgkit/statemachine';
@@ -67,8 +69,15 @@ export interface LocksOptions {
   readonly closeMachine?: boolean;
 }
 
-/** Options of `Locks.open`: the state machine's and the lock machine's. */
-export interface LocksOpenOptions extends OpenOptions, LocksMachineOptions {}
+/** Options of `Locks.open`: the state machine's and the lock machine's, and the role. */
+export interface LocksOpenOptions extends OpenOptions, LocksMachineOptions {
+  /**
+   * `'replica'` (holds the lock state: a long-lived service) or `'client'` (a passive member
+   * of the replicas, e.g. of `cpgkit serve`: what it holds is its own, the state is theirs).
+   * See `Role` in `@cpgkit/statemachine`. @defaultValue `'replica'` (unless `passive: true`)
+   */
+  readonly role?: Role;
+}
 
 /** What a lock request asks for. @internal */
 export interface LockSpec {
@@ -156,7 +165,11 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
    * ```
    */
   static async open(group: GroupTransport, options: LocksOpenOptions = {}): Promise<Locks> {
-    const machine = await ReplicatedStateMachine.open(group, locksMachine(options), options);
+    const machine = await ReplicatedStateMachine.open(
+      group,
+      locksMachine(options),
+      roleOptions(options),
+    );
     return new Locks(machine, { closeMachine: true });
   }
 

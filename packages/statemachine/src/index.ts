@@ -6,6 +6,7 @@
 export type * from './types.js';
 export * from './errors.js';
 export { ReplicatedStateMachine, type OpenOptions } from './machine.js';
+export { roleOptions, type Role, type RoleOptions } from './role.js';
 export { SnapshotStore, type ReplicaIdentity } from './persistence.js';
 export { canonicalJson, digestOf } from './canonical.js';
 export type { Image } from './image.js';

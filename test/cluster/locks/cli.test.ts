@@ -1,6 +1,7 @@
 /**
  * `cpgkit lock` and `cpgkit leader` run inside the nodes' network namespaces, as users run
- * them: their commands write to a shared file, which tells who ran when.
+ * them, as clients of a `cpgkit serve` on every node: their commands write to a shared file,
+ * which tells who ran when.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requireCluster } from '../harness/availability.js';
+import { Serves } from '../harness/cli.js';
 import { repoRoot } from '../harness/cluster.js';
 import { RealCluster } from '../harness/real-cluster.js';
 
@@ -50,8 +52,15 @@ function unique(what: string): string {
 
 describe('cpgkit lock and cpgkit leader on the real cluster', () => {
   let fx: RealCluster | undefined;
+  let serves: Serves | undefined;
   const running: Running[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'cpgkit-locks-cli-'));
+
+  /** A `cpgkit serve` for `group` on every node, ready. */
+  async function serve(group: string): Promise<void> {
+    serves = new Serves(env!, group, dir);
+    await serves.start(1, 2, 3);
+  }
 
   beforeAll(async () => {
     if (!env) return;
@@ -75,10 +84,13 @@ describe('cpgkit lock and cpgkit leader on the real cluster', () => {
     }
     await fx?.close();
     fx = undefined;
+    await serves?.stopAll();
+    serves = undefined;
   });
 
   it('cpgkit lock: one command at a time across the nodes, tokens increase, exit codes pass through', async () => {
     const group = unique('lock');
+    await serve(group);
     const file = join(dir, `${group}.log`);
     const script = (n: number) =>
       `echo start ${n} $CPGKIT_FENCING_TOKEN >> ${file}; sleep 0.3; echo end ${n} >> ${file}; exit ${n}`;
@@ -101,6 +113,7 @@ describe('cpgkit lock and cpgkit leader on the real cluster', () => {
 
   it('cpgkit lock: times out with exit 1', async () => {
     const group = unique('timeout');
+    await serve(group);
     const holder = cpgkit(1, ['lock', '--group', group, 'job', '--', 'sleep', '5']);
     running.push(holder);
     await sleep(1500);
@@ -113,6 +126,7 @@ describe('cpgkit lock and cpgkit leader on the real cluster', () => {
   it('cpgkit lock: a holder cut off from the majority stops its command and exits 3; the majority runs next', async () => {
     fx = await RealCluster.open();
     const group = unique('cut');
+    await serve(group);
     const file = join(dir, `${group}.log`);
     const script = (n: number) =>
       `trap 'echo stop ${n} >> ${file}; exit 0' TERM; echo start ${n} $CPGKIT_FENCING_TOKEN >> ${file}; while true; do sleep 0.1; done`;
@@ -132,8 +146,7 @@ describe('cpgkit lock and cpgkit leader on the real cluster', () => {
       `echo start 2 $CPGKIT_FENCING_TOKEN >> ${file}`,
     ]);
     running.push(two);
-    // a third waiter: the state machine needs a majority of its replica set (the cpgkit
-    // processes themselves here) on the majority side, and 1 of 2 is not one
+    // a third waiter, on the majority side too
     const three = cpgkit(3, ['lock', '--group', group, '--timeout', '60', 'job', '--', 'true']);
     running.push(three);
     await sleep(1500);
@@ -178,6 +191,7 @@ describe('cpgkit lock and cpgkit leader on the real cluster', () => {
   it('cpgkit leader: one leader runs; on SIGTERM it stops its command, resigns, and the next takes over', async () => {
     fx = await RealCluster.open();
     const group = unique('leader');
+    await serve(group);
     const file = join(dir, `${group}.log`);
     const procs = await leaders(group, file);
     const [, first, term1] = lines(file)[0]!.split(' ');
@@ -196,6 +210,7 @@ describe('cpgkit lock and cpgkit leader on the real cluster', () => {
   it('cpgkit leader: a leader cut off from the majority stops its command; the majority elects a new term', async () => {
     fx = await RealCluster.open();
     const group = unique('leader-cut');
+    await serve(group);
     const file = join(dir, `${group}.log`);
     const procs = await leaders(group, file);
     const [, first, term1] = lines(file)[0]!.split(' ');

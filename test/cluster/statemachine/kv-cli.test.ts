@@ -75,7 +75,11 @@ describe('cpgkit kv on the real 3-node cluster', () => {
   let fx: RealCluster | undefined;
 
   /** Start `kv serve` on node N with data dir `<group>/nN`; resolves once it reports `until`. */
-  async function serve(node: number, group: string, until_ = /status ready/): Promise<Running> {
+  async function serve(
+    node: number,
+    group: string,
+    until_ = /store status ready/,
+  ): Promise<Running> {
     const r = spawnCli(node, [
       'kv',
       'serve',
@@ -137,15 +141,15 @@ describe('cpgkit kv on the real 3-node cluster', () => {
     const group = unique('none');
     const t0 = performance.now();
     const r = await kv(2, ['get', '--group', group, '--timeout', '2', 'anything']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(4); // EXIT_NO_REPLICA
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/NoReplicaError: no replica of group .* is reachable/);
-    expect(r.stderr).toMatch(/cpgkit kv serve/);
+    expect(r.stderr).toMatch(/NoAgentError: no replica of group .* is reachable/);
+    expect(r.stderr).toMatch(/cpgkit serve --group/);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(performance.now() - t0).toBeGreaterThan(1900);
     const w = await kv(1, ['set', '--group', group, '--timeout', '1', 'k', 'v']);
-    expect(w.code).toBe(1);
-    expect(w.stderr).toMatch(/no replica of group/);
+    expect(w.code).toBe(4);
+    expect(w.stderr).toMatch(/no replica of group .*nothing was applied/);
     // and nothing was started by either: a real replica starts from the initial state
     const s = await serve(3, group);
     const l = await kv(1, ['list', '--group', group, '--json']);
@@ -232,7 +236,7 @@ describe('cpgkit kv on the real 3-node cluster', () => {
     await set(1, group, 'before', '"x"');
     await fx.partition([3], [1, 2]);
     await until('node 3 replica to see the minority', () =>
-      /status minority/.test(servers.get(3)!.stderr()),
+      /store status minority/.test(servers.get(3)!.stderr()),
     );
 
     const w = await kv(3, ['set', '--group', group, 'k', 'v']);
@@ -256,7 +260,7 @@ describe('cpgkit kv on the real 3-node cluster', () => {
     await fx.heal();
     await until('node 3 replica to be ready again', () => {
       const log = servers.get(3)!.stderr();
-      return log.lastIndexOf('status ready') > log.lastIndexOf('status minority');
+      return log.lastIndexOf('store status ready') > log.lastIndexOf('store status minority');
     });
     // only node 3's replica is left: it merged the majority's writes
     await stop(servers.get(1)!);
@@ -277,7 +281,7 @@ describe('cpgkit kv on the real 3-node cluster', () => {
     const del = await kv(2, ['delete', '--group', group, 'key7']);
     expect(del.code, del.stderr).toBe(0);
     for (const s of first) await stop(s);
-    expect((await kv(1, ['get', '--group', group, '--timeout', '1', 'key1'])).code).toBe(1);
+    expect((await kv(1, ['get', '--group', group, '--timeout', '1', 'key1'])).code).toBe(4);
 
     const again = [];
     for (const n of [3, 1, 2]) again.push(await serve(n, group));
@@ -306,16 +310,16 @@ describe('cpgkit kv on the real 3-node cluster', () => {
     await stop(s2);
 
     // node 3's replica comes back first, alone, with an older state: it must not go on from it
-    const t3 = await serve(3, group, /status (minority|syncing)/);
+    const t3 = await serve(3, group, /store status (minority|syncing)/);
     await sleep(3000);
-    expect(t3.stderr()).not.toMatch(/status ready/);
+    expect(t3.stderr()).not.toMatch(/store status ready/);
     const w = await kv(3, ['set', '--group', group, 'c', '3']);
     expect(w.code).not.toBe(0);
     expect(w.stderr).toMatch(/quorum/i);
 
     // a replica with the newest state returns: everyone has it, writes go on
     const t2 = await serve(2, group);
-    await until('node 3 replica to be ready', () => /status ready/.test(t3.stderr()));
+    await until('node 3 replica to be ready', () => /store status ready/.test(t3.stderr()));
     expect(await get(3, group, 'b')).toBe(2);
     expect(await get(1, group, 'a')).toBe(11);
     await set(3, group, 'c', '3');

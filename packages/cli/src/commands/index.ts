@@ -6,6 +6,8 @@ import { registerListen } from './listen.js';
 import { registerLock } from './lock.js';
 import { registerLeader } from './leader.js';
 import { registerSend } from './send.js';
+import { registerServe } from './serve.js';
+import { registerStatus } from './status.js';
 
 /**
  * Every subcommand, in help order. Add yours with one import and one entry.
@@ -18,4 +20,6 @@ export const commands: RegisterCommand[] = [
   registerLock,
   registerLeader,
   registerKv,
+  registerServe,
+  registerStatus,
 ];

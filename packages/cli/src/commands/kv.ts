@@ -1,51 +1,36 @@
 /**
  * `cpgkit kv`: the replicated config store (`ReplicatedMap`) from a shell.
  *
- * - `kv serve --group G [--data DIR]`: a long-lived replica (persists to DIR); status lines on
- *   stderr; exits 0 on SIGTERM/SIGINT after writing its snapshot.
- * - `kv get|set|delete|list|watch --group G ...`: one-shot (passive) members. They join, wait
- *   for a replica to send them the store, do one thing and leave. A passive member never
- *   bootstraps a store and never leads a sync with an empty state: when no replica answers
- *   within `--timeout`, the command fails with `NoReplicaError` instead of inventing an empty
- *   store. A `set` or `delete` that fails in a way that guarantees it was not applied (dropped
- *   by a sync round that never finished, e.g. the one its own join started) is sent again
- *   until `--timeout`.
+ * - `kv serve`: an alias of `cpgkit serve` (the node agent holds the store and the locks).
+ * - `kv get|set|delete|list|watch --group G ...`: clients (passive members) of the store that
+ *   `cpgkit serve --group G` holds. They join, wait for a replica to send them the store, do one
+ *   thing and leave. A client never bootstraps a store: when no replica answers within
+ *   `--timeout`, the command exits 4 with `NoAgentError` (nothing applied). A `set` or `delete`
+ *   that fails in a way that guarantees it was not applied (dropped by a sync round that never
+ *   finished, e.g. the one its own join started) is sent again until `--timeout`; any other
+ *   failure says whether the write was not applied (exit 1) or its outcome is unknown (exit 5).
  *
- * Exit codes: 0 done, 1 failure (absent key for `get`, no replica, no quorum, timeout...),
- * 2 wrong arguments. Errors are one line on stderr.
+ * Exit codes: see `exit-codes.ts` (0 done, 1 failure with nothing applied or absent key for
+ * `get`, 2 wrong arguments, 4 no replica, 5 outcome unknown).
  * @module
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  corosync,
-  Group,
-  InterruptedError,
-  QueueFullError,
-  TimeoutError,
-  TryAgainError,
-  type MemberId,
-} from '@cpgkit/core';
-import {
-  NoQuorumError,
-  NoReplicaError,
-  ReplicatedMap,
-  SnapshotStore,
-  type Json,
-  type MapChange,
-  type MapState,
-} from '@cpgkit/statemachine';
+import { InterruptedError, QueueFullError, TimeoutError, TryAgainError } from '@cpgkit/core';
+import { NoQuorumError, type Json, type MapChange, type ReplicatedMap } from '@cpgkit/statemachine';
 import type { Command } from 'commander';
+import { openStoreClient } from '../clients.js';
+import {
+  NoAgentError,
+  WriteNotAppliedError,
+  WriteOutcomeUnknownError,
+  writeOutcome,
+} from '../errors.js';
 import { UsageError, type RegisterCommand } from '../util.js';
 import { interruptSignal, seconds } from './lock.js';
+import { serveCommand } from './serve.js';
 
 /** How long a one-shot command waits for a replica (and for its write) by default, in seconds. */
 export const DEFAULT_KV_TIMEOUT_S = 5;
-
-/** The machine name of the store (the `ReplicatedMap` default). */
-const KV_MACHINE = 'cpgkit.kv';
-
-/** `kv serve` logs a sync round that lasts longer than this. */
-const SLOW_SYNC_MS = 2000;
 
 /** Exit code of `kv get` when the key is not set. */
 export const EXIT_ABSENT = 1;
@@ -73,59 +58,6 @@ export function parseValue(text: string): Json {
   }
 }
 
-/** The one-line message of `NoReplicaError` for `group`. */
-export function noReplicaMessage(group: string, others: number, timeoutS: number): string {
-  const seen =
-    others === 0
-      ? `no other member in the group within ${timeoutS} s`
-      : `${others} other member(s) in the group, none sent the store within ${timeoutS} s`;
-  return `no replica of group ${group} is reachable (${seen}): start one with \`cpgkit kv serve --group ${group} --data DIR\``;
-}
-
-/**
- * Open a one-shot (passive) member of the store `group` and wait until a replica has sent it
- * the store. Rejects with `NoReplicaError` when none does within `timeoutS` seconds.
- * @param group - the CPG group of the store
- * @param timeoutS - seconds to wait for a replica
- * @param signal - aborts the wait (Ctrl-C)
- * @param log - diagnostics (`--verbose`)
- */
-export async function openOneShot(
-  group: string,
-  timeoutS: number,
-  signal: AbortSignal,
-  log?: (line: string) => void,
-): Promise<ReplicatedMap> {
-  const transport = new Group(corosync());
-  const kv = await ReplicatedMap.open(transport, {
-    name: KV_MACHINE,
-    groupName: group,
-    passive: true,
-    bootstrap: false,
-    checkInterval: 0,
-    signal,
-    timeout: timeoutS * 1000,
-    ...(log === undefined ? {} : { log }),
-  });
-  try {
-    await kv.machine.synced({ signal, timeout: timeoutS * 1000 });
-  } catch (err) {
-    await kv.close();
-    if (err instanceof TimeoutError) {
-      const self = transport.joined ? transport.self : undefined;
-      const others = otherMembers(transport.members(), self);
-      throw new NoReplicaError(noReplicaMessage(group, others, timeoutS), { cause: err });
-    }
-    throw err;
-  }
-  return kv;
-}
-
-function otherMembers(members: readonly MemberId[], self: MemberId | undefined): number {
-  return members.filter((m) => self === undefined || m.nodeid !== self.nodeid || m.pid !== self.pid)
-    .length;
-}
-
 function warnIfStale(kv: ReplicatedMap, group: string): void {
   if (kv.status === 'minority') {
     process.stderr.write(
@@ -143,7 +75,12 @@ async function oneShot<T>(
   const log = opts.verbose ? (l: string) => process.stderr.write(`cpgkit kv: ${l}\n`) : undefined;
   let kv: ReplicatedMap | undefined;
   try {
-    kv = await openOneShot(opts.group, opts.timeout, ctl.signal, log);
+    kv = await openStoreClient({
+      group: opts.group,
+      replicaWaitMs: opts.timeout * 1000,
+      signal: ctl.signal,
+      ...(log === undefined ? {} : { log }),
+    });
     return await fn(kv, ctl.signal);
   } finally {
     off();
@@ -165,8 +102,10 @@ function notApplied(err: unknown): boolean {
 }
 
 /**
- * A write on a one-shot member: refuses at once when the component has no quorum; tries again
- * after an error that guarantees it was not applied (`notApplied`), until `--timeout`.
+ * A write on a client: refuses at once when the component has no quorum; tries again after an
+ * error that guarantees it was not applied (`notApplied`), until `--timeout`. Fails with
+ * `WriteNotAppliedError` (safe to retry) or `WriteOutcomeUnknownError` (it may have been
+ * applied), the original error as `cause`.
  */
 async function write(
   kv: ReplicatedMap,
@@ -175,8 +114,9 @@ async function write(
   op: (o: { signal: AbortSignal; timeout: number }) => Promise<number>,
 ): Promise<number> {
   if (kv.status === 'minority') {
-    throw new NoQuorumError(
-      `no quorum: group ${opts.group} is in a minority partition here (or the cluster lost quorum); the write was refused`,
+    throw new WriteNotAppliedError(
+      `no quorum: group ${opts.group} is in a minority partition here (or the cluster lost quorum); the write was refused (not applied, safe to retry)`,
+      { cause: new NoQuorumError() },
     );
   }
   const deadline = performance.now() + opts.timeout * 1000;
@@ -194,13 +134,49 @@ async function write(
       delay = Math.min(delay * 2, 500);
     }
   } catch (err) {
-    if (err instanceof TimeoutError) {
-      throw new TimeoutError(
-        `the write was not applied within ${opts.timeout} s (is the cluster quorate? see \`cpgkit kv serve\` logs)`,
-        { cause: err },
-      );
-    }
-    throw err;
+    const e = err instanceof Error ? err : new Error(String(err));
+    if (writeOutcome(err) === 'not-applied')
+      throw new WriteNotAppliedError(`${e.name}: ${e.message} (not applied, safe to retry)`, {
+        cause: err,
+      });
+    const what =
+      err instanceof TimeoutError
+        ? `the write was not acknowledged within ${opts.timeout} s (is the cluster quorate? see the \`cpgkit serve\` logs)`
+        : `${e.name}: ${e.message}`;
+    throw new WriteOutcomeUnknownError(
+      `${what}; outcome unknown: it may have been applied (read the key before retrying)`,
+      { cause: err },
+    );
+  }
+}
+
+/**
+ * A write command: a failure before the write was handed to the group (opening, waiting for a
+ * replica, corosync unreachable) did not apply it.
+ */
+async function writeCommand(
+  opts: GroupOpts,
+  fn: (kv: ReplicatedMap, signal: AbortSignal) => Promise<void>,
+): Promise<void> {
+  let started = false;
+  try {
+    await oneShot(opts, (kv, signal) => {
+      started = true;
+      return fn(kv, signal);
+    });
+  } catch (err) {
+    if (
+      started ||
+      err instanceof NoAgentError ||
+      err instanceof WriteNotAppliedError ||
+      err instanceof WriteOutcomeUnknownError ||
+      err instanceof UsageError
+    )
+      throw err;
+    const e = err instanceof Error ? err : new Error(String(err));
+    throw new WriteNotAppliedError(`${e.name}: ${e.message} (not applied, safe to retry)`, {
+      cause: err,
+    });
   }
 }
 
@@ -216,110 +192,23 @@ function groupOptions(cmd: Command): Command {
     .option('--verbose', 'log sync decisions on stderr');
 }
 
-function statusLine(kv: ReplicatedMap): string {
-  const m = kv.machine;
-  return `status ${kv.status} (epoch ${m.epoch}, index ${m.index}, revision ${kv.revision}, ${kv.size} keys, ${m.members.length} members)`;
-}
-
-/** `kv serve`: run until SIGTERM/SIGINT. */
-async function serve(opts: {
-  group: string;
-  data?: string;
-  verbose?: boolean;
-  forceBootstrap?: boolean;
-}): Promise<void> {
-  const say = (l: string): void => void process.stderr.write(`cpgkit kv: ${l}\n`);
-  const { ctl, off } = interruptSignal();
-  const stopped = new Promise<void>((resolve) => {
-    if (ctl.signal.aborted) resolve();
-    ctl.signal.addEventListener('abort', () => resolve(), { once: true });
-  });
-  if (opts.data !== undefined) {
-    // the machine restores the same file; read it here to say what this replica starts from
-    const image = await new SnapshotStore(opts.data, KV_MACHINE).load<MapState>();
-    say(
-      image === undefined
-        ? `no snapshot in ${opts.data}: starting empty`
-        : `restored revision ${image.state.revision} (${image.state.count} keys, epoch ${image.epoch}, index ${image.index}) from ${opts.data}`,
-    );
-  }
-  const kv = await ReplicatedMap.open(new Group(corosync()), {
-    name: KV_MACHINE,
-    groupName: opts.group,
-    ...(opts.data === undefined ? {} : { dataDir: opts.data }),
-    ...(opts.verbose ? { log: say } : {}),
-    ...(opts.forceBootstrap ? { bootstrap: 'force' as const } : {}),
-  });
-  const self = kv.machine.self;
-  say(
-    `serving group ${opts.group} as ${self.nodeid}:${self.pid}` +
-      (opts.data === undefined ? ' (in memory: --data DIR to persist)' : ` (data in ${opts.data})`),
-  );
-  let logged: string = kv.status;
-  let slow: NodeJS.Timeout | undefined;
-  say(statusLine(kv));
-  const unsubs = [
-    // a one-shot client's join and leave make two short sync rounds: log settled changes only,
-    // and a sync only when it lasts
-    kv.on('status', (e) => {
-      clearTimeout(slow);
-      if (e.status === 'syncing') {
-        slow = setTimeout(() => {
-          if (kv.status === 'syncing') say(`${statusLine(kv)} for over ${SLOW_SYNC_MS} ms`);
-          logged = 'syncing';
-        }, SLOW_SYNC_MS);
-      } else if (e.status !== logged) {
-        logged = e.status;
-        say(statusLine(kv));
-      }
-    }),
-    kv.on('mismatch', (e) =>
-      say(
-        `state digest mismatch at epoch ${e.epoch} index ${e.index} with ${e.from.nodeid}:${e.from.pid}: resyncing`,
-      ),
-    ),
-    kv.on('foreign', (e) => {
-      if (e.count === 1 || e.count % 1000 === 0)
-        say(`skipped ${e.count} foreign message(s) in the group`);
-    }),
-  ];
-  const closed = new Promise<Error | undefined>((resolve) =>
-    kv.on('closed', (e) => resolve(e.error)),
-  );
-  try {
-    const first = await Promise.race([stopped.then(() => 'stop' as const), closed]);
-    if (first !== 'stop' && first !== undefined) throw first;
-    if (first === 'stop') say(`stopping: ${String((ctl.signal.reason as Error).message)}`);
-  } finally {
-    off();
-    clearTimeout(slow);
-    for (const u of unsubs) u();
-    await kv.close();
-  }
-  say(`stopped at revision ${kv.revision} (${kv.size} keys)`);
-}
-
 /** Registers `cpgkit kv` and its subcommands. */
 export const registerKv: RegisterCommand = (program, setExit) => {
   const kv = program
     .command('kv')
-    .description('the replicated config store: serve a replica, get/set/delete/list/watch keys');
+    .description(
+      'the replicated config store: get/set/delete/list/watch keys (serve: alias of cpgkit serve)',
+    );
 
-  kv.command('serve')
-    .description('run a long-lived replica of the store (until SIGTERM/SIGINT)')
-    .requiredOption('--group <group>', 'the CPG group of the store')
-    .option('--data <dir>', 'persist snapshots here; restored on start')
-    .option('--verbose', 'log sync decisions on stderr')
-    .option(
-      '--force-bootstrap',
-      'escape hatch when most replicas are lost for good: go on from the newest state present (once, on one replica)',
-    )
-    .action(serve);
+  serveCommand(
+    kv.command('serve').description('an alias of `cpgkit serve` (the store, locks and elections)'),
+  );
 
   groupOptions(kv.command('get'))
     .description('print the value of KEY as JSON (exit 1 if not set)')
     .argument('<key>', 'the key')
-    .action(async (key: string, opts: GroupOpts) => {
+    .option('--raw', 'print a string value as it is, without JSON quotes (like jq -r)')
+    .action(async (key: string, opts: GroupOpts & { raw?: boolean }) => {
       await oneShot(opts, (store) => {
         warnIfStale(store, opts.group);
         const value = store.get(key);
@@ -327,7 +216,8 @@ export const registerKv: RegisterCommand = (program, setExit) => {
           process.stderr.write(`cpgkit: key '${key}' is not set in group ${opts.group}\n`);
           setExit(EXIT_ABSENT);
         } else {
-          process.stdout.write(`${JSON.stringify(value)}\n`);
+          const text = opts.raw && typeof value === 'string' ? value : JSON.stringify(value);
+          process.stdout.write(`${text}\n`);
         }
         return Promise.resolve();
       });
@@ -339,7 +229,7 @@ export const registerKv: RegisterCommand = (program, setExit) => {
     .argument('<value>', 'the value')
     .action(async (key: string, value: string, opts: GroupOpts) => {
       if (key === '') throw new UsageError('KEY must not be empty');
-      await oneShot(opts, async (store, signal) => {
+      await writeCommand(opts, async (store, signal) => {
         const rev = await write(store, opts, signal, (o) => store.set(key, parseValue(value), o));
         process.stderr.write(`cpgkit: set '${key}' at revision ${rev}\n`);
       });
@@ -349,7 +239,7 @@ export const registerKv: RegisterCommand = (program, setExit) => {
     .description('delete KEY (no error when it is not set)')
     .argument('<key>', 'the key')
     .action(async (key: string, opts: GroupOpts) => {
-      await oneShot(opts, async (store, signal) => {
+      await writeCommand(opts, async (store, signal) => {
         const existed = store.has(key);
         const rev = await write(store, opts, signal, (o) => store.delete(key, o));
         process.stderr.write(

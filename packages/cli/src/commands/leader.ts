@@ -1,18 +1,30 @@
 /**
- * `cpgkit leader --group G [--data DIR] NAME -- COMMAND...`: campaign for leadership of NAME;
+ * `cpgkit leader --group G [--timeout S] NAME -- COMMAND...`: a client of the election service
+ * that `cpgkit serve --group G` holds on the nodes; campaign for leadership of NAME;
  * while leader, run COMMAND with `CPGKIT_TERM` in its environment. When leadership is lost,
  * stop COMMAND (SIGTERM, SIGKILL after `--grace`) and campaign again. On SIGTERM/SIGINT,
  * stop COMMAND, resign and exit 0. If COMMAND exits on its own, resign and exit with its code.
+ * With no replica reachable within `--timeout` (default 10 s), exit 4.
  * @module
  */
 import { hostname } from 'node:os';
 import type { Leadership, Locks } from '@cpgkit/locks';
 import type { RegisterCommand } from '../util.js';
-import { interruptSignal, openCliLocks, runChild, seconds, stopChild } from './lock.js';
+import { DEFAULT_REPLICA_WAIT_S, openLocksClient } from '../clients.js';
+import {
+  interruptSignal,
+  reportNoAgent,
+  runChild,
+  seconds,
+  stopChild,
+  verboseLog,
+  warnDataIgnored,
+} from './lock.js';
 
 interface LeaderCliOptions {
   group: string;
   data?: string;
+  timeout: number;
   grace: number;
   verbose?: boolean;
 }
@@ -25,19 +37,36 @@ export const registerLeader: RegisterCommand = (program, setExit) => {
       'run COMMAND only while this process leads NAME; campaign again when leadership is lost',
     )
     .requiredOption('--group <group>', 'the CPG group of the election service')
-    .option('--data <dir>', 'persist the election state here (terms survive a full restart)')
+    .option('--data <dir>', 'ignored (a client holds no state; `cpgkit serve --data` does)')
+    .option(
+      '--timeout <s>',
+      'give up when no replica (`cpgkit serve`) answers within this many seconds (exit 4)',
+      seconds('--timeout'),
+      DEFAULT_REPLICA_WAIT_S,
+    )
     .option('--grace <s>', 'after SIGTERM, wait this long before SIGKILL', seconds('--grace'), 5)
     .option('--verbose', 'log sync decisions on stderr')
     .argument('<name>', 'the election name')
     .argument('<command...>', 'the command to run while leader, after --')
     .action(async (name: string, command: string[], opts: LeaderCliOptions) => {
+      warnDataIgnored('leader', opts.group, opts.data);
       const { ctl, off } = interruptSignal();
       let locks: Locks | undefined;
       const stopped = new Promise<'stop'>((resolve) =>
         ctl.signal.addEventListener('abort', () => resolve('stop'), { once: true }),
       );
       try {
-        locks = await openCliLocks(opts.group, opts.data, ctl.signal, opts.verbose);
+        try {
+          locks = await openLocksClient({
+            group: opts.group,
+            replicaWaitMs: opts.timeout * 1000,
+            signal: ctl.signal,
+            ...(opts.verbose ? { log: verboseLog } : {}),
+          });
+        } catch (err) {
+          if (reportNoAgent(err, `leader '${name}'`, setExit)) return;
+          throw err;
+        }
         const value = { host: hostname(), pid: process.pid };
         for (;;) {
           let leadership: Leadership;

@@ -1,23 +1,26 @@
 /**
- * `cpgkit lock --group G [--data DIR] [--timeout S] [--ttl S] NAME -- COMMAND...`: like
- * `flock`, across the cluster. Acquire the fenced lock NAME, run COMMAND with
+ * `cpgkit lock --group G [--timeout S] [--ttl S] NAME -- COMMAND...`: like `flock`, across the
+ * cluster. A client of the lock service that `cpgkit serve --group G` holds on the nodes (it
+ * holds no state itself). Acquire the fenced lock NAME, run COMMAND with
  * `CPGKIT_FENCING_TOKEN` in its environment, release when it exits and exit with its code.
  * If the lock is lost while COMMAND runs, COMMAND gets SIGTERM (SIGKILL after `--grace`
- * seconds) and cpgkit exits with code 3, saying why. `--timeout` bounds the whole wait: for
- * the lock service to sync with a quorate majority (forever in a minority partition without
- * it), then for the grant; it exits 1 and says which of the two it was still waiting for.
+ * seconds) and cpgkit exits with code 3, saying why. `--timeout` bounds the whole wait: for a
+ * replica (exit 4 when none answers: run `cpgkit serve`), for the lock service to be ready in a
+ * quorate component, then for the grant (exit 1, saying which it was still waiting for).
+ * Without `--timeout`, the wait for a replica is bounded by 10 s and the grant is waited for.
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { corosync, Group, TimeoutError, type GroupTransport } from '@cpgkit/core';
-import { ReplicatedStateMachine } from '@cpgkit/statemachine';
-import { LockLostError, Locks, locksMachine } from '@cpgkit/locks';
+import { TimeoutError } from '@cpgkit/core';
+import { LockLostError, type Locks } from '@cpgkit/locks';
+import { DEFAULT_REPLICA_WAIT_S, openLocksClient, SyncTimeoutError } from '../clients.js';
+import { NoAgentError } from '../errors.js';
+import { EXIT_FAILURE, EXIT_LOST, EXIT_NO_REPLICA } from '../exit-codes.js';
 import { UsageError, type RegisterCommand } from '../util.js';
 
-/** Exit code when the lock (or leadership) was lost while COMMAND ran. */
-export const EXIT_LOST = 3;
+export { EXIT_LOST };
 /** Exit code when `--timeout` ran out before the lock was granted. */
-export const EXIT_TIMEOUT = 1;
+export const EXIT_TIMEOUT = EXIT_FAILURE;
 
 interface LockCliOptions {
   group: string;
@@ -36,60 +39,6 @@ export function seconds(flag: string) {
       throw new UsageError(`${flag} wants a number of seconds, got '${value}'`);
     return n;
   };
-}
-
-/**
- * How `lock` and `leader` reach the cluster: a new corosync CPG member. Tests point `open` at
- * an in-memory cluster (`MemoryCluster.transport(n)`) to run the commands without corosync.
- */
-export const cliTransport: { open: () => GroupTransport } = {
-  open: () => new Group(corosync()),
-};
-
-/** `--timeout` ran out before the lock service was synced in a quorate component. */
-export class SyncTimeoutError extends TimeoutError {
-  override name = 'SyncTimeoutError';
-  /** What the wait was for, and where the member stood when it gave up. */
-  readonly waitingFor: string;
-  constructor(group: string, status: string, cause: Error) {
-    const why =
-      status === 'minority'
-        ? 'this member is in a minority partition, or the cluster has no quorum'
-        : 'no state received from a quorate majority yet';
-    const waitingFor = `quorum/sync of group ${group} (status ${status}: ${why})`;
-    super(`timed out waiting for ${waitingFor}`, { cause });
-    this.waitingFor = waitingFor;
-  }
-}
-
-/**
- * Open the lock machine for a CLI command: join `group` over corosync, with snapshots in
- * `dataDir` if given, and wait until synced with the existing members in a quorate component.
- * Rejects with `SyncTimeoutError` when that takes longer than `timeoutMs` (a member cut off
- * in a minority partition waits until the partition heals).
- */
-export async function openCliLocks(
-  group: string,
-  dataDir: string | undefined,
-  signal: AbortSignal,
-  verbose = false,
-  timeoutMs?: number,
-): Promise<Locks> {
-  const machine = await ReplicatedStateMachine.open(cliTransport.open(), locksMachine(), {
-    groupName: group,
-    ...(dataDir === undefined ? {} : { dataDir }),
-    ...(verbose ? { log: (l: string) => void process.stderr.write(`cpgkit: ${l}\n`) } : {}),
-  });
-  const locks = new Locks(machine, { closeMachine: true });
-  try {
-    await machine.ready({ signal, ...(timeoutMs === undefined ? {} : { timeout: timeoutMs }) });
-  } catch (err) {
-    const status = machine.status;
-    await locks.close();
-    if (err instanceof TimeoutError) throw new SyncTimeoutError(group, status, err);
-    throw err;
-  }
-  return locks;
 }
 
 /** Run COMMAND; resolves with its exit code (128 + signal number when killed). */
@@ -155,16 +104,36 @@ export function interruptSignal(): { ctl: AbortController; off: () => void } {
   };
 }
 
+/** `--verbose` lines. */
+export const verboseLog = (l: string): void => void process.stderr.write(`cpgkit: ${l}\n`);
+
+/** Warn that `--data` does nothing on a client (it used to make the process a replica). */
+export function warnDataIgnored(command: string, group: string, data: string | undefined): void {
+  if (data === undefined) return;
+  process.stderr.write(
+    `cpgkit: warning: --data is ignored: \`cpgkit ${command}\` is a client and holds no state; ` +
+      `the state lives in \`cpgkit serve --group ${group} --data DIR\` on the nodes\n`,
+  );
+}
+
+/** Print a `NoAgentError` and set its exit code; `false` for any other error. */
+export function reportNoAgent(err: unknown, what: string, setExit: (c: number) => void): boolean {
+  if (!(err instanceof NoAgentError)) return false;
+  process.stderr.write(`cpgkit: ${what}: ${err.message}\n`);
+  setExit(EXIT_NO_REPLICA);
+  return true;
+}
+
 /** Registers `cpgkit lock`. */
 export const registerLock: RegisterCommand = (program, setExit) => {
   program
     .command('lock')
     .description('hold the fenced lock NAME across the cluster while COMMAND runs (like flock)')
     .requiredOption('--group <group>', 'the CPG group of the lock service')
-    .option('--data <dir>', 'persist the lock state here (tokens survive a full restart)')
+    .option('--data <dir>', 'ignored (a client holds no state; `cpgkit serve --data` does)')
     .option(
       '--timeout <s>',
-      'give up after this many seconds, the wait for quorum/sync included (exit 1)',
+      'give up after this many seconds, the wait for a replica (exit 4) and for quorum/sync included (exit 1)',
       seconds('--timeout'),
     )
     .option(
@@ -177,8 +146,9 @@ export const registerLock: RegisterCommand = (program, setExit) => {
     .argument('<name>', 'the lock name')
     .argument('<command...>', 'the command to run, after --')
     .action(async (name: string, command: string[], opts: LockCliOptions) => {
+      warnDataIgnored('lock', opts.group, opts.data);
       const { ctl, off } = interruptSignal();
-      // --timeout covers the whole wait: joining and syncing in a quorate component, then the grant
+      // --timeout covers the whole wait: a replica, syncing in a quorate component, the grant
       const deadline =
         opts.timeout === undefined ? undefined : performance.now() + opts.timeout * 1000;
       const left = (): number | undefined =>
@@ -186,8 +156,19 @@ export const registerLock: RegisterCommand = (program, setExit) => {
       let locks: Locks | undefined;
       try {
         try {
-          locks = await openCliLocks(opts.group, opts.data, ctl.signal, opts.verbose, left());
+          const replicaWaitMs = Math.min(
+            left() ?? Infinity,
+            opts.timeout === undefined ? DEFAULT_REPLICA_WAIT_S * 1000 : Infinity,
+          );
+          locks = await openLocksClient({
+            group: opts.group,
+            replicaWaitMs,
+            signal: ctl.signal,
+            ...(opts.verbose ? { log: verboseLog } : {}),
+            readyWaitMs: left(),
+          });
         } catch (err) {
+          if (reportNoAgent(err, `lock '${name}'`, setExit)) return;
           if (err instanceof SyncTimeoutError) {
             process.stderr.write(
               `cpgkit: lock '${name}': timed out after ${opts.timeout} s waiting for ${err.waitingFor}\n`,

@@ -6,6 +6,7 @@
 import { PushIterator, type GroupTransport, type WaitOptions } from '@cpgkit/core';
 import { ReplicatedStateMachine, type OpenOptions } from '../machine.js';
 import type { MachineEvent, MachineStatus, StateChange } from '../types.js';
+import { roleOptions, type Role } from '../role.js';
 import {
   CommandFailedError,
   CompareFailedError,
@@ -48,6 +49,12 @@ export interface MapItem extends MapEntry {
 
 /** Options for `ReplicatedMap.open`. */
 export interface MapOptions extends OpenOptions {
+  /**
+   * `'replica'` (an embedded replica: holds the store, persists with `dataDir`) or `'client'`
+   * (a passive member of the replicas, e.g. of `cpgkit serve`). See `Role`.
+   * @defaultValue `'replica'` (unless `passive: true`)
+   */
+  readonly role?: Role;
   /** The machine name. @defaultValue 'cpgkit.kv' */
   readonly name?: string;
   /** Size limits; every replica of a store must use the same. @defaultValue DEFAULT_LIMITS */
@@ -111,7 +118,7 @@ export class ReplicatedMap implements AsyncDisposable {
     const limits = { ...DEFAULT_LIMITS, ...options.limits };
     const def = mapDefinition(options.name ?? 'cpgkit.kv', limits);
     const machine = await ReplicatedStateMachine.open(group, def, {
-      ...options,
+      ...roleOptions(options),
       groupName: options.groupName ?? options.name ?? 'cpgkit.kv',
     });
     const map = new ReplicatedMap(machine, limits, options.historyLimit ?? 10_000);
