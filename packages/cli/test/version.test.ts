@@ -7,9 +7,9 @@ describe('cpgkit --version', () => {
   afterEach(() => vi.restoreAllMocks());
 
   it.each([['--version'], ['-V']])('%s prints the package version and exits 0', async (flag) => {
-    const pkg = JSON.parse(
-      await readFile(new URL('../package.json', import.meta.url), 'utf8'),
-    ) as { version: string };
+    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
     let out = '';
     vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
       out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
