@@ -4,7 +4,9 @@
  * no build state or tests), install them with plain npm and `--engine-strict` into a fresh
  * app in a temporary folder outside the repository, type-check the app's TypeScript with
  * `moduleResolution nodenext` and `strict`, and run it: a `ReplicatedMap` and `Locks` on 3
- * nodes of the in-memory cluster, a key set and read, a lock acquired and released. Also: every
+ * nodes of the in-memory cluster, a key set and read, a lock acquired and released, without
+ * xstate installed and with koffi hidden (neither may load). Then, with xstate installed, an app
+ * of `@cpgkit/statemachine/xstate` the same way. Also: every
  * installed package's `engines.node` admits the oldest Node the packages declare, and
  * `cpgkit --version` prints the packed version.
  *
@@ -16,7 +18,7 @@
  * @module
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { enginesTooNew, tarballProblems } from './package-checks.js';
@@ -47,9 +49,12 @@ function sh(cmd: string, args: string[], cwd: string): string {
   return r.stdout;
 }
 
-function installedVersion(name: string): string {
-  return readJson<Manifest>(join(ROOT, 'node_modules', name, 'package.json')).version;
+/** The version of `name` installed in the workspace (at the root, or in the folder `under`). */
+function installedVersion(name: string, under = ''): string {
+  return readJson<Manifest>(join(ROOT, under, 'node_modules', name, 'package.json')).version;
 }
+
+const NPM_QUIET = ['--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'];
 
 /** The app a new user writes: three nodes, a config store and locks, in real time. */
 const APP = `import { MemoryCluster } from '@cpgkit/core/testing';
@@ -87,6 +92,32 @@ cluster.destroy();
 console.log(JSON.stringify({ revision, read, busy: busy === null, tokens }));
 `;
 
+/** The app of a user of the xstate adapter, who installs xstate next to cpgkit. */
+const MACHINE_APP = `import { createMachine } from 'xstate';
+import { MemoryCluster } from '@cpgkit/core/testing';
+import { replicateMachine, type ReplicatedActor } from '@cpgkit/statemachine/xstate';
+
+const toggle = createMachine({
+  id: 'toggle',
+  initial: 'off',
+  states: { off: { on: { TOGGLE: 'on' } }, on: { on: { TOGGLE: 'off' } } },
+});
+const cluster = new MemoryCluster({ nodes: 3, realTime: true });
+const actors: ReplicatedActor<typeof toggle>[] = await Promise.all(
+  cluster.nodeIds.map((n) => replicateMachine(toggle, cluster.transport(n), { groupName: 'toggle' })),
+);
+await Promise.all(actors.map((a) => a.ready({ timeout: 10_000 })));
+await actors[0]!.send({ type: 'TOGGLE' });
+const deadline = Date.now() + 10_000;
+while (actors.some((a) => a.snapshot.value !== 'on') && Date.now() < deadline) {
+  await new Promise((r) => setTimeout(r, 10));
+}
+const values = actors.map((a) => a.snapshot.value);
+for (const a of actors) await a.close();
+cluster.destroy();
+console.log(JSON.stringify(values));
+`;
+
 const TSCONFIG = {
   compilerOptions: {
     target: 'es2023',
@@ -98,7 +129,6 @@ const TSCONFIG = {
     types: ['node'],
     outDir: 'out',
   },
-  include: ['app.ts'],
 };
 
 function main(): void {
@@ -148,18 +178,7 @@ function main(): void {
         2,
       )}\n`,
     );
-    sh(
-      'npm',
-      [
-        'install',
-        '--engine-strict',
-        '--prefer-offline',
-        '--no-audit',
-        '--no-fund',
-        '--loglevel=error',
-      ],
-      app,
-    );
+    sh('npm', ['install', '--engine-strict', ...NPM_QUIET], app);
 
     step(`checking that every installed package runs on Node ${root.engines?.node}`);
     const tooNew = enginesTooNew(join(app, 'node_modules'), root.engines?.node ?? '*');
@@ -168,11 +187,28 @@ function main(): void {
         `these dependencies do not run on Node ${root.engines?.node}:\n${tooNew.join('\n')}`,
       );
 
-    step('type-checking the app (nodenext, strict) and running it');
+    const tsc = join(app, 'node_modules/typescript/bin/tsc');
+    const typecheck = (files: string[]): void => {
+      const tsconfig = { ...TSCONFIG, include: files };
+      writeFileSync(join(app, 'tsconfig.json'), `${JSON.stringify(tsconfig, null, 2)}\n`);
+      sh(process.execPath, [tsc, '-p', '.'], app);
+    };
+
+    step('type-checking the app (nodenext, strict) and running it without koffi and xstate');
     writeFileSync(join(app, 'app.ts'), APP);
-    writeFileSync(join(app, 'tsconfig.json'), `${JSON.stringify(TSCONFIG, null, 2)}\n`);
-    sh(process.execPath, [join(app, 'node_modules/typescript/bin/tsc'), '-p', '.'], app);
-    const output = sh(process.execPath, ['out/app.js'], app).trim().split('\n').at(-1)!;
+    typecheck(['app.ts']);
+    // xstate (an optional peer) is not installed; koffi is, but the in-memory cluster must not
+    // load it: hidden while the app runs, an import of either fails
+    const koffi = join(app, 'node_modules/koffi');
+    if (existsSync(join(app, 'node_modules/xstate')))
+      throw new Error('npm installed xstate, an optional peer dependency nobody asked for');
+    renameSync(koffi, `${koffi}.hidden`);
+    let output: string;
+    try {
+      output = sh(process.execPath, ['out/app.js'], app).trim().split('\n').at(-1)!;
+    } finally {
+      renameSync(`${koffi}.hidden`, koffi);
+    }
     const result = JSON.parse(output) as {
       revision: number;
       read: unknown;
@@ -188,6 +224,23 @@ function main(): void {
       throw new Error(
         `the app printed ${output}, expected ${JSON.stringify(expected)} and increasing tokens`,
       );
+
+    step('installing xstate, type-checking and running an app of @cpgkit/statemachine/xstate');
+    sh(
+      'npm',
+      [
+        'install',
+        '--engine-strict',
+        ...NPM_QUIET,
+        `xstate@${installedVersion('xstate', 'packages/statemachine')}`,
+      ],
+      app,
+    );
+    writeFileSync(join(app, 'machine.ts'), MACHINE_APP);
+    typecheck(['app.ts', 'machine.ts']);
+    const toggled = sh(process.execPath, ['out/machine.js'], app).trim().split('\n').at(-1);
+    if (toggled !== '["on","on","on"]')
+      throw new Error(`the xstate app printed ${toggled}, expected ["on","on","on"]`);
 
     step('cpgkit --version');
     const version = sh(join(app, 'node_modules/.bin/cpgkit'), ['--version'], app).trim();

@@ -12,7 +12,7 @@
 import { parseArgs } from 'node:util';
 import { corosync, Group, type GroupTransport } from '@cpgkit/core';
 import { MemoryCluster } from '@cpgkit/core/testing';
-import { replicateMachine, type ReplicatedActor } from '@cpgkit/statemachine';
+import { replicateMachine, type ReplicatedActor } from '@cpgkit/statemachine/xstate';
 import { CANARY_MS, pipeline, type PipelineEvent } from './pipeline.js';
 
 const GROUP = 'cpgkit-example-pipeline';

@@ -28,14 +28,5 @@ export {
   type MapResult,
   type MapState,
 } from './map/state.js';
-export {
-  xstateDefinition,
-  replicateMachine,
-  ReplicatedActor,
-  type XState,
-  type XTimer,
-  type XAction,
-  type XStateDefinition,
-  type ReplicateOptions,
-} from './xstate/adapter.js';
-export { immerAssign } from './xstate/immer-assign.js';
+// The xstate adapter is `@cpgkit/statemachine/xstate` (src/xstate.ts): importing this entry
+// never loads xstate.
