@@ -8,6 +8,7 @@ export type * from './transport.js';
 export type * from './driver.js';
 export { realClock } from './clock.js';
 export { corosync, type CorosyncOptions } from './corosync/transport.js';
+export type { NativeLibraryPaths } from './native/load.js';
 export { Group, openGroup, type GroupOptions, type OpenGroupOptions } from './group.js';
 export { encodeGroupName, MAX_GROUP_NAME_BYTES } from './group-name.js';
 export { DEFAULT_MAX_MESSAGE_SIZE } from './frame.js';

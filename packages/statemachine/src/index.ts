@@ -6,7 +6,7 @@
 export type * from './types.js';
 export * from './errors.js';
 export { ReplicatedStateMachine, type OpenOptions } from './machine.js';
-export { SnapshotStore, type ReplicaIdentity } from './persistence.js';
+export { SnapshotStore, type LogRecord, type ReplicaIdentity } from './persistence.js';
 export { canonicalJson, digestOf } from './canonical.js';
 export type { Image } from './image.js';
 export {
@@ -23,10 +23,13 @@ export {
   type MapCommand,
   type MapCompare,
   type MapEntry,
+  type MapFanout,
+  type MapLeaf,
   type MapLimits,
   type MapOp,
   type MapResult,
   type MapState,
+  type MapTree,
 } from './map/state.js';
 // The xstate adapter is `@cpgkit/statemachine/xstate` (src/xstate.ts): importing this entry
 // never loads xstate.
