@@ -56,12 +56,12 @@ function installedVersion(name: string, under = ''): string {
 
 const NPM_QUIET = ['--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'];
 
-/** The app a new user writes: three nodes, a config store and locks, in real time. */
-const APP = `import { MemoryCluster } from '@cpgkit/core/testing';
+/** The app a new user writes: three embedded nodes (real time), a config store and locks. */
+const APP = `import { embeddedCluster } from '@cpgkit/core';
 import { ReplicatedMap } from '@cpgkit/statemachine';
 import { Locks, type Lock } from '@cpgkit/locks';
 
-const cluster = new MemoryCluster({ nodes: 3, realTime: true });
+const cluster = embeddedCluster({ nodes: 3 });
 const nodes = cluster.nodeIds;
 
 const maps: ReplicatedMap[] = await Promise.all(
@@ -94,7 +94,8 @@ console.log(JSON.stringify({ revision, read, busy: busy === null, tokens }));
 
 /** The app of a user of the xstate adapter, who installs xstate next to cpgkit. */
 const MACHINE_APP = `import { createMachine } from 'xstate';
-import { MemoryCluster } from '@cpgkit/core/testing';
+import { embeddedCluster } from '@cpgkit/core';
+import type { MemoryCluster } from '@cpgkit/core/testing';
 import { replicateMachine, type ReplicatedActor } from '@cpgkit/statemachine/xstate';
 
 const toggle = createMachine({
@@ -102,7 +103,7 @@ const toggle = createMachine({
   initial: 'off',
   states: { off: { on: { TOGGLE: 'on' } }, on: { on: { TOGGLE: 'off' } } },
 });
-const cluster = new MemoryCluster({ nodes: 3, realTime: true });
+const cluster: MemoryCluster = embeddedCluster({ nodes: 3 });
 const actors: ReplicatedActor<typeof toggle>[] = await Promise.all(
   cluster.nodeIds.map((n) => replicateMachine(toggle, cluster.transport(n), { groupName: 'toggle' })),
 );
