@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // First-run setup for the quick-start commands: installs the workspace with pnpm
 // (through npx when pnpm is not on PATH; corepack cannot verify pnpm here) and
-// builds the packages. Cheap when everything is already in place.
+// builds the packages. Cheap when everything is already in place. With
+// --install-only, installs when needed and builds nothing more (the examples run
+// from source).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -31,7 +33,7 @@ if (needsInstall()) {
   const args = ['install', '--frozen-lockfile'];
   if (hasPnpm()) run('pnpm', args);
   else run('npx', ['--yes', pnpmSpec, ...args]);
-} else {
+} else if (!process.argv.includes('--install-only')) {
   // Keep the built packages current with the sources (incremental, fast).
   run(process.execPath, [
     join(root, 'node_modules', 'typescript', 'bin', 'tsc'),

@@ -5,8 +5,7 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { corosync, Group } from '@cpgkit/core';
-import { MemoryCluster } from '@cpgkit/core/testing';
+import { corosync, embeddedCluster, Group, type MemoryCluster } from '@cpgkit/core';
 import { ReplicatedMap } from '@cpgkit/statemachine';
 import { createConfigServer } from './service.js';
 
@@ -69,7 +68,7 @@ export async function startMemoryStore(options: {
   readonly group?: string;
 }): Promise<RunningStore> {
   const count = options.nodes ?? 3;
-  const cluster = new MemoryCluster({ nodes: count, seed: options.seed ?? 1, realTime: true });
+  const cluster = embeddedCluster({ nodes: count, seed: options.seed ?? 1 });
   const group = options.group ?? DEFAULT_GROUP;
   const nodes = await Promise.all(
     Array.from({ length: count }, (_, i) =>

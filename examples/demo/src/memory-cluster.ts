@@ -3,7 +3,7 @@
  * process on each, faults made with `partition` / `heal`.
  * @module
  */
-import { MemoryCluster } from '@cpgkit/core/testing';
+import { embeddedCluster } from '@cpgkit/core';
 import { NodeAgent } from './agent.js';
 import type { ClusterControl } from './node.js';
 
@@ -16,7 +16,7 @@ export interface MemoryClusterOptions {
 
 /** Start an in-memory cluster and one demo node process on each of its nodes. */
 export async function startMemoryCluster(options: MemoryClusterOptions): Promise<ClusterControl> {
-  const cluster = new MemoryCluster({ nodes: options.nodes, seed: options.seed, realTime: true });
+  const cluster = embeddedCluster({ nodes: options.nodes, seed: options.seed });
   const nodes: NodeAgent[] = [];
   for (const n of cluster.nodeIds) {
     nodes.push(

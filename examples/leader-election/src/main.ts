@@ -8,8 +8,7 @@
  * @module
  */
 import { parseArgs } from 'node:util';
-import { corosync, Group, type GroupTransport } from '@cpgkit/core';
-import { MemoryCluster } from '@cpgkit/core/testing';
+import { corosync, embeddedCluster, Group, type GroupTransport } from '@cpgkit/core';
 import { Locks } from '@cpgkit/locks';
 import { runWorker, watchLeader } from './worker.js';
 
@@ -67,7 +66,7 @@ if (values.corosync) {
   process.on('SIGINT', quit);
   process.on('SIGTERM', quit);
 } else {
-  const cluster = new MemoryCluster({ nodes: 3, seed: 2, realTime: true });
+  const cluster = embeddedCluster({ nodes: 3, seed: 2 });
   const workers = [];
   for (const n of [1, 2, 3]) workers.push(await startWorker(n, cluster.transport(n), stop.signal));
   await new Promise((r) => setTimeout(r, intervalMs * 4));

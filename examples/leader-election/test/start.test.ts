@@ -1,16 +1,16 @@
 /**
- * The README's `pnpm --filter @cpgkit/example-leader-election start`, run as that script runs it
- * (tsx on src/main.ts in the example's folder) on the in-memory cluster: a leader runs the job,
+ * The README's `npm run example:leader-election`, run as a user runs it (npm, from the repository
+ * root; the example's start script runs in its folder) on the in-memory cluster: a leader runs the job,
  * its node crashes, another node takes over with a newer term, and the process exits 0.
  */
 import { describe, expect, it } from 'vitest';
-import { exampleDir, runExample, startArgs } from '../../readme-start.js';
+import { exampleDir, readmeCommand, runExample } from '../../readme-start.js';
 
 const EXAMPLE = exampleDir(import.meta.url);
 
 describe('the leader-election example as its README runs it', () => {
   it('the leader runs the job, its node crashes, a standby takes over with a newer term; exit 0', async () => {
-    const { code, out } = await runExample(EXAMPLE, await startArgs(EXAMPLE), 60_000);
+    const { code, out } = await runExample(await readmeCommand(EXAMPLE), [], 60_000);
     expect(code, out).toBe(0);
     const crash = /\*\*\* crashing node (\d) \(the leader's\) \*\*\*/.exec(out);
     expect(crash, out).not.toBeNull();

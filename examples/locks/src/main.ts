@@ -10,8 +10,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { corosync, Group, type GroupTransport } from '@cpgkit/core';
-import { MemoryCluster } from '@cpgkit/core/testing';
+import { corosync, embeddedCluster, Group, type GroupTransport } from '@cpgkit/core';
 import { Locks } from '@cpgkit/locks';
 import { FencedFile } from './fenced-file.js';
 import { incrementCounter, runIfFree, withPermit } from './worker.js';
@@ -58,7 +57,7 @@ if (values.corosync) {
   await locks.close();
   log(`${name}: done; the counter is ${(await file.read()).counter}`);
 } else {
-  const cluster = new MemoryCluster({ nodes: 3, seed: 4, realTime: true });
+  const cluster = embeddedCluster({ nodes: 3, seed: 4 });
   const workers = await Promise.all([1, 2, 3].map((n) => open(cluster.transport(n))));
   await Promise.all(workers.map((locks, i) => work(locks, `worker ${i + 1}`)));
   await Promise.all(workers.map((w) => w.close()));

@@ -1,13 +1,13 @@
 /**
- * The README's `pnpm --filter @cpgkit/example-locks start`, run as that script runs it (tsx on
- * src/main.ts in the example's folder) on the in-memory cluster: it must end with no update
+ * The README's `npm run example:locks`, run as a user runs it (npm, from the repository
+ * root; the example's start script runs in its folder) on the in-memory cluster: it must end with no update
  * lost and exit 0.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { exampleDir, runExample, startArgs } from '../../readme-start.js';
+import { exampleDir, readmeCommand, runExample } from '../../readme-start.js';
 
 const EXAMPLE = exampleDir(import.meta.url);
 
@@ -17,8 +17,8 @@ describe('the locks example as its README runs it', () => {
     try {
       // --file (the README's flag): not the shared default file in $TMPDIR
       const { code, out } = await runExample(
-        EXAMPLE,
-        [...(await startArgs(EXAMPLE)), '--file', join(dir, 'c.json')],
+        await readmeCommand(EXAMPLE),
+        ['--file', join(dir, 'c.json')],
         60_000,
       );
       expect(code, out).toBe(0);

@@ -10,9 +10,8 @@
  * @module
  */
 import { parseArgs } from 'node:util';
-import { corosync, Group, type GroupTransport } from '@cpgkit/core';
-import { MemoryCluster } from '@cpgkit/core/testing';
-import { replicateMachine, type ReplicatedActor } from '@cpgkit/statemachine';
+import { corosync, embeddedCluster, Group, type GroupTransport } from '@cpgkit/core';
+import { replicateMachine, type ReplicatedActor } from '@cpgkit/statemachine/xstate';
 import { CANARY_MS, pipeline, type PipelineEvent } from './pipeline.js';
 
 const GROUP = 'cpgkit-example-pipeline';
@@ -64,7 +63,7 @@ if (values.corosync) {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 } else {
-  const cluster = new MemoryCluster({ nodes: 3, seed: 3, realTime: true });
+  const cluster = embeddedCluster({ nodes: 3, seed: 3 });
   const actors = await Promise.all(
     [1, 2, 3].map((n) => replica(`node ${n}`, cluster.transport(n))),
   );

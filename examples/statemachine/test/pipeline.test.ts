@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryCluster } from '@cpgkit/core/testing';
-import { replicateMachine } from '@cpgkit/statemachine';
+import { replicateMachine } from '@cpgkit/statemachine/xstate';
 import { CANARY_MS, pipeline } from '../src/pipeline.js';
 
 describe('the deployment pipeline replicated on three nodes (virtual clock)', () => {

@@ -4,6 +4,7 @@
  * says what happened.
  * @module
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { NoReplicaError } from '@cpgkit/statemachine';
 import { commands } from './commands/index.js';
@@ -17,12 +18,23 @@ import {
 } from './exit-codes.js';
 import { UsageError } from './util.js';
 
+/**
+ * The version of @cpgkit/cli, read from its package.json (one folder above both `src/` and
+ * `dist/`), so that `cpgkit --version` says which release is installed.
+ */
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  }
+).version;
+
 /** Run the CLI with `argv` (without `node` and the script). Resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('cpgkit')
     .description(
       'Corosync CPG for Node.js: groups, a replicated config store, locks and leader election',
     )
+    .version(VERSION, '-V, --version', 'print the version of cpgkit and exit')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   let exitCode = EXIT_OK;

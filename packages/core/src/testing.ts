@@ -1,6 +1,8 @@
 /**
- * @cpgkit/core/testing: the in-memory cluster (the embedded default transport) and helpers
- * for applications' own tests.
+ * @cpgkit/core/testing: the in-memory cluster on VIRTUAL time (`virtualTimeCluster`, which is
+ * `new MemoryCluster()`'s default) and helpers for applications' own tests. Applications that
+ * embed a cluster use `embeddedCluster()` from `@cpgkit/core` instead: the same cluster on real
+ * time.
  * @module
  */
 export {
@@ -13,3 +15,4 @@ export {
 } from './sim/cluster.js';
 export { VirtualClock } from './sim/virtual-clock.js';
 export { Random } from './sim/random.js';
+export { virtualTimeCluster } from './virtual-time-cluster.js';

@@ -7,7 +7,7 @@ export type * from './types.js';
 export * from './errors.js';
 export { ReplicatedStateMachine, type OpenOptions } from './machine.js';
 export { roleOptions, type Role, type RoleOptions } from './role.js';
-export { SnapshotStore, type ReplicaIdentity } from './persistence.js';
+export { SnapshotStore, type LogRecord, type ReplicaIdentity } from './persistence.js';
 export { canonicalJson, digestOf } from './canonical.js';
 export type { Image } from './image.js';
 export {
@@ -24,19 +24,13 @@ export {
   type MapCommand,
   type MapCompare,
   type MapEntry,
+  type MapFanout,
+  type MapLeaf,
   type MapLimits,
   type MapOp,
   type MapResult,
   type MapState,
+  type MapTree,
 } from './map/state.js';
-export {
-  xstateDefinition,
-  replicateMachine,
-  ReplicatedActor,
-  type XState,
-  type XTimer,
-  type XAction,
-  type XStateDefinition,
-  type ReplicateOptions,
-} from './xstate/adapter.js';
-export { immerAssign } from './xstate/immer-assign.js';
+// The xstate adapter is `@cpgkit/statemachine/xstate` (src/xstate.ts): importing this entry
+// never loads xstate.

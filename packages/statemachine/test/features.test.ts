@@ -8,8 +8,8 @@ import {
   type MapChange,
   ReplicatedMap,
   ValueTooLargeError,
-  replicateMachine,
 } from '../src/index.js';
+import { replicateMachine } from '../src/xstate.js';
 import { counter, openAll } from './helpers.js';
 
 describe('ReplicatedStateMachine', () => {
