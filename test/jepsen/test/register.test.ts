@@ -192,7 +192,7 @@ describe('the register checker (linearizability)', () => {
         }
         const events: { t: number; step: Step }[] = [];
         for (const o of ops) {
-          const input =
+          const input: Value =
             o.kind === 'read'
               ? { key: 'x' }
               : o.kind === 'write'

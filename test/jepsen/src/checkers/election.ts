@@ -16,7 +16,7 @@
  * @module
  */
 import { operations, type EventRecord, type HistoryRecord } from '../history.js';
-import { believedHolds } from './lock.js';
+import { believedHolds, overlaps, type Hold } from './lock.js';
 import { windowOf, type Anomaly, type Verdict } from './verdict.js';
 
 interface Won {
@@ -62,7 +62,7 @@ export function checkElection(records: readonly HistoryRecord[]): Verdict {
   }
 
   // terms increase
-  const sorted = [...holds].sort((a, b) => a.start - b.start);
+  const sorted = holds.filter((h) => h.believed).sort((a, b) => a.start - b.start);
   const lastByName = new Map<string, (typeof holds)[number]>();
   for (const h of sorted) {
     const p = lastByName.get(h.name);
@@ -91,8 +91,24 @@ export function checkElection(records: readonly HistoryRecord[]): Verdict {
     lastSeen.set(k, o);
   }
 
-  // a leader stops before a higher term starts
+  // a leader stops before a higher term starts: no two leaderships believed at once...
+  const reported = new Set<Hold>();
+  for (const [a, b] of overlaps(holds)) {
+    const older = a.token < b.token ? a : b;
+    reported.add(older);
+    anomalies.push({
+      kind: 'abort-before-next-term',
+      message: `election '${a.name}': ${a.op.process} (term ${a.token}) and ${b.op.process} (term ${b.token}) both believed they led`,
+      window: windowOf(
+        records,
+        new Set([a.op.id, b.op.id]),
+        [a.endRecord, b.endRecord].filter((r): r is EventRecord => r?.kind === 'event'),
+      ),
+    });
+  }
+  // ...and none still believes once a replica observed a higher term
   for (const h of holds) {
+    if (!h.believed || reported.has(h)) continue;
     let first: HistoryRecord | undefined;
     for (const o of observes) {
       const v = o.value as { name: string; term: string; stale: boolean };
@@ -100,11 +116,6 @@ export function checkElection(records: readonly HistoryRecord[]): Verdict {
         first = o;
         break;
       }
-    }
-    for (const g of holds) {
-      if (g.name !== h.name || g.token <= h.token || g.start <= h.start) continue;
-      const r = records.find((x) => x.kind === 'complete' && x.id === g.op.id)!;
-      if (first === undefined || r.t < first.t) first = r;
     }
     if (first !== undefined && first.t < h.end) {
       anomalies.push({

@@ -32,6 +32,11 @@ export interface Hold {
   /** Clock of the end of belief (Infinity: held to the end). */
   readonly end: number;
   readonly endRecord: HistoryRecord | undefined;
+  /**
+   * False when the client was handed a grant already lost (its `lost` event says
+   * `at grant`/`at election`): it never acted on it, so it takes no part in the ordering checks.
+   */
+  readonly believed: boolean;
 }
 
 interface Grant {
@@ -71,7 +76,12 @@ export function believedHolds(
       if (e.event === 'lost' && v?.grant === grant) consider(e.t, e);
       if (e.event === 'crash' && v?.process === op.process) consider(e.t, e);
     }
-    holds.push({ op, name, grant, token, start: op.complete, end, endRecord });
+    const believed = !(
+      endRecord?.kind === 'event' &&
+      endRecord.event === 'lost' &&
+      String((endRecord.value as { reason?: string }).reason).startsWith('at ')
+    );
+    holds.push({ op, name, grant, token, start: op.complete, end, endRecord, believed });
   }
   return holds;
 }
@@ -81,6 +91,7 @@ export function overlaps(holds: readonly Hold[]): [Hold, Hold][] {
   const out: [Hold, Hold][] = [];
   const byName = new Map<string, Hold[]>();
   for (const h of holds) {
+    if (!h.believed) continue;
     let l = byName.get(h.name);
     if (l === undefined) byName.set(h.name, (l = []));
     l.push(h);
@@ -127,6 +138,7 @@ export function checkLocks(records: readonly HistoryRecord[]): Verdict {
   // tokens: distinct per grant, increasing in acknowledgement order
   const byName = new Map<string, Hold[]>();
   for (const h of holds) {
+    if (!h.believed) continue;
     let l = byName.get(h.name);
     if (l === undefined) byName.set(h.name, (l = []));
     l.push(h);
