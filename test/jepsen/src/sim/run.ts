@@ -126,7 +126,7 @@ export async function runSchedule(
       const fault = nemesis.choose();
       if (rng.chance(0.5)) {
         // cut right after a send: a client operation is in flight when the fault hits
-        kick(ctx, workloads[rng.int(workloads.length)]!);
+        kick(ctx, workloads[rng.int(workloads.length)]!, i);
         await turns(rng.int(4));
       }
       await nemesis.apply(fault);
@@ -165,14 +165,13 @@ export async function runSchedule(
   };
 }
 
-/** One extra operation of `w`, started by the driver just before a fault. */
-function kick(ctx: WorkloadContext, w: Workload): void {
+/** One extra operation of `w`, started by the driver just before a fault (the `k`th). */
+function kick(ctx: WorkloadContext, w: Workload, k: number): void {
   const nodes = ctx.system.nodes.filter((n) => w.ready(n));
   if (nodes.length === 0) return;
   const n = nodes[ctx.rng.int(nodes.length)]!;
-  ctx.track(w.step(ctx, n, `${w.name}.kick${++kicks}`));
+  ctx.track(w.step(ctx, n, `${w.name}.kick${k}`));
 }
-let kicks = 0;
 
 /**
  * The liveness phase: after healing, every replica must be ready with the digest of its
