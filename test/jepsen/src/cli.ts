@@ -21,16 +21,21 @@ const { values } = parseArgs({
     out: { type: 'string' },
     'data-dir': { type: 'string' },
     'failover-delay': { type: 'string' },
+    'stale-reads': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (values.help || !values.memory) {
   console.log(
-    'usage: pnpm jepsen --memory [--seeds N] [--seed FIRST] [--nodes 3|5] [--steps K] [--out DIR]\n' +
-      "         [--data-dir DIR (replicas' data, default the temp dir)] [--failover-delay MS (default 200)]\n" +
-      '  runs N seeded fault schedules on the in-memory cluster (the real-cluster campaign needs `cpgkit serve`)\n' +
+    [
+      'usage: pnpm jepsen --memory [--seeds N] [--seed FIRST] [--nodes 3|5] [--steps K] [--out DIR]',
+      '         [--data-dir DIR]        where replicas keep their data (default: the temp dir)',
+      '         [--failover-delay MS]   the lock machine failoverDelay (default 200)',
+      '         [--stale-reads]         register reads local (not linearizable): the checker must object',
+      '  runs N seeded fault schedules on the in-memory cluster (the real-cluster campaign needs `cpgkit serve`)',
       '  CPGKIT_SEED=N replays one schedule exactly',
+    ].join('\n'),
   );
   process.exit(values.help ? 0 : 2);
 }
@@ -52,6 +57,7 @@ for (let seed = first; seed < first + count; seed++) {
     ...(nodes === undefined ? {} : { nodes }),
     ...(steps === undefined ? {} : { steps }),
     ...(values['data-dir'] === undefined ? {} : { dir: values['data-dir'] }),
+    ...(values['stale-reads'] ? { readConsistency: 'stale' as const } : {}),
     ...(values['failover-delay'] === undefined
       ? {}
       : { failoverDelay: Number(values['failover-delay']) }),

@@ -59,4 +59,17 @@ describe('in-memory Jepsen campaign', () => {
     expect(first === -1 ? '' : `record ${first}: ${x[first]} != ${y[first]}`).toBe('');
     expect(y.length).toBe(x.length);
   }, 60_000);
+
+  it('can fail: with local (stale) reads the register checker finds non-linearizable reads', async () => {
+    const kinds = new Set<string>();
+    for (let seed = FIRST; seed < FIRST + 12; seed++) {
+      const r = await runSchedule(seed, {
+        steps: STEPS,
+        readConsistency: 'stale',
+        ...(dir ? { dir } : {}),
+      });
+      for (const v of r.verdicts) for (const a of v.anomalies) kinds.add(`${v.checker}: ${a.kind}`);
+    }
+    expect([...kinds]).toEqual(['register (linearizability): linearizable']);
+  }, 60_000);
 });

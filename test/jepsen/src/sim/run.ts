@@ -20,6 +20,7 @@ import { SetWorkload } from './workloads/set.js';
 import { LockWorkload } from './workloads/lock.js';
 import { ElectionWorkload } from './workloads/election.js';
 import type { Locks } from '@cpgkit/locks';
+import type { ReadConsistency } from '@cpgkit/statemachine';
 
 /** Options of one schedule. */
 export interface ScheduleOptions {
@@ -37,6 +38,11 @@ export interface ScheduleOptions {
    * the checkers report that as two holders. @defaultValue 200
    */
   readonly failoverDelay?: number;
+  /**
+   * How the register workload reads. `'stale'` (local reads) is not linearizable: the checker
+   * finds stale reads, which shows that it can. @defaultValue 'linearizable'
+   */
+  readonly readConsistency?: ReadConsistency;
 }
 
 /** What one schedule did and what the checkers said. */
@@ -74,7 +80,7 @@ export async function runSchedule(
   const faults = new HistoryRecorder(now);
   const failoverDelay = options.failoverDelay ?? 200;
   system = new SimSystem({ nodes, seed, quorumDelay, dir, rng, faults, failoverDelay });
-  const register = new RegisterWorkload(now);
+  const register = new RegisterWorkload(now, options.readConsistency ?? 'linearizable');
   const set = new SetWorkload(now);
   const lock = new LockWorkload(now);
   const election = new ElectionWorkload(now);

@@ -3,7 +3,12 @@
  * `ReplicatedMap`, every written value unique. Checked for linearizability key by key.
  * @module
  */
-import { CompareFailedError, type Json, type MapCompare } from '@cpgkit/statemachine';
+import {
+  CompareFailedError,
+  type Json,
+  type MapCompare,
+  type ReadConsistency,
+} from '@cpgkit/statemachine';
 import { HistoryRecorder, type Outcome, type Value } from '../../history.js';
 import { checkRegister } from '../../checkers/register.js';
 import type { Verdict } from '../../checkers/verdict.js';
@@ -26,8 +31,12 @@ export class RegisterWorkload implements Workload {
   /** Values seen or written per key, for plausible compare-and-sets. */
   readonly #recent = new Map<string, Value[]>();
 
-  constructor(now: () => number) {
+  readonly #consistency: ReadConsistency;
+
+  /** @param consistency - how clients read (`'stale'`: local reads, not linearizable) */
+  constructor(now: () => number, consistency: ReadConsistency = 'linearizable') {
     this.history = new HistoryRecorder(now);
+    this.#consistency = consistency;
   }
 
   run(ctx: WorkloadContext): Promise<void> {
@@ -42,7 +51,7 @@ export class RegisterWorkload implements Workload {
     const kv = n.kv!.handle;
     const id = this.history.invoke(p, 'read', { key });
     try {
-      const v = await kv.get(key, { consistency: 'linearizable', timeout: ctx.opTimeout });
+      const v = await kv.get(key, { consistency: this.#consistency, timeout: ctx.opTimeout });
       this.history.complete(id, p, 'read', 'ok', (v ?? null) as Value);
       this.#remember(key, (v ?? null) as Value);
       return 'ok';
