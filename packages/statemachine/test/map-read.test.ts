@@ -84,12 +84,8 @@ describe('ReplicatedMap linearizable reads', () => {
     cluster.partition([3], [1, 2]);
     await cluster.settle();
     expect(c.status).toBe('minority');
-    await expect(c.get('k', { consistency: 'linearizable' })).rejects.toBeInstanceOf(
-      NoQuorumError,
-    );
-    await expect(c.list('', { consistency: 'linearizable' })).rejects.toBeInstanceOf(
-      NoQuorumError,
-    );
+    await expect(c.get('k', { consistency: 'linearizable' })).rejects.toBeInstanceOf(NoQuorumError);
+    await expect(c.list('', { consistency: 'linearizable' })).rejects.toBeInstanceOf(NoQuorumError);
     await expect(c.sync()).rejects.toBeInstanceOf(NoQuorumError);
     await expect(c.set('k', 'w')).rejects.toBeInstanceOf(NoQuorumError);
     expect(c.get('k')).toBe('v');

@@ -154,6 +154,23 @@ describe('the election checker', () => {
     expect(v.anomalies).toEqual([]);
   });
 
+  it('a leadership handed out already lost (a process resumed late) takes no part; two leaderships believed at once do', () => {
+    const s = script();
+    win(s, 'b', 'b', 'c2', '2');
+    win(s, 'a', 'a', 'c1', '1'); // acknowledged after term 2 began...
+    s.event('lost', { name: 'E', grant: 'c1', term: '1', reason: 'at election' }, 'a'); // ...already lost
+    expect(checkElection(s.records).anomalies).toEqual([]);
+    const t = script();
+    win(t, 'b', 'b', 'c2', '2');
+    win(t, 'a', 'a', 'c1', '1');
+    t.event('lost', { name: 'E', grant: 'c1', term: '1', reason: 'quorum-lost' }, 'a');
+    expect(
+      checkElection(t.records)
+        .anomalies.map((a) => a.kind)
+        .sort(),
+    ).toEqual(['abort-before-next-term', 'term-order']);
+  });
+
   it('finds two leaders of one term', () => {
     const s = script();
     win(s, 'a', 'a', 'c1', '1');

@@ -196,7 +196,7 @@ export function checkLinearizable<S>(
     unlift(e);
     entry = e.next;
   }
-  const d = deepest!;
+  const d = deepest;
   const done = new Set(d.order.map((o) => o.id));
   const candidates = ops.filter((o) => !done.has(o.id) && o.invoke < d.before && o !== d.blocked);
   return {

@@ -139,7 +139,7 @@ export class SimSystem {
     s.alive = false;
     this.options.faults.event('crash', { node: n.id, service: kind, gen: s.gen });
     this.cluster.crashProcess(s.group);
-    for (const f of this.#crashListeners) f(s as Service<unknown>);
+    for (const f of this.#crashListeners) f(s);
     await this.#closeDead(s);
   }
 
@@ -152,7 +152,7 @@ export class SimSystem {
       const s = this.service(n, kind);
       if (s === undefined || !s.alive) continue;
       s.alive = false;
-      for (const f of this.#crashListeners) f(s as Service<unknown>);
+      for (const f of this.#crashListeners) f(s);
       await this.#closeDead(s);
     }
   }

@@ -68,9 +68,9 @@ export class ElectionWorkload implements Workload {
 
   async step(ctx: WorkloadContext, n: SimNode, p: string): Promise<Outcome> {
     const svc = n.locks!;
-    const users = this.#users.get(svc as Service<unknown>) ?? new Set();
+    const users = this.#users.get(svc) ?? new Set();
     users.add(p);
-    this.#users.set(svc as Service<unknown>, users);
+    this.#users.set(svc, users);
     const id = this.history.invoke(p, 'campaign', { name: NAME });
     let l: Leadership;
     try {

@@ -47,9 +47,9 @@ export class LockWorkload implements Workload {
 
   async step(ctx: WorkloadContext, n: SimNode, p: string): Promise<Outcome> {
     const svc = n.locks!;
-    const users = this.#users.get(svc as Service<unknown>) ?? new Set();
+    const users = this.#users.get(svc) ?? new Set();
     users.add(p);
-    this.#users.set(svc as Service<unknown>, users);
+    this.#users.set(svc, users);
     const name = NAMES[ctx.rng.int(NAMES.length)]!;
     const id = this.history.invoke(p, 'acquire', { name });
     let lock: Lock;
@@ -103,7 +103,8 @@ export class LockWorkload implements Workload {
     }
   }
 
-  async final(ctx: WorkloadContext): Promise<void> {
+  /** After healing: every replica's holders (the release check reads them). */
+  final(ctx: WorkloadContext): Promise<void> {
     for (const n of ctx.system.nodes) {
       const s = n.locks;
       if (s === undefined || !s.alive || s.handle.machine.status !== 'ready') continue;
@@ -112,6 +113,7 @@ export class LockWorkload implements Workload {
         this.history.event('holders', { name, holders }, `locks.n${n.id}`);
       }
     }
+    return Promise.resolve();
   }
 
   check(): Verdict {

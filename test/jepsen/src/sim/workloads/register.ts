@@ -52,8 +52,8 @@ export class RegisterWorkload implements Workload {
     const id = this.history.invoke(p, 'read', { key });
     try {
       const v = await kv.get(key, { consistency: this.#consistency, timeout: ctx.opTimeout });
-      this.history.complete(id, p, 'read', 'ok', (v ?? null) as Value);
-      this.#remember(key, (v ?? null) as Value);
+      this.history.complete(id, p, 'read', 'ok', v ?? null);
+      this.#remember(key, v ?? null);
       return 'ok';
     } catch (e) {
       // a read changes nothing: whatever happened, it is as if it never ran
