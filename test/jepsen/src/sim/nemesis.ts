@@ -24,7 +24,23 @@ export const FAULTS = [
   'resume',
   'pause-across-sync',
   'partition-during-transfer',
+  'crash-many',
 ] as const;
+
+/** Faults the nemesis can apply the instant a frame is in flight. */
+export const IN_FLIGHT_FAULTS = [
+  'isolate-sender',
+  'split',
+  'kill-sender',
+  'pause-sender',
+  'kill-sender-node',
+] as const;
+
+/** One of `IN_FLIGHT_FAULTS`. */
+export type InFlightFault = (typeof IN_FLIGHT_FAULTS)[number];
+
+/** The statemachine wire format's kind byte (byte 3 of a frame): a command. */
+const COMMAND_KIND = 1;
 
 /** One of `FAULTS`. */
 export type Fault = (typeof FAULTS)[number];
@@ -38,8 +54,8 @@ export async function turns(n: number): Promise<void> {
 export class Nemesis {
   readonly #system: SimSystem;
   readonly #rng: Random;
-  /** How many faults of each kind were applied. */
-  readonly counts = new Map<Fault, number>();
+  /** How many faults of each kind were applied (`in-flight:<fault>` for armed ones). */
+  readonly counts = new Map<string, number>();
 
   constructor(system: SimSystem, rng: Random) {
     this.#system = system;
@@ -75,6 +91,7 @@ export class Nemesis {
       ['resume', paused ? 4 : 0],
       ['pause-across-sync', 1],
       ['partition-during-transfer', 2],
+      ['crash-many', 1],
     ];
     const total = weights.reduce((s, [, w]) => s + w, 0);
     let r = this.#rng.next() * total;
@@ -83,6 +100,49 @@ export class Nemesis {
       if (r < 0) return f;
     }
     return 'heal';
+  }
+
+  /**
+   * Arm a fault for the instant a replica's next frame (a command, most of the time) is in
+   * flight: accepted by the engine, not yet delivered. Returns what was armed; the run then
+   * starts a client operation and lets the cluster run until the trap springs.
+   */
+  armInFlight(): InFlightFault {
+    const sys = this.#system;
+    const fault = this.#pick(IN_FLIGHT_FAULTS);
+    this.counts.set(`in-flight:${fault}`, (this.counts.get(`in-flight:${fault}`) ?? 0) + 1);
+    const commandsOnly = this.#rng.chance(0.7);
+    const split = this.#split(false);
+    sys.armTrap(
+      (_s, frame) => !commandsOnly || frame[3] === COMMAND_KIND,
+      (s, frame) => {
+        sys.options.faults.event('in-flight', {
+          fault,
+          node: s.node,
+          service: s.kind,
+          frameKind: frame[3] ?? -1,
+        });
+        const n = sys.nodes.find((x) => x.id === s.node)!;
+        switch (fault) {
+          case 'isolate-sender':
+            sys.partition([s.node]);
+            return;
+          case 'split':
+            sys.partition(...split);
+            return;
+          case 'kill-sender':
+            sys.kill(n, s.kind);
+            return;
+          case 'pause-sender':
+            sys.pause(n, s.kind);
+            return;
+          case 'kill-sender-node':
+            sys.killNode(n);
+            return;
+        }
+      },
+    );
+    return fault;
   }
 
   /** A random split: one node alone (`isolate`), or a minority against a majority. */
@@ -179,6 +239,25 @@ export class Nemesis {
         }
         await sys.cluster.advance(this.#rng.int(300));
         sys.resume(n, k);
+        return;
+      }
+      case 'crash-many': {
+        // several replicas of one kind killed at the same instant (a majority, sometimes),
+        // restarted from their data directories at once or later
+        const k = this.#kind();
+        const live = sys.nodes.filter((n) => sys.service(n, k)?.alive === true);
+        const count = Math.min(live.length, 2 + this.#rng.int(sys.nodes.length === 5 ? 2 : 1));
+        const victims: SimNode[] = [];
+        while (victims.length < count) {
+          const v = this.#pick(live);
+          if (!victims.includes(v)) victims.push(v);
+        }
+        for (const v of victims) sys.kill(v, k);
+        await sys.reap();
+        if (this.#rng.chance(0.5)) {
+          await sys.cluster.advance(this.#rng.int(500));
+          for (const v of victims) await sys.open(v, k);
+        }
         return;
       }
       case 'partition-during-transfer': {

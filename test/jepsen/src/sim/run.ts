@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Random } from '@cpgkit/core/testing';
 import { HistoryRecorder, type HistoryRecord } from '../history.js';
 import type { Anomaly, Verdict } from '../checkers/verdict.js';
-import { Nemesis, turns, type Fault } from './nemesis.js';
+import { Nemesis, turns } from './nemesis.js';
 import { SimSystem, type Service } from './system.js';
 import type { Workload, WorkloadContext } from './workload.js';
 import { RegisterWorkload } from './workloads/register.js';
@@ -59,7 +59,8 @@ export interface ScheduleResult {
   readonly virtualMs: number;
   /** Wall-clock ms it took. */
   readonly wallMs: number;
-  readonly faultCounts: Readonly<Partial<Record<Fault, number>>>;
+  /** How many faults of each kind (`in-flight:<fault>`: at the instant a frame was in flight). */
+  readonly faultCounts: Readonly<Record<string, number>>;
 }
 
 const OP_TIMEOUT = 2000;
@@ -129,13 +130,24 @@ export async function runSchedule(
     for (let i = 0; i < steps; i++) {
       // let the clients work a while
       await system.cluster.advance(rng.int(400));
-      const fault = nemesis.choose();
       if (rng.chance(0.5)) {
-        // cut right after a send: a client operation is in flight when the fault hits
+        // a fault the instant a replica's frame is in flight (accepted, not yet delivered):
+        // armed, then a client operation, then the cluster runs until the trap springs
+        nemesis.armInFlight();
+        kick(ctx, workloads[rng.int(workloads.length)]!, i);
+        for (let waited = 0; waited < 1000 && system.trapArmed; waited += 10) {
+          await system.cluster.advance(10);
+        }
+        system.disarm();
+        await system.reap();
+        continue;
+      }
+      if (rng.chance(0.3)) {
+        // or a fault a few engine rounds after a client's send
         kick(ctx, workloads[rng.int(workloads.length)]!, i);
         await turns(rng.int(4));
       }
-      await nemesis.apply(fault);
+      await nemesis.apply(nemesis.choose());
     }
     await system.cluster.advance(rng.int(400));
 

@@ -7,7 +7,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Group } from '@cpgkit/core';
+import type { Group, GroupTransport, SendOptions } from '@cpgkit/core';
 import { MemoryCluster, type Random } from '@cpgkit/core/testing';
 import { ReplicatedMap } from '@cpgkit/statemachine';
 import { Locks } from '@cpgkit/locks';
@@ -60,6 +60,13 @@ export class SimSystem {
   readonly options: SystemOptions;
   readonly #crashListeners: ((s: Service<unknown>) => void)[] = [];
   readonly #openListeners: ((s: Service<unknown>) => void)[] = [];
+  readonly #dead: (Service<ReplicatedMap> | Service<Locks>)[] = [];
+  #trap:
+    | {
+        match: (s: Service<unknown>, frame: Uint8Array) => boolean;
+        action: (s: Service<unknown>, frame: Uint8Array) => void;
+      }
+    | undefined;
   #gens = new Map<string, number>();
 
   constructor(options: SystemOptions) {
@@ -106,18 +113,22 @@ export class SimSystem {
     const dataDir = join(this.options.dir, `n${n.id}`, kind);
     await mkdir(dataDir, { recursive: true });
     const group = this.cluster.transport(n.id);
+    let self: Service<unknown> | undefined;
+    const view = this.#trapped(group, () => self);
     const common = { dataDir, checkInterval: 2000 };
     if (kind === 'kv') {
-      const handle = await ReplicatedMap.open(group, { ...common, groupName: 'jepsen.kv' });
+      const handle = await ReplicatedMap.open(view, { ...common, groupName: 'jepsen.kv' });
       n.kv = { kind, node: n.id, gen, group, handle, alive: true, paused: false };
+      self = n.kv;
       for (const f of this.#openListeners) f(n.kv);
     } else {
-      const handle = await Locks.open(group, {
+      const handle = await Locks.open(view, {
         ...common,
         groupName: 'jepsen.locks',
         failoverDelay: this.options.failoverDelay,
       });
       n.locks = { kind, node: n.id, gen, group, handle, alive: true, paused: false };
+      self = n.locks;
       for (const f of this.#openListeners) f(n.locks);
     }
     this.options.faults.event('open', { node: n.id, service: kind, gen });
@@ -130,21 +141,22 @@ export class SimSystem {
 
   /**
    * Kill a replica's process (kill -9) at this instant: whatever is in flight stays in
-   * flight. Its data directory holds what it had applied (it is flushed after the kill, before
-   * any restart: the in-memory cluster has no disk to lose).
+   * flight. Synchronous (usable inside a send trap); `reap()` then closes what died. Its data
+   * directory holds what it had applied (it is flushed after the kill, before any restart:
+   * the in-memory cluster has no disk to lose).
    */
-  async crash(n: SimNode, kind: ServiceKind): Promise<void> {
+  kill(n: SimNode, kind: ServiceKind): void {
     const s = this.service(n, kind);
     if (s === undefined || !s.alive) return;
     s.alive = false;
     this.options.faults.event('crash', { node: n.id, service: kind, gen: s.gen });
     this.cluster.crashProcess(s.group);
     for (const f of this.#crashListeners) f(s);
-    await this.#closeDead(s);
+    this.#dead.push(s);
   }
 
-  /** Kill node `n`'s corosync: its replicas die with it. */
-  async crashNode(n: SimNode): Promise<void> {
+  /** Kill node `n`'s corosync at this instant: its replicas die with it. Synchronous. */
+  killNode(n: SimNode): void {
     if (!this.cluster.isUp(n.id)) return;
     this.options.faults.event('crash-node', { node: n.id });
     this.cluster.crashNode(n.id);
@@ -153,8 +165,68 @@ export class SimSystem {
       if (s === undefined || !s.alive) continue;
       s.alive = false;
       for (const f of this.#crashListeners) f(s);
-      await this.#closeDead(s);
+      this.#dead.push(s);
     }
+  }
+
+  /** Close the replicas killed since the last call (flushing their data directories). */
+  async reap(): Promise<void> {
+    while (this.#dead.length > 0) await this.#closeDead(this.#dead.shift()!);
+  }
+
+  /** `kill`, then `reap`. */
+  async crash(n: SimNode, kind: ServiceKind): Promise<void> {
+    this.kill(n, kind);
+    await this.reap();
+  }
+
+  /** `killNode`, then `reap`. */
+  async crashNode(n: SimNode): Promise<void> {
+    this.killNode(n);
+    await this.reap();
+  }
+
+  /**
+   * Arm a trap: the next frame a live replica sends that `match` accepts runs `action` the
+   * instant the engine accepted it (the frame is in flight: ordered, not yet delivered).
+   */
+  armTrap(
+    match: (s: Service<unknown>, frame: Uint8Array) => boolean,
+    action: (s: Service<unknown>, frame: Uint8Array) => void,
+  ): void {
+    this.#trap = { match, action };
+  }
+
+  /** Whether a trap is armed (not yet sprung). */
+  get trapArmed(): boolean {
+    return this.#trap !== undefined;
+  }
+
+  /** Disarm the trap. */
+  disarm(): void {
+    this.#trap = undefined;
+  }
+
+  /** The machine's view of its group: `send` springs the trap once the engine accepted. */
+  #trapped(group: Group, service: () => Service<unknown> | undefined): GroupTransport {
+    return new Proxy(group, {
+      get: (target, prop) => {
+        if (prop === 'send') {
+          return async (data: Uint8Array | readonly Uint8Array[], options?: SendOptions) => {
+            await target.send(data, options);
+            const trap = this.#trap;
+            const s = service();
+            if (trap === undefined || s === undefined || !s.alive) return;
+            const frame = data instanceof Uint8Array ? data : (data[0] ?? new Uint8Array());
+            if (!trap.match(s, frame)) return;
+            this.#trap = undefined;
+            trap.action(s, frame);
+          };
+        }
+        const v: unknown = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
   }
 
   /** Start node `n`'s corosync again (its replicas stay dead until `open`). */
