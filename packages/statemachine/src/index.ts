@@ -13,6 +13,8 @@ export type { Image } from './image.js';
 export {
   ReplicatedMap,
   type MapChange,
+  type ReadConsistency,
+  type ReadOptions,
   type MapItem,
   type MapOptions,
   type WatchOptions,

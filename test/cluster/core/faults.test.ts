@@ -9,6 +9,7 @@ import { requireCluster } from '../harness/availability.js';
 import { execOnNode, repoRoot } from '../harness/cluster.js';
 import { RealCluster } from '../harness/real-cluster.js';
 import type { RemoteGroup } from '../harness/remote-group.js';
+import { worldReadable } from '../harness/world-readable.js';
 import type { DriverEvent } from './binding-scenarios.js';
 
 requireCluster();
@@ -157,17 +158,18 @@ describe('membership and failures on a real cluster', () => {
   });
 
   it('a user corosync does not allow gets AccessDeniedError saying how to allow it', async () => {
-    const probe = join(repoRoot, 'packages/core/test/fixtures/native-probe.ts');
+    // uid 65534 cannot read a checkout inside a 0700 directory: it runs a bundled copy of the
+    // probe from a world-readable directory instead
+    await using probe = await worldReadable(
+      join(repoRoot, 'packages/core/test/fixtures/native-probe.ts'),
+    );
     const r = await execOnNode(1, [
       'setpriv',
       '--reuid=65534',
       '--regid=65534',
       '--clear-groups',
       process.execPath,
-      '--import',
-      'tsx',
-      '--conditions=@cpgkit/source',
-      probe,
+      probe.script,
       'connect',
     ]);
     expect(r.code).toBe(0);

@@ -1,8 +1,10 @@
 /**
- * `ReplicatedMap`: the replicated config store. Local synchronous reads; writes are
- * transactions through the group, each resolving with the store's new revision.
+ * `ReplicatedMap`: the replicated config store. Local synchronous reads (may be stale),
+ * linearizable reads through a read barrier in the agreed order; writes are transactions
+ * through the group, each resolving with the store's new revision.
  * @module
  */
+import { v7 as uuidv7 } from 'uuid';
 import { PushIterator, type GroupTransport, type WaitOptions } from '@cpgkit/core';
 import { ReplicatedStateMachine, type OpenOptions } from '../machine.js';
 import type { MachineEvent, MachineStatus, StateChange } from '../types.js';
@@ -63,6 +65,21 @@ export interface MapOptions extends OpenOptions {
   readonly historyLimit?: number;
 }
 
+/**
+ * How a read is served.
+ * - `'linearizable'`: through a read barrier in the agreed order (see `ReplicatedMap.sync`):
+ *   sees every write acknowledged before the read was called, and never a write that could
+ *   still be rolled back. Refused in a minority (`NoQuorumError`), like a write.
+ * - `'stale'`: the local replica's state, now (what `get(key)` without options returns).
+ */
+export type ReadConsistency = 'linearizable' | 'stale';
+
+/** Options of an asynchronous read (`get`, `entry`, `list` with options). */
+export interface ReadOptions extends WaitOptions {
+  /** @defaultValue 'linearizable' */
+  readonly consistency?: ReadConsistency;
+}
+
 /** Options for `watch`. */
 export interface WatchOptions {
   /**
@@ -97,6 +114,8 @@ export class ReplicatedMap implements AsyncDisposable {
   private readonly historyLimit: number;
   private readonly watchers = new Set<(c: MapChange) => void>();
   private lastState: MapState | undefined;
+  /** Read barriers in flight: id -> the state at the barrier's place in the log, once applied. */
+  private readonly barriers = new Map<string, MapState | undefined>();
 
   private constructor(
     machine: ReplicatedStateMachine<MapState, MapCommand, MapResult>,
@@ -128,26 +147,79 @@ export class ReplicatedMap implements AsyncDisposable {
 
   // ------------------------------------------------------------------ reads
 
-  /** The value of `key`, or `undefined`. Shared with the store's state: do not modify it. */
-  get(key: string): Json | undefined {
-    return getEntry(this.machine.state, key)?.value;
+  /**
+   * The value of `key`, or `undefined`. Without options: the local replica's value, now
+   * (synchronous; stale in a minority or while the replica lags). With options: a promise,
+   * linearizable unless `consistency: 'stale'` (see `ReadOptions`). Shared with the store's
+   * state: do not modify it.
+   * @example
+   * ```ts
+   * kv.get('db/url');                                             // local, may be stale
+   * await kv.get('db/url', { consistency: 'linearizable' });      // sees every acknowledged write
+   * ```
+   */
+  get(key: string): Json | undefined;
+  get(key: string, options: ReadOptions): Promise<Json | undefined>;
+  get(key: string, options?: ReadOptions): Json | undefined | Promise<Json | undefined> {
+    if (options === undefined) return getEntry(this.machine.state, key)?.value;
+    return this.readState(options).then((s) => getEntry(s, key)?.value);
   }
-  /** The entry of `key` (value, revisions, version), or `undefined`. */
-  entry(key: string): MapEntry | undefined {
-    return getEntry(this.machine.state, key);
+  /** The entry of `key` (value, revisions, version), or `undefined`; options as for `get`. */
+  entry(key: string): MapEntry | undefined;
+  entry(key: string, options: ReadOptions): Promise<MapEntry | undefined>;
+  entry(key: string, options?: ReadOptions): MapEntry | undefined | Promise<MapEntry | undefined> {
+    if (options === undefined) return getEntry(this.machine.state, key);
+    return this.readState(options).then((s) => getEntry(s, key));
   }
-  /** Whether `key` is set. */
+  /** Whether `key` is set (local). */
   has(key: string): boolean {
     return getEntry(this.machine.state, key) !== undefined;
   }
-  /** Entries whose key starts with `prefix`, sorted by key. */
-  list(prefix = ''): MapItem[] {
-    const out: MapItem[] = [];
-    forEachEntry(this.machine.state, (key, e) => {
-      if (key.startsWith(prefix)) out.push({ key, ...e });
-    });
-    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  /** Entries whose key starts with `prefix`, sorted by key; options as for `get`. */
+  list(prefix?: string): MapItem[];
+  list(prefix: string, options: ReadOptions): Promise<MapItem[]>;
+  list(prefix = '', options?: ReadOptions): MapItem[] | Promise<MapItem[]> {
+    if (options === undefined) return listOf(this.machine.state, prefix);
+    return this.readState(options).then((s) => listOf(s, prefix));
   }
+
+  /**
+   * A read barrier: sends a command that changes nothing through the agreed order and
+   * resolves, once it was applied here and by a strict majority of the replica set (as a
+   * write is acknowledged), with the store's revision at its place in the log. Every write
+   * acknowledged (on any member) before `sync` was called is then applied here. Rejects like a
+   * write: `NoQuorumError` in a minority, `InterruptedError` or `OutcomeUnknownError` when a
+   * membership change dropped it (a read changes nothing: retry), `TimeoutError`, the
+   * signal's reason, `MachineClosedError`.
+   *
+   * A local read right after `sync()` sees at least that state, but may also see later writes
+   * that are applied here and not yet acknowledged by a majority (which a partition at that
+   * instant could roll back); `get(key, { consistency: 'linearizable' })` reads the state at
+   * the barrier's place instead.
+   */
+  async sync(options?: WaitOptions): Promise<number> {
+    return (await this.barrier(options)).revision;
+  }
+
+  /** The state a read with `options` sees. */
+  private async readState(options: ReadOptions): Promise<MapState> {
+    if (options.consistency === 'stale') return this.machine.state;
+    return this.barrier(options);
+  }
+
+  /** Dispatch a read barrier; resolves with the state at its place in the log. */
+  private async barrier(options?: WaitOptions): Promise<MapState> {
+    const id = uuidv7();
+    this.barriers.set(id, undefined);
+    try {
+      await this.machine.dispatch({ compares: [], ops: [], barrier: id }, options);
+      // dispatch resolves only after our own command was applied here (onChange saw it)
+      return this.barriers.get(id) ?? this.machine.state;
+    } finally {
+      this.barriers.delete(id);
+    }
+  }
+
   /** The store revision. */
   get revision(): number {
     return this.machine.state.revision;
@@ -304,6 +376,10 @@ export class ReplicatedMap implements AsyncDisposable {
       for (const d of diff) for (const w of [...this.watchers]) w(d);
       return;
     }
+    if (c.kind === 'command' && c.command.barrier !== undefined) {
+      if (this.barriers.has(c.command.barrier)) this.barriers.set(c.command.barrier, c.state);
+      return;
+    }
     if (c.kind !== 'command' || !c.ok || c.result === undefined || !c.result.succeeded) return;
     if (prev !== undefined && prev.revision === c.state.revision) return;
     const rev = c.result.revision;
@@ -333,6 +409,14 @@ export class ReplicatedMap implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+function listOf(state: MapState, prefix: string): MapItem[] {
+  const out: MapItem[] = [];
+  forEachEntry(state, (key, e) => {
+    if (key.startsWith(prefix)) out.push({ key, ...e });
+  });
+  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
 function diffStates(a: MapState, b: MapState): MapChange[] {

@@ -63,10 +63,17 @@ export type MapOp =
   | { readonly op: 'set'; readonly key: string; readonly value: Json }
   | { readonly op: 'delete'; readonly key: string };
 
-/** The one command of the store: an all-or-nothing transaction. */
+/**
+ * The one command of the store: an all-or-nothing transaction. A transaction with no compares
+ * and no ops changes nothing (no revision bump): with `barrier` set, it is the read barrier of
+ * a linearizable read (see `ReplicatedMap.sync`), which names it so that its sender can find
+ * the state at its place in the log.
+ */
 export interface MapCommand {
   readonly compares: readonly MapCompare[];
   readonly ops: readonly MapOp[];
+  /** A read barrier's id (unique per barrier); only on a transaction without compares or ops. */
+  readonly barrier?: string;
 }
 
 /** What a transaction returns. */
@@ -273,8 +280,9 @@ function isJsonish(v: unknown): boolean {
 /** Whether `c` looks like a `MapCommand` (malformed commands count as failed). */
 export function isMapCommand(c: unknown): c is MapCommand {
   if (typeof c !== 'object' || c === null) return false;
-  const m = c as { compares?: unknown; ops?: unknown };
+  const m = c as { compares?: unknown; ops?: unknown; barrier?: unknown };
   if (!Array.isArray(m.compares) || !Array.isArray(m.ops)) return false;
+  if (m.barrier !== undefined && typeof m.barrier !== 'string') return false;
   for (const op of m.ops as unknown[]) {
     if (typeof op !== 'object' || op === null) return false;
     const o = op as { op?: unknown; key?: unknown; value?: unknown };

@@ -1,0 +1,280 @@
+/**
+ * The nemesis of the in-memory campaigns: picks a fault from the seed and applies it to the
+ * system. Faults: isolate a node, split majority/minority (2|3 on five nodes), heal; kill a
+ * replica's process and restart it from its data directory (later, or at once); kill a node's
+ * corosync and start it again; pause a process and resume it, also across a sync round (a
+ * membership change while it is stopped); a partition while a restarted replica receives its
+ * state transfer. Every fault is recorded in the system's fault history.
+ * @module
+ */
+import type { Random } from '@cpgkit/core/testing';
+import type { ServiceKind, SimNode, SimSystem } from './system.js';
+
+/** The faults the nemesis can pick. */
+export const FAULTS = [
+  'isolate',
+  'split',
+  'heal',
+  'crash',
+  'restart',
+  'crash-restart',
+  'crash-node',
+  'restart-node',
+  'pause',
+  'resume',
+  'pause-across-sync',
+  'partition-during-transfer',
+  'crash-many',
+] as const;
+
+/** Faults the nemesis can apply the instant a frame is in flight. */
+export const IN_FLIGHT_FAULTS = [
+  'isolate-sender',
+  'split',
+  'kill-sender',
+  'pause-sender',
+  'kill-sender-node',
+] as const;
+
+/** One of `IN_FLIGHT_FAULTS`. */
+export type InFlightFault = (typeof IN_FLIGHT_FAULTS)[number];
+
+/** The statemachine wire format's kind byte (byte 3 of a frame): a command. */
+const COMMAND_KIND = 1;
+
+/** One of `FAULTS`. */
+export type Fault = (typeof FAULTS)[number];
+
+/** Let the engine run `n` of its rounds (a fault then cuts what is still in flight). */
+export async function turns(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+}
+
+/** Applies faults to a `SimSystem`. */
+export class Nemesis {
+  readonly #system: SimSystem;
+  readonly #rng: Random;
+  /** How many faults of each kind were applied (`in-flight:<fault>` for armed ones). */
+  readonly counts = new Map<string, number>();
+
+  constructor(system: SimSystem, rng: Random) {
+    this.#system = system;
+    this.#rng = rng;
+  }
+
+  #pick<T>(xs: readonly T[]): T {
+    return xs[this.#rng.int(xs.length)]!;
+  }
+
+  #kind(): ServiceKind {
+    return this.#rng.chance(0.5) ? 'kv' : 'locks';
+  }
+
+  /** Pick a fault that makes sense now. */
+  choose(): Fault {
+    const sys = this.#system;
+    const dead = sys.nodes.some(
+      (n) => !sys.cluster.isUp(n.id) || n.kv?.alive === false || n.locks?.alive === false,
+    );
+    const paused = sys.nodes.some((n) => n.kv?.paused === true || n.locks?.paused === true);
+    const split = sys.cluster.components().length > 1;
+    const weights: [Fault, number][] = [
+      ['isolate', 3],
+      ['split', 2],
+      ['heal', split ? 4 : 0],
+      ['crash', 2],
+      ['restart', dead ? 5 : 0],
+      ['crash-restart', 2],
+      ['crash-node', 1],
+      ['restart-node', sys.nodes.some((n) => !sys.cluster.isUp(n.id)) ? 4 : 0],
+      ['pause', 1],
+      ['resume', paused ? 4 : 0],
+      ['pause-across-sync', 1],
+      ['partition-during-transfer', 2],
+      ['crash-many', 1],
+    ];
+    const total = weights.reduce((s, [, w]) => s + w, 0);
+    let r = this.#rng.next() * total;
+    for (const [f, w] of weights) {
+      r -= w;
+      if (r < 0) return f;
+    }
+    return 'heal';
+  }
+
+  /**
+   * Arm a fault for the instant a replica's next frame (a command, most of the time) is in
+   * flight: accepted by the engine, not yet delivered. Returns what was armed; the run then
+   * starts a client operation and lets the cluster run until the trap springs.
+   */
+  armInFlight(): InFlightFault {
+    const sys = this.#system;
+    const fault = this.#pick(IN_FLIGHT_FAULTS);
+    this.counts.set(`in-flight:${fault}`, (this.counts.get(`in-flight:${fault}`) ?? 0) + 1);
+    const commandsOnly = this.#rng.chance(0.7);
+    const split = this.#split(false);
+    sys.armTrap(
+      (_s, frame) => !commandsOnly || frame[3] === COMMAND_KIND,
+      (s, frame) => {
+        sys.options.faults.event('in-flight', {
+          fault,
+          node: s.node,
+          service: s.kind,
+          frameKind: frame[3] ?? -1,
+        });
+        const n = sys.nodes.find((x) => x.id === s.node)!;
+        switch (fault) {
+          case 'isolate-sender':
+            sys.partition([s.node]);
+            return;
+          case 'split':
+            sys.partition(...split);
+            return;
+          case 'kill-sender':
+            sys.kill(n, s.kind);
+            return;
+          case 'pause-sender':
+            sys.pause(n, s.kind);
+            return;
+          case 'kill-sender-node':
+            sys.killNode(n);
+            return;
+        }
+      },
+    );
+    return fault;
+  }
+
+  /** A random split: one node alone (`isolate`), or a minority against a majority. */
+  #split(alone: boolean): number[][] {
+    const ids = [...this.#system.cluster.nodeIds];
+    for (let i = ids.length - 1; i > 0; i--) {
+      const j = this.#rng.int(i + 1);
+      [ids[i], ids[j]] = [ids[j]!, ids[i]!];
+    }
+    const k = alone ? 1 : Math.floor(ids.length / 2);
+    return [ids.slice(0, k), ids.slice(k)];
+  }
+
+  /** Apply `fault`. */
+  async apply(fault: Fault): Promise<void> {
+    const sys = this.#system;
+    this.counts.set(fault, (this.counts.get(fault) ?? 0) + 1);
+    const node = (): SimNode => this.#pick(sys.nodes);
+    switch (fault) {
+      case 'isolate':
+        sys.partition(...this.#split(true));
+        return;
+      case 'split':
+        sys.partition(...this.#split(false));
+        return;
+      case 'heal':
+        sys.heal();
+        return;
+      case 'crash':
+        await sys.crash(node(), this.#kind());
+        return;
+      case 'restart': {
+        const dead = sys.nodes.flatMap((n) =>
+          sys.cluster.isUp(n.id)
+            ? (['kv', 'locks'] as const)
+                .filter((k) => sys.service(n, k)?.alive === false)
+                .map((k) => [n, k] as const)
+            : [],
+        );
+        if (dead.length === 0) return;
+        const [n, k] = this.#pick(dead);
+        await sys.open(n, k);
+        return;
+      }
+      case 'crash-restart': {
+        const n = node();
+        if (!sys.cluster.isUp(n.id)) return;
+        const k = this.#kind();
+        await sys.crash(n, k);
+        await sys.open(n, k);
+        return;
+      }
+      case 'crash-node':
+        await sys.crashNode(node());
+        return;
+      case 'restart-node': {
+        const down = sys.nodes.filter((n) => !sys.cluster.isUp(n.id));
+        if (down.length === 0) return;
+        const n = this.#pick(down);
+        sys.restartNode(n);
+        await sys.cluster.settle();
+        for (const k of ['kv', 'locks'] as const) await sys.open(n, k);
+        return;
+      }
+      case 'pause':
+        sys.pause(node(), this.#kind());
+        return;
+      case 'resume': {
+        for (const n of sys.nodes) {
+          for (const k of ['kv', 'locks'] as const) {
+            if (sys.service(n, k)?.paused === true) {
+              sys.resume(n, k);
+              return;
+            }
+          }
+        }
+        return;
+      }
+      case 'pause-across-sync': {
+        // stop one process, make the others run a sync round (a node cut off, or a replica
+        // killed), let them finish it, then continue the stopped one
+        const n = node();
+        const k = this.#kind();
+        sys.pause(n, k);
+        const other = this.#pick(sys.nodes.filter((x) => x !== n));
+        if (this.#rng.chance(0.5)) {
+          sys.partition([other.id]);
+          await sys.cluster.advance(50 + this.#rng.int(500));
+          sys.heal();
+        } else {
+          await sys.crash(other, k);
+          await sys.cluster.advance(50 + this.#rng.int(500));
+          await sys.open(other, k);
+        }
+        await sys.cluster.advance(this.#rng.int(300));
+        sys.resume(n, k);
+        return;
+      }
+      case 'crash-many': {
+        // several replicas of one kind killed at the same instant (a majority, sometimes),
+        // restarted from their data directories at once or later
+        const k = this.#kind();
+        const live = sys.nodes.filter((n) => sys.service(n, k)?.alive === true);
+        const count = Math.min(live.length, 2 + this.#rng.int(sys.nodes.length === 5 ? 2 : 1));
+        const victims: SimNode[] = [];
+        while (victims.length < count) {
+          const v = this.#pick(live);
+          if (!victims.includes(v)) victims.push(v);
+        }
+        for (const v of victims) sys.kill(v, k);
+        await sys.reap();
+        if (this.#rng.chance(0.5)) {
+          await sys.cluster.advance(this.#rng.int(500));
+          for (const v of victims) await sys.open(v, k);
+        }
+        return;
+      }
+      case 'partition-during-transfer': {
+        // a replica comes back from its data directory and is cut off (or its peers split)
+        // while the sync round that sends it the state is in flight
+        const n = node();
+        if (!sys.cluster.isUp(n.id)) return;
+        const k = this.#kind();
+        await sys.crash(n, k);
+        await sys.cluster.advance(this.#rng.int(300));
+        const opened = sys.open(n, k);
+        await opened;
+        await turns(this.#rng.int(6));
+        if (this.#rng.chance(0.5)) sys.partition([n.id]);
+        else sys.partition(...this.#split(false));
+        return;
+      }
+    }
+  }
+}

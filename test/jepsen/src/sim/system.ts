@@ -1,0 +1,317 @@
+/**
+ * The system under test on the in-memory cluster: on every node, one `ReplicatedMap` replica
+ * (the register and set workloads) and one `Locks` replica (the lock and election workloads),
+ * each a process of its own with a data directory, which the nemesis can kill and restart
+ * from that directory, pause and resume.
+ * @module
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Group, GroupTransport, SendOptions } from '@cpgkit/core';
+import { MemoryCluster, type Random } from '@cpgkit/core/testing';
+import { ReplicatedMap } from '@cpgkit/statemachine';
+import { Locks } from '@cpgkit/locks';
+import type { HistoryRecorder } from '../history.js';
+
+/** Which replica of a node. */
+export type ServiceKind = 'kv' | 'locks';
+
+/** One replica process (one incarnation of it). */
+export interface Service<T> {
+  readonly kind: ServiceKind;
+  readonly node: number;
+  /** Incarnation number on this node (0, 1, ... after each restart). */
+  readonly gen: number;
+  readonly group: Group;
+  readonly handle: T;
+  alive: boolean;
+  paused: boolean;
+}
+
+/** The replicas of one node. */
+export interface SimNode {
+  readonly id: number;
+  kv: Service<ReplicatedMap> | undefined;
+  locks: Service<Locks> | undefined;
+}
+
+/** Options of the system. */
+export interface SystemOptions {
+  readonly nodes: number;
+  readonly seed: number;
+  /** Virtual ms by which quorum events lag (see `MemoryClusterOptions.quorumDelay`). */
+  readonly quorumDelay: number;
+  /** A fresh directory for the replicas' data directories. */
+  readonly dir: string;
+  readonly rng: Random;
+  /** Where faults are recorded. */
+  readonly faults: HistoryRecorder;
+  /** The lock machine's `failoverDelay`. */
+  readonly failoverDelay: number;
+}
+
+/**
+ * The cluster and its replicas. Every fault is recorded in `faults`; callbacks registered
+ * with `onCrash` learn which service died (the workloads end their clients' beliefs there).
+ */
+export class SimSystem {
+  readonly cluster: MemoryCluster;
+  readonly nodes: SimNode[] = [];
+  readonly options: SystemOptions;
+  readonly #crashListeners: ((s: Service<unknown>) => void)[] = [];
+  readonly #openListeners: ((s: Service<unknown>) => void)[] = [];
+  readonly #dead: (Service<ReplicatedMap> | Service<Locks>)[] = [];
+  #trap:
+    | {
+        match: (s: Service<unknown>, frame: Uint8Array) => boolean;
+        action: (s: Service<unknown>, frame: Uint8Array) => void;
+      }
+    | undefined;
+  #gens = new Map<string, number>();
+
+  constructor(options: SystemOptions) {
+    this.options = options;
+    this.cluster = new MemoryCluster({
+      nodes: options.nodes,
+      seed: options.seed,
+      quorumDelay: options.quorumDelay,
+    });
+    for (const id of this.cluster.nodeIds) this.nodes.push({ id, kv: undefined, locks: undefined });
+  }
+
+  /** Virtual time, for the records. */
+  now(): number {
+    return this.cluster.clock.now();
+  }
+
+  /** Called with every service killed (process crash or node crash). */
+  onCrash(fn: (s: Service<unknown>) => void): void {
+    this.#crashListeners.push(fn);
+  }
+
+  /** Called with every service (re)opened. */
+  onOpen(fn: (s: Service<unknown>) => void): void {
+    this.#openListeners.push(fn);
+  }
+
+  /** Open both replicas on every node and wait until they are ready. */
+  async start(): Promise<void> {
+    for (const n of this.nodes) {
+      await this.open(n, 'kv');
+      await this.open(n, 'locks');
+    }
+    await this.cluster.settle();
+    await this.cluster.advance(100);
+  }
+
+  /** Open (or reopen, from its data directory) a replica on node `n`. */
+  async open(n: SimNode, kind: ServiceKind): Promise<void> {
+    if (!this.cluster.isUp(n.id)) return; // its corosync is down: it starts with the node
+    const key = `${n.id}/${kind}`;
+    const gen = this.#gens.get(key) ?? 0;
+    this.#gens.set(key, gen + 1);
+    const dataDir = join(this.options.dir, `n${n.id}`, kind);
+    await mkdir(dataDir, { recursive: true });
+    const group = this.cluster.transport(n.id);
+    let self: Service<unknown> | undefined;
+    const view = this.#trapped(group, () => self);
+    const common = { dataDir, checkInterval: 2000 };
+    if (kind === 'kv') {
+      const handle = await ReplicatedMap.open(view, { ...common, groupName: 'jepsen.kv' });
+      n.kv = { kind, node: n.id, gen, group, handle, alive: true, paused: false };
+      self = n.kv;
+      for (const f of this.#openListeners) f(n.kv);
+    } else {
+      const handle = await Locks.open(view, {
+        ...common,
+        groupName: 'jepsen.locks',
+        failoverDelay: this.options.failoverDelay,
+      });
+      n.locks = { kind, node: n.id, gen, group, handle, alive: true, paused: false };
+      self = n.locks;
+      for (const f of this.#openListeners) f(n.locks);
+    }
+    this.options.faults.event('open', { node: n.id, service: kind, gen });
+  }
+
+  /** The service of `kind` on node `n`. */
+  service(n: SimNode, kind: ServiceKind): Service<ReplicatedMap> | Service<Locks> | undefined {
+    return kind === 'kv' ? n.kv : n.locks;
+  }
+
+  /**
+   * Kill a replica's process (kill -9) at this instant: whatever is in flight stays in
+   * flight. Synchronous (usable inside a send trap); `reap()` then closes what died. Its data
+   * directory holds what it had applied (it is flushed after the kill, before any restart:
+   * the in-memory cluster has no disk to lose).
+   */
+  kill(n: SimNode, kind: ServiceKind): void {
+    const s = this.service(n, kind);
+    if (s === undefined || !s.alive) return;
+    s.alive = false;
+    this.options.faults.event('crash', { node: n.id, service: kind, gen: s.gen });
+    this.cluster.crashProcess(s.group);
+    for (const f of this.#crashListeners) f(s);
+    this.#dead.push(s);
+  }
+
+  /** Kill node `n`'s corosync at this instant: its replicas die with it. Synchronous. */
+  killNode(n: SimNode): void {
+    if (!this.cluster.isUp(n.id)) return;
+    this.options.faults.event('crash-node', { node: n.id });
+    this.cluster.crashNode(n.id);
+    for (const kind of ['kv', 'locks'] as const) {
+      const s = this.service(n, kind);
+      if (s === undefined || !s.alive) continue;
+      s.alive = false;
+      for (const f of this.#crashListeners) f(s);
+      this.#dead.push(s);
+    }
+  }
+
+  /** Close the replicas killed since the last call (flushing their data directories). */
+  async reap(): Promise<void> {
+    while (this.#dead.length > 0) await this.#closeDead(this.#dead.shift()!);
+  }
+
+  /** `kill`, then `reap`. */
+  async crash(n: SimNode, kind: ServiceKind): Promise<void> {
+    this.kill(n, kind);
+    await this.reap();
+  }
+
+  /** `killNode`, then `reap`. */
+  async crashNode(n: SimNode): Promise<void> {
+    this.killNode(n);
+    await this.reap();
+  }
+
+  /**
+   * Arm a trap: the next frame a live replica sends that `match` accepts runs `action` the
+   * instant the engine accepted it (the frame is in flight: ordered, not yet delivered).
+   */
+  armTrap(
+    match: (s: Service<unknown>, frame: Uint8Array) => boolean,
+    action: (s: Service<unknown>, frame: Uint8Array) => void,
+  ): void {
+    this.#trap = { match, action };
+  }
+
+  /** Whether a trap is armed (not yet sprung). */
+  get trapArmed(): boolean {
+    return this.#trap !== undefined;
+  }
+
+  /** Disarm the trap. */
+  disarm(): void {
+    this.#trap = undefined;
+  }
+
+  /** The machine's view of its group: `send` springs the trap once the engine accepted. */
+  #trapped(group: Group, service: () => Service<unknown> | undefined): GroupTransport {
+    return new Proxy(group, {
+      get: (target, prop) => {
+        if (prop === 'send') {
+          return async (data: Uint8Array | readonly Uint8Array[], options?: SendOptions) => {
+            await target.send(data, options);
+            const trap = this.#trap;
+            const s = service();
+            if (trap === undefined || s === undefined || !s.alive) return;
+            const frame = data instanceof Uint8Array ? data : (data[0] ?? new Uint8Array());
+            if (!trap.match(s, frame)) return;
+            this.#trap = undefined;
+            trap.action(s, frame);
+          };
+        }
+        const v: unknown = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+  }
+
+  /** Start node `n`'s corosync again (its replicas stay dead until `open`). */
+  restartNode(n: SimNode): void {
+    if (this.cluster.isUp(n.id)) return;
+    this.options.faults.event('restart-node', { node: n.id });
+    this.cluster.restartNode(n.id);
+  }
+
+  /** SIGSTOP a replica's process. */
+  pause(n: SimNode, kind: ServiceKind): void {
+    const s = this.service(n, kind);
+    if (s === undefined || !s.alive || s.paused) return;
+    s.paused = true;
+    this.options.faults.event('pause', { node: n.id, service: kind, gen: s.gen });
+    this.cluster.pause(s.group);
+  }
+
+  /** SIGCONT it. */
+  resume(n: SimNode, kind: ServiceKind): void {
+    const s = this.service(n, kind);
+    if (s === undefined || !s.paused) return;
+    s.paused = false;
+    this.options.faults.event('resume', { node: n.id, service: kind, gen: s.gen });
+    if (s.alive) this.cluster.resume(s.group);
+  }
+
+  /** Split the network into these sides (the rest forms one more). */
+  partition(...sides: number[][]): void {
+    this.options.faults.event('partition', sides);
+    this.cluster.partition(...sides);
+  }
+
+  /** Heal every partition. */
+  heal(): void {
+    this.options.faults.event('heal', null);
+    this.cluster.heal();
+  }
+
+  /** Heal everything: resume, reconnect, restart dead nodes and replicas. */
+  async healAll(): Promise<void> {
+    for (const n of this.nodes) {
+      this.resume(n, 'kv');
+      this.resume(n, 'locks');
+    }
+    this.heal();
+    for (const n of this.nodes) this.restartNode(n);
+    await this.cluster.settle();
+    for (const n of this.nodes) {
+      for (const kind of ['kv', 'locks'] as const) {
+        const s = this.service(n, kind);
+        if (s === undefined || !s.alive) {
+          await this.open(n, kind);
+          await this.cluster.settle();
+        }
+      }
+    }
+  }
+
+  /** Close every replica and the cluster. */
+  async stop(): Promise<void> {
+    for (const n of this.nodes) {
+      for (const kind of ['kv', 'locks'] as const) {
+        const s = this.service(n, kind);
+        if (s === undefined) continue;
+        s.alive = false;
+        this.cluster.crashProcess(s.group);
+        await this.#closeDead(s);
+      }
+    }
+    this.cluster.destroy();
+  }
+
+  async #closeDead(s: Service<ReplicatedMap> | Service<Locks>): Promise<void> {
+    // the process is gone: its machine sees the connection lost and stops (never retiring
+    // from Q, as a killed process cannot); close() then waits until its data directory holds
+    // what it had applied, so that a restart reads exactly that
+    await this.cluster.settle();
+    if (s.kind === 'kv') await (s.handle as ReplicatedMap).close().catch(() => undefined);
+    else {
+      const locks = s.handle as Locks;
+      await locks.close().catch(() => undefined);
+      await locks.machine.close().catch(() => undefined);
+    }
+    // real I/O ran meanwhile: let the cluster finish what it had started, deterministically
+    await this.cluster.settle();
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The in-memory campaign as a test: a few hundred seeded fault schedules (3 and 5 nodes), every
+ * history checked; any anomaly fails with its seed and smallest window. `CPGKIT_SEED=N` runs
+ * that one schedule; `CPGKIT_JEPSEN_SCHEDULES=N` runs more (or `pnpm jepsen --memory`).
+ */
+import { describe, it, expect } from 'vitest';
+import { existsSync } from 'node:fs';
+import { runSchedule, type ScheduleResult } from '../src/sim/run.js';
+import { describeFailure } from '../src/report.js';
+import { KNOWN_ANOMALIES } from './known-anomalies.js';
+
+const FIRST = 20261204;
+const replay = process.env.CPGKIT_SEED;
+const COUNT = replay !== undefined ? 1 : Number(process.env.CPGKIT_JEPSEN_SCHEDULES ?? 200);
+const START = replay !== undefined ? Number(replay) : FIRST;
+/** Faults per schedule: short schedules, many seeds. */
+const STEPS = 6;
+/** Data directories in memory when the machine has a tmpfs (an fsync costs nothing there). */
+const dir = existsSync('/dev/shm') ? '/dev/shm' : undefined;
+
+/** The records as lines, without what differs between two runs of one seed (uuids are random). */
+function lines(r: ScheduleResult): string[] {
+  return [r.faults, ...Object.values(r.histories)].flatMap((h) =>
+    h.map((x) =>
+      JSON.stringify(x).replace(
+        /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g,
+        'uuid',
+      ),
+    ),
+  );
+}
+
+describe('in-memory Jepsen campaign', () => {
+  it(`${COUNT} seeded schedules (seeds ${START}..${START + COUNT - 1}) show no anomaly beyond the known ones`, async () => {
+    const failures: string[] = [];
+    let ops = 0;
+    const nodes = new Set<number>();
+    for (let seed = START; seed < START + COUNT; seed++) {
+      const r = await runSchedule(seed, { steps: STEPS, ...(dir ? { dir } : {}) });
+      nodes.add(r.nodes);
+      for (const h of Object.values(r.histories))
+        ops += h.filter((x) => x.kind === 'complete').length;
+      const found = [
+        ...new Set(r.verdicts.flatMap((v) => v.anomalies.map((a) => `${v.checker}: ${a.kind}`))),
+      ].sort();
+      const known = [...(KNOWN_ANOMALIES[seed] ?? [])].sort();
+      if (!r.valid) console.error(describeFailure(r));
+      if (JSON.stringify(found) !== JSON.stringify(known)) {
+        failures.push(
+          known.length === 0
+            ? describeFailure(r)
+            : `seed ${seed}: known anomalies ${JSON.stringify(known)}, found ${JSON.stringify(found)} (update test/known-anomalies.ts)`,
+        );
+      }
+    }
+    expect(failures).toEqual([]);
+    // the runs did work: operations completed, on both cluster sizes
+    expect(ops).toBeGreaterThan(COUNT * 20);
+    if (COUNT >= 20) expect([...nodes].sort()).toEqual([3, 5]);
+  }, 300_000);
+
+  it('a seed replays exactly: the same faults and the same histories', async () => {
+    const a = await runSchedule(FIRST + 7, { steps: STEPS, ...(dir ? { dir } : {}) });
+    const b = await runSchedule(FIRST + 7, { steps: STEPS, ...(dir ? { dir } : {}) });
+    expect(a.faults.length).toBeGreaterThan(0);
+    const [x, y] = [lines(a), lines(b)];
+    const first = x.findIndex((l, i) => l !== y[i]);
+    expect(first === -1 ? '' : `record ${first}: ${x[first]} != ${y[first]}`).toBe('');
+    expect(y.length).toBe(x.length);
+  }, 60_000);
+
+  it('can fail: with local (stale) reads the register checker finds non-linearizable reads', async () => {
+    const kinds = new Set<string>();
+    for (let seed = FIRST; seed < FIRST + 12; seed++) {
+      const r = await runSchedule(seed, {
+        steps: STEPS,
+        readConsistency: 'stale',
+        ...(dir ? { dir } : {}),
+      });
+      for (const v of r.verdicts) for (const a of v.anomalies) kinds.add(`${v.checker}: ${a.kind}`);
+    }
+    expect([...kinds]).toEqual(['register (linearizability): linearizable']);
+  }, 60_000);
+});
