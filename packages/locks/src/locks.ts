@@ -134,6 +134,10 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
   readonly #unsubscribe: (() => void)[];
   readonly #closeMachine: boolean;
   #closed = false;
+  #settleScheduled = false;
+  /** The elections as last seen, and the index at which each one last changed. */
+  #elections: LocksState['elections'] | undefined;
+  readonly #electionAt = new Map<string, bigint>();
 
   constructor(machine: LocksStateMachine, options: LocksOptions = {}) {
     this.machine = machine;
@@ -147,10 +151,10 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
       machine.on('status', (e) => {
         if (e.status === 'minority') this.#loseAll('quorum-lost', 'this member is in a minority');
         else if (e.status === 'closed') this.#onClosed();
-        else if (e.status === 'ready') this.#settle();
+        else if (e.status === 'ready') this.#settleSoon();
       }),
       // a grant seen in the state is handed out once a majority of Q holds it
-      machine.on('commit', () => this.#settle()),
+      machine.on('commit', () => this.#settleSoon()),
       machine.on('closed', () => this.#onClosed()),
     ];
   }
@@ -242,13 +246,15 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
 
   /** Who leads `name` now, as this replica sees it. */
   leader(name: string): LeaderInfo {
-    const e = this.machine.state.elections[name];
+    const m = this.machine;
+    const e = m.state.elections[name];
     return {
       name,
       leader: e?.leader?.owner ?? null,
       term: BigInt(e?.term ?? '0'),
       value: e?.leader?.value ?? null,
-      stale: this.machine.stale,
+      // a change of this election that a majority of Q does not hold yet may be rolled back
+      stale: m.stale || m.committedIndex < (this.#electionAt.get(name) ?? 0n),
     };
   }
 
@@ -275,7 +281,11 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
       if (info !== undefined) it.push(info);
       if (closed()) it.end(); // also when closing changed nothing a reader would see
     };
-    const offs = [this.machine.subscribe(push), this.machine.on('status', push)];
+    const offs = [
+      this.machine.subscribe(push),
+      this.machine.on('status', push),
+      this.machine.on('commit', push),
+    ];
     const it: PushIterator<LeaderInfo> = new PushIterator({
       initial: [changed()!],
       signal: options.signal,
@@ -374,7 +384,7 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
           return null;
         }
         w.confirmed = true;
-        this.#settle();
+        this.#settleSoon();
         const out = await raceSignal(done, ws.signal);
         if (out === 'dropped') {
           if (this.#closed) throw new MachineClosedError('the Locks client is closed');
@@ -481,6 +491,7 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
     if (change.kind === 'sync') for (const w of this.#waits.values()) w.seen = undefined;
     const why: LossReason = change.kind === 'tick' ? 'lease-expired' : 'released';
     const state = change.state;
+    this.#noteElections(state, change.kind === 'sync');
     for (const [id, h] of this.#held) {
       if (h instanceof Lock) {
         const holder = state.locks[h.name]?.holders.find((x) => x.id === id);
@@ -499,7 +510,35 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
         } else h.updateValue(e.leader.value);
       }
     }
-    this.#settle();
+    this.#settleSoon();
+  }
+
+  /**
+   * Remember at which index each election last changed (immer keeps an unchanged entry's
+   * identity), so that `leader()` says `stale` until a majority of `Q` holds the change.
+   */
+  #noteElections(state: LocksState, replaced: boolean): void {
+    const els = state.elections;
+    const prev = this.#elections;
+    if (els === prev && !replaced) return;
+    this.#elections = els;
+    const at = this.machine.index;
+    for (const [name, e] of Object.entries(els))
+      if (replaced || prev?.[name] !== e) this.#electionAt.set(name, at);
+  }
+
+  /**
+   * Hand out grants after the events delivered with this one have been applied too: a process
+   * that was paused (or slow) gets its queued events in one batch, and the membership change
+   * that cut it off may come right after the entry that committed its grant.
+   */
+  #settleSoon(): void {
+    if (this.#settleScheduled) return;
+    this.#settleScheduled = true;
+    setImmediate(() => {
+      this.#settleScheduled = false;
+      this.#settle();
+    });
   }
 
   /**
