@@ -12,14 +12,16 @@
  *    after it saw this round's membership and totem ring), and the ring holds a strict
  *    majority of the cluster nodes the state has seen in quorate rounds (`knownNodes`); and
  * 2. the participants that hold state (not fresh, not dirty) include a strict majority of the
- *    leader's `Q` (the `Q` of the newest state in the round).
+ *    leader's `Q` (the `Q` of the newest state in the round), or exactly half of it while every
+ *    other replica of that `Q` is in the leader's `gone` list (`holdsMajority`).
  *
  * When a round is quorate, `Q` becomes the replica ids of its non-passive participants (all of
- * them hold the state once the round ends). A member that closes gracefully first sends a
- * `retire` entry that removes it from `Q` in one agreed step, so rolling restarts never lose
- * the majority; a member whose process died (`procdown`) or left is removed at the confchg of
- * a quorate component (machine.ts, `dropDeparted`, for the safety argument); a `nodedown`
- * does not shrink `Q` until the next quorate round. Two components can never both be
+ * them hold the state once the round ends) and `gone` is emptied. A member that closes
+ * gracefully first sends a `retire` entry that removes it from `Q` in one agreed step, so
+ * rolling restarts never lose the majority. A replica whose process died (`procdown`) or left
+ * is never removed by its death: it is added to `gone` at the confchg of a quorate component
+ * only if it proved (by an ack) that it holds the current `Q` (machine.ts, `dropDeparted`, for
+ * the safety argument); a `nodedown` records nothing. Two components can never both be
  * quorate, and every quorate round contains a member that holds the newest state: any two
  * majorities of one `Q` intersect, and a member that took part in a quorate round carries its
  * new `Q` and higher epoch into every later round.
