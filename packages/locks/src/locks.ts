@@ -4,7 +4,12 @@
  * @module
  */
 import { v7 as uuidv7 } from 'uuid';
-import { PushIterator, type GroupTransport, type WaitOptions } from '@cpgkit/core';
+import {
+  InterruptedError,
+  PushIterator,
+  type GroupTransport,
+  type WaitOptions,
+} from '@cpgkit/core';
 import {
   CommandFailedError,
   MachineClosedError,
@@ -374,6 +379,13 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
             id = undefined;
             this.#waits.delete(gone);
             this.#abandon(gone, name, spec === undefined);
+            continue;
+          }
+          if (err instanceof InterruptedError && !ws.signal.aborted) {
+            // a membership change (another member joining, say) dropped it unapplied, on every
+            // member: nothing to withdraw; ask again
+            this.#waits.delete(id);
+            id = undefined;
             continue;
           }
           throw err;
