@@ -31,12 +31,12 @@ import {
   type LocksState,
 } from '../src/index.js';
 
-const RUNS = Number(process.env.LOCKS_SCHEDULES ?? 2000);
 const replay =
   process.env.LOCKS_SCHEDULE === undefined
     ? undefined
     : (JSON.parse(process.env.LOCKS_SCHEDULE) as Step[]);
 const replaySeed = Number(process.env.LOCKS_SCHEDULE_SEED ?? 1);
+const RUNS = replay === undefined ? Number(process.env.LOCKS_SCHEDULES ?? 2000) : 1;
 /** tmpfs where there is one: thousands of schedules write their data directories. */
 const DATA_ROOT = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
 const NAMES = ['a', 'b'] as const;

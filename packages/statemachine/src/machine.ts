@@ -762,7 +762,10 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     this.dropDeparted(e);
     this.noteCutOff(e);
     this.bumpEpochIfMajority(e);
-    this.startRound([...e.members].sort(compareMembers));
+    // members that left with their node may go on elsewhere (a partition), where a round can
+    // finish and apply what our unfinished round drops
+    const split = e.left.some((l) => l.reason === 'nodedown');
+    this.startRound([...e.members].sort(compareMembers), split);
   }
 
   /**
@@ -915,7 +918,11 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     return `${members.map(memberKey).join(',')}|${this.ring?.id ?? '-'}`;
   }
 
-  private startRound(members: readonly MemberId[]): void {
+  /**
+   * @param split - the membership change took members away with their node (`nodedown`): the
+   *   entries dropped here may be applied on the other side of a partition
+   */
+  private startRound(members: readonly MemberId[], split = false): void {
     this.round?.closeTimer?.cancel();
     const round: Round = {
       key: this.roundKey(members),
@@ -934,7 +941,9 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     if (this.tracing) this.log(`round ${round.key} starts`);
     // Entries queued in a round that never finished were delivered to the members of the old
     // view only: a joiner of this round never saw them, so nobody applies them (identically on
-    // every member that passed through that view). Their senders retry.
+    // every member that passed through that view). Their senders retry. Unless members left
+    // with their node: on their side of a partition the round may have finished and applied
+    // them, so the outcome is unknown there.
     const dropped = this.queue;
     this.queue = [];
     for (const q of dropped) {
@@ -942,9 +951,13 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
         this.settle(
           q.frame.commandId,
           undefined,
-          new InterruptedError(
-            'dispatch: interrupted by a membership change before it could be applied; it was not applied, retry',
-          ),
+          split
+            ? new OutcomeUnknownError(
+                'dispatch: a partition interrupted the sync round that held the command; members on the other side may have applied it',
+              )
+            : new InterruptedError(
+                'dispatch: interrupted by a membership change before it could be applied; it was not applied, retry',
+              ),
         );
       }
     }

@@ -32,7 +32,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { MemoryCluster } from '@cpgkit/core/testing';
-import type { GroupTransport } from '@cpgkit/core';
+import { InterruptedError, type GroupTransport } from '@cpgkit/core';
 import { ReplicatedStateMachine, type MachineDefinition } from '../src/index.js';
 import { inspectReplica } from '../src/test-hooks.js';
 
@@ -144,6 +144,8 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
   const acked = new Map<number, { by: Member; at: string }>();
   /** value -> "index:value" where its sender applied it. */
   const appliedAt = new Map<number, string>();
+  /** Values whose dispatch rejected with InterruptedError ("not applied"). */
+  const notApplied = new Set<number>();
   /** Every "index:value" any member applied. */
   const everApplied = new Set<string>();
   let next = 1;
@@ -288,7 +290,10 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
         const v = next++;
         m.sm.dispatch({ add: v }).then(
           () => acked.set(v, { by: m, at: appliedAt.get(v) ?? '?' }),
-          () => undefined,
+          (e: unknown) => {
+            // "not applied, retry": it must never show up anywhere
+            if (e instanceof InterruptedError) notApplied.add(v);
+          },
         );
         // let the group's outbox hand the message to the engine, so that a fault in the next
         // step finds it in flight (delivered on some sides of a partition only)
@@ -428,6 +433,9 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
     const finalSet = new Set(final);
     for (const [v, { by, at }] of acked)
       if (!finalSet.has(at)) problems.push(`acknowledged value ${v} (${at}, from ${by.name}) lost`);
+    for (const e of final)
+      if (notApplied.has(Number(e.split(':')[1])))
+        problems.push(`${e} was applied, but its sender was told it was not (InterruptedError)`);
   }
   for (const m of members) if (!m.dead) await m.sm.close();
   cluster.destroy();
