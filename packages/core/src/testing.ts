@@ -10,6 +10,7 @@ export {
   COROSYNC_MAX_MESSAGE_SIZE,
   type MemoryClusterOptions,
   type MemoryTransport,
+  type RunUntilIdleOptions,
   type SettleOptions,
   type ClusterStats,
 } from './sim/cluster.js';
