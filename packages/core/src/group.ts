@@ -18,6 +18,7 @@ import { DEFAULT_MAX_MESSAGE_SIZE } from './frame.js';
 import { FrameDecoder } from './frame-decoder.js';
 import { encodeGroupName } from './group-name.js';
 import { Outbox } from './outbox.js';
+import { sleep, waiter } from './wait.js';
 import type { GroupInfo, GroupTransport, SendOptions } from './transport.js';
 import type {
   Clock,
@@ -77,12 +78,6 @@ export interface OpenGroupOptions extends GroupOptions, WaitOptions {
 const JOIN_RETRY_MS = 20;
 /** How long `join` retries try again when the caller gave neither a timeout nor a signal. */
 const DEFAULT_JOIN_RETRY_WINDOW_MS = 1000;
-
-/** The reason a signal aborted with, as an Error (what `AbortSignal` gives by default). */
-function abortReason(signal: AbortSignal | undefined): Error {
-  const r: unknown = signal?.reason;
-  return r instanceof Error ? r : new DOMException('This operation was aborted', 'AbortError');
-}
 
 function sameMember(a: MemberId, b: MemberId): boolean {
   return a.nodeid === b.nodeid && a.pid === b.pid;
@@ -321,65 +316,32 @@ export class Group implements GroupTransport {
             { cause: error },
           );
         }
-        await this.#sleep(Math.min(JOIN_RETRY_MS, left), signal);
+        await sleep(this.clock, Math.min(JOIN_RETRY_MS, left), signal);
       }
       this.#assertOpen();
     }
   }
 
-  #sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onAbort = (): void => {
-        timer.cancel();
-        reject(abortReason(signal));
-      };
-      const timer = this.clock.setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-
   #waitInGroup(options: WaitOptions, deadline: number | undefined): Promise<void> {
     if (this.#inGroup) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const { signal, timeout } = options;
-      let timer: { cancel(): void } | undefined;
-      const done = (): void => {
-        timer?.cancel();
-        signal?.removeEventListener('abort', onAbort);
-        this.#joinWaiter = undefined;
-      };
-      const onAbort = (): void => {
-        done();
-        reject(abortReason(signal));
-      };
-      this.#joinWaiter = {
-        resolve: () => {
-          done();
-          resolve();
-        },
-        reject: (e) => {
-          done();
-          reject(e instanceof Error ? e : new Error(String(e)));
-        },
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (deadline !== undefined) {
-        timer = this.clock.setTimeout(
-          () => {
-            done();
-            reject(
-              new TimeoutError(
-                `join(${JSON.stringify(this.#name)}) did not complete within ${timeout} ms`,
-              ),
-            );
-          },
-          Math.max(0, deadline - this.clock.now()),
-        );
-      }
+    const { signal, timeout } = options;
+    const joinWaiter: Waiter = {
+      resolve: () => w.resolve(),
+      reject: (e) => w.reject(e instanceof Error ? e : new Error(String(e))),
+    };
+    this.#joinWaiter = joinWaiter;
+    const w = waiter<void>(this.clock, {
+      signal,
+      timeout: deadline === undefined ? undefined : Math.max(0, deadline - this.clock.now()),
+      timeoutError: () =>
+        new TimeoutError(
+          `join(${JSON.stringify(this.#name)}) did not complete within ${timeout} ms`,
+        ),
+      onSettle: () => {
+        if (this.#joinWaiter === joinWaiter) this.#joinWaiter = undefined;
+      },
     });
+    return w.promise;
   }
 
   /**

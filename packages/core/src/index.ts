@@ -24,3 +24,15 @@ export type { MemoryCluster, MemoryTransport, MemoryClusterOptions } from './sim
 export { encodeGroupName, MAX_GROUP_NAME_BYTES } from './group-name.js';
 export { DEFAULT_MAX_MESSAGE_SIZE } from './frame.js';
 export { PushIterator, type PushIteratorOptions } from './push-iterator.js';
+export {
+  abortReason,
+  deferred,
+  raceSignal,
+  sleep,
+  waiter,
+  waitSignal,
+  withWait,
+  type Deferred,
+  type WaiterOptions,
+  type WaitSignal,
+} from './wait.js';

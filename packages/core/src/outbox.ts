@@ -24,6 +24,7 @@ import {
   writeU32,
 } from './frame.js';
 import { MessageTooLargeError, QueueFullError } from './errors.js';
+import { abortReason } from './wait.js';
 
 /** Limits of the send queue. */
 export interface OutboxLimits {
@@ -197,7 +198,7 @@ export class Outbox {
   }
 
   #sendWithSignal(data: Uint8Array | readonly Uint8Array[], signal: AbortSignal): Promise<void> {
-    if (signal.aborted) return Promise.reject(signal.reason as Error);
+    if (signal.aborted) return Promise.reject(abortReason(signal));
     const list = data instanceof Uint8Array ? [data] : data;
     if (list.length === 0) return Promise.resolve();
     let total = 0;
@@ -218,7 +219,7 @@ export class Outbox {
     const payload = encodePayload(list.map((m) => m.slice()));
     const last = this.#pushPayload(payload, list.length, owner);
     const promise = promiseOf(last);
-    const onAbort = (): void => this.#withdraw(owner, signal.reason);
+    const onAbort = (): void => this.#withdraw(owner, abortReason(signal));
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
       () => signal.removeEventListener('abort', onAbort),

@@ -3,6 +3,7 @@
  * consumer reads with `for await`. Used for every "events from now on" stream in cpgkit.
  * @module
  */
+import { abortReason } from './wait.js';
 
 /** Options of a {@link PushIterator}. */
 export interface PushIteratorOptions<T> {
@@ -54,14 +55,9 @@ export class PushIterator<T> implements AsyncIterableIterator<T, undefined, unde
   readonly #throwOnAbort: boolean;
   readonly #onEnd: (() => void) | undefined;
   readonly #onAbort = (): void => {
-    const reason: unknown = this.#signal?.reason;
     if (!this.#throwOnAbort) return this.end();
     this.#clear();
-    this.end(
-      reason instanceof Error
-        ? reason
-        : new DOMException('This operation was aborted', 'AbortError'),
-    );
+    this.end(abortReason(this.#signal));
   };
 
   /** A new iterator; see {@link PushIteratorOptions}. */

@@ -76,7 +76,7 @@ export type GroupEventOf<T extends GroupEventType> = Extract<GroupEvent, { type:
 
 /** Options for calls that wait. */
 export interface WaitOptions {
-  /** Abort the wait; the call rejects with the signal's reason. */
+  /** Abort the wait; the call rejects with the signal's reason (an `AbortError` when the reason is not an `Error`). */
   readonly signal?: AbortSignal;
   /** Give up after this many milliseconds (on the transport's clock) with a `TimeoutError`. */
   readonly timeout?: number;
