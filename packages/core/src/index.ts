@@ -36,3 +36,11 @@ export {
   type WaiterOptions,
   type WaitSignal,
 } from './wait.js';
+export {
+  groupEventJson,
+  memberChangeJson,
+  memberIdJson,
+  type GroupEventJson,
+  type MemberChangeJson,
+  type MemberIdJson,
+} from './event-json.js';

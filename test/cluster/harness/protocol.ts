@@ -13,7 +13,7 @@
  */
 import { StringDecoder } from 'node:string_decoder';
 import * as core from '@cpgkit/core';
-import type { GroupEvent, GroupInfo, MemberChange, MemberId, TransportKind } from '@cpgkit/core';
+import type { GroupEvent, GroupEventJson, GroupInfo, MemberId, TransportKind } from '@cpgkit/core';
 
 /** A request from the test process. */
 export type Request =
@@ -64,21 +64,8 @@ export interface WireError {
   readonly stack?: string;
 }
 
-/** A `GroupEvent` on the wire. */
-export type WireEvent =
-  | { readonly type: 'message'; readonly sender: MemberId; readonly data: string }
-  | {
-      readonly type: 'membership';
-      readonly members: readonly MemberId[];
-      readonly joined: readonly MemberChange[];
-      readonly left: readonly MemberChange[];
-    }
-  | {
-      readonly type: 'totem';
-      readonly ringId: { readonly nodeid: number; readonly seq: string };
-      readonly nodes: readonly number[];
-    }
-  | { readonly type: 'quorum'; readonly quorate: boolean };
+/** A `GroupEvent` on the wire (message bytes as base64 in `data`). */
+export type WireEvent = GroupEventJson<{ readonly data: string }>;
 
 /** `GroupInfo` on the wire (name bytes as base64). */
 export interface WireGroupInfo {
@@ -123,25 +110,7 @@ export function fromBase64(text: string): Uint8Array {
 
 /** A `GroupEvent` to its wire form. */
 export function encodeEvent(event: GroupEvent): WireEvent {
-  switch (event.type) {
-    case 'message':
-      return { type: 'message', sender: memberId(event.sender), data: toBase64(event.data) };
-    case 'membership':
-      return {
-        type: 'membership',
-        members: event.members.map(memberId),
-        joined: event.joined.map(memberChange),
-        left: event.left.map(memberChange),
-      };
-    case 'totem':
-      return {
-        type: 'totem',
-        ringId: { nodeid: event.ringId.nodeid, seq: event.ringId.seq.toString() },
-        nodes: [...event.nodes],
-      };
-    case 'quorum':
-      return { type: 'quorum', quorate: event.quorate };
-  }
+  return core.groupEventJson(event, (data) => ({ data: toBase64(data) }));
 }
 
 /** A wire event back to a `GroupEvent`. */
@@ -167,21 +136,13 @@ export function encodeGroupInfo(info: GroupInfo): WireGroupInfo {
   return {
     group: info.group,
     nameBytes: toBase64(info.nameBytes),
-    members: info.members.map(memberId),
+    members: info.members.map(core.memberIdJson),
   };
 }
 
 /** A wire group back to `GroupInfo`. */
 export function decodeGroupInfo(info: WireGroupInfo): GroupInfo {
   return { group: info.group, nameBytes: fromBase64(info.nameBytes), members: info.members };
-}
-
-function memberId(m: MemberId): MemberId {
-  return { nodeid: m.nodeid, pid: m.pid };
-}
-
-function memberChange(m: MemberChange): MemberChange {
-  return { nodeid: m.nodeid, pid: m.pid, reason: m.reason };
 }
 
 /** Any thrown value to its wire form. */

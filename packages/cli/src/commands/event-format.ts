@@ -3,7 +3,14 @@
  * short human line.
  * @module
  */
-import type { GroupEvent, MemberChange, MemberId } from '@cpgkit/core';
+import {
+  groupEventJson,
+  memberIdJson,
+  type GroupEvent,
+  type GroupEventJson,
+  type MemberChange,
+  type MemberId,
+} from '@cpgkit/core';
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -17,46 +24,19 @@ export function utf8OrUndefined(bytes: Uint8Array): string | undefined {
 }
 
 /** `{ nodeid, pid }` with nothing else (for JSON). */
-export function memberJson(m: MemberId): { nodeid: number; pid: number } {
-  return { nodeid: m.nodeid, pid: m.pid };
-}
-
-function changeJson(m: MemberChange): { nodeid: number; pid: number; reason: string } {
-  return { nodeid: m.nodeid, pid: m.pid, reason: m.reason };
-}
+export const memberJson = memberIdJson;
 
 /**
  * An event as one JSON object: messages carry `data` (UTF-8 text) or, when the bytes are not
  * valid UTF-8, `base64` instead; the ring sequence number is a decimal string.
  */
-export function eventJson(event: GroupEvent): Record<string, unknown> {
-  switch (event.type) {
-    case 'message': {
-      const text = utf8OrUndefined(event.data);
-      return {
-        type: 'message',
-        sender: memberJson(event.sender),
-        ...(text === undefined
-          ? { base64: Buffer.from(event.data).toString('base64') }
-          : { data: text }),
-      };
-    }
-    case 'membership':
-      return {
-        type: 'membership',
-        members: event.members.map(memberJson),
-        joined: event.joined.map(changeJson),
-        left: event.left.map(changeJson),
-      };
-    case 'totem':
-      return {
-        type: 'totem',
-        ringId: { nodeid: event.ringId.nodeid, seq: event.ringId.seq.toString() },
-        nodes: [...event.nodes],
-      };
-    case 'quorum':
-      return { type: 'quorum', quorate: event.quorate };
-  }
+export function eventJson(
+  event: GroupEvent,
+): GroupEventJson<{ data: string } | { base64: string }> {
+  return groupEventJson(event, (data) => {
+    const text = utf8OrUndefined(data);
+    return text === undefined ? { base64: Buffer.from(data).toString('base64') } : { data: text };
+  });
 }
 
 /** `1:1234` (node id, pid). */
