@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunCluster } from '../../../test/cluster/harness/precondition.js';
+import { clusterExecArgs } from '../../../scripts/cluster-exec.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 // a cluster of this suite's own: cutting node 3 off never disturbs a suite on the shared cluster
@@ -58,21 +59,13 @@ describe.skipIf(!canRun)(
       for (const n of [1, 2, 3]) {
         const child = spawn(
           'bash',
-          [
-            'scripts/cluster',
-            'exec',
-            String(n),
-            process.execPath,
-            '--import',
-            'tsx',
-            '--conditions=@cpgkit/source',
-            'examples/config-store/src/main.ts',
+          clusterExecArgs(n, 'examples/config-store/src/main.ts', [
             '--corosync',
             '--node',
             String(n),
             '--port',
             PORT,
-          ],
+          ]),
           { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] },
         );
         servers.push(child);

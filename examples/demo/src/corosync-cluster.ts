@@ -9,6 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import type { ClusterControl } from './node.js';
 import { RemoteNode } from './remote-node.js';
+import { clusterExecArgs } from '../../../scripts/cluster-exec.js';
 
 /** Options for `startCorosyncCluster`. */
 export interface CorosyncClusterOptions {
@@ -29,20 +30,7 @@ export async function startCorosyncCluster(
   for (let n = 1; n <= options.nodes; n++) {
     const child = spawn(
       'bash',
-      [
-        'scripts/cluster',
-        'exec',
-        String(n),
-        process.execPath,
-        '--import',
-        'tsx',
-        '--conditions=@cpgkit/source',
-        entry,
-        '--node',
-        String(n),
-        '--group',
-        group,
-      ],
+      clusterExecArgs(n, entry, ['--node', String(n), '--group', group]),
       { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] },
     );
     nodes.push(new RemoteNode(n, child));

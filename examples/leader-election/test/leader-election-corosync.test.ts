@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunCluster } from '../../../test/cluster/harness/precondition.js';
+import { clusterExecArgs } from '../../../scripts/cluster-exec.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 // a cluster of this suite's own, so that nothing here disturbs a suite on the shared cluster
@@ -52,21 +53,13 @@ describe.skipIf(!canRun)(
       for (const node of [1, 2, 3]) {
         const child = spawn(
           'bash',
-          [
-            'scripts/cluster',
-            'exec',
-            String(node),
-            process.execPath,
-            '--import',
-            'tsx',
-            '--conditions=@cpgkit/source',
-            'examples/leader-election/src/main.ts',
+          clusterExecArgs(node, 'examples/leader-election/src/main.ts', [
             '--corosync',
             '--node',
             String(node),
             '--interval',
             '200',
-          ],
+          ]),
           { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] },
         );
         const w: Worker = { node, child, out: '' };

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunCluster } from '../../../test/cluster/harness/precondition.js';
+import { clusterExecArgs } from '../../../scripts/cluster-exec.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 // a cluster of this suite's own: nothing it does disturbs a suite on the shared cluster
@@ -36,15 +37,7 @@ describe.skipIf(!canRun)(
         new Promise<{ code: number; out: string }>((resolve) => {
           execFile(
             'bash',
-            [
-              'scripts/cluster',
-              'exec',
-              String(n),
-              process.execPath,
-              '--import',
-              'tsx',
-              '--conditions=@cpgkit/source',
-              'examples/locks/src/main.ts',
+            clusterExecArgs(n, 'examples/locks/src/main.ts', [
               '--corosync',
               '--node',
               String(n),
@@ -52,7 +45,7 @@ describe.skipIf(!canRun)(
               file,
               '--increments',
               '6',
-            ],
+            ]),
             { cwd: ROOT, env, timeout: 90_000 },
             (err, stdout, stderr) => resolve({ code: err ? 1 : 0, out: stdout + stderr }),
           );
