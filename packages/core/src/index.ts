@@ -23,7 +23,7 @@ export {
 export type { MemoryCluster, MemoryTransport, MemoryClusterOptions } from './sim/cluster.js';
 export { encodeGroupName, MAX_GROUP_NAME_BYTES } from './group-name.js';
 export { DEFAULT_MAX_MESSAGE_SIZE } from './frame.js';
-export { PushIterator, type PushIteratorOptions } from './push-iterator.js';
+export { PushIterator, subscriptionIterator, type PushIteratorOptions } from './push-iterator.js';
 export {
   abortReason,
   deferred,

@@ -137,3 +137,40 @@ export class PushIterator<T> implements AsyncIterableIterator<T, undefined, unde
     this.#head = 0;
   }
 }
+
+/**
+ * An async iterator over a callback subscription: `subscribe(push, end)` starts it and returns
+ * its unsubscribe function, which runs exactly once when the iterator ends (`end()` from the
+ * source, an abort of `options.signal`, or a `break` out of `for await`), also when the source
+ * ends it from inside `subscribe`. With an already aborted signal, `subscribe` is not called.
+ * @example
+ * ```ts
+ * return subscriptionIterator<Change>((push, end) => {
+ *   const off = machine.subscribe(push);
+ *   const offClosed = machine.on('closed', () => end());
+ *   return () => { off(); offClosed(); };
+ * }, { signal });
+ * ```
+ */
+export function subscriptionIterator<T>(
+  subscribe: (push: (value: T) => void, end: (error?: Error) => void) => () => void,
+  options: Omit<PushIteratorOptions<T>, 'onEnd'> = {},
+): PushIterator<T> {
+  let unsubscribe: (() => void) | undefined;
+  let ended = false;
+  const it = new PushIterator<T>({
+    ...options,
+    onEnd: () => {
+      ended = true;
+      unsubscribe?.();
+    },
+  });
+  if (ended) return it;
+  const off = subscribe(
+    (value) => it.push(value),
+    (error) => it.end(error),
+  );
+  if (ended) off();
+  else unsubscribe = off;
+  return it;
+}

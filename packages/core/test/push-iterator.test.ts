@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { PushIterator } from '../src/push-iterator.js';
+import { PushIterator, subscriptionIterator } from '../src/push-iterator.js';
 
 /** Read everything until the end. */
 async function drain<T>(it: AsyncIterable<T>): Promise<T[]> {
@@ -206,5 +206,43 @@ describe('PushIterator', () => {
     it.end();
     got.push(...(await drain(it)));
     expect(got).toEqual(Array.from({ length: 300 }, (_, i) => i));
+  });
+});
+
+describe('subscriptionIterator', () => {
+  it('unsubscribes exactly once, however the iterator ends, also when the source ends it while subscribing', async () => {
+    let offs = 0;
+    let push: ((v: number) => void) | undefined;
+    const it = subscriptionIterator<number>((p) => {
+      push = p;
+      return () => offs++;
+    });
+    push!(1);
+    push!(2);
+    expect((await it.next()).value).toBe(1);
+    await it.return();
+    await it.return();
+    expect(offs).toBe(1);
+
+    const early = subscriptionIterator<number>((p, end) => {
+      p(7);
+      end();
+      return () => offs++;
+    });
+    expect(offs).toBe(2);
+    expect(await early.next()).toEqual({ value: 7, done: false });
+    expect((await early.next()).done).toBe(true);
+
+    let subscribed = false;
+    const aborted = subscriptionIterator<number>(
+      () => {
+        subscribed = true;
+        return () => offs++;
+      },
+      { signal: AbortSignal.abort() },
+    );
+    expect(subscribed).toBe(false);
+    expect((await aborted.next()).done).toBe(true);
+    expect(offs).toBe(2);
   });
 });

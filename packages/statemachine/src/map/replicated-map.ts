@@ -5,7 +5,7 @@
  * @module
  */
 import { v7 as uuidv7 } from 'uuid';
-import { PushIterator, type GroupTransport, type WaitOptions } from '@cpgkit/core';
+import { subscriptionIterator, type GroupTransport, type WaitOptions } from '@cpgkit/core';
 import { ReplicatedStateMachine, type OpenOptions } from '../machine.js';
 import type { MachineEvent, MachineStatus, StateChange } from '../types.js';
 import { roleOptions, type Role } from '../role.js';
@@ -328,21 +328,21 @@ export class ReplicatedMap implements AsyncDisposable {
       for (const c of this.history)
         if (c.revision >= from && c.key.startsWith(prefix)) buffer.push(c);
     }
-    const watcher = (c: MapChange): void => {
-      if (c.revision >= from && c.key.startsWith(prefix)) it.push(c);
-    };
-    this.watchers.add(watcher);
-    const unclose = this.machine.on('closed', () => it.end());
-    const it: PushIterator<MapChange> = new PushIterator({
-      initial: buffer,
-      signal: options.signal,
-      onEnd: () => {
-        this.watchers.delete(watcher);
-        unclose();
+    return subscriptionIterator<MapChange>(
+      (push, end) => {
+        const watcher = (c: MapChange): void => {
+          if (c.revision >= from && c.key.startsWith(prefix)) push(c);
+        };
+        this.watchers.add(watcher);
+        const unclose = this.machine.on('closed', () => end());
+        if (this.machine.status === 'closed') end();
+        return () => {
+          this.watchers.delete(watcher);
+          unclose();
+        };
       },
-    });
-    if (this.machine.status === 'closed') it.end();
-    return it;
+      { initial: buffer, signal: options.signal },
+    );
   }
 
   private resetHistory(state: MapState): void {
