@@ -84,11 +84,28 @@ export function conformanceSuite(
     );
   }
 
+  /**
+   * A fresh fixture and a new group of `count` members, one on each of the first `count`
+   * nodes, named `a`, `b`, `c`, each recorded from creation, every one seeing all of them.
+   */
+  async function joinedGroup(
+    what: string,
+    count: 1 | 2 | 3,
+  ): Promise<{ f: ClusterFixture; names: Names; g: string; members: Joined[] }> {
+    const { f, names } = await setup();
+    const g = uniqueName(what);
+    const members: Joined[] = [];
+    for (let i = 0; i < count; i++) {
+      members.push(await join(f, names, f.nodes[i]!, g, 'abc'[i]!));
+    }
+    await waitMembers(f, members, count);
+    return { f, names, g, members };
+  }
+
   describe('GroupTransport conformance', () => {
     it('delivers a member its own messages (self-delivery)', async () => {
-      const { f, names } = await setup();
-      const g = uniqueName('self');
-      const a = await join(f, names, f.nodes[0]!, g, 'a');
+      const { f, names, members } = await joinedGroup('self', 1);
+      const [a] = members as [Joined];
       await a.member.send(enc.encode('hello'));
       await f.waitFor(() => a.rec.messages(names).length === 1, timeout, 'self-delivery');
       expect(a.rec.messages(names)).toEqual(['a:hello']);
@@ -97,12 +114,8 @@ export function conformanceSuite(
     });
 
     it('delivers the same messages in the same order to everyone, with concurrent senders', async () => {
-      const { f, names } = await setup();
-      const g = uniqueName('order');
+      const { f, names, members: all } = await joinedGroup('order', 3);
       const labels = ['a', 'b', 'c'];
-      const all: Joined[] = [];
-      for (let i = 0; i < 3; i++) all.push(await join(f, names, f.nodes[i]!, g, labels[i]!));
-      await waitMembers(f, all, 3);
       const perSender = 40;
       const sends: Promise<void>[] = [];
       for (let k = 0; k < perSender; k++) {
@@ -128,11 +141,8 @@ export function conformanceSuite(
     });
 
     it('reports joins with every member, then the initial totem event', async () => {
-      const { f, names } = await setup();
-      const g = uniqueName('join');
-      const a = await join(f, names, f.nodes[0]!, g, 'a');
-      const b = await join(f, names, f.nodes[1]!, g, 'b');
-      await waitMembers(f, [a, b], 2);
+      const { f, names, members } = await joinedGroup('join', 2);
+      const [a, b] = members as [Joined, Joined];
       expect(a.rec.memberships(names)).toEqual([
         'members=[a] joined=[a:join] left=[]',
         'members=[a,b] joined=[b:join] left=[]',
@@ -148,11 +158,8 @@ export function conformanceSuite(
     });
 
     it('reports a leave to the others and to the leaver; sends after leave reject', async () => {
-      const { f, names } = await setup();
-      const g = uniqueName('leave');
-      const a = await join(f, names, f.nodes[0]!, g, 'a');
-      const b = await join(f, names, f.nodes[1]!, g, 'b');
-      await waitMembers(f, [a, b], 2);
+      const { f, names, members } = await joinedGroup('leave', 2);
+      const [a, b] = members as [Joined, Joined];
       await b.member.leave();
       await f.waitFor(() => a.member.members().length === 1, timeout, 'a seeing b leave');
       expect(a.rec.memberships(names).at(-1)).toBe('members=[a] joined=[] left=[b:leave]');
@@ -171,11 +178,8 @@ export function conformanceSuite(
     });
 
     it('lets a member join again after leaving, with the same member id', async () => {
-      const { f, names } = await setup();
-      const g = uniqueName('rejoin');
-      const a = await join(f, names, f.nodes[0]!, g, 'a');
-      const b = await join(f, names, f.nodes[1]!, g, 'b');
-      await waitMembers(f, [a, b], 2);
+      const { f, names, g, members } = await joinedGroup('rejoin', 2);
+      const [a, b] = members as [Joined, Joined];
       const before = b.member.self;
       await b.member.leave();
       await f.waitFor(() => a.member.members().length === 1, timeout, 'b leaving');
@@ -195,24 +199,17 @@ export function conformanceSuite(
     });
 
     it('reports a killed process as procdown', async () => {
-      const { f, names } = await setup();
-      const g = uniqueName('procdown');
-      const a = await join(f, names, f.nodes[0]!, g, 'a');
-      const b = await join(f, names, f.nodes[1]!, g, 'b');
-      await waitMembers(f, [a, b], 2);
+      const { f, names, members } = await joinedGroup('procdown', 2);
+      const [a, b] = members as [Joined, Joined];
       await f.crashProcess(b.member);
       await f.waitFor(() => a.member.members().length === 1, timeout, 'a seeing b die');
       expect(a.rec.memberships(names).at(-1)).toBe('members=[a] joined=[] left=[b:procdown]');
     });
 
     it('reports a dead node as nodedown, then a totem event without it', async () => {
-      const { f, names } = await setup();
-      const g = uniqueName('nodedown');
+      const { f, names, members } = await joinedGroup('nodedown', 3);
+      const [a, b] = members as [Joined, Joined, Joined];
       const [n1, n2, n3] = f.nodes as [number, number, number];
-      const a = await join(f, names, n1, g, 'a');
-      const b = await join(f, names, n2, g, 'b');
-      const c = await join(f, names, n3, g, 'c');
-      await waitMembers(f, [a, b, c], 3);
       const mark = a.rec.events.length;
       await f.crashNode(n3);
       try {
@@ -242,13 +239,9 @@ export function conformanceSuite(
     });
 
     it('brings a restarted node back with no member: its crashed members stay gone, a new one gets quorum', async () => {
-      const { f, names } = await setup();
-      const g = uniqueName('restart');
-      const [n1, n2, n3] = f.nodes as [number, number, number];
-      const a = await join(f, names, n1, g, 'a');
-      const b = await join(f, names, n2, g, 'b');
-      const c = await join(f, names, n3, g, 'c');
-      await waitMembers(f, [a, b, c], 3);
+      const { f, names, g, members } = await joinedGroup('restart', 3);
+      const [a, b] = members as [Joined, Joined, Joined];
+      const [, , n3] = f.nodes as [number, number, number];
       await f.crashNode(n3);
       try {
         await f.waitFor(() => a.member.members().length === 2, timeout, 'a seeing node 3 go');
@@ -272,13 +265,9 @@ export function conformanceSuite(
     });
 
     it('goes on on both sides of a partition, with quorum only on the majority, and merges on heal', async () => {
-      const { f, names } = await setup();
-      const g = uniqueName('partition');
+      const { f, names, members } = await joinedGroup('partition', 3);
+      const [a, b, c] = members as [Joined, Joined, Joined];
       const [n1, n2, n3] = f.nodes as [number, number, number];
-      const a = await join(f, names, n1, g, 'a');
-      const b = await join(f, names, n2, g, 'b');
-      const c = await join(f, names, n3, g, 'c');
-      await waitMembers(f, [a, b, c], 3);
       await f.waitFor(
         () => a.member.quorate && b.member.quorate,
         timeout,
@@ -363,11 +352,8 @@ export function conformanceSuite(
     });
 
     it('delivers bytes that look like a frame but are not one, intact', async () => {
-      const { f, names } = await setup();
-      const g = uniqueName('foreign');
-      const a = await join(f, names, f.nodes[0]!, g, 'a');
-      const b = await join(f, names, f.nodes[1]!, g, 'b');
-      await waitMembers(f, [a, b], 2);
+      const { f, members } = await joinedGroup('foreign', 2);
+      const [a, b] = members as [Joined, Joined];
       const lookalike = new Uint8Array([0xff, 0x63, 0x70, 0x67, 9, 9, 1, 2, 3]);
       const batchLike = new Uint8Array([0xff, 0x63, 0x70, 0x67, 1, 1, 200, 0, 0, 0, 1]);
       const plain = enc.encode('plain text');
@@ -380,11 +366,8 @@ export function conformanceSuite(
     });
 
     it('delivers send([x, y, z]) as three consecutive messages, with another sender busy', async () => {
-      const { f, names } = await setup();
-      const g = uniqueName('batch');
-      const a = await join(f, names, f.nodes[0]!, g, 'a');
-      const b = await join(f, names, f.nodes[1]!, g, 'b');
-      await waitMembers(f, [a, b], 2);
+      const { f, names, members } = await joinedGroup('batch', 2);
+      const [a, b] = members as [Joined, Joined];
       const noise: Promise<void>[] = [];
       for (let i = 0; i < 20; i++) noise.push(b.member.send(enc.encode(`n${i}`)));
       await a.member.send([enc.encode('x'), enc.encode('y'), enc.encode('z')]);
@@ -403,11 +386,8 @@ export function conformanceSuite(
     });
 
     it('carries messages larger than the atomic size (chunked) between other traffic', async () => {
-      const { f, names } = await setup();
-      const g = uniqueName('large');
-      const a = await join(f, names, f.nodes[0]!, g, 'a');
-      const b = await join(f, names, f.nodes[1]!, g, 'b');
-      await waitMembers(f, [a, b], 2);
+      const { f, names, members } = await joinedGroup('large', 2);
+      const [a, b] = members as [Joined, Joined];
       const big = new Uint8Array(3 * 1024 * 1024 + 17);
       for (let i = 0; i < big.length; i++) big[i] = (i * 7 + 3) & 0xff;
       const sends = [
