@@ -25,10 +25,9 @@ export { FencedResource } from './fenced-resource.js';
 export {
   Locks,
   type LocksStateMachine,
-  type AcquireOptions,
   type CampaignOptions,
   type LeaderInfo,
   type LocksOptions,
   type LocksOpenOptions,
-  type LockSpec,
 } from './locks.js';
+export type { AcquireOptions, LockSpec } from './types.js';

@@ -35,19 +35,12 @@ import { Lock, type LockOwner } from './lock.js';
 import { locksMachine, type LocksMachineOptions } from './machine.js';
 import { ReadWriteLock } from './rwlock.js';
 import { Semaphore } from './semaphore.js';
-import type { Json, LockKind, LockMode, LocksState, Owner } from './state.js';
+import type { AcquireOptions, LockSpec } from './types.js';
+import { withHandle } from './with-handle.js';
+import type { Json, LocksState, Owner } from './state.js';
 
 /** A `StateMachine` running `locksMachine()`. */
 export type LocksStateMachine = StateMachine<LocksState, LocksCommand, LocksResult>;
-
-/** Options of `acquire` and the like. */
-export interface AcquireOptions extends WaitOptions {
-  /**
-   * A lease: the group releases the lock `ttl` ms (replicated time) after the grant unless
-   * renewed. Leases help liveness (a stuck holder), never safety: fence with the token.
-   */
-  readonly ttl?: number;
-}
 
 /** Options of `campaign`. */
 export interface CampaignOptions extends WaitOptions {
@@ -82,13 +75,6 @@ export interface LocksOpenOptions extends OpenOptions, LocksMachineOptions {
    * See `Role` in `@cpgkit/statemachine`. @defaultValue `'replica'` (unless `passive: true`)
    */
   readonly role?: Role;
-}
-
-/** What a lock request asks for. @internal */
-export interface LockSpec {
-  readonly kind: LockKind;
-  readonly mode: LockMode;
-  readonly permits?: number;
 }
 
 interface Waiter {
@@ -206,17 +192,12 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
    * Run `fn` holding the mutex `name`; release when it returns or throws. `fn` gets the
    * lock's signal (aborts when the lock is lost) and the lock (for its token).
    */
-  async withLock<T>(
+  withLock<T>(
     name: string,
     fn: (signal: AbortSignal, lock: Lock) => Promise<T> | T,
     options: AcquireOptions = {},
   ): Promise<T> {
-    const lock = await this.acquire(name, options);
-    try {
-      return await fn(lock.signal, lock);
-    } finally {
-      await lock.release();
-    }
+    return withHandle(this.acquire(name, options), fn);
   }
 
   /** The counting semaphore `name` with `permits` permits (every user must agree on `permits`). */

@@ -4,9 +4,8 @@
  */
 import type { WaitOptions } from '@cpgkit/core';
 import type { Lock } from './lock.js';
-import type { AcquireOptions, LockSpec } from './locks.js';
-
-type Requester = (spec: LockSpec, options: AcquireOptions, wait: boolean) => Promise<Lock | null>;
+import type { AcquireOptions, LockSpec, Requester } from './types.js';
+import { withHandle } from './with-handle.js';
 
 const READ: LockSpec = { kind: 'rwlock', mode: 'shared' };
 const WRITE: LockSpec = { kind: 'rwlock', mode: 'exclusive' };
@@ -58,7 +57,7 @@ export class ReadWriteLock {
     fn: (signal: AbortSignal, lock: Lock) => Promise<T> | T,
     options: AcquireOptions = {},
   ): Promise<T> {
-    return this.#with(this.read(options), fn);
+    return withHandle(this.read(options), fn);
   }
 
   /** Run `fn` holding the write lock. */
@@ -66,18 +65,6 @@ export class ReadWriteLock {
     fn: (signal: AbortSignal, lock: Lock) => Promise<T> | T,
     options: AcquireOptions = {},
   ): Promise<T> {
-    return this.#with(this.write(options), fn);
-  }
-
-  async #with<T>(
-    pending: Promise<Lock>,
-    fn: (signal: AbortSignal, lock: Lock) => Promise<T> | T,
-  ): Promise<T> {
-    const lock = await pending;
-    try {
-      return await fn(lock.signal, lock);
-    } finally {
-      await lock.release();
-    }
+    return withHandle(this.write(options), fn);
   }
 }

@@ -4,9 +4,8 @@
  */
 import type { WaitOptions } from '@cpgkit/core';
 import type { Lock } from './lock.js';
-import type { AcquireOptions, LockSpec } from './locks.js';
-
-type Requester = (spec: LockSpec, options: AcquireOptions, wait: boolean) => Promise<Lock | null>;
+import type { AcquireOptions, LockSpec, Requester } from './types.js';
+import { withHandle } from './with-handle.js';
 
 /**
  * Up to `permits` holders at once, granted FIFO. Every permit is a `Lock` with its own
@@ -43,15 +42,10 @@ export class Semaphore {
   }
 
   /** Run `fn` holding a permit; give it back when `fn` returns or throws. */
-  async withPermit<T>(
+  withPermit<T>(
     fn: (signal: AbortSignal, lock: Lock) => Promise<T> | T,
     options: AcquireOptions = {},
   ): Promise<T> {
-    const lock = await this.acquire(options);
-    try {
-      return await fn(lock.signal, lock);
-    } finally {
-      await lock.release();
-    }
+    return withHandle(this.acquire(options), fn);
   }
 }
