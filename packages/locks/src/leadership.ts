@@ -5,7 +5,7 @@
 import { LeadershipLostError, type LossReason } from './errors.js';
 import type { Json } from './state.js';
 
-/** What a `Leadership` needs from its client. @internal */
+/** What a `Leadership` needs from its client (`@cpgkit/locks/internal`; not in the public index). */
 export interface LeadershipOwner {
   resign(leadership: Leadership): Promise<void>;
   proclaim(leadership: Leadership, value: Json): Promise<void>;

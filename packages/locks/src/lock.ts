@@ -7,14 +7,14 @@ import type { Clock, TimerHandle } from '@cpgkit/core';
 import { LockLostError, type LossReason } from './errors.js';
 import type { LockKind, LockMode } from './state.js';
 
-/** What a `Lock` needs from its client. @internal */
+/** What a `Lock` needs from its client (`@cpgkit/locks/internal`; not in the public index). */
 export interface LockOwner {
   readonly clock: Clock;
   releaseLock(lock: Lock): Promise<void>;
   renewLock(lock: Lock, ttl: number): Promise<number>;
 }
 
-/** How a lock was granted. @internal */
+/** How a lock was granted (`@cpgkit/locks/internal`; not in the public index). */
 export interface LockGrant {
   readonly id: string;
   readonly name: string;

@@ -16,7 +16,7 @@ export interface AcquireOptions extends WaitOptions {
   readonly ttl?: number;
 }
 
-/** What a lock request asks for. @internal */
+/** What a lock request asks for (a mutex, a semaphore permit, a read or write share). */
 export interface LockSpec {
   readonly kind: LockKind;
   readonly mode: LockMode;
@@ -25,7 +25,7 @@ export interface LockSpec {
 
 /**
  * How a view asks its `Locks` for a lock: `wait` false is a try (a `null` when not granted at
- * once). @internal
+ * once). In `@cpgkit/locks/internal`, not in the public index.
  */
 export type Requester = (
   spec: LockSpec,
