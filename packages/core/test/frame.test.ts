@@ -12,6 +12,7 @@ import {
 } from '../src/frame.js';
 import { FrameDecoder } from '../src/frame-decoder.js';
 import type { MemberId } from '../src/types.js';
+import { runsFromEnv, seedFromEnv } from '../../../test/seeded.js';
 
 const enc = new TextEncoder();
 const A: MemberId = { nodeid: 1, pid: 100 };
@@ -217,7 +218,7 @@ describe('frame format', () => {
             }
           }
         }),
-        { numRuns: 500, seed: 20261125 },
+        { numRuns: runsFromEnv(500), seed: seedFromEnv(20261125) },
       );
     });
   });

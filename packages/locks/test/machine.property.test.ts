@@ -9,6 +9,7 @@ import { locksMachine, canGrant, type LocksMachineOptions } from '../src/machine
 import type { LocksCommand, LocksResult } from '../src/commands.js';
 import type { LockEntry, LocksState } from '../src/state.js';
 import { PureLog } from './pure-log.js';
+import { runsFromEnv, seedFromEnv } from '../../../test/seeded.js';
 
 const SLOTS = 4;
 const LOCK_NAMES = ['mx', 'sem', 'rw'] as const;
@@ -404,7 +405,7 @@ describe('lock machine: random schedules (fast-check, fixed seed)', () => {
           expect(run(ops, options)).toEqual(a);
           expect(JSON.parse(JSON.stringify(a))).toEqual(a);
         }),
-        { seed: 20261125, numRuns: 1000 },
+        { seed: seedFromEnv(20261125), numRuns: runsFromEnv(1000) },
       );
     }, 120_000);
   }

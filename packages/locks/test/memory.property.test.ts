@@ -30,13 +30,19 @@ import {
   type LocksResult,
   type LocksState,
 } from '../src/index.js';
+import { replayFromEnv, runsFromEnv, seedFromEnv } from '../../../test/seeded.js';
 
-const replay =
-  process.env.LOCKS_SCHEDULE === undefined
+// CPGKIT_SEED, CPGKIT_RUNS, CPGKIT_REPLAY='[steps, seed]' (see test/seeded.ts); the older
+// LOCKS_SCHEDULES (runs), LOCKS_SCHEDULE (a schedule) and LOCKS_SCHEDULE_SEED still work.
+const replay: [Step[], number] | undefined =
+  replayFromEnv<[Step[], number]>() ??
+  (process.env.LOCKS_SCHEDULE === undefined
     ? undefined
-    : (JSON.parse(process.env.LOCKS_SCHEDULE) as Step[]);
-const replaySeed = Number(process.env.LOCKS_SCHEDULE_SEED ?? 1);
-const RUNS = replay === undefined ? Number(process.env.LOCKS_SCHEDULES ?? 2000) : 1;
+    : [
+        JSON.parse(process.env.LOCKS_SCHEDULE) as Step[],
+        Number(process.env.LOCKS_SCHEDULE_SEED ?? 1),
+      ]);
+const RUNS = replay === undefined ? runsFromEnv(2000, 'LOCKS_SCHEDULES') : 1;
 /** tmpfs where there is one: thousands of schedules write their data directories. */
 const DATA_ROOT = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
 const NAMES = ['a', 'b'] as const;
@@ -405,15 +411,20 @@ describe('Locks on the in-memory cluster: seeded fault schedules', () => {
   it(`keeps mutual exclusion, fencing, FIFO tokens and liveness over ${RUNS} schedules`, async () => {
     await fc.assert(
       fc.asyncProperty(
-        // LOCKS_SCHEDULE='[...]' replays one schedule (a counterexample) instead
+        // CPGKIT_REPLAY='[steps, seed]' replays one schedule (a counterexample) instead
         replay === undefined
           ? fc.array(fc.tuple(opArb, fc.boolean()), { minLength: 5, maxLength: 40 })
-          : fc.constant(replay),
-        replay === undefined ? fc.integer({ min: 1, max: 1_000_000 }) : fc.constant(replaySeed),
+          : fc.constant(replay[0]),
+        replay === undefined ? fc.integer({ min: 1, max: 1_000_000 }) : fc.constant(replay[1]),
         runSchedule,
       ),
       // a schedule that hangs fails with its counterexample instead of the whole file
-      { seed: 20261125, numRuns: RUNS, timeout: 30_000, endOnFailure: true },
+      {
+        seed: seedFromEnv(20261125),
+        numRuns: RUNS,
+        timeout: 30_000,
+        endOnFailure: true,
+      },
     );
     console.log(
       `${stats.schedules} schedules (${stats.fiveNodes} on 5 nodes): ${stats.grants} grants, ${stats.elections} elections checked; ` +

@@ -35,6 +35,7 @@ import { MemoryCluster } from '@cpgkit/core/testing';
 import { InterruptedError, type GroupTransport } from '@cpgkit/core';
 import { ReplicatedStateMachine, type MachineDefinition } from '../src/index.js';
 import { inspectReplica } from '../src/internal.js';
+import { replayFromEnv, runsFromEnv, seedFromEnv } from '../../../test/seeded.js';
 
 interface Log {
   /** "index:value" of every command applied, in order. */
@@ -445,17 +446,18 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
 }
 
 describe('random schedules on the in-memory cluster', () => {
-  // CPGKIT_REPLAY='[seed, steps]' (a counterexample as fast-check prints it, without the
-  // `__proto__:null` parts) replays one schedule; CPGKIT_TRACE=1 prints its machines' logs.
-  const replay = process.env.CPGKIT_REPLAY;
+  // CPGKIT_SEED, CPGKIT_RUNS, CPGKIT_REPLAY='[seed, steps]' (see test/seeded.ts) replays one
+  // schedule; CPGKIT_TRACE=1 prints its machines' logs. CPGKIT_RANDOM_SEED and
+  // CPGKIT_RANDOM_RUNS, the older names, still work.
+  const replay = replayFromEnv<[number, Step[]]>();
   if (replay !== undefined) {
     it('replays one schedule', async () => {
-      const [seed, steps] = JSON.parse(replay) as [number, Step[]];
+      const [seed, steps] = replay;
       await run(seed, steps);
     });
   }
   it('never apply without quorum, never lose an acknowledged write, converge or stay stuck safely', async () => {
-    const runs = Number(process.env.CPGKIT_RANDOM_RUNS ?? 2000);
+    const runs = runsFromEnv(2000, 'CPGKIT_RANDOM_RUNS');
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 1 << 30 }),
@@ -465,7 +467,7 @@ describe('random schedules on the in-memory cluster', () => {
       {
         // a schedule that hangs fails with its counterexample instead of the whole file
         timeout: 30_000,
-        seed: Number(process.env.CPGKIT_RANDOM_SEED ?? 20261125),
+        seed: seedFromEnv(20261125, 'CPGKIT_RANDOM_SEED'),
         numRuns: runs,
         endOnFailure: true,
       },
