@@ -72,7 +72,7 @@ export async function startMemoryStore(options: {
   const group = options.group ?? DEFAULT_GROUP;
   const nodes = await Promise.all(
     Array.from({ length: count }, (_, i) =>
-      startNode(i + 1, cluster.transport(i + 1), group, options.ports?.[i] ?? 0),
+      startNode(i + 1, cluster.member(i + 1), group, options.ports?.[i] ?? 0),
     ),
   );
   return {

@@ -20,7 +20,11 @@ export async function startMemoryCluster(options: MemoryClusterOptions): Promise
   const nodes: NodeAgent[] = [];
   for (const n of cluster.nodeIds) {
     nodes.push(
-      await NodeAgent.start({ node: n, transport: cluster.node(n), group: 'cpgkit-demo' }),
+      await NodeAgent.start({
+        node: n,
+        transport: cluster.processTransport(n),
+        group: 'cpgkit-demo',
+      }),
     );
   }
   return {

@@ -68,7 +68,7 @@ if (values.corosync) {
 } else {
   const cluster = embeddedCluster({ nodes: 3, seed: 2 });
   const workers = [];
-  for (const n of [1, 2, 3]) workers.push(await startWorker(n, cluster.transport(n), stop.signal));
+  for (const n of [1, 2, 3]) workers.push(await startWorker(n, cluster.member(n), stop.signal));
   await new Promise((r) => setTimeout(r, intervalMs * 4));
   const leader = workers.find((w) => w.locks.held.length > 0);
   if (leader) {

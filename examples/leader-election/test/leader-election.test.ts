@@ -14,15 +14,15 @@ describe('leader election: only the leader runs the job, a standby takes over', 
     const observed: LeaderInfo[] = [];
     const workers = await Promise.all(
       [1, 2, 3].map(async (node) => {
-        const opening = ReplicatedStateMachine.open(cluster.transport(node), locksMachine(), {
+        const opening = ReplicatedStateMachine.open(cluster.member(node), locksMachine(), {
           groupName: 'election-test',
         });
-        await cluster.settle();
+        await cluster.runUntilIdle();
         const locks = new Locks(await opening, { closeMachine: true });
         return { node, locks };
       }),
     );
-    await cluster.settle();
+    await cluster.runUntilIdle();
     const done = workers.map(({ node, locks }) =>
       runWorker({
         locks,

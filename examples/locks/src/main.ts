@@ -58,7 +58,7 @@ if (values.corosync) {
   log(`${name}: done; the counter is ${(await file.read()).counter}`);
 } else {
   const cluster = embeddedCluster({ nodes: 3, seed: 4 });
-  const workers = await Promise.all([1, 2, 3].map((n) => open(cluster.transport(n))));
+  const workers = await Promise.all([1, 2, 3].map((n) => open(cluster.member(n))));
   await Promise.all(workers.map((locks, i) => work(locks, `worker ${i + 1}`)));
   await Promise.all(workers.map((w) => w.close()));
   cluster.destroy();

@@ -16,11 +16,11 @@ let file: FencedFile;
 beforeEach(async () => {
   cluster = new MemoryCluster({ nodes: 3, seed: 23 });
   const opening = [1, 2, 3].map((n) =>
-    ReplicatedStateMachine.open(cluster.transport(n), locksMachine(), {
+    ReplicatedStateMachine.open(cluster.member(n), locksMachine(), {
       groupName: 'locks-example-test',
     }),
   );
-  await cluster.settle();
+  await cluster.runUntilIdle();
   workers = (await Promise.all(opening)).map((m) => new Locks(m, { closeMachine: true }));
   await drive(Promise.all(workers.map((w) => w.machine.ready())));
   dir = await mkdtemp(join(tmpdir(), 'cpgkit-locks-example-'));
@@ -79,7 +79,7 @@ describe('locks example: a shared file under a fenced lock', () => {
     });
     await drive(fresh.release());
     cluster.heal();
-    await cluster.settle();
+    await cluster.runUntilIdle();
   });
 
   it('tryAcquire: of three workers asking at once, one runs the job and the others skip it', async () => {

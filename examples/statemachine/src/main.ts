@@ -64,9 +64,7 @@ if (values.corosync) {
   process.on('SIGTERM', stop);
 } else {
   const cluster = embeddedCluster({ nodes: 3, seed: 3 });
-  const actors = await Promise.all(
-    [1, 2, 3].map((n) => replica(`node ${n}`, cluster.transport(n))),
-  );
+  const actors = await Promise.all([1, 2, 3].map((n) => replica(`node ${n}`, cluster.member(n))));
   await Promise.all(actors.map((a) => a.ready({ timeout: 10_000 })));
   log('node 1: sends DEPLOY v2');
   await actors[0]!.send({ type: 'DEPLOY', version: 'v2' });

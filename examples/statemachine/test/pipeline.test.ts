@@ -15,11 +15,11 @@ describe('the deployment pipeline replicated on three nodes (virtual clock)', ()
             announce: (_, params: { text: string }) => announced.push(`node ${n}: ${params.text}`),
           },
         });
-        return replicateMachine(machine, cluster.transport(n), { groupName: 'pipeline-test' });
+        return replicateMachine(machine, cluster.member(n), { groupName: 'pipeline-test' });
       }),
     );
     const settled = async <T>(p: Promise<T>): Promise<T> => {
-      await cluster.settle();
+      await cluster.runUntilIdle();
       return p;
     };
     await settled(Promise.all(actors.map((a) => a.ready())));

@@ -27,7 +27,7 @@ describe('cpgkit lock on the in-memory cluster', () => {
     await Promise.all(agents.map((a) => agentReady(a)));
     replicas = await Promise.all(
       [2, 3].map(async (n) => {
-        const l = await Locks.open(cluster.transport(n), {
+        const l = await Locks.open(cluster.member(n), {
           groupName: `${GROUP}.locks`,
           role: 'client',
         });

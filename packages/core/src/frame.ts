@@ -129,15 +129,18 @@ export function batchCount(data: Uint8Array): number {
   return count === 0 ? -1 : count;
 }
 
-/** A parsed chunk frame header. */
-export interface ChunkHeader {
+/**
+ * A parsed chunk frame header: core's layer, one piece of any payload over the atomic size
+ * (not the state machine's snapshot chunks, statemachine/src/wire.ts).
+ */
+export interface ChunkFrameHeader {
   readonly id: number;
   readonly total: number;
   readonly offset: number;
 }
 
 /** The header of a chunk frame, or `undefined` when it is not a valid chunk. */
-export function parseChunk(data: Uint8Array): ChunkHeader | undefined {
+export function parseChunk(data: Uint8Array): ChunkFrameHeader | undefined {
   if (data.length <= CHUNK_HEADER_SIZE) return undefined;
   const id = readU32(data, 6);
   const total = readU32(data, 10);

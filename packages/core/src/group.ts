@@ -100,7 +100,7 @@ interface Waiter {
  *
  * @example
  * ```ts
- * const group = new Group(cluster.node(1));
+ * const group = new Group(cluster.processTransport(1));
  * group.on('message', (m) => console.log(m.sender, m.data));
  * await group.join('orders');
  * await group.send(new TextEncoder().encode('hello'));
@@ -156,7 +156,7 @@ export class Group implements GroupTransport {
   /**
    * An unjoined member on `transport`. Nothing is connected until `join` (or `groups`).
    * `new Group({ transport, ...options })` works too (no transport: `corosync()`).
-   * @param transport - `corosync()`, or `cluster.node(n)` of a `MemoryCluster`
+   * @param transport - `corosync()`, or `cluster.processTransport(n)` of a `MemoryCluster`
    * @param options - dispatch mode and send limits
    */
   constructor(transport: Transport | OpenGroupOptions, options: GroupOptions = {}) {
@@ -621,7 +621,7 @@ export class Group implements GroupTransport {
  *   `signal`/`timeout` for the join
  * @example
  * ```ts
- * await using group = await openGroup('orders', { transport: cluster.node(1) });
+ * await using group = await openGroup('orders', { transport: cluster.processTransport(1) });
  * ```
  */
 export async function openGroup(name: string, options: OpenGroupOptions = {}): Promise<Group> {

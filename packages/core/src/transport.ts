@@ -1,5 +1,5 @@
 /**
- * The contract between core and everything above it. See design.md.
+ * The contract between core and everything above it. See ARCHITECTURE.md at the repository root.
  * @module
  */
 import type {

@@ -14,7 +14,7 @@ const size = Number(process.argv[3] ?? 64);
 const memory = process.argv[4] === 'memory';
 
 const cluster = memory ? new MemoryCluster({ nodes: 3 }) : undefined;
-const group = new Group(cluster ? cluster.node(1) : corosync());
+const group = new Group(cluster ? cluster.processTransport(1) : corosync());
 await group.join(`bench-group-${process.pid}`);
 const self = group.self;
 let received = 0;

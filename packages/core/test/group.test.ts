@@ -19,7 +19,7 @@ function wrapDriver<K extends keyof GroupDriver>(
   method: K,
   wrap: (original: GroupDriver[K]) => GroupDriver[K],
 ): Transport {
-  const inner = cluster.node(node);
+  const inner = cluster.processTransport(node);
   return {
     kind: inner.kind,
     clock: inner.clock,
@@ -74,7 +74,7 @@ describe('Group', () => {
     const cluster = new MemoryCluster({ nodes: 2 });
     const { transport, mcasts } = counting(cluster, 1);
     const a = new Group(transport);
-    const b = cluster.transport(2);
+    const b = cluster.member(2);
     const got: string[] = [];
     b.on('message', (m) => got.push(dec.decode(m.data)));
     await a.join('batch');
@@ -83,7 +83,7 @@ describe('Group', () => {
     const sends: Promise<void>[] = [];
     for (let i = 0; i < 20_000; i++) sends.push(a.send(enc.encode(`m${i}`.padEnd(64, '.'))));
     await Promise.all(sends);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     const used = mcasts() - before;
     expect(got).toHaveLength(20_000);
     expect(got[0]).toBe('m0'.padEnd(64, '.'));
@@ -96,15 +96,15 @@ describe('Group', () => {
 
   it('chunks a message larger than the atomic size and rejects one over the limit', async () => {
     const cluster = new MemoryCluster({ nodes: 2 });
-    const a = cluster.transport(1, { maxMessageSize: 8 * 1024 * 1024 });
-    const b = cluster.transport(2);
+    const a = cluster.member(1, { maxMessageSize: 8 * 1024 * 1024 });
+    const b = cluster.member(2);
     const got: Uint8Array[] = [];
     b.on('message', (m) => got.push(m.data));
     await a.join('big');
     await b.join('big');
     const big = new Uint8Array(5 * 1024 * 1024).map((_, i) => (i * 31) & 0xff);
     await a.send(big);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(got).toHaveLength(1);
     expect(Buffer.from(got[0]!).equals(Buffer.from(big))).toBe(true);
     await expect(a.send(new Uint8Array(8 * 1024 * 1024 + 1))).rejects.toMatchObject({
@@ -114,8 +114,8 @@ describe('Group', () => {
 
   it('queues under try again, rejects with QueueFullError when full, and drains on writable', async () => {
     const cluster = new MemoryCluster({ nodes: 2 });
-    const a = cluster.transport(1, { maxQueueMessages: 3 });
-    const b = cluster.transport(2);
+    const a = cluster.member(1, { maxQueueMessages: 3 });
+    const b = cluster.member(2);
     const got: string[] = [];
     b.on('message', (m) => got.push(dec.decode(m.data)));
     await a.join('bp');
@@ -129,14 +129,14 @@ describe('Group', () => {
       retryable: true,
     });
     await Promise.all([p1, p2]);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(got).toEqual(['1', '2', '3']);
   });
 
   it('withdraws a still-queued send when its signal aborts', async () => {
     const cluster = new MemoryCluster({ nodes: 2 });
-    const a = cluster.transport(1);
-    const b = cluster.transport(2);
+    const a = cluster.member(1);
+    const b = cluster.member(2);
     const got: string[] = [];
     b.on('message', (m) => got.push(dec.decode(m.data)));
     await a.join('sig');
@@ -148,18 +148,18 @@ describe('Group', () => {
     await Promise.resolve();
     ac.abort(new Error('changed my mind'));
     await expect(withdrawn).rejects.toThrow('changed my mind');
-    const c = cluster.transport(1);
+    const c = cluster.member(1);
     await c.join('sig');
     const seen: string[] = [];
     c.on('message', (m) => seen.push(dec.decode(m.data)));
     await a.send(enc.encode('kept'));
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(seen).toEqual(['kept']);
   });
 
   it('rejects queued sends with GroupClosedError on close and NotJoinedError on leave', async () => {
     const cluster = new MemoryCluster({ nodes: 2 });
-    const a = cluster.transport(1);
+    const a = cluster.member(1);
     await a.join('q');
     cluster.partition([1], [2]); // try again until the change is done
     const queued = a.send(enc.encode('x')).catch((e: unknown) => e);
@@ -171,7 +171,7 @@ describe('Group', () => {
     expect(await a.closed()).toBeUndefined();
     await expect(a.send(enc.encode('z'))).rejects.toMatchObject({ name: 'GroupClosedError' });
 
-    const b = cluster.transport(1);
+    const b = cluster.member(1);
     await b.join('q');
     cluster.heal();
     const queued2 = b.send(enc.encode('y')).catch((e: unknown) => e);
@@ -183,7 +183,7 @@ describe('Group', () => {
 
   it("reports the engine's atomic message size and our member id from the first connection on", async () => {
     const cluster = new MemoryCluster({ nodes: 2 });
-    const g = new Group(cluster.node(2));
+    const g = new Group(cluster.processTransport(2));
     expect(g.atomicMessageSize).toBeUndefined();
     expect(() => g.self).toThrow(expect.objectContaining({ name: 'NotJoinedError' }));
     await g.groups(); // connects, does not join
@@ -197,7 +197,7 @@ describe('Group', () => {
     expect(g.atomicMessageSize).toBe(1_047_552); // the last known value stays readable
 
     const small = new MemoryCluster({ nodes: 1, maxMessageSize: 4096 });
-    const h = await openGroup('sizes', { transport: small.node(1) });
+    const h = await openGroup('sizes', { transport: small.processTransport(1) });
     expect(h.atomicMessageSize).toBe(4096);
     await h.close();
   });
@@ -293,15 +293,15 @@ describe('Group', () => {
 
   it('streams events to handlers in order and to iterators from their creation; ends on close', async () => {
     const cluster = new MemoryCluster({ nodes: 2 });
-    const a = await openGroup('it', { transport: cluster.node(1) });
+    const a = await openGroup('it', { transport: cluster.processTransport(1) });
     const seen: string[] = [];
     const off = a.on('message', (m) => seen.push(dec.decode(m.data)));
     const it1 = a.events();
     await a.send(enc.encode('one'));
-    await cluster.settle();
+    await cluster.runUntilIdle();
     off();
     await a.send(enc.encode('two'));
-    await cluster.settle();
+    await cluster.runUntilIdle();
     const collected: GroupEvent[] = [];
     const reader = (async () => {
       for await (const e of it1) collected.push(e);
@@ -316,7 +316,7 @@ describe('Group', () => {
 
   it('closes with the error that closed it when the engine goes away; the stream ends with it', async () => {
     const cluster = new MemoryCluster({ nodes: 2 });
-    const a = cluster.transport(1);
+    const a = cluster.member(1);
     await a.join('lost');
     const iter = a[Symbol.asyncIterator]();
     const rest: GroupEvent[] = [];
@@ -325,7 +325,7 @@ describe('Group', () => {
       return 'ended normally';
     })().catch((e: unknown) => e);
     cluster.crashNode(1);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     const why = await a.closed();
     expect(why).toMatchObject({ name: 'ConnectionLostError' });
     expect(a.joined).toBe(false);
@@ -343,16 +343,16 @@ describe('Group', () => {
 
   it('a lost connection ends the stream after the events delivered before it', async () => {
     const cluster = new MemoryCluster({ nodes: 2 });
-    const a = cluster.transport(1);
-    const b = cluster.transport(2);
+    const a = cluster.member(1);
+    const b = cluster.member(2);
     await a.join('lost2');
     await b.join('lost2');
-    await cluster.settle();
+    await cluster.runUntilIdle();
     const it = a.events();
     await b.send(enc.encode('before'));
-    await cluster.settle();
+    await cluster.runUntilIdle();
     cluster.crashProcess(a);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     const got: GroupEvent[] = [];
     let error: unknown;
     try {
@@ -367,16 +367,16 @@ describe('Group', () => {
 
   it('tracks members, quorum and eviction', async () => {
     const cluster = new MemoryCluster({ nodes: 3 });
-    const a = cluster.transport(1);
-    const b = cluster.transport(2);
+    const a = cluster.member(1);
+    const b = cluster.member(2);
     await a.join('m');
     await b.join('m');
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(a.members()).toEqual([a.self, b.self]);
     expect(a.quorate).toBe(true);
     expect(a.name).toBe('m');
     cluster.partition([1], [2, 3]);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(a.members()).toEqual([a.self]);
     expect(a.quorate).toBe(false);
     expect((await a.groups()).map((g) => [g.group, g.members.length])).toEqual([['m', 1]]);
@@ -384,14 +384,14 @@ describe('Group', () => {
 
   it('a leave issued while the join is in flight waits for the join, then leaves', async () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 5 });
-    const a = cluster.transport(1);
-    const b = cluster.transport(2);
+    const a = cluster.member(1);
+    const b = cluster.member(2);
     await a.join('m');
     const joining = b.join('m');
     const leaving = b.leave(); // before the join's membership event
     await joining;
     await leaving;
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(b.joined).toBe(false);
     expect(a.members()).toEqual([a.self]);
     expect((await a.groups()).map((g) => [g.group, g.members.length])).toEqual([['m', 1]]);
@@ -399,8 +399,8 @@ describe('Group', () => {
 
   it('manual mode: after our own leave is dispatched, the handle emits nothing more (no message, membership, totem or quorum)', async () => {
     const cluster = new MemoryCluster({ nodes: 3 });
-    const a = cluster.transport(1, { dispatch: 'manual' });
-    const b = cluster.transport(2);
+    const a = cluster.member(1, { dispatch: 'manual' });
+    const b = cluster.member(2);
     const events: string[] = [];
     a.on('membership', (e) => events.push(`membership ${e.members.length}`));
     a.on('message', (m) => events.push(`message ${dec.decode(m.data)}`));
@@ -411,7 +411,7 @@ describe('Group', () => {
     };
     await a.join('deaf');
     await b.join('deaf');
-    await cluster.settle();
+    await cluster.runUntilIdle();
     drain();
     expect(events.splice(0)).toEqual([
       'membership 1',
@@ -420,27 +420,27 @@ describe('Group', () => {
       'membership 2',
     ]);
     await a.leave();
-    await cluster.settle();
+    await cluster.runUntilIdle();
     drain();
     expect(events.splice(0)).toEqual(['membership 1']); // our own leave, as in auto mode
     expect(a.joined).toBe(false);
     // the group goes on: a message, a join, a node crash (totem), a lost quorum
     await b.send(enc.encode('not for a'));
-    const c = cluster.transport(3);
+    const c = cluster.member(3);
     await c.join('deaf');
-    await cluster.settle();
+    await cluster.runUntilIdle();
     cluster.crashNode(3);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     cluster.partition([1], [2]);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     drain();
     expect(events).toEqual([]);
     expect(a.quorate).toBe(true); // as last reported while a member
     // a new join hears the group again
     cluster.heal();
-    await cluster.settle();
+    await cluster.runUntilIdle();
     await a.join('deaf');
-    await cluster.settle();
+    await cluster.runUntilIdle();
     drain();
     expect(events[0]).toBe('membership 2');
     expect(events).toContain('totem 1,2');
@@ -449,13 +449,13 @@ describe('Group', () => {
 
   it('dispatches only when asked in manual mode', async () => {
     const cluster = new MemoryCluster({ nodes: 1 });
-    const a = cluster.transport(1, { dispatch: 'manual' });
+    const a = cluster.member(1, { dispatch: 'manual' });
     const events: string[] = [];
     a.on('membership', () => events.push('membership'));
     a.on('message', (m) => events.push(dec.decode(m.data)));
     await a.join('manual');
     await a.send(enc.encode('hi'));
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(events).toEqual([]);
     expect(a.dispatch(0)).toBe(true);
     expect(events).toEqual(['membership', 'hi']);

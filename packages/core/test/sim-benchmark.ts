@@ -33,15 +33,15 @@ async function driverLevel(): Promise<void> {
   });
   const received = { n: 0 };
   const drivers = await Promise.all(
-    cluster.nodeIds.map((id) => cluster.node(id).connect(countingSink(received))),
+    cluster.nodeIds.map((id) => cluster.processTransport(id).connect(countingSink(received))),
   );
   const name = new TextEncoder().encode('bench');
   for (const d of drivers) d.join(name);
-  await cluster.settle();
+  await cluster.runUntilIdle();
   const payload = new Uint8Array(64);
   const t0 = performance.now();
   for (let i = 0; i < N; i++) drivers[i % NODES]!.mcast([payload]);
-  await cluster.settle();
+  await cluster.runUntilIdle();
   const ms = performance.now() - t0;
   if (received.n !== N * NODES)
     throw new Error(`expected ${N * NODES} deliveries, got ${received.n}`);
@@ -54,11 +54,11 @@ async function driverLevel(): Promise<void> {
 
 async function groupLevel(): Promise<void> {
   const cluster = new MemoryCluster({ nodes: NODES, seed: 1 });
-  const groups = cluster.nodeIds.map((id) => cluster.transport(id));
+  const groups = cluster.nodeIds.map((id) => cluster.member(id));
   let received = 0;
   for (const g of groups) g.on('message', () => received++);
   for (const g of groups) await g.join('bench');
-  await cluster.settle();
+  await cluster.runUntilIdle();
   const payload = new Uint8Array(64);
   const t0 = performance.now();
   const sends: Promise<void>[] = [];
@@ -67,7 +67,7 @@ async function groupLevel(): Promise<void> {
     if (sends.length === 10_000) await Promise.all(sends.splice(0));
   }
   await Promise.all(sends);
-  await cluster.settle();
+  await cluster.runUntilIdle();
   const ms = performance.now() - t0;
   if (received !== N * NODES) throw new Error(`expected ${N * NODES} deliveries, got ${received}`);
   console.log(
@@ -80,16 +80,16 @@ async function groupLevel(): Promise<void> {
 
 async function groupAwaited(): Promise<void> {
   const cluster = new MemoryCluster({ nodes: NODES, seed: 1 });
-  const groups = cluster.nodeIds.map((id) => cluster.transport(id));
+  const groups = cluster.nodeIds.map((id) => cluster.member(id));
   let received = 0;
   for (const g of groups) g.on('message', () => received++);
   for (const g of groups) await g.join('bench');
-  await cluster.settle();
+  await cluster.runUntilIdle();
   const payload = new Uint8Array(64);
   const count = 10_000;
   const t0 = performance.now();
   for (let i = 0; i < count; i++) await groups[i % NODES]!.send(payload);
-  await cluster.settle();
+  await cluster.runUntilIdle();
   const ms = performance.now() - t0;
   if (received !== count * NODES) throw new Error(`expected ${count * NODES}, got ${received}`);
   console.log(

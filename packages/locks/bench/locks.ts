@@ -45,9 +45,9 @@ function line(what: string, value: string): void {
 async function memory(): Promise<void> {
   const cluster = new MemoryCluster({ nodes: 3, seed: 1 });
   const clients = await Promise.all(
-    cluster.nodeIds.map((n) => Locks.open(cluster.transport(n), { groupName: 'bench' })),
+    cluster.nodeIds.map((n) => Locks.open(cluster.member(n), { groupName: 'bench' })),
   );
-  await cluster.settle();
+  await cluster.runUntilIdle();
   const [a, b] = clients as [Locks, Locks, Locks];
 
   // uncontended
@@ -65,7 +65,7 @@ async function memory(): Promise<void> {
   const n = Math.max(100, Math.floor(OPS / 4));
   for (let i = 0; i < n; i++) {
     const next = (i % 2 === 0 ? b : a).acquire('c');
-    await cluster.settle();
+    await cluster.runUntilIdle();
     const r = performance.now();
     await held.release();
     held = await next;
@@ -86,15 +86,15 @@ async function memory(): Promise<void> {
   for (let i = 0; i < 5; i++) {
     const cl = new MemoryCluster({ nodes: 3, seed: 10 + i });
     const [x, y] = (await Promise.all(
-      cl.nodeIds.map((n) => Locks.open(cl.transport(n), { groupName: 'bench' })),
+      cl.nodeIds.map((n) => Locks.open(cl.member(n), { groupName: 'bench' })),
     )) as [Locks, Locks, Locks];
-    await cl.settle();
+    await cl.runUntilIdle();
     await x.campaign('e');
     const p = y.campaign('e');
-    await cl.settle();
+    await cl.runUntilIdle();
     const t = performance.now();
     cl.crashProcess(x.machine.self);
-    await cl.settle({ advanceTime: true, maxTime: 10_000 });
+    await cl.runUntilIdle({ advanceTime: true, maxTime: 10_000 });
     await p;
     fo.push(performance.now() - t);
     cl.destroy();

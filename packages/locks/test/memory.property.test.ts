@@ -163,7 +163,7 @@ async function runSchedule(steps: Step[], seed: number): Promise<void> {
   const frozen = async (io: () => Promise<void>): Promise<void> => {
     const stopped = [...members.values()].filter((x) => x.alive);
     for (const x of stopped) cluster.pause(x.locks.machine.self);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     await io();
     for (const x of stopped) if (x.alive) cluster.resume(x.locks.machine.self);
   };
@@ -171,7 +171,7 @@ async function runSchedule(steps: Step[], seed: number): Promise<void> {
   const open = (slot: number): Promise<void> =>
     frozen(async () => {
       const node = onNode(slot);
-      const g = cluster.transport(node);
+      const g = cluster.member(node);
       const send = g.send.bind(g);
       // eslint-disable-next-line prefer-const -- assigned below, read by the wrapper above it
       let sm: Machine | undefined;
@@ -218,7 +218,7 @@ async function runSchedule(steps: Step[], seed: number): Promise<void> {
     cluster.crashProcess(m.locks.machine.self);
   };
   for (let slot = 1; slot <= slots; slot++) await open(slot);
-  await cluster.settle({ advanceTime: true, maxTime: 5000 });
+  await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
 
   const resources = new Map(NAMES.map((n) => [n, new FencedResource<number>()]));
   const lastToken = new Map<string, bigint>();
@@ -365,10 +365,10 @@ async function runSchedule(steps: Step[], seed: number): Promise<void> {
   if (replay !== undefined) console.log('healing');
   for (const mem of members.values()) mem.trap = undefined;
   cluster.heal();
-  await cluster.settle({ advanceTime: true, maxTime: 20_000 });
+  await cluster.runUntilIdle({ advanceTime: true, maxTime: 20_000 });
   for (const mem of [...members.values()]) if (!mem.alive) await open(mem.slot);
   for (let round = 0; round < 30 && failures.length === 0; round++) {
-    await cluster.settle({ advanceTime: true, maxTime: 20_000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 20_000 });
     if (replay !== undefined)
       console.log(
         `liveness round ${round}: ${[...members.values()].map((x) => `slot ${x.slot} ${x.alive ? x.locks.machine.status : 'dead'}`).join(', ')}`,
@@ -381,7 +381,7 @@ async function runSchedule(steps: Step[], seed: number): Promise<void> {
         resigned.add(x.l);
         done.push(x.l.resign().catch(() => undefined));
       }
-    await cluster.settle({ advanceTime: true, maxTime: 20_000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 20_000 });
     await Promise.all(done);
     const waiting = [...pending].filter((p) => p.member.alive);
     if (waiting.length === 0) break;
@@ -400,7 +400,7 @@ async function runSchedule(steps: Step[], seed: number): Promise<void> {
       failures.push(`waiters never served: ${waiting.map((p) => p.what).join(', ')}`);
   }
   const closed = [...members.values()].filter((x) => x.alive).map((x) => x.locks.close());
-  await cluster.settle({ advanceTime: true, maxTime: 20_000 });
+  await cluster.runUntilIdle({ advanceTime: true, maxTime: 20_000 });
   await Promise.all(closed);
   cluster.destroy();
   await rm(root, { recursive: true, force: true });

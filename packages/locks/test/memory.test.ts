@@ -14,9 +14,9 @@ async function setup(nodes = 3, options: LocksMachineOptions = {}) {
   const cluster = new MemoryCluster({ nodes, seed: 7 });
   const def = locksMachine(options);
   const machines = await Promise.all(
-    cluster.nodeIds.map((n) => ReplicatedStateMachine.open(cluster.transport(n), def)),
+    cluster.nodeIds.map((n) => ReplicatedStateMachine.open(cluster.member(n), def)),
   );
-  await cluster.settle();
+  await cluster.runUntilIdle();
   const locks = machines.map((m) => new Locks(m, { closeMachine: true }));
   return { cluster, machines, locks };
 }
@@ -27,19 +27,19 @@ describe('Locks on the in-memory cluster', () => {
     expect(locks.map((l) => l.machine.status)).toEqual(['ready', 'ready', 'ready']);
     const a = await locks[0]!.acquire('m');
     const pb = locks[1]!.acquire('m');
-    await cluster.settle();
+    await cluster.runUntilIdle();
     const pc = locks[2]!.acquire('m');
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(await locks[1]!.tryAcquire('m')).toBeNull();
     await a.release();
-    await cluster.settle();
+    await cluster.runUntilIdle();
     const b = await pb;
     expect(b.token).toBeGreaterThan(a.token);
     await b.release();
     const c = await pc;
     expect(c.token).toBeGreaterThan(b.token);
     await c.release();
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(locks[0]!.machine.state.locks.m!.holders).toEqual([]);
   });
 
@@ -47,9 +47,9 @@ describe('Locks on the in-memory cluster', () => {
     const { cluster, machines, locks } = await setup();
     const a = await locks[0]!.acquire('m');
     const pb = locks[1]!.acquire('m');
-    await cluster.settle();
+    await cluster.runUntilIdle();
     cluster.crashProcess(machines[0]!.self);
-    await cluster.settle({ advanceTime: true, maxTime: 10_000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 10_000 });
     const b = await pb;
     expect(b.token).toBeGreaterThan(a.token);
     expect(a.signal.aborted).toBe(true);
@@ -59,9 +59,9 @@ describe('Locks on the in-memory cluster', () => {
     const { cluster, locks } = await setup();
     const a = await locks[0]!.acquire('m');
     const pb = locks[1]!.acquire('m');
-    await cluster.settle();
+    await cluster.runUntilIdle();
     cluster.partition([1], [2, 3]);
-    await cluster.settle({ advanceTime: true, maxTime: 10_000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 10_000 });
     expect(a.signal.aborted).toBe(true);
     expect(a.signal.reason).toBeInstanceOf(LockLostError);
     expect((a.signal.reason as LockLostError).reason).toBe('quorum-lost');
@@ -69,14 +69,14 @@ describe('Locks on the in-memory cluster', () => {
     expect(b.token).toBeGreaterThan(a.token);
     // the minority cannot take the lock
     const t = expect(locks[0]!.acquire('m', { timeout: 1000 })).rejects.toThrow(/timed out/);
-    await cluster.settle({ advanceTime: true, maxTime: 2000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 2000 });
     await t;
     cluster.heal();
-    await cluster.settle({ advanceTime: true, maxTime: 10_000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 10_000 });
     // the merge does not demote the majority: b was held all along
     expect(b.signal.aborted).toBe(false);
     await b.release();
-    await cluster.settle();
+    await cluster.runUntilIdle();
     const again = await locks[0]!.acquire('m', { timeout: 5000 });
     expect(again.token).toBeGreaterThan(b.token);
   });
@@ -86,20 +86,20 @@ describe('Locks on the in-memory cluster', () => {
     // cut off often speaks before its node reports quorum again
     const cluster = new MemoryCluster({ nodes: 3, seed: 9, quorumDelay: 20 });
     const machines = await Promise.all(
-      cluster.nodeIds.map((n) => ReplicatedStateMachine.open(cluster.transport(n), locksMachine())),
+      cluster.nodeIds.map((n) => ReplicatedStateMachine.open(cluster.member(n), locksMachine())),
     );
-    await cluster.settle({ advanceTime: true, maxTime: 1000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
     const locks = machines.map((m) => new Locks(m, { closeMachine: true }));
     const first = await locks[0]!.campaign('chief');
     const pending = locks[1]!.campaign('chief');
     const held = await locks[2]!.acquire('m');
     cluster.partition([1], [2, 3]);
-    await cluster.settle({ advanceTime: true, maxTime: 10_000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 10_000 });
     expect(first.signal.aborted).toBe(true);
     const second = await pending;
     expect(second.term).toBeGreaterThan(first.term);
     cluster.heal();
-    await cluster.settle({ advanceTime: true, maxTime: 10_000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 10_000 });
     expect(locks.map((l) => l.machine.status)).toEqual(['ready', 'ready', 'ready']);
     expect(second.signal.aborted).toBe(false);
     expect(held.signal.aborted).toBe(false);
@@ -112,11 +112,11 @@ describe('Locks on the in-memory cluster', () => {
     const { cluster, locks } = await setup();
     const a = await locks[0]!.acquire('m', { ttl: 500 });
     const pb = locks[1]!.acquire('m');
-    await cluster.settle();
+    await cluster.runUntilIdle();
     await cluster.advance(400);
     expect(a.signal.aborted).toBe(false);
     await cluster.advance(200);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(a.signal.aborted).toBe(true);
     expect((a.signal.reason as LockLostError).reason).toBe('lease-expired');
     const b = await pb;
@@ -127,12 +127,12 @@ describe('Locks on the in-memory cluster', () => {
     const { cluster, locks } = await setup();
     const a = await locks[0]!.acquire('m');
     const pb = expect(locks[1]!.acquire('m', { timeout: 100 })).rejects.toThrow(/timed out/);
-    await cluster.settle({ advanceTime: true, maxTime: 1000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
     await pb;
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(locks[2]!.machine.state.locks.m!.waiters).toEqual([]);
     await a.release();
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(locks[2]!.machine.state.locks.m!.holders).toEqual([]);
   });
 
@@ -145,7 +145,7 @@ describe('Locks on the in-memory cluster', () => {
         throw new Error('boom');
       }),
     ).rejects.toThrow('boom');
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(locks[1]!.machine.state.locks.m!.holders).toEqual([]);
     expect(fenced.writes).toBe(1);
   });
@@ -160,9 +160,9 @@ describe('Locks on the in-memory cluster', () => {
     })();
     const l1 = await locks[0]!.campaign('e', { value: 'one' });
     const p2 = locks[1]!.campaign('e', { value: 'two' });
-    await cluster.settle();
+    await cluster.runUntilIdle();
     cluster.crashProcess(machines[0]!.self);
-    await cluster.settle({ advanceTime: true, maxTime: 10_000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 10_000 });
     const l2 = await p2;
     expect(l2.term).toBeGreaterThan(l1.term);
     expect(l1.signal.aborted).toBe(true);

@@ -12,9 +12,8 @@ async function pair(nodes: [number, number], seed: number) {
   const cluster = new MemoryCluster({ nodes: 3, seed });
   const def = locksMachine();
   const machines = [];
-  for (const n of nodes)
-    machines.push(await ReplicatedStateMachine.open(cluster.transport(n), def));
-  await cluster.settle();
+  for (const n of nodes) machines.push(await ReplicatedStateMachine.open(cluster.member(n), def));
+  await cluster.runUntilIdle();
   const locks = machines.map((m) => new Locks(m, { closeMachine: true }));
   return { cluster, machines, locks: locks as [Locks, Locks] };
 }
@@ -30,17 +29,17 @@ describe('two participants on the in-memory cluster', () => {
       expect(machines.map((m) => m.status)).toEqual(['ready', 'ready']);
       const a = await holder.acquire('m');
       const pb = waiter.acquire('m');
-      await cluster.settle();
+      await cluster.runUntilIdle();
       expect(await waiter.tryAcquire('m')).toBeNull();
       cluster.crashProcess(machines[0]!.self);
-      await cluster.settle({ advanceTime: true, maxTime: 10_000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 10_000 });
       expect(a.signal.aborted).toBe(true);
       expect(machines[1]!.status).toBe('ready');
       expect(machines[1]!.replicas).toEqual([machines[1]!.replicaId]);
       const b = await pb;
       expect(b.token).toBeGreaterThan(a.token);
       await b.release();
-      await cluster.settle();
+      await cluster.runUntilIdle();
       expect(machines[1]!.state.locks.m?.holders ?? []).toEqual([]);
       await waiter.close();
       cluster.destroy();
@@ -52,13 +51,13 @@ describe('two participants on the in-memory cluster', () => {
     const [holder, waiter] = locks;
     const a = await holder.acquire('m');
     void waiter.acquire('m').catch(() => undefined);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     cluster.crashProcess(machines[1]!.self);
-    await cluster.settle({ advanceTime: true, maxTime: 10_000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 10_000 });
     expect(a.signal.aborted).toBe(false);
     expect(machines[0]!.status).toBe('ready');
     await a.release();
-    await cluster.settle();
+    await cluster.runUntilIdle();
     const again = await holder.acquire('m');
     expect(again.token).toBeGreaterThan(a.token);
     await holder.close();
@@ -78,12 +77,12 @@ describe('observe()', () => {
         infos.push(r.value);
       }
     })();
-    await cluster.settle();
+    await cluster.runUntilIdle();
     cluster.partition([1], [2, 3]); // node 1 alone: its view goes stale before we close
-    await cluster.settle({ advanceTime: true, maxTime: 2000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 2000 });
     expect(infos.at(-1)?.stale).toBe(true);
     await locks[0].close();
-    await cluster.settle();
+    await cluster.runUntilIdle();
     const outcome = await Promise.race([
       rest,
       new Promise((resolve) => setTimeout(() => resolve('still waiting after 2 s'), 2000)),

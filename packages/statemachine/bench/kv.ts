@@ -300,8 +300,7 @@ async function memoryBench(o: Options): Promise<Figures> {
   const dataDir = (name: string): string | undefined =>
     o.data === undefined ? undefined : join(o.data, name);
   if (o.data !== undefined) rmSync(o.data, { recursive: true, force: true });
-  for (const n of [1, 2, 3])
-    maps.push(await openReady(cluster.transport(n), group, dataDir(`m${n}`)));
+  for (const n of [1, 2, 3]) maps.push(await openReady(cluster.member(n), group, dataDir(`m${n}`)));
 
   stall(); // not the start
   phase('memory: throughput');
@@ -328,7 +327,7 @@ async function memoryBench(o: Options): Promise<Figures> {
   stalls.fill = stall();
   phase('memory: joiner');
   const tj = performance.now();
-  const joiner = await ReplicatedMap.open(cluster.transport(2), {
+  const joiner = await ReplicatedMap.open(cluster.member(2), {
     groupName: group,
     checkInterval: 0,
     ...(o.data === undefined ? {} : { dataDir: join(o.data, 'joiner') }),

@@ -17,7 +17,7 @@ describe('ReplicatedStateMachine.changes()', () => {
     const it = b!.changes({ signal: ctl.signal });
     const r1 = a!.dispatch({ add: 1 });
     const r2 = a!.dispatch({ add: 2 });
-    await cluster.settle();
+    await cluster.runUntilIdle();
     await Promise.all([r1, r2]);
     ctl.abort();
     const got: Change[] = [];
@@ -34,7 +34,7 @@ describe('ReplicatedStateMachine.changes()', () => {
     const open = b!.changes();
     const broken = b!.changes();
     const r = a!.dispatch({ add: 5 });
-    await cluster.settle();
+    await cluster.runUntilIdle();
     await r;
     for await (const c of broken) {
       expect(c.kind).toBe('command');
@@ -42,7 +42,7 @@ describe('ReplicatedStateMachine.changes()', () => {
     }
     expect(await broken.next()).toEqual({ value: undefined, done: true });
     const r2 = a!.dispatch({ add: 1 });
-    await cluster.settle();
+    await cluster.runUntilIdle();
     await r2;
     const reading = (async () => {
       const got: Change[] = [];
@@ -59,8 +59,8 @@ describe('ReplicatedStateMachine.changes()', () => {
 describe('watch() on a closed map', () => {
   it('ends at once instead of waiting forever', async () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 8 });
-    const a = await ReplicatedMap.open(cluster.transport(1), { checkInterval: 0 });
-    await cluster.settle();
+    const a = await ReplicatedMap.open(cluster.member(1), { checkInterval: 0 });
+    await cluster.runUntilIdle();
     await a.close();
     const watch = a.watch('');
     const first = await Promise.race([

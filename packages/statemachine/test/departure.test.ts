@@ -36,7 +36,7 @@ describe('a replica whose process died leaves Q', () => {
     // writes in flight when the process dies: acknowledged or not, never half
     const inflight = Promise.allSettled([a.dispatch({ add: 10 }), b.dispatch({ add: 20 })]);
     cluster.crashProcess(b.self);
-    await cluster.settle({ advanceTime: true, maxTime: 5000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
     const outcomes = await inflight;
     expect(a.status).toBe('ready');
     expect(a.replicas).toEqual([a.replicaId]);
@@ -53,12 +53,12 @@ describe('a replica whose process died leaves Q', () => {
     const [a, b, c] = (await openAll(cluster, [1, 2, 3], counter)) as [SM, SM, SM];
     await write(cluster, c, 1);
     cluster.crashProcess(c.self);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect([a.status, b.status]).toEqual(['ready', 'ready']);
     expect(a.replicas).toEqual([a.replicaId, b.replicaId].sort());
     await write(cluster, b, 2);
     cluster.crashProcess(b.self);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(a.status).toBe('ready');
     expect(a.replicas).toEqual([a.replicaId]);
     expect(await write(cluster, a, 3)).toBe(6);
@@ -71,15 +71,15 @@ describe('a replica whose process died leaves Q', () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 23 });
     const [a] = (await openAll(cluster, [1], counter)) as [SM];
     await write(cluster, a, 1);
-    const p = await ReplicatedStateMachine.open(cluster.transport(2), counter, {
+    const p = await ReplicatedStateMachine.open(cluster.member(2), counter, {
       checkInterval: 0,
       passive: true,
     });
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(p.status).toBe('ready');
     expect(p.replicas).toEqual([a.replicaId]);
     cluster.crashProcess(a.self);
-    await cluster.settle({ advanceTime: true, maxTime: 5000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
     expect(p.replicas).toEqual([a.replicaId]);
     expect(p.status).toBe('minority');
     await p.close();
@@ -91,9 +91,9 @@ describe('a replica whose process died leaves Q', () => {
     const [a, b] = (await openAll(cluster, [1, 2], counter)) as [SM, SM];
     await write(cluster, a, 1);
     cluster.crashNode(2);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     cluster.restartNode(2);
-    await cluster.settle({ advanceTime: true, maxTime: 5000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
     expect(cluster.isQuorate(1)).toBe(true);
     expect(a.status).toBe('minority');
     expect(a.replicas).toEqual([a.replicaId, b.replicaId].sort());
@@ -106,12 +106,12 @@ describe('a replica whose process died leaves Q', () => {
     const [a, b] = (await openAll(cluster, [1, 2], counter)) as [SM, SM];
     await write(cluster, a, 1);
     cluster.partition([1, 3], [2]);
-    await cluster.settle({ advanceTime: true, maxTime: 5000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
     expect([a.status, b.status]).toEqual(['minority', 'minority']);
     expect(a.replicas).toHaveLength(2);
     expect(b.replicas).toHaveLength(2);
     cluster.heal();
-    await cluster.settle({ advanceTime: true, maxTime: 5000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
     expect([a.status, b.status]).toEqual(['ready', 'ready']);
     expect(await write(cluster, b, 2)).toBe(3);
     await a.close();
@@ -125,16 +125,16 @@ describe('a replica whose process died leaves Q', () => {
     await write(cluster, a, 1);
     // a silent member (not a state machine) holds the next round open until its timeout; a
     // command sent right after its join is delivered in that round and queued
-    const silent = cluster.transport(3);
+    const silent = cluster.member(3);
     const joined = silent.join('counter');
     for (let i = 0; i < 8; i++) await Promise.resolve();
     const queued = a.dispatch({ add: 5 });
     queued.catch(() => undefined);
     await joined;
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(a.status).toBe('syncing');
     cluster.crashProcess(b.self);
-    await cluster.settle({ advanceTime: true, maxTime: 5000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
     await expect(queued).rejects.toBeInstanceOf(InterruptedError);
     expect(a.status).toBe('ready');
     expect(a.replicas).toEqual([a.replicaId]);
@@ -147,19 +147,19 @@ describe('a replica whose process died leaves Q', () => {
   it('a smaller Q is on disk at once, not persistDelay later', async () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 29 });
     const open = (n: number): Promise<SM> =>
-      ReplicatedStateMachine.open(cluster.transport(n), counter, {
+      ReplicatedStateMachine.open(cluster.member(n), counter, {
         checkInterval: 0,
         dataDir: join(dir, `m${n}`),
       });
     const a = await open(1);
     const b = await open(2);
-    await cluster.settle({ advanceTime: true, maxTime: 1000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
     await write(cluster, a, 1);
     await a.flush();
     const store = new SnapshotStore(join(dir, 'm1'), counter.name);
     expect((await store.load())?.replicas).toHaveLength(2);
     cluster.crashProcess(b.self);
-    await cluster.settle(); // virtual time stands still: no persistDelay timer can fire
+    await cluster.runUntilIdle(); // virtual time stands still: no persistDelay timer can fire
     expect(a.replicas).toEqual([a.replicaId]);
     let onDisk: readonly string[] | undefined;
     for (let i = 0; i < 100 && onDisk?.length !== 1; i++) {
@@ -174,29 +174,29 @@ describe('a replica whose process died leaves Q', () => {
   it('a removed replica restarted from its data directory rejoins Q at the next quorate round', async () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 27 });
     const open = (n: number): Promise<SM> =>
-      ReplicatedStateMachine.open(cluster.transport(n), counter, {
+      ReplicatedStateMachine.open(cluster.member(n), counter, {
         checkInterval: 0,
         dataDir: join(dir, `m${n}`),
       });
     const a = await open(1);
     let b = await open(2);
-    await cluster.settle({ advanceTime: true, maxTime: 1000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
     const bid = b.replicaId;
     await write(cluster, b, 1);
     await b.flush();
     cluster.crashProcess(b.self);
-    await cluster.settle({ advanceTime: true, maxTime: 1000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
     expect(a.replicas).toEqual([a.replicaId]);
     expect(await write(cluster, a, 2)).toBe(3);
     b = await open(2);
-    await cluster.settle({ advanceTime: true, maxTime: 1000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
     expect(b.replicaId).toBe(bid);
     expect([a.status, b.status]).toEqual(['ready', 'ready']);
     expect(a.replicas).toEqual([a.replicaId, bid].sort());
     expect(b.state.log).toEqual([1, 2]);
     // and now a's death leaves b going on alone
     cluster.crashProcess(a.self);
-    await cluster.settle({ advanceTime: true, maxTime: 1000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
     expect(b.status).toBe('ready');
     expect(await write(cluster, b, 3)).toBe(6);
     await b.close();

@@ -17,7 +17,7 @@ describe('ReplicatedStateMachine', () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 2 });
     const ms = await openAll(cluster, [1, 2, 3], counter);
     const bad = ms[1]!.dispatch({ fail: 'nope' }).catch((e: unknown) => e);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(await bad).toMatchObject({
       name: 'CommandFailedError',
       errorName: 'RangeError',
@@ -25,7 +25,7 @@ describe('ReplicatedStateMachine', () => {
     });
     expect(await bad).toBeInstanceOf(CommandFailedError);
     const ok = ms[2]!.dispatch({ add: 3 });
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(await ok).toBe(3);
     expect(ms.map((m) => m.state.n)).toEqual([3, 3, 3]);
     expect(new Set(ms.map((m) => m.digest())).size).toBe(1);
@@ -34,16 +34,16 @@ describe('ReplicatedStateMachine', () => {
   it('counts and skips foreign bytes, and closes a round held up by a silent member', async () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 3 });
     const ms = await openAll(cluster, [1, 2], counter, { syncTimeout: 500 });
-    const foreign = cluster.transport(3);
+    const foreign = cluster.member(3);
     await foreign.join('counter');
     await foreign.send(new TextEncoder().encode('hello, I am not cpgkit'));
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(ms[0]!.foreign).toBe(1);
     expect(ms[0]!.status).toBe('syncing'); // the silent member holds the round up...
     await cluster.advance(1000);
     expect(ms.map((m) => m.status)).toEqual(['ready', 'ready']); // ...until it is closed
     const p = ms[0]!.dispatch({ add: 1 });
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(await p).toBe(1);
   });
 
@@ -51,16 +51,16 @@ describe('ReplicatedStateMachine', () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 4 });
     const ms = await openAll(cluster, [1, 2, 3], counter);
     cluster.partition([1], [2, 3]);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(ms[0]!.status).toBe('minority');
     await expect(ms[0]!.dispatch({ add: 1 })).rejects.toThrow(/quorum/);
     await expect(ms[0]!.dispatch({ add: 1 })).rejects.toBeInstanceOf(NoQuorumError);
     const q = ms[1]!.dispatch({ add: 5 });
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(await q).toBe(5);
     expect(ms[0]!.state.n).toBe(0);
     cluster.heal();
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(ms.map((m) => m.state.n)).toEqual([5, 5, 5]);
     expect(ms.map((m) => m.status)).toEqual(['ready', 'ready', 'ready']);
   });
@@ -69,8 +69,8 @@ describe('ReplicatedStateMachine', () => {
 describe('ReplicatedMap', () => {
   it('a compare on revision 0 holds exactly when the key is absent, like exists: false', async () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 6 });
-    const a = await ReplicatedMap.open(cluster.transport(1), { checkInterval: 0 });
-    await cluster.settle();
+    const a = await ReplicatedMap.open(cluster.member(1), { checkInterval: 0 });
+    await cluster.runUntilIdle();
     const both = async (): Promise<[boolean, boolean]> => {
       const results: boolean[] = [];
       for (const c of [
@@ -84,18 +84,18 @@ describe('ReplicatedMap', () => {
             throw e;
           },
         );
-        await cluster.settle();
+        await cluster.runUntilIdle();
         results.push(await p);
       }
       return [results[0]!, results[1]!];
     };
     expect(await both()).toEqual([true, true]); // never written
     const set = a.set('k', 1);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     await set;
     expect(await both()).toEqual([false, false]);
     const del = a.delete('k');
-    await cluster.settle();
+    await cluster.runUntilIdle();
     await del;
     expect(await both()).toEqual([true, true]); // deleted: absent again
     await a.close();
@@ -107,24 +107,24 @@ describe('ReplicatedMap', () => {
     const maps: ReplicatedMap[] = [];
     for (const n of [1, 2, 3])
       maps.push(
-        await ReplicatedMap.open(cluster.transport(n), {
+        await ReplicatedMap.open(cluster.member(n), {
           checkInterval: 0,
           limits: { maxValueBytes: 100 },
         }),
       );
-    await cluster.settle();
+    await cluster.runUntilIdle();
     const [a, b, c] = maps as [ReplicatedMap, ReplicatedMap, ReplicatedMap];
     const w = c.watch('cfg/');
     const r1 = a.set('cfg/x', { v: 1 });
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(await r1).toBe(1);
     expect(b.get('cfg/x')).toEqual({ v: 1 });
     expect(c.entry('cfg/x')).toMatchObject({ revision: 1, createRevision: 1, version: 1 });
     const cas = b.compareAndSet('cfg/x', 1, 2);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(await cas).toBe(2);
     const stale = c.compareAndSet('cfg/x', 1, 3).catch((e: unknown) => e);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(await stale).toBeInstanceOf(CompareFailedError);
     const txn = a.transaction(
       [{ key: 'cfg/x', value: 2 }],
@@ -133,7 +133,7 @@ describe('ReplicatedMap', () => {
         { op: 'delete', key: 'cfg/x' },
       ],
     );
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(await txn).toBe(3);
     expect(maps.map((m) => m.list('cfg/').map((i) => i.key))).toEqual([
       ['cfg/y'],
@@ -153,21 +153,21 @@ describe('ReplicatedMap', () => {
 
   it('transfers a 100,000-key store to a joiner in chunks', async () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 8 });
-    const a = await ReplicatedMap.open(cluster.transport(1), { checkInterval: 0 });
-    await cluster.settle();
+    const a = await ReplicatedMap.open(cluster.member(1), { checkInterval: 0 });
+    await cluster.runUntilIdle();
     const ops = [];
     for (let i = 0; i < 100_000; i++) ops.push({ op: 'set' as const, key: `k/${i}`, value: i });
     for (let i = 0; i < ops.length; i += 5000) {
       const p = a.transaction([], ops.slice(i, i + 5000));
-      await cluster.settle();
+      await cluster.runUntilIdle();
       await p;
     }
     const logs: string[] = [];
-    const b = await ReplicatedMap.open(cluster.transport(2), {
+    const b = await ReplicatedMap.open(cluster.member(2), {
       checkInterval: 0,
       log: (l) => logs.push(l),
     });
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(b.size).toBe(100_000);
     expect(b.get('k/99999')).toBe(99_999);
     expect(b.machine.digest()).toBe(a.machine.digest());
@@ -191,10 +191,10 @@ describe('xstate adapter', () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 9 });
     const actors = [];
     for (const n of [1, 2, 3])
-      actors.push(await replicateMachine(light, cluster.transport(n), { checkInterval: 0 }));
-    await cluster.settle();
+      actors.push(await replicateMachine(light, cluster.member(n), { checkInterval: 0 }));
+    await cluster.runUntilIdle();
     const p = actors[1]!.send({ type: 'NEXT' });
-    await cluster.settle();
+    await cluster.runUntilIdle();
     await p;
     expect(actors.map((x) => x.snapshot.value)).toEqual(['yellow', 'yellow', 'yellow']);
     await cluster.advance(500);

@@ -31,12 +31,12 @@ export async function openAll<S, C, R>(
   const ms: ReplicatedStateMachine<S, C, R>[] = [];
   for (const n of nodes)
     ms.push(
-      await ReplicatedStateMachine.open(cluster.transport(n), def, {
+      await ReplicatedStateMachine.open(cluster.member(n), def, {
         checkInterval: 0,
         ...options,
       }),
     );
-  await cluster.settle();
+  await cluster.runUntilIdle();
   return ms;
 }
 
@@ -47,6 +47,6 @@ export async function write(
   add: number,
 ): Promise<number> {
   const p = m.dispatch({ add });
-  await cluster.settle();
+  await cluster.runUntilIdle();
   return p;
 }

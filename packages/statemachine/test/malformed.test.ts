@@ -173,7 +173,7 @@ describe('malformed messages', () => {
     expect(await write(cluster, ms[0]!, 1)).toBe(1);
 
     // a raw member joins: the machines start a round and wait for its summary
-    const raw = cluster.transport(3);
+    const raw = cluster.member(3);
     const summaries: Record<string, unknown>[] = [];
     raw.on('message', (e) => {
       const f = decodeFrame(e.data);
@@ -181,7 +181,7 @@ describe('malformed messages', () => {
         summaries.push(parseJsonBody(f.body) as Record<string, unknown>);
     });
     await raw.join(counter.name);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(ms.map((m) => m.status)).toEqual(['syncing', 'syncing', 'syncing']);
     const summary = summaries.at(-1)!;
     expect(typeof summary.round).toBe('string');
@@ -192,7 +192,7 @@ describe('malformed messages', () => {
     const sendAll = async (): Promise<void> => {
       for (const [kind, body] of bodies) await send(kind, body);
       for (const f of frames) await raw.send(f);
-      await cluster.settle();
+      await cluster.runUntilIdle();
     };
     const perRun = bodies.length + frames.length;
 
@@ -222,7 +222,7 @@ describe('malformed messages', () => {
     expect(WIRE_VERSION).toBe(3);
     const cluster = new MemoryCluster({ nodes: 3, seed: 32 });
     const ms = await openAll(cluster, [1, 2, 3], counter, { syncTimeout: 500 });
-    const raw = cluster.transport(3);
+    const raw = cluster.member(3);
     await raw.join(counter.name);
     await cluster.advance(1000); // the round is closed without the silent raw member
     expect(ms.map((m) => m.status)).toEqual(['ready', 'ready', 'ready']);
@@ -239,12 +239,12 @@ describe('malformed messages', () => {
       return f;
     };
     for (const v of [1, WIRE_VERSION - 1, WIRE_VERSION + 1]) await raw.send(command(100, v));
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(ms.map((m) => m.foreign)).toEqual([3, 3, 3]);
     expect(ms.map((m) => m.state.n)).toEqual([0, 0, 0]);
     // the same frame in this version is applied
     await raw.send(command(7, WIRE_VERSION));
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(ms.map((m) => m.state.log)).toEqual([[7], [7], [7]]);
     expect(ms.map((m) => m.foreign)).toEqual([3, 3, 3]);
     expect(await write(cluster, ms[2]!, 1)).toBe(8);

@@ -37,17 +37,17 @@ describe('value compares (canonical JSON)', () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 51 });
     const maps: ReplicatedMap[] = [];
     for (const n of [1, 2, 3])
-      maps.push(await ReplicatedMap.open(cluster.transport(n), { checkInterval: 0 }));
-    await cluster.settle();
+      maps.push(await ReplicatedMap.open(cluster.member(n), { checkInterval: 0 }));
+    await cluster.runUntilIdle();
     const [a, b] = maps as [ReplicatedMap, ReplicatedMap];
     const set = a.set('cfg', { port: 80, host: 'db1' });
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(await set).toBe(1);
     const ok = b.transaction(
       [{ key: 'cfg', value: { host: 'db1', port: 80 } }],
       [{ op: 'set', key: 'cfg', value: { host: 'db2', port: 80 } }],
     );
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(await ok).toBe(2);
     const stale = b
       .transaction(
@@ -55,7 +55,7 @@ describe('value compares (canonical JSON)', () => {
         [{ op: 'set', key: 'cfg', value: { host: 'db3', port: 80 } }],
       )
       .catch((e: unknown) => e);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(await stale).toBeInstanceOf(CompareFailedError);
     expect(maps.map((m) => m.get('cfg'))).toEqual([
       { host: 'db2', port: 80 },

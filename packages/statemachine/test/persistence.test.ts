@@ -142,22 +142,22 @@ describe('persistence: snapshot + log', () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 7 });
     const dataDir = join(dir, 'kv');
     const open = (): Promise<ReplicatedMap> =>
-      ReplicatedMap.open(cluster.transport(1), {
+      ReplicatedMap.open(cluster.member(1), {
         dataDir,
         checkInterval: 0,
         compactLogBytes: 2000,
       });
     const kv = await open();
-    await cluster.settle();
+    await cluster.runUntilIdle();
     await kv.ready();
     for (let i = 0; i < 200; i++) {
       const w = kv.set(`k/${i % 50}`, { i });
-      await cluster.settle();
+      await cluster.runUntilIdle();
       await w;
       if (i % 10 === 0) await kv.machine.flush();
     }
     const d = kv.delete('k/3');
-    await cluster.settle();
+    await cluster.runUntilIdle();
     await d;
     const before = kv.list();
     const revision = kv.revision;

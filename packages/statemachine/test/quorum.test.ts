@@ -40,19 +40,19 @@ describe('replica-majority quorum', () => {
     const [a, b, c] = (await openAll(cluster, [1, 2, 3], counter)) as [SM, SM, SM];
     await write(cluster, a, 1);
     cluster.partition([1], [2, 3]);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(a.status).toBe('minority');
     expect(await write(cluster, b, 10)).toBe(11); // acknowledged by the majority side only
     // every holder of the newest state dies; node 2 gets a new, empty member
     cluster.crashProcess(b.self);
     cluster.crashProcess(c.self);
-    await cluster.settle();
-    const d = await ReplicatedStateMachine.open(cluster.transport(2), counter, {
+    await cluster.runUntilIdle();
+    const d = await ReplicatedStateMachine.open(cluster.member(2), counter, {
       checkInterval: 0,
       bootstrap: false,
     });
     cluster.heal();
-    await cluster.settle({ advanceTime: true, maxTime: 10_000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 10_000 });
     // {1, 2} is quorate by votes, but only one of the three replicas of the newest Q is here
     expect(cluster.isQuorate(1)).toBe(true);
     expect([a.status, d.status]).toEqual(['minority', 'minority']);
@@ -62,12 +62,12 @@ describe('replica-majority quorum', () => {
     expect(a.replicas).toEqual([a.replicaId, b.replicaId, c.replicaId].sort());
     // the operator gives up on b and c: an explicit force restarts Q from this round
     const logs: string[] = [];
-    const e = await ReplicatedStateMachine.open(cluster.transport(3), counter, {
+    const e = await ReplicatedStateMachine.open(cluster.member(3), counter, {
       checkInterval: 0,
       bootstrap: 'force',
       log: (l) => logs.push(l),
     });
-    await cluster.settle({ advanceTime: true, maxTime: 10_000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 10_000 });
     expect([a.status, d.status, e.status]).toEqual(['ready', 'ready', 'ready']);
     expect(e.state.n).toBe(1); // the newest state present (a's); b's write is gone for good
     expect([...a.replicas].sort()).toEqual([a.replicaId, d.replicaId, e.replicaId].sort());
@@ -76,10 +76,10 @@ describe('replica-majority quorum', () => {
     // them: nodedown, so Q keeps them) stops writes again
     cluster.crashNode(1);
     cluster.crashNode(2);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     cluster.restartNode(1);
     cluster.restartNode(2);
-    await cluster.settle({ advanceTime: true, maxTime: 10_000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 10_000 });
     expect(cluster.isQuorate(3)).toBe(true);
     expect(e.status).toBe('minority');
     expect(e.replicas).toHaveLength(3);
@@ -92,24 +92,24 @@ describe('replica-majority quorum', () => {
     const [a, b] = (await openAll(cluster, [1, 2, 3], counter)) as [SM, SM, SM];
     await write(cluster, a, 1);
     cluster.crashNode(3);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     cluster.restartNode(3);
-    await cluster.settle({ advanceTime: true, maxTime: 10_000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 10_000 });
     expect([a.status, b.status]).toEqual(['ready', 'ready']); // 2 of 3: Q becomes {a, b}
     expect(a.replicas).toEqual([a.replicaId, b.replicaId].sort());
     cluster.crashNode(2);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     cluster.restartNode(2);
-    await cluster.settle({ advanceTime: true, maxTime: 10_000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 10_000 });
     expect(cluster.isQuorate(1)).toBe(true);
     expect(a.status).toBe('minority'); // 1 of {a, b}: a nodedown does not shrink Q
     expect(a.replicas).toHaveLength(2);
     await expect(a.dispatch({ add: 1 })).rejects.toBeInstanceOf(NoQuorumError);
     // a new member does not make a majority of Q either
-    const d = await ReplicatedStateMachine.open(cluster.transport(2), counter, {
+    const d = await ReplicatedStateMachine.open(cluster.member(2), counter, {
       checkInterval: 0,
     });
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect([a.status, d.status]).toEqual(['minority', 'minority']);
     expect(d.state.n).toBe(1); // it got the (stale-marked) state to read
     await a.close();
@@ -122,10 +122,10 @@ describe('replica-majority quorum', () => {
     // round before its node reports quorum again
     const cluster = new MemoryCluster({ nodes: 3, seed: 3, quorumDelay: 20 });
     const [a, b, c] = (await openAll(cluster, [1, 2, 3], counter)) as [SM, SM, SM];
-    await cluster.settle({ advanceTime: true, maxTime: 1000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
     expect([a.status, b.status, c.status]).toEqual(['ready', 'ready', 'ready']);
     cluster.partition([1], [2, 3]);
-    await cluster.settle({ advanceTime: true, maxTime: 1000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
     expect(await write(cluster, b, 5)).toBe(5);
     const seen: string[] = [];
     for (const [name, m] of [
@@ -134,9 +134,9 @@ describe('replica-majority quorum', () => {
     ] as const)
       m.on('status', (e) => seen.push(`${name} ${e.status}`));
     cluster.heal();
-    await cluster.settle(); // the merge round, before a's quorum event
+    await cluster.runUntilIdle(); // the merge round, before a's quorum event
     expect(a.status).toBe('minority'); // its node has not said quorate yet
-    await cluster.settle({ advanceTime: true, maxTime: 1000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
     expect(seen.filter((x) => x.endsWith('minority'))).toEqual([]);
     expect([a.status, b.status, c.status]).toEqual(['ready', 'ready', 'ready']);
     expect(a.state.n).toBe(5);
@@ -148,7 +148,7 @@ describe('replica-majority quorum', () => {
   it('a member cut off from a majority of Q says minority at the confchg, before its round or its quorum event', async () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 4, quorumDelay: 1000 });
     const [a, b] = (await openAll(cluster, [1, 2, 3], counter)) as [SM, SM, SM];
-    await cluster.settle({ advanceTime: true, maxTime: 2000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 2000 });
     expect(a.status).toBe('ready');
     const seen: string[] = [];
     a.on('status', (e) => seen.push(e.status));
@@ -158,7 +158,7 @@ describe('replica-majority quorum', () => {
     while (seen.length === 0) await new Promise((r) => setImmediate(r));
     expect(seen).toEqual(['minority']); // no quorum event yet: it comes 1 s later
     await expect(a.dispatch({ add: 1 })).rejects.toBeInstanceOf(NoQuorumError);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(a.status).toBe('minority');
     expect(b.status).toBe('ready');
     cluster.destroy();
@@ -167,28 +167,28 @@ describe('replica-majority quorum', () => {
   it('a graceful close retires from Q, so a rolling restart with data directories never loses quorum', async () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 13 });
     const open = (n: number): Promise<SM> =>
-      ReplicatedStateMachine.open(cluster.transport(n), counter, {
+      ReplicatedStateMachine.open(cluster.member(n), counter, {
         checkInterval: 0,
         dataDir: join(dir, `m${n}`),
       });
     const ms: SM[] = [];
     for (const n of [1, 2, 3]) ms.push(await open(n));
-    await cluster.settle();
+    await cluster.runUntilIdle();
     const ids = ms.map((m) => m.replicaId);
     let total = 0;
     for (let round = 0; round < 2; round++) {
       for (let i = 0; i < 3; i++) {
         const closing = ms[i]!.close();
-        await cluster.settle({ advanceTime: true, maxTime: 1000 });
+        await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
         await closing;
-        await cluster.settle();
+        await cluster.runUntilIdle();
         const others = ms.filter((_, j) => j !== i);
         expect(others.map((m) => m.status)).toEqual(['ready', 'ready']);
         expect(others[0]!.replicas).toHaveLength(2);
         total += i + 1;
         expect(await write(cluster, others[0]!, i + 1)).toBe(total);
         ms[i] = await open(i + 1);
-        await cluster.settle({ advanceTime: true, maxTime: 1000 });
+        await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
         expect(ms.map((m) => m.status)).toEqual(['ready', 'ready', 'ready']);
         expect(ms[i]!.state.n).toBe(total);
         expect(ms[i]!.replicaId).toBe(ids[i]); // the same replica, from its data directory
@@ -215,10 +215,10 @@ describe('acknowledgement', () => {
       // flight: the cluster delivers it on node 1's side only, about half of the time
       for (let i = 0; i < 4; i++) await Promise.resolve();
       cluster.partition([1], [2, 3]);
-      await cluster.settle();
+      await cluster.runUntilIdle();
       expect(await write(cluster, ms[1]!, 10)).toBeGreaterThanOrEqual(10);
       cluster.heal();
-      await cluster.settle();
+      await cluster.runUntilIdle();
       await p;
       const kept = ms[1]!.state.log.includes(1);
       expect(new Set(ms.map((m) => m.digest())).size).toBe(1);
@@ -241,27 +241,27 @@ describe('persistence across a full restart', () => {
       const cluster = new MemoryCluster({ nodes: 3, seed: 20 + order[0]! });
       const base = join(dir, order.join(''));
       const open = (n: number): Promise<SM> =>
-        ReplicatedStateMachine.open(cluster.transport(n), counter, {
+        ReplicatedStateMachine.open(cluster.member(n), counter, {
           checkInterval: 0,
           dataDir: join(base, `m${n}`),
         });
       const [a, b, c] = [await open(1), await open(2), await open(3)];
-      await cluster.settle();
+      await cluster.runUntilIdle();
       await write(cluster, a, 1);
       await a.flush();
       // a dies with the older state on disk; b and c go on and persist the newer one
       cluster.crashProcess(a.self);
-      await cluster.settle();
+      await cluster.runUntilIdle();
       expect(await write(cluster, b, 10)).toBe(11);
       await Promise.all([b.flush(), c.flush()]);
       // the whole cluster goes down (kill -9 everywhere)
       cluster.crashProcess(b.self);
       cluster.crashProcess(c.self);
-      await cluster.settle();
+      await cluster.runUntilIdle();
       const back: SM[] = [];
       for (const n of order) {
         back.push(await open(n));
-        await cluster.settle({ advanceTime: true, maxTime: 5000 });
+        await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
         for (const m of back) {
           // never ready with an older state; ready as soon as b and c (Q) are both back
           if (m.status === 'ready') expect(m.state.n).toBe(11);
@@ -279,19 +279,19 @@ describe('persistence across a full restart', () => {
   it('a member whose data directory lost its snapshot does not start an empty store', async () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 30 });
     const dataDir = join(dir, 'lost');
-    const a = await ReplicatedStateMachine.open(cluster.transport(1), counter, {
+    const a = await ReplicatedStateMachine.open(cluster.member(1), counter, {
       checkInterval: 0,
       dataDir,
     });
-    await cluster.settle();
+    await cluster.runUntilIdle();
     await write(cluster, a, 5);
     await a.close();
     await rm(join(dataDir, 'counter.snapshot.json'));
-    const again = await ReplicatedStateMachine.open(cluster.transport(1), counter, {
+    const again = await ReplicatedStateMachine.open(cluster.member(1), counter, {
       checkInterval: 0,
       dataDir,
     });
-    await cluster.settle({ advanceTime: true, maxTime: 5000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
     expect(again.status).toBe('syncing');
     expect(again.replicaId).toBe(a.replicaId);
     await again.close();

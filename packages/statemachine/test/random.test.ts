@@ -159,7 +159,7 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
     dataDir = join(root, `m${members.length}`),
   ): Promise<void> => {
     if (!cluster.isUp(n)) return;
-    const group = cluster.transport(n);
+    const group = cluster.member(n);
     const name = `${n}/${members.length}`;
     let sm: SM;
     try {
@@ -256,7 +256,7 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
   const frozen = async (io: () => Promise<void>): Promise<void> => {
     const stopped = live().filter((x) => !x.paused);
     for (const x of stopped) cluster.pause(x.group);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     await io();
     for (const x of stopped) if (!x.dead) cluster.resume(x.group);
   };
@@ -281,7 +281,7 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
   /** Members closing (a close writes to disk before it leaves the group). */
   const closing: Promise<void>[] = [];
   for (const n of [1, 2, 3]) await frozen(() => spawn(n, true));
-  await cluster.settle();
+  await cluster.runUntilIdle();
   if (quorumDelay > 0) await cluster.advance(quorumDelay);
   for (const s of steps) {
     switch (s.t) {
@@ -342,7 +342,7 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
         cluster.crashNode(n);
         // The in-memory cluster loses the node's members' departure when restartNode comes
         // before its engine ran the crash (they stay in the member list): let it run first.
-        await cluster.settle();
+        await cluster.runUntilIdle();
         break;
       }
       case 'restartNode':
@@ -363,7 +363,7 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
         break;
       }
       case 'settle':
-        await cluster.settle();
+        await cluster.runUntilIdle();
         checkComponents();
         break;
       case 'advance':
@@ -375,7 +375,7 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
   // heal everything, restart every crashed member from its data directory, and converge
   cluster.heal();
   for (const n of cluster.nodeIds) cluster.restartNode(n);
-  await cluster.settle();
+  await cluster.runUntilIdle();
   for (const m of members.filter((x) => x.crashed)) await restart(m);
   for (const m of members) {
     if (m.paused && !m.dead) {
@@ -383,13 +383,13 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
       cluster.resume(m.group);
     }
   }
-  await cluster.settle();
+  await cluster.runUntilIdle();
   await cluster.advance(10_000);
   // a closing member holds its sync rounds until it has left (after its last write)
   await Promise.all(closing);
-  await cluster.settle();
+  await cluster.runUntilIdle();
   await cluster.advance(10_000);
-  await cluster.settle();
+  await cluster.runUntilIdle();
   checkComponents();
 
   const alive = live();

@@ -10,18 +10,18 @@ async function openMaps(
   const maps: ReplicatedMap[] = [];
   for (const n of nodes)
     maps.push(
-      await ReplicatedMap.open(cluster.transport(n), {
+      await ReplicatedMap.open(cluster.member(n), {
         checkInterval: 0,
         ...(historyLimit === undefined ? {} : { historyLimit }),
       }),
     );
-  await cluster.settle();
+  await cluster.runUntilIdle();
   return maps;
 }
 
 async function set(cluster: MemoryCluster, m: ReplicatedMap, key: string, value: number) {
   const p = m.set(key, value);
-  await cluster.settle();
+  await cluster.runUntilIdle();
   return p;
 }
 
@@ -51,7 +51,7 @@ describe('ReplicatedMap.watch({ fromRevision })', () => {
     await set(cluster, b, 'y', 2); // 2
     await set(cluster, a, 'x', 3); // 3
     const del = b.delete('y'); // 4
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(await del).toBe(4);
     const all = b.watch('', { fromRevision: 2 });
     const onlyX = b.watch('x', { fromRevision: 1 });

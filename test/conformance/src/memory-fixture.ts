@@ -19,46 +19,46 @@ export class MemoryFixture implements ClusterFixture {
   }
 
   member(node: number): Promise<GroupTransport> {
-    const m = this.cluster.transport(node);
+    const m = this.cluster.member(node);
     this.#members.push(m);
     return Promise.resolve(m);
   }
 
   crashProcess(member: GroupTransport): Promise<void> {
     this.cluster.crashProcess(member);
-    return this.cluster.settle();
+    return this.cluster.runUntilIdle();
   }
 
   crashNode(node: number): Promise<void> {
     this.cluster.crashNode(node);
-    return this.cluster.settle();
+    return this.cluster.runUntilIdle();
   }
 
   restartNode(node: number): Promise<void> {
     this.cluster.restartNode(node);
-    return this.cluster.settle();
+    return this.cluster.runUntilIdle();
   }
 
   partition(...components: number[][]): Promise<void> {
     this.cluster.partition(...components);
-    return this.cluster.settle();
+    return this.cluster.runUntilIdle();
   }
 
   heal(): Promise<void> {
     this.cluster.heal();
-    return this.cluster.settle();
+    return this.cluster.runUntilIdle();
   }
 
   settle(): Promise<void> {
-    return this.cluster.settle();
+    return this.cluster.runUntilIdle();
   }
 
   async waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
     if (predicate()) return;
-    await this.cluster.settle();
+    await this.cluster.runUntilIdle();
     if (predicate()) return;
     // Give pending timers their chance, within the time budget.
-    await this.cluster.settle({ advanceTime: true, maxTime: timeoutMs });
+    await this.cluster.runUntilIdle({ advanceTime: true, maxTime: timeoutMs });
     if (predicate()) return;
     throw new Error(`in-memory cluster: ${what} did not happen (the cluster is idle)`);
   }

@@ -114,8 +114,8 @@ export interface MemoryTransport extends Transport {
  * @example
  * ```ts
  * const cluster = new MemoryCluster({ nodes: 3, seed: 42 });
- * const a = cluster.transport(1);
- * const b = cluster.transport(2);
+ * const a = cluster.member(1);
+ * const b = cluster.member(2);
  * await a.join('orders');
  * await b.join('orders');
  * cluster.partition([1], [2, 3]);
@@ -170,26 +170,37 @@ export class MemoryCluster {
   // ---------------------------------------------------------------- processes and members
 
   /**
-   * A `Transport` for a new process on node `n` (a distinct pid). All connections opened
-   * through it belong to that process, as in corosync: one member per group per process.
-   */
-  node(n: number): MemoryTransport {
-    return this.#transportOf(this.#daemon.newProcess(n));
-  }
-
-  /**
    * A new unjoined group member (a `Group`) for a new process on node `n`.
    * @example
    * ```ts
-   * const member = cluster.transport(2);
+   * const member = cluster.member(2);
    * await member.join('orders');
    * ```
    */
-  transport(n: number, options: GroupOptions = {}): Group {
+  member(n: number, options: GroupOptions = {}): Group {
     const proc = this.#daemon.newProcess(n);
     const group = new Group(this.#transportOf(proc), options);
     this.#groupHandles.set(group, proc);
     return group;
+  }
+
+  /**
+   * The raw `Transport` of a new process on node `n` (a distinct pid), for tests of the driver
+   * layer; `member(n)` wraps one in a `Group`. All connections opened through it belong to
+   * that process, as in corosync: one member per group per process.
+   */
+  processTransport(n: number): MemoryTransport {
+    return this.#transportOf(this.#daemon.newProcess(n));
+  }
+
+  /** @deprecated Renamed `member(n)`: it returns a group member, not a transport. */
+  transport(n: number, options: GroupOptions = {}): Group {
+    return this.member(n, options);
+  }
+
+  /** @deprecated Renamed `processTransport(n)`: it returns a process's transport, not a node. */
+  node(n: number): MemoryTransport {
+    return this.processTransport(n);
   }
 
   #transportOf(proc: SimProcess): MemoryTransport {

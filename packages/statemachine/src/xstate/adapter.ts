@@ -263,7 +263,7 @@ export class ReplicatedActor<TMachine extends AnyStateMachine> implements AsyncD
  *
  * @example
  * ```ts
- * const actor = await replicateMachine(trafficLight, cluster.transport(1), { execute: 'executor' });
+ * const actor = await replicateMachine(trafficLight, cluster.member(1), { execute: 'executor' });
  * await actor.ready();
  * await actor.send({ type: 'NEXT' });
  * actor.snapshot.value; // the same on every member
