@@ -29,7 +29,7 @@ interface Armed {
  * engine accepted its next frame of `trap.kind` once armed: that frame is in flight at the cut.
  */
 function trapped(cluster: MemoryCluster, n: number, trap: Armed): Group {
-  const g = cluster.transport(n);
+  const g = cluster.member(n);
   const send = g.send.bind(g);
   g.send = (data, options) => {
     const p = send(data, options);
@@ -71,7 +71,7 @@ class Ledger {
 async function openMembers(cluster: MemoryCluster, where: [string, Group][]) {
   const out = new Map<string, Locks>();
   for (const [name, g] of where) out.set(name, await Locks.open(g, { syncTimeout: 500 }));
-  await cluster.settle({ advanceTime: true, maxTime: 3000 });
+  await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
   return out;
 }
 
@@ -83,10 +83,10 @@ describe('F1: grants from entries the majority never saw are never handed out', 
       const trap: Armed = { kind: COMMAND, armed: false };
       const m = await openMembers(cluster, [
         ['X', trapped(cluster, 1, trap)],
-        ['W', cluster.transport(1)],
-        ['C', cluster.transport(2)],
-        ['D', cluster.transport(2)],
-        ['E', cluster.transport(3)],
+        ['W', cluster.member(1)],
+        ['C', cluster.member(2)],
+        ['D', cluster.member(2)],
+        ['E', cluster.member(3)],
       ]);
       const ledger = new Ledger();
       const take = (who: string): void => {
@@ -98,21 +98,21 @@ describe('F1: grants from entries the majority never saw are never handed out', 
           );
       };
       take('X');
-      await cluster.settle({ advanceTime: true, maxTime: 1000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
       const x = m.get('X')!.held[0] as Lock;
       expect(x).toBeDefined();
       take('W');
-      await cluster.settle();
+      await cluster.runUntilIdle();
       take('C');
-      await cluster.settle();
+      await cluster.runUntilIdle();
       trap.armed = true;
       void x.release().catch(() => undefined);
-      await cluster.settle({ advanceTime: true, maxTime: 5000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
       const w = m.get('W')!.machine.state.locks.a?.holders[0];
       const c = m.get('C')!.machine.state.locks.a?.holders[0];
       if (w !== undefined && c !== undefined && w.token === c.token && w.id !== c.id) partial++;
       cluster.heal();
-      await cluster.settle({ advanceTime: true, maxTime: 5000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
       expect(ledger.failures, `seed ${seed}`).toEqual([]);
       for (const l of m.values()) await l.close();
       cluster.destroy();
@@ -128,10 +128,10 @@ describe('F1: grants from entries the majority never saw are never handed out', 
       const trap: Armed = { kind: COMMAND, armed: false };
       const m = await openMembers(cluster, [
         ['X', trapped(cluster, 1, trap)],
-        ['W', cluster.transport(1)],
-        ['C', cluster.transport(2)],
-        ['D', cluster.transport(2)],
-        ['E', cluster.transport(3)],
+        ['W', cluster.member(1)],
+        ['C', cluster.member(2)],
+        ['D', cluster.member(2)],
+        ['E', cluster.member(3)],
       ]);
       const ledger = new Ledger();
       const run = (who: string): void => {
@@ -143,21 +143,21 @@ describe('F1: grants from entries the majority never saw are never handed out', 
           );
       };
       run('X');
-      await cluster.settle({ advanceTime: true, maxTime: 1000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
       const x = m.get('X')!.held[0] as Leadership;
       expect(x).toBeDefined();
       run('W');
-      await cluster.settle();
+      await cluster.runUntilIdle();
       run('C');
-      await cluster.settle();
+      await cluster.runUntilIdle();
       trap.armed = true;
       void x.resign().catch(() => undefined);
-      await cluster.settle({ advanceTime: true, maxTime: 5000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
       const w = m.get('W')!.machine.state.elections.e;
       const c = m.get('C')!.machine.state.elections.e;
       if (w?.term === c?.term && w?.leader?.id !== c?.leader?.id) partial++;
       cluster.heal();
-      await cluster.settle({ advanceTime: true, maxTime: 5000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
       expect(ledger.failures, `seed ${seed}`).toEqual([]);
       for (const l of m.values()) await l.close();
       cluster.destroy();
@@ -172,8 +172,8 @@ describe('F1: grants from entries the majority never saw are never handed out', 
       const trap: Armed = { kind: TICK, armed: false };
       const m = await openMembers(cluster, [
         ['A', trapped(cluster, 1, trap)], // the executor: it proposes the ticks
-        ['B', cluster.transport(2)],
-        ['C', cluster.transport(3)],
+        ['B', cluster.member(2)],
+        ['C', cluster.member(3)],
       ]);
       const ledger = new Ledger();
       const take = (who: string, ttl?: number): void => {
@@ -185,18 +185,18 @@ describe('F1: grants from entries the majority never saw are never handed out', 
           );
       };
       take('B', 1000);
-      await cluster.settle();
+      await cluster.runUntilIdle();
       take('A');
-      await cluster.settle();
+      await cluster.runUntilIdle();
       take('C');
-      await cluster.settle();
+      await cluster.runUntilIdle();
       trap.armed = true; // the tick that ends B's lease
-      await cluster.settle({ advanceTime: true, maxTime: 5000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
       const a = m.get('A')!.machine.state.locks.a?.holders[0];
       const c = m.get('C')!.machine.state.locks.a?.holders[0];
       if (a !== undefined && c !== undefined && a.token === c.token && a.id !== c.id) partial++;
       cluster.heal();
-      await cluster.settle({ advanceTime: true, maxTime: 5000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
       expect(ledger.failures, `seed ${seed}`).toEqual([]);
       for (const l of m.values()) await l.close();
       cluster.destroy();

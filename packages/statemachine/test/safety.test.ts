@@ -18,7 +18,7 @@ import {
   ValueTooLargeError,
   type MachineDefinition,
 } from '../src/index.js';
-import { corruptReplica } from '../src/test-hooks.js';
+import { corruptReplica } from '../src/internal.js';
 import { Kind, MAX_BODY_DEPTH, encodeFrame, encodeName } from '../src/wire.js';
 import { counter, type Counter, type CounterCmd } from './helpers.js';
 
@@ -43,7 +43,7 @@ afterEach(() => {
 /** Open the counter on node `n` with its data directory `d<n>` (the same replica across restarts). */
 function opener(cluster: MemoryCluster, options: { bootstrap?: boolean } = {}) {
   return (n: number, bootstrap = options.bootstrap ?? true): Promise<SM> =>
-    ReplicatedStateMachine.open(cluster.transport(n), counter, {
+    ReplicatedStateMachine.open(cluster.member(n), counter, {
       checkInterval: 0,
       syncTimeout: 500,
       dataDir: join(dir, `d${n}`),
@@ -66,31 +66,31 @@ describe('F2: removal from Q at a death, then restarts from the data directories
       const cluster = new MemoryCluster({ nodes: 3, seed });
       const open = opener(cluster);
       const [a, b, c] = [await open(1), await open(2), await open(3)];
-      await cluster.settle({ advanceTime: true, maxTime: 3000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
       const acked: number[] = [];
       send(a, 1, acked);
-      await cluster.settle({ advanceTime: true, maxTime: 1000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
       await Promise.all([a.flush(), b.flush(), c.flush()]);
       expect(acked).toEqual([1]);
       // B and C killed at the same moment; their nodes stay up
       cluster.crashProcess(b.self);
       cluster.crashProcess(c.self);
-      await cluster.settle({ advanceTime: true, maxTime: 3000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
       expect(a.status).not.toBe('ready'); // one of three, whatever it saw
       send(a, 10, acked);
-      await cluster.settle({ advanceTime: true, maxTime: 3000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
       await a.flush();
       cluster.crashNode(1);
-      await cluster.settle({ advanceTime: true, maxTime: 1000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
       // B and C come back from their complete data directories
       const [b2, c2] = [await open(2), await open(3)];
-      await cluster.settle({ advanceTime: true, maxTime: 5000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
       send(b2, 100, acked);
-      await cluster.settle({ advanceTime: true, maxTime: 3000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
       cluster.restartNode(1);
-      await cluster.settle({ advanceTime: true, maxTime: 1000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
       const a2 = await open(1);
-      await cluster.settle({ advanceTime: true, maxTime: 10_000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 10_000 });
       const all = [a2, b2, c2];
       expect(all.map((m) => m.status)).toEqual(['ready', 'ready', 'ready']);
       expect(new Set(all.map((m) => m.digest())).size).toBe(1);
@@ -105,41 +105,41 @@ describe('F2: removal from Q at a death, then restarts from the data directories
       await rm(dir, { recursive: true, force: true });
       const cluster = new MemoryCluster({ nodes: 3, seed });
       const open = (n: number): Promise<ReplicatedMap> =>
-        ReplicatedMap.open(cluster.transport(n), {
+        ReplicatedMap.open(cluster.member(n), {
           groupName: 'kv',
           checkInterval: 0,
           syncTimeout: 500,
           dataDir: join(dir, `kv${n}`),
         });
       const [a, b, c] = [await open(1), await open(2), await open(3)];
-      await cluster.settle({ advanceTime: true, maxTime: 3000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
       const first = a.set('leader', 1);
-      await cluster.settle({ advanceTime: true, maxTime: 1000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
       await first;
       await Promise.all([a.machine.flush(), b.machine.flush(), c.machine.flush()]);
       cluster.crashProcess(b.machine.self);
       cluster.crashProcess(c.machine.self);
-      await cluster.settle({ advanceTime: true, maxTime: 3000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
       const wins: string[] = [];
       a.compareAndSet('leader', 1, 'a').then(
         () => wins.push('a'),
         () => undefined,
       );
-      await cluster.settle({ advanceTime: true, maxTime: 3000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
       await a.machine.flush();
       cluster.crashNode(1);
-      await cluster.settle({ advanceTime: true, maxTime: 1000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
       const [b2, c2] = [await open(2), await open(3)];
-      await cluster.settle({ advanceTime: true, maxTime: 5000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
       b2.compareAndSet('leader', 1, 'b').then(
         () => wins.push('b'),
         () => undefined,
       );
-      await cluster.settle({ advanceTime: true, maxTime: 3000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
       cluster.restartNode(1);
-      await cluster.settle({ advanceTime: true, maxTime: 1000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
       const a2 = await open(1);
-      await cluster.settle({ advanceTime: true, maxTime: 10_000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 10_000 });
       expect(wins.length, `seed ${seed}: ${wins.join(',')}`).toBeLessThanOrEqual(1);
       if (wins.length === 1) expect(a2.get('leader')).toBe(wins[0]);
       for (const m of [a2, b2, c2]) await m.close();
@@ -154,29 +154,29 @@ describe('F2: removal from Q at a death, then restarts from the data directories
       const open = opener(cluster);
       const ms: SM[] = [];
       for (const n of [1, 2, 3, 4, 5]) ms.push(await open(n));
-      await cluster.settle({ advanceTime: true, maxTime: 3000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
       const acked: number[] = [];
       send(ms[0]!, 1, acked);
-      await cluster.settle({ advanceTime: true, maxTime: 1000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
       for (const m of ms) await m.flush();
       for (const m of ms.slice(1)) {
         cluster.crashProcess(m.self);
-        if (!killAtOnce) await cluster.settle({ advanceTime: true, maxTime: 2000 });
+        if (!killAtOnce) await cluster.runUntilIdle({ advanceTime: true, maxTime: 2000 });
       }
-      await cluster.settle({ advanceTime: true, maxTime: 3000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
       send(ms[0]!, 10, acked);
-      await cluster.settle({ advanceTime: true, maxTime: 3000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
       await ms[0]!.close(); // gracefully: retires if it can, flushes
       const back: SM[] = [];
       for (const n of [2, 3, 4, 5]) back.push(await open(n));
-      await cluster.settle({ advanceTime: true, maxTime: 5000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
       // without the survivor, the others may not form a history of their own that lacks its write
       for (const m of back)
         if (m.status === 'ready') for (const v of acked) expect(m.state.log).toContain(v);
       send(back[0]!, 100, acked);
-      await cluster.settle({ advanceTime: true, maxTime: 3000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
       back.push(await open(1));
-      await cluster.settle({ advanceTime: true, maxTime: 10_000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 10_000 });
       expect(back.map((m) => m.status)).toEqual(['ready', 'ready', 'ready', 'ready', 'ready']);
       expect(new Set(back.map((m) => m.digest())).size).toBe(1);
       for (const v of acked)
@@ -191,7 +191,7 @@ describe('F2: removal from Q at a death, then restarts from the data directories
 async function settleWithin(cluster: MemoryCluster, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const idle = await Promise.race([
-    cluster.settle({ advanceTime: true, maxTime: 5000 }).then(() => true),
+    cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 }).then(() => true),
     new Promise<false>((r) => (timer = setTimeout(() => r(false), ms))),
   ]);
   clearTimeout(timer);
@@ -205,13 +205,13 @@ describe('F3: dirty replicas and lost snapshot chunks', () => {
     const ms: SM[] = [];
     for (const n of [1, 2, 3])
       ms.push(
-        await ReplicatedStateMachine.open(cluster.transport(n), counter, {
+        await ReplicatedStateMachine.open(cluster.member(n), counter, {
           checkInterval: 1000,
           syncTimeout: 500,
           ...(n === 3 ? { log: (l: string) => void (l.startsWith('sync ') && decisions++) } : {}),
         }),
       );
-    await cluster.settle({ advanceTime: true, maxTime: 500 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 500 });
     const c = ms[2]!;
     c.on('mismatch', () => cluster.partition([3]));
     corruptReplica(c, (s) => ({ ...s, n: s.n + 7 }));
@@ -225,7 +225,7 @@ describe('F3: dirty replicas and lost snapshot chunks', () => {
     expect(decisions).toBeLessThan(20);
     expect(c.status).not.toBe('ready');
     cluster.heal();
-    await cluster.settle({ advanceTime: true, maxTime: 5000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
     expect(ms.map((m) => m.status)).toEqual(['ready', 'ready', 'ready']);
     expect(new Set(ms.map((m) => m.digest())).size).toBe(1);
     expect(c.state.n).toBe(0);
@@ -239,7 +239,7 @@ describe('F3: dirty replicas and lost snapshot chunks', () => {
       const cluster = new MemoryCluster({ nodes: 3, seed });
       const logs: string[] = [];
       const open = (n: number, bootstrap: boolean): Promise<ReplicatedMap> =>
-        ReplicatedMap.open(cluster.transport(n), {
+        ReplicatedMap.open(cluster.member(n), {
           groupName: 'kv',
           checkInterval: 0,
           syncTimeout: 500,
@@ -248,9 +248,9 @@ describe('F3: dirty replicas and lost snapshot chunks', () => {
           log: (l) => logs.push(`${n}: ${l}`),
         });
       const [a, b] = [await open(1, true), await open(2, true)];
-      await cluster.settle({ advanceTime: true, maxTime: 2000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 2000 });
       for (let i = 0; i < 10; i++) void a.set(`k${i}`, 'x'.repeat(1000));
-      await cluster.settle({ advanceTime: true, maxTime: 2000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 2000 });
       const joiner = await open(3, false);
       // cut the joiner off as soon as the first chunk reaches it: the others are in flight
       let cut = false;
@@ -261,7 +261,7 @@ describe('F3: dirty replicas and lost snapshot chunks', () => {
         }
       }, 0);
       joiner.machine.subscribe(() => undefined);
-      await cluster.settle({ advanceTime: true, maxTime: 3000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
       clearInterval(poll);
       if (logs.some((l) => l.startsWith('3: snapshot') && l.includes('refused'))) incomplete++;
       expect(
@@ -269,7 +269,7 @@ describe('F3: dirty replicas and lost snapshot chunks', () => {
         `seed ${seed}`,
       ).toEqual([]);
       cluster.heal();
-      await cluster.settle({ advanceTime: true, maxTime: 5000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
       expect(joiner.size).toBe(10);
       for (const m of [a, b, joiner]) await m.close();
       cluster.destroy();
@@ -288,15 +288,15 @@ describe('F4: a deeply nested command from a foreign member', () => {
       const ms: SM[] = [];
       for (const n of [1, 2, 3])
         ms.push(
-          await ReplicatedStateMachine.open(cluster.transport(n), counter, {
+          await ReplicatedStateMachine.open(cluster.member(n), counter, {
             checkInterval: 0,
             ...(traced ? { log: () => undefined } : {}),
           }),
         );
-      await cluster.settle({ advanceTime: true, maxTime: 1000 });
-      const raw = cluster.transport(1);
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
+      const raw = cluster.member(1);
       await raw.join(counter.name);
-      await cluster.settle({ advanceTime: true, maxTime: 5000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
       await raw.send(
         encodeFrame({
           kind: Kind.command,
@@ -307,7 +307,7 @@ describe('F4: a deeply nested command from a foreign member', () => {
           body: new TextEncoder().encode(`{"t":1,"c":{"add":1,"x":${deep(7000)}}}`),
         }),
       );
-      await cluster.settle({ advanceTime: true, maxTime: 1000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
       expect(uncaught).toEqual([]);
       expect(ms.map((m) => m.status)).toEqual(['ready', 'ready', 'ready']);
       expect(ms.map((m) => m.state.n)).toEqual([0, 0, 0]);
@@ -328,15 +328,15 @@ describe('F4: a deeply nested command from a foreign member', () => {
       },
     };
     const cluster = new MemoryCluster({ nodes: 1 });
-    const m = await ReplicatedStateMachine.open(cluster.transport(1), nested);
-    await cluster.settle({ advanceTime: true, maxTime: 1000 });
+    const m = await ReplicatedStateMachine.open(cluster.member(1), nested);
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
     let v: unknown = 0;
     for (let i = 0; i < MAX_BODY_DEPTH; i++) v = [v];
     const ok = m.dispatch(v);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(await ok).toBe(1);
     await expect(m.dispatch([v])).rejects.toBeInstanceOf(ValueTooLargeError);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(m.state.n).toBe(1);
     await m.close();
     cluster.destroy();
