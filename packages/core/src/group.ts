@@ -2,6 +2,11 @@
  * `Group`: the public group member (`GroupTransport`) over any engine driver (`Transport`):
  * the corosync transport or the in-memory cluster. Framing, batching, chunking,
  * backpressure and the event stream live here, so they behave the same on both engines.
+ *
+ * Past 500 lines on purpose: join, leave, close and the receive path all read and change one
+ * member's few states (joined, in the group, deaf to a left handle, closed), and their
+ * transitions are easier to check side by side; framing (outbox.ts, frame-decoder.ts), the
+ * event stream (event-hub.ts) and waiting (wait.ts) are in files of their own.
  * @module
  */
 import { corosync } from './corosync/transport.js';

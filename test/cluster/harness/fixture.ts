@@ -16,7 +16,7 @@ export interface ClusterFixture {
   restartNode(node: number): Promise<void>;
   partition(...components: number[][]): Promise<void>; // others see nodedown; both sides go on
   heal(): Promise<void>; // merge: nodeup
-  settle(ms?: number): Promise<void>; // let pending work happen
+  runUntilIdle(ms?: number): Promise<void>; // let pending work happen (real: wait ms)
   waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void>;
   close(): Promise<void>; // end every member and restore the cluster
 }

@@ -152,8 +152,8 @@ export class RealCluster implements ClusterFixture {
     await this.#waitRings(this.nodes);
   }
 
-  /** Wait `ms` (default 1000) of real time. */
-  async settle(ms = 1000): Promise<void> {
+  /** Wait `ms` (default 1000) of real time: the nearest a real cluster has to running until idle. */
+  async runUntilIdle(ms = 1000): Promise<void> {
     await sleep(ms);
   }
 

@@ -23,8 +23,8 @@ export interface ClusterFixture {
   partition(...components: number[][]): Promise<void>;
   /** Undo every partition. */
   heal(): Promise<void>;
-  /** Let things happen: the in-memory cluster runs until idle; a real one waits `ms`. */
-  settle(ms?: number): Promise<void>;
+  /** Let pending work happen: the in-memory cluster runs until idle; a real one waits `ms`. */
+  runUntilIdle(ms?: number): Promise<void>;
   /** Wait until `predicate()` holds, or fail after `timeoutMs` saying `what` did not happen. */
   waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void>;
   /** Close every member and undo every fault. */

@@ -49,7 +49,7 @@ export class MemoryFixture implements ClusterFixture {
     return this.cluster.runUntilIdle();
   }
 
-  settle(): Promise<void> {
+  runUntilIdle(): Promise<void> {
     return this.cluster.runUntilIdle();
   }
 

@@ -173,7 +173,7 @@ export function conformanceSuite(
       const seen = b.rec.events.length;
       await a.member.send(enc.encode('after-leave'));
       await f.waitFor(() => a.rec.messages(names).includes('a:after-leave'), timeout, 'a sending');
-      await f.settle();
+      await f.runUntilIdle();
       expect(b.rec.describe(names, seen).filter((s) => !s.startsWith('quorum'))).toEqual([]);
     });
 

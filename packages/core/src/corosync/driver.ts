@@ -1,6 +1,10 @@
 /**
  * `CorosyncDriver`: one libcpg handle (plus one libquorum handle) as a `GroupDriver`.
  *
+ * Past 500 lines on purpose: every libcpg call and callback of one handle, with its error
+ * mapping and its lifetime rules (koffi callbacks registered and unregistered, the handle
+ * finalized exactly once), is kept in one place; FFI declarations are in native/.
+ *
  * Dispatch: in `auto` mode the event loop calls `cpg_dispatch(CS_DISPATCH_ALL)` when the fd is
  * readable (never through koffi's `.async`: cpg_dispatch puts 1 MiB on the C stack). After every
  * dispatch, and on a short backoff while a send waits, `sink.writable()` tells the layer above

@@ -2,7 +2,9 @@
  * The in-memory cluster's engine: every node's corosync daemon in one object. It answers the
  * connections' calls (`SimEngine`: join, leave, mcast, ...), keeps the components and their
  * queues, and runs in steps: faults take effect, components order, connections receive.
- * `MemoryCluster` is its public face; this class is not exported from the package.
+ * `MemoryCluster` is its public face; this class is not exported from the package. Ordering,
+ * delivery and the reconfiguration are in ordering.ts, delivery.ts and reconfigure.ts; what
+ * stays here (about 500 lines) is the driver calls and the scheduler, which share its queues.
  * @module
  */
 import type { ConnectOptions, DriverSink, GroupDriver, GroupListing } from '../driver.js';
