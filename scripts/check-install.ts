@@ -65,7 +65,7 @@ const cluster = embeddedCluster({ nodes: 3 });
 const nodes = cluster.nodeIds;
 
 const maps: ReplicatedMap[] = await Promise.all(
-  nodes.map((n) => ReplicatedMap.open(cluster.transport(n), { groupName: 'config' })),
+  nodes.map((n) => ReplicatedMap.open(cluster.member(n), { groupName: 'config' })),
 );
 await Promise.all(maps.map((m) => m.ready({ timeout: 10_000 })));
 const revision: number = await maps[0]!.set('feature/x', { enabled: true });
@@ -77,7 +77,7 @@ while (maps[2]!.revision < revision && Date.now() < deadline) {
 const read = maps[2]!.get('feature/x');
 
 const locks: Locks[] = await Promise.all(
-  nodes.map((n) => Locks.open(cluster.transport(n), { groupName: 'locks' })),
+  nodes.map((n) => Locks.open(cluster.member(n), { groupName: 'locks' })),
 );
 const first: Lock = await locks[1]!.acquire('nightly-report', { timeout: 10_000 });
 const busy = await locks[2]!.tryAcquire('nightly-report');
@@ -105,7 +105,7 @@ const toggle = createMachine({
 });
 const cluster: MemoryCluster = embeddedCluster({ nodes: 3 });
 const actors: ReplicatedActor<typeof toggle>[] = await Promise.all(
-  cluster.nodeIds.map((n) => replicateMachine(toggle, cluster.transport(n), { groupName: 'toggle' })),
+  cluster.nodeIds.map((n) => replicateMachine(toggle, cluster.member(n), { groupName: 'toggle' })),
 );
 await Promise.all(actors.map((a) => a.ready({ timeout: 10_000 })));
 await actors[0]!.send({ type: 'TOGGLE' });

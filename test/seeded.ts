@@ -7,6 +7,9 @@
  * - `CPGKIT_REPLAY='[...]'`: run one case only, the counterexample as fast-check prints it
  *   (the property's arguments as a JSON array, without the `__proto__:null` parts).
  *
+ * A campaign that numbers its schedules itself instead of using fast-check (the Jepsen
+ * campaign, test/jepsen) reads `CPGKIT_SEED=N` as "run schedule N alone", and `CPGKIT_RUNS`.
+ *
  * On failure fast-check prints the seed, the path and the counterexample. Older per-package
  * names (`CPGKIT_RANDOM_SEED`, `LOCKS_SCHEDULE`, ...) still work: each test passes them as
  * `legacy` names.

@@ -17,7 +17,7 @@ export const DEFAULT_REPLICA_WAIT_S = 10;
 
 /**
  * A new unjoined member of the cluster for a command: corosync. Tests point `open` at an
- * in-memory cluster (`MemoryCluster.transport(n)`) to run the commands without corosync.
+ * in-memory cluster (`MemoryCluster.member(n)`) to run the commands without corosync.
  */
 export const cliTransport: { open: () => GroupTransport } = {
   open: () => new Group(corosync()),

@@ -30,7 +30,7 @@ export function startAgent(
   const log = new LogLines();
   const agent = new Agent({
     names: groupNames(group),
-    open: () => cluster.transport(n),
+    open: () => cluster.member(n),
     log: createLogger(options.format ?? 'json', false, log),
     backoff: 20,
     maxBackoff: 200,
@@ -63,7 +63,7 @@ export async function cpgkitOn(
   args: string[],
 ): Promise<{ code: number; ms: number }> {
   const real = cliTransport.open;
-  cliTransport.open = (): GroupTransport => cluster.transport(n);
+  cliTransport.open = (): GroupTransport => cluster.member(n);
   const t0 = performance.now();
   try {
     const code = await main(args);

@@ -101,7 +101,7 @@ describe('cpgkit serve (the agent) and its clients on the in-memory cluster', ()
     const real = cliTransport.open;
     const needle = Buffer.from('"k-unknown"');
     cliTransport.open = () => {
-      const t = cluster.transport(1);
+      const t = cluster.member(1);
       const send = t.send.bind(t);
       t.send = (data, o) => {
         const p = send(data, o);
@@ -168,7 +168,7 @@ describe('cpgkit serve (the agent) and its clients on the in-memory cluster', ()
 
   it('status: every agent, Q with its majority, digests agree, locks and leaders', async () => {
     const real = cliTransport.open;
-    cliTransport.open = () => cluster.transport(2);
+    cliTransport.open = () => cluster.member(2);
     try {
       const s = await gatherStatus(GROUP, 2);
       expect(s.problems).toEqual([]);

@@ -21,7 +21,7 @@ export type EmbeddedClusterOptions = Omit<MemoryClusterOptions, 'realTime'>;
  * development and single-process tools, not fault tolerance. Tests that want virtual time
  * (reproducible, no sleeping) use `virtualTimeCluster` from `@cpgkit/core/testing`.
  *
- * Members: `cluster.transport(n)` (an unjoined `Group` on node `n`), or `cluster.node(n)` (a
+ * Members: `cluster.member(n)` (an unjoined `Group` on node `n`), or `cluster.processTransport(n)` (a
  * `Transport`). `cluster.destroy()` ends it.
  *
  * @example
@@ -29,7 +29,7 @@ export type EmbeddedClusterOptions = Omit<MemoryClusterOptions, 'realTime'>;
  * import { embeddedCluster } from '@cpgkit/core';
  * import { ReplicatedMap } from '@cpgkit/statemachine';
  * const cluster = embeddedCluster({ nodes: 3 });
- * const config = await ReplicatedMap.open(cluster.transport(1), { groupName: 'config' });
+ * const config = await ReplicatedMap.open(cluster.member(1), { groupName: 'config' });
  * ```
  */
 export function embeddedCluster(options: EmbeddedClusterOptions = {}): MemoryCluster {
@@ -148,7 +148,7 @@ export async function corosyncOrEmbedded(
     reason,
     cluster,
     cause,
-    member: (node = 1, groupOptions?: GroupOptions) => cluster.transport(node, groupOptions),
+    member: (node = 1, groupOptions?: GroupOptions) => cluster.member(node, groupOptions),
     close: () => cluster.destroy(),
   };
 }

@@ -6,7 +6,7 @@ import { MemoryCluster, type MemoryClusterOptions } from './sim/cluster.js';
 
 /**
  * An in-memory cluster on virtual time, for tests: time stands still until the test moves it
- * (`cluster.advance(ms)`, `cluster.settle({ advanceTime: true })`), so a 200 ms timeout or a
+ * (`cluster.advance(ms)`, `cluster.runUntilIdle({ advanceTime: true })`), so a 200 ms timeout or a
  * 100 ms lease never fires by itself, and a seeded run is reproducible. The same as
  * `new MemoryCluster(options)`, named for its clock. For real time, `embeddedCluster()` from
  * `@cpgkit/core`.

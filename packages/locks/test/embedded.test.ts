@@ -20,7 +20,7 @@ describe('Locks on embeddedCluster (real time)', () => {
   async function open(): Promise<Locks[]> {
     cluster = embeddedCluster({ nodes: 3 });
     locks = await Promise.all(
-      cluster.nodeIds.map((n) => Locks.open(cluster.transport(n), { groupName: 'embedded' })),
+      cluster.nodeIds.map((n) => Locks.open(cluster.member(n), { groupName: 'embedded' })),
     );
     await Promise.all(locks.map((l) => l.machine.ready({ timeout: 10_000 })));
     return locks;

@@ -9,8 +9,8 @@ import { NoQuorumError, ReplicatedMap, type MapChange } from '../src/index.js';
 async function openMaps(cluster: MemoryCluster, nodes: number[]): Promise<ReplicatedMap[]> {
   const maps: ReplicatedMap[] = [];
   for (const n of nodes)
-    maps.push(await ReplicatedMap.open(cluster.transport(n), { checkInterval: 0 }));
-  await cluster.settle();
+    maps.push(await ReplicatedMap.open(cluster.member(n), { checkInterval: 0 }));
+  await cluster.runUntilIdle();
   for (const m of maps) await m.ready();
   return maps;
 }
@@ -35,21 +35,21 @@ describe('ReplicatedMap linearizable reads', () => {
       ReplicatedMap,
     ];
     const w0 = a.set('k', 'old');
-    await cluster.settle();
+    await cluster.runUntilIdle();
     await w0;
     // c stops (SIGSTOP): a and b are a majority of the three replicas, so a's write is acknowledged
     cluster.pause(c.machine.self);
     const w = a.set('k', 'new');
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(await w).toBe(2);
     expect(c.get('k')).toBe('old'); // the local read: stale
     expect(await c.get('k', { consistency: 'stale' })).toBe('old');
     const read = c.get('k', { consistency: 'linearizable' });
     const list = c.list('', { consistency: 'linearizable' });
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(await isSettled(read)).toBe(false); // its barrier is queued behind the write
     cluster.resume(c.machine.self);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(await read).toBe('new');
     expect((await list).map((i) => [i.key, i.value, i.revision])).toEqual([['k', 'new', 2]]);
   });
@@ -58,12 +58,12 @@ describe('ReplicatedMap linearizable reads', () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 11 });
     const [a, b] = (await openMaps(cluster, [1, 2, 3])) as [ReplicatedMap, ReplicatedMap];
     const w0 = a.set('k', 1);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     await w0;
     const read = a.entry('k', { consistency: 'linearizable' }); // its barrier is sent first...
     await new Promise((r) => setImmediate(r));
     const w = b.set('k', 2); // ...this write after it
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(await w).toBe(2);
     expect(a.get('k')).toBe(2);
     const e = await read;
@@ -79,10 +79,10 @@ describe('ReplicatedMap linearizable reads', () => {
       ReplicatedMap,
     ];
     const w0 = a.set('k', 'v');
-    await cluster.settle();
+    await cluster.runUntilIdle();
     await w0;
     cluster.partition([3], [1, 2]);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(c.status).toBe('minority');
     await expect(c.get('k', { consistency: 'linearizable' })).rejects.toBeInstanceOf(NoQuorumError);
     await expect(c.list('', { consistency: 'linearizable' })).rejects.toBeInstanceOf(NoQuorumError);
@@ -91,12 +91,12 @@ describe('ReplicatedMap linearizable reads', () => {
     expect(c.get('k')).toBe('v');
     // the majority side reads (and writes) on
     const r = b.get('k', { consistency: 'linearizable' });
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(await r).toBe('v');
     cluster.heal();
-    await cluster.settle();
+    await cluster.runUntilIdle();
     const r2 = c.get('k', { consistency: 'linearizable' });
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(await r2).toBe('v');
   });
 
@@ -104,7 +104,7 @@ describe('ReplicatedMap linearizable reads', () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 17 });
     const [a, b] = (await openMaps(cluster, [1, 2, 3])) as [ReplicatedMap, ReplicatedMap];
     const w0 = a.set('k', 'v');
-    await cluster.settle();
+    await cluster.runUntilIdle();
     await w0;
     const seen: MapChange[] = [];
     const it = b.watch('');
@@ -113,7 +113,7 @@ describe('ReplicatedMap linearizable reads', () => {
     })();
     const s = a.sync();
     const r = b.get('k', { consistency: 'linearizable' });
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(await s).toBe(1);
     expect(await r).toBe('v');
     expect(a.revision).toBe(1);

@@ -30,28 +30,28 @@ describe('ReplicatedMap.open with a role', () => {
   it('clients read and write through the replicas and never join Q; without a replica they never start a store', async () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 7 });
     try {
-      const lonely = await ReplicatedMap.open(cluster.transport(1), {
+      const lonely = await ReplicatedMap.open(cluster.member(1), {
         groupName: 'g',
         role: 'client',
       });
-      await cluster.settle({ advanceTime: true, maxTime: 5000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
       expect(lonely.status).toBe('syncing'); // a client never invents an empty store
       await lonely.close();
       const replicas = await Promise.all(
         [1, 2, 3].map((n) =>
-          ReplicatedMap.open(cluster.transport(n), { groupName: 'g', role: 'replica' }),
+          ReplicatedMap.open(cluster.member(n), { groupName: 'g', role: 'replica' }),
         ),
       );
-      await cluster.settle({ advanceTime: true, maxTime: 5000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
       for (const r of replicas) expect(r.status).toBe('ready');
-      const client = await ReplicatedMap.open(cluster.transport(2), {
+      const client = await ReplicatedMap.open(cluster.member(2), {
         groupName: 'g',
         role: 'client',
       });
-      await cluster.settle();
+      await cluster.runUntilIdle();
       expect(client.status).toBe('ready');
       const set = client.set('k', 'v');
-      await cluster.settle();
+      await cluster.runUntilIdle();
       expect(await set).toBeGreaterThan(0);
       expect(replicas[2]!.get('k')).toBe('v');
       expect(replicas[0]!.machine.replicas).toHaveLength(3);

@@ -346,21 +346,21 @@ describe('F4: a deeply nested command from a foreign member', () => {
 describe('bootstrap with a client already in the group', () => {
   it('replicas that join after a passive member still start the store', async () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 3 });
-    const client = await ReplicatedStateMachine.open(cluster.transport(1), counter, {
+    const client = await ReplicatedStateMachine.open(cluster.member(1), counter, {
       passive: true,
       checkInterval: 0,
     });
-    await cluster.settle({ advanceTime: true, maxTime: 1000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
     // all three at once: no membership change after theirs would give them a second chance
     const ms = await Promise.all(
       [1, 2, 3].map((n) =>
-        ReplicatedStateMachine.open(cluster.transport(n), counter, { checkInterval: 0 }),
+        ReplicatedStateMachine.open(cluster.member(n), counter, { checkInterval: 0 }),
       ),
     );
-    await cluster.settle({ advanceTime: true, maxTime: 5000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
     expect(ms.map((m) => m.status)).toEqual(['ready', 'ready', 'ready']);
     const done = client.dispatch({ add: 2 });
-    await cluster.settle({ advanceTime: true, maxTime: 1000 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
     expect(await done).toBe(2);
     for (const m of [client, ...ms]) await m.close();
     cluster.destroy();

@@ -25,12 +25,12 @@ describe('@cpgkit/statemachine loads xstate only through /xstate', { timeout: 60
       import { MemoryCluster } from '@cpgkit/core/testing';
       import { ReplicatedMap } from '@cpgkit/statemachine';
       const cluster = new MemoryCluster({ nodes: 3 });
-      const maps = await Promise.all([1, 2, 3].map((n) => ReplicatedMap.open(cluster.transport(n))));
-      await cluster.settle();
+      const maps = await Promise.all([1, 2, 3].map((n) => ReplicatedMap.open(cluster.member(n))));
+      await cluster.runUntilIdle();
       const set = maps[0].set('k', 'v');
-      await cluster.settle();
+      await cluster.runUntilIdle();
       await set;
-      await cluster.settle();
+      await cluster.runUntilIdle();
       console.log(JSON.stringify(maps.map((m) => m.get('k'))));
       cluster.destroy();
     `);

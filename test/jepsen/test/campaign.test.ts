@@ -1,17 +1,19 @@
 /**
  * The in-memory campaign as a test: a few hundred seeded fault schedules (3 and 5 nodes), every
  * history checked; any anomaly fails with its seed and smallest window. `CPGKIT_SEED=N` runs
- * that one schedule; `CPGKIT_JEPSEN_SCHEDULES=N` runs more (or `pnpm jepsen --memory`).
+ * that one schedule; `CPGKIT_RUNS=N` (or the older `CPGKIT_JEPSEN_SCHEDULES=N`) runs more (or
+ * `pnpm jepsen --memory`). See test/seeded.ts.
  */
 import { describe, it, expect } from 'vitest';
 import { existsSync } from 'node:fs';
 import { runSchedule, type ScheduleResult } from '../src/sim/run.js';
 import { describeFailure } from '../src/report.js';
 import { KNOWN_ANOMALIES } from './known-anomalies.js';
+import { runsFromEnv } from '../../seeded.js';
 
 const FIRST = 20261204;
 const replay = process.env.CPGKIT_SEED;
-const COUNT = replay !== undefined ? 1 : Number(process.env.CPGKIT_JEPSEN_SCHEDULES ?? 200);
+const COUNT = replay !== undefined ? 1 : runsFromEnv(200, 'CPGKIT_JEPSEN_SCHEDULES');
 const START = replay !== undefined ? Number(replay) : FIRST;
 /** Faults per schedule: short schedules, many seeds. */
 const STEPS = 6;

@@ -203,7 +203,7 @@ export class Nemesis {
         if (down.length === 0) return;
         const n = this.#pick(down);
         sys.restartNode(n);
-        await sys.cluster.settle();
+        await sys.cluster.runUntilIdle();
         for (const k of ['kv', 'locks'] as const) await sys.open(n, k);
         return;
       }

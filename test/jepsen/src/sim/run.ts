@@ -113,7 +113,7 @@ export async function runSchedule(
         () => (done = true),
       );
       for (let i = 0; i < 200 && !done; i++) {
-        await system.cluster.settle();
+        await system.cluster.runUntilIdle();
         if (!done) await system.cluster.advance(100);
       }
       return p;

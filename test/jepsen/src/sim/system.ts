@@ -100,7 +100,7 @@ export class SimSystem {
       await this.open(n, 'kv');
       await this.open(n, 'locks');
     }
-    await this.cluster.settle();
+    await this.cluster.runUntilIdle();
     await this.cluster.advance(100);
   }
 
@@ -112,7 +112,7 @@ export class SimSystem {
     this.#gens.set(key, gen + 1);
     const dataDir = join(this.options.dir, `n${n.id}`, kind);
     await mkdir(dataDir, { recursive: true });
-    const group = this.cluster.transport(n.id);
+    const group = this.cluster.member(n.id);
     let self: Service<unknown> | undefined;
     const view = this.#trapped(group, () => self);
     const common = { dataDir, checkInterval: 2000 };
@@ -274,13 +274,13 @@ export class SimSystem {
     }
     this.heal();
     for (const n of this.nodes) this.restartNode(n);
-    await this.cluster.settle();
+    await this.cluster.runUntilIdle();
     for (const n of this.nodes) {
       for (const kind of ['kv', 'locks'] as const) {
         const s = this.service(n, kind);
         if (s === undefined || !s.alive) {
           await this.open(n, kind);
-          await this.cluster.settle();
+          await this.cluster.runUntilIdle();
         }
       }
     }
@@ -304,7 +304,7 @@ export class SimSystem {
     // the process is gone: its machine sees the connection lost and stops (never retiring
     // from Q, as a killed process cannot); close() then waits until its data directory holds
     // what it had applied, so that a restart reads exactly that
-    await this.cluster.settle();
+    await this.cluster.runUntilIdle();
     if (s.kind === 'kv') await (s.handle as ReplicatedMap).close().catch(() => undefined);
     else {
       const locks = s.handle as Locks;
@@ -312,6 +312,6 @@ export class SimSystem {
       await locks.machine.close().catch(() => undefined);
     }
     // real I/O ran meanwhile: let the cluster finish what it had started, deterministically
-    await this.cluster.settle();
+    await this.cluster.runUntilIdle();
   }
 }
