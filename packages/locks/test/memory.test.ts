@@ -179,11 +179,11 @@ describe('Locks while others join', () => {
     let interrupted = 0;
     for (let seed = 1; seed <= 10; seed++) {
       const cluster = new MemoryCluster({ nodes: 3, seed });
-      const a = await Locks.open(cluster.transport(1), { syncTimeout: 500 });
-      const b = await Locks.open(cluster.transport(2), { syncTimeout: 500 });
-      await cluster.settle({ advanceTime: true, maxTime: 2000 });
+      const a = await Locks.open(cluster.member(1), { syncTimeout: 500 });
+      const b = await Locks.open(cluster.member(2), { syncTimeout: 500 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 2000 });
       const first = a.acquire('m');
-      await cluster.settle();
+      await cluster.runUntilIdle();
       const held = await first;
       // count b's dispatches that a membership change dropped unapplied
       const machine = b.machine;
@@ -201,16 +201,16 @@ describe('Locks while others join', () => {
       const flush = async (): Promise<void> => {
         for (let i = 0; i < 6; i++) await Promise.resolve();
       };
-      const c = Locks.open(cluster.transport(3), { syncTimeout: 500 });
+      const c = Locks.open(cluster.member(3), { syncTimeout: 500 });
       await flush();
       const pb = b.acquire('m', { timeout: 5000 });
       pb.catch(() => undefined);
       await flush();
-      const d = Locks.open(cluster.transport(1), { syncTimeout: 500 });
+      const d = Locks.open(cluster.member(1), { syncTimeout: 500 });
       const joined = [await c, await d];
-      await cluster.settle({ advanceTime: true, maxTime: 2000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 2000 });
       await held.release();
-      await cluster.settle({ advanceTime: true, maxTime: 2000 });
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 2000 });
       const lock = await pb;
       expect(lock.token).toBeGreaterThan(held.token);
       await lock.release();
