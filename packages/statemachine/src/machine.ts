@@ -4,7 +4,7 @@
  * for the decision itself.
  * @module
  */
-import { Immer, isDraft, current, freeze, type Draft } from 'immer';
+import { Immer, isDraft, current, freeze, type Draft, type Patch } from 'immer';
 import { v7 as uuidv7 } from 'uuid';
 import {
   CpgError,
@@ -84,6 +84,7 @@ import { SnapshotStore } from './persistence.js';
 import { Journal } from './journal.js';
 import { CORRUPT_STATE, INSPECT, type ReplicaInternals } from './test-hooks.js';
 import { deferred, withWait, type Deferred } from './wait.js';
+import { CommandIds } from './command-ids.js';
 
 /**
  * The machine's own immer instance, without auto-freeze: deep-freezing the result of every
@@ -226,6 +227,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   readonly clock: Clock;
 
   private image: Image<S>;
+  private readonly commandIds = new CommandIds();
   private hasState = false;
   private dirty = false;
   private localQuorate = false;
@@ -543,7 +545,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       await this.synced(options);
       this.assertWritable();
     }
-    const id = uuidv7();
+    const id = this.commandIds.take();
     const body = jsonBody({ t: this.clock.wallNow(), c: command });
     if (!jsonDepthWithin(body, MAX_BODY_DEPTH + 1)) {
       throw new ValueTooLargeError(
@@ -674,7 +676,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     const q = this.image.replicas;
     if (this.isClosed || this.passive || this.status !== 'ready' || !this.group.joined) return;
     if (q.length < 2 || !q.includes(this.replica)) return;
-    const id = uuidv7();
+    const id = this.commandIds.take();
     const d = deferred<unknown>();
     this.pending.set(id, { d });
     const wait = withWait(d.promise, this.clock, { timeout: this.syncTimeout }, 'retire', () =>
@@ -1393,6 +1395,20 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     let state = this.image.state;
     if (this.def.isCommand !== undefined && !this.def.isCommand(command)) {
       error = { name: 'InvalidCommandError', message: 'the command was rejected by isCommand' };
+    } else if (this.def.reduce !== undefined) {
+      try {
+        const patches = this.journal === undefined ? undefined : ([] as Patch[]);
+        const next = this.def.reduce(state, command, ctx, patches);
+        if (patches !== undefined && next.state !== state)
+          this.journal!.record(state, next.state, patches);
+        state = next.state;
+        result = next.result;
+      } catch (e) {
+        const err = e instanceof Error ? e : new Error(String(e));
+        error = { name: err.name, message: err.message };
+        result = undefined;
+        state = this.image.state;
+      }
     } else {
       const apply = this.def.apply.bind(this.def);
       try {
