@@ -166,8 +166,12 @@ function uuidOf(data: Uint8Array, at: number): string {
     for (let i = 0; all && i < 16; i++) all = data[at + i] === b0;
     if (!all || (b0 !== 0 && b0 !== 0xff)) throw new TypeError('malformed uuid');
   }
-  const h = (i: number): string => HEX[data[at + i]!]!;
-  return `${h(0)}${h(1)}${h(2)}${h(3)}-${h(4)}${h(5)}-${h(6)}${h(7)}-${h(8)}${h(9)}-${h(10)}${h(11)}${h(12)}${h(13)}${h(14)}${h(15)}`;
+  let out = '';
+  for (let i = 0; i < 16; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) out += '-';
+    out += HEX[data[at + i]!]!;
+  }
+  return out;
 }
 
 /** Encode a JSON body (bigints become decimal strings). */

@@ -269,6 +269,21 @@ export function applyTxn(draft: Draft<MapState>, cmd: MapCommand, limits: MapLim
   return { succeeded: true, revision: rev };
 }
 
+type Node = Record<string, unknown>;
+
+/** `node` itself when this transaction copied it already (`own`), else a copy of it. */
+function writable(own: Set<Node>, node: Node | undefined): Node {
+  if (node !== undefined && own.has(node)) return node;
+  const c = copyNode(node);
+  own.add(c);
+  return c;
+}
+
+/** `o[k]` when `o` has its own `k`. */
+function at(o: Node | undefined, k: string): Node | undefined {
+  return o !== undefined && Object.hasOwn(o, k) ? (o[k] as Node) : undefined;
+}
+
 /** A copy of a tree node without prototype: see `reduceTxn`. */
 function copyNode<T>(node: Readonly<Record<string, T>> | undefined): Record<string, T> {
   const out = Object.create(null) as Record<string, T>;
@@ -303,18 +318,9 @@ export function reduceTxn(
   const rev = state.revision + 1;
   let bytes = state.bytes;
   let count = state.count;
-  type Node = Record<string, unknown>;
   // nodes copied by this transaction: written in place from then on
   const own = new Set<Node>();
-  const writable = (node: Node | undefined): Node => {
-    if (node !== undefined && own.has(node)) return node;
-    const c = copyNode(node);
-    own.add(c);
-    return c;
-  };
   let root: Node | undefined;
-  const at = (o: Node | undefined, k: string): Node | undefined =>
-    o !== undefined && Object.hasOwn(o, k) ? (o[k] as Node) : undefined;
   for (let i = 0; i < cmd.ops.length; i++) {
     const op = cmd.ops[i]!;
     const [d1, d2, d3] = pathOf(op.key);
@@ -329,12 +335,12 @@ export function reduceTxn(
       bytes -= prev.size;
       count--;
       // drop emptied nodes, so that the tree's shape depends on its keys only
-      const r = (root = writable(r0));
-      const w1 = writable(n1);
+      const r = (root = writable(own, r0));
+      const w1 = writable(own, n1);
       r[d1] = w1;
-      const w2 = writable(n2);
+      const w2 = writable(own, n2);
       w1[d2] = w2;
-      const wl = writable(leaf);
+      const wl = writable(own, leaf);
       w2[d3] = wl;
       delete wl[op.key];
       let removed: string[] = ['tree', d1, d2, d3, op.key];
@@ -363,12 +369,12 @@ export function reduceTxn(
       version: (prev?.version ?? 0) + 1,
       size,
     };
-    const r = (root = writable(r0));
-    const w1 = writable(n1);
+    const r = (root = writable(own, r0));
+    const w1 = writable(own, n1);
     r[d1] = w1;
-    const w2 = writable(n2);
+    const w2 = writable(own, n2);
     w1[d2] = w2;
-    const wl = writable(leaf);
+    const wl = writable(own, leaf);
     w2[d3] = wl;
     wl[op.key] = entry;
     if (patches !== undefined) {
