@@ -14,7 +14,7 @@ import {
   ReplicatedStateMachine,
   type MachineEvent,
 } from '../src/index.js';
-import { corruptReplica } from '../src/test-hooks.js';
+import { corruptReplica } from '@cpgkit/statemachine/internal';
 import { counter, openAll, write, type Counter, type CounterCmd } from './helpers.js';
 
 type SM = ReplicatedStateMachine<Counter, CounterCmd, number>;

@@ -34,7 +34,7 @@ import fc from 'fast-check';
 import { MemoryCluster } from '@cpgkit/core/testing';
 import { InterruptedError, type GroupTransport } from '@cpgkit/core';
 import { ReplicatedStateMachine, type MachineDefinition } from '../src/index.js';
-import { inspectReplica } from '../src/test-hooks.js';
+import { inspectReplica } from '@cpgkit/statemachine/internal';
 
 interface Log {
   /** "index:value" of every command applied, in order. */

@@ -18,7 +18,7 @@ import {
   ValueTooLargeError,
   type MachineDefinition,
 } from '../src/index.js';
-import { corruptReplica } from '../src/test-hooks.js';
+import { corruptReplica } from '@cpgkit/statemachine/internal';
 import { Kind, MAX_BODY_DEPTH, encodeFrame, encodeName } from '../src/wire.js';
 import { counter, type Counter, type CounterCmd } from './helpers.js';
 
