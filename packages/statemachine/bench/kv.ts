@@ -17,7 +17,8 @@
  * `--duration S` (per throughput/latency phase, default 5), `--concurrency N` (outstanding sets
  * per node, default 256), `--rate N` (sets/s per node in the latency phase, default 100),
  * `--keys N` (store size for the joiner, default 100000), `--data DIR` (in-memory only: each
- * replica persists in `DIR/<replica>`, emptied first). The last line printed is the JSON of
+ * replica persists in `DIR/<replica>`, emptied first), `--throughput-only` (in-memory
+ * throughput alone, e.g. under `node --cpu-prof`). The last line printed is the JSON of
  * every figure, with the longest event-loop stall seen during the run.
  * @module
  */
@@ -45,6 +46,8 @@ interface Options {
   rate: number;
   keys: number;
   data: string | undefined;
+  /** `--throughput-only`: the in-memory throughput phase alone (for profiles). */
+  throughputOnly: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -56,6 +59,7 @@ function parseArgs(argv: readonly string[]): Options {
     rate: 100,
     keys: 100_000,
     data: undefined,
+    throughputOnly: false,
   };
   let picked = false;
   for (let i = 0; i < argv.length; i++) {
@@ -76,6 +80,7 @@ function parseArgs(argv: readonly string[]): Options {
     else if (a === '--rate') o.rate = num();
     else if (a === '--keys') o.keys = Math.round(num());
     else if (a === '--data') o.data = argv[++i];
+    else if (a === '--throughput-only') o.throughputOnly = true;
     else throw new Error(`unknown argument '${a}'`);
   }
   if (!picked) o.memory = true;
@@ -312,6 +317,26 @@ async function memoryBench(o: Options): Promise<Figures> {
   const elapsed = Math.max(...parts.map((p) => p.elapsedMs));
   // one process runs the three replicas (and the engine): each loop measured the whole process
   const cpuPer1000 = Math.round((parts[0]!.cpuMs / 3 / ops) * 1000 * 10) / 10;
+  const throughput = {
+    concurrencyPerNode: o.concurrency,
+    opsPerSec: (ops / elapsed) * 1000,
+    ops,
+    errors,
+    cpuMsPer1000PerReplica: cpuPer1000,
+  };
+  if (o.throughputOnly) {
+    for (const kv of maps) await kv.close();
+    cluster.destroy();
+    loop.disable();
+    stalls.writes = stall();
+    return {
+      transport: 'memory',
+      throughput,
+      latency: latencyFigures(o.rate, [], 0),
+      store: { keys: 0, fillMs: 0, joinMs: 0 },
+      stalls,
+    };
+  }
 
   phase('memory: latency');
   const lat = await Promise.all(
@@ -344,13 +369,7 @@ async function memoryBench(o: Options): Promise<Figures> {
   loop.disable();
   return {
     transport: 'memory',
-    throughput: {
-      concurrencyPerNode: o.concurrency,
-      opsPerSec: (ops / elapsed) * 1000,
-      ops,
-      errors,
-      cpuMsPer1000PerReplica: cpuPer1000,
-    },
+    throughput,
     latency: latencyFigures(
       o.rate,
       lat.flatMap((l) => l.samples),

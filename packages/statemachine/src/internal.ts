@@ -1,24 +1,19 @@
 /**
- * `@cpgkit/statemachine/internal`: for this package's tests and for sibling packages, not for
- * applications (no compatibility promise). Test hooks reach into one replica the way a bug or
- * a bad disk would, without going through the group.
+ * `@cpgkit/statemachine/internal`: for this repository's tests and sibling packages, not for
+ * applications (no compatibility promise). Reach into one replica the way a bug or a bad disk
+ * would, without going through the group.
  * @module
  */
 import type { ReplicatedStateMachine } from './machine.js';
-import { CORRUPT_STATE, INSPECT, type ReplicaInternals } from './test-hooks.js';
+import { replicaAccess, type ReplicaInternals } from './replica-access.js';
 
-export type { ReplicaInternals } from './test-hooks.js';
-
-interface Corruptible<S> {
-  [CORRUPT_STATE](mutate: (state: S) => S): void;
-  [INSPECT](): ReplicaInternals;
-}
+export type { ReplicaInternals } from './replica-access.js';
 
 /** Internals of one replica, for invariants in tests. */
 export function inspectReplica<S, C, R>(
   machine: ReplicatedStateMachine<S, C, R>,
 ): ReplicaInternals {
-  return (machine as unknown as Corruptible<S>)[INSPECT]();
+  return replicaAccess(machine).inspect();
 }
 
 /**
@@ -34,5 +29,5 @@ export function corruptReplica<S, C, R>(
   machine: ReplicatedStateMachine<S, C, R>,
   mutate: (state: S) => S,
 ): void {
-  (machine as unknown as Corruptible<S>)[CORRUPT_STATE](mutate);
+  replicaAccess(machine).corrupt(mutate);
 }

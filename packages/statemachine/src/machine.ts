@@ -2,9 +2,16 @@
  * `ReplicatedStateMachine`: every member applies the same commands in the same agreed order
  * from the same state. See README.md for the sync protocol and the quorum rule, and sync.ts
  * for the decision itself.
+ *
+ * Still past 500 lines: this class drives the sync rounds, the replica set's bookkeeping (cut
+ * off, retire, departed, the epoch bump), acks and the timekeeper, which share the round and
+ * the image. The pure parts live on their own (sync.ts decides a round, apply.ts applies an
+ * entry, acks.ts computes the commit index, digest-check.ts tallies digests,
+ * snapshot-transfer.ts chunks snapshots); the drivers' split into sync-round.ts,
+ * replica-set.ts and timekeeper.ts is the next step (issue 15).
  * @module
  */
-import { Immer, isDraft, current, freeze, type Draft } from 'immer';
+import { freeze, type Patch } from 'immer';
 import { v7 as uuidv7 } from 'uuid';
 import {
   CpgError,
@@ -28,27 +35,22 @@ import {
   ValueTooLargeError,
 } from './errors.js';
 import type {
-  ApplyContext,
   DispatchOptions,
   Incarnation,
   MachineDefinition,
   MachineEvent,
   MachineStatus,
-  MembershipContext,
   StateChange,
   StateMachine,
-  TickContext,
 } from './types.js';
 import {
   Kind,
   MAX_BODY_DEPTH,
-  MAX_TIME,
   decodeFrame,
   encodeFrame,
   encodeName,
   jsonBody,
   jsonDepthWithin,
-  packChunk,
   parseAckBody,
   parseCheckBody,
   parseChunkBody,
@@ -82,16 +84,13 @@ import {
 import { imageDigest, parseImage, serializeImage, type Image } from './image.js';
 import { SnapshotStore } from './persistence.js';
 import { Journal } from './journal.js';
-import { CORRUPT_STATE, INSPECT, type ReplicaInternals } from './test-hooks.js';
+import { registerReplica } from './replica-access.js';
 import { deferred, withWait, type Deferred } from './wait.js';
-
-/**
- * The machine's own immer instance, without auto-freeze: deep-freezing the result of every
- * apply walked every new object (~40% of a `ReplicatedMap` set's CPU). The state is still
- * immutable by convention: every apply yields a new object and shares what did not change, so
- * `state` (and what `subscribe` hands out) must never be modified by users.
- */
-const immer = new Immer({ autoFreeze: false });
+import { CommandIds } from './command-ids.js';
+import { commitIndex } from './acks.js';
+import { applyCommand, applyMembership, applyTick } from './apply.js';
+import { tallyDigests, type Check } from './digest-check.js';
+import { assembleChunks, snapshotFrames, type Transfer } from './snapshot-transfer.js';
 
 /** Options for `ReplicatedStateMachine.open`. */
 export interface OpenOptions extends WaitOptions {
@@ -170,13 +169,6 @@ interface Pending {
   readonly d: Deferred<unknown>;
 }
 
-interface Transfer {
-  readonly tag: string;
-  readonly leader: string;
-  readonly targets: ReadonlySet<string>;
-  readonly parts: Uint8Array[];
-}
-
 interface Round {
   readonly key: string;
   readonly members: readonly MemberId[];
@@ -191,13 +183,6 @@ interface Round {
   gone: readonly string[];
   transfer: Transfer | undefined;
   closeTimer: TimerHandle | undefined;
-}
-
-interface Check {
-  readonly expected: readonly string[];
-  readonly mine: string;
-  readonly index: bigint;
-  readonly got: Map<string, string>;
 }
 
 /** The body of an entry of the agreed stream (`command`, `tick`, `retire`), validated. */
@@ -226,6 +211,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   readonly clock: Clock;
 
   private image: Image<S>;
+  private readonly commandIds = new CommandIds();
   private hasState = false;
   private dirty = false;
   private localQuorate = false;
@@ -342,6 +328,13 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
         ? undefined
         : new Journal<S>(this.store, options.compactLogBytes ?? 4 * 1024 * 1024);
     this.image = this.initialImage(0);
+    registerReplica(this, {
+      inspect: () => ({ decisionQuorate: this.decisionQuorate, hasState: this.hasState }),
+      corrupt: (mutate) => {
+        const m = mutate as unknown as (state: S) => S;
+        this.image = { ...this.image, state: freeze(m(this.image.state), true) };
+      },
+    });
   }
 
   /**
@@ -543,7 +536,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       await this.synced(options);
       this.assertWritable();
     }
-    const id = uuidv7();
+    const id = this.commandIds.take();
     const body = jsonBody({ t: this.clock.wallNow(), c: command });
     if (!jsonDepthWithin(body, MAX_BODY_DEPTH + 1)) {
       throw new ValueTooLargeError(
@@ -674,7 +667,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     const q = this.image.replicas;
     if (this.isClosed || this.passive || this.status !== 'ready' || !this.group.joined) return;
     if (q.length < 2 || !q.includes(this.replica)) return;
-    const id = uuidv7();
+    const id = this.commandIds.take();
     const d = deferred<unknown>();
     this.pending.set(id, { d });
     const wait = withWait(d.promise, this.clock, { timeout: this.syncTimeout }, 'retire', () =>
@@ -1165,16 +1158,8 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   private sendSnapshot(tag: string): void {
     const bytes = new TextEncoder().encode(serializeImage(this.image));
     const digest = this.digest();
-    const size = this.chunkSize();
-    const n = Math.max(1, Math.ceil(bytes.length / size));
-    const frames: Uint8Array[] = [];
-    for (let i = 0; i < n; i++) {
-      const header: ChunkHeader = { tag, i, n, digest };
-      frames.push(
-        this.frame(Kind.snapshot, packChunk(header, bytes.subarray(i * size, (i + 1) * size))),
-      );
-    }
-    this.log(`sending snapshot ${tag}: ${bytes.length} bytes in ${n} chunks`);
+    const frames = snapshotFrames(bytes, this.chunkSize(), tag, digest, (k, b) => this.frame(k, b));
+    this.log(`sending snapshot ${tag}: ${bytes.length} bytes in ${frames.length} chunks`);
     void this.sendFrames(frames);
   }
 
@@ -1201,25 +1186,16 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     if (t.targets.has(me)) t.parts[h.i] = bytes.slice();
     if (h.i !== h.n - 1) return;
     if (t.targets.has(me)) {
-      let complete = t.parts.length === h.n;
-      for (let i = 0; complete && i < h.n; i++) complete = t.parts[i] !== undefined;
-      if (!complete) {
+      const assembled = assembleChunks(t.parts, h.n);
+      if ('missing' in assembled) {
         // Chunks were lost: only a partition cuts a sender's stream short, so a membership
         // change follows and starts a new round. Never assemble what is there.
-        const got = t.parts.filter((p) => p !== undefined).length;
-        this.log(`snapshot ${t.tag} incomplete (${got} of ${h.n} chunks): refused`);
+        this.log(`snapshot ${t.tag} incomplete (${assembled.got} of ${h.n} chunks): refused`);
         round.transfer = undefined;
         return;
       }
       try {
-        const total = t.parts.reduce((a, p) => a + p.length, 0);
-        const all = new Uint8Array(total);
-        let off = 0;
-        for (const p of t.parts) {
-          all.set(p, off);
-          off += p.length;
-        }
-        const img = parseImage<S>(new TextDecoder().decode(all));
+        const img = parseImage<S>(new TextDecoder().decode(assembled.bytes));
         this.image = img;
         this.hasState = true;
         this.dirty = false;
@@ -1309,33 +1285,13 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       pid: p.pid,
       incarnation: p.incarnation,
     }));
-    const nowIds = new Set(now.map((m) => m.incarnation));
-    const before = this.image.members;
-    const beforeIds = new Set(before.map((m) => m.incarnation));
-    const left = before.filter((m) => !nowIds.has(m.incarnation));
-    const joined = now.filter((m) => !beforeIds.has(m.incarnation));
-    if (left.length === 0 && joined.length === 0) return;
-    const index = this.image.index + 1n;
-    // not before what the round's members' clocks said (the last entry may be long ago)
-    const time = Math.max(this.image.time, Math.min(d.time, MAX_TIME));
-    const change: MembershipContext = {
-      members: now,
-      left,
-      time,
-      index,
-      epoch: d.epoch,
-    };
-    let state = this.image.state;
-    if (this.def.onMembership !== undefined) {
-      const fn = this.def.onMembership.bind(this.def);
-      try {
-        state = this.produce(state, (draft: Draft<S>) => fn(draft, change));
-      } catch (e) {
-        this.log(`onMembership threw (ignored, state unchanged): ${String(e)}`);
-      }
-    }
-    this.image = { ...this.image, index, time, members: now, state };
-    this.notify({ kind: 'membership', state, change });
+    const prev = this.image.state;
+    const patches = this.journal === undefined ? undefined : ([] as Patch[]);
+    const r = applyMembership(this.image, now, d.epoch, d.time, this.def, patches, this.log);
+    if (r === undefined) return;
+    if (patches !== undefined) this.journal!.record(prev, r.image.state, patches);
+    this.image = r.image;
+    this.notify(r.change);
   }
 
   // ---------------------------------------------------------------- applying
@@ -1356,79 +1312,47 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       return;
     }
     const body = b as CommandBody; // a tick's body has no `c`
-    const index = this.image.index + 1n;
-    const time = Math.max(this.image.time, body.t);
     if (this.tracing)
       this.log(
-        `apply ${f.kind === Kind.tick ? 'tick' : traceJson(body.c)} at ${index} from ${memberKey(sender)}`,
+        `apply ${f.kind === Kind.tick ? 'tick' : traceJson(body.c)} at ${this.image.index + 1n} from ${memberKey(sender)}`,
       );
+    const prev = this.image.state;
+    const patches = this.journal === undefined ? undefined : ([] as Patch[]);
     if (f.kind === Kind.tick) {
-      const ctx: TickContext = { time, index, epoch: this.image.epoch };
-      let state = this.image.state;
-      if (this.def.onTick !== undefined) {
-        const fn = this.def.onTick.bind(this.def);
-        try {
-          state = this.produce(state, (draft: Draft<S>) => fn(draft, ctx));
-        } catch (e) {
-          this.log(`onTick threw (state unchanged): ${String(e)}`);
-        }
-      }
-      this.image = { ...this.image, index, time, state };
-      this.notify({ kind: 'tick', state, ctx });
+      const r = applyTick(this.image, body.t, this.def, patches, this.log);
+      if (patches !== undefined) this.journal!.record(prev, r.image.state, patches);
+      this.image = r.image;
+      this.notify(r.change);
       if (this.image.replicas.length <= 1) this.setCommitted(this.commitIndex(), true);
       this.scheduleAck();
       this.afterApply();
       return;
     }
-    const ctx: ApplyContext = {
-      sender: { nodeid: sender.nodeid, pid: sender.pid, incarnation: f.incarnation },
-      commandId: f.commandId ?? '',
-      time,
-      index,
-      epoch: this.image.epoch,
-    };
-    const command = body.c as C;
-    let result: R | undefined;
-    let error: { name: string; message: string } | undefined;
-    let state = this.image.state;
-    if (this.def.isCommand !== undefined && !this.def.isCommand(command)) {
-      error = { name: 'InvalidCommandError', message: 'the command was rejected by isCommand' };
-    } else {
-      const apply = this.def.apply.bind(this.def);
-      try {
-        state = this.produce(state, (draft: Draft<S>) => {
-          const r: unknown = apply(draft, command, ctx);
-          result = (isDraft(r) ? current(r as object) : r) as R;
-        });
-      } catch (e) {
-        const err = e instanceof Error ? e : new Error(String(e));
-        error = { name: err.name, message: err.message };
-        result = undefined;
-        state = this.image.state;
-      }
-    }
-    this.image = { ...this.image, index, time, state };
-    const change: StateChange<S, C, R> =
-      error === undefined
-        ? { kind: 'command', state, command, ok: true, result: result as R, ctx }
-        : {
-            kind: 'command',
-            state,
-            command,
-            ok: false,
-            error: `${error.name}: ${error.message}`,
-            ctx,
-          };
-    this.notify(change);
+    const r = applyCommand(
+      this.image,
+      {
+        command: body.c as C,
+        sender: { nodeid: sender.nodeid, pid: sender.pid, incarnation: f.incarnation },
+        commandId: f.commandId ?? '',
+        t: body.t,
+      },
+      this.def,
+      patches,
+    );
+    if (patches !== undefined && r.outcome.ok) this.journal!.record(prev, r.image.state, patches);
+    this.image = r.image;
+    const index = r.image.index;
+    this.notify(r.change);
     if (this.image.replicas.length <= 1) this.setCommitted(this.commitIndex(), true);
     if (mine && f.commandId !== undefined) {
-      if (error !== undefined) {
+      const o = r.outcome;
+      if (!o.ok) {
         // nothing changed: the failure needs no majority to be true
-        this.settle(f.commandId, undefined, new CommandFailedError(error.message, error.name));
+        this.settle(f.commandId, undefined, new CommandFailedError(o.message, o.name));
       } else if (!this.ackMajority || index <= this.commitIndex()) {
-        this.settle(f.commandId, result, undefined);
+        this.settle(f.commandId, o.result, undefined);
       } else {
-        this.unacked.push({ index, id: f.commandId, result });
+        this.unacked.push({ index, id: f.commandId, result: o.result });
       }
     }
     this.scheduleAck();
@@ -1469,13 +1393,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
 
   /** The highest index that a strict majority of `Q` applied, as far as we heard this round. */
   private commitIndex(): bigint {
-    const q = this.image.replicas;
-    if (q.length === 0) return this.image.index;
-    const seen = q.map((r) =>
-      r === this.replica ? this.image.index : (this.progress.get(r) ?? 0n),
-    );
-    seen.sort((a, b) => (a > b ? -1 : a < b ? 1 : 0));
-    return seen[Math.floor(q.length / 2)]!;
+    return commitIndex(this.image.replicas, this.replica, this.image.index, this.progress);
   }
 
   /**
@@ -1674,15 +1592,12 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     const c = this.checks.get(b.id);
     if (c === undefined) return;
     c.got.set(memberKey(sender), b.digest);
-    if (!c.expected.every((k) => c.got.has(k))) return;
+    const tally = tallyDigests(c);
+    if (tally === undefined) return;
     this.checks.delete(b.id);
-    const counts = new Map<string, number>();
-    for (const k of c.expected) counts.set(c.got.get(k)!, (counts.get(c.got.get(k)!) ?? 0) + 1);
-    let best = c.got.get(c.expected[0]!)!;
-    for (const [dg, n] of counts) if (n > counts.get(best)!) best = dg;
+    const best = tally.digest;
     if (best !== c.mine) {
-      const fromKey = c.expected.find((k) => c.got.get(k) === best)!;
-      const from = this.round?.decision?.participants.find((p) => p.key === fromKey);
+      const from = this.round?.decision?.participants.find((p) => p.key === tally.from);
       this.reportMismatch(
         c.mine,
         best,
@@ -1763,17 +1678,6 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     await this.persistNow();
   }
 
-  /**
-   * Apply `recipe` with the machine's immer; when persisting, its patches go to the journal
-   * (the log records what changed, not the whole state).
-   */
-  private produce(state: S, recipe: (draft: Draft<S>) => void): S {
-    if (this.journal === undefined) return immer.produce(state, recipe);
-    const [next, patches] = immer.produceWithPatches(state, recipe);
-    this.journal.record(state, next, patches);
-    return next;
-  }
-
   // ---------------------------------------------------------------- helpers
 
   private initialImage(epoch: number): Image<S> {
@@ -1789,16 +1693,6 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       gone: [],
       state: freeze(state, true),
     };
-  }
-
-  /** Test hook (see test-hooks.ts): internals for invariants. */
-  [INSPECT](): ReplicaInternals {
-    return { decisionQuorate: this.decisionQuorate, hasState: this.hasState };
-  }
-
-  /** Test hook (see test-hooks.ts): replace the local state behind the group's back. */
-  [CORRUPT_STATE](mutate: (state: S) => S): void {
-    this.image = { ...this.image, state: freeze(mutate(this.image.state), true) };
   }
 
   private frame(kind: KindValue, body: Uint8Array, commandId?: string): Uint8Array {

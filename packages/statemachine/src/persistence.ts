@@ -19,12 +19,10 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { enablePatches, Immer, type Patch } from 'immer';
+import type { Patch } from 'immer';
 import { v4 as uuidv4, validate as uuidValidate } from 'uuid';
+import { immer } from './immer.js';
 import { jsonMetaOf, parseImage, parseMeta, type Image, type ImageMeta } from './image.js';
-
-enablePatches();
-const immer = new Immer({ autoFreeze: false });
 
 /** One persisted batch of changes: the image's metadata after it, and the state's patches. */
 export interface LogRecord extends ImageMeta {

@@ -3,7 +3,7 @@
  * `StateMachine`; @cpgkit/locks and `ReplicatedMap` are written against these types.
  * @module
  */
-import type { Draft } from 'immer';
+import type { Draft, Patch } from 'immer';
 import type { Clock, MemberId, WaitOptions } from '@cpgkit/core';
 
 /** A member incarnation: one connection's lifetime. Ownership (locks, leadership) belongs to it. */
@@ -72,6 +72,20 @@ export interface MachineDefinition<S, C, R = unknown> {
    * the sender's `dispatch` rejects with `CommandFailedError`.
    */
   apply(draft: Draft<S>, command: C, ctx: ApplyContext): R;
+  /**
+   * Optional, for machines that own a large state (the config store): apply a command without
+   * immer. Returns the next state, a new object that shares what did not change and never
+   * modifies `state`, with the result; throws like `apply` (the state stays as it was). When
+   * `patches` is given (the replica persists), push immer-format patches from `state` to the
+   * returned state onto it, so that the journal logs the change rather than the whole state.
+   * When present, it is used instead of `apply`; the two must agree.
+   */
+  reduce?(
+    state: S,
+    command: C,
+    ctx: ApplyContext,
+    patches: Patch[] | undefined,
+  ): { readonly state: S; readonly result: R };
   /** Members left (or joined): release what they held, in the same agreed step everywhere. */
   onMembership?(draft: Draft<S>, change: MembershipContext): void;
   /** Replicated time advanced (a tick): expire leases, fire delayed transitions. */

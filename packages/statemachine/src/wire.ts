@@ -20,7 +20,6 @@
  * check every field).
  * @module
  */
-import { parse as uuidParse, stringify as uuidStringify } from 'uuid';
 import type { Summary } from './sync.js';
 
 /** The first two bytes of every message. */
@@ -128,12 +127,50 @@ export function encodeFrame(input: FrameInput): Uint8Array {
   out[1] = MAGIC1;
   out[2] = WIRE_VERSION;
   out[3] = input.kind;
-  out.set(uuidParse(input.incarnation), 4);
-  out.set(input.commandId === undefined ? ZERO_ID : uuidParse(input.commandId), 20);
+  uuidInto(input.incarnation, out, 4);
+  if (input.commandId === undefined) out.set(ZERO_ID, 20);
+  else uuidInto(input.commandId, out, 20);
   new DataView(out.buffer, out.byteOffset, out.byteLength).setUint32(36, input.epoch >>> 0);
   out[40] = n;
   out.set(input.nameBytes, 41);
   out.set(input.body, 41 + n);
+  return out;
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Write the 16 bytes of a uuid's text at `out[at]`; throws a `TypeError` on malformed text.
+ * (uuid's `parse` checks the version and variant by regular expression on every frame.)
+ */
+function uuidInto(text: string, out: Uint8Array, at: number): void {
+  if (text.length !== 36 || !UUID_TEXT.test(text)) throw new TypeError(`not a uuid: ${text}`);
+  let j = at;
+  for (let i = 0; i < 36; i += 2) {
+    if (text.charCodeAt(i) === 0x2d) i++;
+    out[j++] = Number.parseInt(text.slice(i, i + 2), 16);
+  }
+}
+
+/**
+ * The text of the uuid at `data[at..at+16]`. Throws a `TypeError` where uuid's `stringify`
+ * did: a version other than 1-8 or a variant other than RFC 4122's (except the all-zero and
+ * all-ones uuids), so such a frame stays foreign.
+ */
+function uuidOf(data: Uint8Array, at: number): string {
+  const version = data[at + 6]! >> 4;
+  if (version < 1 || version > 8 || (data[at + 8]! & 0xc0) !== 0x80) {
+    let all = true;
+    const b0 = data[at]!;
+    for (let i = 0; all && i < 16; i++) all = data[at + i] === b0;
+    if (!all || (b0 !== 0 && b0 !== 0xff)) throw new TypeError('malformed uuid');
+  }
+  let out = '';
+  for (let i = 0; i < 16; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) out += '-';
+    out += HEX[data[at + i]!]!;
+  }
   return out;
 }
 
@@ -193,9 +230,10 @@ export function decodeFrame(data: Uint8Array): Frame | undefined {
   let commandId: string | undefined;
   try {
     name = decoder.decode(data.subarray(41, 41 + n));
-    incarnation = uuidStringify(data.subarray(4, 20));
-    const id = data.subarray(20, 36);
-    commandId = id.every((b) => b === 0) ? undefined : uuidStringify(id);
+    incarnation = uuidOf(data, 4);
+    let zero = true;
+    for (let i = 20; zero && i < 36; i++) zero = data[i] === 0;
+    commandId = zero ? undefined : uuidOf(data, 20);
   } catch {
     return undefined;
   }

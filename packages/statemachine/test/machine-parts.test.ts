@@ -1,0 +1,192 @@
+import { describe, it, expect } from 'vitest';
+import type { Patch } from 'immer';
+import { commitIndex } from '../src/acks.js';
+import { applyCommand, applyMembership, applyTick } from '../src/apply.js';
+import { tallyDigests } from '../src/digest-check.js';
+import { assembleChunks, snapshotFrames } from '../src/snapshot-transfer.js';
+import {
+  decodeFrame,
+  encodeFrame,
+  encodeName,
+  parseChunkBody,
+  type KindValue,
+} from '../src/wire.js';
+import type { Image } from '../src/image.js';
+import type { MachineDefinition } from '../src/types.js';
+
+describe('acks.ts: commitIndex', () => {
+  it('is the index a strict majority of Q applied, counting ourselves', () => {
+    const q = ['a', 'b', 'c'];
+    expect(commitIndex(q, 'a', 9n, new Map())).toBe(0n);
+    expect(commitIndex(q, 'a', 9n, new Map([['b', 7n]]))).toBe(7n);
+    expect(
+      commitIndex(
+        q,
+        'a',
+        9n,
+        new Map([
+          ['b', 7n],
+          ['c', 12n],
+        ]),
+      ),
+    ).toBe(9n);
+    // replicas outside Q do not count
+    expect(commitIndex(q, 'a', 9n, new Map([['x', 9n]]))).toBe(0n);
+    expect(commitIndex(['a', 'b', 'c', 'd'], 'a', 9n, new Map([['b', 9n]]))).toBe(0n);
+    expect(
+      commitIndex(
+        ['a', 'b', 'c', 'd'],
+        'a',
+        9n,
+        new Map([
+          ['b', 9n],
+          ['c', 8n],
+        ]),
+      ),
+    ).toBe(8n);
+    expect(commitIndex([], 'a', 4n, new Map())).toBe(4n);
+  });
+});
+
+const counter: MachineDefinition<{ n: number; m: number }, { add: number }, number> = {
+  name: 'counter',
+  initial: { n: 0, m: 0 },
+  apply(d, c) {
+    if (c.add < 0) throw new RangeError('negative');
+    d.n += c.add;
+    return d.n;
+  },
+  onTick(d) {
+    d.m++;
+  },
+  onMembership(d, change) {
+    d.m = change.members.length;
+  },
+  isCommand: (c: unknown): c is { add: number } => typeof (c as { add?: unknown }).add === 'number',
+};
+
+const image = (): Image<{ n: number; m: number }> => ({
+  epoch: 3,
+  index: 5n,
+  time: 100,
+  members: [],
+  knownNodes: [],
+  replicas: [],
+  gone: [],
+  state: { n: 1, m: 0 },
+});
+const sender = { nodeid: 1, pid: 2, incarnation: 'x' };
+
+describe('apply.ts: one entry, as a pure function', () => {
+  it('applies a command at the next index, with non-decreasing time and patches', () => {
+    const img = image();
+    const patches: Patch[] = [];
+    const r = applyCommand(
+      img,
+      { command: { add: 2 }, sender, commandId: 'c', t: 50 },
+      counter,
+      patches,
+    );
+    expect(r.outcome).toEqual({ ok: true, result: 3 });
+    expect(r.image.index).toBe(6n);
+    expect(r.image.time).toBe(100);
+    expect(r.image.state).toEqual({ n: 3, m: 0 });
+    expect(img.state).toEqual({ n: 1, m: 0 });
+    expect(patches).toEqual([{ op: 'replace', path: ['n'], value: 3 }]);
+    expect(r.change.kind === 'command' && r.change.ctx.epoch).toBe(3);
+  });
+
+  it('a throw or a malformed command fails it, keeps the state, still takes the index', () => {
+    const patches: Patch[] = [];
+    const r = applyCommand(
+      image(),
+      { command: { add: -1 }, sender, commandId: 'c', t: 200 },
+      counter,
+      patches,
+    );
+    expect(r.outcome).toMatchObject({ ok: false, name: 'RangeError', message: 'negative' });
+    expect(r.image.state).toEqual({ n: 1, m: 0 });
+    expect(r.image.index).toBe(6n);
+    expect(r.image.time).toBe(200);
+    expect(patches).toEqual([]);
+    const bad = applyCommand(
+      image(),
+      { command: { nope: 1 } as never, sender, commandId: 'c', t: 0 },
+      counter,
+      undefined,
+    );
+    expect(bad.outcome).toMatchObject({ ok: false, name: 'InvalidCommandError' });
+  });
+
+  it('uses reduce when the definition has one', () => {
+    const def = {
+      ...counter,
+      reduce: (s: { n: number; m: number }) => ({ state: { ...s, n: 42 }, result: -1 }),
+    };
+    const r = applyCommand(
+      image(),
+      { command: { add: 1 }, sender, commandId: 'c', t: 0 },
+      def,
+      undefined,
+    );
+    expect(r.outcome).toEqual({ ok: true, result: -1 });
+    expect(r.image.state.n).toBe(42);
+  });
+
+  it('applies ticks and membership changes at the next index', () => {
+    const t = applyTick(image(), 300, counter, undefined, () => undefined);
+    expect(t.image.state.m).toBe(1);
+    expect(t.image.index).toBe(6n);
+    expect(t.image.time).toBe(300);
+    const now = [
+      { nodeid: 1, pid: 1, incarnation: 'a' },
+      { nodeid: 2, pid: 1, incarnation: 'b' },
+    ];
+    const m = applyMembership(image(), now, 4, 150, counter, undefined, () => undefined);
+    expect(m?.image.members).toEqual(now);
+    expect(m?.image.state.m).toBe(2);
+    expect(m?.image.index).toBe(6n);
+    expect(
+      applyMembership(m!.image, now, 4, 150, counter, undefined, () => undefined),
+    ).toBeUndefined();
+  });
+});
+
+describe('digest-check.ts: tallyDigests', () => {
+  it('waits for every expected digest, then names the most common one', () => {
+    const got = new Map([['1:1', 'x']]);
+    const c = { expected: ['1:1', '2:1', '3:1'], mine: 'x', index: 1n, got };
+    expect(tallyDigests(c)).toBeUndefined();
+    got.set('2:1', 'y');
+    got.set('3:1', 'y');
+    expect(tallyDigests(c)).toEqual({ digest: 'y', from: '2:1' });
+  });
+});
+
+describe('snapshot-transfer.ts: chunks', () => {
+  it('cuts a snapshot into frames that assemble to the same bytes, and refuses a gap', () => {
+    const bytes = new Uint8Array(2500).map((_, i) => i % 251);
+    const nameBytes = encodeName('m');
+    const frame = (kind: KindValue, body: Uint8Array): Uint8Array =>
+      encodeFrame({
+        kind,
+        incarnation: '01890a5d-ac96-774b-bcce-b302099a8057',
+        epoch: 1,
+        nameBytes,
+        body,
+      });
+    const frames = snapshotFrames(bytes, 1000, 't#1', 'dg', frame);
+    expect(frames.length).toBe(3);
+    const parts = frames.map((f) => parseChunkBody(decodeFrame(f)!.body)!);
+    expect(parts.map((p) => p.header.i)).toEqual([0, 1, 2]);
+    const whole = assembleChunks(
+      parts.map((p) => p.bytes),
+      3,
+    );
+    expect('bytes' in whole && [...whole.bytes]).toEqual([...bytes]);
+    expect(assembleChunks([parts[0]!.bytes, undefined, parts[2]!.bytes], 3)).toEqual({
+      missing: true,
+      got: 2,
+    });
+  });
+});
