@@ -129,10 +129,11 @@ export class ClientWorkloads {
     const id = this.#invoke('register', p, 'read', { key });
     try {
       if (kv === undefined) throw new Error('no store client');
-      const v = ((await kv.get(key, {
-        consistency: 'linearizable',
-        timeout: this.ctx.opTimeout,
-      })) ?? null) as Value;
+      const v =
+        (await kv.get(key, {
+          consistency: 'linearizable',
+          timeout: this.ctx.opTimeout,
+        })) ?? null;
       this.#complete('register', id, p, 'read', 'ok', v);
       this.#remember(key, v);
       return { ok: true, value: v };
@@ -332,7 +333,7 @@ export class ClientWorkloads {
         registers = { error: `read of ${key} failed` };
         break;
       }
-      (registers as Record<string, Value>)[key] = r.value;
+      registers[key] = r.value;
     }
     let set: number[] | { error: string };
     const p = `set.final.n${node}`;

@@ -46,6 +46,6 @@ export class MergedHistory {
       ...s.rec,
       t: i + 1,
       vt: Number(s.ns - t0) / 1e6,
-    })) as HistoryRecord[];
+    }));
   }
 }

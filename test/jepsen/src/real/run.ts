@@ -344,7 +344,6 @@ async function clusterStatus(group: string): Promise<StatusSummary & Value> {
       problems: s.problems as Value,
     } as StatusSummary & Value;
   } catch {
-    return { problems: [`cpgkit status printed no JSON: ${r.slice(0, 200)}`] } as StatusSummary &
-      Value;
+    return { problems: [`cpgkit status printed no JSON: ${r.slice(0, 200)}`] };
   }
 }

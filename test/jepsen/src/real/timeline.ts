@@ -111,7 +111,7 @@ export function timelineSpec(
     title: 'Operations over time, faults as bands',
     vconcat: panels,
     resolve: { scale: { color: 'independent' } },
-  } as TopLevelSpec;
+  };
 }
 
 /** Render the chart to `file` (SVG). */
