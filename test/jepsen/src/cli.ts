@@ -45,7 +45,7 @@ if (values.help || (!values.memory && !values.real)) {
       '  runs N seeded fault schedules on the in-memory cluster',
       '  CPGKIT_SEED=N replays one schedule exactly',
       '',
-      'usage: pnpm jepsen --real [--time S] [--seed N] [--out DIR] [--op-timeout MS] [--data-dir DIR] [--keep-cluster]',
+      'usage: pnpm jepsen --real [--time S] [--seed N] [--out DIR] [--op-timeout MS] [--data-dir DIR] [--keep-cluster] [--stale-reads]',
       '  one campaign on the scripts/cluster cluster (root; CPGKIT_CLUSTER_NAME/SUBNET/NODES as for the script):',
       '  cpgkit serve and a client process on every node, the nemesis for S seconds (default 120), then',
       '  healing, liveness, final reads and the checkers; brings the cluster up (and down) if it is not up',
@@ -71,6 +71,7 @@ if (values.real) {
     timeMs: Number(values.time) * 1000,
     opTimeout,
     keepCluster: values['keep-cluster'],
+    staleReads: values['stale-reads'],
     ...(values['data-dir'] === undefined ? {} : { dir: values['data-dir'] }),
     log: (l) => console.log(`[jepsen ${new Date().toISOString().slice(11, 19)}] ${l}`),
   });

@@ -44,6 +44,8 @@ export interface ClientContext {
   readonly node: number;
   readonly conn: Connection;
   readonly opTimeout: number;
+  /** How the register workload reads (final reads are always linearizable). */
+  readonly readConsistency: 'linearizable' | 'stale';
   record(workload: WorkloadName, rec: ClientRecord): void;
   /** Ask the harness's fenced resource to accept a write with `token`. */
   fence(process: string, name: string, grant: string, token: string): Promise<boolean>;
@@ -124,14 +126,18 @@ export class ClientWorkloads {
     ]).then(() => undefined);
   }
 
-  async read(p: string, key: string): Promise<{ ok: true; value: Value } | { ok: false }> {
+  async read(
+    p: string,
+    key: string,
+    consistency: 'linearizable' | 'stale' = this.ctx.readConsistency,
+  ): Promise<{ ok: true; value: Value } | { ok: false }> {
     const kv = this.ctx.conn.kv?.value;
     const id = this.#invoke('register', p, 'read', { key });
     try {
       if (kv === undefined) throw new Error('no store client');
       const v =
         (await kv.get(key, {
-          consistency: 'linearizable',
+          consistency,
           timeout: this.ctx.opTimeout,
         })) ?? null;
       this.#complete('register', id, p, 'read', 'ok', v);
@@ -328,7 +334,7 @@ export class ClientWorkloads {
     const node = this.ctx.node;
     let registers: Record<string, Value> | { error: string } = {};
     for (const key of REGISTER_KEYS) {
-      const r = await this.read(`register.final.n${node}`, key);
+      const r = await this.read(`register.final.n${node}`, key, 'linearizable');
       if (!r.ok) {
         registers = { error: `read of ${key} failed` };
         break;

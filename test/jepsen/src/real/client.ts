@@ -35,6 +35,7 @@ async function handle(m: ToClient): Promise<void> {
           node: m.node,
           conn: c,
           opTimeout: m.opTimeout,
+          readConsistency: m.readConsistency,
           record: (workload, rec) =>
             send({ type: 'record', workload, ns: process.hrtime.bigint().toString(), rec }),
           fence: (process, name, grant, token) =>

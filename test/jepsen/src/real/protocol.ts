@@ -27,6 +27,8 @@ export type ToClient =
       readonly node: number;
       readonly seed: number;
       readonly opTimeout: number;
+      /** How register reads go (`'stale'`: local reads, which the checker must object to). */
+      readonly readConsistency: 'linearizable' | 'stale';
     }
   /** Stop starting operations; answer `stopped` once none is in flight. */
   | { readonly type: 'stop'; readonly id: number }

@@ -34,6 +34,8 @@ export interface RealOptions {
   readonly opTimeout?: number;
   /** Where the serves' data directories and logs go. @defaultValue os.tmpdir() */
   readonly dir?: string;
+  /** Register reads local (not linearizable): the checker must object. @defaultValue false */
+  readonly staleReads?: boolean;
   /** Leave the cluster up at the end even when this run brought it up. */
   readonly keepCluster?: boolean;
   /** Progress lines. */
@@ -126,7 +128,14 @@ export async function runReal(o: RealOptions): Promise<RealResult> {
     if ((await allHealthy(clients, 60_000)) === undefined)
       throw new Error('the serves did not become healthy within 60 s of their start');
     for (const c of clients)
-      c.send({ type: 'start', group, node: c.node, seed: o.seed, opTimeout });
+      c.send({
+        type: 'start',
+        group,
+        node: c.node,
+        seed: o.seed,
+        opTimeout,
+        readConsistency: o.staleReads === true ? 'stale' : 'linearizable',
+      });
 
     // the nemesis
     const end = performance.now() + o.timeMs;
