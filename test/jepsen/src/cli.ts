@@ -3,6 +3,9 @@
  * campaign of seeded schedules on the in-memory cluster; writes
  * `test/jepsen/results/<run>/report.md` and the histories, prints every anomaly with its
  * seed and window, and exits 1 if there was one. `CPGKIT_SEED=N` runs that one seed.
+ *
+ * `pnpm jepsen --real --time S --seed N [--out DIR]`: one campaign on the `scripts/cluster`
+ * cluster (as root; CPGKIT_CLUSTER_NODES=5 for five nodes), same report.
  * @module
  */
 import { join, dirname } from 'node:path';
@@ -10,10 +13,16 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { describeFailure, writeReport } from './report.js';
 import { runSchedule, type ScheduleResult } from './sim/run.js';
+import { runReal } from './real/run.js';
+import { describeRealFailure, writeRealReport } from './real/report.js';
 
 const { values } = parseArgs({
   options: {
     memory: { type: 'boolean', default: false },
+    real: { type: 'boolean', default: false },
+    time: { type: 'string', default: '120' },
+    'op-timeout': { type: 'string', default: '5000' },
+    'keep-cluster': { type: 'boolean', default: false },
     seeds: { type: 'string', default: '100' },
     seed: { type: 'string' },
     nodes: { type: 'string' },
@@ -26,18 +35,57 @@ const { values } = parseArgs({
   },
 });
 
-if (values.help || !values.memory) {
+if (values.help || (!values.memory && !values.real)) {
   console.log(
     [
       'usage: pnpm jepsen --memory [--seeds N] [--seed FIRST] [--nodes 3|5] [--steps K] [--out DIR]',
       '         [--data-dir DIR]        where replicas keep their data (default: the temp dir)',
       '         [--failover-delay MS]   the lock machine failoverDelay (default 200)',
       '         [--stale-reads]         register reads local (not linearizable): the checker must object',
-      '  runs N seeded fault schedules on the in-memory cluster (the real-cluster campaign needs `cpgkit serve`)',
+      '  runs N seeded fault schedules on the in-memory cluster',
       '  CPGKIT_SEED=N replays one schedule exactly',
+      '',
+      'usage: pnpm jepsen --real [--time S] [--seed N] [--out DIR] [--op-timeout MS] [--data-dir DIR] [--keep-cluster] [--stale-reads]',
+      '  one campaign on the scripts/cluster cluster (root; CPGKIT_CLUSTER_NAME/SUBNET/NODES as for the script):',
+      '  cpgkit serve and a client process on every node, the nemesis for S seconds (default 120), then',
+      '  healing, liveness, final reads and the checkers; brings the cluster up (and down) if it is not up',
     ].join('\n'),
   );
   process.exit(values.help ? 0 : 2);
+}
+
+if (values.real) {
+  const seed = Number(values.seed ?? process.env.CPGKIT_SEED ?? Date.now() % 1_000_000);
+  const opTimeout = Number(values['op-timeout']);
+  const here = dirname(fileURLToPath(import.meta.url));
+  const out =
+    values.out ??
+    join(
+      here,
+      '..',
+      'results',
+      `real-${new Date().toISOString().replace(/[:.]/g, '-')}-seed${seed}`,
+    );
+  const r = await runReal({
+    seed,
+    timeMs: Number(values.time) * 1000,
+    opTimeout,
+    keepCluster: values['keep-cluster'],
+    staleReads: values['stale-reads'],
+    ...(values['data-dir'] === undefined ? {} : { dir: values['data-dir'] }),
+    log: (l) => console.log(`[jepsen ${new Date().toISOString().slice(11, 19)}] ${l}`),
+  });
+  const path = await writeRealReport(out, r, {
+    command: `pnpm jepsen ${process.argv.slice(2).join(' ')}`,
+    opTimeout,
+  });
+  for (const v of r.verdicts)
+    console.log(
+      `${v.checker}: ${v.valid ? 'valid' : `${v.anomalies.length} anomalies`} ${JSON.stringify(v.stats)}`,
+    );
+  if (!r.valid) console.log(describeRealFailure(r));
+  console.log(`report: ${path}`);
+  process.exit(r.valid ? 0 : 1);
 }
 
 const replay = process.env.CPGKIT_SEED;
