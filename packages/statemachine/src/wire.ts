@@ -81,7 +81,8 @@ export const Kind = {
 /** A message kind number. */
 export type KindValue = (typeof Kind)[keyof typeof Kind];
 
-const KIND_MAX = 9;
+/** The highest kind number (kinds are 1..KIND_MAX, see `Kind`). */
+const KIND_MAX: number = Math.max(...Object.values(Kind));
 const ZERO_ID = new Uint8Array(16);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -248,10 +249,6 @@ export function decodeFrame(data: Uint8Array): Frame | undefined {
   };
 }
 
-/** Whether `frame` belongs to the machine whose name is `nameBytes` (compared as text). */
-export function sameName(frame: Frame, name: string): boolean {
-  return frame.name === name;
-}
 
 /** Pack a JSON header and raw bytes into one body: u32 length, JSON, bytes. */
 export function packChunk(header: unknown, bytes: Uint8Array): Uint8Array {
