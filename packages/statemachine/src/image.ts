@@ -87,15 +87,8 @@ export function parseMeta(raw: Record<string, unknown>): ImageMeta {
 
 /** The digest of an image: sha256 of the canonical JSON of everything but the epoch. */
 export function imageDigest<S>(image: Image<S>): string {
-  return digestOf({
-    index: image.index,
-    time: image.time,
-    members: image.members,
-    knownNodes: image.knownNodes,
-    replicas: image.replicas,
-    gone: image.gone,
-    state: image.state,
-  });
+  const { epoch: _epoch, ...meta } = metaOf(image);
+  return digestOf({ ...meta, state: image.state });
 }
 
 /** Serialise an image (bigints as strings). */
