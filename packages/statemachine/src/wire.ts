@@ -249,7 +249,6 @@ export function decodeFrame(data: Uint8Array): Frame | undefined {
   };
 }
 
-
 /** Pack a JSON header and raw bytes into one body: u32 length, JSON, bytes. */
 export function packChunk(header: unknown, bytes: Uint8Array): Uint8Array {
   const h = jsonBody(header);
