@@ -6,7 +6,14 @@
  * reachable it fails with `NoAgentError` within its timeout, never waits silently.
  * @module
  */
-import { corosync, Group, TimeoutError, type GroupTransport, type MemberId } from '@cpgkit/core';
+import {
+  corosync,
+  Group,
+  TimeoutError,
+  type GroupTransport,
+  type MemberId,
+  type Outcome,
+} from '@cpgkit/core';
 import { Locks, locksMachine } from '@cpgkit/locks';
 import { ReplicatedMap, ReplicatedStateMachine, roleOptions } from '@cpgkit/statemachine';
 import { groupNames } from './agent/group-names.js';
@@ -26,6 +33,11 @@ export const cliTransport: { open: () => GroupTransport } = {
 /** `--timeout` ran out while the lock service was not synced in a quorate component. */
 export class SyncTimeoutError extends TimeoutError {
   override name = 'SyncTimeoutError';
+  override readonly code: string = 'CPGKIT_SYNC_TIMEOUT';
+  /** Nothing was sent: the wait ended before the service was ready. */
+  protected override get defaultOutcome(): Outcome {
+    return 'not-applied';
+  }
   /** What the wait was for, and where the member stood when it gave up. */
   readonly waitingFor: string;
   constructor(group: string, status: string, cause: Error) {

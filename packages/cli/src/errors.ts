@@ -3,24 +3,11 @@
  * outcome unknown.
  * @module
  */
-import {
-  AccessDeniedError,
-  CorosyncNotRunningError,
-  InterruptedError,
-  QueueFullError,
-  TryAgainError,
-} from '@cpgkit/core';
-import {
-  CommandFailedError,
-  CompareFailedError,
-  InvalidKeyError,
-  NoQuorumError,
-  NoReplicaError,
-  ValueTooLargeError,
-} from '@cpgkit/statemachine';
+import { CpgError, isNotApplied, type Outcome } from '@cpgkit/core';
+import { NoReplicaError } from '@cpgkit/statemachine';
 
 /** What a failed write means: `not-applied` (safe to retry) or `unknown` (it may have been). */
-export type WriteOutcome = 'not-applied' | 'unknown';
+export type WriteOutcome = Outcome;
 
 /**
  * No `cpgkit serve` (no replica) of the group answered within the timeout: the client applied
@@ -28,8 +15,7 @@ export type WriteOutcome = 'not-applied' | 'unknown';
  */
 export class NoAgentError extends NoReplicaError {
   override name = 'NoAgentError';
-  /** Nothing was applied. */
-  readonly outcome: WriteOutcome = 'not-applied';
+  override readonly code: string = 'CPGKIT_NO_AGENT';
 }
 
 /** The message of `NoAgentError`: what was seen, and what to run. */
@@ -47,38 +33,29 @@ export function noAgentMessage(
 }
 
 /** A write failed and was certainly not applied: safe to retry. `cause` says why. */
-export class WriteNotAppliedError extends Error {
+export class WriteNotAppliedError extends CpgError {
   override name = 'WriteNotAppliedError';
-  readonly outcome: WriteOutcome = 'not-applied';
+  override readonly code: string = 'CPGKIT_WRITE_NOT_APPLIED';
+  protected override get defaultOutcome(): Outcome {
+    return 'not-applied';
+  }
 }
 
 /** A write failed after it may have been applied: read before retrying. `cause` says why. */
-export class WriteOutcomeUnknownError extends Error {
+export class WriteOutcomeUnknownError extends CpgError {
   override name = 'WriteOutcomeUnknownError';
-  readonly outcome: WriteOutcome = 'unknown';
+  override readonly code: string = 'CPGKIT_WRITE_OUTCOME_UNKNOWN';
 }
 
 /**
- * What `err`, thrown by a write that was handed to the group, means for its outcome. Not
- * applied: refused before sending (no quorum, no replica, corosync unreachable, too large, an
- * invalid key), dropped unapplied by a sync round (`InterruptedError`), never sent (queue full,
- * try again), or applied as a failure on every replica (a compare that failed, `apply` threw).
- * Anything else (a timeout, `OutcomeUnknownError`, the connection or the machine closed under
- * it, an interrupt by signal) may have been applied.
+ * What `err`, thrown by a write that was handed to the group, means for its outcome: the error's
+ * own `outcome` (see `isNotApplied` in @cpgkit/core). Not applied: refused before sending (no
+ * quorum, no replica, corosync unreachable, too large, an invalid key), dropped unapplied by a
+ * sync round (`InterruptedError`), never sent (queue full, try again), or applied as a failure
+ * on every replica (a compare that failed, `apply` threw). Anything else (a timeout,
+ * `OutcomeUnknownError`, the connection or the machine closed under it, an interrupt by signal,
+ * an error that is not cpgkit's) may have been applied.
  */
 export function writeOutcome(err: unknown): WriteOutcome {
-  const notApplied = [
-    NoQuorumError,
-    NoReplicaError,
-    CorosyncNotRunningError,
-    AccessDeniedError,
-    InterruptedError,
-    QueueFullError,
-    TryAgainError,
-    ValueTooLargeError,
-    InvalidKeyError,
-    CompareFailedError,
-    CommandFailedError,
-  ];
-  return notApplied.some((c) => err instanceof c) ? 'not-applied' : 'unknown';
+  return isNotApplied(err) ? 'not-applied' : 'unknown';
 }

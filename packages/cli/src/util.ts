@@ -1,6 +1,12 @@
-/** A wrong argument or flag: printed without a stack, exit code 2. */
-export class UsageError extends Error {
+import { CpgError, type Outcome } from '@cpgkit/core';
+
+/** A wrong argument or flag: printed without a stack, exit code 2. Nothing was sent. */
+export class UsageError extends CpgError {
   override name = 'UsageError';
+  override readonly code: string = 'CPGKIT_USAGE';
+  protected override get defaultOutcome(): Outcome {
+    return 'not-applied';
+  }
 }
 
 /** Registers one subcommand on the program; `setExit` sets the process exit code. */
