@@ -9,6 +9,7 @@
  */
 import { hostname } from 'node:os';
 import type { Leadership, Locks } from '@cpgkit/locks';
+import { NoQuorumError } from '@cpgkit/statemachine';
 import type { RegisterCommand } from '../util.js';
 import { DEFAULT_REPLICA_WAIT_S, openLocksClient } from '../clients.js';
 import {
@@ -74,7 +75,17 @@ export const registerLeader: RegisterCommand = (program, setExit) => {
             leadership = await locks.campaign(name, { value, signal: ctl.signal });
           } catch (err) {
             if (ctl.signal.aborted) return;
-            throw err;
+            if (!(err instanceof NoQuorumError)) throw err;
+            // a minority refuses a campaign at once: a service waits for quorum and goes on
+            process.stderr.write(
+              `cpgkit: leader '${name}': no quorum here; campaigning again once it returns\n`,
+            );
+            try {
+              await locks.machine.ready({ signal: ctl.signal });
+            } catch {
+              return; // interrupted
+            }
+            continue;
           }
           process.stderr.write(`cpgkit: leader of '${name}' in term ${leadership.term}\n`);
           const { child, exited } = runChild(command, {
