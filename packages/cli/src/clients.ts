@@ -6,14 +6,7 @@
  * reachable it fails with `NoAgentError` within its timeout, never waits silently.
  * @module
  */
-import {
-  corosync,
-  Group,
-  TimeoutError,
-  type GroupTransport,
-  type MemberId,
-  type Outcome,
-} from '@cpgkit/core';
+import { corosync, Group, TimeoutError, type GroupTransport, type MemberId } from '@cpgkit/core';
 import { Locks, locksMachine } from '@cpgkit/locks';
 import { ReplicatedMap, ReplicatedStateMachine, roleOptions } from '@cpgkit/statemachine';
 import { groupNames } from './agent/group-names.js';
@@ -29,27 +22,6 @@ export const DEFAULT_REPLICA_WAIT_S = 10;
 export const cliTransport: { open: () => GroupTransport } = {
   open: () => new Group(corosync()),
 };
-
-/** `--timeout` ran out while the lock service was not synced in a quorate component. */
-export class SyncTimeoutError extends TimeoutError {
-  override name = 'SyncTimeoutError';
-  override readonly code: string = 'CPGKIT_SYNC_TIMEOUT';
-  /** Nothing was sent: the wait ended before the service was ready. */
-  protected override get defaultOutcome(): Outcome {
-    return 'not-applied';
-  }
-  /** What the wait was for, and where the member stood when it gave up. */
-  readonly waitingFor: string;
-  constructor(group: string, status: string, cause: Error) {
-    const why =
-      status === 'minority'
-        ? 'this member is in a minority partition, or the cluster has no quorum'
-        : 'no state received from a quorate majority yet';
-    const waitingFor = `quorum/sync of group ${group} (status ${status}: ${why})`;
-    super(`timed out waiting for ${waitingFor}`, { cause });
-    this.waitingFor = waitingFor;
-  }
-}
 
 /** Options of the client openers. */
 export interface ClientOptions {
@@ -82,14 +54,11 @@ export async function openStoreClient(o: ClientOptions): Promise<ReplicatedMap> 
 }
 
 /**
- * Open a client of the lock service of `group`: wait until a replica sent the state
- * (`NoAgentError` after `replicaWaitMs`), then until it is ready in a quorate component
- * (`SyncTimeoutError` once `readyWaitMs` from the call passed; forever without it).
+ * Open a client of the lock service of `group` and wait until a replica sent it the state
+ * (`NoAgentError` after `replicaWaitMs`). Its requests then wait for a sync in progress and are
+ * refused at once in a minority (`NoQuorumError`).
  */
-export async function openLocksClient(
-  o: ClientOptions & { readonly readyWaitMs?: number },
-): Promise<Locks> {
-  const t0 = performance.now();
+export async function openLocksClient(o: ClientOptions): Promise<Locks> {
   const names = groupNames(o.group);
   const transport = cliTransport.open();
   const machine = await ReplicatedStateMachine.open(
@@ -106,19 +75,6 @@ export async function openLocksClient(
   );
   const locks = new Locks(machine, { closeMachine: true });
   await waitForReplica(machine, transport, o, names.locks, () => locks.close());
-  try {
-    await locks.machine.ready({
-      signal: o.signal,
-      ...(o.readyWaitMs === undefined
-        ? {}
-        : { timeout: Math.max(1, o.readyWaitMs - (performance.now() - t0)) }),
-    });
-  } catch (err) {
-    const status = locks.machine.status;
-    await locks.close();
-    if (err instanceof TimeoutError) throw new SyncTimeoutError(names.locks, status, err);
-    throw err;
-  }
   return locks;
 }
 
@@ -137,9 +93,7 @@ async function waitForReplica(
     if (err instanceof TimeoutError) {
       throw new NoAgentError(
         noAgentMessage(o.group, groupName, others, Math.round(o.replicaWaitMs / 100) / 10),
-        {
-          cause: err,
-        },
+        { cause: err },
       );
     }
     throw err;

@@ -6,6 +6,15 @@
 import { CpgError, isNotApplied, type Outcome } from '@cpgkit/core';
 import { NoReplicaError } from '@cpgkit/statemachine';
 
+/** A wrong argument or flag: printed without a stack, exit code 2. Nothing was sent. */
+export class UsageError extends CpgError {
+  override name = 'UsageError';
+  override readonly code: string = 'CPGKIT_USAGE';
+  protected override get defaultOutcome(): Outcome {
+    return 'not-applied';
+  }
+}
+
 /** What a failed write means: `not-applied` (safe to retry) or `unknown` (it may have been). */
 export type WriteOutcome = Outcome;
 
@@ -58,4 +67,46 @@ export class WriteOutcomeUnknownError extends CpgError {
  */
 export function writeOutcome(err: unknown): WriteOutcome {
   return isNotApplied(err) ? 'not-applied' : 'unknown';
+}
+
+/** `kv get` of a key that is not set (exit 1: the condition asked about). */
+export class KeyNotSetError extends CpgError {
+  override name = 'KeyNotSetError';
+  override readonly code: string = 'CPGKIT_KEY_NOT_SET';
+  protected override get defaultOutcome(): Outcome {
+    return 'not-applied';
+  }
+}
+
+/** `lock -n`: somebody else holds the lock, or waits for it (exit 1, or `-E`'s code). */
+export class LockBusyError extends CpgError {
+  override name = 'LockBusyError';
+  override readonly code: string = 'CPGKIT_LOCK_BUSY';
+  protected override get defaultOutcome(): Outcome {
+    return 'not-applied';
+  }
+}
+
+/** `snapshot restore` into a store that holds keys, without `--force` (exit 1). */
+export class StoreNotEmptyError extends CpgError {
+  override name = 'StoreNotEmptyError';
+  override readonly code: string = 'CPGKIT_STORE_NOT_EMPTY';
+  protected override get defaultOutcome(): Outcome {
+    return 'not-applied';
+  }
+}
+
+/**
+ * An error that ends the command with `exitCode` instead of the one its class maps to (flock's
+ * `-E`: the code of a busy lock or a timeout). `cause` is the error.
+ */
+export class ExitCodeError extends CpgError {
+  override name = 'ExitCodeError';
+  override readonly code: string = 'CPGKIT_EXIT_CODE';
+  constructor(
+    readonly exitCode: number,
+    readonly error: CpgError,
+  ) {
+    super(error.message, { cause: error, outcome: error.outcome });
+  }
 }
