@@ -56,7 +56,8 @@ function recorder(): {
       }),
     quorum: (quorate) => push({ type: 'quorum', quorate }),
     writable: () => {},
-    lost: (err) => push({ type: 'lost', name: err.name, message: err.message, csError: err.csError }),
+    lost: (err) =>
+      push({ type: 'lost', name: err.name, message: err.message, csError: err.csError }),
   };
   const until = (pred: (e: DriverEvent) => boolean, timeoutMs = 15_000) => {
     const found = events.find(pred);

@@ -149,7 +149,12 @@ export function decodeGroupInfo(info: WireGroupInfo): GroupInfo {
 /** Any thrown value to its wire form. */
 export function encodeError(err: unknown): WireError {
   if (!(err instanceof Error)) return { name: 'Error', message: String(err) };
-  const e = err as Error & { csError?: unknown; retryable?: unknown; size?: unknown; limit?: unknown };
+  const e = err as Error & {
+    csError?: unknown;
+    retryable?: unknown;
+    size?: unknown;
+    limit?: unknown;
+  };
   return {
     name: e.name,
     message: e.message,
