@@ -111,7 +111,7 @@ describe('cpgkit lock and cpgkit leader on the real cluster', () => {
     }
   });
 
-  it('cpgkit lock: times out with exit 1', async () => {
+  it('cpgkit lock: times out with exit 6', async () => {
     const group = unique('timeout');
     await serve(group);
     const holder = cpgkit(1, ['lock', '--group', group, 'job', '--', 'sleep', '5']);
