@@ -105,7 +105,12 @@ describe('cs_error_t', () => {
       limit: 1_047_552,
     });
     expect(tooBig).toBeInstanceOf(MessageTooLargeError);
-    expect(tooBig).toMatchObject({ csError: 26, size: 2_000_000, limit: 1_047_552, retryable: false });
+    expect(tooBig).toMatchObject({
+      csError: 26,
+      size: 2_000_000,
+      limit: 1_047_552,
+      retryable: false,
+    });
     expect(tooBig.message).toMatch(/cpg_mcast_joined: message of 2000000 bytes .*CS_ERR_TOO_BIG/);
     const tooBigBare = errorFromCode(CsError.TOO_BIG, 'cpg_mcast_joined');
     expect(tooBigBare).toBeInstanceOf(MessageTooLargeError);

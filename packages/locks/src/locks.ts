@@ -390,6 +390,7 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
             id = undefined;
             this.#waits.delete(gone);
             this.#abandon(gone, name, spec === undefined);
+            throw err;
           }
           if (err instanceof InterruptedError && !ws.signal.aborted) {
             // a membership change (another member joining, say) dropped it unapplied, on every
