@@ -222,7 +222,7 @@ describe('timeouts: the timeout option and AbortSignal.timeout', () => {
   it("`signal: AbortSignal.timeout(ms)` rejects with the signal's DOMException; isTimeout knows both kinds", async () => {
     cluster = embeddedCluster({ nodes: 2 });
     locks = await Promise.all(
-      cluster.nodeIds.map((n) => Locks.open(cluster!.transport(n), { groupName: 'api-timeout' })),
+      cluster.nodeIds.map((n) => Locks.open(cluster!.member(n), { groupName: 'api-timeout' })),
     );
     await Promise.all(locks.map((l) => l.machine.ready({ timeout: 10_000 })));
     const held = await locks[0]!.acquire('x', { timeout: 10_000 });
