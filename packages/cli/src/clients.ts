@@ -23,22 +23,6 @@ export const cliTransport: { open: () => GroupTransport } = {
   open: () => new Group(corosync()),
 };
 
-/** `--timeout` ran out while the lock service was not synced in a quorate component. */
-export class SyncTimeoutError extends TimeoutError {
-  override name = 'SyncTimeoutError';
-  /** What the wait was for, and where the member stood when it gave up. */
-  readonly waitingFor: string;
-  constructor(group: string, status: string, cause: Error) {
-    const why =
-      status === 'minority'
-        ? 'this member is in a minority partition, or the cluster has no quorum'
-        : 'no state received from a quorate majority yet';
-    const waitingFor = `quorum/sync of group ${group} (status ${status}: ${why})`;
-    super(`timed out waiting for ${waitingFor}`, { cause });
-    this.waitingFor = waitingFor;
-  }
-}
-
 /** Options of the client openers. */
 export interface ClientOptions {
   /** The cpgkit group G (`--group`). */
@@ -70,14 +54,11 @@ export async function openStoreClient(o: ClientOptions): Promise<ReplicatedMap> 
 }
 
 /**
- * Open a client of the lock service of `group`: wait until a replica sent the state
- * (`NoAgentError` after `replicaWaitMs`), then until it is ready in a quorate component
- * (`SyncTimeoutError` once `readyWaitMs` from the call passed; forever without it).
+ * Open a client of the lock service of `group` and wait until a replica sent it the state
+ * (`NoAgentError` after `replicaWaitMs`). Its requests then wait for a sync in progress and are
+ * refused at once in a minority (`NoQuorumError`).
  */
-export async function openLocksClient(
-  o: ClientOptions & { readonly readyWaitMs?: number },
-): Promise<Locks> {
-  const t0 = performance.now();
+export async function openLocksClient(o: ClientOptions): Promise<Locks> {
   const names = groupNames(o.group);
   const transport = cliTransport.open();
   const machine = await ReplicatedStateMachine.open(
@@ -94,19 +75,6 @@ export async function openLocksClient(
   );
   const locks = new Locks(machine, { closeMachine: true });
   await waitForReplica(machine, transport, o, names.locks, () => locks.close());
-  try {
-    await locks.machine.ready({
-      signal: o.signal,
-      ...(o.readyWaitMs === undefined
-        ? {}
-        : { timeout: Math.max(1, o.readyWaitMs - (performance.now() - t0)) }),
-    });
-  } catch (err) {
-    const status = locks.machine.status;
-    await locks.close();
-    if (err instanceof TimeoutError) throw new SyncTimeoutError(names.locks, status, err);
-    throw err;
-  }
   return locks;
 }
 
@@ -125,9 +93,7 @@ async function waitForReplica(
     if (err instanceof TimeoutError) {
       throw new NoAgentError(
         noAgentMessage(o.group, groupName, others, Math.round(o.replicaWaitMs / 100) / 10),
-        {
-          cause: err,
-        },
+        { cause: err },
       );
     }
     throw err;

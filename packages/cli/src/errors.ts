@@ -3,24 +3,20 @@
  * outcome unknown.
  * @module
  */
-import {
-  AccessDeniedError,
-  CorosyncNotRunningError,
-  InterruptedError,
-  QueueFullError,
-  TryAgainError,
-} from '@cpgkit/core';
-import {
-  CommandFailedError,
-  CompareFailedError,
-  InvalidKeyError,
-  NoQuorumError,
-  NoReplicaError,
-  ValueTooLargeError,
-} from '@cpgkit/statemachine';
+import { CpgError, isNotApplied, type Outcome } from '@cpgkit/core';
+import { NoReplicaError } from '@cpgkit/statemachine';
+
+/** A wrong argument or flag: printed without a stack, exit code 2. Nothing was sent. */
+export class UsageError extends CpgError {
+  override name = 'UsageError';
+  override readonly code: string = 'CPGKIT_USAGE';
+  protected override get defaultOutcome(): Outcome {
+    return 'not-applied';
+  }
+}
 
 /** What a failed write means: `not-applied` (safe to retry) or `unknown` (it may have been). */
-export type WriteOutcome = 'not-applied' | 'unknown';
+export type WriteOutcome = Outcome;
 
 /**
  * No `cpgkit serve` (no replica) of the group answered within the timeout: the client applied
@@ -28,8 +24,7 @@ export type WriteOutcome = 'not-applied' | 'unknown';
  */
 export class NoAgentError extends NoReplicaError {
   override name = 'NoAgentError';
-  /** Nothing was applied. */
-  readonly outcome: WriteOutcome = 'not-applied';
+  override readonly code: string = 'CPGKIT_NO_AGENT';
 }
 
 /** The message of `NoAgentError`: what was seen, and what to run. */
@@ -47,38 +42,71 @@ export function noAgentMessage(
 }
 
 /** A write failed and was certainly not applied: safe to retry. `cause` says why. */
-export class WriteNotAppliedError extends Error {
+export class WriteNotAppliedError extends CpgError {
   override name = 'WriteNotAppliedError';
-  readonly outcome: WriteOutcome = 'not-applied';
+  override readonly code: string = 'CPGKIT_WRITE_NOT_APPLIED';
+  protected override get defaultOutcome(): Outcome {
+    return 'not-applied';
+  }
 }
 
 /** A write failed after it may have been applied: read before retrying. `cause` says why. */
-export class WriteOutcomeUnknownError extends Error {
+export class WriteOutcomeUnknownError extends CpgError {
   override name = 'WriteOutcomeUnknownError';
-  readonly outcome: WriteOutcome = 'unknown';
+  override readonly code: string = 'CPGKIT_WRITE_OUTCOME_UNKNOWN';
 }
 
 /**
- * What `err`, thrown by a write that was handed to the group, means for its outcome. Not
- * applied: refused before sending (no quorum, no replica, corosync unreachable, too large, an
- * invalid key), dropped unapplied by a sync round (`InterruptedError`), never sent (queue full,
- * try again), or applied as a failure on every replica (a compare that failed, `apply` threw).
- * Anything else (a timeout, `OutcomeUnknownError`, the connection or the machine closed under
- * it, an interrupt by signal) may have been applied.
+ * What `err`, thrown by a write that was handed to the group, means for its outcome: the error's
+ * own `outcome` (see `isNotApplied` in @cpgkit/core). Not applied: refused before sending (no
+ * quorum, no replica, corosync unreachable, too large, an invalid key), dropped unapplied by a
+ * sync round (`InterruptedError`), never sent (queue full, try again), or applied as a failure
+ * on every replica (a compare that failed, `apply` threw). Anything else (a timeout,
+ * `OutcomeUnknownError`, the connection or the machine closed under it, an interrupt by signal,
+ * an error that is not cpgkit's) may have been applied.
  */
 export function writeOutcome(err: unknown): WriteOutcome {
-  const notApplied = [
-    NoQuorumError,
-    NoReplicaError,
-    CorosyncNotRunningError,
-    AccessDeniedError,
-    InterruptedError,
-    QueueFullError,
-    TryAgainError,
-    ValueTooLargeError,
-    InvalidKeyError,
-    CompareFailedError,
-    CommandFailedError,
-  ];
-  return notApplied.some((c) => err instanceof c) ? 'not-applied' : 'unknown';
+  return isNotApplied(err) ? 'not-applied' : 'unknown';
+}
+
+/** `kv get` of a key that is not set (exit 1: the condition asked about). */
+export class KeyNotSetError extends CpgError {
+  override name = 'KeyNotSetError';
+  override readonly code: string = 'CPGKIT_KEY_NOT_SET';
+  protected override get defaultOutcome(): Outcome {
+    return 'not-applied';
+  }
+}
+
+/** `lock -n`: somebody else holds the lock, or waits for it (exit 1, or `-E`'s code). */
+export class LockBusyError extends CpgError {
+  override name = 'LockBusyError';
+  override readonly code: string = 'CPGKIT_LOCK_BUSY';
+  protected override get defaultOutcome(): Outcome {
+    return 'not-applied';
+  }
+}
+
+/** `snapshot restore` into a store that holds keys, without `--force` (exit 1). */
+export class StoreNotEmptyError extends CpgError {
+  override name = 'StoreNotEmptyError';
+  override readonly code: string = 'CPGKIT_STORE_NOT_EMPTY';
+  protected override get defaultOutcome(): Outcome {
+    return 'not-applied';
+  }
+}
+
+/**
+ * An error that ends the command with `exitCode` instead of the one its class maps to (flock's
+ * `-E`: the code of a busy lock or a timeout). `cause` is the error.
+ */
+export class ExitCodeError extends CpgError {
+  override name = 'ExitCodeError';
+  override readonly code: string = 'CPGKIT_EXIT_CODE';
+  constructor(
+    readonly exitCode: number,
+    readonly error: CpgError,
+  ) {
+    super(error.message, { cause: error, outcome: error.outcome });
+  }
 }

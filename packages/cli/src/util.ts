@@ -1,7 +1,8 @@
-/** A wrong argument or flag: printed without a stack, exit code 2. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+import { Option } from 'commander';
+import { duration, formatDuration, type BareUnit } from './durations.js';
+import { UsageError } from './errors.js';
+
+export { UsageError };
 
 /** Registers one subcommand on the program; `setExit` sets the process exit code. */
 export type RegisterCommand = (
@@ -17,4 +18,37 @@ export function positiveInt(flag: string) {
       throw new UsageError(`${flag} wants a positive integer, got '${value}'`);
     return n;
   };
+}
+
+/**
+ * The environment variables that give flags their defaults, like etcdctl's `ETCDCTL_*`: a flag
+ * on the command line wins over its variable, which wins over the built-in default.
+ */
+export const ENV = {
+  group: 'CPGKIT_GROUP',
+  timeout: 'CPGKIT_TIMEOUT',
+  data: 'CPGKIT_DATA',
+  http: 'CPGKIT_HTTP',
+  logFormat: 'CPGKIT_LOG_FORMAT',
+  consistency: 'CPGKIT_CONSISTENCY',
+  writeOut: 'CPGKIT_WRITE_OUT',
+} as const;
+
+/** `--group <group>`, required, defaulting to `$CPGKIT_GROUP`. */
+export function groupOption(description: string): Option {
+  return new Option('--group <group>', description).env(ENV.group).makeOptionMandatory();
+}
+
+/**
+ * `--timeout <duration>` in milliseconds (`500ms`, `5s`, `2m`; a bare number in `bare` units),
+ * defaulting to `$CPGKIT_TIMEOUT`, then to `defaultMs`.
+ */
+export function timeoutOption(
+  description: string,
+  bare: BareUnit,
+  defaultMs?: number,
+  flags = '--timeout <duration>',
+): Option {
+  const o = new Option(flags, description).env(ENV.timeout).argParser(duration('--timeout', bare));
+  return defaultMs === undefined ? o : o.default(defaultMs, formatDuration(defaultMs));
 }

@@ -88,7 +88,8 @@ describe('cs_error_t', () => {
     const lib = errorFromCode(CsError.LIBRARY, 'cpg_model_initialize');
     expect(lib).toBeInstanceOf(CorosyncNotRunningError);
     expect(lib.message).toMatch(/corosync -f/);
-    expect(lib.code).toBe(2);
+    expect(lib.csError).toBe(2);
+    expect(lib.code).toBe('CPGKIT_COROSYNC_NOT_RUNNING');
     const access = errorFromCode(CsError.ACCESS, 'cpg_model_initialize');
     expect(access).toBeInstanceOf(AccessDeniedError);
     expect(access.message).toMatch(/uidgid/);
@@ -98,17 +99,22 @@ describe('cs_error_t', () => {
     expect(again.retryable).toBe(true);
     expect(errorFromCode(CsError.BAD_HANDLE, 'cpg_join')).toBeInstanceOf(GroupClosedError);
     expect(errorFromCode(CsError.NOT_EXIST, 'cpg_leave')).toBeInstanceOf(NotJoinedError);
-    expect(errorFromCode(99, 'cpg_join').code).toBe(99);
+    expect(errorFromCode(99, 'cpg_join').csError).toBe(99);
     const tooBig = errorFromCode(CsError.TOO_BIG, 'cpg_mcast_joined', {
       size: 2_000_000,
       limit: 1_047_552,
     });
     expect(tooBig).toBeInstanceOf(MessageTooLargeError);
-    expect(tooBig).toMatchObject({ code: 26, size: 2_000_000, limit: 1_047_552, retryable: false });
+    expect(tooBig).toMatchObject({
+      csError: 26,
+      size: 2_000_000,
+      limit: 1_047_552,
+      retryable: false,
+    });
     expect(tooBig.message).toMatch(/cpg_mcast_joined: message of 2000000 bytes .*CS_ERR_TOO_BIG/);
     const tooBigBare = errorFromCode(CsError.TOO_BIG, 'cpg_mcast_joined');
     expect(tooBigBare).toBeInstanceOf(MessageTooLargeError);
-    expect(tooBigBare).toMatchObject({ code: 26, size: undefined, limit: undefined });
+    expect(tooBigBare).toMatchObject({ csError: 26, size: undefined, limit: undefined });
     expect(tooBigBare.message).toMatch(/CS_ERR_TOO_BIG/);
   });
 });

@@ -20,7 +20,7 @@ interface ProbeResult {
   error?: {
     name: string;
     message: string;
-    code?: number;
+    csError?: number;
     notRunning: boolean;
     libraryNotFound: boolean;
     accessDenied: boolean;
@@ -59,7 +59,7 @@ describe('native code is loaded lazily', { timeout: 60_000 }, () => {
     expect(r.afterImport).toEqual({ koffi: false, libcpg: false, libquorum: false });
     expect(r.connected).toBeUndefined();
     expect(r.error?.name).toBe('CorosyncNotRunningError');
-    expect(r.error?.code).toBe(2);
+    expect(r.error?.csError).toBe(2);
     expect(r.error?.message).toMatch(/corosync -f -c/);
     expect(r.afterConnect?.libcpg).toBe(true);
   });

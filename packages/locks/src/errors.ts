@@ -1,8 +1,9 @@
 /**
- * Errors of @cpgkit/locks: one class per condition, chained through `cause`.
+ * Errors of @cpgkit/locks: one class per condition, each with `name`, a string `code` and
+ * `outcome` (see `CpgError` in @cpgkit/core), chained through `cause`.
  * @module
  */
-import { CpgError, type CpgErrorOptions } from '@cpgkit/core';
+import { CpgError, type CpgErrorOptions, type Outcome } from '@cpgkit/core';
 
 /** Why a held lock or a leadership can no longer be trusted. */
 export type LossReason =
@@ -19,10 +20,13 @@ export type LossReason =
 
 /**
  * A held lock (or a leadership) can no longer be trusted: stop using the protected resource.
- * The `signal` of a `Lock` or `Leadership` aborts with this error as its reason.
+ * The `signal` of a `Lock` or `Leadership` aborts with this error as its reason, so a call
+ * given that signal rejects with it: its `outcome` is `'unknown'` (the call may have been sent
+ * before the abort).
  */
 export class LockLostError extends CpgError {
   override name = 'LockLostError';
+  override readonly code: string = 'CPGKIT_LOCK_LOST';
   constructor(
     message: string,
     /** Why it was lost. */
@@ -39,6 +43,7 @@ export class LockLostError extends CpgError {
  */
 export class LeadershipLostError extends LockLostError {
   override name = 'LeadershipLostError';
+  override readonly code: string = 'CPGKIT_LEADERSHIP_LOST';
 }
 
 /**
@@ -48,16 +53,28 @@ export class LeadershipLostError extends LockLostError {
  */
 export class LockKindMismatchError extends CpgError {
   override name = 'LockKindMismatchError';
+  override readonly code: string = 'CPGKIT_LOCK_KIND_MISMATCH';
+  protected override get defaultOutcome(): Outcome {
+    return 'not-applied';
+  }
 }
 
 /** A command names a lock or candidacy that belongs to another incarnation. */
 export class NotOwnerError extends CpgError {
   override name = 'NotOwnerError';
+  override readonly code: string = 'CPGKIT_NOT_OWNER';
+  protected override get defaultOutcome(): Outcome {
+    return 'not-applied';
+  }
 }
 
 /** `renew` or `proclaim` for a lock or leadership we do not hold (any more). */
 export class NotHolderError extends CpgError {
   override name = 'NotHolderError';
+  override readonly code: string = 'CPGKIT_NOT_HOLDER';
+  protected override get defaultOutcome(): Outcome {
+    return 'not-applied';
+  }
 }
 
 /**
@@ -67,11 +84,19 @@ export class NotHolderError extends CpgError {
  */
 export class OwnerGoneError extends CpgError {
   override name = 'OwnerGoneError';
+  override readonly code: string = 'CPGKIT_OWNER_GONE';
+  protected override get defaultOutcome(): Outcome {
+    return 'not-applied';
+  }
 }
 
 /** A malformed command or argument (bad name, ttl, permits). */
 export class InvalidLockRequestError extends CpgError {
   override name = 'InvalidLockRequestError';
+  override readonly code: string = 'CPGKIT_INVALID_LOCK_REQUEST';
+  protected override get defaultOutcome(): Outcome {
+    return 'not-applied';
+  }
 }
 
 /**
@@ -80,6 +105,10 @@ export class InvalidLockRequestError extends CpgError {
  */
 export class StaleTokenError extends CpgError {
   override name = 'StaleTokenError';
+  override readonly code: string = 'CPGKIT_STALE_TOKEN';
+  protected override get defaultOutcome(): Outcome {
+    return 'not-applied';
+  }
   constructor(
     /** The token that was refused. */
     readonly token: bigint,
@@ -91,5 +120,30 @@ export class StaleTokenError extends CpgError {
       `stale fencing token ${token}: the resource already accepted token ${highest}, so a newer holder exists; stop writing`,
       options,
     );
+  }
+}
+
+/**
+ * `acquire` (or `campaign`, a semaphore permit, a read or write share) of a name that this same
+ * `Locks` already holds or waits for. Locks are not reentrant: a second request would wait for
+ * the first one, held by the caller itself, until its timeout (forever without one). Refused at
+ * once, before anything is sent (`outcome` `'not-applied'`). Use one `Locks` per independent
+ * user, or pass the held `Lock` down instead of acquiring again.
+ */
+export class AlreadyHeldError extends CpgError {
+  override name = 'AlreadyHeldError';
+  override readonly code: string = 'CPGKIT_ALREADY_HELD';
+  protected override get defaultOutcome(): Outcome {
+    return 'not-applied';
+  }
+  constructor(
+    message: string,
+    /** The name already held or waited for. */
+    readonly lockName: string,
+    /** Whether this `Locks` holds it (`'held'`) or waits for it (`'waiting'`). */
+    readonly state: 'held' | 'waiting',
+    options: CpgErrorOptions = {},
+  ) {
+    super(message, options);
   }
 }

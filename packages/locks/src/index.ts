@@ -17,8 +17,8 @@ export {
   MAX_TTL,
   type LocksMachineOptions,
 } from './machine.js';
-export { Lock } from './lock.js';
-export { Leadership } from './leadership.js';
+export { Lock, type LockJson } from './lock.js';
+export { Leadership, type LeadershipJson } from './leadership.js';
 export { Semaphore } from './semaphore.js';
 export { ReadWriteLock } from './rwlock.js';
 export { FencedResource } from './fenced-resource.js';
@@ -27,6 +27,7 @@ export {
   type LocksStateMachine,
   type CampaignOptions,
   type LeaderInfo,
+  type LeaderInfoJson,
   type LocksOptions,
   type LocksOpenOptions,
 } from './locks.js';

@@ -11,11 +11,23 @@ export interface LeadershipOwner {
   proclaim(leadership: Leadership, value: Json): Promise<void>;
 }
 
+/** A `Leadership` as JSON (`JSON.stringify(leadership)`): the term as a decimal string. */
+export interface LeadershipJson {
+  readonly id: string;
+  readonly name: string;
+  /** The term, in decimal (`BigInt(json.term)` gives it back). */
+  readonly term: string;
+  readonly value: Json;
+  readonly lost: boolean;
+  readonly resigned: boolean;
+}
+
 /**
  * Leadership of an election name, held by this member incarnation.
  *
  * Stop acting as leader when `signal` aborts (with a `LeadershipLostError`): quorum lost,
- * evicted, or closed. `term` strictly increases for the name: use it as a fencing token.
+ * evicted, or closed. `term` strictly increases for the name: use it as a fencing token. It is
+ * a `bigint`: `toJSON()` gives it as a decimal string, so `JSON.stringify(leadership)` works.
  *
  * @example
  * ```ts
@@ -94,6 +106,18 @@ export class Leadership implements AsyncDisposable {
         ),
       );
     }
+  }
+
+  /** For `JSON.stringify`: the leadership, with `term` as a decimal string. */
+  toJSON(): LeadershipJson {
+    return {
+      id: this.id,
+      name: this.name,
+      term: this.term.toString(),
+      value: this.#value,
+      lost: this.lost,
+      resigned: this.#resigned,
+    };
   }
 
   /** Same as `resign()`. */

@@ -24,6 +24,19 @@ export interface LockGrant {
   readonly expires: number | null;
 }
 
+/** A `Lock` as JSON (`JSON.stringify(lock)`): the token as a decimal string. */
+export interface LockJson {
+  readonly id: string;
+  readonly name: string;
+  readonly kind: LockKind;
+  readonly mode: LockMode;
+  /** The fencing token, in decimal (`BigInt(json.token)` gives it back). */
+  readonly token: string;
+  readonly expires: number | null;
+  readonly lost: boolean;
+  readonly released: boolean;
+}
+
 /**
  * A granted lock (a mutex, a semaphore permit, or a read/write share).
  *
@@ -31,6 +44,9 @@ export interface LockGrant {
  * when `signal` aborts: it aborts with a `LockLostError` the moment this member can no longer
  * trust the lock (quorum lost, evicted, closed, lease over), before anyone else can be granted
  * it in a quorate component (except through a `failoverDelay` that is too short).
+ *
+ * `token` is a `bigint`, which `JSON.stringify` cannot write: `toJSON()` gives the token as a
+ * decimal string, so `JSON.stringify(lock)` works (`BigInt(json.token)` reads it back).
  *
  * @example
  * ```ts
@@ -128,6 +144,20 @@ export class Lock implements AsyncDisposable {
       () => this.lose('lease-expired', 'its lease ran out'),
       Math.max(0, ms),
     );
+  }
+
+  /** For `JSON.stringify`: what the lock is, with `token` as a decimal string. */
+  toJSON(): LockJson {
+    return {
+      id: this.id,
+      name: this.name,
+      kind: this.kind,
+      mode: this.mode,
+      token: this.token.toString(),
+      expires: this.#expires,
+      lost: this.lost,
+      released: this.#released,
+    };
   }
 
   /** Same as `release()`. */

@@ -29,7 +29,7 @@ import type {
   RenewResult,
 } from './commands.js';
 import { raceSignal, waitSignal } from './abort.js';
-import type { LossReason } from './errors.js';
+import { AlreadyHeldError, type LossReason } from './errors.js';
 import { Leadership, type LeadershipOwner } from './leadership.js';
 import { Lock, type LockOwner } from './lock.js';
 import { locksMachine, type LocksMachineOptions } from './machine.js';
@@ -58,6 +58,17 @@ export interface LeaderInfo {
   /** The leader's value, or `null`. */
   readonly value: Json;
   /** Read from a replica that is not `ready` (syncing or in a minority). */
+  readonly stale: boolean;
+  /** For `JSON.stringify`: the same fields, `term` as a decimal string (not enumerable). */
+  toJSON(): LeaderInfoJson;
+}
+
+/** `LeaderInfo` as JSON: `term` is a decimal string (a `bigint` has no JSON form). */
+export interface LeaderInfoJson {
+  readonly name: string;
+  readonly leader: Owner | null;
+  readonly term: string;
+  readonly value: Json;
   readonly stale: boolean;
 }
 
@@ -89,7 +100,8 @@ interface Waiter {
    * a partition applied is never handed out.
    */
   seen: { readonly grant: string; readonly index: bigint } | undefined;
-  readonly resolve: (out: Lock | Leadership | 'dropped') => void;
+  /** `'dropped'`: the state no longer lists the request; `'minority'`: this member lost quorum. */
+  readonly resolve: (out: Lock | Leadership | 'dropped' | 'minority') => void;
 }
 
 interface Abandoned {
@@ -137,11 +149,16 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
       machine.subscribe((change) => this.#onChange(change)),
       machine.on('quorum', (e) => {
         // react to our own quorum view at once, before the agreed stream says anything
-        if (!e.quorate) this.#loseAll('quorum-lost', 'this member lost quorum');
+        if (!e.quorate) {
+          this.#loseAll('quorum-lost', 'this member lost quorum');
+          this.#failWaits();
+        }
       }),
       machine.on('status', (e) => {
-        if (e.status === 'minority') this.#loseAll('quorum-lost', 'this member is in a minority');
-        else if (e.status === 'closed') this.#onClosed();
+        if (e.status === 'minority') {
+          this.#loseAll('quorum-lost', 'this member is in a minority');
+          this.#failWaits();
+        } else if (e.status === 'closed') this.#onClosed();
         else if (e.status === 'ready') this.#settleSoon();
       }),
       // a grant seen in the state is handed out once a majority of Q holds it
@@ -175,7 +192,13 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
 
   /**
    * Acquire the mutex `name`: wait (FIFO) until the group grants it.
-   * Rejects with `TimeoutError`, the signal's reason, `MachineClosedError`, or a
+   *
+   * Rejects at once with `AlreadyHeldError` when this `Locks` already holds or waits for `name`
+   * (locks are not reentrant), and with `NoQuorumError` when this member is in a minority, or
+   * as soon as it falls into one while waiting (the same rule as every write: nothing waits
+   * silently for quorum; both are `'not-applied'`, see `isNotApplied`). While the machine is
+   * syncing (just opened, or a membership change) the request waits for the sync. Otherwise
+   * rejects with `TimeoutError`, the signal's reason, `MachineClosedError`, or a
    * `CommandFailedError` (e.g. the name is in use as a semaphore). A request given up is
    * withdrawn through the group; if the grant won the race, the withdrawal releases it.
    */
@@ -183,7 +206,10 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
     return this.request(name, { kind: 'mutex', mode: 'exclusive' }, options, true) as Promise<Lock>;
   }
 
-  /** The mutex `name` if the group grants it at once (nobody holds or waits), else `null`. Leaves no waiter behind. */
+  /**
+   * The mutex `name` if the group grants it at once (nobody holds or waits), else `null`. Leaves
+   * no waiter behind. Rejects like `acquire` (`AlreadyHeldError`, `NoQuorumError`...).
+   */
   tryAcquire(name: string, options: Omit<AcquireOptions, 'timeout'> = {}): Promise<Lock | null> {
     return this.request(name, { kind: 'mutex', mode: 'exclusive' }, options, false);
   }
@@ -216,8 +242,9 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
 
   /**
    * Stand for leadership of `name`; resolves once elected (candidates are elected in the
-   * order the group agreed on their campaigns). Rejects like `acquire`; a campaign given up
-   * is withdrawn through the group.
+   * order the group agreed on their campaigns). Rejects like `acquire`: `AlreadyHeldError` when
+   * this `Locks` already leads or campaigns for `name`, `NoQuorumError` in a minority; a
+   * campaign given up is withdrawn through the group.
    */
   async campaign(name: string, options: CampaignOptions = {}): Promise<Leadership> {
     const value = options.value ?? null;
@@ -234,7 +261,7 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
   leader(name: string): LeaderInfo {
     const m = this.machine;
     const e = m.state.elections[name];
-    return {
+    const info = {
       name,
       leader: e?.leader?.owner ?? null,
       term: BigInt(e?.term ?? '0'),
@@ -242,6 +269,8 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
       // a change of this election that a majority of Q does not hold yet may be rolled back
       stale: m.stale || m.committedIndex < (this.#electionAt.get(name) ?? 0n),
     };
+    const toJSON = (): LeaderInfoJson => ({ ...info, term: info.term.toString() });
+    return Object.defineProperty(info, 'toJSON', { value: toJSON }) as LeaderInfo;
   }
 
   /**
@@ -338,16 +367,17 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
     command: (id: string) => LocksCommand,
   ): Promise<Lock | Leadership | null> {
     if (this.#closed) throw new MachineClosedError('the Locks client is closed');
+    this.#refuseReentry(name, spec);
     const what = spec === undefined ? `campaign for '${name}'` : `acquire '${name}'`;
     const ws = waitSignal(this.machine.clock, options, what);
     let id: string | undefined;
     try {
       for (;;) {
-        await this.machine.ready({ signal: ws.signal });
+        await this.#readyOrRefuse(what, ws.signal);
         if (this.#closed) throw new MachineClosedError('the Locks client is closed');
         id = uuidv7();
         let resolve!: Waiter['resolve'];
-        const done = new Promise<Lock | Leadership | 'dropped'>((r) => (resolve = r));
+        const done = new Promise<Lock | Leadership | 'dropped' | 'minority'>((r) => (resolve = r));
         const w: Waiter = { id, name, spec, confirmed: false, seen: undefined, resolve };
         this.#waits.set(id, w);
         let res: LocksResult;
@@ -355,12 +385,12 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
           res = await this.machine.dispatch(command(id), { signal: ws.signal });
         } catch (err) {
           if (err instanceof NoQuorumError && !ws.signal.aborted) {
-            // lost quorum while sending: maybe applied somewhere; give it up and ask again
+            // lost quorum while sending: maybe applied somewhere; released when ready again
             const gone = id;
             id = undefined;
             this.#waits.delete(gone);
             this.#abandon(gone, name, spec === undefined);
-            continue;
+            throw err;
           }
           if (err instanceof InterruptedError && !ws.signal.aborted) {
             // a membership change (another member joining, say) dropped it unapplied, on every
@@ -379,6 +409,7 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
         w.confirmed = true;
         this.#settleSoon();
         const out = await raceSignal(done, ws.signal);
+        if (out === 'minority') throw minorityError(what, true);
         if (out === 'dropped') {
           if (this.#closed) throw new MachineClosedError('the Locks client is closed');
           // the primary component forgot our request (we were cut off from it): ask again
@@ -394,6 +425,66 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
       throw err;
     } finally {
       ws.dispose();
+    }
+  }
+
+  /**
+   * Locks are not reentrant: a second request for a name this client holds or waits for would
+   * wait for itself. JavaScript has no thread identity that could tell a reentry from another
+   * task of the same process, so Curator-style reentry (a hold count per thread) would let two
+   * tasks hold the mutex at once; refuse instead. Semaphores count permits, not holders: one
+   * client may take several.
+   */
+  #refuseReentry(name: string, spec: LockSpec | undefined): void {
+    if (spec?.kind === 'semaphore') return;
+    const election = spec === undefined;
+    const held = [...this.#held.values()].some((h) =>
+      election
+        ? h instanceof Leadership && h.name === name
+        : h instanceof Lock && h.name === name && h.kind !== 'semaphore',
+    );
+    const waiting = [...this.#waits.values()].some((w) =>
+      election
+        ? w.spec === undefined && w.name === name
+        : w.spec !== undefined && w.name === name && w.spec.kind !== 'semaphore',
+    );
+    if (!held && !waiting) return;
+    const state = held ? 'held' : 'waiting';
+    const what = election ? `leadership of '${name}'` : `lock '${name}'`;
+    const verb = election ? (held ? 'leads' : 'campaigns for') : held ? 'holds' : 'waits for';
+    throw new AlreadyHeldError(
+      `${what}: this Locks already ${verb} it; locks are not reentrant (a second request would wait for itself): pass the held handle down, or use one Locks per independent user`,
+      name,
+      state,
+    );
+  }
+
+  /**
+   * Wait until the machine is `ready`; refuse at once with `NoQuorumError` when it is (or
+   * becomes) a minority: the rule of every write. `syncing` is waited for.
+   */
+  async #readyOrRefuse(what: string, signal: AbortSignal): Promise<void> {
+    const m = this.machine;
+    if (m.status === 'minority') throw minorityError(what, false);
+    if (m.status === 'ready') return;
+    let off: () => void = () => undefined;
+    const minority = new Promise<never>((_, reject) => {
+      off = m.on('status', (e) => {
+        if (e.status === 'minority') reject(minorityError(what, false));
+      });
+    });
+    try {
+      await Promise.race([m.ready({ signal }), minority]);
+    } finally {
+      off();
+    }
+  }
+
+  /** Every request waiting for a grant gives up: this member is in a minority. */
+  #failWaits(): void {
+    for (const w of [...this.#waits.values()]) {
+      this.#waits.delete(w.id);
+      w.resolve('minority');
     }
   }
 
@@ -642,4 +733,15 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
     for (const w of this.#waits.values()) w.resolve('dropped');
     this.#closed = true;
   }
+}
+
+/** The `NoQuorumError` of a request refused (or given up) in a minority. */
+function minorityError(what: string, waited: boolean): NoQuorumError {
+  return new NoQuorumError(
+    `${what}: no quorum: this member is in a minority partition (or the cluster lost quorum); ` +
+      (waited
+        ? 'the request was given up and is withdrawn when quorum returns'
+        : 'nothing was sent') +
+      ' (not applied: retry once quorum returns)',
+  );
 }

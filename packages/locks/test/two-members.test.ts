@@ -6,7 +6,7 @@
 import { describe, it, expect } from 'vitest';
 import { MemoryCluster } from '@cpgkit/core/testing';
 import { ReplicatedStateMachine } from '@cpgkit/statemachine';
-import { Locks, locksMachine } from '../src/index.js';
+import { AlreadyHeldError, Locks, locksMachine } from '../src/index.js';
 
 async function pair(nodes: [number, number], seed: number) {
   const cluster = new MemoryCluster({ nodes: 3, seed });
@@ -30,7 +30,7 @@ describe('two participants on the in-memory cluster', () => {
       const a = await holder.acquire('m');
       const pb = waiter.acquire('m');
       await cluster.runUntilIdle();
-      expect(await waiter.tryAcquire('m')).toBeNull();
+      await expect(waiter.tryAcquire('m')).rejects.toBeInstanceOf(AlreadyHeldError);
       cluster.crashProcess(machines[0]!.self);
       await cluster.runUntilIdle({ advanceTime: true, maxTime: 10_000 });
       expect(a.signal.aborted).toBe(true);

@@ -1,8 +1,20 @@
-import { CpgError, type CpgErrorOptions } from '@cpgkit/core';
+/**
+ * Errors of @cpgkit/statemachine: one class per condition, each with `name`, a string `code`
+ * and `outcome` (see `CpgError` in @cpgkit/core), chained through `cause`.
+ * @module
+ */
+import { CpgError, type CpgErrorOptions, type Outcome } from '@cpgkit/core';
 
-/** The component has no quorum: writes are refused (reads still work and are stale). */
+/**
+ * The component has no quorum: writes are refused before they are sent (reads still work and
+ * are stale). Not applied: safe to retry once quorum returns.
+ */
 export class NoQuorumError extends CpgError {
   override name = 'NoQuorumError';
+  override readonly code: string = 'CPGKIT_NO_QUORUM';
+  protected override get defaultOutcome(): Outcome {
+    return 'not-applied';
+  }
   override readonly retryable = true;
   constructor(
     message = 'no quorum: this member is in a minority partition (or the cluster lost quorum); writes are refused until quorum returns',
@@ -12,9 +24,17 @@ export class NoQuorumError extends CpgError {
   }
 }
 
-/** `apply` threw for this command. The error is part of the replicated result, identical on every member. */
+/**
+ * `apply` threw for this command. The error is part of the replicated result, identical on every
+ * member, and the state did not change (`outcome` `'not-applied'`; retrying gives the same error
+ * unless the state changed meanwhile).
+ */
 export class CommandFailedError extends CpgError {
   override name = 'CommandFailedError';
+  override readonly code: string = 'CPGKIT_COMMAND_FAILED';
+  protected override get defaultOutcome(): Outcome {
+    return 'not-applied';
+  }
   constructor(
     message: string,
     /** The `name` of the error `apply` threw. */
@@ -25,24 +45,40 @@ export class CommandFailedError extends CpgError {
   }
 }
 
-/** The state machine was closed (by us, or its group closed under it). */
+/**
+ * The state machine was closed (by us, or its group closed under it). A command in flight when it
+ * closed may have been applied elsewhere (`outcome` `'unknown'`).
+ */
 export class MachineClosedError extends CpgError {
   override name = 'MachineClosedError';
+  override readonly code: string = 'CPGKIT_MACHINE_CLOSED';
 }
 
 /** A value or command is larger than the documented limit. */
 export class ValueTooLargeError extends CpgError {
   override name = 'ValueTooLargeError';
+  override readonly code: string = 'CPGKIT_VALUE_TOO_LARGE';
+  protected override get defaultOutcome(): Outcome {
+    return 'not-applied';
+  }
 }
 
 /** A key the store cannot hold (`__proto__`: it would change an object's prototype, not store a key). */
 export class InvalidKeyError extends CpgError {
   override name = 'InvalidKeyError';
+  override readonly code: string = 'CPGKIT_INVALID_KEY';
+  protected override get defaultOutcome(): Outcome {
+    return 'not-applied';
+  }
 }
 
 /** A `compareAndSet` or `transaction` compare did not hold: nothing was written. */
 export class CompareFailedError extends CpgError {
   override name = 'CompareFailedError';
+  override readonly code: string = 'CPGKIT_COMPARE_FAILED';
+  protected override get defaultOutcome(): Outcome {
+    return 'not-applied';
+  }
   constructor(
     message: string,
     /** The key whose compare failed. */
@@ -58,6 +94,10 @@ export class CompareFailedError extends CpgError {
 /** `watch({ fromRevision })` asked for changes older than the local history keeps. */
 export class HistoryCompactedError extends CpgError {
   override name = 'HistoryCompactedError';
+  override readonly code: string = 'CPGKIT_HISTORY_COMPACTED';
+  protected override get defaultOutcome(): Outcome {
+    return 'not-applied';
+  }
   constructor(
     message: string,
     /** The oldest revision the history can still replay from. */
@@ -71,6 +111,10 @@ export class HistoryCompactedError extends CpgError {
 /** No member of the group holds the state, and this member may not start one (a one-shot client). */
 export class NoReplicaError extends CpgError {
   override name = 'NoReplicaError';
+  override readonly code: string = 'CPGKIT_NO_REPLICA';
+  protected override get defaultOutcome(): Outcome {
+    return 'not-applied';
+  }
   override readonly retryable = true;
 }
 
@@ -81,4 +125,5 @@ export class NoReplicaError extends CpgError {
  */
 export class OutcomeUnknownError extends CpgError {
   override name = 'OutcomeUnknownError';
+  override readonly code: string = 'CPGKIT_OUTCOME_UNKNOWN';
 }

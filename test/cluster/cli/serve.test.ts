@@ -342,6 +342,49 @@ describe('cpgkit serve and its clients on the real 3-node cluster', () => {
     expect(tokens()[2]!).toBeGreaterThan(tokens()[1]!);
   });
 
+  it("flock's flags across nodes (-n busy exits 1 or -E's code, -c, a SIGSEGV child exits 139), kv -w json, and snapshot save on one node, restore --force on another", async () => {
+    const group = unique('habits');
+    await startServes(group);
+    const flag = join(dataRoot, `${group}.held`);
+    const holder = client(1, ['lock', '--group', group, 'job', '-c', `touch ${flag}; sleep 4`]);
+    await until('node 1 to hold the lock', () => existsSync(flag), 30_000);
+    const busy = await runCli(2, ['lock', '--group', group, '-n', 'job', 'true']);
+    expect(busy.code, busy.stderr).toBe(1);
+    expect(busy.stderr).toMatch(/LockBusyError/);
+    expect(
+      (await runCli(3, ['lock', '--group', group, '-n', '-E', '75', 'job', 'true'])).code,
+    ).toBe(75);
+    expect(await holder.exited).toBe(0);
+    const segv = await runCli(2, [
+      'lock',
+      '--group',
+      group,
+      '-w',
+      '20s',
+      'job',
+      '-c',
+      'kill -SEGV $$',
+    ]);
+    expect(segv.code, segv.stderr).toBe(139);
+
+    const set = await runCli(1, ['kv', 'set', '--group', group, '-w', 'json', 'app/x', '{"n":1}']);
+    expect(set.code, set.stderr).toBe(0);
+    const rev = (JSON.parse(set.stdout) as { revision: number }).revision;
+    expect(rev).toBeGreaterThan(0);
+    const file = join(dataRoot, `${group}.snapshot.json`);
+    const save = await runCli(2, ['snapshot', 'save', '--group', group, file]);
+    expect(save.code, save.stderr).toBe(0);
+    expect((await runCli(3, ['kv', 'set', '--group', group, 'app/x', '2'])).code).toBe(0);
+    const refused = await runCli(3, ['snapshot', 'restore', '--group', group, file]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/StoreNotEmptyError/);
+    const restore = await runCli(3, ['snapshot', 'restore', '--group', group, '--force', file]);
+    expect(restore.code, restore.stderr).toBe(0);
+    const get = await runCli(1, ['kv', 'get', '--group', group, 'app/x']);
+    expect(get.code, get.stderr).toBe(0);
+    expect(JSON.parse(get.stdout)).toEqual({ n: 1 });
+  });
+
   it('no serve running: lock, leader and kv exit 4 within their timeout, saying to run cpgkit serve', async () => {
     const group = unique('none');
     const cases: string[][] = [

@@ -23,7 +23,7 @@ export type DriverEvent =
   | { type: 'membership'; members: MemberId[]; joined: MemberChange[]; left: MemberChange[] }
   | { type: 'totem'; ringNodeid: number; ringSeq: string; nodes: number[] }
   | { type: 'quorum'; quorate: boolean }
-  | { type: 'lost'; name: string; message: string; code: number | undefined };
+  | { type: 'lost'; name: string; message: string; csError: number | undefined };
 
 /** A sink that records events and lets a caller wait for one that matches. */
 function recorder(): {
@@ -56,7 +56,8 @@ function recorder(): {
       }),
     quorum: (quorate) => push({ type: 'quorum', quorate }),
     writable: () => {},
-    lost: (err) => push({ type: 'lost', name: err.name, message: err.message, code: err.code }),
+    lost: (err) =>
+      push({ type: 'lost', name: err.name, message: err.message, csError: err.csError }),
   };
   const until = (pred: (e: DriverEvent) => boolean, timeoutMs = 15_000) => {
     const found = events.find(pred);

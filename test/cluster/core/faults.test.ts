@@ -94,7 +94,7 @@ describe('membership and failures on a real cluster', () => {
     expect(lost.type).toBe('lost');
     if (lost.type === 'lost') {
       expect(lost.name).toBe('ConnectionLostError');
-      expect(lost.code).toBe(2); // CS_ERR_LIBRARY
+      expect(lost.csError).toBe(2); // CS_ERR_LIBRARY
     }
     expect(emitted).toContainEqual({ mcastAfterLost: 'ConnectionLostError' });
   });

@@ -56,7 +56,8 @@ export interface WireState {
 export interface WireError {
   readonly name: string;
   readonly message: string;
-  readonly code?: number;
+  /** corosync's `cs_error_t` (`CpgError.csError`) */
+  readonly csError?: number;
   readonly retryable?: boolean;
   /** `MessageTooLargeError` */
   readonly size?: number;
@@ -148,11 +149,16 @@ export function decodeGroupInfo(info: WireGroupInfo): GroupInfo {
 /** Any thrown value to its wire form. */
 export function encodeError(err: unknown): WireError {
   if (!(err instanceof Error)) return { name: 'Error', message: String(err) };
-  const e = err as Error & { code?: unknown; retryable?: unknown; size?: unknown; limit?: unknown };
+  const e = err as Error & {
+    csError?: unknown;
+    retryable?: unknown;
+    size?: unknown;
+    limit?: unknown;
+  };
   return {
     name: e.name,
     message: e.message,
-    ...(typeof e.code === 'number' ? { code: e.code } : {}),
+    ...(typeof e.csError === 'number' ? { csError: e.csError } : {}),
     ...(typeof e.retryable === 'boolean' ? { retryable: e.retryable } : {}),
     ...(typeof e.size === 'number' ? { size: e.size } : {}),
     ...(typeof e.limit === 'number' ? { limit: e.limit } : {}),
@@ -180,8 +186,8 @@ export function reviveError(wire: WireError): Error {
   if (Class === core.MessageTooLargeError) {
     err = new core.MessageTooLargeError(wire.size ?? 0, wire.limit ?? 0);
   } else if (Class !== undefined) {
-    const Ctor = Class as unknown as new (message: string, options?: { code?: number }) => Error;
-    err = new Ctor(wire.message, wire.code === undefined ? {} : { code: wire.code });
+    const Ctor = Class as unknown as new (message: string, options?: { csError?: number }) => Error;
+    err = new Ctor(wire.message, wire.csError === undefined ? {} : { csError: wire.csError });
   } else {
     err = new Error(wire.message);
     err.name = wire.name;

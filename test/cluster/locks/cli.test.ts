@@ -111,7 +111,7 @@ describe('cpgkit lock and cpgkit leader on the real cluster', () => {
     }
   });
 
-  it('cpgkit lock: times out with exit 1', async () => {
+  it('cpgkit lock: times out with exit 6', async () => {
     const group = unique('timeout');
     await serve(group);
     const holder = cpgkit(1, ['lock', '--group', group, 'job', '--', 'sleep', '5']);
@@ -119,7 +119,7 @@ describe('cpgkit lock and cpgkit leader on the real cluster', () => {
     await sleep(1500);
     const waiter = cpgkit(2, ['lock', '--group', group, '--timeout', '1', 'job', '--', 'true']);
     running.push(waiter);
-    expect(await waiter.exited).toBe(1);
+    expect(await waiter.exited).toBe(6); // EXIT_TIMEOUT
     expect(waiter.stderr()).toMatch(/timed out/);
   });
 

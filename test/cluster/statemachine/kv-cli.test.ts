@@ -240,14 +240,18 @@ describe('cpgkit kv on the real 3-node cluster', () => {
     );
 
     const w = await kv(3, ['set', '--group', group, 'k', 'v']);
-    expect(w.code).not.toBe(0);
+    expect(w.code).toBe(7); // EXIT_NO_QUORUM
     expect(w.stderr).toMatch(/quorum/i);
     expect(w.stderr.trim().split('\n')).toHaveLength(1);
     const del = await kv(3, ['delete', '--group', group, 'before']);
-    expect(del.code).not.toBe(0);
+    expect(del.code).toBe(7);
     expect(del.stderr).toMatch(/quorum/i);
-    // reads still work on the minority side (from node 3's replica), marked stale
-    const r = await kv(3, ['get', '--group', group, 'before']);
+    // a linearizable read (the default) is refused there too (exit 7), with a hint
+    const lin = await kv(3, ['get', '--group', group, 'before']);
+    expect(lin.code).toBe(7); // EXIT_NO_QUORUM
+    expect(lin.stderr).toMatch(/--stale/);
+    // --stale reads still work on the minority side (from node 3's replica), marked stale
+    const r = await kv(3, ['get', '--group', group, '--stale', 'before']);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toBe('x');
     expect(r.stderr).toMatch(/stale/);

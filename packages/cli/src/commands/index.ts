@@ -7,6 +7,7 @@ import { registerLock } from './lock.js';
 import { registerLeader } from './leader.js';
 import { registerSend } from './send.js';
 import { registerServe } from './serve.js';
+import { registerSnapshot } from './snapshot.js';
 import { registerStatus } from './status.js';
 
 /**
@@ -21,5 +22,6 @@ export const commands: RegisterCommand[] = [
   registerLeader,
   registerKv,
   registerServe,
+  registerSnapshot,
   registerStatus,
 ];

@@ -9,22 +9,22 @@
  */
 import { hostname } from 'node:os';
 import type { Leadership, Locks } from '@cpgkit/locks';
-import type { RegisterCommand } from '../util.js';
+import { NoQuorumError } from '@cpgkit/statemachine';
+import { Option } from 'commander';
+import { commandOf, runChild, stopChild } from '../child.js';
 import { DEFAULT_REPLICA_WAIT_S, openLocksClient } from '../clients.js';
-import {
-  interruptSignal,
-  reportNoAgent,
-  runChild,
-  seconds,
-  stopChild,
-  verboseLog,
-  warnDataIgnored,
-} from './lock.js';
+import { duration } from '../durations.js';
+import { interruptSignal } from '../interrupt.js';
+import { groupOption, timeoutOption, type RegisterCommand } from '../util.js';
+import { verboseLog, warnDataIgnored } from './lock.js';
 
 interface LeaderCliOptions {
   group: string;
   data?: string;
+  command?: string;
+  /** ms */
   timeout: number;
+  /** ms */
   grace: number;
   verbose?: boolean;
 }
@@ -36,37 +36,44 @@ export const registerLeader: RegisterCommand = (program, setExit) => {
     .description(
       'run COMMAND only while this process leads NAME; campaign again when leadership is lost',
     )
-    .requiredOption('--group <group>', 'the CPG group of the election service')
+    .usage('[options] --group G NAME COMMAND [ARGS...] | NAME -c "COMMAND"')
+    .addOption(groupOption('the cpgkit group whose election service holds NAME (G.locks)'))
     .option('--data <dir>', 'ignored (a client holds no state; `cpgkit serve --data` does)')
-    .option(
-      '--timeout <s>',
-      'give up when no replica (`cpgkit serve`) answers within this many seconds (exit 4)',
-      seconds('--timeout'),
-      DEFAULT_REPLICA_WAIT_S,
+    .addOption(
+      timeoutOption(
+        'give up when no replica (`cpgkit serve`) answers within this long (exit 4; bare: seconds)',
+        's',
+        DEFAULT_REPLICA_WAIT_S * 1000,
+      ),
     )
-    .option('--grace <s>', 'after SIGTERM, wait this long before SIGKILL', seconds('--grace'), 5)
+    .addOption(
+      new Option(
+        '--grace <duration>',
+        'after SIGTERM, wait this long before SIGKILL (bare: seconds)',
+      )
+        .argParser(duration('--grace', 's'))
+        .default(5000, '5s'),
+    )
+    .option('-c, --command <command>', 'run COMMAND with /bin/sh -c')
     .option('--verbose', 'log sync decisions on stderr')
     .argument('<name>', 'the election name')
-    .argument('<command...>', 'the command to run while leader, after --')
-    .action(async (name: string, command: string[], opts: LeaderCliOptions) => {
+    .argument('[command...]', 'the command to run while leader, and its arguments (no -- needed)')
+    .passThroughOptions()
+    .action(async (name: string, args: string[], opts: LeaderCliOptions) => {
       warnDataIgnored('leader', opts.group, opts.data);
+      const command = commandOf(opts.command, args);
       const { ctl, off } = interruptSignal();
       let locks: Locks | undefined;
       const stopped = new Promise<'stop'>((resolve) =>
         ctl.signal.addEventListener('abort', () => resolve('stop'), { once: true }),
       );
       try {
-        try {
-          locks = await openLocksClient({
-            group: opts.group,
-            replicaWaitMs: opts.timeout * 1000,
-            signal: ctl.signal,
-            ...(opts.verbose ? { log: verboseLog } : {}),
-          });
-        } catch (err) {
-          if (reportNoAgent(err, `leader '${name}'`, setExit)) return;
-          throw err;
-        }
+        locks = await openLocksClient({
+          group: opts.group,
+          replicaWaitMs: opts.timeout,
+          signal: ctl.signal,
+          ...(opts.verbose ? { log: verboseLog } : {}),
+        });
         const value = { host: hostname(), pid: process.pid };
         for (;;) {
           let leadership: Leadership;
@@ -74,7 +81,17 @@ export const registerLeader: RegisterCommand = (program, setExit) => {
             leadership = await locks.campaign(name, { value, signal: ctl.signal });
           } catch (err) {
             if (ctl.signal.aborted) return;
-            throw err;
+            if (!(err instanceof NoQuorumError)) throw err;
+            // a minority refuses a campaign at once: a service waits for quorum and goes on
+            process.stderr.write(
+              `cpgkit: leader '${name}': no quorum here; campaigning again once it returns\n`,
+            );
+            try {
+              await locks.machine.ready({ signal: ctl.signal });
+            } catch {
+              return; // interrupted
+            }
+            continue;
           }
           process.stderr.write(`cpgkit: leader of '${name}' in term ${leadership.term}\n`);
           const { child, exited } = runChild(command, {
@@ -90,11 +107,11 @@ export const registerLeader: RegisterCommand = (program, setExit) => {
             process.stderr.write(
               `cpgkit: ${reason.message}; stopping the command and campaigning again\n`,
             );
-            await stopChild(child, exited, opts.grace * 1000);
+            await stopChild(child, exited, opts.grace);
             continue;
           }
           if (first === 'stop') {
-            await stopChild(child, exited, opts.grace * 1000);
+            await stopChild(child, exited, opts.grace);
             await leadership.resign();
             return;
           }

@@ -1,107 +1,39 @@
 /**
- * `cpgkit lock --group G [--timeout S] [--ttl S] NAME -- COMMAND...`: like `flock`, across the
- * cluster. A client of the lock service that `cpgkit serve --group G` holds on the nodes (it
- * holds no state itself). Acquire the fenced lock NAME, run COMMAND with
- * `CPGKIT_FENCING_TOKEN` in its environment, release when it exits and exit with its code.
- * If the lock is lost while COMMAND runs, COMMAND gets SIGTERM (SIGKILL after `--grace`
- * seconds) and cpgkit exits with code 3, saying why. `--timeout` bounds the whole wait: for a
- * replica (exit 4 when none answers: run `cpgkit serve`), for the lock service to be ready in a
- * quorate component, then for the grant (exit 1, saying which it was still waiting for).
- * Without `--timeout`, the wait for a replica is bounded by 10 s and the grant is waited for.
+ * `cpgkit lock [-n] [-s] [-w DURATION] [-E CODE] --group G NAME COMMAND... | -c "COMMAND"`:
+ * `flock` across the cluster, with flock's flags. A client of the lock service that
+ * `cpgkit serve --group G` holds on the nodes (it holds no state itself). Takes the write side
+ * (or with `-s` a read share) of the read-write lock NAME, runs COMMAND with
+ * `CPGKIT_FENCING_TOKEN` and `CPGKIT_LOCK_NAME` in its environment, releases when it exits and
+ * exits with its code (128 + the signal's number when a signal ended it, as a shell does).
+ *
+ * Exits 1 (or `-E`'s code) when `-n` finds the lock busy, 6 (or `-E`'s code) when `-w` ran out
+ * first, 7 at once in a minority (no quorum), 4 when no `cpgkit serve` answers, 3 when the lock
+ * was lost while COMMAND ran (COMMAND got SIGTERM, then SIGKILL after `--grace`).
  * @module
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { TimeoutError } from '@cpgkit/core';
-import { LockLostError, type Locks } from '@cpgkit/locks';
-import { DEFAULT_REPLICA_WAIT_S, openLocksClient, SyncTimeoutError } from '../clients.js';
-import { NoAgentError } from '../errors.js';
-import { EXIT_FAILURE, EXIT_LOST, EXIT_NO_REPLICA } from '../exit-codes.js';
-import { UsageError, type RegisterCommand } from '../util.js';
-
-export { EXIT_LOST };
-/** Exit code when `--timeout` ran out before the lock was granted. */
-export const EXIT_TIMEOUT = EXIT_FAILURE;
+import { Option } from 'commander';
+import { CpgError, TimeoutError } from '@cpgkit/core';
+import { LockLostError, type Lock, type Locks } from '@cpgkit/locks';
+import { NoQuorumError } from '@cpgkit/statemachine';
+import { commandOf, runChild, stopChild } from '../child.js';
+import { DEFAULT_REPLICA_WAIT_S, openLocksClient } from '../clients.js';
+import { duration, formatDuration } from '../durations.js';
+import { ExitCodeError, LockBusyError } from '../errors.js';
+import { interruptSignal } from '../interrupt.js';
+import { groupOption, timeoutOption, UsageError, type RegisterCommand } from '../util.js';
 
 interface LockCliOptions {
   group: string;
   data?: string;
   timeout?: number;
+  nonblock?: boolean;
+  shared?: boolean;
+  exclusive?: boolean;
+  conflictExitCode?: number;
+  command?: string;
   ttl?: number;
   grace: number;
   verbose?: boolean;
-}
-
-/** Parse a non-negative number of seconds. */
-export function seconds(flag: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n < 0)
-      throw new UsageError(`${flag} wants a number of seconds, got '${value}'`);
-    return n;
-  };
-}
-
-/** Run COMMAND; resolves with its exit code (128 + signal number when killed). */
-export function runChild(
-  argv: readonly string[],
-  env: Record<string, string>,
-): { child: ChildProcess; exited: Promise<number> } {
-  const [file, ...args] = argv;
-  if (file === undefined) throw new UsageError('no COMMAND given after --');
-  const child = spawn(file, args, { stdio: 'inherit', env: { ...process.env, ...env } });
-  const exited = new Promise<number>((resolve) => {
-    child.once('error', (err) => {
-      process.stderr.write(`cpgkit: cannot run ${file}: ${err.message}\n`);
-      resolve(127);
-    });
-    child.once('exit', (code, sig) => {
-      resolve(code ?? 128 + (sig === null ? 0 : signalNumber(sig)));
-    });
-  });
-  return { child, exited };
-}
-
-function signalNumber(sig: NodeJS.Signals): number {
-  const table: Partial<Record<NodeJS.Signals, number>> = {
-    SIGHUP: 1,
-    SIGINT: 2,
-    SIGQUIT: 3,
-    SIGKILL: 9,
-    SIGTERM: 15,
-  };
-  return table[sig] ?? 1;
-}
-
-/** SIGTERM the child, then SIGKILL after `graceMs`; resolves when it exited. */
-export async function stopChild(
-  child: ChildProcess,
-  exited: Promise<number>,
-  graceMs: number,
-): Promise<number> {
-  if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-  const timer = setTimeout(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  }, graceMs);
-  try {
-    return await exited;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Abort on SIGINT/SIGTERM; returns the controller and the cleanup. */
-export function interruptSignal(): { ctl: AbortController; off: () => void } {
-  const ctl = new AbortController();
-  const on = (sig: NodeJS.Signals): void => ctl.abort(new Error(`interrupted by ${sig}`));
-  process.on('SIGINT', on);
-  process.on('SIGTERM', on);
-  return {
-    ctl,
-    off: () => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-    },
-  };
 }
 
 /** `--verbose` lines. */
@@ -116,121 +48,161 @@ export function warnDataIgnored(command: string, group: string, data: string | u
   );
 }
 
-/** Print a `NoAgentError` and set its exit code; `false` for any other error. */
-export function reportNoAgent(err: unknown, what: string, setExit: (c: number) => void): boolean {
-  if (!(err instanceof NoAgentError)) return false;
-  process.stderr.write(`cpgkit: ${what}: ${err.message}\n`);
-  setExit(EXIT_NO_REPLICA);
-  return true;
+function exitCode(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 255)
+    throw new UsageError(`-E/--conflict-exit-code wants an exit code 0-255, got '${value}'`);
+  return n;
+}
+
+/** `err`, ending the command with `-E`'s code when one was given. */
+function conflict(err: CpgError, code: number | undefined): CpgError {
+  return code === undefined ? err : new ExitCodeError(code, err);
 }
 
 /** Registers `cpgkit lock`. */
 export const registerLock: RegisterCommand = (program, setExit) => {
   program
     .command('lock')
-    .description('hold the fenced lock NAME across the cluster while COMMAND runs (like flock)')
-    .requiredOption('--group <group>', 'the CPG group of the lock service')
+    .description(
+      'hold the fenced lock NAME across the cluster while COMMAND runs (flock for the cluster)',
+    )
+    .usage('[options] --group G NAME COMMAND [ARGS...] | NAME -c "COMMAND"')
+    .addOption(groupOption('the cpgkit group whose lock service holds NAME (G.locks)'))
     .option('--data <dir>', 'ignored (a client holds no state; `cpgkit serve --data` does)')
+    .option('-n, --nonblock', 'fail at once (exit 1, or -E) if the lock is held or waited for')
     .option(
-      '--timeout <s>',
-      'give up after this many seconds, the wait for a replica (exit 4) and for quorum/sync included (exit 1)',
-      seconds('--timeout'),
+      '-s, --shared',
+      'a read share: many -s holders at once, none while one holds it without -s',
     )
+    .option('-x, --exclusive', 'the write side (the default)')
+    .addOption(
+      timeoutOption(
+        'give up after this long (exit 6, or -E): the waits for a replica (exit 4) and for the lock included; e.g. 30s, 2m (bare: seconds)',
+        's',
+        undefined,
+        '-w, --timeout <duration>',
+      ),
+    )
+    .addOption(
+      new Option(
+        '-E, --conflict-exit-code <code>',
+        'exit with this code when -n finds the lock busy or -w runs out',
+      ).argParser(exitCode),
+    )
+    .option('-c, --command <command>', 'run COMMAND with /bin/sh -c')
     .option(
-      '--ttl <s>',
-      'a lease: the cluster releases the lock after this many seconds',
-      seconds('--ttl'),
+      '--ttl <duration>',
+      'a lease: the cluster releases the lock after this long (bare: seconds)',
+      duration('--ttl', 's'),
     )
-    .option('--grace <s>', 'after SIGTERM, wait this long before SIGKILL', seconds('--grace'), 5)
+    .addOption(
+      new Option(
+        '--grace <duration>',
+        'after SIGTERM, wait this long before SIGKILL (bare: seconds)',
+      )
+        .argParser(duration('--grace', 's'))
+        .default(5000, '5s'),
+    )
     .option('--verbose', 'log sync decisions on stderr')
     .argument('<name>', 'the lock name')
-    .argument('<command...>', 'the command to run, after --')
-    .action(async (name: string, command: string[], opts: LockCliOptions) => {
+    .argument('[command...]', 'the command to run and its arguments (no -- needed)')
+    .passThroughOptions()
+    .action(async (name: string, args: string[], opts: LockCliOptions) => {
       warnDataIgnored('lock', opts.group, opts.data);
+      if (opts.shared && opts.exclusive) throw new UsageError('-s and -x exclude each other');
+      if (opts.nonblock && opts.timeout !== undefined)
+        throw new UsageError('-n and -w exclude each other');
+      const command = commandOf(opts.command, args);
       const { ctl, off } = interruptSignal();
-      // --timeout covers the whole wait: a replica, syncing in a quorate component, the grant
-      const deadline =
-        opts.timeout === undefined ? undefined : performance.now() + opts.timeout * 1000;
+      // --timeout covers the whole wait: a replica, then the grant
+      const deadline = opts.timeout === undefined ? undefined : performance.now() + opts.timeout;
       const left = (): number | undefined =>
-        deadline === undefined ? undefined : Math.max(0, deadline - performance.now());
+        deadline === undefined ? undefined : Math.max(1, deadline - performance.now());
+      const what = `${opts.shared ? 'read share of lock' : 'lock'} '${name}'`;
       let locks: Locks | undefined;
       try {
-        try {
-          const replicaWaitMs = Math.min(
-            left() ?? Infinity,
-            opts.timeout === undefined ? DEFAULT_REPLICA_WAIT_S * 1000 : Infinity,
-          );
-          locks = await openLocksClient({
-            group: opts.group,
-            replicaWaitMs,
-            signal: ctl.signal,
-            ...(opts.verbose ? { log: verboseLog } : {}),
-            readyWaitMs: left(),
-          });
-        } catch (err) {
-          if (reportNoAgent(err, `lock '${name}'`, setExit)) return;
-          if (err instanceof SyncTimeoutError) {
-            process.stderr.write(
-              `cpgkit: lock '${name}': timed out after ${opts.timeout} s waiting for ${err.waitingFor}\n`,
-            );
-            setExit(EXIT_TIMEOUT);
-            return;
-          }
-          throw err;
-        }
-        let lock;
-        try {
-          const timeout = left();
-          lock = await locks.acquire(name, {
-            signal: ctl.signal,
-            ...(timeout === undefined ? {} : { timeout }),
-            ...(opts.ttl === undefined ? {} : { ttl: Math.max(1, Math.round(opts.ttl * 1000)) }),
-          });
-        } catch (err) {
-          if (err instanceof TimeoutError) {
-            // the machine may have lost quorum meanwhile: acquire waits for it again
-            const status = locks.machine.status;
-            process.stderr.write(
-              `cpgkit: lock '${name}': timed out after ${opts.timeout} s waiting for the lock` +
-                (status === 'ready' ? '' : ` (status ${status}: no quorum/sync here)`) +
-                '\n',
-            );
-            setExit(EXIT_TIMEOUT);
-            return;
-          }
-          throw err;
-        }
-        const { child, exited } = runChild(command, {
-          CPGKIT_FENCING_TOKEN: lock.token.toString(),
-          CPGKIT_LOCK_NAME: name,
+        locks = await openLocksClient({
+          group: opts.group,
+          replicaWaitMs: left() ?? DEFAULT_REPLICA_WAIT_S * 1000,
+          signal: ctl.signal,
+          ...(opts.verbose ? { log: verboseLog } : {}),
         });
-        const forward = (sig: NodeJS.Signals): void => void child.kill(sig);
-        process.on('SIGINT', forward);
-        process.on('SIGTERM', forward);
-        const lost = new Promise<LockLostError>((resolve) =>
-          lock.signal.addEventListener(
-            'abort',
-            () => resolve(lock.signal.reason as LockLostError),
-            { once: true },
-          ),
-        );
-        const first = await Promise.race([exited, lost]);
-        process.off('SIGINT', forward);
-        process.off('SIGTERM', forward);
-        if (first instanceof LockLostError) {
-          process.stderr.write(`cpgkit: ${first.message}; stopping the command\n`);
-          await stopChild(child, exited, opts.grace * 1000);
-          process.stderr.write(
-            `cpgkit: lock '${name}' was lost while the command ran (${first.reason})\n`,
-          );
-          setExit(EXIT_LOST);
-          return;
+        const rw = locks.rwlock(name);
+        const ttl = opts.ttl === undefined ? {} : { ttl: Math.max(1, Math.round(opts.ttl)) };
+        let lock: Lock | null;
+        try {
+          if (opts.nonblock) {
+            lock = await (opts.shared ? rw.tryRead(ttl) : rw.tryWrite(ttl));
+          } else {
+            const timeout = left();
+            const o = { signal: ctl.signal, ...ttl, ...(timeout === undefined ? {} : { timeout }) };
+            lock = await (opts.shared ? rw.read(o) : rw.write(o));
+          }
+        } catch (err) {
+          if (err instanceof TimeoutError)
+            throw conflict(
+              new TimeoutError(
+                `${what}: timed out after ${formatDuration(opts.timeout ?? 0)} waiting for the lock`,
+                { cause: err, outcome: 'not-applied' },
+              ),
+              opts.conflictExitCode,
+            );
+          if (err instanceof NoQuorumError)
+            throw new NoQuorumError(
+              `${what}: no quorum here: this node is in a minority partition of group ${opts.group} (or the cluster lost quorum); nothing was acquired`,
+              { cause: err },
+            );
+          throw err;
         }
-        await lock.release();
-        setExit(first);
+        if (lock === null)
+          throw conflict(
+            new LockBusyError(`${what} is busy (held or waited for elsewhere)`),
+            opts.conflictExitCode,
+          );
+        setExit(await runHolding(lock, name, command, opts.grace));
       } finally {
         off();
         await locks?.close();
       }
     });
 };
+
+/**
+ * Run COMMAND while holding `lock`; release when it exits and resolve with its code. If the lock
+ * is lost first, stop COMMAND and throw the `LockLostError` (exit 3).
+ */
+async function runHolding(
+  lock: Lock,
+  name: string,
+  command: readonly string[],
+  graceMs: number,
+): Promise<number> {
+  const { child, exited } = runChild(command, {
+    CPGKIT_FENCING_TOKEN: lock.token.toString(),
+    CPGKIT_LOCK_NAME: name,
+  });
+  const forward = (sig: NodeJS.Signals): void => void child.kill(sig);
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  const lost = new Promise<LockLostError>((resolve) => {
+    if (lock.signal.aborted) resolve(lock.signal.reason as LockLostError);
+    lock.signal.addEventListener('abort', () => resolve(lock.signal.reason as LockLostError), {
+      once: true,
+    });
+  });
+  const first = await Promise.race([exited, lost]);
+  process.off('SIGINT', forward);
+  process.off('SIGTERM', forward);
+  if (first instanceof LockLostError) {
+    process.stderr.write(`cpgkit: ${first.message}; stopping the command\n`);
+    await stopChild(child, exited, graceMs);
+    throw new LockLostError(
+      `lock '${name}' was lost while the command ran (${first.reason}); the command was stopped`,
+      first.reason,
+      { cause: first },
+    );
+  }
+  await lock.release();
+  return first;
+}

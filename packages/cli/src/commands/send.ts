@@ -4,6 +4,8 @@
  * @module
  */
 import { corosync, Group, TimeoutError } from '@cpgkit/core';
+import { Option } from 'commander';
+import { duration, formatDuration } from '../durations.js';
 import { positiveInt, type RegisterCommand } from '../util.js';
 
 interface SendOptions {
@@ -19,11 +21,13 @@ export const registerSend: RegisterCommand = (program) => {
     .argument('<group>', 'the group to join (1-128 bytes of UTF-8)')
     .argument('<message...>', 'the messages (UTF-8 text), sent in this order')
     .option('--repeat <n>', 'send the messages this many times over', positiveInt('--repeat'), 1)
-    .option(
-      '--timeout <ms>',
-      'give up waiting for our messages after this long',
-      positiveInt('--timeout'),
-      30000,
+    .addOption(
+      new Option(
+        '--timeout <duration>',
+        'give up waiting for our messages after this long (exit 6), e.g. 500ms, 30s (bare: milliseconds)',
+      )
+        .argParser(duration('--timeout', 'ms'))
+        .default(30_000, '30s'),
     )
     .action(async (name: string, messages: string[], opts: SendOptions) => {
       const group = new Group(corosync());
@@ -51,7 +55,7 @@ export const registerSend: RegisterCommand = (program) => {
             () =>
               reject(
                 new TimeoutError(
-                  `only ${back} of ${expected} messages came back to us within ${opts.timeout} ms`,
+                  `only ${back} of ${expected} messages came back to us within ${formatDuration(opts.timeout)}`,
                 ),
               ),
             opts.timeout,

@@ -15,8 +15,9 @@ import { parseHttpAddress, startHttp, type HttpAddress } from '../agent/http.js'
 import { createLogger, type LogFormat } from '../agent/logger.js';
 import { agentMetrics } from '../agent/metrics.js';
 import { cliTransport } from '../clients.js';
-import { UsageError, type RegisterCommand } from '../util.js';
-import { interruptSignal } from './lock.js';
+import { ENV, groupOption, UsageError, type RegisterCommand } from '../util.js';
+import { Option } from 'commander';
+import { interruptSignal } from '../interrupt.js';
 
 /** Options of `cpgkit serve`. */
 export interface ServeOptions {
@@ -31,26 +32,29 @@ export interface ServeOptions {
 /** Add `serve`'s options to `cmd` (`serve` and its alias `kv serve`). */
 export function serveCommand(cmd: Command): Command {
   return cmd
-    .requiredOption('--group <group>', 'the cpgkit group (store in G, locks in G.locks)')
-    .option('--data <dir>', 'persist both replicas here; restored on start (recommended)')
-    .option(
-      '--http <[host:]port>',
-      'serve /healthz and /metrics here (host defaults to 127.0.0.1)',
-      (v: string) => {
-        const a = parseHttpAddress(v);
-        if (a === undefined) throw new UsageError(`--http wants [HOST:]PORT, got '${v}'`);
-        return a;
-      },
+    .addOption(groupOption('the cpgkit group (store in G, locks in G.locks)'))
+    .addOption(
+      new Option('--data <dir>', 'persist both replicas here; restored on start (recommended)').env(
+        ENV.data,
+      ),
     )
-    .option(
-      '--log-format <format>',
-      'text (lines for people) or json (one object a line)',
-      (v: string) => {
-        if (v !== 'text' && v !== 'json')
-          throw new UsageError(`--log-format wants text or json, got '${v}'`);
-        return v;
-      },
-      'text' as LogFormat,
+    .addOption(
+      new Option(
+        '--http <[host:]port>',
+        'serve /healthz and /metrics here (host defaults to 127.0.0.1)',
+      )
+        .env(ENV.http)
+        .argParser((v: string) => {
+          const a = parseHttpAddress(v);
+          if (a === undefined) throw new UsageError(`--http wants [HOST:]PORT, got '${v}'`);
+          return a;
+        }),
+    )
+    .addOption(
+      new Option('--log-format <format>', 'text (lines for people) or json (one object a line)')
+        .choices(['text', 'json'])
+        .env(ENV.logFormat)
+        .default('text'),
     )
     .option('--verbose', 'log sync decisions too (debug level)')
     .option(

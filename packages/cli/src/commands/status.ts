@@ -15,9 +15,8 @@ import type { AgentReport, MachineReport } from '../agent/report.js';
 import { decodeStatusMessage, encodeStatusMessage } from '../agent/status-protocol.js';
 import { summarize, type MachineSummary, type StatusSummary } from '../agent/status-summary.js';
 import { cliTransport } from '../clients.js';
-import { EXIT_FAILURE, EXIT_NO_REPLICA } from '../exit-codes.js';
-import type { RegisterCommand } from '../util.js';
-import { seconds } from './lock.js';
+import { EXIT_CONDITION, EXIT_NO_REPLICA } from '../exit-codes.js';
+import { groupOption, timeoutOption, type RegisterCommand } from '../util.js';
 
 /** How long `status` waits for the agents' answers by default, in seconds. */
 export const DEFAULT_STATUS_TIMEOUT_S = 3;
@@ -25,6 +24,7 @@ export const DEFAULT_STATUS_TIMEOUT_S = 3;
 interface StatusOptions {
   group: string;
   json?: boolean;
+  /** ms */
   timeout: number;
 }
 
@@ -134,18 +134,19 @@ export const registerStatus: RegisterCommand = (program, setExit) => {
     .description(
       "group G at a glance: nodes and quorum, the agents' replicas, Q, leaders, locks, the store (exit 1 when unhealthy)",
     )
-    .requiredOption('--group <group>', 'the cpgkit group')
+    .addOption(groupOption('the cpgkit group'))
     .option('--json', 'one JSON object (see the README for its fields)')
-    .option(
-      '--timeout <s>',
-      'seconds to wait for the agents to answer',
-      seconds('--timeout'),
-      DEFAULT_STATUS_TIMEOUT_S,
+    .addOption(
+      timeoutOption(
+        'how long to wait for the agents to answer (bare: seconds)',
+        's',
+        DEFAULT_STATUS_TIMEOUT_S * 1000,
+      ),
     )
     .action(async (opts: StatusOptions) => {
-      const s = await gatherStatus(opts.group, opts.timeout);
+      const s = await gatherStatus(opts.group, opts.timeout / 1000);
       process.stdout.write(opts.json ? `${JSON.stringify(s)}\n` : statusText(s));
       if (s.agents.length === 0) setExit(EXIT_NO_REPLICA);
-      else if (s.problems.length > 0) setExit(EXIT_FAILURE);
+      else if (s.problems.length > 0) setExit(EXIT_CONDITION);
     });
 };

@@ -299,7 +299,7 @@ export class CorosyncDriver implements GroupDriver {
       this.lose(
         new ConnectionLostError(
           `lost the connection to corosync (cpg_dispatch: cs_error_t ${rc}): the daemon stopped or dropped us; restart corosync and reconnect`,
-          { code: rc },
+          { csError: rc },
         ),
       );
     }

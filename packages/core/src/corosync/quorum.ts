@@ -97,7 +97,7 @@ export class QuorumConnection {
       this.handlers.lost(
         new ConnectionLostError(
           `lost the connection to corosync's quorum service (quorum_dispatch: cs_error_t ${rc}); restart corosync and reconnect`,
-          { code: rc },
+          { csError: rc },
         ),
       );
     }

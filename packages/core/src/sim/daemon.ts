@@ -345,7 +345,7 @@ export class SimDaemon implements SimEngine {
     this.#usable(conn, 'cpg_leave');
     if (conn.state === 'joining') {
       throw new CorosyncError('cpg_leave: the join is still in progress (CS_ERR_BUSY)', {
-        code: CsError.BUSY,
+        csError: CsError.BUSY,
       });
     }
     if (conn.state !== 'joined')
