@@ -174,9 +174,9 @@ describe('membership and failures on a real cluster', () => {
     ]);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
-      error?: { name: string; message: string; code: number };
+      error?: { name: string; message: string; csError: number };
     };
-    expect(out.error).toMatchObject({ name: 'AccessDeniedError', code: 11 });
+    expect(out.error).toMatchObject({ name: 'AccessDeniedError', csError: 11 });
     expect(out.error?.message).toMatch(/uidgid/);
   });
 
