@@ -1,6 +1,11 @@
 /**
  * `Locks`: the client of the lock machine. Handles (`Lock`, `Leadership`) over a
  * `StateMachine` whose definition is `locksMachine()`.
+ *
+ * Past 500 lines for now: requests, hand-outs (committed grants only), the reaper of abandoned
+ * requests and the election observers all read and change the same waiter and holder maps.
+ * The next split is a private `LockClient` object for the handles (which also lets the
+ * package strip `@internal` from its types) and the hand-out rule in a file of its own.
  * @module
  */
 import { v7 as uuidv7 } from 'uuid';
