@@ -2,11 +2,12 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunCluster } from '../../../test/cluster/harness/precondition.js';
+import { suiteClusterEnv } from '../../../test/cluster/harness/suite-cluster.js';
 import { clusterExecArgs } from '../../../scripts/cluster-exec.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 // a cluster of this suite's own: cutting node 3 off never disturbs a suite on the shared cluster
-const env = { ...process.env, CPGKIT_CLUSTER_NAME: 'cpgkexc', CPGKIT_CLUSTER_SUBNET: '10.213.44' };
+const env = suiteClusterEnv('exc', 37);
 // skips (with a banner) where scripts/cluster cannot run; under CI that fails the file instead
 const canRun = canRunCluster('examples/config-store on real corosync', ['curl']);
 const PORT = '8080';

@@ -2,18 +2,14 @@ import { execFile, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunCluster } from '../../../test/cluster/harness/precondition.js';
+import { suiteClusterEnv } from '../../../test/cluster/harness/suite-cluster.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const TSX = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
 
 // A cluster of the demo's own (own namespaces, own subnet): cutting a node off in it never
 // disturbs another suite that runs on the shared cluster at the same time.
-const env = {
-  ...process.env,
-  CPGKIT_CLUSTER_NAME: 'cpgkdemo',
-  CPGKIT_CLUSTER_SUBNET: '10.213.42',
-  NO_COLOR: '1',
-};
+const env = { ...suiteClusterEnv('demo', 35), NO_COLOR: '1' };
 // skips (with a banner) where scripts/cluster cannot run; under CI that fails the file instead
 const canRun = canRunCluster('examples/demo on real corosync');
 

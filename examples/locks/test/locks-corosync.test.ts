@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunCluster } from '../../../test/cluster/harness/precondition.js';
+import { suiteClusterEnv } from '../../../test/cluster/harness/suite-cluster.js';
 import { clusterExecArgs } from '../../../scripts/cluster-exec.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 // a cluster of this suite's own: nothing it does disturbs a suite on the shared cluster
-const env = { ...process.env, CPGKIT_CLUSTER_NAME: 'cpgkexl', CPGKIT_CLUSTER_SUBNET: '10.213.43' };
+const env = suiteClusterEnv('exl', 36);
 // skips (with a banner) where scripts/cluster cannot run; under CI that fails the file instead
 const canRun = canRunCluster('examples/locks on real corosync');
 
