@@ -5,6 +5,7 @@
  * real corosync (`node-process.ts`).
  * @module
  */
+import type { LiveViewNode } from '@cpgkit/cli';
 import { Group, type Transport } from '@cpgkit/core';
 import { Locks, type Lock, type Leadership } from '@cpgkit/locks';
 import { ReplicatedMap, type Json } from '@cpgkit/statemachine';
@@ -156,6 +157,11 @@ export class NodeAgent implements DemoNode {
       config,
       digest: `${this.#map.machine.digest().slice(0, 4)}${this.#locks.machine.digest().slice(0, 4)}`,
     });
+  }
+
+  /** This node's replicas, for the live view (`--web`). */
+  liveNode(): LiveViewNode {
+    return { kv: this.#map, locks: this.#locks.machine };
   }
 
   digests(): Promise<string[]> {
