@@ -20,6 +20,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import {
   CompareFailedError,
   NoQuorumError,
+  NotReadyError,
   ValueTooLargeError,
   type Json,
   type ReplicatedMap,
@@ -137,7 +138,8 @@ function answerError(map: ReplicatedMap, res: ServerResponse, err: unknown): voi
     const current = map.entry(err.key)?.revision ?? 0;
     return sendJson(res, 409, { error: err.message, key: err.key, current });
   }
-  if (err instanceof NoQuorumError) return sendJson(res, 503, { error: err.message });
+  if (err instanceof NoQuorumError || err instanceof NotReadyError)
+    return sendJson(res, 503, { error: err.message });
   if (err instanceof ValueTooLargeError) return sendJson(res, 413, { error: err.message });
   const e = err instanceof Error ? err : new Error(String(err));
   sendJson(res, 500, { error: `${e.name}: ${e.message}` });

@@ -146,7 +146,8 @@ export class NodeAgent implements DemoNode {
   row(): Promise<NodeRow> {
     const info = this.#locks.leader(ELECTION);
     const config: Record<string, unknown> = {};
-    for (const item of this.#map.list()) config[item.key] = item.value;
+    // before its first sync a replica has nothing to read (list() would throw NotReadyError)
+    if (this.#map.readable) for (const item of this.#map.list()) config[item.key] = item.value;
     return Promise.resolve({
       node: this.node,
       pid: this.#map.machine.self.pid,

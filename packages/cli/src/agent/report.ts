@@ -4,7 +4,7 @@
  * @module
  */
 import { hostname } from 'node:os';
-import type { LocksState } from '@cpgkit/locks';
+import type { LocksCommand, LocksResult, LocksState } from '@cpgkit/locks';
 import type { MachineStatus, StateMachine } from '@cpgkit/statemachine';
 import type { AgentState, Replicas } from './types.js';
 import type { MachineObserver } from './observer.js';
@@ -99,7 +99,8 @@ export interface AgentReport {
  */
 export interface ReportSource {
   readonly kv: Replicas['kv'];
-  readonly locks: Replicas['locks'];
+  /** The lock machine (`Locks.machine`; a `ReplicatedStateMachine`, whose replica id and `Q` are reported). */
+  readonly locks: StateMachine<LocksState, LocksCommand, LocksResult>;
   readonly observers: Replicas['observers'];
   /** The CPG group names of the store and the lock machine. */
   readonly groups: { readonly store: string; readonly locks: string };
@@ -134,10 +135,7 @@ export function reportOf(
   pid: number = process.pid,
 ): AgentReport {
   const state = agent.state;
-  const kvm = source.kv.machine as unknown as StateMachine<unknown, unknown, unknown> & {
-    replicaId: string;
-    replicas: readonly string[];
-  };
+  const kvm = source.kv.machine as unknown as ReplicaLike;
   const self = kvm.self;
   const locksContent = lockContent(source.locks.state);
   return {
@@ -160,20 +158,22 @@ export function reportOf(
   };
 }
 
-function machineReport(
-  m: StateMachine<unknown, unknown, unknown> & { replicaId: string; replicas: readonly string[] },
-  group: string,
-  observer: MachineObserver,
-): MachineReport {
+/** A state machine with a replica id and `Q` (a `ReplicatedStateMachine`). */
+type ReplicaLike = StateMachine<unknown, unknown, unknown> & {
+  readonly replicaId?: string;
+  readonly replicas?: readonly string[];
+};
+
+function machineReport(m: ReplicaLike, group: string, observer: MachineObserver): MachineReport {
   const s = observer.stats;
   return {
     group,
     status: m.status,
-    replicaId: m.replicaId,
+    replicaId: m.replicaId ?? '',
     epoch: m.epoch,
     index: m.index.toString(),
     digest: m.digest(),
-    replicaSet: [...m.replicas],
+    replicaSet: [...(m.replicas ?? [])],
     members: m.members.map(({ nodeid, pid }) => ({ nodeid, pid })),
     lastSync: s.lastSyncAt === undefined ? null : new Date(s.lastSyncAt).toISOString(),
     syncRounds: s.rounds,

@@ -4,8 +4,8 @@
  * each node reported as an agent would report itself.
  * @module
  */
-import type { LocksCommand, LocksResult, LocksState } from '@cpgkit/locks';
-import type { ReplicatedMap, ReplicatedStateMachine } from '@cpgkit/statemachine';
+import type { LocksStateMachine } from '@cpgkit/locks';
+import type { ReplicatedMap } from '@cpgkit/statemachine';
 import { httpUrl, listen } from '../agent/http.js';
 import { MachineObserver } from '../agent/observer.js';
 import { reportOf, type ReportSource } from '../agent/report.js';
@@ -17,7 +17,7 @@ import { liveViewHandler } from './web.js';
 /** One node's replicas: a config store and a lock machine (`Locks.machine`). */
 export interface LiveViewNode {
   readonly kv: ReplicatedMap;
-  readonly locks: ReplicatedStateMachine<LocksState, LocksCommand, LocksResult>;
+  readonly locks: LocksStateMachine;
 }
 
 /** Options of `serveLiveView`. */
