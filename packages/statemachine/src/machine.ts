@@ -418,9 +418,13 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     if (!this.decisionQuorate || !this.localQuorate) return 'minority';
     return 'ready';
   }
-  /** This member holds a state synced with the group now (not before its first sync round). */
-  get hasSyncedState(): boolean {
-    return !this.syncing && this.hasState;
+  /**
+   * This member holds a state: restored from its data directory, or received or bootstrapped in
+   * a sync round (stale until a sync round ends in a quorate component). False for a new member
+   * before its first sync.
+   */
+  get holdsState(): boolean {
+    return this.hasState;
   }
   /** True unless `status` is `ready`. */
   get stale(): boolean {

@@ -118,8 +118,6 @@ export class ReplicatedMap implements AsyncDisposable {
   private lastState: MapState | undefined;
   /** Read barriers in flight: id -> the state at the barrier's place in the log, once applied. */
   private readonly barriers = new Map<string, MapState | undefined>();
-  /** This replica held a synced state once: local reads answer from then on (maybe stale). */
-  private everSynced: boolean;
 
   private constructor(
     machine: ReplicatedStateMachine<MapState, MapCommand, MapResult>,
@@ -129,11 +127,7 @@ export class ReplicatedMap implements AsyncDisposable {
     this.machine = machine;
     this.limits = limits;
     this.historyLimit = historyLimit;
-    this.everSynced = machine.hasSyncedState;
     machine.subscribe((c) => this.onChange(c));
-    machine.on('status', () => {
-      if (machine.hasSyncedState) this.everSynced = true;
-    });
   }
 
   /**
@@ -157,8 +151,8 @@ export class ReplicatedMap implements AsyncDisposable {
 
   /**
    * The value of `key`, or `undefined`. Without options: the local replica's value, now
-   * (synchronous; stale in a minority or while the replica lags; `NotReadyError` before the
-   * replica's first sync with the group). With options: a promise, linearizable unless
+   * (synchronous; stale in a minority or while the replica lags; `NotReadyError` while the
+   * replica holds no state: a new member before its first sync with the group). With options: a promise, linearizable unless
    * `consistency: 'stale'` (see `ReadOptions`; a stale read waits for the first sync). The value
    * is frozen (deeply): it is the store's own, shared by every read.
    * @example
@@ -200,13 +194,12 @@ export class ReplicatedMap implements AsyncDisposable {
   }
 
   /**
-   * Whether local reads answer: the replica held a state synced with the group at least once
-   * (it may be stale since: see `stale`). Before that, `get`, `entry`, `has` and `list`
-   * without options throw `NotReadyError`.
+   * Whether local reads answer: the replica holds a state (restored from its data directory, or
+   * received from the group in its first sync round; stale until it is `ready`). Before that,
+   * `get`, `entry`, `has` and `list` without options throw `NotReadyError`.
    */
   get readable(): boolean {
-    if (!this.everSynced && this.machine.hasSyncedState) this.everSynced = true;
-    return this.everSynced;
+    return this.machine.holdsState;
   }
 
   /** The state a synchronous read sees, or `NotReadyError`. */
@@ -215,7 +208,7 @@ export class ReplicatedMap implements AsyncDisposable {
       throw new NotReadyError(
         this.machine.status === 'closed'
           ? 'the store was closed before it synced with the group: nothing to read'
-          : 'the store has not synced with the group yet (await ready() or synced() first, or read with options, which wait)',
+          : 'the store holds no state yet: it has not synced with the group (await ready() or synced() first, or read with options, which wait)',
       );
     return this.machine.state;
   }
