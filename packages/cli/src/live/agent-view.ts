@@ -53,7 +53,8 @@ export function agentLiveState(
       cluster: {
         nodeid,
         quorate: store?.quorate ?? false,
-        nodes: ring ?? [...new Set((store?.members() ?? []).map((m) => m.nodeid))].sort(),
+        nodes:
+          ring ?? [...new Set((store?.members() ?? []).map((m) => m.nodeid))].sort((a, b) => a - b),
         votequorum: null,
       },
       reports: [own, ...others],
