@@ -12,8 +12,9 @@
  * | `GET /status`                         | `200 {node, status, stale, revision, digest}`      |
  *
  * Reads are local (no network round trip) and carry `stale: true` when this replica is not
- * synced in a quorate component. Writes go through the group: `503` when this node has no
- * quorum, `409` when a compare-and-set lost, `413` for a value over the size limit.
+ * synced in a quorate component (`503` before the replica's first sync: `NotReadyError`).
+ * Writes go through the group: `503` when this node has no quorum, `409` when a
+ * compare-and-set lost, `413` for a value over the size limit.
  * @module
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
