@@ -30,4 +30,17 @@ export default tseslint.config(
       globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly' },
     },
   },
+  {
+    // the live view's page script runs in the browser (no bundler, no framework)
+    files: ['packages/cli/web/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        document: 'readonly',
+        Node: 'readonly',
+        EventSource: 'readonly',
+        JSON: 'readonly',
+      },
+    },
+  },
 );

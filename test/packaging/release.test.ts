@@ -5,7 +5,7 @@
  */
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { changelogHas, commonVersion, rollChangelog, setVersion } from '../../scripts/release.js';
 import { publishedPackages, ROOT } from '../../scripts/workspace.js';
@@ -98,5 +98,20 @@ describe('the repository', () => {
   it('has one version for every published package, and a changelog section for it', () => {
     const version = commonVersion(publishedPackages(ROOT));
     expect(changelogHas(readFileSync(join(ROOT, 'CHANGELOG.md'), 'utf8'), version)).toBe(true);
+  });
+
+  it("names one repository everywhere: the root's URL, and each package's own folder", () => {
+    // the URL itself is a placeholder until the project's home is decided (README, Releasing)
+    const root = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      repository: { url: string };
+    };
+    expect(root.repository.url).toMatch(/^git\+https:\/\/.+\.git$/);
+    for (const p of publishedPackages(ROOT)) {
+      expect(p.manifest.repository, p.manifest.name).toEqual({
+        type: 'git',
+        url: root.repository.url,
+        directory: relative(ROOT, p.dir),
+      });
+    }
   });
 });

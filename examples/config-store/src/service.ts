@@ -12,14 +12,16 @@
  * | `GET /status`                         | `200 {node, status, stale, revision, digest}`      |
  *
  * Reads are local (no network round trip) and carry `stale: true` when this replica is not
- * synced in a quorate component. Writes go through the group: `503` when this node has no
- * quorum, `409` when a compare-and-set lost, `413` for a value over the size limit.
+ * synced in a quorate component (`503` before the replica's first sync: `NotReadyError`).
+ * Writes go through the group: `503` when this node has no quorum, `409` when a
+ * compare-and-set lost, `413` for a value over the size limit.
  * @module
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import {
   CompareFailedError,
   NoQuorumError,
+  NotReadyError,
   ValueTooLargeError,
   type Json,
   type ReplicatedMap,
@@ -137,7 +139,8 @@ function answerError(map: ReplicatedMap, res: ServerResponse, err: unknown): voi
     const current = map.entry(err.key)?.revision ?? 0;
     return sendJson(res, 409, { error: err.message, key: err.key, current });
   }
-  if (err instanceof NoQuorumError) return sendJson(res, 503, { error: err.message });
+  if (err instanceof NoQuorumError || err instanceof NotReadyError)
+    return sendJson(res, 503, { error: err.message });
   if (err instanceof ValueTooLargeError) return sendJson(res, 413, { error: err.message });
   const e = err instanceof Error ? err : new Error(String(err));
   sendJson(res, 500, { error: `${e.name}: ${e.message}` });

@@ -5,6 +5,7 @@
  * real corosync (`node-process.ts`).
  * @module
  */
+import type { LiveViewNode } from '@cpgkit/cli';
 import { Group, type Transport } from '@cpgkit/core';
 import { Locks, type Lock, type Leadership } from '@cpgkit/locks';
 import { ReplicatedMap, type Json } from '@cpgkit/statemachine';
@@ -145,7 +146,8 @@ export class NodeAgent implements DemoNode {
   row(): Promise<NodeRow> {
     const info = this.#locks.leader(ELECTION);
     const config: Record<string, unknown> = {};
-    for (const item of this.#map.list()) config[item.key] = item.value;
+    // before its first sync a replica has nothing to read (list() would throw NotReadyError)
+    if (this.#map.readable) for (const item of this.#map.list()) config[item.key] = item.value;
     return Promise.resolve({
       node: this.node,
       pid: this.#map.machine.self.pid,
@@ -156,6 +158,11 @@ export class NodeAgent implements DemoNode {
       config,
       digest: `${this.#map.machine.digest().slice(0, 4)}${this.#locks.machine.digest().slice(0, 4)}`,
     });
+  }
+
+  /** This node's replicas, for the live view (`--web`). */
+  liveNode(): LiveViewNode {
+    return { kv: this.#map, locks: this.#locks.machine };
   }
 
   digests(): Promise<string[]> {

@@ -3,9 +3,13 @@
  * process on each, faults made with `partition` / `heal`.
  * @module
  */
+import type { LiveViewNode } from '@cpgkit/cli';
 import { embeddedCluster } from '@cpgkit/core';
 import { NodeAgent } from './agent.js';
 import type { ClusterControl } from './node.js';
+
+/** The prefix of the demo's two groups (`PREFIX.config`, `PREFIX.locks`). */
+export const DEMO_GROUP = 'cpgkit-demo';
 
 /** Options for `startMemoryCluster`. */
 export interface MemoryClusterOptions {
@@ -14,8 +18,16 @@ export interface MemoryClusterOptions {
   readonly seed: number;
 }
 
+/** The in-memory cluster: its nodes live in this process, so the live view can watch them. */
+export interface MemoryClusterControl extends ClusterControl {
+  /** Each node's replicas (for `serveLiveView`). */
+  liveNodes(): LiveViewNode[];
+}
+
 /** Start an in-memory cluster and one demo node process on each of its nodes. */
-export async function startMemoryCluster(options: MemoryClusterOptions): Promise<ClusterControl> {
+export async function startMemoryCluster(
+  options: MemoryClusterOptions,
+): Promise<MemoryClusterControl> {
   const cluster = embeddedCluster({ nodes: options.nodes, seed: options.seed });
   const nodes: NodeAgent[] = [];
   for (const n of cluster.nodeIds) {
@@ -23,13 +35,14 @@ export async function startMemoryCluster(options: MemoryClusterOptions): Promise
       await NodeAgent.start({
         node: n,
         transport: cluster.processTransport(n),
-        group: 'cpgkit-demo',
+        group: DEMO_GROUP,
       }),
     );
   }
   return {
     transport: 'memory',
     nodes,
+    liveNodes: () => nodes.map((n) => n.liveNode()),
     isolate(n: number) {
       cluster.partition(
         [n],

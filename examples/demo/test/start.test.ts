@@ -25,7 +25,7 @@ describe('the demo as its README runs it', () => {
   it('every flag the README passes with `npm run demo -- FLAG` is one the entry takes', async () => {
     const readme = await readFile(`${ROOT}examples/demo/README.md`, 'utf8');
     const flags = [...readme.matchAll(/^npm run demo -- (--[a-z]+)/gm)].map((m) => m[1]!);
-    expect(flags.sort()).toEqual(['--corosync', '--fast', '--memory']);
+    expect(flags.sort()).toEqual(['--corosync', '--fast', '--memory', '--web']);
     // the entry parses its flags strictly: with --help it exits 0 only if it knows every one
     const usage = await new Promise<string>((resolve, reject) =>
       execFile(TSX, [...ENTRY, '--help', ...flags], { cwd: ROOT, timeout: 60_000 }, (err, out) =>

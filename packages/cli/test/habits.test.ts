@@ -132,6 +132,35 @@ describe('store commands with an agent on every node', () => {
     return (await cpgkitOn(cluster, n, args)).code;
   };
 
+  it('kv watch prints changes as its copy applies them, and exits 8 (never silently 0) when its connection closes', async () => {
+    stdout = '';
+    stderr = '';
+    const watching = cpgkitOn(cluster, 2, ['kv', 'watch', '--group', GROUP, 'w/']);
+    const until = async (pred: () => boolean, what: string): Promise<void> => {
+      const deadline = performance.now() + 30_000;
+      while (!pred()) {
+        if (performance.now() > deadline) throw new Error(`${what}; stderr: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    await until(() => stderr.includes('watching group'), 'the watch did not start');
+    expect((await cpgkitOn(cluster, 1, ['kv', 'set', '--group', GROUP, 'w/a', '1'])).code).toBe(0);
+    await until(() => stdout.includes('"key":"w/a"'), 'no change printed');
+    expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toEqual({
+      type: 'set',
+      key: 'w/a',
+      value: 1,
+      revision: 1,
+    });
+    // node 2's corosync dies: the watch's connection closes under it
+    cluster.crashNode(2);
+    const { code } = await watching;
+    expect(code).toBe(8);
+    expect(stderr).toMatch(/MachineClosedError: the watch of group cli-habits ended/);
+    cluster.restartNode(2);
+    await agentReady(agents[1]!);
+  });
+
   it('kv set/delete -w json print the revision on stdout; get -w json the entry; CPGKIT_GROUP is the default group', async () => {
     process.env.CPGKIT_GROUP = GROUP;
     expect(await run(1, ['kv', 'set', '-w', 'json', 'a', '{"x":1}']), stderr).toBe(0);

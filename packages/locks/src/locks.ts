@@ -371,7 +371,8 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
     wait: boolean,
     command: (id: string) => LocksCommand,
   ): Promise<Lock | Leadership | null> {
-    if (this.#closed) throw new MachineClosedError('the Locks client is closed');
+    if (this.#closed)
+      throw new MachineClosedError('the Locks client is closed', { outcome: 'not-applied' });
     this.#refuseReentry(name, spec);
     const what = spec === undefined ? `campaign for '${name}'` : `acquire '${name}'`;
     const ws = waitSignal(this.machine.clock, options, what);
@@ -379,7 +380,8 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
     try {
       for (;;) {
         await this.#readyOrRefuse(what, ws.signal);
-        if (this.#closed) throw new MachineClosedError('the Locks client is closed');
+        if (this.#closed)
+          throw new MachineClosedError('the Locks client is closed', { outcome: 'not-applied' });
         id = uuidv7();
         let resolve!: Waiter['resolve'];
         const done = new Promise<Lock | Leadership | 'dropped' | 'minority'>((r) => (resolve = r));
@@ -416,7 +418,8 @@ export class Locks implements AsyncDisposable, LockOwner, LeadershipOwner {
         const out = await raceSignal(done, ws.signal);
         if (out === 'minority') throw minorityError(what, true);
         if (out === 'dropped') {
-          if (this.#closed) throw new MachineClosedError('the Locks client is closed');
+          if (this.#closed)
+            throw new MachineClosedError('the Locks client is closed', { outcome: 'not-applied' });
           // the primary component forgot our request (we were cut off from it): ask again
           id = undefined;
           continue;

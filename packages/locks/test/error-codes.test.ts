@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import * as core from '@cpgkit/core';
 import * as statemachine from '@cpgkit/statemachine';
+import { MemoryCluster } from '@cpgkit/core/testing';
 import * as locks from '../src/index.js';
 
 type AnyError = new (...args: never[]) => core.CpgError;
@@ -54,6 +55,7 @@ const NOT_APPLIED = new Set([
   'InvalidLockRequestError',
   'StaleTokenError',
   'AlreadyHeldError',
+  'NotReadyError',
 ]);
 
 describe('error codes and outcomes', () => {
@@ -95,6 +97,18 @@ describe('error codes and outcomes', () => {
     expect(core.isNotApplied(new Error('x'))).toBe(false);
     expect(core.isNotApplied(new DOMException('t', 'TimeoutError'))).toBe(false);
     expect(core.isNotApplied('a string')).toBe(false);
+  });
+
+  it('a closed Locks refuses with MachineClosedError, not applied (nothing was sent)', async () => {
+    const cluster = new MemoryCluster({ nodes: 1, seed: 4, realTime: true });
+    const l = await locks.Locks.open(cluster.member(1), { groupName: 'closed-test' });
+    await l.close();
+    const e = await l.acquire('x').catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(statemachine.MachineClosedError);
+    expect(core.isNotApplied(e)).toBe(true);
+    const c = await l.campaign('y').catch((err: unknown) => err);
+    expect(core.isNotApplied(c)).toBe(true);
+    cluster.destroy();
   });
 
   it('the cs_error_t of a corosync call is csError; JSON carries name, code, outcome, message', () => {

@@ -47,11 +47,28 @@ export class CommandFailedError extends CpgError {
 
 /**
  * The state machine was closed (by us, or its group closed under it). A command in flight when it
- * closed may have been applied elsewhere (`outcome` `'unknown'`).
+ * closed may have been applied elsewhere (`outcome` `'unknown'`); a call refused because the
+ * machine was closed before it sent anything says `'not-applied'`.
  */
 export class MachineClosedError extends CpgError {
   override name = 'MachineClosedError';
   override readonly code: string = 'CPGKIT_MACHINE_CLOSED';
+}
+
+/**
+ * A local read of a replica that holds no synced state yet: before its first sync round with
+ * the group ended (right after `open()`, or while no replica that holds the state is
+ * reachable), a synchronous read would answer from an empty or outdated state. Wait for
+ * `ready()` (or `synced()`), or read with options (`get(key, { consistency: 'stale' })` waits
+ * for the first sync). Nothing was read or changed: `outcome` `'not-applied'`, safe to retry.
+ */
+export class NotReadyError extends CpgError {
+  override name = 'NotReadyError';
+  override readonly code: string = 'CPGKIT_NOT_READY';
+  protected override get defaultOutcome(): Outcome {
+    return 'not-applied';
+  }
+  override readonly retryable = true;
 }
 
 /** A value or command is larger than the documented limit. */

@@ -92,6 +92,8 @@ import { applyCommand, applyMembership, applyTick } from './apply.js';
 import { tallyDigests, type Check } from './digest-check.js';
 import { assembleChunks, snapshotFrames, type Transfer } from './snapshot-transfer.js';
 
+/** A `MachineClosedError` option: refused before anything was sent. */
+const NOT_SENT = { outcome: 'not-applied' } as const;
 /** Options for `ReplicatedStateMachine.open`. */
 export interface OpenOptions extends WaitOptions {
   /**
@@ -416,6 +418,14 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     if (!this.decisionQuorate || !this.localQuorate) return 'minority';
     return 'ready';
   }
+  /**
+   * This member holds a state: restored from its data directory, or received or bootstrapped in
+   * a sync round (stale until a sync round ends in a quorate component). False for a new member
+   * before its first sync.
+   */
+  get holdsState(): boolean {
+    return this.hasState;
+  }
   /** True unless `status` is `ready`. */
   get stale(): boolean {
     return this.status !== 'ready';
@@ -507,7 +517,8 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
 
   /** Resolves once synced and quorate (`status === 'ready'`). */
   ready(options?: WaitOptions): Promise<void> {
-    if (this.isClosed) return Promise.reject(new MachineClosedError('the state machine is closed'));
+    if (this.isClosed)
+      return Promise.reject(new MachineClosedError('the state machine is closed', NOT_SENT));
     if (this.status === 'ready') return Promise.resolve();
     const d = deferred<void>();
     this.readyWaiters.add(d);
@@ -516,7 +527,8 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
 
   /** Resolves once this member holds a synced state (quorate or not). */
   synced(options?: WaitOptions): Promise<void> {
-    if (this.isClosed) return Promise.reject(new MachineClosedError('the state machine is closed'));
+    if (this.isClosed)
+      return Promise.reject(new MachineClosedError('the state machine is closed', NOT_SENT));
     if (!this.syncing && this.hasState) return Promise.resolve();
     const d = deferred<void>();
     this.syncWaiters.add(d);
@@ -567,7 +579,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   }
 
   private assertWritable(): void {
-    if (this.isClosed) throw new MachineClosedError('the state machine is closed');
+    if (this.isClosed) throw new MachineClosedError('the state machine is closed', NOT_SENT);
     if (this.cutOff || (!this.localQuorate && this.selfId !== undefined)) throw new NoQuorumError();
     if (!this.syncing && this.hasState && !this.decisionQuorate) throw new NoQuorumError();
   }
@@ -713,9 +725,14 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     );
     for (const p of this.pending.values()) p.d.reject(err);
     this.pending.clear();
-    for (const d of this.readyWaiters) d.reject(err);
+    // waiting for ready or the first sync: nothing was sent
+    const unsent = new MachineClosedError(
+      err.message,
+      error === undefined ? NOT_SENT : { ...NOT_SENT, cause: error },
+    );
+    for (const d of this.readyWaiters) d.reject(unsent);
     this.readyWaiters.clear();
-    for (const d of this.syncWaiters) d.reject(err);
+    for (const d of this.syncWaiters) d.reject(unsent);
     this.syncWaiters.clear();
     this.lastStatus = 'closed';
     this.emit({ type: 'status', status: 'closed' });

@@ -21,7 +21,7 @@ import type { Logger } from 'pino';
 import type { GroupNames } from './group-names.js';
 import type { AgentState, Replicas } from './types.js';
 import { MachineObserver } from './observer.js';
-import { buildReport } from './report.js';
+import { buildReport, type AgentReport } from './report.js';
 import { StatusResponder } from './status-responder.js';
 
 /** Options of `new Agent`. */
@@ -66,6 +66,7 @@ export class Agent {
   readonly #stateListeners = new Set<(s: AgentState) => void>();
   readonly #stop = new AbortController();
   #loop: Promise<void> | undefined;
+  #responder: StatusResponder | undefined;
   #reconnects = 0;
 
   constructor(options: AgentOptions) {
@@ -80,6 +81,14 @@ export class Agent {
   /** How many times the agent connected again after losing corosync. */
   get reconnects(): number {
     return this.#reconnects;
+  }
+
+  /**
+   * The reports of every agent of the group that answers within `timeoutMs` (this one
+   * included), as `cpgkit status` gathers them; empty while not connected to the status channel.
+   */
+  async askAgents(timeoutMs: number): Promise<AgentReport[]> {
+    return (await this.#responder?.ask(timeoutMs)) ?? [];
   }
 
   /** Call `listener` with every new connection's replicas; it may return a cleanup. */
@@ -139,6 +148,7 @@ export class Agent {
           );
           return undefined;
         });
+        this.#responder = responder;
         if (!first) this.#reconnects++;
         first = false;
         this.#setState({ kind: 'running', replicas });
@@ -170,6 +180,7 @@ export class Agent {
           );
         this.#setState({ kind: 'connecting', attempt, reason });
       } finally {
+        this.#responder = undefined;
         for (const c of cleanups) c();
         await this.#closeAll(replicas, responder);
       }

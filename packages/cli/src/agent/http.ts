@@ -1,9 +1,10 @@
 /**
- * The agent's HTTP endpoint: `GET /healthz` (200 `ok`, or 503 with the reason, as text) and
- * `GET /metrics` (Prometheus text format). Loopback by default.
+ * The agent's HTTP endpoint: `GET /healthz` (200 `ok`, or 503 with the reason, as text),
+ * `GET /metrics` (Prometheus text format), and the live view's paths when one is given
+ * (`/`, `/events`, `/api/state`: see `live/web.ts`). Loopback by default.
  * @module
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Health } from './health.js';
 
@@ -26,18 +27,27 @@ export function parseHttpAddress(text: string): HttpAddress | undefined {
   return { host, port };
 }
 
-/** Serve `/healthz` and `/metrics`; resolves once listening, with the bound address. */
+/** What else to answer: true when it answered `req`. */
+export type ExtraHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+/** A listening HTTP server. */
+export interface HttpServer {
+  readonly server: Server;
+  /** The bound address (port 0 resolved). */
+  readonly address: HttpAddress;
+  /** Stop listening and drop every connection (event streams included). */
+  close(): Promise<void>;
+}
+
+/** Serve `/healthz`, `/metrics` and `extra`'s paths; resolves once listening. */
 export async function startHttp(
   address: HttpAddress,
   health: () => Health,
   registry: Registry,
-): Promise<{ server: Server; address: HttpAddress; close: () => Promise<void> }> {
-  const server = createServer((req, res) => {
+  extra?: ExtraHandler,
+): Promise<HttpServer> {
+  return listen(address, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD' }).end();
-      return;
-    }
     if (path === '/healthz') {
       const h = health();
       res
@@ -52,9 +62,24 @@ export async function startHttp(
       );
       return;
     }
+    if (extra?.(req, res)) return;
     res
       .writeHead(404, { 'content-type': 'text/plain' })
-      .end('not found: try /healthz or /metrics\n');
+      .end(`not found: try ${extra ? '/ (the live view), ' : ''}/healthz or /metrics\n`);
+  });
+}
+
+/** Listen on `address` with `handler` for GET and HEAD (405 otherwise). */
+export async function listen(
+  address: HttpAddress,
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<HttpServer> {
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    handler(req, res);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -74,4 +99,10 @@ export async function startHttp(
         server.close(() => resolve());
       }),
   };
+}
+
+/** `http://HOST:PORT/` of `address` (brackets around an IPv6 host). */
+export function httpUrl(address: HttpAddress): string {
+  const host = address.host.includes(':') ? `[${address.host}]` : address.host;
+  return `http://${host}:${address.port}/`;
 }

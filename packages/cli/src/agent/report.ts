@@ -4,7 +4,7 @@
  * @module
  */
 import { hostname } from 'node:os';
-import type { LocksState } from '@cpgkit/locks';
+import type { LocksCommand, LocksResult, LocksState } from '@cpgkit/locks';
 import type { MachineStatus, StateMachine } from '@cpgkit/statemachine';
 import type { AgentState, Replicas } from './types.js';
 import type { MachineObserver } from './observer.js';
@@ -93,56 +93,87 @@ export interface AgentReport {
     | null;
 }
 
+/**
+ * What a report is made of: one node's two replicas, their observers and their CPG groups.
+ * `Replicas` is one; the live view builds one per node of an in-process cluster.
+ */
+export interface ReportSource {
+  readonly kv: Replicas['kv'];
+  /** The lock machine (`Locks.machine`; a `ReplicatedStateMachine`, whose replica id and `Q` are reported). */
+  readonly locks: StateMachine<LocksState, LocksCommand, LocksResult>;
+  readonly observers: Replicas['observers'];
+  /** The CPG group names of the store and the lock machine. */
+  readonly groups: { readonly store: string; readonly locks: string };
+}
+
 /** The report of `agent` (its current `replicas`). */
 export function buildReport(
   agent: { readonly state: AgentState; readonly reconnects: number },
   replicas: Replicas,
 ): AgentReport {
+  return reportOf(agent, {
+    kv: replicas.kv,
+    locks: replicas.locks,
+    observers: replicas.observers,
+    groups: {
+      store: replicas.transports.store.name ?? '',
+      locks: replicas.transports.locks.name ?? '',
+    },
+  });
+}
+
+/**
+ * The report of one node's replicas (`source`).
+ * @param pid - the process id to report @defaultValue `process.pid`
+ */
+export function reportOf(
+  agent: {
+    readonly state: { readonly kind: AgentState['kind']; readonly reason?: string };
+    readonly reconnects: number;
+  },
+  source: ReportSource,
+  pid: number = process.pid,
+): AgentReport {
   const state = agent.state;
-  const kvm = replicas.kv.machine as unknown as StateMachine<unknown, unknown, unknown> & {
-    replicaId: string;
-    replicas: readonly string[];
-  };
+  const kvm = source.kv.machine as unknown as ReplicaLike;
   const self = kvm.self;
-  const locksContent = lockContent(replicas.locks.state);
+  const locksContent = lockContent(source.locks.state);
   return {
     v: REPORT_VERSION,
     nodeid: self.nodeid,
-    pid: process.pid,
+    pid,
     hostname: hostname(),
     state: state.kind,
-    ...(state.kind === 'connecting' ? { reason: state.reason } : {}),
+    ...(state.kind === 'connecting' && state.reason !== undefined ? { reason: state.reason } : {}),
     reconnects: agent.reconnects,
     store: {
-      ...machineReport(kvm, replicas.transports.store.name ?? '', replicas.observers.store),
-      revision: replicas.kv.revision,
-      keys: replicas.kv.size,
+      ...machineReport(kvm, source.groups.store, source.observers.store),
+      revision: source.kv.revision,
+      keys: source.kv.size,
     },
     locks: {
-      ...machineReport(
-        replicas.locks,
-        replicas.transports.locks.name ?? '',
-        replicas.observers.locks,
-      ),
+      ...machineReport(source.locks, source.groups.locks, source.observers.locks),
       ...locksContent,
     },
   };
 }
 
-function machineReport(
-  m: StateMachine<unknown, unknown, unknown> & { replicaId: string; replicas: readonly string[] },
-  group: string,
-  observer: MachineObserver,
-): MachineReport {
+/** A state machine with a replica id and `Q` (a `ReplicatedStateMachine`). */
+type ReplicaLike = StateMachine<unknown, unknown, unknown> & {
+  readonly replicaId?: string;
+  readonly replicas?: readonly string[];
+};
+
+function machineReport(m: ReplicaLike, group: string, observer: MachineObserver): MachineReport {
   const s = observer.stats;
   return {
     group,
     status: m.status,
-    replicaId: m.replicaId,
+    replicaId: m.replicaId ?? '',
     epoch: m.epoch,
     index: m.index.toString(),
     digest: m.digest(),
-    replicaSet: [...m.replicas],
+    replicaSet: [...(m.replicas ?? [])],
     members: m.members.map(({ nodeid, pid }) => ({ nodeid, pid })),
     lastSync: s.lastSyncAt === undefined ? null : new Date(s.lastSyncAt).toISOString(),
     syncRounds: s.rounds,

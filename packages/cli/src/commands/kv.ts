@@ -19,6 +19,7 @@
 import { Option, type Command } from 'commander';
 import { TimeoutError } from '@cpgkit/core';
 import {
+  MachineClosedError,
   NoQuorumError,
   type Json,
   type MapChange,
@@ -300,7 +301,11 @@ export const registerKv: RegisterCommand = (program) => {
     });
 
   storeOptions(kv.command('watch'))
-    .description("print changes (under PREFIX) as JSON lines until Ctrl-C (this node's copy)")
+    .description(
+      "print changes (under PREFIX) as JSON lines until Ctrl-C: this client's own copy of the " +
+        'store, from now on (no history), each change as soon as it is applied here, in the ' +
+        'agreed order (before a majority acknowledged it); exit 8 if its connection closes',
+    )
     .argument('[prefix]', 'only keys that start with this', '')
     .action(async (prefix: string, opts: StoreOpts) => {
       await oneShot(opts, async (store, signal) => {
@@ -314,6 +319,11 @@ export const registerKv: RegisterCommand = (program) => {
         for await (const c of store.watch(prefix, { signal })) {
           process.stdout.write(`${JSON.stringify(changeJson(c))}\n`);
         }
+        // the watch ends on Ctrl-C, or when the store closed under it (corosync gone): say so
+        if (!signal.aborted)
+          throw new MachineClosedError(
+            `the watch of group ${opts.group} ended: its connection to the store closed`,
+          );
       });
     });
 };

@@ -11,13 +11,15 @@ import { Agent } from '../agent/agent.js';
 import { logAgent } from '../agent/agent-logs.js';
 import { groupNames } from '../agent/group-names.js';
 import { health } from '../agent/health.js';
-import { parseHttpAddress, startHttp, type HttpAddress } from '../agent/http.js';
+import { httpUrl, parseHttpAddress, startHttp, type HttpAddress } from '../agent/http.js';
 import { createLogger, type LogFormat } from '../agent/logger.js';
 import { agentMetrics } from '../agent/metrics.js';
 import { cliTransport } from '../clients.js';
 import { ENV, groupOption, UsageError, type RegisterCommand } from '../util.js';
 import { Option } from 'commander';
 import { interruptSignal } from '../interrupt.js';
+import { agentLiveState } from '../live/agent-view.js';
+import { liveViewHandler } from '../live/web.js';
 
 /** Options of `cpgkit serve`. */
 export interface ServeOptions {
@@ -41,7 +43,7 @@ export function serveCommand(cmd: Command): Command {
     .addOption(
       new Option(
         '--http <[host:]port>',
-        'serve /healthz and /metrics here (host defaults to 127.0.0.1)',
+        'serve the live view (/, /events, /api/state), /healthz and /metrics here (host defaults to 127.0.0.1)',
       )
         .env(ENV.http)
         .argParser((v: string) => {
@@ -84,13 +86,25 @@ export async function serve(opts: ServeOptions): Promise<void> {
     );
   const offLog = logAgent(agent, log);
   const registry = agentMetrics(agent);
+  const view = opts.http === undefined ? undefined : agentLiveState(agent, names);
+  const web = view === undefined ? undefined : liveViewHandler(view.live);
   let http: Awaited<ReturnType<typeof startHttp>> | undefined;
   try {
     if (opts.http !== undefined) {
-      http = await startHttp(opts.http, () => health(agent.state), registry);
+      http = await startHttp(
+        opts.http,
+        () => health(agent.state),
+        registry,
+        web === undefined ? undefined : (req, res) => web.handle(req, res),
+      );
       log.info(
-        { event: 'http', host: http.address.host, port: http.address.port },
-        `http on ${http.address.host}:${http.address.port} (/healthz, /metrics)`,
+        {
+          event: 'http',
+          host: http.address.host,
+          port: http.address.port,
+          url: httpUrl(http.address),
+        },
+        `http on ${http.address.host}:${http.address.port}: live view ${httpUrl(http.address)}, /healthz, /metrics`,
       );
     }
     agent.start();
@@ -114,6 +128,8 @@ export async function serve(opts: ServeOptions): Promise<void> {
     off();
     offLog();
     await agent.stop();
+    view?.close();
+    web?.close();
     await http?.close();
     log.flush();
   }

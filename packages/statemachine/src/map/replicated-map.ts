@@ -13,8 +13,10 @@ import {
   CommandFailedError,
   CompareFailedError,
   HistoryCompactedError,
+  NotReadyError,
   ValueTooLargeError,
 } from '../errors.js';
+import { deepFreeze } from './freeze.js';
 import {
   DEFAULT_LIMITS,
   changedLeaves,
@@ -149,11 +151,13 @@ export class ReplicatedMap implements AsyncDisposable {
 
   /**
    * The value of `key`, or `undefined`. Without options: the local replica's value, now
-   * (synchronous; stale in a minority or while the replica lags). With options: a promise,
-   * linearizable unless `consistency: 'stale'` (see `ReadOptions`). Shared with the store's
-   * state: do not modify it.
+   * (synchronous; stale in a minority or while the replica lags; `NotReadyError` while the
+   * replica holds no state: a new member before its first sync with the group). With options: a promise, linearizable unless
+   * `consistency: 'stale'` (see `ReadOptions`; a stale read waits for the first sync). The value
+   * is frozen (deeply): it is the store's own, shared by every read.
    * @example
    * ```ts
+   * await kv.ready();
    * kv.get('db/url');                                             // local, may be stale
    * await kv.get('db/url', { consistency: 'linearizable' });      // sees every acknowledged write
    * ```
@@ -161,26 +165,52 @@ export class ReplicatedMap implements AsyncDisposable {
   get(key: string): Json | undefined;
   get(key: string, options: ReadOptions): Promise<Json | undefined>;
   get(key: string, options?: ReadOptions): Json | undefined | Promise<Json | undefined> {
-    if (options === undefined) return getEntry(this.machine.state, key)?.value;
-    return this.readState(options).then((s) => getEntry(s, key)?.value);
+    if (options === undefined) return deepFreeze(getEntry(this.localState(), key)?.value);
+    return this.readState(options).then((s) => deepFreeze(getEntry(s, key)?.value));
   }
-  /** The entry of `key` (value, revisions, version), or `undefined`; options as for `get`. */
+  /**
+   * The entry of `key` (value, revisions, version), or `undefined`; options and `NotReadyError`
+   * as for `get`. Frozen.
+   */
   entry(key: string): MapEntry | undefined;
   entry(key: string, options: ReadOptions): Promise<MapEntry | undefined>;
   entry(key: string, options?: ReadOptions): MapEntry | undefined | Promise<MapEntry | undefined> {
-    if (options === undefined) return getEntry(this.machine.state, key);
-    return this.readState(options).then((s) => getEntry(s, key));
+    if (options === undefined) return deepFreeze(getEntry(this.localState(), key));
+    return this.readState(options).then((s) => deepFreeze(getEntry(s, key)));
   }
-  /** Whether `key` is set (local). */
+  /** Whether `key` is set (local; `NotReadyError` as for `get`). */
   has(key: string): boolean {
-    return getEntry(this.machine.state, key) !== undefined;
+    return getEntry(this.localState(), key) !== undefined;
   }
-  /** Entries whose key starts with `prefix`, sorted by key; options as for `get`. */
+  /**
+   * Entries whose key starts with `prefix`, sorted by key; options and `NotReadyError` as for
+   * `get`. Frozen.
+   */
   list(prefix?: string): MapItem[];
   list(prefix: string, options: ReadOptions): Promise<MapItem[]>;
   list(prefix = '', options?: ReadOptions): MapItem[] | Promise<MapItem[]> {
-    if (options === undefined) return listOf(this.machine.state, prefix);
+    if (options === undefined) return listOf(this.localState(), prefix);
     return this.readState(options).then((s) => listOf(s, prefix));
+  }
+
+  /**
+   * Whether local reads answer: the replica holds a state (restored from its data directory, or
+   * received from the group in its first sync round; stale until it is `ready`). Before that,
+   * `get`, `entry`, `has` and `list` without options throw `NotReadyError`.
+   */
+  get readable(): boolean {
+    return this.machine.holdsState;
+  }
+
+  /** The state a synchronous read sees, or `NotReadyError`. */
+  private localState(): MapState {
+    if (!this.readable)
+      throw new NotReadyError(
+        this.machine.status === 'closed'
+          ? 'the store was closed before it synced with the group: nothing to read'
+          : 'the store holds no state yet: it has not synced with the group (await ready() or synced() first, or read with options, which wait)',
+      );
+    return this.machine.state;
   }
 
   /**
@@ -203,7 +233,10 @@ export class ReplicatedMap implements AsyncDisposable {
 
   /** The state a read with `options` sees. */
   private async readState(options: ReadOptions): Promise<MapState> {
-    if (options.consistency === 'stale') return this.machine.state;
+    if (options.consistency === 'stale') {
+      if (!this.readable) await this.machine.synced(options);
+      return this.machine.state;
+    }
     return this.barrier(options);
   }
 
@@ -240,9 +273,20 @@ export class ReplicatedMap implements AsyncDisposable {
   get stale(): boolean {
     return this.machine.stale;
   }
-  /** Resolves once synced and quorate. */
+  /**
+   * Resolves once the replica is synced with the group in a quorate component (`status`
+   * `ready`): local reads then answer with the group's state and writes are accepted. Rejects
+   * with `TimeoutError`, the signal's reason, or `MachineClosedError`.
+   */
   ready(options?: WaitOptions): Promise<void> {
     return this.machine.ready(options);
+  }
+  /**
+   * Resolves once the replica holds a state synced with the group, quorate or not (a minority
+   * side syncs too): local reads then answer, maybe stale.
+   */
+  synced(options?: WaitOptions): Promise<void> {
+    return this.machine.synced(options);
   }
   /** Status and diagnostics of the underlying machine. */
   on<T extends MachineEvent['type']>(
@@ -390,7 +434,7 @@ export class ReplicatedMap implements AsyncDisposable {
           this.record({
             type: 'set',
             key: op.key,
-            value: e.value,
+            value: deepFreeze(e.value),
             revision: rev,
             createRevision: e.createRevision,
           });
@@ -414,7 +458,7 @@ export class ReplicatedMap implements AsyncDisposable {
 function listOf(state: MapState, prefix: string): MapItem[] {
   const out: MapItem[] = [];
   forEachEntry(state, (key, e) => {
-    if (key.startsWith(prefix)) out.push({ key, ...e });
+    if (key.startsWith(prefix)) out.push(Object.freeze({ key, ...e, value: deepFreeze(e.value) }));
   });
   return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
@@ -432,7 +476,7 @@ function diffStates(a: MapState, b: MapState): MapChange[] {
         out.push({
           type: 'set',
           key: k,
-          value: e.value,
+          value: deepFreeze(e.value),
           revision: e.revision,
           createRevision: e.createRevision,
         });
