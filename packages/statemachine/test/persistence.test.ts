@@ -57,9 +57,11 @@ const step = fc.oneof(
 describe('persistence: snapshot + log', () => {
   it('reloads exactly the last written image, whatever the mix of log records and snapshots', async () => {
     let run = 0;
+    // this test's own directory: were it to outlive its timeout, it must not write into the next test's
+    const root = dir;
     await fc.assert(
       fc.asyncProperty(fc.array(step, { maxLength: 40 }), fc.nat(400), async (steps, compact) => {
-        const d = join(dir, `r${run++}`);
+        const d = join(root, `r${run++}`);
         const store = new SnapshotStore(d, 'kv');
         const journal = new Journal<MapState>(store, compact);
         let state = emptyMap();
