@@ -8,7 +8,16 @@
  */
 import { freeze } from 'immer';
 import { v7 as uuidv7 } from 'uuid';
-import type { Clock, GroupTransport, MemberId, TimerHandle, WaitOptions } from '@cpgkit/core';
+import {
+  deferred,
+  withWait,
+  type Clock,
+  type Deferred,
+  type GroupTransport,
+  type MemberId,
+  type TimerHandle,
+  type WaitOptions,
+} from '@cpgkit/core';
 import { MachineClosedError } from './errors.js';
 import type { Incarnation, MachineDefinition, MachineStatus } from './types.js';
 import { encodeFrame, encodeName, type Frame, type KindValue } from './wire.js';
@@ -16,7 +25,6 @@ import type { CommandBody, RetireBody, TickBody } from './wire.js';
 import { memberKey, type Decision, type Summary } from './sync.js';
 import { imageDigest, type Image } from './image.js';
 import type { Journal } from './journal.js';
-import { deferred, withWait, type Deferred } from './wait.js';
 import { MachineEvents } from './machine-events.js';
 import type { Transfer } from './snapshot-transfer.js';
 import { CLOSED, SYNCING, isSynced, phaseOf, type Phase, type Quorum } from './phase.js';

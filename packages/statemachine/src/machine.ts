@@ -14,6 +14,8 @@ import { freeze } from 'immer';
 import {
   CpgError,
   PushIterator,
+  deferred,
+  withWait,
   type Clock,
   type GroupTransport,
   type WaitOptions,
@@ -32,7 +34,6 @@ import { Kind, MAX_BODY_DEPTH, jsonBody, jsonDepthWithin } from './wire.js';
 import { SnapshotStore } from './persistence.js';
 import { Journal } from './journal.js';
 import { registerReplica } from './replica-access.js';
-import { deferred, withWait } from './wait.js';
 import { CommandIds } from './command-ids.js';
 import { writeRefusal } from './phase.js';
 import { LocalReplica, NOT_SENT } from './local-replica.js';
