@@ -5,7 +5,8 @@
  */
 export type * from './types.js';
 export * from './errors.js';
-export { ReplicatedStateMachine, type OpenOptions } from './machine.js';
+export { ReplicatedStateMachine } from './machine.js';
+export type { OpenOptions } from './open-options.js';
 export { roleOptions, type Role, type RoleOptions } from './role.js';
 export { SnapshotStore, type LogRecord, type ReplicaIdentity } from './persistence.js';
 export { canonicalJson, digestOf } from './canonical.js';

@@ -2,16 +2,34 @@
  * What a persisting replica writes, and when: the immer patches of every change since the
  * last write, appended to the log as one record per batch; a whole snapshot instead when the
  * state did not come from recorded patches (a snapshot received in a sync, the first state) or
- * when the log has grown past the size of the last snapshot (and `compactBytes`).
+ * when the log has grown past the size of the last snapshot (and `compactBytes`). With a
+ * `JournalSchedule`, it also decides when: at most once per `delay` ms (`soon`), at once
+ * (`now`: a change of `Q`, `flush`), and a last time on close; writes never overlap.
  * @module
  */
 import type { Patch } from 'immer';
+import type { Clock, TimerHandle } from '@cpgkit/core';
 import { jsonMetaOf, metaOf, type Image } from './image.js';
 import type { SnapshotStore } from './persistence.js';
+
+/** When a journal writes, and what: see `Journal.soon` and `Journal.now`. */
+export interface JournalSchedule<S> {
+  readonly clock: Clock;
+  /** Write at most this often (ms). */
+  readonly delay: number;
+  /** The image to write, read when the queue gets to the write. */
+  current(): Image<S>;
+  /** Where failed writes are reported. */
+  log(line: string): void;
+}
 
 /** The persisted history of one replica (see `SnapshotStore` for the files). */
 export class Journal<S> {
   private pending: Patch[] = [];
+  private timer: TimerHandle | undefined;
+  /** The queue of writes: each starts once the previous one is done. */
+  private writing: Promise<void> = Promise.resolve();
+  private stopped = false;
   /** The state the pending patches lead to. */
   private tip: S | undefined;
   /** The pending patches do not lead from the disk's state to `tip`: write a snapshot. */
@@ -26,7 +44,44 @@ export class Journal<S> {
   constructor(
     readonly store: SnapshotStore,
     private readonly compactBytes: number,
+    private readonly schedule?: JournalSchedule<S>,
   ) {}
+
+  /** Write the current image within the schedule's `delay`, unless a write is already due. */
+  soon(): void {
+    const s = this.schedule;
+    if (s === undefined || this.timer !== undefined || this.stopped) return;
+    this.timer = s.clock.setTimeout(() => {
+      this.timer = undefined;
+      this.now().catch(() => undefined);
+    }, s.delay);
+  }
+
+  /**
+   * Queue a write of the current image as it is when the queue gets to it (replacing a write
+   * that `soon` scheduled). Rejects when that write fails (also logged).
+   */
+  now(): Promise<void> {
+    const s = this.schedule!;
+    this.timer?.cancel();
+    this.timer = undefined;
+    const step = this.writing.then(() => this.write(s.current()));
+    this.writing = step.catch((e: unknown) => s.log(`persist failed: ${String(e)}`));
+    return step;
+  }
+
+  /**
+   * No more scheduled writes: with `last`, write the current image once more; wait for the
+   * queue, close the store.
+   */
+  async close(last: boolean): Promise<void> {
+    this.stopped = true;
+    this.timer?.cancel();
+    this.timer = undefined;
+    if (last) await this.now().catch(() => undefined);
+    await this.writing;
+    await this.store.close().catch(() => undefined);
+  }
 
   /** `state` was just loaded from the store: later patches extend it. */
   loaded(state: S): void {

@@ -20,7 +20,7 @@
  * gracefully first sends a `retire` entry that removes it from `Q` in one agreed step, so
  * rolling restarts never lose the majority. A replica whose process died (`procdown`) or left
  * is never removed by its death: it is added to `gone` at the confchg of a quorate component
- * only if it proved (by an ack) that it holds the current `Q` (machine.ts, `dropDeparted`, for
+ * only if it proved (by an ack) that it holds the current `Q` (replica-set.ts, `dropDeparted`, for
  * the safety argument); a `nodedown` records nothing. Two components can never both be
  * quorate, and every quorate round contains a member that holds the newest state: any two
  * majorities of one `Q` intersect, and a member that took part in a quorate round carries its

@@ -6,7 +6,8 @@
  */
 import { v7 as uuidv7 } from 'uuid';
 import { subscriptionIterator, type GroupTransport, type WaitOptions } from '@cpgkit/core';
-import { ReplicatedStateMachine, type OpenOptions } from '../machine.js';
+import { ReplicatedStateMachine } from '../machine.js';
+import type { OpenOptions } from '../open-options.js';
 import type { MachineEvent, MachineStatus, StateChange } from '../types.js';
 import { roleOptions, type Role } from '../role.js';
 import {

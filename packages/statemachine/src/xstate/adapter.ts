@@ -16,7 +16,8 @@ import {
   type SnapshotFrom,
 } from 'xstate';
 import type { GroupTransport, WaitOptions } from '@cpgkit/core';
-import { ReplicatedStateMachine, type OpenOptions } from '../machine.js';
+import { ReplicatedStateMachine } from '../machine.js';
+import type { OpenOptions } from '../open-options.js';
 import type { ApplyContext, MachineDefinition, StateChange, TickContext } from '../types.js';
 
 /** A pending delayed event, in replicated time. */

@@ -1,0 +1,57 @@
+/**
+ * A machine's listeners: state changes (`subscribe`) and status/diagnostic events (`on`). A
+ * listener that throws is logged and skipped, never thrown into the message path.
+ * @module
+ */
+import type { MachineEvent, StateChange } from './types.js';
+
+/** The listeners of one machine. */
+export class MachineEvents<S, C, R> {
+  private readonly listeners = new Set<(c: StateChange<S, C, R>) => void>();
+  private readonly handlers = new Map<string, Set<(e: MachineEvent) => void>>();
+
+  constructor(private readonly log: (line: string) => void) {}
+
+  /** Called after every local change, in apply order. Returns the unsubscribe function. */
+  subscribe(listener: (change: StateChange<S, C, R>) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Status and diagnostics. Returns the unsubscribe function. */
+  on<T extends MachineEvent['type']>(
+    type: T,
+    handler: (event: Extract<MachineEvent, { type: T }>) => void,
+  ): () => void {
+    let set = this.handlers.get(type);
+    if (set === undefined) this.handlers.set(type, (set = new Set()));
+    const h = handler as (e: MachineEvent) => void;
+    set.add(h);
+    return () => set.delete(h);
+  }
+
+  /** Tell the handlers of `e.type`. */
+  emit(e: MachineEvent): void {
+    const set = this.handlers.get(e.type);
+    if (set === undefined) return;
+    for (const h of [...set]) {
+      try {
+        h(e);
+      } catch (err) {
+        this.log(`event handler threw: ${String(err)}`);
+      }
+    }
+  }
+
+  /** Tell the subscribers of a change. */
+  notify(c: StateChange<S, C, R>): void {
+    if (this.listeners.size === 0) return;
+    for (const l of [...this.listeners]) {
+      try {
+        l(c);
+      } catch (err) {
+        this.log(`subscriber threw: ${String(err)}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,394 @@
+/**
+ * Driving a sync round on one replica: a membership (or ring) change starts a round; every
+ * member sends a summary of its state; once all are in (or the lowest member closes the round
+ * without silent ones) sync.ts decides, identically everywhere; the leader sends its snapshot
+ * to the targets (snapshot-transfer.ts); the round finishes: `Q`, the epoch and the members
+ * step are applied, queued entries follow. Late summaries decide the round again.
+ * @module
+ */
+import type { MemberId } from '@cpgkit/core';
+import {
+  Kind,
+  jsonBody,
+  type ChunkHeader,
+  type CloseBody,
+  type Frame,
+  type SummaryBody,
+} from './wire.js';
+import {
+  compareMembers,
+  decideFull,
+  decideIncremental,
+  memberKey,
+  type Decision,
+  type Summary,
+} from './sync.js';
+import { parseImage, serializeImage } from './image.js';
+import { assembleChunks, snapshotFrames } from './snapshot-transfer.js';
+import type { LocalReplica, Round } from './local-replica.js';
+import type { Acknowledgement } from './acknowledgement.js';
+import type { BootstrapGate } from './bootstrap-gate.js';
+import type { EntryStream } from './entry-stream.js';
+import type { ReplicaSet } from './replica-set.js';
+import type { Timekeeper } from './timekeeper.js';
+
+/** The parts of a replica a round drives. */
+export interface RoundParts<S, C, R> {
+  readonly acks: Acknowledgement<S, C, R>;
+  readonly stream: EntryStream<S, C, R>;
+  readonly replicaSet: ReplicaSet<S, C, R>;
+  readonly timekeeper: Timekeeper<S, C, R>;
+  readonly gate: BootstrapGate;
+}
+
+/** What a round needs to know of the machine's options. */
+export interface RoundOptions {
+  /** ms after which the lowest member closes a round without its silent members. */
+  readonly syncTimeout: number;
+  /** The largest snapshot chunk in bytes. */
+  readonly chunkSize: number;
+}
+
+/** The sync rounds of one replica. */
+export class SyncRound<S, C, R> {
+  private summarySeq = 0;
+
+  constructor(
+    private readonly r: LocalReplica<S, C, R>,
+    private readonly parts: RoundParts<S, C, R>,
+    private readonly options: RoundOptions,
+  ) {}
+
+  private roundKey(members: readonly MemberId[]): string {
+    return `${members.map(memberKey).join(',')}|${this.r.ring?.id ?? '-'}`;
+  }
+
+  /**
+   * Start a round among `members`.
+   * @param split - the membership change took members away with their node (`nodedown`): the
+   *   entries dropped here may be applied on the other side of a partition
+   */
+  start(members: readonly MemberId[], split = false): void {
+    const r = this.r;
+    r.round?.closeTimer?.cancel();
+    const round: Round = {
+      key: this.roundKey(members),
+      members,
+      summaries: new Map(),
+      decision: undefined,
+      done: false,
+      seq: 0,
+      synced: new Set(),
+      knownNodes: 0,
+      q: [],
+      gone: [],
+      transfer: undefined,
+      closeTimer: undefined,
+    };
+    r.round = round;
+    if (r.tracing) r.log(`round ${round.key} starts`);
+    this.parts.stream.dropQueued(split);
+    this.parts.timekeeper.roundStarted();
+    this.parts.acks.roundStarted();
+    r.update();
+    this.sendSummary();
+    round.closeTimer = r.clock.setTimeout(() => this.maybeClose(round), this.options.syncTimeout);
+  }
+
+  /** The ring changed under the current round: start it again on the new ring. */
+  ringChanged(): void {
+    const round = this.r.round;
+    if (round !== undefined) this.start(round.members);
+  }
+
+  /** Send (again) our summary for the current round. */
+  sendSummary(): void {
+    const r = this.r;
+    const round = r.round;
+    if (round === undefined || r.closed) return;
+    const img = r.image;
+    const gate = this.parts.gate;
+    const body: SummaryBody = {
+      round: round.key,
+      seq: ++this.summarySeq,
+      epoch: img.epoch,
+      index: img.index.toString(),
+      digest: r.hasState ? r.digest() : '',
+      primary: this.parts.replicaSet.primary && r.hasState && !r.dirty,
+      fresh: !r.hasState,
+      dirty: r.dirty,
+      passive: r.passive,
+      bootstrap: gate.mayBootstrap(),
+      force: gate.force,
+      quorate: r.quorum.local,
+      ringNodes: r.ring?.nodes.length ?? 0,
+      knownNodes: img.knownNodes.length,
+      replica: r.replica,
+      replicas: r.hasState ? img.replicas : [],
+      gone: r.hasState ? img.gone : [],
+      time: r.clock.wallNow(),
+    };
+    r.sendQuiet(r.frame(Kind.summary, jsonBody(body)));
+  }
+
+  /** A member's summary. */
+  onSummary(f: Frame, b: SummaryBody, sender: MemberId): void {
+    const r = this.r;
+    const round = r.round;
+    const key = memberKey(sender);
+    if (key !== r.selfKey()) {
+      // The last member of our first view said it holds nothing (a client that was there
+      // before us, say): we may start the store now; say so, or the round stays `nostate`.
+      if (this.parts.gate.heard(key, b.fresh) && round !== undefined && !r.hasState)
+        queueMicrotask(() => this.sendSummary());
+    }
+    if (round === undefined || b.round !== round.key) return;
+    if (!round.members.some((m) => memberKey(m) === key)) return;
+    const prev = round.summaries.get(key);
+    if (prev !== undefined && prev.seq >= b.seq) return;
+    // parseSummaryBody built `b` field by field: nothing but the summary's fields to spread
+    const { round: _round, index, ...fields } = b;
+    const s: Summary = {
+      key,
+      nodeid: sender.nodeid,
+      pid: sender.pid,
+      incarnation: f.incarnation,
+      ...fields,
+      index: BigInt(index),
+    };
+    round.summaries.set(key, s);
+    if (round.decision === undefined) {
+      if (round.members.every((m) => round.summaries.has(memberKey(m))))
+        this.decide(round, decideFull([...round.summaries.values()]));
+      return;
+    }
+    this.redecide(round, key);
+  }
+
+  private maybeClose(round: Round): void {
+    const r = this.r;
+    if (r.round !== round || round.decision !== undefined || r.closed) return;
+    const keys = [...round.summaries.keys()];
+    const lowest = [...round.summaries.values()].sort(compareMembers)[0];
+    if (lowest !== undefined && lowest.key === r.selfKey()) {
+      r.log(
+        `closing sync round without silent members (${round.members.length - keys.length} silent)`,
+      );
+      r.sendQuiet(r.frame(Kind.close, jsonBody({ round: round.key, participants: keys })));
+    }
+    round.closeTimer = r.clock.setTimeout(() => this.maybeClose(round), this.options.syncTimeout);
+  }
+
+  /** The lowest member closed the round without its silent members. */
+  onClose(b: CloseBody): void {
+    const round = this.r.round;
+    if (round === undefined || round.decision !== undefined || b.round !== round.key) return;
+    const parts = b.participants
+      .map((k) => round.summaries.get(k))
+      .filter((s): s is Summary => s !== undefined);
+    if (parts.length === 0) return;
+    this.decide(round, decideFull(parts));
+    // summaries that arrived after the close was sent: the same at this point everywhere
+    for (const late of [...round.summaries.keys()].filter((k) => !parts.some((p) => p.key === k)))
+      this.redecide(round, late);
+  }
+
+  private redecide(round: Round, key: string): void {
+    if (round.decision === undefined) return;
+    const d = decideIncremental(
+      round.decision,
+      round.summaries,
+      round.synced,
+      key,
+      round.knownNodes,
+      round.q,
+      round.gone,
+    );
+    if (d === 'restart') {
+      this.r.log(`sync ${round.key}: ${key} holds a newer state; deciding the round again`);
+      this.start(round.members);
+    } else if (d !== undefined) this.decide(round, d);
+  }
+
+  private decide(round: Round, d: Decision): void {
+    const r = this.r;
+    r.quorum.cutOff = false;
+    r.refresh();
+    round.decision = d;
+    round.seq++;
+    round.transfer = undefined;
+    const tag = `${round.key}#${round.seq}`;
+    const me = r.selfKey();
+    r.log(
+      `sync ${tag}: ${d.mode} quorate=${d.quorate} leader=${d.leader?.key ?? '-'} targets=[${d.targets.join(' ')}] epoch=${d.epoch}`,
+    );
+    if (d.leader !== undefined && d.mode !== 'bootstrap') round.knownNodes = d.leader.knownNodes;
+    round.q = d.replicas;
+    round.gone = d.quorate ? [] : (d.leader?.gone ?? []);
+    if (!r.participates(d)) {
+      // The round was closed without us. Until a decision includes us, the participants'
+      // entries are theirs (we get their result as a snapshot once our summary is in), so
+      // nothing queued or delivered now is ours to apply. The round's bookkeeping (synced,
+      // transfer) still follows the decision, so that our next decisions equal theirs.
+      round.done = false;
+      this.parts.replicaSet.leaveLineage();
+      r.quorum.decided = false;
+      this.parts.acks.stateReplaced();
+      this.parts.stream.forgetQueued();
+      r.update();
+    }
+    switch (d.mode) {
+      case 'nostate':
+        round.done = false;
+        r.update();
+        return;
+      case 'bootstrap':
+        if (r.participates(d)) {
+          r.image = r.initialImage(d.epoch);
+          r.hasState = true;
+          r.dirty = false;
+        }
+        this.finish(round, d);
+        return;
+      case 'none':
+        this.finish(round, d);
+        return;
+      case 'transfer': {
+        const targets = new Set(d.targets);
+        for (const t of targets) round.synced.delete(t);
+        if (me !== undefined && targets.has(me)) {
+          this.parts.replicaSet.leaveLineage();
+          this.parts.acks.stateReplaced();
+        }
+        round.transfer = { tag, leader: d.leader!.key, targets, parts: [] };
+        round.done = false;
+        r.update();
+        if (me === undefined || !r.participates(d)) return;
+        if (d.leader!.key === me) this.sendSnapshot(tag);
+        return;
+      }
+    }
+  }
+
+  private sendSnapshot(tag: string): void {
+    const r = this.r;
+    const bytes = new TextEncoder().encode(serializeImage(r.image));
+    const digest = r.digest();
+    const frames = snapshotFrames(bytes, this.options.chunkSize, tag, digest, (k, b) =>
+      r.frame(k, b),
+    );
+    r.log(`sending snapshot ${tag}: ${bytes.length} bytes in ${frames.length} chunks`);
+    void this.sendFrames(frames);
+  }
+
+  private async sendFrames(frames: Uint8Array[]): Promise<void> {
+    // one send per chunk: a batch of several chunks could exceed the message limit
+    for (const f of frames) {
+      if (this.r.closed) return;
+      try {
+        await this.r.group.send(f);
+      } catch (e) {
+        this.r.log(`snapshot send failed: ${String(e)}`);
+        return;
+      }
+    }
+  }
+
+  /** A snapshot chunk from the round's leader. */
+  onChunk(f: Frame, h: ChunkHeader, bytes: Uint8Array, sender: MemberId): void {
+    const r = this.r;
+    const round = r.round;
+    const t = round?.transfer;
+    if (round === undefined || t === undefined) return;
+    if (h.tag !== t.tag || memberKey(sender) !== t.leader) return;
+    if (r.tracing) r.log(`chunk ${h.i + 1}/${h.n} of ${h.tag}`);
+    const me = r.selfKey() ?? '';
+    if (t.targets.has(me)) t.parts[h.i] = bytes.slice();
+    if (h.i !== h.n - 1) return;
+    if (t.targets.has(me)) {
+      const assembled = assembleChunks(t.parts, h.n);
+      if ('missing' in assembled) {
+        // Chunks were lost: only a partition cuts a sender's stream short, so a membership
+        // change follows and starts a new round. Never assemble what is there.
+        r.log(`snapshot ${t.tag} incomplete (${assembled.got} of ${h.n} chunks): refused`);
+        round.transfer = undefined;
+        return;
+      }
+      try {
+        r.image = parseImage<S>(new TextDecoder().decode(assembled.bytes));
+        r.hasState = true;
+        r.dirty = false;
+        this.parts.acks.setCommitted(0n, false);
+        const mine = r.digest();
+        if (mine !== h.digest) {
+          r.reportMismatch(mine, h.digest, sender, f.incarnation);
+          r.dirty = true;
+        }
+      } catch (e) {
+        r.log(`snapshot ${t.tag} unusable: ${String(e)}`);
+        r.dirty = true;
+      }
+    }
+    this.finish(round, round.decision!);
+  }
+
+  private finish(round: Round, d: Decision): void {
+    const r = this.r;
+    const { acks, replicaSet, stream, timekeeper } = this.parts;
+    round.transfer = undefined;
+    round.synced = new Set(d.participants.map((p) => p.key));
+    if (!r.participates(d)) return;
+    round.done = true;
+    r.quorum.decided = d.quorate;
+    r.refresh();
+    replicaSet.roundFinished(d);
+    r.image = { ...r.image, epoch: d.epoch };
+    if (d.quorate && r.hasState) {
+      this.parts.gate.quorateRoundFinished();
+      acks.settleUnacked();
+      if (!sameList(r.image.replicas, d.replicas) || r.image.gone.length > 0) {
+        r.image = { ...r.image, replicas: d.replicas, gone: [] };
+        r.persistReplicaSet();
+      }
+      const nodes = r.ring?.nodes ?? [];
+      const known = [...new Set([...r.image.knownNodes, ...nodes])].sort((a, b) => a - b);
+      if (known.length !== r.image.knownNodes.length) r.image = { ...r.image, knownNodes: known };
+      round.knownNodes = known.length;
+    }
+    r.events.notify({
+      kind: 'sync',
+      state: r.image.state,
+      epoch: r.image.epoch,
+      index: r.image.index,
+    });
+    if (d.quorate && r.hasState) {
+      stream.reconcileMembers(d);
+      // Every participant holds this state now, and they are all of the new `Q`.
+      replicaSet.qChanged(r.image.index);
+      acks.setCommitted(r.image.index, true);
+      // An ack of the new epoch proves to the others that we hold the new `Q` (replica-set.ts).
+      acks.schedule();
+    }
+    stream.applyQueued();
+    r.update();
+    r.persistSoon();
+    // A dirty replica asks again for a snapshot only when the round has a clean holder to send
+    // it; alone with no clean holder it waits quietly for a membership change to bring one.
+    // Right after a snapshot of this round whose digest was not the leader's, it waits for the
+    // next digest check instead (asking again at once could repeat the same transfer forever).
+    const me = r.selfKey();
+    if (
+      r.dirty &&
+      d.leader !== undefined &&
+      !d.leader.dirty &&
+      d.leader.key !== me &&
+      !(me !== undefined && d.targets.includes(me))
+    )
+      this.sendSummary();
+    timekeeper.scheduleCheck(0);
+  }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
