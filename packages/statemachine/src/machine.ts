@@ -405,6 +405,11 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
 
   private async retire(): Promise<void> {
     const r = this.r;
+    // a round in progress (a client joined or left a moment ago) ends within syncTimeout: wait
+    // for it rather than leave without retiring, which could leave the others half of Q
+    const inQ = r.image.replicas.length >= 2 && r.image.replicas.includes(r.replica);
+    if (r.phase.kind === 'syncing' && r.hasState && r.quorum.decided && inQ && !r.passive)
+      await r.whenSynced({ timeout: this.syncTimeout }).catch(() => undefined);
     const q = r.image.replicas;
     if (r.closed || r.passive || r.phase.kind !== 'ready' || !this.group.joined) return;
     if (q.length < 2 || !q.includes(r.replica)) return;

@@ -200,6 +200,62 @@ describe('replica-majority quorum', () => {
   });
 });
 
+describe('closing during a sync round', () => {
+  for (const how of ['joins', 'leaves'] as const) {
+    it(`a replica closed while the round runs that starts when a client ${how} still retires: the survivor keeps its majority`, async () => {
+      // replica 3 crashed, so Q = {1, 2}; replica 2 is closed while the round a client's join
+      // or leave started runs. Had it left without retiring (and without having proven that it
+      // holds Q in the current epoch, which a leave's epoch bump makes likely), replica 1 would
+      // hold half of Q and go minority; retired, Q = {1}.
+      for (const seed of [21, 22, 23, 24, 25]) {
+        const cluster = new MemoryCluster({ nodes: 3, seed });
+        const open = (n: number): Promise<SM> =>
+          ReplicatedStateMachine.open(cluster.member(n), counter, {
+            checkInterval: 0,
+            dataDir: join(dir, `${how}-s${seed}-m${n}`),
+          });
+        const [a, b, c] = [await open(1), await open(2), await open(3)];
+        await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
+        expect(await write(cluster, a, 1)).toBe(1);
+        await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
+        cluster.crashProcess(c.self);
+        await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
+        await c.close().catch(() => undefined); // its last write to its directory, done
+        expect([a.status, b.status]).toEqual(['ready', 'ready']);
+
+        const openClient = (): Promise<SM> =>
+          ReplicatedStateMachine.open(cluster.member(3), counter, {
+            checkInterval: 0,
+            role: 'client',
+          });
+        let client: SM | undefined;
+        if (how === 'leaves') {
+          const p = openClient();
+          await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
+          client = await p;
+        }
+        let closing: Promise<void> | undefined;
+        b.on('status', (e) => {
+          if (e.status === 'syncing') closing ??= b.close();
+        });
+        const opening = how === 'joins' ? openClient() : undefined;
+        const leaving = client?.close();
+        await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
+        expect(closing, `seed ${seed}: replica 2 never saw a round`).toBeDefined();
+        await closing;
+        await leaving;
+        await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
+        expect(a.status, `seed ${seed}`).toBe('ready');
+        expect(a.replicas, `seed ${seed}`).not.toContain(b.replicaId);
+        expect(await write(cluster, a, 2), `seed ${seed}`).toBe(3);
+        if (opening) await (await opening).close();
+        await a.close();
+        cluster.destroy();
+      }
+    });
+  }
+});
+
 describe('acknowledgement', () => {
   it('a command in flight when a partition cuts its sender off is never acknowledged and then lost', async () => {
     const outcomes = new Map<string, number>();
