@@ -226,7 +226,7 @@ describe('closing during a sync round', () => {
         const openClient = (): Promise<SM> =>
           ReplicatedStateMachine.open(cluster.member(3), counter, {
             checkInterval: 0,
-            role: 'client',
+            passive: true,
           });
         let client: SM | undefined;
         if (how === 'leaves') {
