@@ -4,7 +4,7 @@
  * the cron-style lock use of issue 13, client and agent crashes, rolling and full restarts,
  * no agent at all, a node's corosync killed and started, status, /healthz and /metrics.
  */
-import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -346,7 +346,17 @@ describe('cpgkit serve and its clients on the real 3-node cluster', () => {
     const group = unique('habits');
     await startServes(group);
     const flag = join(dataRoot, `${group}.held`);
-    const holder = client(1, ['lock', '--group', group, 'job', '-c', `touch ${flag}; sleep 4`]);
+    // the holder's command holds the lock until the test says so (not a fixed time: each
+    // client below takes seconds to start on a busy machine)
+    const release = join(dataRoot, `${group}.release`);
+    const holder = client(1, [
+      'lock',
+      '--group',
+      group,
+      'job',
+      '-c',
+      `touch ${flag}; while [ ! -e ${release} ]; do sleep 0.1; done`,
+    ]);
     await until('node 1 to hold the lock', () => existsSync(flag), 30_000);
     const busy = await runCli(2, ['lock', '--group', group, '-n', 'job', 'true']);
     expect(busy.code, busy.stderr).toBe(1);
@@ -354,6 +364,7 @@ describe('cpgkit serve and its clients on the real 3-node cluster', () => {
     expect(
       (await runCli(3, ['lock', '--group', group, '-n', '-E', '75', 'job', 'true'])).code,
     ).toBe(75);
+    writeFileSync(release, '');
     expect(await holder.exited).toBe(0);
     const segv = await runCli(2, [
       'lock',
