@@ -162,3 +162,46 @@ function merkleText(value: unknown, top: boolean): string {
   }
   return s + '}';
 }
+
+/** Whether `value` is digested on its own when below the top (see `digestOf`). */
+function isLarge(value: object): boolean {
+  if (Array.isArray(value)) return value.length >= SUMMARIZE_AT;
+  let n = 0;
+  const obj = value as Record<string, unknown>;
+  for (const k of Object.keys(obj)) {
+    const v = obj[k];
+    if (v !== undefined && typeof v !== 'function' && ++n >= SUMMARIZE_AT) return true;
+  }
+  return false;
+}
+
+/**
+ * Fill the digest cache for `value` (itself, when large, and the large objects and arrays
+ * below it that are reached through large ones), deepest first, until `deadline` (a
+ * `performance.now()` time) passes. Returns whether it finished: then a `digestOf` of anything
+ * holding `value` costs only the small objects above it and below its large ones. Work done
+ * before the deadline stays cached, so calling it again goes on where it stopped; a caller
+ * spreads the digest of a large state changed since its last digest over several turns of the
+ * event loop this way, instead of computing it in one go. (A large object inside a small one
+ * below the top is digested with its parent, in one go: correct, just not spread.)
+ */
+export function warmDigest(value: unknown, deadline: number): boolean {
+  return warm(value, deadline, true);
+}
+
+function warm(value: unknown, deadline: number, top: boolean): boolean {
+  if (value === null || typeof value !== 'object' || cache.has(value)) return true;
+  const large = isLarge(value);
+  if (!top && !large) return true;
+  const members = Array.isArray(value)
+    ? (value as unknown[])
+    : Object.values(value as Record<string, unknown>);
+  for (const m of members) {
+    if (!warm(m, deadline, false)) return false;
+  }
+  if (large) {
+    summary(value);
+    if (performance.now() > deadline) return false;
+  }
+  return true;
+}

@@ -8,7 +8,7 @@
 import { describe, it, expect } from 'vitest';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { digestOf } from '../src/canonical.js';
+import { digestOf, warmDigest } from '../src/canonical.js';
 import { imageDigest, parseImage, serializeImage, type Image } from '../src/image.js';
 import {
   DEFAULT_LIMITS,
@@ -134,5 +134,26 @@ describe('digestOf: the cache by identity gives the plain digest', () => {
     expect(Object.keys(level['0']!).length).toBeGreaterThanOrEqual(16);
     expect(Object.values(state.tree).filter((l) => l !== undefined)).toHaveLength(16);
     expect(digestOf(state)).toBe(plainDigest(state));
+  });
+
+  it('warmDigest fills the cache in slices that end at the deadline, and the digest stays the same', () => {
+    const ops = Array.from({ length: 3000 }, (_, i) => ({
+      op: 'set' as const,
+      key: `w${i}`,
+      value: i,
+    }));
+    const state = reduceTxn(emptyMap(), { compares: [], ops }, DEFAULT_LIMITS).state;
+    const expected = plainDigest(state);
+    // a deadline already past: every call stops after one large node
+    let calls = 1;
+    while (!warmDigest(state, 0)) calls++;
+    // with 3,000 keys the large nodes are the 16 second-level ones (16 children each) and the
+    // root; third-level nodes and leaves are small (digested with their parent). One call per
+    // large node, each past its deadline, then one that finds everything cached.
+    expect(calls).toBe(16 + 1 + 1);
+    expect(warmDigest(state, 0)).toBe(true);
+    expect(digestOf(state)).toBe(expected);
+    // a small state, or one digested already, is warm at once
+    expect(warmDigest({ a: 1 }, 0)).toBe(true);
   });
 });
