@@ -75,68 +75,133 @@ const cache = new WeakMap<object, string>();
  * array with at least 16 members (defined ones, for objects) below the top is replaced by
  * `<its digest>`, and that digest is cached by identity. So equal JSON gives equal digests on
  * every member, and a state that shares most of its objects with one already digested (an
- * immer update) costs only the path that changed, not the whole state.
+ * immer update, or the store's tree after a write: see map/state.ts) costs only the path that
+ * changed, not the whole state.
  *
  * The cache assumes that `value` and everything reachable from it are never modified after
  * being digested (immutable states: see `ReplicatedStateMachine.state`).
  */
 export function digestOf(value: unknown): string {
-  const parts: string[] = [];
-  writeMerkle(value, parts, true);
-  return createHash('sha256').update(parts.join('')).digest('hex');
+  return sha256(merkleText(value, true));
 }
 
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * The keys of `obj` whose values are neither `undefined` nor functions, sorted (UTF-16 code
+ * unit order, as `Array.prototype.sort` without a comparator). Keys that come in order already
+ * (most objects built by the same code) are not sorted again.
+ */
 function definedKeys(obj: Record<string, unknown>): string[] {
+  const all = Object.keys(obj);
   const keys: string[] = [];
-  for (const k of Object.keys(obj)) {
+  let sorted = true;
+  for (let i = 0; i < all.length; i++) {
+    const k = all[i]!;
     const v = obj[k];
-    if (v !== undefined && typeof v !== 'function') keys.push(k);
+    if (v === undefined || typeof v === 'function') continue;
+    if (sorted && keys.length > 0 && !(keys[keys.length - 1]! < k)) sorted = false;
+    keys.push(k);
   }
-  return keys.sort();
+  return sorted ? keys : keys.sort();
 }
 
-function subDigest(value: object, out: string[]): void {
+/** `<digest>` of a large object or array, computed once per object (see `cache`). */
+function summary(value: object): string {
   let h = cache.get(value);
   if (h === undefined) {
-    h = digestOf(value);
+    h = sha256(merkleText(value, true));
     cache.set(value, h);
   }
-  out.push('<', h, '>');
+  return '<' + h + '>';
 }
 
-function writeMerkle(value: unknown, out: string[], top: boolean): void {
-  if (value === null || typeof value !== 'object') {
-    write(value, out);
-    return;
+/** A scalar as `write` writes it. */
+function scalarText(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'bigint':
+      return `"${value.toString()}"`;
+    default:
+      return 'null';
   }
-  if (!top && cache.has(value)) {
-    subDigest(value, out);
-    return;
-  }
+}
+
+/**
+ * The text that is hashed for `value`: canonical JSON where every large object or array below
+ * the top is its `summary`. Built by string concatenation (V8 joins the pieces once, when the
+ * hash reads the text), not as an array of small strings.
+ */
+function merkleText(value: unknown, top: boolean): string {
+  if (value === null || typeof value !== 'object') return scalarText(value);
+  if (!top && cache.has(value)) return summary(value);
   if (Array.isArray(value)) {
-    if (!top && value.length >= SUMMARIZE_AT) {
-      subDigest(value, out);
-      return;
-    }
-    out.push('[');
+    if (!top && value.length >= SUMMARIZE_AT) return summary(value);
+    let s = '[';
     for (let i = 0; i < value.length; i++) {
-      if (i > 0) out.push(',');
-      writeMerkle(value[i], out, false);
+      if (i > 0) s += ',';
+      s += merkleText(value[i], false);
     }
-    out.push(']');
-    return;
+    return s + ']';
   }
   const obj = value as Record<string, unknown>;
   const keys = definedKeys(obj);
-  if (!top && keys.length >= SUMMARIZE_AT) {
-    subDigest(value, out);
-    return;
-  }
-  out.push('{');
+  if (!top && keys.length >= SUMMARIZE_AT) return summary(value);
+  let s = '{';
   for (let i = 0; i < keys.length; i++) {
-    if (i > 0) out.push(',');
-    out.push(JSON.stringify(keys[i]), ':');
-    writeMerkle(obj[keys[i]!], out, false);
+    if (i > 0) s += ',';
+    const k = keys[i]!;
+    s += JSON.stringify(k) + ':' + merkleText(obj[k], false);
   }
-  out.push('}');
+  return s + '}';
+}
+
+/** Whether `value` is digested on its own when below the top (see `digestOf`). */
+function isLarge(value: object): boolean {
+  if (Array.isArray(value)) return value.length >= SUMMARIZE_AT;
+  let n = 0;
+  const obj = value as Record<string, unknown>;
+  for (const k of Object.keys(obj)) {
+    const v = obj[k];
+    if (v !== undefined && typeof v !== 'function' && ++n >= SUMMARIZE_AT) return true;
+  }
+  return false;
+}
+
+/**
+ * Fill the digest cache for `value` (itself, when large, and the large objects and arrays
+ * below it that are reached through large ones), deepest first, until `deadline` (a
+ * `performance.now()` time) passes. Returns whether it finished: then a `digestOf` of anything
+ * holding `value` costs only the small objects above it and below its large ones. Work done
+ * before the deadline stays cached, so calling it again goes on where it stopped; a caller
+ * spreads the digest of a large state changed since its last digest over several turns of the
+ * event loop this way, instead of computing it in one go. (A large object inside a small one
+ * below the top is digested with its parent, in one go: correct, just not spread.)
+ */
+export function warmDigest(value: unknown, deadline: number): boolean {
+  return warm(value, deadline, true);
+}
+
+function warm(value: unknown, deadline: number, top: boolean): boolean {
+  if (value === null || typeof value !== 'object' || cache.has(value)) return true;
+  const large = isLarge(value);
+  if (!top && !large) return true;
+  const members = Array.isArray(value)
+    ? (value as unknown[])
+    : Object.values(value as Record<string, unknown>);
+  for (const m of members) {
+    if (!warm(m, deadline, false)) return false;
+  }
+  if (large) {
+    summary(value);
+    if (performance.now() > deadline) return false;
+  }
+  return true;
 }

@@ -24,6 +24,7 @@ import { encodeFrame, encodeName, type Frame, type KindValue } from './wire.js';
 import type { CommandBody, RetireBody, TickBody } from './wire.js';
 import { memberKey, type Decision, type Summary } from './sync.js';
 import { imageDigest, type Image } from './image.js';
+import { warmDigest } from './canonical.js';
 import type { Journal } from './journal.js';
 import { MachineEvents } from './machine-events.js';
 import type { Transfer } from './snapshot-transfer.js';
@@ -170,6 +171,17 @@ export class LocalReplica<S, C, R> {
     const digest = imageDigest(img);
     this.digestCache = { image: img, digest };
     return digest;
+  }
+
+  /**
+   * Whether `digest()` is cheap now: computed already, or the state's large parts are cached
+   * (see `warmDigest`). Otherwise fills the cache for at most `budgetMs` and answers false: a
+   * state changed in many places since its last digest (a fill of 100,000 keys) costs about a
+   * second of CPU to digest, which the caller spreads over several turns of the event loop.
+   */
+  digestWarm(budgetMs: number): boolean {
+    if (this.digestCache?.image === this.image) return true;
+    return warmDigest(this.image.state, performance.now() + budgetMs);
   }
 
   /** A frame of ours (our incarnation, our epoch). */

@@ -32,6 +32,9 @@ import type { EntryStream } from './entry-stream.js';
 import type { ReplicaSet } from './replica-set.js';
 import type { Timekeeper } from './timekeeper.js';
 
+/** The longest a summary spends filling its digest's cache in one turn of the event loop (ms). */
+const WARM_SLICE_MS = 10;
+
 /** The parts of a replica a round drives. */
 export interface RoundParts<S, C, R> {
   readonly acks: Acknowledgement<S, C, R>;
@@ -52,6 +55,8 @@ export interface RoundOptions {
 /** The sync rounds of one replica. */
 export class SyncRound<S, C, R> {
   private summarySeq = 0;
+  /** A summary waits for its digest's cache to fill (see `sendSummary`). */
+  private warming = false;
 
   constructor(
     private readonly r: LocalReplica<S, C, R>,
@@ -106,6 +111,19 @@ export class SyncRound<S, C, R> {
     const r = this.r;
     const round = r.round;
     if (round === undefined || r.closed) return;
+    if (r.hasState && !r.digestWarm(WARM_SLICE_MS)) {
+      // The digest of a large state changed in many places since its last digest would stall
+      // the event loop (about a second for a 100,000-key store just filled): fill its cache in
+      // slices, then send. The summary is still built in one go, from the image of that moment.
+      if (!this.warming) {
+        this.warming = true;
+        setImmediate(() => {
+          this.warming = false;
+          this.sendSummary();
+        });
+      }
+      return;
+    }
     const img = r.image;
     const gate = this.parts.gate;
     const body: SummaryBody = {

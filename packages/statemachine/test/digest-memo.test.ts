@@ -1,0 +1,159 @@
+/**
+ * The digest's cache by identity (canonical.ts) against a plain, uncached reference: over
+ * random histories of the config store's tree (levels and leaves shared between versions, the
+ * way `reduceTxn` builds them), the cached digest of every version equals the reference's, and
+ * so does the digest of a fresh copy (what a replica loads from disk or receives in a
+ * snapshot), at whatever points the digests were asked for.
+ */
+import { describe, it, expect } from 'vitest';
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
+import { digestOf, warmDigest } from '../src/canonical.js';
+import { imageDigest, parseImage, serializeImage, type Image } from '../src/image.js';
+import {
+  DEFAULT_LIMITS,
+  emptyMap,
+  pathOf,
+  reduceTxn,
+  type MapOp,
+  type MapState,
+} from '../src/map/state.js';
+
+/** The digest's definition, written plainly: no cache, no shortcut, a fresh walk every time. */
+function plainDigest(value: unknown): string {
+  return createHash('sha256').update(plainText(value, true)).digest('hex');
+}
+
+function plainText(value: unknown, top: boolean): string {
+  if (value === null || value === undefined) return 'null';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : 'null';
+  if (typeof value === 'boolean') return String(value);
+  if (typeof value === 'bigint') return `"${value}"`;
+  if (typeof value !== 'object') return 'null';
+  if (Array.isArray(value)) {
+    if (!top && value.length >= 16) return `<${plainDigest(value)}>`;
+    return `[${value.map((v) => plainText(v, false)).join(',')}]`;
+  }
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj)
+    .filter((k) => obj[k] !== undefined && typeof obj[k] !== 'function')
+    .sort();
+  if (!top && keys.length >= 16) return `<${plainDigest(value)}>`;
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${plainText(obj[k], false)}`).join(',')}}`;
+}
+
+/**
+ * Keys chosen so that small histories reach every case of the Merkle tree: 24 keys in each
+ * leaf under `0/0` (leaves of 16 keys and more are digested on their own, and level `0/0` gets
+ * all 16 children), plus 2 keys under each of the 16 first-level digits (a root of 16 children).
+ */
+const pool: string[] = (() => {
+  const byLeaf = new Map<string, string[]>();
+  const byTop = new Map<string, string[]>();
+  for (let i = 0; byLeaf.size < 16 || [...byLeaf.values()].some((l) => l.length < 24); i++) {
+    const k = `k${i}`;
+    const [d1, d2, d3] = pathOf(k);
+    const top = byTop.get(d1) ?? [];
+    if (top.length < 2) byTop.set(d1, [...top, k]);
+    if (d1 !== '0' || d2 !== '0') continue;
+    const leaf = byLeaf.get(d3) ?? [];
+    if (leaf.length < 24) byLeaf.set(d3, [...leaf, k]);
+  }
+  return [...new Set([...[...byLeaf.values()].flat(), ...[...byTop.values()].flat()])];
+})();
+
+const value = fc.oneof(
+  fc.integer(),
+  fc.string({ maxLength: 3 }),
+  fc.array(fc.integer(), { maxLength: 20 }),
+  fc.dictionary(fc.string({ maxLength: 2 }), fc.integer(), { maxKeys: 20 }),
+);
+const op: fc.Arbitrary<MapOp> = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.record({ op: fc.constant('set' as const), key: fc.constantFrom(...pool), value }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ op: fc.constant('delete' as const), key: fc.constantFrom(...pool) }),
+  },
+);
+/** A transaction, and whether to ask for the digest right after it (warming the cache). */
+const step = fc.record({
+  ops: fc.array(op, { minLength: 1, maxLength: 40 }),
+  digestNow: fc.boolean(),
+});
+
+function imageOf(state: MapState, index: number): Image<MapState> {
+  return {
+    epoch: 1,
+    index: BigInt(index),
+    time: 0,
+    members: [],
+    knownNodes: [1],
+    replicas: [],
+    gone: [],
+    state,
+  };
+}
+
+describe('digestOf: the cache by identity gives the plain digest', () => {
+  it('every version of random store histories, and fresh copies of them, digest as the reference', () => {
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 30 }), (steps) => {
+        let state = emptyMap();
+        const versions: MapState[] = [state];
+        for (const s of steps) {
+          state = reduceTxn(state, { compares: [], ops: s.ops }, DEFAULT_LIMITS).state;
+          versions.push(state);
+          if (s.digestNow) expect(digestOf(state)).toBe(plainDigest(state));
+        }
+        // older versions after newer ones were digested (shared nodes cached by then)
+        for (const v of versions) expect(digestOf(v)).toBe(plainDigest(v));
+        // a loaded or received snapshot: fresh objects, same digest
+        const img = imageOf(state, versions.length);
+        const fresh = parseImage<MapState>(serializeImage(img));
+        expect(imageDigest(fresh)).toBe(imageDigest(img));
+        expect(digestOf(fresh.state)).toBe(plainDigest(state));
+        expect(digestOf(JSON.parse(JSON.stringify(state)))).toBe(plainDigest(state));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('the key pool reaches summarised leaves and levels', () => {
+    let state = emptyMap();
+    state = reduceTxn(
+      state,
+      { compares: [], ops: pool.map((key) => ({ op: 'set' as const, key, value: 1 })) },
+      DEFAULT_LIMITS,
+    ).state;
+    const level = state.tree['0']!['0']!;
+    expect(Object.values(level).filter((l) => l !== undefined)).toHaveLength(16);
+    expect(Object.keys(level['0']!).length).toBeGreaterThanOrEqual(16);
+    expect(Object.values(state.tree).filter((l) => l !== undefined)).toHaveLength(16);
+    expect(digestOf(state)).toBe(plainDigest(state));
+  });
+
+  it('warmDigest fills the cache in slices that end at the deadline, and the digest stays the same', () => {
+    const ops = Array.from({ length: 3000 }, (_, i) => ({
+      op: 'set' as const,
+      key: `w${i}`,
+      value: i,
+    }));
+    const state = reduceTxn(emptyMap(), { compares: [], ops }, DEFAULT_LIMITS).state;
+    const expected = plainDigest(state);
+    // a deadline already past: every call stops after one large node
+    let calls = 1;
+    while (!warmDigest(state, 0)) calls++;
+    // with 3,000 keys the large nodes are the 16 second-level ones (16 children each) and the
+    // root; third-level nodes and leaves are small (digested with their parent). One call per
+    // large node, each past its deadline, then one that finds everything cached.
+    expect(calls).toBe(16 + 1 + 1);
+    expect(warmDigest(state, 0)).toBe(true);
+    expect(digestOf(state)).toBe(expected);
+    // a small state, or one digested already, is warm at once
+    expect(warmDigest({ a: 1 }, 0)).toBe(true);
+  });
+});
