@@ -305,8 +305,11 @@ export type SummaryBody = Omit<Summary, 'key' | 'nodeid' | 'pid' | 'incarnation'
   readonly index: string;
 };
 
-/** The JSON header of a snapshot chunk. */
-export interface ChunkHeader {
+/**
+ * The JSON header of a snapshot chunk: a state transfer cut to the size of a message. Not
+ * core's chunk frames (`ChunkFrameHeader`), which cut any payload over the atomic size.
+ */
+export interface SnapshotChunkHeader {
   readonly tag: string;
   /** This chunk's number, 0 <= i < n. */
   readonly i: number;
@@ -315,6 +318,9 @@ export interface ChunkHeader {
   /** The digest of the whole image. */
   readonly digest: string;
 }
+
+/** @deprecated Renamed `SnapshotChunkHeader` (one meaning per word); kept while machine.ts is split. */
+export type ChunkHeader = SnapshotChunkHeader;
 
 /** The body of a `check`: the check's id. */
 export interface CheckBody {
@@ -438,7 +444,7 @@ export function parseSummaryBody(body: Uint8Array): SummaryBody | undefined {
 /** Parse a `snapshot` chunk (see `packChunk`); `undefined` when malformed. */
 export function parseChunkBody(
   body: Uint8Array,
-): { header: ChunkHeader; bytes: Uint8Array } | undefined {
+): { header: SnapshotChunkHeader; bytes: Uint8Array } | undefined {
   const c = unpackChunk(body);
   const h = c?.header as Obj | undefined;
   if (
