@@ -8,6 +8,7 @@
  */
 import { v7 as uuidv7 } from 'uuid';
 import {
+  deferred,
   InterruptedError,
   raceSignal,
   waitSignal,
@@ -285,9 +286,15 @@ export class Locks implements AsyncDisposable {
         if (this.#closed)
           throw new MachineClosedError('the Locks client is closed', { outcome: 'not-applied' });
         id = uuidv7();
-        let resolve!: Waiter['resolve'];
-        const done = new Promise<Lock | Leadership | 'dropped' | 'minority'>((r) => (resolve = r));
-        const w: Waiter = { id, name, spec, confirmed: false, seen: undefined, resolve };
+        const done = deferred<Lock | Leadership | 'dropped' | 'minority'>();
+        const w: Waiter = {
+          id,
+          name,
+          spec,
+          confirmed: false,
+          seen: undefined,
+          resolve: (out) => done.resolve(out),
+        };
         this.#waits.set(id, w);
         let res: LocksResult;
         try {
@@ -317,7 +324,7 @@ export class Locks implements AsyncDisposable {
         }
         w.confirmed = true;
         this.#handOutSoon();
-        const out = await raceSignal(done, ws.signal);
+        const out = await raceSignal(done.promise, ws.signal);
         if (out === 'minority') throw minorityError(what, true);
         if (out === 'dropped') {
           if (this.#closed)

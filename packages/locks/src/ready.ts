@@ -3,6 +3,7 @@
  * syncing, refuse at once with `NoQuorumError` while it is (or once it becomes) a minority.
  * @module
  */
+import { deferred } from '@cpgkit/core';
 import { NoQuorumError } from '@cpgkit/statemachine';
 import type { LocksStateMachine } from './types.js';
 
@@ -17,14 +18,12 @@ export async function readyOrRefuse(
 ): Promise<void> {
   if (machine.status === 'minority') throw minorityError(what, false);
   if (machine.status === 'ready') return;
-  let off: () => void = () => undefined;
-  const minority = new Promise<never>((_, reject) => {
-    off = machine.on('status', (e) => {
-      if (e.status === 'minority') reject(minorityError(what, false));
-    });
+  const minority = deferred<never>();
+  const off = machine.on('status', (e) => {
+    if (e.status === 'minority') minority.reject(minorityError(what, false));
   });
   try {
-    await Promise.race([machine.ready({ signal }), minority]);
+    await Promise.race([machine.ready({ signal }), minority.promise]);
   } finally {
     off();
   }
