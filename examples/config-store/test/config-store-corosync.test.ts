@@ -1,8 +1,8 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunCluster } from '../../../test/cluster/harness/precondition.js';
-import { suiteClusterEnv } from '../../../test/cluster/harness/suite-cluster.js';
+import { scriptsCluster, suiteClusterEnv } from '../../../test/cluster/harness/suite-cluster.js';
 import { clusterExecArgs } from '../../../scripts/cluster-exec.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -12,9 +12,7 @@ const env = suiteClusterEnv('exc', 37);
 const canRun = canRunCluster('examples/config-store on real corosync', ['curl']);
 const PORT = '8080';
 
-function cluster(...args: string[]) {
-  return spawnSync('bash', ['scripts/cluster', ...args], { cwd: ROOT, env, encoding: 'utf8' });
-}
+const cluster = scriptsCluster(env);
 
 /** curl inside node N's namespace (each namespace has its own loopback). */
 function curl(

@@ -1,8 +1,8 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunCluster } from '../../../test/cluster/harness/precondition.js';
-import { suiteClusterEnv } from '../../../test/cluster/harness/suite-cluster.js';
+import { scriptsCluster, suiteClusterEnv } from '../../../test/cluster/harness/suite-cluster.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const TSX = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
@@ -13,9 +13,7 @@ const env = { ...suiteClusterEnv('demo', 35), NO_COLOR: '1' };
 // skips (with a banner) where scripts/cluster cannot run; under CI that fails the file instead
 const canRun = canRunCluster('examples/demo on real corosync');
 
-function cluster(...args: string[]) {
-  return spawnSync('bash', ['scripts/cluster', ...args], { cwd: ROOT, env, encoding: 'utf8' });
-}
+const cluster = scriptsCluster(env);
 
 describe.skipIf(!canRun)(
   'the demo on a real 3-node corosync cluster (root and corosync only)',

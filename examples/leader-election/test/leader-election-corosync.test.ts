@@ -1,8 +1,8 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunCluster } from '../../../test/cluster/harness/precondition.js';
-import { suiteClusterEnv } from '../../../test/cluster/harness/suite-cluster.js';
+import { scriptsCluster, suiteClusterEnv } from '../../../test/cluster/harness/suite-cluster.js';
 import { clusterExecArgs } from '../../../scripts/cluster-exec.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -11,9 +11,7 @@ const env = suiteClusterEnv('exe', 38);
 // skips (with a banner) where scripts/cluster cannot run; under CI that fails the file instead
 const canRun = canRunCluster('examples/leader-election on real corosync');
 
-function cluster(...args: string[]) {
-  return spawnSync('bash', ['scripts/cluster', ...args], { cwd: ROOT, env, encoding: 'utf8' });
-}
+const cluster = scriptsCluster(env);
 
 interface Worker {
   readonly node: number;

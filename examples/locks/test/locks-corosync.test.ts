@@ -1,11 +1,11 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunCluster } from '../../../test/cluster/harness/precondition.js';
-import { suiteClusterEnv } from '../../../test/cluster/harness/suite-cluster.js';
+import { scriptsCluster, suiteClusterEnv } from '../../../test/cluster/harness/suite-cluster.js';
 import { clusterExecArgs } from '../../../scripts/cluster-exec.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -14,9 +14,7 @@ const env = suiteClusterEnv('exl', 36);
 // skips (with a banner) where scripts/cluster cannot run; under CI that fails the file instead
 const canRun = canRunCluster('examples/locks on real corosync');
 
-function cluster(...args: string[]) {
-  return spawnSync('bash', ['scripts/cluster', ...args], { cwd: ROOT, env, encoding: 'utf8' });
-}
+const cluster = scriptsCluster(env);
 
 describe.skipIf(!canRun)(
   'locks example on a real 3-node corosync cluster (root and corosync only)',

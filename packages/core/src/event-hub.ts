@@ -3,6 +3,7 @@
  * number of async iterators, all fed in delivery order.
  * @module
  */
+import { callHandlers } from './handlers.js';
 import { PushIterator } from './push-iterator.js';
 import type { GroupEvent, GroupEventOf, GroupEventType } from './types.js';
 
@@ -11,7 +12,8 @@ type AnyHandler = (event: GroupEvent) => void;
 /**
  * Handlers and iterators of one member's stream. Handlers run synchronously, in delivery
  * order, in the order they subscribed; a handler that throws does not stop the others (its
- * error is rethrown on a later microtask, as an uncaught exception, so bugs are not hidden).
+ * error is rethrown on a later microtask, as an uncaught exception, so bugs are not hidden:
+ * cpgkit's one policy, `callHandlers` in handlers.ts).
  */
 export class EventHub {
   readonly #handlers: Record<GroupEventType, AnyHandler[]> = {
@@ -57,16 +59,7 @@ export class EventHub {
 
   /** Deliver one event to every handler of its type and to every iterator. */
   emit(event: GroupEvent): void {
-    const hs = this.#handlers[event.type];
-    for (let i = 0; i < hs.length; i++) {
-      try {
-        hs[i]!(event);
-      } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
-      }
-    }
+    callHandlers(this.#handlers[event.type], event);
     if (this.#queues.size !== 0) for (const q of this.#queues) q.push(event);
   }
 

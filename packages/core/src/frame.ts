@@ -54,8 +54,6 @@
  * @module
  */
 
-/** The 4 magic bytes that open every cpgkit frame. */
-export const FRAME_MAGIC: readonly number[] = [0xff, 0x63, 0x70, 0x67];
 /** The frame format version this code writes and reads. */
 export const FRAME_VERSION = 1;
 /** Frame kind: several logical messages in one CPG message. */

@@ -24,6 +24,7 @@ export type { MemoryCluster, MemoryTransport, MemoryClusterOptions } from './sim
 export { encodeGroupName, MAX_GROUP_NAME_BYTES } from './group-name.js';
 export { DEFAULT_MAX_MESSAGE_SIZE } from './frame.js';
 export { PushIterator, subscriptionIterator, type PushIteratorOptions } from './push-iterator.js';
+export { callHandlers, rethrowLater } from './handlers.js';
 export {
   abortReason,
   deferred,

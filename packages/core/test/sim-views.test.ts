@@ -117,7 +117,7 @@ describe('MemoryCluster member lists', () => {
     const [a, b, c] = [1, 2, 3].map((n) => cluster.transport(n)) as [Group, Group, Group];
     const watched = [a, b, c].map((g, i) => watch(g, i + 1));
     for (const g of [a, b, c]) await g.join('p');
-    await cluster.settle();
+    await cluster.runUntilIdle();
     cluster.pause(c);
     watched[2]!.paused = true;
     cluster.partition([2, 3]); // [1] | [2, 3]
@@ -127,17 +127,17 @@ describe('MemoryCluster member lists', () => {
     watched.push(wd);
     const joined = d.join('p'); // during the membership change
     void a.send(enc.encode('x'));
-    await cluster.settle();
+    await cluster.runUntilIdle();
     await joined;
     // d joins in the ring of its side: a and c, on the other side, never see it join there,
     // so it must not see them as members either.
     expect(wd.views[0]).toBe(list([b.self, d.self]));
     cluster.partition([3]); // [3] | [1, 2]
-    await cluster.settle();
+    await cluster.runUntilIdle();
     cluster.heal();
-    await cluster.settle();
+    await cluster.runUntilIdle();
     cluster.resume(c);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(viewProblems(watched)).toEqual([]);
     const everyone = list([a.self, b.self, d.self, c.self].sort((x, y) => x.nodeid - y.nodeid));
     for (const g of [a, b, c, d]) expect(list(g.members())).toBe(everyone);
@@ -152,13 +152,13 @@ describe('MemoryCluster member lists', () => {
       const watched = [watch(a, 1), watch(c, 3)];
       await a.join('f');
       await c.join('f');
-      await cluster.settle();
+      await cluster.runUntilIdle();
       const d = cluster.transport(2);
       watched.push(watch(d, 2));
       const joined = d.join('f');
       await Promise.resolve(); // the join request is with the engine, not ordered yet
       cluster.partition([2]);
-      await cluster.settle();
+      await cluster.runUntilIdle();
       await joined;
       expect(viewProblems(watched), `seed ${seed}`).toEqual([]);
       expect(d.members(), `seed ${seed}`).toEqual([d.self]);
@@ -248,7 +248,7 @@ describe('MemoryCluster member lists', () => {
           ops.push('send');
         }
         const wait = rng.int(3);
-        if (wait === 0) await cluster.settle();
+        if (wait === 0) await cluster.runUntilIdle();
         else if (wait === 1) await new Promise((r) => setImmediate(r));
       }
       cluster.heal();
@@ -259,7 +259,7 @@ describe('MemoryCluster member lists', () => {
           cluster.resume(w.g);
         }
       }
-      await cluster.settle();
+      await cluster.runUntilIdle();
       const why = (): string =>
         `seed ${seed}\n${ops.join('\n')}\n${all.map((w) => `${selfKey(w)}: ${w.log.join(' ')}`).join('\n')}`;
       expect(viewProblems(all), why()).toEqual([]);

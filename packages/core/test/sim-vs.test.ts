@@ -56,10 +56,10 @@ async function schedule(seed: number): Promise<{ seen: Seen[]; cluster: MemoryCl
     else if (op === 4) for (const n of cluster.nodeIds) cluster.restartNode(n);
     else if (op === 5) await add();
     else if (op === 6 && live.length > 0) await live[rng.int(live.length)]!.leave();
-    if (rng.chance(0.5)) await cluster.settle();
+    if (rng.chance(0.5)) await cluster.runUntilIdle();
     else await new Promise((r) => setImmediate(r));
   }
-  await cluster.settle();
+  await cluster.runUntilIdle();
   return { seen, cluster };
 }
 

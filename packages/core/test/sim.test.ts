@@ -53,16 +53,16 @@ async function workload(seed: number): Promise<string> {
   const cluster = new MemoryCluster({ nodes: 5, seed, trace: true });
   const members = [1, 2, 3, 4, 5, 1, 3].map((n) => cluster.transport(n));
   await Promise.all(members.map((m) => m.join('det')));
-  for (let round = 0; round < 5; round++) {
+  for (let wave = 0; wave < 5; wave++) {
     members.forEach((m, i) => {
       if (m.joined)
-        for (let k = 0; k < 10; k++) void m.send(enc.encode(`${i}.${round}.${k}`)).catch(() => {});
+        for (let k = 0; k < 10; k++) void m.send(enc.encode(`${i}.${wave}.${k}`)).catch(() => {});
     });
-    if (round === 1) cluster.partition([1, 2], [3, 4, 5]);
-    if (round === 2) cluster.crashProcess(members[6]!);
-    if (round === 3) cluster.heal();
-    if (round === 4) cluster.crashNode(4);
-    await cluster.settle();
+    if (wave === 1) cluster.partition([1, 2], [3, 4, 5]);
+    if (wave === 2) cluster.crashProcess(members[6]!);
+    if (wave === 3) cluster.heal();
+    if (wave === 4) cluster.crashNode(4);
+    await cluster.runUntilIdle();
   }
   const hash = cluster.traceHash();
   cluster.destroy();
@@ -97,7 +97,7 @@ describe('MemoryCluster', () => {
     // Group names are bytes: 'g' and 'g\0' are different groups.
     const c3 = await t.connect(nullSink());
     c3.join(new Uint8Array([0x67, 0]));
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(c1.groups().map((g) => [...g.group])).toEqual([[0x67], [0x67, 0], [0x68]]);
     expect(c1.maxMessageSize).toBe(1_047_552);
   });
@@ -108,20 +108,20 @@ describe('MemoryCluster', () => {
     const b = await rawClient(cluster, 2);
     expect(a.driver.mcast([enc.encode('early')])).toBe(true);
     b.driver.join(enc.encode('g'));
-    await cluster.settle();
+    await cluster.runUntilIdle();
     a.driver.join(enc.encode('g'));
     expect(a.driver.mcast([enc.encode('x'), enc.encode('y')])).toBe(true); // parts concatenate
-    await cluster.settle();
+    await cluster.runUntilIdle();
     a.driver.leave();
     expect(a.driver.mcast([enc.encode('late')])).toBe(true);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(b.log.filter((l) => l.startsWith('m'))).toEqual(['m 1 xy']);
     // corosync 3.1.7: the same handle cannot rejoin; a handle that left still hears the group.
     expect(() => a.driver.join(enc.encode('g'))).toThrow(
       expect.objectContaining({ name: 'AlreadyJoinedError' }),
     );
     b.driver.mcast([enc.encode('to-all')]);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(a.log.at(-1)).toBe('m 2 to-all');
   });
 
@@ -131,21 +131,21 @@ describe('MemoryCluster', () => {
     const c = await rawClient(cluster, 3);
     a.driver.join(enc.encode('g'));
     c.driver.join(enc.encode('g'));
-    await cluster.settle();
+    await cluster.runUntilIdle();
     a.log.length = 0;
     cluster.crashNode(3);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(a.log).toEqual(['c 1 + -3/nodedown', 't 1,2']);
     expect(c.lost.map((e) => e.name)).toEqual(['ConnectionLostError']);
     await expect(cluster.node(3).connect(nullSink())).rejects.toMatchObject({
       name: 'CorosyncNotRunningError',
     });
     cluster.crashNode(2);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(a.log.slice(2)).toEqual(['t 1', 'q false']);
     cluster.restartNode(2);
     cluster.restartNode(3);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(a.log.slice(4)).toEqual(['t 1,2,3', 'q true']);
   });
 
@@ -155,12 +155,12 @@ describe('MemoryCluster', () => {
     const b = await rawClient(cluster, 2);
     a.driver.join(enc.encode('g'));
     b.driver.join(enc.encode('g'));
-    await cluster.settle({ advanceTime: true, maxTime: 100 });
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 100 });
     a.log.length = 0;
     cluster.partition([1], [2, 3]);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     a.driver.mcast([enc.encode('alone')]);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     // the confchg, the totem event and our message; no quorum event yet
     expect(a.log).toEqual(['c 1 + -2/nodedown', 't 1', 'm 1 alone']);
     await cluster.advance(49);
@@ -168,7 +168,7 @@ describe('MemoryCluster', () => {
     await cluster.advance(1);
     expect(a.log.at(-1)).toBe('q false');
     cluster.heal();
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(a.log.slice(4)).toEqual(['c 1,2 +2/nodeup -', 't 1,2,3']);
     await cluster.advance(50);
     expect(a.log.at(-1)).toBe('q true');
@@ -180,13 +180,13 @@ describe('MemoryCluster', () => {
     const b = await rawClient(cluster, 2);
     const c = await rawClient(cluster, 3);
     for (const x of [a, b, c]) x.driver.join(enc.encode('g'));
-    await cluster.settle();
+    await cluster.runUntilIdle();
     a.log.length = 0;
     cluster.crashNode(3);
     cluster.restartNode(3); // before any reconfiguration ran
     const d = await rawClient(cluster, 3); // a new process on the restarted daemon joins at once
     d.driver.join(enc.encode('g'));
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(c.lost.map((e) => e.name)).toEqual(['ConnectionLostError']);
     // One configuration change: the old members of node 3 leave with nodedown, the ring keeps
     // node 3 (its new daemon), then the new process joins in the new ring.
@@ -209,16 +209,16 @@ describe('MemoryCluster', () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 7 });
     const [a, b, c] = [1, 2, 3].map((n) => cluster.transport(n)) as [Group, Group, Group];
     for (const g of [a, b, c]) await g.join('g');
-    await cluster.settle();
+    await cluster.runUntilIdle();
     cluster.crashNode(3);
     cluster.restartNode(3);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(await c.closed()).toMatchObject({ name: 'ConnectionLostError' });
     expect(a.members()).toEqual([a.self, b.self]);
     expect(b.members()).toEqual([a.self, b.self]);
     const d = cluster.transport(3);
     await d.join('g');
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(d.members()).toEqual([a.self, b.self, d.self]);
     expect(a.members()).toEqual([a.self, b.self, d.self]);
     expect(d.quorate).toBe(true);
@@ -229,11 +229,11 @@ describe('MemoryCluster', () => {
     const cluster = new MemoryCluster({ nodes: 3 });
     const a = await rawClient(cluster, 1);
     a.driver.join(enc.encode('g'));
-    await cluster.settle();
+    await cluster.runUntilIdle();
     cluster.partition([1], [2, 3]);
     expect(a.driver.mcast([enc.encode('during')])).toBe(false);
     expect(cluster.stats.tryAgain).toBe(1);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(a.writable()).toBe(1);
     expect(a.driver.mcast([enc.encode('after')])).toBe(true);
   });
@@ -242,10 +242,10 @@ describe('MemoryCluster', () => {
     const cluster = new MemoryCluster({ nodes: 1, queueLimit: 4 });
     const a = await rawClient(cluster, 1);
     a.driver.join(enc.encode('g'));
-    await cluster.settle();
+    await cluster.runUntilIdle();
     const accepted = [0, 1, 2, 3, 4, 5].map((i) => a.driver.mcast([enc.encode(`${i}`)]));
     expect(accepted).toEqual([true, true, true, true, false, false]);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(a.writable()).toBe(1);
     expect(a.log.filter((l) => l.startsWith('m')).length).toBe(4);
   });
@@ -259,13 +259,13 @@ describe('MemoryCluster', () => {
       const [a, b, c] = [1, 2, 3].map((n) => cluster.transport(n)) as [Group, Group, Group];
       const logs = [a, b, c].map(record);
       for (const g of [a, b, c]) await g.join('vs');
-      await cluster.settle();
+      await cluster.runUntilIdle();
       for (const l of logs) l.length = 0;
       void a.send(enc.encode('m'));
       await Promise.resolve();
       await Promise.resolve();
       cluster.partition([1], [2, 3]);
-      await cluster.settle();
+      await cluster.runUntilIdle();
       const got = logs.map((l) => l.some((x) => x.endsWith(' m')));
       expect(got[0]).toBe(true); // the sender's side always has it
       expect(got[1]).toBe(got[2]); // b and c pass together: same messages
@@ -291,10 +291,10 @@ describe('MemoryCluster', () => {
     cluster.pause(b);
     await a.send(enc.encode('one'));
     await a.send(enc.encode('two'));
-    await cluster.settle();
+    await cluster.runUntilIdle();
     const before = logB.length;
     cluster.resume(b);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(logB.slice(before).map((l) => l.split(' ')[1])).toEqual(['one', 'two']);
   });
 
@@ -308,7 +308,7 @@ describe('MemoryCluster', () => {
     void b.send(enc.encode('last words'));
     await Promise.resolve();
     cluster.crashProcess(b);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(logA.slice(-2).map((l) => l.replace(/\d+:\d+ /, ''))).toEqual([
       'last words',
       `c [1:${a.self.pid}] + -procdown`,
@@ -319,7 +319,7 @@ describe('MemoryCluster', () => {
   it('keeps quorum per component, with expectedVotes', async () => {
     const cluster = new MemoryCluster({ nodes: 5, expectedVotes: 5 });
     cluster.partition([1, 2], [3, 4, 5]);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(cluster.components()).toEqual([
       [1, 2],
       [3, 4, 5],
@@ -332,10 +332,10 @@ describe('MemoryCluster', () => {
       true,
     ]);
     cluster.partition([1], [2], [3, 4], [5]);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect([1, 2, 3, 4, 5].some((n) => cluster.isQuorate(n))).toBe(false);
     cluster.heal();
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(cluster.isQuorate(1)).toBe(true);
   });
 
@@ -345,9 +345,9 @@ describe('MemoryCluster', () => {
     cluster.clock.setTimeout(() => fired.push(cluster.clock.now()), 100);
     const t = cluster.clock.setTimeout(() => fired.push(-1), 50);
     t.cancel();
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(fired).toEqual([]);
-    await cluster.settle({ advanceTime: true });
+    await cluster.runUntilIdle({ advanceTime: true });
     expect(fired).toEqual([100]);
     await cluster.advance(1000);
     expect(cluster.clock.now()).toBe(1100);
@@ -367,7 +367,7 @@ describe('MemoryCluster', () => {
     const logA = record(a);
     await a.join('rt');
     await a.send(enc.encode('tick'));
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(logA.some((l) => l.endsWith(' tick'))).toBe(true);
     await a.close();
     cluster.destroy();
@@ -393,11 +393,11 @@ describe('README example', () => {
     await a.join('counter');
     await b.join('counter');
     cluster.partition([1], [2, 3]);
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(a.quorate).toBe(false);
     expect(b.members()).toEqual([b.self]);
     cluster.heal();
-    await cluster.settle();
+    await cluster.runUntilIdle();
     expect(a.members()).toHaveLength(2);
     cluster.destroy();
   });

@@ -22,13 +22,13 @@ export { Leadership, type LeadershipJson } from './leadership.js';
 export { Semaphore } from './semaphore.js';
 export { ReadWriteLock } from './rwlock.js';
 export { FencedResource } from './fenced-resource.js';
-export {
-  Locks,
-  type LocksStateMachine,
-  type CampaignOptions,
-  type LeaderInfo,
-  type LeaderInfoJson,
-  type LocksOptions,
-  type LocksOpenOptions,
-} from './locks.js';
-export type { AcquireOptions, LockSpec } from './types.js';
+export { Locks } from './locks.js';
+export type { LeaderInfo, LeaderInfoJson } from './elections.js';
+export type {
+  AcquireOptions,
+  CampaignOptions,
+  LockSpec,
+  LocksOpenOptions,
+  LocksOptions,
+  LocksStateMachine,
+} from './types.js';

@@ -1,9 +1,7 @@
 /**
  * `@cpgkit/locks/internal`: for tests and sibling packages, not for applications (no
- * compatibility promise): what the lock handles and views need from their client.
+ * compatibility promise). What the handles and `Locks` say to each other (`LockClient`) is
+ * not exported at all: only `Locks` makes handles.
  * @module
  */
-export type { LockSpec, Requester } from './types.js';
-export type { LockGrant, LockOwner } from './lock.js';
-export type { LeadershipOwner } from './leadership.js';
 export { withHandle, type Held } from './with-handle.js';

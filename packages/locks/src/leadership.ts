@@ -3,13 +3,19 @@
  * @module
  */
 import { LeadershipLostError, type LossReason } from './errors.js';
+import type { HandleControl, LockClient } from './lock-client.js';
 import type { Json } from './state.js';
 
-/** What a `Leadership` needs from its client (`@cpgkit/locks/internal`; not in the public index). */
-export interface LeadershipOwner {
-  resign(leadership: Leadership): Promise<void>;
-  proclaim(leadership: Leadership, value: Json): Promise<void>;
+/** How an election was won (not exported from the package). */
+export interface LeadershipGrant {
+  readonly id: string;
+  readonly name: string;
+  readonly term: string;
+  readonly value: Json;
 }
+
+/** Set by `Leadership`'s static block: the only way to make one (see `grantLeadership`). */
+let makeLeadership: (client: LockClient, grant: LeadershipGrant) => HandleControl<Leadership, Json>;
 
 /** A `Leadership` as JSON (`JSON.stringify(leadership)`): the term as a decimal string. */
 export interface LeadershipJson {
@@ -41,17 +47,25 @@ export class Leadership implements AsyncDisposable {
   readonly name: string;
   /** The term: strictly increasing for `name`, never reused. */
   readonly term: bigint;
-  readonly #owner: LeadershipOwner;
+  readonly #client: LockClient;
   readonly #ctl = new AbortController();
   #value: Json;
   #resigned = false;
 
-  /** @internal Made by `Locks` when the group elects us. */
-  constructor(
-    owner: LeadershipOwner,
-    init: { id: string; name: string; term: string; value: Json },
-  ) {
-    this.#owner = owner;
+  static {
+    makeLeadership = (client, grant) => {
+      const leadership = new Leadership(client, grant);
+      return {
+        handle: leadership,
+        lose: (reason, message) => leadership.#lose(reason, message),
+        update: (value) => (leadership.#value = value),
+      };
+    };
+  }
+
+  /** Made by `Locks` when the group elects us (`grantLeadership`). */
+  private constructor(client: LockClient, init: LeadershipGrant) {
+    this.#client = client;
     this.id = init.id;
     this.name = init.name;
     this.term = BigInt(init.term);
@@ -82,22 +96,17 @@ export class Leadership implements AsyncDisposable {
   async resign(): Promise<void> {
     if (this.#resigned) return;
     this.#resigned = true;
-    await this.#owner.resign(this);
+    await this.#client.resign(this);
   }
 
   /** Announce a new value in the same term. Rejects with `NotHolderError` if no longer leader. */
   async proclaim(value: Json): Promise<void> {
-    await this.#owner.proclaim(this, value);
+    await this.#client.proclaim(this, value);
     this.#value = value;
   }
 
-  /** @internal The replicated value changed. */
-  updateValue(value: Json): void {
-    this.#value = value;
-  }
-
-  /** @internal Abort the signal. */
-  lose(reason: LossReason, message: string): void {
+  /** Abort the signal. */
+  #lose(reason: LossReason, message: string): void {
     if (!this.#ctl.signal.aborted) {
       this.#ctl.abort(
         new LeadershipLostError(
@@ -124,4 +133,16 @@ export class Leadership implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.resign();
   }
+}
+
+/**
+ * A new `Leadership` for `client`, and the control that `Locks` keeps for it (`update` takes
+ * the leader's value). Not exported from the package: only `Locks` makes leaderships.
+ * @internal
+ */
+export function grantLeadership(
+  client: LockClient,
+  grant: LeadershipGrant,
+): HandleControl<Leadership, Json> {
+  return makeLeadership(client, grant);
 }

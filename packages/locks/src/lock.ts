@@ -3,18 +3,12 @@
  * `release()`.
  * @module
  */
-import type { Clock, TimerHandle } from '@cpgkit/core';
+import type { TimerHandle } from '@cpgkit/core';
 import { LockLostError, type LossReason } from './errors.js';
+import type { HandleControl, LockClient } from './lock-client.js';
 import type { LockKind, LockMode } from './state.js';
 
-/** What a `Lock` needs from its client (`@cpgkit/locks/internal`; not in the public index). */
-export interface LockOwner {
-  readonly clock: Clock;
-  releaseLock(lock: Lock): Promise<void>;
-  renewLock(lock: Lock, ttl: number): Promise<number>;
-}
-
-/** How a lock was granted (`@cpgkit/locks/internal`; not in the public index). */
+/** How a lock was granted (not exported from the package). */
 export interface LockGrant {
   readonly id: string;
   readonly name: string;
@@ -36,6 +30,9 @@ export interface LockJson {
   readonly lost: boolean;
   readonly released: boolean;
 }
+
+/** Set by `Lock`'s static block: the only way to make a `Lock` (see `grantLock`). */
+let makeLock: (client: LockClient, grant: LockGrant) => HandleControl<Lock, number | null>;
 
 /**
  * A granted lock (a mutex, a semaphore permit, or a read/write share).
@@ -62,15 +59,26 @@ export class Lock implements AsyncDisposable {
   readonly mode: LockMode;
   /** The fencing token: strictly increasing for `name`, never reused. */
   readonly token: bigint;
-  readonly #owner: LockOwner;
+  readonly #client: LockClient;
   readonly #ctl = new AbortController();
   #expires: number | null;
   #timer: TimerHandle | undefined;
   #released = false;
 
-  /** @internal Made by `Locks` when the group grants a request. */
-  constructor(owner: LockOwner, grant: LockGrant) {
-    this.#owner = owner;
+  static {
+    makeLock = (client, grant) => {
+      const lock = new Lock(client, grant);
+      return {
+        handle: lock,
+        lose: (reason, message) => lock.#lose(reason, message),
+        update: (expires) => lock.#updateExpires(expires),
+      };
+    };
+  }
+
+  /** Made by `Locks` when the group grants a request (`grantLock`). */
+  private constructor(client: LockClient, grant: LockGrant) {
+    this.#client = client;
     this.id = grant.id;
     this.name = grant.name;
     this.kind = grant.kind;
@@ -108,24 +116,24 @@ export class Lock implements AsyncDisposable {
     if (this.#released) return;
     this.#released = true;
     this.#timer?.cancel();
-    await this.#owner.releaseLock(this);
+    await this.#client.release(this);
   }
 
   /** Extend the lease to `ttl` ms from now (replicated time). Rejects with `NotHolderError` if lost. */
   async renew(ttl: number): Promise<void> {
-    this.#expires = await this.#owner.renewLock(this, ttl);
+    this.#expires = await this.#client.renew(this, ttl);
     this.#arm();
   }
 
-  /** @internal The replicated state moved the lease end (a renew applied). */
-  updateExpires(expires: number | null): void {
+  /** The replicated state moved the lease end (a renew applied). */
+  #updateExpires(expires: number | null): void {
     if (expires === this.#expires) return;
     this.#expires = expires;
     this.#arm();
   }
 
-  /** @internal Abort the signal. */
-  lose(reason: LossReason, message: string): void {
+  /** Abort the signal. */
+  #lose(reason: LossReason, message: string): void {
     this.#timer?.cancel();
     if (!this.#ctl.signal.aborted) {
       this.#ctl.abort(
@@ -139,9 +147,9 @@ export class Lock implements AsyncDisposable {
     this.#timer?.cancel();
     this.#timer = undefined;
     if (this.#expires === null || this.#released || this.lost) return;
-    const ms = this.#expires - this.#owner.clock.wallNow();
-    this.#timer = this.#owner.clock.setTimeout(
-      () => this.lose('lease-expired', 'its lease ran out'),
+    const ms = this.#expires - this.#client.clock.wallNow();
+    this.#timer = this.#client.clock.setTimeout(
+      () => this.#lose('lease-expired', 'its lease ran out'),
       Math.max(0, ms),
     );
   }
@@ -164,4 +172,16 @@ export class Lock implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.release();
   }
+}
+
+/**
+ * A new `Lock` for `client`, and the control that `Locks` keeps for it (`update` takes the
+ * lease end). Not exported from the package: only `Locks` makes locks.
+ * @internal
+ */
+export function grantLock(
+  client: LockClient,
+  grant: LockGrant,
+): HandleControl<Lock, number | null> {
+  return makeLock(client, grant);
 }

@@ -151,7 +151,7 @@ export function locksMachine(
   }
 
   /** Grant waiters in FIFO order while the head fits; the head blocks everyone behind it. */
-  function settle(entry: DEntry, time: number): void {
+  function grantWaiters(entry: DEntry, time: number): void {
     if (entry.blockedUntil !== null && time >= entry.blockedUntil) entry.blockedUntil = null;
     if (entry.blockedUntil === null) {
       for (
@@ -165,7 +165,8 @@ export function locksMachine(
     if (entry.holders.length === 0 && entry.waiters.length === 0) entry.kind = null;
   }
 
-  function settleElection(e: DElection, time: number): void {
+  /** Elect the head candidate when nobody leads and the election is not blocked. */
+  function electNext(e: DElection, time: number): void {
     if (e.blockedUntil !== null && time >= e.blockedUntil) e.blockedUntil = null;
     if (e.leader === null && e.blockedUntil === null) {
       const next = e.candidates.shift();
@@ -205,7 +206,7 @@ export function locksMachine(
     if (held !== undefined) return { status: 'granted', token: held.token, expires: held.expires };
     const queued = entry.waiters.findIndex((w) => w.id === cmd.id);
     if (queued >= 0) return { status: 'queued', position: queued };
-    settle(entry, ctx.time);
+    grantWaiters(entry, ctx.time);
     const busy = entry.holders.length > 0 || entry.waiters.length > 0;
     if (busy && (entry.kind !== cmd.kind || entry.limit !== limit)) {
       const what =
@@ -244,7 +245,7 @@ export function locksMachine(
       if (entry.holders[h]!.owner.incarnation !== me)
         throw new NotOwnerError(`lock '${name}' (${id}) belongs to another incarnation`);
       entry.holders.splice(h, 1);
-      settle(entry, ctx.time);
+      grantWaiters(entry, ctx.time);
       return { released: 'held' };
     }
     const w = entry.waiters.findIndex((x) => x.id === id);
@@ -252,7 +253,7 @@ export function locksMachine(
       if (entry.waiters[w]!.owner.incarnation !== me)
         throw new NotOwnerError(`request '${name}' (${id}) belongs to another incarnation`);
       entry.waiters.splice(w, 1);
-      settle(entry, ctx.time);
+      grantWaiters(entry, ctx.time);
       return { released: 'waiting' };
     }
     return { released: 'none' };
@@ -285,9 +286,9 @@ export function locksMachine(
     if (e.leader?.id === cmd.id) return { status: 'leader', term: e.term };
     const pos = e.candidates.findIndex((c) => c.id === cmd.id);
     if (pos >= 0) return { status: 'candidate', position: pos };
-    settleElection(e, ctx.time);
+    electNext(e, ctx.time);
     e.candidates.push({ id: cmd.id, owner, value: cmd.value, since: ctx.time });
-    settleElection(e, ctx.time);
+    electNext(e, ctx.time);
     if (e.leader?.id === cmd.id) return { status: 'leader', term: e.term };
     return { status: 'candidate', position: e.candidates.length - 1 };
   }
@@ -300,7 +301,7 @@ export function locksMachine(
       if (e.leader.owner.incarnation !== me)
         throw new NotOwnerError(`leadership of '${name}' belongs to another incarnation`);
       e.leader = null;
-      settleElection(e, ctx.time);
+      electNext(e, ctx.time);
       return { resigned: 'leader' };
     }
     const pos = e.candidates.findIndex((c) => c.id === id);
@@ -370,7 +371,7 @@ export function locksMachine(
         entry.holders = entry.holders.filter((h) => !gone.has(h.owner.incarnation));
         entry.waiters = entry.waiters.filter((w) => !gone.has(w.owner.incarnation));
         if (entry.holders.length < before) entry.blockedUntil = block(entry.blockedUntil, time);
-        settle(entry, time);
+        grantWaiters(entry, time);
       }
       for (const e of Object.values(draft.elections)) {
         e.candidates = e.candidates.filter((c) => !gone.has(c.owner.incarnation));
@@ -378,7 +379,7 @@ export function locksMachine(
           e.leader = null;
           e.blockedUntil = block(e.blockedUntil, time);
         }
-        settleElection(e, time);
+        electNext(e, time);
       }
     },
 
@@ -389,9 +390,9 @@ export function locksMachine(
         if (before === 0 && entry.blockedUntil === null) continue;
         entry.holders = entry.holders.filter((h) => h.expires === null || h.expires > time);
         if (entry.holders.length < before) entry.blockedUntil = block(entry.blockedUntil, time);
-        settle(entry, time);
+        grantWaiters(entry, time);
       }
-      for (const e of Object.values(draft.elections)) settleElection(e, time);
+      for (const e of Object.values(draft.elections)) electNext(e, time);
     },
 
     nextDeadline(state): number | undefined {

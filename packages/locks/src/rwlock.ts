@@ -10,6 +10,9 @@ import { withHandle } from './with-handle.js';
 const READ: LockSpec = { kind: 'rwlock', mode: 'shared' };
 const WRITE: LockSpec = { kind: 'rwlock', mode: 'exclusive' };
 
+/** Set by `ReadWriteLock`'s static block: the only way to make one (see `rwlockView`). */
+let makeReadWriteLock: (name: string, request: Requester) => ReadWriteLock;
+
 /**
  * Many readers or one writer, granted FIFO: a waiting writer blocks readers that come after
  * it, so writers never starve. Get one from `locks.rwlock(name)`.
@@ -24,8 +27,12 @@ const WRITE: LockSpec = { kind: 'rwlock', mode: 'exclusive' };
 export class ReadWriteLock {
   readonly #request: Requester;
 
-  /** @internal Use `locks.rwlock(name)`. */
-  constructor(
+  static {
+    makeReadWriteLock = (name, request) => new ReadWriteLock(name, request);
+  }
+
+  /** Use `locks.rwlock(name)`. */
+  private constructor(
     readonly name: string,
     request: Requester,
   ) {
@@ -67,4 +74,9 @@ export class ReadWriteLock {
   ): Promise<T> {
     return withHandle(this.write(options), fn);
   }
+}
+
+/** The read-write lock `name` over `request` (not exported from the package: `locks.rwlock`). @internal */
+export function rwlockView(name: string, request: Requester): ReadWriteLock {
+  return makeReadWriteLock(name, request);
 }

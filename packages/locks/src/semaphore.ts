@@ -7,6 +7,9 @@ import type { Lock } from './lock.js';
 import type { AcquireOptions, LockSpec, Requester } from './types.js';
 import { withHandle } from './with-handle.js';
 
+/** Set by `Semaphore`'s static block: the only way to make one (see `semaphoreView`). */
+let makeSemaphore: (name: string, permits: number, request: Requester) => Semaphore;
+
 /**
  * Up to `permits` holders at once, granted FIFO. Every permit is a `Lock` with its own
  * fencing token. Get one from `locks.semaphore(name, permits)`.
@@ -21,8 +24,12 @@ export class Semaphore {
   readonly #request: Requester;
   readonly #spec: LockSpec;
 
-  /** @internal Use `locks.semaphore(name, permits)`. */
-  constructor(
+  static {
+    makeSemaphore = (name, permits, request) => new Semaphore(name, permits, request);
+  }
+
+  /** Use `locks.semaphore(name, permits)`. */
+  private constructor(
     readonly name: string,
     readonly permits: number,
     request: Requester,
@@ -48,4 +55,9 @@ export class Semaphore {
   ): Promise<T> {
     return withHandle(this.acquire(options), fn);
   }
+}
+
+/** The semaphore `name` over `request` (not exported from the package: `locks.semaphore`). @internal */
+export function semaphoreView(name: string, permits: number, request: Requester): Semaphore {
+  return makeSemaphore(name, permits, request);
 }

@@ -1,11 +1,18 @@
 /**
- * The types that the lock client (`Locks`) and its views (`Semaphore`, `ReadWriteLock`)
- * share. A leaf: it imports no implementation file of this package.
+ * The types that the lock client (`Locks`), its views (`Semaphore`, `ReadWriteLock`) and its
+ * helpers (elections.ts, reaper.ts) share. A leaf: it imports no implementation file of this
+ * package (only types of the handles and the state).
  * @module
  */
 import type { WaitOptions } from '@cpgkit/core';
+import type { OpenOptions, Role, StateMachine } from '@cpgkit/statemachine';
+import type { LocksCommand, LocksResult } from './commands.js';
 import type { Lock } from './lock.js';
-import type { LockKind, LockMode } from './state.js';
+import type { LocksMachineOptions } from './machine.js';
+import type { Json, LockKind, LockMode, LocksState } from './state.js';
+
+/** A `StateMachine` running `locksMachine()`. */
+export type LocksStateMachine = StateMachine<LocksState, LocksCommand, LocksResult>;
 
 /** Options of `acquire` and the like. */
 export interface AcquireOptions extends WaitOptions {
@@ -25,10 +32,32 @@ export interface LockSpec {
 
 /**
  * How a view asks its `Locks` for a lock: `wait` false is a try (a `null` when not granted at
- * once). In `@cpgkit/locks/internal`, not in the public index.
+ * once). Not exported from the package.
  */
 export type Requester = (
   spec: LockSpec,
   options: AcquireOptions,
   wait: boolean,
 ) => Promise<Lock | null>;
+
+/** Options of `campaign`. */
+export interface CampaignOptions extends WaitOptions {
+  /** What the leader announces to observers (JSON). @defaultValue `null` */
+  readonly value?: Json;
+}
+
+/** Options of `new Locks`. */
+export interface LocksOptions {
+  /** Close the state machine when the client closes. @defaultValue `false` */
+  readonly closeMachine?: boolean;
+}
+
+/** Options of `Locks.open`: the state machine's and the lock machine's, and the role. */
+export interface LocksOpenOptions extends OpenOptions, LocksMachineOptions {
+  /**
+   * `'replica'` (holds the lock state: a long-lived service) or `'client'` (a passive member
+   * of the replicas, e.g. of `cpgkit serve`: what it holds is its own, the state is theirs).
+   * See `Role` in `@cpgkit/statemachine`. @defaultValue `'replica'` (unless `passive: true`)
+   */
+  readonly role?: Role;
+}

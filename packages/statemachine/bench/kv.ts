@@ -20,6 +20,10 @@
  * replica persists in `DIR/<replica>`, emptied first), `--throughput-only` (in-memory
  * throughput alone, e.g. under `node --cpu-prof`). The last line printed is the JSON of
  * every figure, with the longest event-loop stall seen during the run.
+ *
+ * Past 500 lines on purpose: one script is both the driver and the worker it starts inside each
+ * node's namespace (`--worker`), and both run the same loops and report the same figures, so
+ * the in-memory and the corosync runs stay comparable line for line.
  * @module
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';

@@ -109,7 +109,7 @@ export class LocalReplica<S, C, R> {
     this.passive = options.passive;
     this.log = options.log ?? (() => undefined);
     this.tracing = options.log !== undefined;
-    this.events = new MachineEvents(this.log);
+    this.events = new MachineEvents();
     this.nameBytes = encodeName(def.name);
     this.replica = this.incarnation;
     this.image = this.initialImage(0);

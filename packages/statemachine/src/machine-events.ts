@@ -1,8 +1,11 @@
 /**
  * A machine's listeners: state changes (`subscribe`) and status/diagnostic events (`on`). A
- * listener that throws is logged and skipped, never thrown into the message path.
+ * listener that throws is never thrown into the message path: the others still run, and its
+ * error is rethrown on a later microtask, as an uncaught exception (`callHandlers` in
+ * @cpgkit/core, cpgkit's one policy for user callbacks), so it is not hidden either.
  * @module
  */
+import { callHandlers } from '@cpgkit/core';
 import type { MachineEvent, StateChange } from './types.js';
 
 /** The listeners of one machine. */
@@ -10,9 +13,10 @@ export class MachineEvents<S, C, R> {
   private readonly listeners = new Set<(c: StateChange<S, C, R>) => void>();
   private readonly handlers = new Map<string, Set<(e: MachineEvent) => void>>();
 
-  constructor(private readonly log: (line: string) => void) {}
-
-  /** Called after every local change, in apply order. Returns the unsubscribe function. */
+  /**
+   * Called after every local change, in apply order. Returns the unsubscribe function. A
+   * listener that throws does not stop the others: its error is rethrown later, uncaught.
+   */
   subscribe(listener: (change: StateChange<S, C, R>) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -33,25 +37,12 @@ export class MachineEvents<S, C, R> {
   /** Tell the handlers of `e.type`. */
   emit(e: MachineEvent): void {
     const set = this.handlers.get(e.type);
-    if (set === undefined) return;
-    for (const h of [...set]) {
-      try {
-        h(e);
-      } catch (err) {
-        this.log(`event handler threw: ${String(err)}`);
-      }
-    }
+    if (set !== undefined) callHandlers([...set], e); // a throw is rethrown later, uncaught
   }
 
   /** Tell the subscribers of a change. */
   notify(c: StateChange<S, C, R>): void {
     if (this.listeners.size === 0) return;
-    for (const l of [...this.listeners]) {
-      try {
-        l(c);
-      } catch (err) {
-        this.log(`subscriber threw: ${String(err)}`);
-      }
-    }
+    callHandlers([...this.listeners], c); // a throw is rethrown later, uncaught
   }
 }

@@ -13,7 +13,7 @@
 import { freeze } from 'immer';
 import {
   CpgError,
-  PushIterator,
+  subscriptionIterator,
   deferred,
   withWait,
   type Clock,
@@ -358,7 +358,11 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
 
   // ---------------------------------------------------------------- subscriptions
 
-  /** Called after every local change, in apply order. Returns the unsubscribe function. */
+  /**
+   * Called after every local change, in apply order. Returns the unsubscribe function. A
+   * listener that throws does not stop the others: its error is rethrown later, uncaught
+   * (`callHandlers` in @cpgkit/core).
+   */
   subscribe(listener: (change: StateChange<S, C, R>) => void): () => void {
     return this.r.events.subscribe(listener);
   }
@@ -373,15 +377,17 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
 
   /** Changes from now on, as an async iterable. Ends when the machine closes or `signal` aborts. */
   changes(options?: { signal?: AbortSignal }): AsyncIterableIterator<StateChange<S, C, R>> {
-    const unsub = this.subscribe((c) => it.push(c));
-    const unclose = this.on('closed', () => it.end());
-    const it: PushIterator<StateChange<S, C, R>> = new PushIterator({
-      signal: options?.signal,
-      onEnd: () => {
-        unsub();
-        unclose();
+    const it = subscriptionIterator<StateChange<S, C, R>>(
+      (push, end) => {
+        const unsub = this.subscribe(push);
+        const unclose = this.on('closed', () => end());
+        return () => {
+          unsub();
+          unclose();
+        };
       },
-    });
+      { signal: options?.signal },
+    );
     if (this.r.closed) it.end();
     return it;
   }

@@ -5,7 +5,7 @@
  * and starts a new round). Pure; the machine sends the chunks and applies the result.
  * @module
  */
-import { Kind, packChunk, type ChunkHeader, type KindValue } from './wire.js';
+import { Kind, packChunk, type SnapshotChunkHeader, type KindValue } from './wire.js';
 
 /** A transfer this member takes part in (as target or bystander). */
 export interface Transfer {
@@ -33,7 +33,7 @@ export function snapshotFrames(
   const n = Math.max(1, Math.ceil(bytes.length / size));
   const frames: Uint8Array[] = [];
   for (let i = 0; i < n; i++) {
-    const header: ChunkHeader = { tag, i, n, digest };
+    const header: SnapshotChunkHeader = { tag, i, n, digest };
     frames.push(frame(Kind.snapshot, packChunk(header, bytes.subarray(i * size, (i + 1) * size))));
   }
   return frames;

@@ -10,7 +10,7 @@ import type { MemberId } from '@cpgkit/core';
 import {
   Kind,
   jsonBody,
-  type ChunkHeader,
+  type SnapshotChunkHeader,
   type CloseBody,
   type Frame,
   type SummaryBody,
@@ -313,7 +313,7 @@ export class SyncRound<S, C, R> {
   }
 
   /** A snapshot chunk from the round's leader. */
-  onChunk(f: Frame, h: ChunkHeader, bytes: Uint8Array, sender: MemberId): void {
+  onChunk(f: Frame, h: SnapshotChunkHeader, bytes: Uint8Array, sender: MemberId): void {
     const r = this.r;
     const round = r.round;
     const t = round?.transfer;

@@ -18,6 +18,10 @@
  * machine with another name) decodes to `undefined`: it is counted and skipped, never applied.
  * So is a message whose body does not parse for its kind (`parseSummaryBody` and the others
  * check every field).
+ *
+ * Past 500 lines on purpose: the header and every kind's body, each with its encoder and its
+ * checking parser, are one format; kept together, a change to a body and to its check is
+ * made in one place.
  * @module
  */
 import type { Summary } from './sync.js';
@@ -305,8 +309,11 @@ export type SummaryBody = Omit<Summary, 'key' | 'nodeid' | 'pid' | 'incarnation'
   readonly index: string;
 };
 
-/** The JSON header of a snapshot chunk. */
-export interface ChunkHeader {
+/**
+ * The JSON header of a snapshot chunk: a state transfer cut to the size of a message. Not
+ * core's chunk frames (`ChunkFrameHeader`), which cut any payload over the atomic size.
+ */
+export interface SnapshotChunkHeader {
   readonly tag: string;
   /** This chunk's number, 0 <= i < n. */
   readonly i: number;
@@ -438,7 +445,7 @@ export function parseSummaryBody(body: Uint8Array): SummaryBody | undefined {
 /** Parse a `snapshot` chunk (see `packChunk`); `undefined` when malformed. */
 export function parseChunkBody(
   body: Uint8Array,
-): { header: ChunkHeader; bytes: Uint8Array } | undefined {
+): { header: SnapshotChunkHeader; bytes: Uint8Array } | undefined {
   const c = unpackChunk(body);
   const h = c?.header as Obj | undefined;
   if (

@@ -9,7 +9,7 @@
  * change), as libquorum's events come on corosync.
  *
  * Invariants, checked on every run:
- * - after every settle: synced members of one component have equal digests;
+ * - after every idle step (the cluster run until idle): synced members of one component have equal digests;
  * - nothing is applied while the member's component is not decided quorate;
  * - each member's index increases by one with every applied entry; the final log's indexes
  *   strictly increase, and every entry in it was applied by some member at that index;
@@ -65,7 +65,7 @@ type Step =
   | { t: 'restartNode'; node: number }
   | { t: 'pause'; m: number }
   | { t: 'resume' }
-  | { t: 'settle' }
+  | { t: 'idle' }
   | { t: 'advance'; ms: number };
 
 const node = fc.integer({ min: 1, max: 5 });
@@ -90,7 +90,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ t: fc.constant('restartNode' as const), node }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('pause' as const), m: fc.nat(7) }) },
   { weight: 1, arbitrary: fc.constant({ t: 'resume' as const }) },
-  { weight: 3, arbitrary: fc.constant({ t: 'settle' as const }) },
+  { weight: 3, arbitrary: fc.constant({ t: 'idle' as const }) },
   {
     weight: 1,
     arbitrary: fc.record({
@@ -362,7 +362,7 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
         cluster.resume(m.group);
         break;
       }
-      case 'settle':
+      case 'idle':
         await cluster.runUntilIdle();
         checkComponents();
         break;

@@ -187,8 +187,8 @@ describe('F2: removal from Q at a death, then restarts from the data directories
   });
 });
 
-/** Settle, but fail instead of hanging when the cluster never becomes idle. */
-async function settleWithin(cluster: MemoryCluster, ms: number): Promise<boolean> {
+/** Run the cluster until idle, but fail instead of hanging when it never becomes idle. */
+async function idleWithin(cluster: MemoryCluster, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const idle = await Promise.race([
     cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 }).then(() => true),
@@ -216,7 +216,7 @@ describe('F3: dirty replicas and lost snapshot chunks', () => {
     c.on('mismatch', () => cluster.partition([3]));
     corruptReplica(c, (s) => ({ ...s, n: s.n + 7 }));
     decisions = 0;
-    const idle = await settleWithin(cluster, 3000);
+    const idle = await idleWithin(cluster, 3000);
     if (!idle) cluster.destroy();
     expect(
       idle,

@@ -3,6 +3,10 @@
  * on the real 3-node cluster, run as users run them (inside the nodes' network namespaces):
  * the cron-style lock use of issue 13, client and agent crashes, rolling and full restarts,
  * no agent at all, a node's corosync killed and started, status, /healthz and /metrics.
+ *
+ * Past 500 lines on purpose: each test is one scenario told from start to end, and they all
+ * share this suite's own helpers (clients per node, the serves of a group, a teardown that
+ * stops whatever a test left running); the helpers other suites share are in ../harness.
  */
 import { mkdtempSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -71,7 +71,7 @@ function logMachine(r: Replicas, label: MachineLabel, log: Logger): () => void {
     switch (e.type) {
       case 'status':
         clearTimeout(slow);
-        // a client's join and leave make two short rounds: log settled changes, and a sync
+        // a client's join and leave make two short sync rounds: log a status once it holds, and a sync
         // only when it lasts
         if (e.status === 'syncing') {
           slow = setTimeout(() => {

@@ -4,6 +4,7 @@
  * took from their sender, digest mismatches, foreign messages, status changes.
  * @module
  */
+import { callHandlers } from '@cpgkit/core';
 import type { MachineEvent, MachineStatus, StateChange, StateMachine } from '@cpgkit/statemachine';
 
 /** Which of the agent's two machines. */
@@ -109,6 +110,6 @@ export class MachineObserver {
   }
 
   #emit(e: ObservedEvent): void {
-    for (const l of this.#listeners) l(e);
+    callHandlers(this.#listeners, e); // a throw is rethrown later, uncaught
   }
 }

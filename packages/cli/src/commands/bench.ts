@@ -2,7 +2,7 @@
  * `cpgkit bench`: one sender floods a group and counts its own deliveries (the same work as the
  * C reference client in bench/native/cpgbench.c: send until corosync says try again, dispatch
  * when the fd is readable). The rate is measured from the first send to the last own delivery,
- * after a warm-up round.
+ * after a warm-up run.
  *
  * Modes:
  * - default: through `Group` (`openGroup(name, { transport: corosync(), batchBytes: 1 })`),
@@ -143,7 +143,7 @@ async function benchGroup(o: BenchOptions): Promise<BenchResult> {
     group.on('message', (m) => {
       if (sameMember(m.sender, self) && ++got === target) done();
     });
-    const round = async (n: number): Promise<Timed> => {
+    const timedRun = async (n: number): Promise<Timed> => {
       got = 0;
       target = n;
       const delivered = new Promise<void>((resolve) => (done = resolve));
@@ -170,9 +170,9 @@ async function benchGroup(o: BenchOptions): Promise<BenchResult> {
       await delivered;
       return { ms: performance.now() - t0, cpu: process.cpuUsage(c0) };
     };
-    if (o.warmup > 0) await round(o.warmup);
+    if (o.warmup > 0) await timedRun(o.warmup);
     const mode = o.batch ? 'batch' : o.serial ? 'serial' : 'group';
-    return result(mode, o.count, o.size, await round(o.count));
+    return result(mode, o.count, o.size, await timedRun(o.count));
   } finally {
     await group.close();
   }
@@ -224,7 +224,7 @@ async function benchRaw(o: BenchOptions): Promise<BenchResult> {
     self = driver.local;
     driver.join(new TextEncoder().encode(o.group));
     await joined;
-    const round = async (n: number): Promise<Timed> => {
+    const timedRun = async (n: number): Promise<Timed> => {
       sent = got = 0;
       target = n;
       const delivered = new Promise<void>((resolve, reject) => {
@@ -237,8 +237,8 @@ async function benchRaw(o: BenchOptions): Promise<BenchResult> {
       await delivered;
       return { ms: performance.now() - t0, cpu: process.cpuUsage(c0) };
     };
-    if (o.warmup > 0) await round(o.warmup);
-    return result('raw', o.count, o.size, await round(o.count));
+    if (o.warmup > 0) await timedRun(o.warmup);
+    return result('raw', o.count, o.size, await timedRun(o.count));
   } finally {
     driver.close();
   }

@@ -1,5 +1,5 @@
 /**
- * `cpgkit send GROUP MESSAGE... [--repeat N]`: join, send each message (N rounds), wait until
+ * `cpgkit send GROUP MESSAGE... [--repeat N]`: join, send each message (N times over), wait until
  * every one has come back to us in the group's agreed order, leave, exit 0.
  * @module
  */
@@ -47,7 +47,7 @@ export const registerSend: RegisterCommand = (program) => {
       let timer: NodeJS.Timeout | undefined;
       try {
         await group.join(name, { timeout: opts.timeout });
-        for (let round = 0; round < opts.repeat; round++) {
+        for (let i = 0; i < opts.repeat; i++) {
           for (const text of messages) await group.send(enc.encode(text));
         }
         const timedOut = new Promise<never>((_, reject) => {

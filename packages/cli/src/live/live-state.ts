@@ -6,6 +6,7 @@
  * `agent-source.ts`) feed it; `web.ts` serves it.
  * @module
  */
+import { callHandlers } from '@cpgkit/core';
 import type { Json } from '@cpgkit/statemachine';
 import type { StatusSummary } from '../agent/status-summary.js';
 
@@ -218,7 +219,7 @@ export class LiveState {
   }
 
   #emit(m: LiveMessage): void {
-    for (const l of [...this.#listeners]) l(m);
+    callHandlers([...this.#listeners], m); // a throw is rethrown later, uncaught
   }
 }
 

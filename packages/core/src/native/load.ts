@@ -28,11 +28,6 @@ export interface Native {
 
 const cache = new Map<string, Promise<Native>>();
 
-/** Whether koffi has been imported by this module yet (for tests of lazy loading). */
-export function nativeLoaded(): boolean {
-  return cache.size > 0;
-}
-
 /**
  * Import koffi and open libcpg, libquorum and libc (once per set of paths; later calls share
  * the result). Rejects with `LibraryNotFoundError` when a library is missing.

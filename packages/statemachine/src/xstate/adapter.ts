@@ -15,7 +15,7 @@ import {
   type InputFrom,
   type SnapshotFrom,
 } from 'xstate';
-import type { GroupTransport, WaitOptions } from '@cpgkit/core';
+import { rethrowLater, type GroupTransport, type WaitOptions } from '@cpgkit/core';
 import { ReplicatedStateMachine } from '../machine.js';
 import type { OpenOptions } from '../open-options.js';
 import type { ApplyContext, MachineDefinition, StateChange, TickContext } from '../types.js';
@@ -225,8 +225,10 @@ export class ReplicatedActor<TMachine extends AnyStateMachine> implements AsyncD
         if (action.exec === undefined) continue;
         try {
           action.exec(action.info, action.params);
-        } catch {
-          // an action's failure is local: it does not change the replicated state
+        } catch (error) {
+          // an action's failure is local: it does not change the replicated state, and it is
+          // not hidden either (cpgkit's policy for user callbacks: rethrown later, uncaught)
+          rethrowLater(error);
         }
       }
     });

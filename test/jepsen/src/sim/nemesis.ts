@@ -45,7 +45,7 @@ const COMMAND_KIND = 1;
 /** One of `FAULTS`. */
 export type Fault = (typeof FAULTS)[number];
 
-/** Let the engine run `n` of its rounds (a fault then cuts what is still in flight). */
+/** Let `n` turns of the event loop pass, the engine stepping meanwhile (a fault then cuts what is still in flight). */
 export async function turns(n: number): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
 }

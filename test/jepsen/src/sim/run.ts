@@ -33,7 +33,7 @@ export interface ScheduleOptions {
   /**
    * The lock machine's `failoverDelay` (replicated ms before a lock or leadership taken from
    * a member against its will is granted again). With 0, a holder cut off by a partition can
-   * still believe it holds the lock for the few engine rounds before its own membership event
+   * still believe it holds the lock for the few engine steps before its own membership event
    * arrives while the majority already granted it (the detection window of the locks README);
    * the checkers report that as two holders. @defaultValue 200
    */
@@ -143,7 +143,7 @@ export async function runSchedule(
         continue;
       }
       if (rng.chance(0.3)) {
-        // or a fault a few engine rounds after a client's send
+        // or a fault a few engine steps after a client's send
         kick(ctx, workloads[rng.int(workloads.length)]!, i);
         await turns(rng.int(4));
       }
