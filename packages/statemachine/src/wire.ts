@@ -36,8 +36,10 @@ export const MAGIC1 = 0x4b;
  *   field checked on receive, `ReplicatedMap` compares on values whatever the key order.
  * - 3: summaries carry `gone` (departed replicas that proved they hold `Q`) and the sender's
  *   wall time; a command body nested deeper than `MAX_BODY_DEPTH` is skipped by everyone.
+ * - 4: an `ack` of a persisting replica carries `d`, the index its disk holds (fdatasync'd):
+ *   with `durability: 'fsync'`, `dispatch` waits for a majority of `Q` to hold it on disk.
  */
-export const WIRE_VERSION = 3;
+export const WIRE_VERSION = 4;
 
 /**
  * The deepest nesting of arrays and objects a command body may have. Deeper bodies are
@@ -334,10 +336,14 @@ export interface CloseBody {
   readonly participants: readonly string[];
 }
 
-/** The body of an `ack`: a replica of `Q` applied everything up to `i`. */
+/**
+ * The body of an `ack`: replica `r` of `Q` applied everything up to `i`, and (when it persists)
+ * its disk holds everything up to `d`.
+ */
 export interface AckBody {
   readonly i: bigint;
   readonly r: string;
+  readonly d?: bigint;
 }
 
 /** The latest time a JavaScript `Date` can hold (ms): replicated times stay within it. */
@@ -487,9 +493,9 @@ export function parseCloseBody(body: Uint8Array): CloseBody | undefined {
 /** Parse an `ack` body; `undefined` when malformed. */
 export function parseAckBody(body: Uint8Array): AckBody | undefined {
   const b = object(body);
-  return b !== undefined && isIndex(b.i) && typeof b.r === 'string'
-    ? { i: BigInt(b.i), r: b.r }
-    : undefined;
+  if (b === undefined || !isIndex(b.i) || typeof b.r !== 'string') return undefined;
+  if (b.d === undefined) return { i: BigInt(b.i), r: b.r };
+  return isIndex(b.d) ? { i: BigInt(b.i), r: b.r, d: BigInt(b.d) } : undefined;
 }
 
 /** Unpack `packChunk`'s body; `undefined` when malformed. */
