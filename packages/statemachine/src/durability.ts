@@ -13,7 +13,8 @@ import { commitIndex } from './acks.js';
  *   it to disk within `persistDelay` (50 ms). Survives process crashes and any one node's power
  *   loss, not the power loss of a majority within those 50 ms.
  * - `'fsync'`: once a strict majority of `Q` has it on disk (fdatasync'd; one write per delivered
- *   batch: group commit). Survives the power loss of every node.
+ *   batch: group commit). Survives the power loss of every node. A replica in this mode says so
+ *   in its acks, and every member that hears it (clients included) then waits for disks too.
  */
 export type Durability = 'memory' | 'fsync';
 
@@ -28,6 +29,7 @@ export class DiskProgress {
   private own = 0n;
   private generation = 0;
   private readonly heard = new Map<string, bigint>();
+  private fsyncHeard = false;
 
   /** The index this replica's disk holds (of the current state's history). */
   get self(): bigint {
@@ -65,9 +67,22 @@ export class DiskProgress {
     this.heard.clear();
   }
 
-  /** Replica `replica` said its disk holds `index`; true when that is news. */
-  heardFrom(replica: string, index: bigint): boolean {
-    if (index <= (this.heard.get(replica) ?? 0n)) return false;
+  /**
+   * A replica of `Q` that runs `durability: 'fsync'` acked (once heard, for this member's
+   * lifetime): the group's writes are meant to be acknowledged on disk, whoever sends them.
+   */
+  get fsyncReplicas(): boolean {
+    return this.fsyncHeard;
+  }
+
+  /**
+   * Replica `replica` said its disk holds `index` (`fsync`: it runs `durability: 'fsync'`);
+   * true when that is news.
+   */
+  heardFrom(replica: string, index: bigint, fsync = false): boolean {
+    const news = fsync && !this.fsyncHeard;
+    if (fsync) this.fsyncHeard = true;
+    if (index <= (this.heard.get(replica) ?? 0n)) return news;
     this.heard.set(replica, index);
     return true;
   }

@@ -149,15 +149,22 @@ describe("durability: 'fsync'", () => {
     const client = await ReplicatedStateMachine.open(cluster.member(1), counter, {
       passive: true,
       checkInterval: 0,
-      durability: 'fsync',
     });
     await run(cluster, () => client.status === 'ready');
     expect(client.status).toBe('ready');
     expect(a!.epoch).toBeGreaterThan(1);
     expect(t).toEqual({ done: false, failed: false });
+    // a client that did not ask for 'fsync' follows the replicas' mode (their acks say it)
+    const tc = track(client.dispatch({ add: 2 }));
+    await run(cluster);
+    expect(b!.state.n).toBe(3);
+    expect(tc).toEqual({ done: false, failed: false });
     disks.thaw(dataDir(2)); // a second disk: a majority
-    await run(cluster, () => t.done);
-    expect(t).toEqual({ done: true, failed: false });
+    await run(cluster, () => t.done && tc.done);
+    expect([t, tc]).toEqual([
+      { done: true, failed: false },
+      { done: true, failed: false },
+    ]);
     disks.thaw(dataDir(3));
     await Promise.all([a!.close(), b!.close(), c!.close(), client.close()]);
   });
@@ -260,7 +267,11 @@ describe('DiskProgress', () => {
     expect(p.self).toBe(0n);
     expect(p.written(p.begin(7n))).toBe(true);
     expect(p.self).toBe(7n);
+    expect(p.fsyncReplicas).toBe(false);
+    expect(p.heardFrom('c', 2n, true)).toBe(true); // no higher, but news: c runs 'fsync'
+    expect(p.fsyncReplicas).toBe(true);
     p.roundStarted();
     expect(p.majorityIndex(['a', 'b', 'c'], 'a', true)).toBe(0n);
+    expect(p.fsyncReplicas).toBe(true); // for the member's lifetime
   });
 });
