@@ -120,7 +120,9 @@ const NOTES = [
 ];
 
 const VARIANT_LABEL: Record<Variant, string> = {
-  durable: 'durable: cpgkit persistence on / etcd fsync',
+  durable:
+    "durable: cpgkit persistence on, durability 'memory' (majority in memory, disk within 50 ms) / etcd fsync",
+  fsync: "fsync: cpgkit durability 'fsync' (majority on disk) / etcd fsync",
   fast: 'no fsync: cpgkit in memory / etcd --unsafe-no-fsync',
 };
 
@@ -181,15 +183,15 @@ function addLatencyRows(
   }
   for (const sys of ['cpgkit', 'etcd'] as const) {
     const samples = p[sys];
-    const variantLabel = variant === undefined ? 'durable' : variant;
+    const variantLabel = variant ?? 'durable';
     const label =
       sys === 'cpgkit'
-        ? variantLabel === 'durable'
-          ? 'persistence on'
-          : 'in memory'
-        : variantLabel === 'durable'
-          ? 'fsync'
-          : 'no fsync';
+        ? { durable: 'persistence on', fsync: "durability 'fsync'", fast: 'in memory' }[
+            variantLabel
+          ]
+        : variantLabel === 'fast'
+          ? 'no fsync'
+          : 'fsync';
     const d = samples ? toDistribution(figure, sys, label, samples) : undefined;
     if (d) distributions.push(d);
   }
@@ -228,7 +230,9 @@ async function main(): Promise<void> {
 
   const kvSection = 'Config store';
   const lockSection = 'Locks';
-  for (const variant of ['durable', 'fast'] as const) {
+  for (const variant of ['durable', 'fsync', 'fast'] as const) {
+    // the fsync pair: the config store's writes and the uncontended locks (what it changes)
+    if (variant === 'fsync' && !only.has('kv') && !only.has('locks')) continue;
     const targets: Target[] = [];
     if (systems.has('cpgkit'))
       targets.push(
@@ -236,11 +240,12 @@ async function main(): Promise<void> {
           corosync,
           variant,
           runId,
-          variant === 'durable' ? join(workDir, 'cpgkit-data') : undefined,
+          variant === 'fast' ? undefined : join(workDir, 'cpgkit-data'),
+          variant === 'fsync' ? 'fsync' : 'memory',
         ),
       );
     if (systems.has('etcd')) {
-      await startEtcd(variant === 'durable' ? 'fsync' : 'no-fsync');
+      await startEtcd(variant === 'fast' ? 'no-fsync' : 'fsync');
       if (variant === 'durable') {
         const granted = await etcd!
           .grantedTtl(ETCD_ELECTION_TTL)
@@ -318,23 +323,25 @@ async function main(): Promise<void> {
         { cpgkit: lu.cpgkit?.opsPerSec, etcd: lu.etcd?.opsPerSec },
         'etcd3 Lock: lease grant + txn + lease revoke',
       );
-      const lc = await each('lock contended', (t) => sc.lockContended(t, sizes));
-      addLatencyRows(
-        lockSection,
-        'hand-off latency, 3 nodes contending',
-        variant,
-        { cpgkit: lc.cpgkit?.handoffs, etcd: lc.etcd?.handoffs },
-        ['p50', 'p99'],
-        'etcd3 Lock only tries: waiters watch for the delete and retry',
-      );
-      addRow(
-        lockSection,
-        'grants/s, 3 nodes contending (hold 1 ms)',
-        variant,
-        'grants/s',
-        'higher',
-        { cpgkit: lc.cpgkit?.opsPerSec, etcd: lc.etcd?.opsPerSec },
-      );
+      if (variant !== 'fsync') {
+        const lc = await each('lock contended', (t) => sc.lockContended(t, sizes));
+        addLatencyRows(
+          lockSection,
+          'hand-off latency, 3 nodes contending',
+          variant,
+          { cpgkit: lc.cpgkit?.handoffs, etcd: lc.etcd?.handoffs },
+          ['p50', 'p99'],
+          'etcd3 Lock only tries: waiters watch for the delete and retry',
+        );
+        addRow(
+          lockSection,
+          'grants/s, 3 nodes contending (hold 1 ms)',
+          variant,
+          'grants/s',
+          'higher',
+          { cpgkit: lc.cpgkit?.opsPerSec, etcd: lc.etcd?.opsPerSec },
+        );
+      }
     }
     if (variant === 'durable' && only.has('election')) {
       const fp = await each('failover, leader process killed', (t) =>
@@ -388,7 +395,39 @@ async function main(): Promise<void> {
       );
     }
   }
+  if (!quick && only.has('election') && systems.has('cpgkit')) await totemFailover();
   env.sizes = JSON.stringify(sizes);
+}
+
+/**
+ * Failover after a node's death under other totem settings (cpgkit only: they are corosync's),
+ * last in the run because each brings the cluster down and up again with its corosync.conf.
+ */
+async function totemFailover(): Promise<void> {
+  const settings = [
+    { label: 'token 1000 ms, token_coefficient 0', token: 1000, tokenCoefficient: 0 },
+    { label: 'token 500 ms (token_coefficient 650 ms, the default)', token: 500 },
+  ];
+  const target = cpgkitTarget(corosync, 'durable', runId, join(workDir!, 'cpgkit-data'));
+  for (const s of settings) {
+    const what = `failover, leader node killed, ${s.label}`;
+    const r = await attempt(what, target, async () => {
+      await corosync.reconfigure(s);
+      return sc.failover(target, sizes, 'node');
+    });
+    details[what] = r;
+    const seconds = median(r?.seconds ?? []);
+    rows.push({
+      section: 'Election',
+      figure: `failover after kill -9 of the leader's node (median), ${s.label}`,
+      variant: '—',
+      unit: 's',
+      better: 'lower',
+      peer: 'etcd',
+      ...(seconds !== undefined ? { cpgkit: seconds } : {}),
+      note: `${sizes.failoverReps} runs; cpgkit only (a corosync setting), 3 nodes; compare with the row above (token 1000 ms, token_coefficient 650 ms)${r === undefined ? '; failed: see Problems' : ''}`,
+    });
+  }
 }
 
 async function finish(environment: Record<string, string>): Promise<void> {
