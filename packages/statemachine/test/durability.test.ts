@@ -30,9 +30,15 @@ class Disks {
   readonly writes = new Map<string, number>();
 
   constructor() {
-    const disks = this;
+    const before = (store: SnapshotStore): Promise<void> => {
+      this.alive.add(store);
+      return this.ready(store);
+    };
+    const after = (store: SnapshotStore): void => {
+      this.writes.set(store.dir, (this.writes.get(store.dir) ?? 0) + 1);
+    };
     for (const name of ['append', 'save'] as const) {
-      const original = SnapshotStore.prototype[name] as (
+      const original = Object.getOwnPropertyDescriptor(SnapshotStore.prototype, name)!.value as (
         this: SnapshotStore,
         ...a: unknown[]
       ) => Promise<void>;
@@ -40,10 +46,9 @@ class Disks {
         this: SnapshotStore,
         ...args: unknown[]
       ) {
-        disks.alive.add(this);
-        await disks.ready(this);
+        await before(this);
         await original.apply(this, args);
-        disks.writes.set(this.dir, (disks.writes.get(this.dir) ?? 0) + 1);
+        after(this);
       });
     }
   }
