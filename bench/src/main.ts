@@ -413,8 +413,14 @@ async function totemFailover(): Promise<void> {
     { label: 'token 1000 ms, token_coefficient 0', token: 1000, tokenCoefficient: 0 },
     { label: 'token 500 ms (token_coefficient 650 ms, the default)', token: 500 },
   ];
-  const target = cpgkitTarget(corosync, 'durable', runId, join(workDir!, 'cpgkit-data'));
-  for (const s of settings) {
+  for (const [i, s] of settings.entries()) {
+    // fresh groups and data directories: the earlier failover rows' replicas left theirs
+    const target = cpgkitTarget(
+      corosync,
+      'durable',
+      `${runId}-totem${i}`,
+      join(workDir!, `cpgkit-data-totem${i}`),
+    );
     const what = `failover, leader node killed, ${s.label}`;
     const r = await attempt(what, target, async () => {
       await corosync.reconfigure(s);
