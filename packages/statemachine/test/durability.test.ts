@@ -13,7 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryCluster } from '@cpgkit/core/testing';
-import { ReplicatedStateMachine } from '../src/index.js';
+import { ReplicatedMap, ReplicatedStateMachine } from '../src/index.js';
 import { DiskProgress, type Durability } from '../src/durability.js';
 import { SnapshotStore } from '../src/persistence.js';
 import { counter, type Counter, type CounterCmd } from './helpers.js';
@@ -247,6 +247,33 @@ describe("durability: 'fsync'", () => {
       await Promise.all(again.map((m) => m.close()));
     });
   }
+
+  it('ReplicatedMap passes it on: a set resolves once two of three disks hold it', async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 56 });
+    const kvs: ReplicatedMap[] = [];
+    for (const n of [1, 2, 3])
+      kvs.push(
+        await ReplicatedMap.open(cluster.member(n), {
+          checkInterval: 0,
+          dataDir: dataDir(n),
+          durability: 'fsync',
+        }),
+      );
+    await run(cluster, () => kvs.every((kv) => kv.machine.status === 'ready'));
+    disks.freeze(dataDir(1));
+    disks.freeze(dataDir(3));
+    const p = kvs[0]!.set('k', 1);
+    const t = { done: false };
+    void p.then(() => (t.done = true));
+    await run(cluster, () => kvs.every((kv) => kv.get('k') === 1));
+    await run(cluster);
+    expect(t.done).toBe(false);
+    disks.thaw(dataDir(3));
+    await run(cluster, () => t.done);
+    expect(t.done).toBe(true);
+    disks.thaw(dataDir(1));
+    await Promise.all(kvs.map((kv) => kv.close()));
+  });
 
   it("refuses 'fsync' on a replica without a data directory, and with acknowledge: 'local'", async () => {
     const cluster = new MemoryCluster({ nodes: 1, seed: 55 });
