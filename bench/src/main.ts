@@ -5,7 +5,7 @@
  * @module
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeChart } from './chart.js';
@@ -404,6 +404,10 @@ async function main(): Promise<void> {
   env.sizes = JSON.stringify(sizes);
 }
 
+/** The 1-minute load average now, for the report (a busy machine gives lower, noisier figures). */
+const load = (): string => loadavg()[0]!.toFixed(1);
+const loadAtStart = load();
+
 /**
  * Failover after a node's death under other totem settings (cpgkit only: they are corosync's),
  * last in the run because each brings the cluster down and up again with its corosync.conf.
@@ -455,6 +459,7 @@ async function finish(environment: Record<string, string>): Promise<void> {
     details,
     problems,
   };
+  report.environment.load = `1-minute load average ${loadAtStart} at the start, ${load()} at the end (on ${(await run('nproc', [])).trim()} cores; a busy machine gives lower, noisier figures)`;
   await writeReport(outDir, report);
   if (distributions.length) await writeChart(join(outDir, 'latency.svg'), distributions);
   console.log(toMarkdown(report));
