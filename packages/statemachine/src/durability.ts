@@ -14,7 +14,9 @@ import { commitIndex } from './acks.js';
  *   loss, not the power loss of a majority within those 50 ms.
  * - `'fsync'`: once a strict majority of `Q` has it on disk (fdatasync'd; one write per delivered
  *   batch: group commit). Survives the power loss of every node. A replica in this mode says so
- *   in its acks, and every member that hears it (clients included) then waits for disks too.
+ *   in its acks, and every member that hears it (clients included) then waits for disks too,
+ *   and a persisting replica in `'memory'` mode then reports its disk as well. It is the
+ *   replicas' setting: on a client (`passive`) it has no effect.
  */
 export type Durability = 'memory' | 'fsync';
 
