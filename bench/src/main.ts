@@ -20,6 +20,7 @@ import {
   toDistribution,
   toMarkdown,
   writeReport,
+  NO_PEER,
   type Distribution,
   type Report,
   type Row,
@@ -438,7 +439,7 @@ async function totemFailover(): Promise<void> {
       variant: '—',
       unit: 's',
       better: 'lower',
-      peer: 'etcd',
+      peer: NO_PEER,
       ...(seconds !== undefined ? { cpgkit: seconds } : {}),
       note: `${sizes.failoverReps} runs; cpgkit only (a corosync setting), 3 nodes; compare with the row above (token 1000 ms, token_coefficient 650 ms)${r === undefined ? '; failed: see Problems' : ''}`,
     });
