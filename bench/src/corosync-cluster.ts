@@ -57,6 +57,23 @@ export class CorosyncCluster {
     await cluster(['wait-quorum', '--timeout', '60'], 90_000);
   }
 
+  /**
+   * Bring the cluster down and up again with these totem settings (`scripts/cluster` writes
+   * them into corosync.conf: `CPGKIT_CLUSTER_TOKEN`, `CPGKIT_CLUSTER_TOKEN_COEFFICIENT`);
+   * `{}` restores the defaults (token 1000 ms, corosync's coefficient of 650 ms).
+   */
+  async reconfigure(totem: { token?: number; tokenCoefficient?: number }): Promise<void> {
+    await cluster(['down'], 120_000);
+    const env = { ...process.env };
+    delete env.CPGKIT_CLUSTER_TOKEN;
+    delete env.CPGKIT_CLUSTER_TOKEN_COEFFICIENT;
+    if (totem.token !== undefined) env.CPGKIT_CLUSTER_TOKEN = String(totem.token);
+    if (totem.tokenCoefficient !== undefined)
+      env.CPGKIT_CLUSTER_TOKEN_COEFFICIENT = String(totem.tokenCoefficient);
+    await run('bash', [SCRIPT, 'up'], { cwd: repoRoot, timeoutMs: 180_000, env });
+    this.#broughtUp = true;
+  }
+
   /** Bring the cluster down if this run brought it up. */
   async down(): Promise<void> {
     if (this.#broughtUp) await cluster(['down'], 120_000);

@@ -5,7 +5,7 @@
  * @module
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeChart } from './chart.js';
@@ -20,6 +20,7 @@ import {
   toDistribution,
   toMarkdown,
   writeReport,
+  NO_PEER,
   type Distribution,
   type Report,
   type Row,
@@ -112,7 +113,7 @@ async function attempt<T>(
 
 const NOTES = [
   'Same machine, same work: cpgkit runs on 3 corosync daemons in 3 network namespaces, etcd as 3 members on 127.0.0.1; every workload runs in worker processes (one per node), each talking only to its own node (its corosync daemon, or its etcd member), driven by the same code through a small adapter (bench/src/adapter.ts).',
-  'Durability: etcd fsyncs its write-ahead log before it acknowledges a write (batched across concurrent writes). cpgkit with persistence on appends what changed (the immer patches of every write since the last record) to an append-only log and fdatasyncs it, one record per batch at most every 50 ms (persistDelay), and writes a whole snapshot (write, fsync, rename) only when the log outgrows the last one or the state came from a sync; it acknowledges a write once a majority of its replicas applied it in memory, so the disk of a replica lags by up to 50 ms plus one append (there is no fsync per acknowledged write). Rows labelled "durable" pair those two; rows labelled "no fsync" pair cpgkit in memory with etcd --unsafe-no-fsync. Figures that do not depend on it (reads, watch, election, transfer, memory) are measured once, in the durable pair.',
+  "Durability: etcd fsyncs its write-ahead log before it acknowledges a write (batched across concurrent writes). cpgkit with persistence on appends what changed (the immer patches of every write since the last record) to an append-only log and fdatasyncs it, one record per batch at most every 50 ms (persistDelay), and writes a whole snapshot (write, fsync, rename) only when the log outgrows the last one or the state came from a sync; it acknowledges a write once a majority of its replicas applied it in memory, so the disk of a replica lags by up to 50 ms plus one append (there is no fsync per acknowledged write). Rows labelled \"durable\" pair those two (cpgkit's durability 'memory'); rows labelled \"fsync\" pair etcd with cpgkit's durability 'fsync', which acknowledges a write once a majority of its replicas has it on disk (each replica appends and fdatasyncs once per delivered batch: group commit), the same guarantee as etcd's; rows labelled \"no fsync\" pair cpgkit in memory with etcd --unsafe-no-fsync. Figures that do not depend on it (reads, watch, election, transfer, memory) are measured once, in the durable pair.",
   'Reads: a cpgkit read is local (the replica is in the process); an etcd read is a linearizable range request (the etcd3 default).',
   "Locks: etcd3's Lock only tries (lease grant, a compare-and-put, lease revoke on release); to wait, the etcd adapter watches the key for its delete and tries again, as an etcd3 user has to. cpgkit's locks queue waiters in FIFO order. A hand-off is timed from the holder's release call to the next holder's grant on another node.",
   "Election: etcd3's Election (a lease per candidate; the shortest TTL the client accepts, raised by the server to its minimum) against cpgkit's (membership: corosync reports a dead process at once, a dead node after the token timeout of 1000 ms plus consensus).",
@@ -120,7 +121,9 @@ const NOTES = [
 ];
 
 const VARIANT_LABEL: Record<Variant, string> = {
-  durable: 'durable: cpgkit persistence on / etcd fsync',
+  durable:
+    "durable: cpgkit persistence on, durability 'memory' (majority in memory, disk within 50 ms) / etcd fsync",
+  fsync: "fsync: cpgkit durability 'fsync' (majority on disk) / etcd fsync",
   fast: 'no fsync: cpgkit in memory / etcd --unsafe-no-fsync',
 };
 
@@ -181,15 +184,15 @@ function addLatencyRows(
   }
   for (const sys of ['cpgkit', 'etcd'] as const) {
     const samples = p[sys];
-    const variantLabel = variant === undefined ? 'durable' : variant;
+    const variantLabel = variant ?? 'durable';
     const label =
       sys === 'cpgkit'
-        ? variantLabel === 'durable'
-          ? 'persistence on'
-          : 'in memory'
-        : variantLabel === 'durable'
-          ? 'fsync'
-          : 'no fsync';
+        ? { durable: 'persistence on', fsync: "durability 'fsync'", fast: 'in memory' }[
+            variantLabel
+          ]
+        : variantLabel === 'fast'
+          ? 'no fsync'
+          : 'fsync';
     const d = samples ? toDistribution(figure, sys, label, samples) : undefined;
     if (d) distributions.push(d);
   }
@@ -228,7 +231,9 @@ async function main(): Promise<void> {
 
   const kvSection = 'Config store';
   const lockSection = 'Locks';
-  for (const variant of ['durable', 'fast'] as const) {
+  for (const variant of ['durable', 'fsync', 'fast'] as const) {
+    // the fsync pair: the config store's writes and the uncontended locks (what it changes)
+    if (variant === 'fsync' && !only.has('kv') && !only.has('locks')) continue;
     const targets: Target[] = [];
     if (systems.has('cpgkit'))
       targets.push(
@@ -236,11 +241,12 @@ async function main(): Promise<void> {
           corosync,
           variant,
           runId,
-          variant === 'durable' ? join(workDir, 'cpgkit-data') : undefined,
+          variant === 'fast' ? undefined : join(workDir, 'cpgkit-data'),
+          variant === 'fsync' ? 'fsync' : 'memory',
         ),
       );
     if (systems.has('etcd')) {
-      await startEtcd(variant === 'durable' ? 'fsync' : 'no-fsync');
+      await startEtcd(variant === 'fast' ? 'no-fsync' : 'fsync');
       if (variant === 'durable') {
         const granted = await etcd!
           .grantedTtl(ETCD_ELECTION_TTL)
@@ -269,23 +275,28 @@ async function main(): Promise<void> {
         'higher',
         { cpgkit: w1.cpgkit?.opsPerSec, etcd: w1.etcd?.opsPerSec },
       );
-      const w3 = await each('writes/s, 1 writer per node', (t) => sc.writeThroughput(t, sizes, 3));
-      addRow(
-        kvSection,
-        `writes/s, 1 writer per node (3 × ${sizes.concurrency} in flight)`,
-        variant,
-        'writes/s',
-        'higher',
-        { cpgkit: w3.cpgkit?.opsPerSec, etcd: w3.etcd?.opsPerSec },
-      );
-      const wl = await each('write latency', (t) => sc.writeLatency(t, sizes));
-      addLatencyRows(
-        kvSection,
-        `write latency at ${sizes.latencyRate}/s`,
-        variant,
-        { cpgkit: wl.cpgkit?.samples, etcd: wl.etcd?.samples },
-        ['p50', 'p99', 'p999'],
-      );
+      // --quick (CI's smoke run) keeps the fsync pair to one row, for time
+      if (!(quick && variant === 'fsync')) {
+        const w3 = await each('writes/s, 1 writer per node', (t) =>
+          sc.writeThroughput(t, sizes, 3),
+        );
+        addRow(
+          kvSection,
+          `writes/s, 1 writer per node (3 × ${sizes.concurrency} in flight)`,
+          variant,
+          'writes/s',
+          'higher',
+          { cpgkit: w3.cpgkit?.opsPerSec, etcd: w3.etcd?.opsPerSec },
+        );
+        const wl = await each('write latency', (t) => sc.writeLatency(t, sizes));
+        addLatencyRows(
+          kvSection,
+          `write latency at ${sizes.latencyRate}/s`,
+          variant,
+          { cpgkit: wl.cpgkit?.samples, etcd: wl.etcd?.samples },
+          ['p50', 'p99', 'p999'],
+        );
+      }
       if (variant === 'durable') {
         const rl = await each('read latency', (t) => sc.readLatency(t, sizes));
         addLatencyRows(
@@ -307,7 +318,7 @@ async function main(): Promise<void> {
         );
       }
     }
-    if (only.has('locks')) {
+    if (only.has('locks') && !(quick && variant === 'fsync')) {
       const lu = await each('lock uncontended', (t) => sc.lockUncontended(t, sizes));
       addRow(
         lockSection,
@@ -318,23 +329,25 @@ async function main(): Promise<void> {
         { cpgkit: lu.cpgkit?.opsPerSec, etcd: lu.etcd?.opsPerSec },
         'etcd3 Lock: lease grant + txn + lease revoke',
       );
-      const lc = await each('lock contended', (t) => sc.lockContended(t, sizes));
-      addLatencyRows(
-        lockSection,
-        'hand-off latency, 3 nodes contending',
-        variant,
-        { cpgkit: lc.cpgkit?.handoffs, etcd: lc.etcd?.handoffs },
-        ['p50', 'p99'],
-        'etcd3 Lock only tries: waiters watch for the delete and retry',
-      );
-      addRow(
-        lockSection,
-        'grants/s, 3 nodes contending (hold 1 ms)',
-        variant,
-        'grants/s',
-        'higher',
-        { cpgkit: lc.cpgkit?.opsPerSec, etcd: lc.etcd?.opsPerSec },
-      );
+      if (variant !== 'fsync') {
+        const lc = await each('lock contended', (t) => sc.lockContended(t, sizes));
+        addLatencyRows(
+          lockSection,
+          'hand-off latency, 3 nodes contending',
+          variant,
+          { cpgkit: lc.cpgkit?.handoffs, etcd: lc.etcd?.handoffs },
+          ['p50', 'p99'],
+          'etcd3 Lock only tries: waiters watch for the delete and retry',
+        );
+        addRow(
+          lockSection,
+          'grants/s, 3 nodes contending (hold 1 ms)',
+          variant,
+          'grants/s',
+          'higher',
+          { cpgkit: lc.cpgkit?.opsPerSec, etcd: lc.etcd?.opsPerSec },
+        );
+      }
     }
     if (variant === 'durable' && only.has('election')) {
       const fp = await each('failover, leader process killed', (t) =>
@@ -388,7 +401,49 @@ async function main(): Promise<void> {
       );
     }
   }
+  if (!quick && only.has('election') && systems.has('cpgkit')) await totemFailover();
   env.sizes = JSON.stringify(sizes);
+}
+
+/** The 1-minute load average now, for the report (a busy machine gives lower, noisier figures). */
+const load = (): string => loadavg()[0]!.toFixed(1);
+const loadAtStart = load();
+
+/**
+ * Failover after a node's death under other totem settings (cpgkit only: they are corosync's),
+ * last in the run because each brings the cluster down and up again with its corosync.conf.
+ */
+async function totemFailover(): Promise<void> {
+  const settings = [
+    { label: 'token 1000 ms, token_coefficient 0', token: 1000, tokenCoefficient: 0 },
+    { label: 'token 500 ms (token_coefficient 650 ms, the default)', token: 500 },
+  ];
+  for (const [i, s] of settings.entries()) {
+    // fresh groups and data directories: the earlier failover rows' replicas left theirs
+    const target = cpgkitTarget(
+      corosync,
+      'durable',
+      `${runId}-totem${i}`,
+      join(workDir!, `cpgkit-data-totem${i}`),
+    );
+    const what = `failover, leader node killed, ${s.label}`;
+    const r = await attempt(what, target, async () => {
+      await corosync.reconfigure(s);
+      return sc.failover(target, sizes, 'node');
+    });
+    details[what] = r;
+    const seconds = median(r?.seconds ?? []);
+    rows.push({
+      section: 'Election',
+      figure: `failover after kill -9 of the leader's node (median), ${s.label}`,
+      variant: '—',
+      unit: 's',
+      better: 'lower',
+      peer: NO_PEER,
+      ...(seconds !== undefined ? { cpgkit: seconds } : {}),
+      note: `${sizes.failoverReps} runs; cpgkit only (a corosync setting), 3 nodes; compare with the row above (token 1000 ms, token_coefficient 650 ms)${r === undefined ? '; failed: see Problems' : ''}`,
+    });
+  }
 }
 
 async function finish(environment: Record<string, string>): Promise<void> {
@@ -405,6 +460,7 @@ async function finish(environment: Record<string, string>): Promise<void> {
     details,
     problems,
   };
+  report.environment.load = `1-minute load average ${loadAtStart} at the start, ${load()} at the end (on ${(await run('nproc', [])).trim()} cores; a busy machine gives lower, noisier figures)`;
   await writeReport(outDir, report);
   if (distributions.length) await writeChart(join(outDir, 'latency.svg'), distributions);
   console.log(toMarkdown(report));

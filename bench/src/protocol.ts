@@ -22,6 +22,8 @@ export type AdapterConfig =
       readonly group: string;
       /** Persist to this directory; omit for an in-memory replica. */
       readonly dataDir?: string;
+      /** With `dataDir`: when a write is acknowledged. @defaultValue 'memory' */
+      readonly durability?: 'memory' | 'fsync';
     };
 
 /** A request to a worker. */

@@ -185,7 +185,12 @@ export interface GoalResult {
   readonly incomplete: boolean;
 }
 
+/** `Row.peer` of a row measured on cpgkit alone (no peer figure by design). */
+export const NO_PEER = '—';
+
 function matches(row: Row, check: GoalCheck): boolean {
+  // a row with no peer by design (a setting of cpgkit's alone) is no goal's
+  if (row.peer === NO_PEER) return false;
   if (!row.section.startsWith(check.section) || !row.figure.startsWith(check.figure)) return false;
   // a latency check is about p99: the p50 and p99.9 rows of the same figure are not the goal's
   return check.kind !== 'below' || / p99$/.test(row.figure);

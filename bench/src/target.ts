@@ -7,8 +7,12 @@
 import type { SystemName } from './adapter.js';
 import type { AdapterConfig } from './protocol.js';
 
-/** Which pairing of configurations a row belongs to. */
-export type Variant = 'durable' | 'fast';
+/**
+ * Which pairing of configurations a row belongs to: `durable` (cpgkit persisting with
+ * `durability: 'memory'`, etcd fsync), `fsync` (cpgkit `durability: 'fsync'`, etcd fsync),
+ * `fast` (cpgkit in memory, etcd `--unsafe-no-fsync`).
+ */
+export type Variant = 'durable' | 'fsync' | 'fast';
 
 /** One system in one configuration. */
 export interface Target {

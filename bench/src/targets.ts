@@ -9,21 +9,29 @@ import type { EtcdCluster } from './etcd-cluster.js';
 import { nowMs, rssBytes } from './procs.js';
 import type { Target, Variant } from './target.js';
 
-/** cpgkit on the corosync cluster; `dataRoot` set means persistence on. */
+/**
+ * cpgkit on the corosync cluster; `dataRoot` set means persistence on, with `durability`
+ * (`'fsync'`: a write is acknowledged once a majority has it on disk).
+ */
 export function cpgkitTarget(
   cluster: CorosyncCluster,
   variant: Variant,
   runId: string,
   dataRoot: string | undefined,
+  durability: 'memory' | 'fsync' = 'memory',
 ): Target {
   return {
     system: 'cpgkit',
     variant,
-    label: dataRoot ? 'persistence on (fsync log + snapshots)' : 'persistence off (in memory)',
+    label: !dataRoot
+      ? 'persistence off (in memory)'
+      : durability === 'fsync'
+        ? "durability 'fsync' (acknowledged on a majority's disks)"
+        : "persistence on, durability 'memory' (disk within 50 ms)",
     config: (scenario, node) => ({
       system: 'cpgkit',
       group: `bench-${runId}-${variant}-${scenario}`,
-      ...(dataRoot ? { dataDir: join(dataRoot, variant, scenario, `n${node}`) } : {}),
+      ...(dataRoot ? { dataDir: join(dataRoot, variant, scenario, `n${node}`), durability } : {}),
     }),
     async killNode(node, killWorker) {
       const pids = await cluster.daemonPids();
@@ -41,7 +49,7 @@ export function etcdTarget(etcd: () => EtcdCluster, variant: Variant, electionTt
   return {
     system: 'etcd',
     variant,
-    label: variant === 'durable' ? 'fsync (default)' : '--unsafe-no-fsync',
+    label: variant === 'fast' ? '--unsafe-no-fsync' : 'fsync (default)',
     config: (_scenario, node) => ({
       system: 'etcd',
       endpoint: etcd().member(node).clientUrl,

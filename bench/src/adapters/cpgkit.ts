@@ -44,6 +44,7 @@ export class CpgkitAdapter implements CoordinationAdapter {
     const map = await ReplicatedMap.open(group, {
       groupName: `${this.#config.group}.kv`,
       ...(this.#config.dataDir ? { dataDir: `${this.#config.dataDir}/kv` } : {}),
+      ...(this.#config.durability ? { durability: this.#config.durability } : {}),
     });
     this.#map = map;
     await map.ready({ timeout: OPEN_TIMEOUT_MS });
@@ -96,6 +97,7 @@ export class CpgkitAdapter implements CoordinationAdapter {
       const machine = await ReplicatedStateMachine.open(group, locksMachine(), {
         groupName: `${this.#config.group}.locks`,
         ...(this.#config.dataDir ? { dataDir: `${this.#config.dataDir}/locks` } : {}),
+        ...(this.#config.durability ? { durability: this.#config.durability } : {}),
       });
       const locks = new Locks(machine, { closeMachine: true });
       await machine.ready({ timeout: OPEN_TIMEOUT_MS });

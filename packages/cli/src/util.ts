@@ -28,6 +28,7 @@ export const ENV = {
   group: 'CPGKIT_GROUP',
   timeout: 'CPGKIT_TIMEOUT',
   data: 'CPGKIT_DATA',
+  durability: 'CPGKIT_DURABILITY',
   http: 'CPGKIT_HTTP',
   logFormat: 'CPGKIT_LOG_FORMAT',
   consistency: 'CPGKIT_CONSISTENCY',

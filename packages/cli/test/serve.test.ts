@@ -95,6 +95,15 @@ describe('cpgkit serve (the agent) and its clients on the in-memory cluster', ()
     expect(stdout).toMatch(/Usage: cpgkit serve/);
   });
 
+  it('serve --durability fsync without --data is a usage error (exit 2); --help lists the modes', async () => {
+    const { code } = await cpgkitOn(cluster, 1, ['serve', '--group', 'x', '--durability', 'fsync']);
+    expect(code, stderr).toBe(EXIT_USAGE);
+    expect(stderr).toMatch(/--durability fsync needs --data/);
+    stdout = '';
+    expect((await cpgkitOn(cluster, 1, ['serve', '--help'])).code).toBe(0);
+    expect(stdout).toMatch(/--durability <mode>[\s\S]*"memory", "fsync"/);
+  });
+
   it('a kv set whose process dies right after sending says the outcome is unknown (exit 5), and it was applied', async () => {
     // the client's connection is killed the moment its write has gone out (like its node's
     // corosync dying mid-write): the replicas apply it, the client cannot know that

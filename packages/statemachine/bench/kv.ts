@@ -17,7 +17,8 @@
  * `--duration S` (per throughput/latency phase, default 5), `--concurrency N` (outstanding sets
  * per node, default 256), `--rate N` (sets/s per node in the latency phase, default 100),
  * `--keys N` (store size for the joiner, default 100000), `--data DIR` (in-memory only: each
- * replica persists in `DIR/<replica>`, emptied first), `--throughput-only` (in-memory
+ * replica persists in `DIR/<replica>`, emptied first), `--durability memory|fsync` (in-memory,
+ * with `--data`: when a set is acknowledged, see README "Durability"), `--throughput-only` (in-memory
  * throughput alone, e.g. under `node --cpu-prof`). The last line printed is the JSON of
  * every figure, with the longest event-loop stall seen during the run.
  *
@@ -35,7 +36,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { corosync, Group, type GroupTransport } from '@cpgkit/core';
 import { MemoryCluster } from '@cpgkit/core/testing';
-import { ReplicatedMap, type Json, type MapOp } from '../src/index.js';
+import { ReplicatedMap, type Durability, type Json, type MapOp } from '../src/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..', '..', '..');
@@ -50,6 +51,8 @@ interface Options {
   rate: number;
   keys: number;
   data: string | undefined;
+  /** `--durability` (in-memory replicas). */
+  durability: Durability;
   /** `--throughput-only`: the in-memory throughput phase alone (for profiles). */
   throughputOnly: boolean;
 }
@@ -63,6 +66,7 @@ function parseArgs(argv: readonly string[]): Options {
     rate: 100,
     keys: 100_000,
     data: undefined,
+    durability: 'memory',
     throughputOnly: false,
   };
   let picked = false;
@@ -85,8 +89,14 @@ function parseArgs(argv: readonly string[]): Options {
     else if (a === '--keys') o.keys = Math.round(num());
     else if (a === '--data') o.data = argv[++i];
     else if (a === '--throughput-only') o.throughputOnly = true;
-    else throw new Error(`unknown argument '${a}'`);
+    else if (a === '--durability') {
+      const d = argv[++i];
+      if (d !== 'memory' && d !== 'fsync') throw new Error('--durability wants memory or fsync');
+      o.durability = d;
+    } else throw new Error(`unknown argument '${a}'`);
   }
+  if (o.durability === 'fsync' && o.data === undefined)
+    throw new Error('--durability fsync needs --data DIR (a directory on the disk to measure)');
   if (!picked) o.memory = true;
   if (picked && o.corosync === undefined) o.corosync = false;
   return o;
@@ -231,6 +241,8 @@ interface Figures {
   latency: LatencyFigures;
   /** Replicas persisted (`--data`). */
   persisted?: boolean;
+  /** `--durability`, when persisted. */
+  durability?: Durability;
   /** Longest event-loop stall (ms) per phase (in-memory: all replicas share the loop). */
   stalls?: { writes: number; fill: number; join: number };
   store: {
@@ -274,7 +286,7 @@ function print(f: Figures, nodes: number): void {
   );
   if (f.stalls !== undefined)
     say(
-      `longest event-loop stall${f.persisted === true ? ' (replicas persisting)' : ''}: ${f.stalls.writes} ms while writing (throughput, latency), ${f.stalls.fill} ms while filling, ${f.stalls.join} ms while the joiner syncs`,
+      `longest event-loop stall${f.persisted === true ? ` (replicas persisting, durability ${f.durability ?? 'memory'})` : ''}: ${f.stalls.writes} ms while writing (throughput, latency), ${f.stalls.fill} ms while filling, ${f.stalls.join} ms while the joiner syncs`,
     );
 }
 
@@ -284,11 +296,12 @@ async function openReady(
   t: GroupTransport,
   group: string,
   dataDir?: string,
+  durability: Durability = 'memory',
 ): Promise<ReplicatedMap> {
   const kv = await ReplicatedMap.open(t, {
     groupName: group,
     checkInterval: 0,
-    ...(dataDir === undefined ? {} : { dataDir }),
+    ...(dataDir === undefined ? {} : { dataDir, durability }),
   });
   await kv.ready({ timeout: 60_000 });
   return kv;
@@ -309,7 +322,8 @@ async function memoryBench(o: Options): Promise<Figures> {
   const dataDir = (name: string): string | undefined =>
     o.data === undefined ? undefined : join(o.data, name);
   if (o.data !== undefined) rmSync(o.data, { recursive: true, force: true });
-  for (const n of [1, 2, 3]) maps.push(await openReady(cluster.member(n), group, dataDir(`m${n}`)));
+  for (const n of [1, 2, 3])
+    maps.push(await openReady(cluster.member(n), group, dataDir(`m${n}`), o.durability));
 
   stall(); // not the start
   phase('memory: throughput');
@@ -338,6 +352,7 @@ async function memoryBench(o: Options): Promise<Figures> {
       throughput,
       latency: latencyFigures(o.rate, [], 0),
       store: { keys: 0, fillMs: 0, joinMs: 0 },
+      ...(o.data === undefined ? {} : { persisted: true, durability: o.durability }),
       stalls,
     };
   }
@@ -359,7 +374,7 @@ async function memoryBench(o: Options): Promise<Figures> {
   const joiner = await ReplicatedMap.open(cluster.member(2), {
     groupName: group,
     checkInterval: 0,
-    ...(o.data === undefined ? {} : { dataDir: join(o.data, 'joiner') }),
+    ...(o.data === undefined ? {} : { dataDir: join(o.data, 'joiner'), durability: o.durability }),
   });
   await joiner.machine.synced({ timeout: 120_000 });
   const joinMs = performance.now() - tj;
@@ -380,7 +395,7 @@ async function memoryBench(o: Options): Promise<Figures> {
       lat.reduce((a, l) => a + l.errors, 0),
     ),
     store: { keys: maps[0]!.size, fillMs, joinMs, heapPerReplicaMb },
-    ...(o.data === undefined ? {} : { persisted: true }),
+    ...(o.data === undefined ? {} : { persisted: true, durability: o.durability }),
     stalls,
   };
 }

@@ -7,6 +7,7 @@
 import { OutcomeUnknownError } from './errors.js';
 import { Kind, jsonBody, type AckBody, type Frame } from './wire.js';
 import { commitIndex } from './acks.js';
+import { DiskProgress, type DiskWrite } from './durability.js';
 import type { LocalReplica } from './local-replica.js';
 
 /** The acks of one replica's round and its commit index. */
@@ -20,14 +21,63 @@ export class Acknowledgement<S, C, R> {
   private ackScheduled = false;
   /** Our state was replaced by a snapshot since the last quorate round we finished. */
   private replaced = false;
+  /** What this replica's and the others' disks hold (`durability: 'fsync'`). */
+  private readonly disk = new DiskProgress();
 
   /**
    * @param majority - `acknowledge: 'majority'`: a dispatch waits for a majority of `Q`
+   * @param fsync - `durability: 'fsync'` on a replica: our commands wait for a majority's disks
+   * @param persisting - we have a data directory (our disk counts)
    */
   constructor(
     private readonly r: LocalReplica<S, C, R>,
     private readonly majority: boolean,
+    private readonly fsync = false,
+    private readonly persisting = false,
   ) {}
+
+  /** Our state was loaded from disk at `index`. */
+  loaded(index: bigint): void {
+    this.disk.loaded(index);
+  }
+
+  /** A write of the state at `index` starts. */
+  diskWriteStarts(index: bigint): DiskWrite {
+    return this.disk.begin(index);
+  }
+
+  /** The write `w` is on disk: tell the others (when someone waits for disks), settle ours. */
+  diskWritten(w: DiskWrite): void {
+    if (!this.disk.written(w) || this.r.closed || !this.reportsDisk()) return;
+    this.schedule();
+    this.settleAcked();
+  }
+
+  /**
+   * Our acks say what our disk holds (and we ack after each write) when someone waits for
+   * disks: we run 'fsync', or heard a replica that does. Otherwise acks stay as they were, and
+   * no message depends on when a write ends (seeded simulations replay exactly).
+   */
+  private reportsDisk(): boolean {
+    return this.persisting && (this.fsync || this.disk.fsyncReplicas);
+  }
+
+  /** Where our own commands are acknowledged: applied, or (fsync) on disk, by a majority. */
+  private ackedIndex(): bigint {
+    if (!this.fsync && !this.disk.fsyncReplicas) return this.commitIndex();
+    const r = this.r;
+    return this.disk.majorityIndex(r.image.replicas, r.replica, this.persisting);
+  }
+
+  /** Resolve our own commands up to `ackedIndex`. */
+  private settleAcked(): void {
+    if (this.unacked.length === 0) return;
+    const upTo = this.ackedIndex();
+    while (this.unacked.length > 0 && this.unacked[0]!.index <= upTo) {
+      const u = this.unacked.shift()!;
+      this.r.settle(u.id, u.result, undefined);
+    }
+  }
 
   /** Every entry up to this index is applied by a strict majority of `Q`. */
   get committed(): bigint {
@@ -37,6 +87,7 @@ export class Acknowledgement<S, C, R> {
   /** A round starts: acks of the previous one no longer count. */
   roundStarted(): void {
     this.progress.clear();
+    this.disk.roundStarted();
   }
 
   /** A snapshot replaced our state (our unacked commands' fate is unknown from now on). */
@@ -46,6 +97,7 @@ export class Acknowledgement<S, C, R> {
 
   /** Raise (or, when the state was replaced, reset) the commit index; emits `commit`. */
   setCommitted(index: bigint, raise: boolean): void {
+    if (!raise) this.disk.replaced(); // a snapshot: our disk holds another history
     if (raise ? index <= this.committedIndex : index === this.committedIndex) return;
     this.committedIndex = index;
     if (raise) this.r.events.emit({ type: 'commit', index });
@@ -65,7 +117,7 @@ export class Acknowledgement<S, C, R> {
 
   /** Our command applied at `index` with `result`: settle it now, or once a majority has it. */
   ownApplied(id: string, index: bigint, result: unknown): void {
-    if (!this.majority || index <= this.commitIndex()) this.r.settle(id, result, undefined);
+    if (!this.majority || index <= this.ackedIndex()) this.r.settle(id, result, undefined);
     else this.unacked.push({ index, id, result });
   }
 
@@ -77,7 +129,11 @@ export class Acknowledgement<S, C, R> {
     queueMicrotask(() => {
       this.ackScheduled = false;
       if (r.closed || r.round?.done !== true || !r.quorum.decided) return;
-      r.sendQuiet(r.frame(Kind.ack, jsonBody({ i: r.image.index.toString(), r: r.replica })));
+      const i = r.image.index.toString();
+      const body = !this.reportsDisk()
+        ? { i, r: r.replica }
+        : { i, r: r.replica, d: this.disk.self.toString(), ...(this.fsync ? { f: 1 } : {}) };
+      r.sendQuiet(r.frame(Kind.ack, jsonBody(body)));
     });
   }
 
@@ -92,14 +148,12 @@ export class Acknowledgement<S, C, R> {
   /** An ack that counts (see `counts`): raise the commit index, settle what it reaches. */
   onAck(b: AckBody): void {
     const i = b.i;
-    if (i <= (this.progress.get(b.r) ?? 0n)) return;
-    this.progress.set(b.r, i);
-    const commit = this.commitIndex();
-    this.setCommitted(commit, true);
-    while (this.unacked.length > 0 && this.unacked[0]!.index <= commit) {
-      const u = this.unacked.shift()!;
-      this.r.settle(u.id, u.result, undefined);
-    }
+    const durable = b.d !== undefined && this.disk.heardFrom(b.r, b.d, b.f === true);
+    if (i > (this.progress.get(b.r) ?? 0n)) {
+      this.progress.set(b.r, i);
+      this.setCommitted(this.commitIndex(), true);
+    } else if (!durable) return;
+    this.settleAcked();
   }
 
   /**
@@ -108,6 +162,8 @@ export class Acknowledgement<S, C, R> {
    * it holds them; otherwise we cannot tell.
    */
   settleUnacked(): void {
+    // fsync: they wait on for a majority of the new `Q` to say that its disk holds them
+    if ((this.fsync || this.disk.fsyncReplicas) && !this.replaced) return;
     const waiting = this.unacked;
     this.unacked = [];
     for (const u of waiting) {

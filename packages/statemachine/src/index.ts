@@ -7,6 +7,7 @@ export type * from './types.js';
 export * from './errors.js';
 export { ReplicatedStateMachine } from './machine.js';
 export type { OpenOptions } from './open-options.js';
+export type { Durability } from './durability.js';
 export { roleOptions, type Role, type RoleOptions } from './role.js';
 export { SnapshotStore, type LogRecord, type ReplicaIdentity } from './persistence.js';
 export { canonicalJson, digestOf } from './canonical.js';

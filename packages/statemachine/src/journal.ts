@@ -21,6 +21,13 @@ export interface JournalSchedule<S> {
   current(): Image<S>;
   /** Where failed writes are reported. */
   log(line: string): void;
+  /**
+   * `durability: 'fsync'`: `soon` writes at once, one write per delivered batch (everything
+   * applied while a write runs goes into the next one: group commit).
+   */
+  readonly groupCommit?: boolean;
+  /** A write of `image` starts; the function returned is called once it is on disk. */
+  starting?(image: Image<S>): () => void;
 }
 
 /** The persisted history of one replica (see `SnapshotStore` for the files). */
@@ -30,6 +37,8 @@ export class Journal<S> {
   /** The queue of writes: each starts once the previous one is done. */
   private writing: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** A write is queued and has not started yet (it will take everything applied by then). */
+  private queued = false;
   /** The state the pending patches lead to. */
   private tip: S | undefined;
   /** The pending patches do not lead from the disk's state to `tip`: write a snapshot. */
@@ -51,6 +60,10 @@ export class Journal<S> {
   soon(): void {
     const s = this.schedule;
     if (s === undefined || this.timer !== undefined || this.stopped) return;
+    if (s.groupCommit === true) {
+      if (!this.queued) this.now().catch(() => undefined);
+      return;
+    }
     this.timer = s.clock.setTimeout(() => {
       this.timer = undefined;
       this.now().catch(() => undefined);
@@ -65,7 +78,14 @@ export class Journal<S> {
     const s = this.schedule!;
     this.timer?.cancel();
     this.timer = undefined;
-    const step = this.writing.then(() => this.write(s.current()));
+    this.queued = true;
+    const step = this.writing.then(async () => {
+      this.queued = false;
+      const image = s.current();
+      const done = s.starting?.(image);
+      await this.write(image);
+      done?.();
+    });
     this.writing = step.catch((e: unknown) => s.log(`persist failed: ${String(e)}`));
     return step;
   }

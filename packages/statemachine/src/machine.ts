@@ -98,6 +98,13 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     );
     this.syncTimeout = options.syncTimeout ?? DEFAULT_SYNC_TIMEOUT;
     const dataDir = options.dataDir;
+    const majority = (options.acknowledge ?? 'majority') === 'majority';
+    // a client follows the replicas' mode (their acks say it): the option is theirs
+    const fsync = options.durability === 'fsync' && !passive;
+    if (fsync && (!majority || dataDir === undefined))
+      throw new RangeError(
+        "durability: 'fsync' needs acknowledge: 'majority', and a dataDir on a replica",
+      );
     const store = dataDir === undefined ? undefined : new SnapshotStore(dataDir, def.name);
     this.store = store;
     const r = new LocalReplica(group, def, {
@@ -112,12 +119,17 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
                 delay: options.persistDelay ?? 50,
                 current,
                 log: (line) => r.log(line),
+                groupCommit: fsync,
+                starting: (image) => {
+                  const w = this.acks.diskWriteStarts(image.index);
+                  return () => this.acks.diskWritten(w);
+                },
               }),
     });
     this.r = r;
     this.incarnation = r.incarnation;
     this.clock = r.clock;
-    this.acks = new Acknowledgement(r, (options.acknowledge ?? 'majority') === 'majority');
+    this.acks = new Acknowledgement(r, majority, fsync, store !== undefined);
     this.replicaSet = new ReplicaSet(r);
     this.timekeeper = new Timekeeper(r, options.checkInterval ?? DEFAULT_CHECK_INTERVAL);
     this.stream = new EntryStream(r, this.acks, this.replicaSet, this.timekeeper);
@@ -178,6 +190,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       if (loaded !== undefined) {
         r.image = loaded;
         r.journal?.loaded(loaded.state);
+        this.acks.loaded(loaded.index);
         r.hasState = true;
         r.log(
           `restored ${this.def.name} at epoch ${loaded.epoch} index ${loaded.index} from ${this.store.path}`,

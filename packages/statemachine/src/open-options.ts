@@ -3,6 +3,7 @@
  * @module
  */
 import type { WaitOptions } from '@cpgkit/core';
+import type { Durability } from './durability.js';
 
 /** Options for `ReplicatedStateMachine.open`. */
 export interface OpenOptions extends WaitOptions {
@@ -73,6 +74,16 @@ export interface OpenOptions extends WaitOptions {
    * @defaultValue 'majority'
    */
   readonly acknowledge?: 'majority' | 'local';
+  /**
+   * What an acknowledged write survives (see README, "Durability"). `'memory'`: `dispatch`
+   * resolves once a majority of `Q` applied the command in memory; each replica's disk has it
+   * within `persistDelay`. `'fsync'`: once a majority of `Q` has it on disk (each replica
+   * fdatasyncs once per delivered batch, and says so in its acks); needs `dataDir` and
+   * `acknowledge: 'majority'`. It is the replicas' setting: a client (`passive`) ignores it and
+   * follows what its replicas' acks say.
+   * @defaultValue 'memory'
+   */
+  readonly durability?: Durability;
   /** Diagnostics (sync decisions, mismatches). @defaultValue none */
   readonly log?: (line: string) => void;
 }

@@ -40,8 +40,11 @@ export const MAGIC1 = 0x4b;
  *   field checked on receive, `ReplicatedMap` compares on values whatever the key order.
  * - 3: summaries carry `gone` (departed replicas that proved they hold `Q`) and the sender's
  *   wall time; a command body nested deeper than `MAX_BODY_DEPTH` is skipped by everyone.
+ * - 4: an `ack` of a persisting replica carries `d`, the index its disk holds (fdatasync'd),
+ *   and `f: 1` when it runs `durability: 'fsync'`: then every member's `dispatch` waits for a
+ *   majority of `Q` to hold the command on disk.
  */
-export const WIRE_VERSION = 3;
+export const WIRE_VERSION = 4;
 
 /**
  * The deepest nesting of arrays and objects a command body may have. Deeper bodies are
@@ -341,10 +344,15 @@ export interface CloseBody {
   readonly participants: readonly string[];
 }
 
-/** The body of an `ack`: a replica of `Q` applied everything up to `i`. */
+/**
+ * The body of an `ack`: replica `r` of `Q` applied everything up to `i`, and (when it persists)
+ * its disk holds everything up to `d`; `f` when it runs `durability: 'fsync'`.
+ */
 export interface AckBody {
   readonly i: bigint;
   readonly r: string;
+  readonly d?: bigint;
+  readonly f?: true;
 }
 
 /** The latest time a JavaScript `Date` can hold (ms): replicated times stay within it. */
@@ -494,9 +502,11 @@ export function parseCloseBody(body: Uint8Array): CloseBody | undefined {
 /** Parse an `ack` body; `undefined` when malformed. */
 export function parseAckBody(body: Uint8Array): AckBody | undefined {
   const b = object(body);
-  return b !== undefined && isIndex(b.i) && typeof b.r === 'string'
-    ? { i: BigInt(b.i), r: b.r }
-    : undefined;
+  if (b === undefined || !isIndex(b.i) || typeof b.r !== 'string') return undefined;
+  if (b.d === undefined) return { i: BigInt(b.i), r: b.r };
+  if (!isIndex(b.d) || (b.f !== undefined && b.f !== 1)) return undefined;
+  const ack = { i: BigInt(b.i), r: b.r, d: BigInt(b.d) };
+  return b.f === 1 ? { ...ack, f: true } : ack;
 }
 
 /** Unpack `packChunk`'s body; `undefined` when malformed. */

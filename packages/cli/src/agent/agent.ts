@@ -14,6 +14,7 @@ import {
   ReplicatedStateMachine,
   roleOptions,
   SnapshotStore,
+  type Durability,
   type MapState,
   type StateMachine,
 } from '@cpgkit/statemachine';
@@ -32,6 +33,11 @@ export interface AgentOptions {
   /** A new unjoined transport (corosync, or an in-memory cluster in tests). */
   readonly open: () => GroupTransport;
   readonly log: Logger;
+  /**
+   * When a write is acknowledged (`'fsync'`: on the disks of a majority; needs `dataDir`).
+   * @defaultValue 'memory'
+   */
+  readonly durability?: Durability;
   /** `bootstrap: 'force'` on the first connection only (the operator's escape hatch). */
   readonly forceBootstrap?: boolean;
   /** First reconnect delay (ms), doubled up to `maxBackoff`. @defaultValue 200 */
@@ -200,6 +206,7 @@ export class Agent {
       ...(dataDir === undefined ? {} : { dataDir }),
       ...(machineLog === undefined ? {} : { log: machineLog }),
       ...(force ? { bootstrap: 'force' as const } : {}),
+      ...(this.#options.durability === undefined ? {} : { durability: this.#options.durability }),
     };
     if (first && dataDir !== undefined) await this.#describeDataDir(dataDir);
     const storeT = this.#options.open();

@@ -1,5 +1,6 @@
 /**
- * `cpgkit serve --group G --data DIR [--http 127.0.0.1:PORT] [--log-format text|json]`: the
+ * `cpgkit serve --group G --data DIR [--durability memory|fsync] [--http 127.0.0.1:PORT]
+ * [--log-format text|json]`: the
  * node agent, one per node: the long-lived replica of group G's config store (CPG group `G`)
  * and lock and election service (`G.locks`), persisted in DIR. Runs until SIGTERM/SIGINT, then
  * retires from both replica sets, writes to disk and exits 0. When its corosync daemon dies or
@@ -16,6 +17,7 @@ import { createLogger, type LogFormat } from '../agent/logger.js';
 import { agentMetrics } from '../agent/metrics.js';
 import { cliTransport } from '../clients.js';
 import { ENV, groupOption, UsageError, type RegisterCommand } from '../util.js';
+import type { Durability } from '@cpgkit/statemachine';
 import { Option } from 'commander';
 import { interruptSignal } from '../interrupt.js';
 import { agentLiveState } from '../live/agent-view.js';
@@ -29,6 +31,7 @@ export interface ServeOptions {
   readonly logFormat: LogFormat;
   readonly verbose?: boolean;
   readonly forceBootstrap?: boolean;
+  readonly durability: Durability;
 }
 
 /** Add `serve`'s options to `cmd` (`serve` and its alias `kv serve`). */
@@ -58,6 +61,15 @@ export function serveCommand(cmd: Command): Command {
         .env(ENV.logFormat)
         .default('text'),
     )
+    .addOption(
+      new Option(
+        '--durability <mode>',
+        'acknowledge a write once a majority has it in memory (disk within 50 ms), or on disk (fsync, needs --data)',
+      )
+        .choices(['memory', 'fsync'])
+        .env(ENV.durability)
+        .default('memory'),
+    )
     .option('--verbose', 'log sync decisions too (debug level)')
     .option(
       '--force-bootstrap',
@@ -78,7 +90,10 @@ export async function serve(opts: ServeOptions): Promise<void> {
     log,
     ...(opts.verbose ? { verbose: true } : {}),
     ...(opts.forceBootstrap ? { forceBootstrap: true } : {}),
+    durability: opts.durability,
   });
+  if (opts.data === undefined && opts.durability === 'fsync')
+    throw new UsageError('--durability fsync needs --data (the disk it waits for)');
   if (opts.data === undefined)
     log.warn(
       { event: 'no-data-dir' },

@@ -1,0 +1,315 @@
+/**
+ * `durability: 'fsync'`: a dispatch resolves only once a strict majority of `Q` holds the
+ * command on disk, so every acknowledged write survives the power loss of every node; the
+ * default (`'memory'`) acknowledges once a majority applied it, before any disk has it.
+ *
+ * The disks are simulated around the real files: `SnapshotStore`'s two writes (`append`, the
+ * log record plus fdatasync, and `save`, a snapshot) are wrapped per data directory, so a test
+ * can freeze a replica's disk (writes wait) and cut the power of all of them (every write not
+ * yet started never reaches the file; the processes die).
+ */
+import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemoryCluster } from '@cpgkit/core/testing';
+import { ReplicatedMap, ReplicatedStateMachine } from '../src/index.js';
+import { DiskProgress, type Durability } from '../src/durability.js';
+import { SnapshotStore } from '../src/persistence.js';
+import { counter, type Counter, type CounterCmd } from './helpers.js';
+
+type SM = ReplicatedStateMachine<Counter, CounterCmd, number>;
+
+/** The data directories' disks: frozen ones hold writes back; a power cut drops them. */
+class Disks {
+  private readonly frozen = new Map<string, (() => void)[]>();
+  /** Stores opened before the last power cut: their writes never reach the files. */
+  private readonly dead = new WeakSet<SnapshotStore>();
+  private readonly alive = new Set<SnapshotStore>();
+  /** Writes (log records and snapshots) that reached each directory. */
+  readonly writes = new Map<string, number>();
+
+  constructor() {
+    const before = (store: SnapshotStore): Promise<void> => {
+      this.alive.add(store);
+      return this.ready(store);
+    };
+    const after = (store: SnapshotStore): void => {
+      this.writes.set(store.dir, (this.writes.get(store.dir) ?? 0) + 1);
+    };
+    for (const name of ['append', 'save'] as const) {
+      const original = Object.getOwnPropertyDescriptor(SnapshotStore.prototype, name)!.value as (
+        this: SnapshotStore,
+        ...a: unknown[]
+      ) => Promise<void>;
+      vi.spyOn(SnapshotStore.prototype, name).mockImplementation(async function (
+        this: SnapshotStore,
+        ...args: unknown[]
+      ) {
+        await before(this);
+        await original.apply(this, args);
+        after(this);
+      });
+    }
+  }
+
+  /** Writes to `dir` wait until `thaw(dir)`. */
+  freeze(dir: string): void {
+    if (!this.frozen.has(dir)) this.frozen.set(dir, []);
+  }
+
+  thaw(dir: string): void {
+    const waiting = this.frozen.get(dir) ?? [];
+    this.frozen.delete(dir);
+    for (const w of waiting) w();
+  }
+
+  /** Every node loses power: no write of a store opened so far reaches its file any more. */
+  powerCut(): void {
+    for (const s of this.alive) this.dead.add(s);
+    this.alive.clear();
+    const waiting = [...this.frozen.values()].flat();
+    this.frozen.clear();
+    for (const w of waiting) w();
+  }
+
+  private async ready(store: SnapshotStore): Promise<void> {
+    const waiting = this.frozen.get(store.dir);
+    if (waiting !== undefined) await new Promise<void>((r) => waiting.push(r));
+    if (this.dead.has(store)) throw new Error('EIO: the power is off');
+  }
+}
+
+let dir: string;
+let disks: Disks;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cpgkit-durability-'));
+  disks = new Disks();
+});
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const dataDir = (n: number): string => join(dir, `d${n}`);
+
+function open(cluster: MemoryCluster, n: number, durability: Durability): Promise<SM> {
+  return ReplicatedStateMachine.open(cluster.member(n), counter, {
+    checkInterval: 0,
+    syncTimeout: 500,
+    dataDir: dataDir(n),
+    durability,
+  });
+}
+
+/** A dispatch whose outcome the test can look at without awaiting it. */
+function track(p: Promise<number>): { done: boolean; failed: boolean } {
+  const t = { done: false, failed: false };
+  p.then(
+    () => void (t.done = true),
+    () => void (t.failed = true),
+  );
+  return t;
+}
+
+/**
+ * Run the cluster (virtual time) and let the real disk writes go on: until `until()` holds (or
+ * 60 s of real time pass: the machine may be very busy), or, without `until`, for a few turns.
+ */
+async function run(cluster: MemoryCluster, until?: () => boolean): Promise<void> {
+  const deadline = performance.now() + 60_000;
+  for (let turn = 0; until !== undefined || turn < 5; turn++) {
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 200 });
+    if (until?.() === true || performance.now() > deadline) return;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+async function openThree(cluster: MemoryCluster, durability: Durability): Promise<SM[]> {
+  const ms = [
+    await open(cluster, 1, durability),
+    await open(cluster, 2, durability),
+    await open(cluster, 3, durability),
+  ];
+  await run(cluster, () => ms.every((m) => m.status === 'ready'));
+  expect(ms.map((m) => m.status)).toEqual(['ready', 'ready', 'ready']);
+  return ms;
+}
+
+describe("durability: 'fsync'", () => {
+  it('a dispatch does not resolve until a majority of Q has the command on disk', async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 51 });
+    const [a, b, c] = await openThree(cluster, 'fsync');
+    disks.freeze(dataDir(2));
+    disks.freeze(dataDir(3));
+    const t = track(a!.dispatch({ add: 1 }));
+    await run(cluster);
+    await a!.flush(); // a's own disk holds it
+    await run(cluster);
+    // applied by all three in memory, on one disk of three: not acknowledged
+    expect([a!.state.n, b!.state.n, c!.state.n]).toEqual([1, 1, 1]);
+    expect(a!.committedIndex).toBe(a!.index); // a majority applied it...
+    expect(t).toEqual({ done: false, failed: false }); // ...but only a's disk holds it
+    // a sync round (a client joins) does not settle it either: a new round is not a disk
+    const client = await ReplicatedStateMachine.open(cluster.member(1), counter, {
+      passive: true,
+      checkInterval: 0,
+    });
+    await run(cluster, () => client.status === 'ready');
+    expect(client.status).toBe('ready');
+    expect(a!.epoch).toBeGreaterThan(1);
+    expect(t).toEqual({ done: false, failed: false });
+    // a client that did not ask for 'fsync' follows the replicas' mode (their acks say it)
+    const tc = track(client.dispatch({ add: 2 }));
+    await run(cluster);
+    expect(b!.state.n).toBe(3);
+    expect(tc).toEqual({ done: false, failed: false });
+    disks.thaw(dataDir(2)); // a second disk: a majority
+    await run(cluster, () => t.done && tc.done);
+    expect([t, tc]).toEqual([
+      { done: true, failed: false },
+      { done: true, failed: false },
+    ]);
+    disks.thaw(dataDir(3));
+    await Promise.all([a!.close(), b!.close(), c!.close(), client.close()]);
+  });
+
+  it("the default ('memory') acknowledges once a majority applied it, before any disk has it", async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 52 });
+    const ms = await openThree(cluster, 'memory');
+    for (const n of [1, 2, 3]) disks.freeze(dataDir(n));
+    const t = track(ms[0]!.dispatch({ add: 1 }));
+    await run(cluster, () => t.done);
+    expect(t).toEqual({ done: true, failed: false });
+    for (const n of [1, 2, 3]) disks.thaw(dataDir(n));
+    await Promise.all(ms.map((m) => m.close()));
+  });
+
+  it('acknowledges while one replica of three has a frozen disk (group commit on the others)', async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 53 });
+    const ms = await openThree(cluster, 'fsync');
+    disks.freeze(dataDir(3));
+    disks.writes.clear();
+    const ts = Array.from({ length: 30 }, (_, i) => track(ms[i % 3]!.dispatch({ add: i + 1 })));
+    await run(cluster, () => ts.every((t) => t.done));
+    expect(ts.filter((t) => t.done)).toHaveLength(30);
+    // one write per delivered batch, not one per command
+    const writes = disks.writes.get(dataDir(1)) ?? 0;
+    expect(writes).toBeGreaterThan(0);
+    expect(writes).toBeLessThan(30);
+    disks.thaw(dataDir(3));
+    await Promise.all(ms.map((m) => m.close()));
+  });
+
+  for (const durability of ['fsync', 'memory'] as const) {
+    it(`${durability}: after every node lost its power and restarted from its data directory, ${
+      durability === 'fsync'
+        ? 'every acknowledged write is there'
+        : 'acknowledged writes can be lost'
+    }`, async () => {
+      const cluster = new MemoryCluster({ nodes: 3, seed: 54 });
+      const ms = await openThree(cluster, durability);
+      const acked: number[] = [];
+      const send = (m: SM, add: number): void =>
+        void m.dispatch({ add }).then(
+          () => acked.push(add),
+          () => undefined,
+        );
+      // a first batch, with node 3's disk frozen: a and b hold it on disk
+      disks.freeze(dataDir(3));
+      for (let i = 1; i <= 12; i++) send(ms[i % 3]!, i);
+      await run(cluster, () => acked.length === 12);
+      expect(acked).toHaveLength(12);
+      // a second batch with every disk frozen: applied everywhere, on no disk
+      disks.freeze(dataDir(1));
+      disks.freeze(dataDir(2));
+      for (let i = 13; i <= 24; i++) send(ms[i % 3]!, i);
+      await run(
+        cluster,
+        () =>
+          ms.every((m) => m.state.log.length === 24) &&
+          (durability === 'fsync' || acked.length === 24),
+      );
+      await run(cluster); // a few more turns: an fsync write would have a chance to resolve
+      expect(ms.map((m) => m.state.log.length)).toEqual([24, 24, 24]);
+      if (durability === 'fsync') expect(acked).toHaveLength(12);
+      else expect(acked).toHaveLength(24);
+      disks.powerCut();
+      for (const m of ms) cluster.crashProcess(m.self);
+      await run(cluster);
+      const again = await Promise.all([1, 2, 3].map((n) => open(cluster, n, durability)));
+      await run(cluster, () => again.every((m) => m.status === 'ready'));
+      expect(again.map((m) => m.status)).toEqual(['ready', 'ready', 'ready']);
+      const log = again[0]!.state.log;
+      const lost = acked.filter((v) => !log.includes(v));
+      if (durability === 'fsync') expect(lost).toEqual([]);
+      else expect(lost.length).toBeGreaterThan(0);
+      await Promise.all(again.map((m) => m.close()));
+    });
+  }
+
+  it('ReplicatedMap passes it on: a set resolves once two of three disks hold it', async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 56 });
+    const kvs: ReplicatedMap[] = [];
+    for (const n of [1, 2, 3])
+      kvs.push(
+        await ReplicatedMap.open(cluster.member(n), {
+          checkInterval: 0,
+          dataDir: dataDir(n),
+          durability: 'fsync',
+        }),
+      );
+    await run(cluster, () => kvs.every((kv) => kv.machine.status === 'ready'));
+    disks.freeze(dataDir(1));
+    disks.freeze(dataDir(3));
+    const p = kvs[0]!.set('k', 1);
+    const t = { done: false };
+    void p.then(() => (t.done = true));
+    await run(cluster, () => kvs.every((kv) => kv.get('k') === 1));
+    await run(cluster);
+    expect(t.done).toBe(false);
+    disks.thaw(dataDir(3));
+    await run(cluster, () => t.done);
+    expect(t.done).toBe(true);
+    disks.thaw(dataDir(1));
+    await Promise.all(kvs.map((kv) => kv.close()));
+  });
+
+  it("refuses 'fsync' on a replica without a data directory, and with acknowledge: 'local'", async () => {
+    const cluster = new MemoryCluster({ nodes: 1, seed: 55 });
+    await expect(
+      ReplicatedStateMachine.open(cluster.member(1), counter, { durability: 'fsync' }),
+    ).rejects.toThrow(RangeError);
+    await expect(
+      ReplicatedStateMachine.open(cluster.member(1), counter, {
+        durability: 'fsync',
+        dataDir: dataDir(1),
+        acknowledge: 'local',
+      }),
+    ).rejects.toThrow(RangeError);
+  });
+});
+
+describe('DiskProgress', () => {
+  it('counts a majority of Q on disk; a write begun before the state was replaced does not count', () => {
+    const p = new DiskProgress();
+    p.loaded(5n);
+    expect(p.majorityIndex(['a', 'b', 'c'], 'a', true)).toBe(0n); // a alone
+    expect(p.heardFrom('b', 4n)).toBe(true);
+    expect(p.heardFrom('b', 3n)).toBe(false); // old news
+    expect(p.majorityIndex(['a', 'b', 'c'], 'a', true)).toBe(4n);
+    expect(p.majorityIndex(['a', 'b', 'c'], 'a', false)).toBe(0n); // a client has no disk
+    const w = p.begin(9n);
+    p.replaced(); // a snapshot replaced the state while the write ran
+    expect(p.written(w)).toBe(false);
+    expect(p.self).toBe(0n);
+    expect(p.written(p.begin(7n))).toBe(true);
+    expect(p.self).toBe(7n);
+    expect(p.fsyncReplicas).toBe(false);
+    expect(p.heardFrom('c', 2n, true)).toBe(true); // no higher, but news: c runs 'fsync'
+    expect(p.fsyncReplicas).toBe(true);
+    p.roundStarted();
+    expect(p.majorityIndex(['a', 'b', 'c'], 'a', true)).toBe(0n);
+    expect(p.fsyncReplicas).toBe(true); // for the member's lifetime
+  });
+});
