@@ -126,7 +126,7 @@ function renderStatus() {
             `${m.digest.slice(0, 12)} `,
             el('span', { class: agree ? 'dim' : 'bad' }, note),
           ),
-          el('td', { class: 'mono dim', title: m.replicaId }, m.replicaId.slice(0, 8)),
+          el('td', { class: 'mono dim', title: m.replicaId }, m.replicaId.slice(-8)),
           el('td', { class: 'dim' }, m.syncRounds),
         ),
       );
