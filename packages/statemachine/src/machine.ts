@@ -409,7 +409,8 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
 
   /**
    * Leave the group and stop. Idempotent. A member of the replica set `Q` in a quorate
-   * component first retires from `Q` (one agreed step, waited for at most `syncTimeout` ms),
+   * component first retires from `Q` (one agreed step, waited for at most `syncTimeout` ms,
+   * after the sync round in progress, if any, which it also waits for at most `syncTimeout`),
    * so that the others keep their majority; then `status` turns `closed` (and `closed` is
    * emitted) at once, and it writes what changed to disk when persisting, and leaves: the promise
    * resolves once both are done.
