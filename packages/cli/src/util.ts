@@ -53,3 +53,13 @@ export function timeoutOption(
   const o = new Option(flags, description).env(ENV.timeout).argParser(duration('--timeout', bare));
   return defaultMs === undefined ? o : o.default(defaultMs, formatDuration(defaultMs));
 }
+
+/** `--grace <duration>`: after SIGTERM, how long the child gets before SIGKILL (default 5 s). */
+export function graceOption(): Option {
+  return new Option(
+    '--grace <duration>',
+    'after SIGTERM, wait this long before SIGKILL (bare: seconds)',
+  )
+    .argParser(duration('--grace', 's'))
+    .default(5000, '5s');
+}

@@ -10,12 +10,10 @@
 import { hostname } from 'node:os';
 import type { Leadership, Locks } from '@cpgkit/locks';
 import { NoQuorumError } from '@cpgkit/statemachine';
-import { Option } from 'commander';
 import { commandOf, runChild, stopChild } from '../child.js';
 import { DEFAULT_REPLICA_WAIT_S, openLocksClient } from '../clients.js';
-import { duration } from '../durations.js';
 import { interruptSignal } from '../interrupt.js';
-import { groupOption, timeoutOption, type RegisterCommand } from '../util.js';
+import { graceOption, groupOption, timeoutOption, type RegisterCommand } from '../util.js';
 import { verboseLog, warnDataIgnored } from './lock.js';
 
 interface LeaderCliOptions {
@@ -46,14 +44,7 @@ export const registerLeader: RegisterCommand = (program, setExit) => {
         DEFAULT_REPLICA_WAIT_S * 1000,
       ),
     )
-    .addOption(
-      new Option(
-        '--grace <duration>',
-        'after SIGTERM, wait this long before SIGKILL (bare: seconds)',
-      )
-        .argParser(duration('--grace', 's'))
-        .default(5000, '5s'),
-    )
+    .addOption(graceOption())
     .option('-c, --command <command>', 'run COMMAND with /bin/sh -c')
     .option('--verbose', 'log sync decisions on stderr')
     .argument('<name>', 'the election name')

@@ -20,7 +20,13 @@ import { DEFAULT_REPLICA_WAIT_S, openLocksClient } from '../clients.js';
 import { duration, formatDuration } from '../durations.js';
 import { ExitCodeError, LockBusyError } from '../errors.js';
 import { interruptSignal } from '../interrupt.js';
-import { groupOption, timeoutOption, UsageError, type RegisterCommand } from '../util.js';
+import {
+  graceOption,
+  groupOption,
+  timeoutOption,
+  UsageError,
+  type RegisterCommand,
+} from '../util.js';
 
 interface LockCliOptions {
   group: string;
@@ -96,14 +102,7 @@ export const registerLock: RegisterCommand = (program, setExit) => {
       'a lease: the cluster releases the lock after this long (bare: seconds)',
       duration('--ttl', 's'),
     )
-    .addOption(
-      new Option(
-        '--grace <duration>',
-        'after SIGTERM, wait this long before SIGKILL (bare: seconds)',
-      )
-        .argParser(duration('--grace', 's'))
-        .default(5000, '5s'),
-    )
+    .addOption(graceOption())
     .option('--verbose', 'log sync decisions on stderr')
     .argument('<name>', 'the lock name')
     .argument('[command...]', 'the command to run and its arguments (no -- needed)')

@@ -207,6 +207,17 @@ export function checkSizes(key: string, value: Json, limits: MapLimits): number 
 }
 
 /** Equal as JSON values: object keys in any order, array items in order. */
+/** The entry a `set` of `value` at revision `rev` leaves where `prev` was (or nothing). */
+function nextEntry(prev: MapEntry | undefined, value: Json, rev: number, size: number): MapEntry {
+  return {
+    value,
+    revision: rev,
+    createRevision: prev?.createRevision ?? rev,
+    version: (prev?.version ?? 0) + 1,
+    size,
+  };
+}
+
 function jsonEqual(a: Json, b: Json): boolean {
   return canonicalJson(a) === canonicalJson(b);
 }
@@ -259,13 +270,7 @@ export function applyTxn(draft: Draft<MapState>, cmd: MapCommand, limits: MapLim
     const size = sizes[i]!;
     bytes += size - (prev?.size ?? 0);
     if (prev === undefined) count++;
-    const entry: MapEntry = {
-      value: op.value,
-      revision: rev,
-      createRevision: prev?.createRevision ?? rev,
-      version: (prev?.version ?? 0) + 1,
-      size,
-    };
+    const entry = nextEntry(prev, op.value, rev, size);
     if (leaf !== undefined) leaf[op.key] = entry;
     else if (n2 !== undefined) n2[d3] = { [op.key]: entry };
     else if (n1 !== undefined) n1[d2] = { [d3]: { [op.key]: entry } };
@@ -416,13 +421,7 @@ export function reduceTxn(
     const size = sizes[i]!;
     bytes += size - (prev?.size ?? 0);
     if (prev === undefined) count++;
-    const entry: MapEntry = {
-      value: op.value,
-      revision: rev,
-      createRevision: prev?.createRevision ?? rev,
-      version: (prev?.version ?? 0) + 1,
-      size,
-    };
+    const entry = nextEntry(prev, op.value, rev, size);
     const r = (root = writableLevel(own, r0));
     const w1 = writableLevel(own, n1);
     r[d1] = w1;
