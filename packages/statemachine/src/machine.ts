@@ -425,14 +425,14 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
 
   private async retire(): Promise<void> {
     const r = this.r;
+    if (r.passive) return;
+    const inQ = (q: readonly string[]): boolean => q.length >= 2 && q.includes(r.replica);
     // a round in progress (a client joined or left a moment ago) ends within syncTimeout: wait
     // for it rather than leave without retiring, which could leave the others half of Q
-    const inQ = r.image.replicas.length >= 2 && r.image.replicas.includes(r.replica);
-    if (r.phase.kind === 'syncing' && r.hasState && r.quorum.decided && inQ && !r.passive)
+    if (r.phase.kind === 'syncing' && r.hasState && r.quorum.decided && inQ(r.image.replicas))
       await r.whenSynced({ timeout: this.syncTimeout }).catch(() => undefined);
-    const q = r.image.replicas;
-    if (r.closed || r.passive || r.phase.kind !== 'ready' || !this.group.joined) return;
-    if (q.length < 2 || !q.includes(r.replica)) return;
+    if (r.closed || r.phase.kind !== 'ready' || !this.group.joined) return;
+    if (!inQ(r.image.replicas)) return; // the round may have changed Q
     const id = this.commandIds.take();
     const d = deferred<unknown>();
     r.pending.set(id, d);
