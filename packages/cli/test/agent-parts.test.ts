@@ -201,6 +201,20 @@ describe('status verdict', () => {
     const none = summarize({ ...base, reports: [] });
     expect(none.problems.join('\n')).toMatch(/cpgkit serve --group g/);
   });
+  it('a replica in minority beside ready ones is a problem; a syncing one is not', () => {
+    const minority = summarize({
+      ...base,
+      reports: [agent(1, 'a'), agent(2, 'b'), agent(3, 'replica-c', { status: 'minority' })],
+    });
+    expect(minority.store.majority).toBe(true);
+    expect(minority.problems).toContain('store: the replica on node 3 (eplica-c) is minority');
+    expect(minority.problems).toContain('locks: the replica on node 3 (eplica-c) is minority');
+    const syncing = summarize({
+      ...base,
+      reports: [agent(1, 'a'), agent(2, 'b'), agent(3, 'c', { status: 'syncing' })],
+    });
+    expect(syncing.problems).toEqual([]);
+  });
   it('replicas at different indexes are not compared', () => {
     const s = summarize({
       ...base,

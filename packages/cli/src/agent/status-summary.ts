@@ -111,6 +111,14 @@ function machineSummary(
   const majority = q.length > 0 && present * 2 > q.length;
   const ready = replicas.filter((m) => m.status === 'ready').length;
   const byPosition = new Map<string, Set<string>>();
+  const stuck: string[] = [];
+  for (const r of reports) {
+    const m = r[machine];
+    // an agent that answers in the agents' group is in our partition: its replica should be
+    // in our quorum too (a replica that is merely syncing is not counted: a round is short)
+    if (m !== null && (m.status === 'minority' || m.status === 'closed'))
+      stuck.push(`node ${r.nodeid} (${m.replicaId.slice(-8)}) is ${m.status}`);
+  }
   for (const m of replicas) {
     const key = `${m.epoch}/${m.index}`;
     const set = byPosition.get(key) ?? new Set<string>();
@@ -124,6 +132,7 @@ function machineSummary(
         `${machine}: ${present} of the ${q.length} replicas of Q answered: no majority (writes stop)`,
       );
     if (ready === 0) problems.push(`${machine}: no replica is ready`);
+    else for (const line of stuck) problems.push(`${machine}: the replica on ${line}`);
     if (!digestsAgree)
       problems.push(`${machine}: replicas at the same index disagree on the digest`);
   }
