@@ -3,11 +3,12 @@
  * node, the commands run through `main()` as processes on a node. Health, metrics, status,
  * reconnecting after the node's daemon died, exit codes.
  */
+import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MemoryCluster } from '@cpgkit/core/testing';
 import type { Agent } from '../src/agent/agent.js';
 import { health } from '../src/agent/health.js';
-import { agentMetrics } from '../src/agent/metrics.js';
+import { agentMetrics, METRIC_NAMES } from '../src/agent/metrics.js';
 import { gatherStatus } from '../src/commands/status.js';
 import { cliTransport } from '../src/clients.js';
 import { main } from '../src/main.js';
@@ -173,6 +174,11 @@ describe('cpgkit serve (the agent) and its clients on the in-memory cluster', ()
     expect(text).toMatch(/^cpgkit_reconnects_total 1$/m);
     expect(text).toMatch(/^cpgkit_command_latency_seconds_count\{machine="store"\} 3$/m);
     expect(text).toMatch(/^# TYPE cpgkit_sync_duration_seconds histogram$/m);
+    // the documented list is the registry's list, and the README names each
+    const registered = [...text.matchAll(/^# TYPE (cpgkit_\w+) /gm)].map((m) => m[1]);
+    expect(registered.sort()).toEqual([...METRIC_NAMES].sort());
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    for (const name of METRIC_NAMES) expect(readme, name).toContain(`\`${name}`);
   });
 
   it('status: every agent, Q with its majority, digests agree, locks and leaders', async () => {
