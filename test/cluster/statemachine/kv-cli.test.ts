@@ -7,54 +7,21 @@
  * client), the tests stop the other replicas first: a one-shot member never holds state of its
  * own, so whatever it prints then came from the remaining replica.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requireCluster } from '../harness/availability.js';
-import { execOnNode, repoRoot, type ScriptResult } from '../harness/cluster.js';
-import { lineSplitter } from '../harness/protocol.js';
+import { buildCli, cliPath, spawnCli, type CliProcess } from '../harness/cli.js';
+import { execOnNode, type ScriptResult } from '../harness/cluster.js';
 import { RealCluster } from '../harness/real-cluster.js';
 
 const env = requireCluster();
-const cli = join(repoRoot, 'packages', 'cli', 'bin', 'cpgkit.js');
-const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A long-running `cpgkit` process inside a node's namespace. */
-interface Running {
-  readonly node: number;
-  readonly child: ChildProcess;
-  readonly exited: Promise<number | null>;
-  readonly stdoutLines: string[];
-  stderr(): string;
-}
-
-function spawnCli(node: number, args: string[]): Running {
-  const ns = env!.nodes.find((n) => n.node === node)!.namespace;
-  // `ip netns exec` execs node: the child's pid is the cpgkit process itself
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, cli, ...args], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  const stdoutLines: string[] = [];
-  child.stdout.on(
-    'data',
-    lineSplitter((l) => stdoutLines.push(l)),
-  );
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('close', (code) => resolve(code)),
-  );
-  return { node, child, exited, stdoutLines, stderr: () => stderr };
-}
 
 /** A one-shot `cpgkit kv ...` on node N; resolves when it exited. */
 function kv(node: number, args: string[]): Promise<ScriptResult> {
-  return execOnNode(node, [process.execPath, cli, 'kv', ...args], { timeoutMs: 60_000 });
+  return execOnNode(node, [process.execPath, cliPath, 'kv', ...args], { timeoutMs: 60_000 });
 }
 
 function unique(what: string): string {
@@ -71,7 +38,7 @@ async function until(what: string, predicate: () => boolean, timeoutMs = 30_000)
 
 describe('cpgkit kv on the real 3-node cluster', () => {
   const dataRoot = mkdtempSync(join(tmpdir(), 'cpgkit-kv-cluster-'));
-  const servers = new Set<Running>();
+  const servers = new Set<CliProcess>();
   let fx: RealCluster | undefined;
 
   /** Start `kv serve` on node N with data dir `<group>/nN`; resolves once it reports `until`. */
@@ -79,8 +46,8 @@ describe('cpgkit kv on the real 3-node cluster', () => {
     node: number,
     group: string,
     until_ = /store status ready/,
-  ): Promise<Running> {
-    const r = spawnCli(node, [
+  ): Promise<CliProcess> {
+    const r = spawnCli(env!, node, [
       'kv',
       'serve',
       '--group',
@@ -99,7 +66,7 @@ describe('cpgkit kv on the real 3-node cluster', () => {
   }
 
   /** SIGTERM a server; it must exit 0 (after writing its snapshot). */
-  async function stop(r: Running): Promise<void> {
+  async function stop(r: CliProcess): Promise<void> {
     r.child.kill('SIGTERM');
     expect(await r.exited, r.stderr()).toBe(0);
     expect(r.stderr()).toMatch(/stopped at revision/);
@@ -118,12 +85,7 @@ describe('cpgkit kv on the real 3-node cluster', () => {
 
   beforeAll(async () => {
     if (!env) return;
-    // the bin runs dist/: build what changed (incremental)
-    await run(
-      process.execPath,
-      [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'tsconfig.build.json'],
-      { cwd: repoRoot },
-    );
+    await buildCli(); // the bin runs dist/: build what changed (incremental)
   }, 300_000);
 
   afterAll(() => rmSync(dataRoot, { recursive: true, force: true }));
@@ -184,7 +146,7 @@ describe('cpgkit kv on the real 3-node cluster', () => {
     expect(text.stdout).toBe('db/pool\t{"max":10}\ndb/url\t"postgres://db1"\nflag\ttrue\n');
 
     // watch on node 2 sees writes made on node 3, as JSON lines
-    const watch = spawnCli(2, ['kv', 'watch', '--group', group, 'db/']);
+    const watch = spawnCli(env!, 2, ['kv', 'watch', '--group', group, 'db/']);
     await until('kv watch to start', () => /watching group/.test(watch.stderr()));
     await set(3, group, 'db/url', 'postgres://db2');
     await set(3, group, 'other', '1'); // not under the prefix
@@ -231,7 +193,7 @@ describe('cpgkit kv on the real 3-node cluster', () => {
   it('no quorum: a write on an isolated node exits non-zero saying quorum, reads work; after heal it has the majority writes', async () => {
     fx = await RealCluster.open();
     const group = unique('quorum');
-    const servers = new Map<number, Running>();
+    const servers = new Map<number, CliProcess>();
     for (const n of [1, 2, 3]) servers.set(n, await serve(n, group));
     await set(1, group, 'before', '"x"');
     await fx.partition([3], [1, 2]);
