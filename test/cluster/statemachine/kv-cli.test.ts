@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requireCluster } from '../harness/availability.js';
-import { buildCli, cliPath, spawnCli, type CliProcess } from '../harness/cli.js';
+import { buildCli, cliPath, spawnCli, until, type CliProcess } from '../harness/cli.js';
 import { execOnNode, type ScriptResult } from '../harness/cluster.js';
 import { RealCluster } from '../harness/real-cluster.js';
 
@@ -26,14 +26,6 @@ function kv(node: number, args: string[]): Promise<ScriptResult> {
 
 function unique(what: string): string {
   return `kv-${what}-${process.pid}-${Math.floor(Math.random() * 1e9).toString(36)}`;
-}
-
-async function until(what: string, predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!predicate()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 describe('cpgkit kv on the real 3-node cluster', () => {
