@@ -104,4 +104,23 @@ describe('ReplicatedMap.watch({ fromRevision })', () => {
     await set(cluster, a, 'k', 6);
     expect(await drain(fromNext)).toEqual(['set k=6 @6']);
   });
+
+  it('keeps exactly the last historyLimit changes over many writes (dropped in blocks)', async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 44 });
+    const [a, b] = (await openMaps(cluster, [1, 2], 3)) as [ReplicatedMap, ReplicatedMap];
+    // past the block the history drops at once (64 items), and past it again
+    for (let v = 1; v <= 150; v++) {
+      void a.set('k', v);
+      if (v % 10 === 0) await cluster.runUntilIdle();
+      if (v === 67 || v === 130 || v === 150) {
+        await cluster.runUntilIdle();
+        expect(() => b.watch('', { fromRevision: v - 3 })).toThrow(HistoryCompactedError);
+        expect(await drain(b.watch('', { fromRevision: v - 2 }))).toEqual([
+          `set k=${v - 2} @${v - 2}`,
+          `set k=${v - 1} @${v - 1}`,
+          `set k=${v} @${v}`,
+        ]);
+      }
+    }
+  });
 });
