@@ -70,4 +70,23 @@ describe('wire.ts: uuids in the header', () => {
     good[28] = good[28]! & 0x3f;
     expect(decodeFrame(good)).toBeUndefined();
   });
+
+  it('decode machine names (memoized) exactly, and refuse a name that is no UTF-8', () => {
+    const inc = uuidv7();
+    const named = (name: string) =>
+      encodeFrame({
+        kind: Kind.tick,
+        incarnation: inc,
+        epoch: 1,
+        nameBytes: encodeName(name),
+        body: new Uint8Array([0x7b, 0x7d]),
+      });
+    for (let k = 0; k < 100; k++) {
+      const name = `machine-${k % 37}-é`;
+      expect(decodeFrame(named(name))!.name).toBe(name);
+    }
+    const bad = named('machine-1-é');
+    bad[41 + 'machine-1-'.length] = 0xff; // a byte that never occurs in UTF-8
+    expect(decodeFrame(bad)).toBeUndefined();
+  });
 });
