@@ -490,7 +490,8 @@ function levelEmpty(o: Node): boolean {
 }
 
 function isJsonish(v: unknown): boolean {
-  return v === null || ['string', 'number', 'boolean', 'object'].includes(typeof v);
+  const t = typeof v;
+  return t === 'string' || t === 'number' || t === 'boolean' || t === 'object';
 }
 
 /** Whether `c` looks like a `MapCommand` (malformed commands count as failed). */
