@@ -123,4 +123,28 @@ describe('ReplicatedMap.watch({ fromRevision })', () => {
       }
     }
   });
+
+  it('values seen through watch, live or replayed, are deeply frozen (the store shares them)', async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 45 });
+    const [a, b] = (await openMaps(cluster, [1, 2])) as [ReplicatedMap, ReplicatedMap];
+    // set while nobody watches: replayed from the history later
+    const first = a.set('k', { deep: { n: 1 } });
+    await cluster.runUntilIdle();
+    await first;
+    const replayed = (await b.watch('', { fromRevision: 1 }).next()).value as MapChange;
+    const live = b.watch('j');
+    const second = a.set('j', { deep: { n: 1 } });
+    await cluster.runUntilIdle();
+    await second;
+    const seen = (await live.next()).value as MapChange;
+    await live.return?.();
+    for (const c of [seen, replayed]) {
+      const v = c.value as { deep: { n: number } };
+      expect(Object.isFrozen(v) && Object.isFrozen(v.deep)).toBe(true);
+      expect(() => {
+        v.deep.n = 2;
+      }).toThrow(TypeError);
+    }
+    expect(b.get('k')).toEqual({ deep: { n: 1 } });
+  });
 });

@@ -374,7 +374,7 @@ export class ReplicatedMap implements AsyncDisposable {
       }
       for (let i = this.historyStart; i < this.history.length; i++) {
         const c = this.history[i]!;
-        if (c.revision >= from && c.key.startsWith(prefix)) buffer.push(c);
+        if (c.revision >= from && c.key.startsWith(prefix)) buffer.push(frozen(c));
       }
     }
     return subscriptionIterator<MapChange>(
@@ -413,6 +413,7 @@ export class ReplicatedMap implements AsyncDisposable {
       }
     }
     if (this.watchers.size === 0) return;
+    frozen(c);
     for (const w of [...this.watchers]) w(c);
   }
 
@@ -447,7 +448,7 @@ export class ReplicatedMap implements AsyncDisposable {
           this.record({
             type: 'set',
             key: op.key,
-            value: deepFreeze(e.value),
+            value: e.value, // frozen when a watcher sees it (`frozen`)
             revision: rev,
             createRevision: e.createRevision,
           });
@@ -466,6 +467,15 @@ export class ReplicatedMap implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/**
+ * `c`, its value deeply frozen: the store's own value, shared with every read. The history
+ * freezes a value when a watcher first sees it, not at every write.
+ */
+function frozen(c: MapChange): MapChange {
+  deepFreeze(c.value);
+  return c;
 }
 
 function listOf(state: MapState, prefix: string): MapItem[] {
