@@ -3,9 +3,14 @@
  * - uncontended acquire+release per second (one member, nobody else wants the lock);
  * - contended hand-off latency p50/p99 (two members take turns: release → the waiter's grant);
  * - election failover time (the leader's process is killed → the next leader is elected);
+ * - CPU per replica per lock command (in memory: `--concurrency N` holders on each of three
+ *   members, each acquiring and releasing its own lock for `--duration S` seconds; acquire and
+ *   release are one replicated command each, so this is the lock counterpart of the config
+ *   store's CPU per `set` in packages/statemachine/bench/kv.ts);
  * on the in-memory cluster, and on real corosync when a cluster is up (`--corosync`).
  *
  *   pnpm exec tsx --conditions=@cpgkit/source packages/locks/bench/locks.ts [--ops N] [--corosync]
+ *   pnpm exec tsx --conditions=@cpgkit/source packages/locks/bench/locks.ts --cpu-only [--duration 3]
  *
  * With `--corosync`, one member process runs inside each node's network namespace of the
  * cluster `scripts/cluster` names (CPGKIT_CLUSTER_* variables); run as root with the cluster up.
@@ -25,6 +30,8 @@ const flag = (name: string): string | undefined => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const OPS = Number(flag('--ops') ?? 2000);
+const DURATION_MS = Number(flag('--duration') ?? 3) * 1000;
+const CONCURRENCY = Number(flag('--concurrency') ?? 64);
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..', '..', '..');
 
@@ -103,6 +110,49 @@ async function memory(): Promise<void> {
     'memory: election failover (leader process killed)',
     `p50 ${pct(fo, 50).toFixed(2)} ms, max ${Math.max(...fo).toFixed(2)} ms (5 runs; wall time incl. the sync round, no failure-detection delay in memory)`,
   );
+}
+
+/**
+ * CPU per replica per lock command: `CONCURRENCY` holders on each of three members, each taking
+ * and releasing its own lock (uncontended, so every command is a grant or a release), for
+ * `DURATION_MS`. The process's CPU over the commands the three replicas applied.
+ */
+async function cpuPerCommand(): Promise<void> {
+  const cluster = new MemoryCluster({ nodes: 3, seed: 1 });
+  const clients = await Promise.all(
+    cluster.nodeIds.map((n) => Locks.open(cluster.member(n), { groupName: 'bench' })),
+  );
+  await cluster.runUntilIdle();
+  let pairs = 0;
+  let errors = 0;
+  const cpu0 = process.cpuUsage();
+  const end = performance.now() + DURATION_MS;
+  const holder = async (locks: Locks, name: string): Promise<void> => {
+    while (performance.now() < end) {
+      try {
+        await (await locks.acquire(name)).release();
+        pairs++;
+      } catch {
+        errors++;
+      }
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(
+    clients.flatMap((c, m) =>
+      Array.from({ length: CONCURRENCY }, (_, i) => holder(c, `cpu/${m}/${i}`)),
+    ),
+  );
+  const elapsed = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const commands = pairs * 2;
+  const usPerCommand = (cpu.user + cpu.system) / 3 / commands;
+  line(
+    'memory: CPU per replica per lock command',
+    `${usPerCommand.toFixed(1)} µs (${((commands * 1000) / elapsed).toFixed(0)} commands/s, ${CONCURRENCY} holders per member, ${errors} errors)`,
+  );
+  await Promise.all(clients.map((x) => x.close()));
+  cluster.destroy();
 }
 
 // ---------------------------------------------------------------- real corosync
@@ -251,7 +301,10 @@ async function real(): Promise<void> {
 
 if (args.includes('--member')) {
   await member(flag('--member')!);
+} else if (args.includes('--cpu-only')) {
+  await cpuPerCommand();
 } else {
   await memory();
+  await cpuPerCommand();
   if (args.includes('--corosync')) await real();
 }

@@ -27,6 +27,8 @@ interface Queued {
 /** Applies (or queues, or drops) the entries of the agreed stream on one replica. */
 export class EntryStream<S, C, R> {
   private queue: Queued[] = [];
+  /** `afterApply`'s work is queued for the end of this turn (once per delivered batch). */
+  private afterQueued = false;
 
   constructor(
     private readonly r: LocalReplica<S, C, R>,
@@ -172,9 +174,21 @@ export class EntryStream<S, C, R> {
     this.afterApply();
   }
 
+  /**
+   * What follows applying: persist soon, plan the next tick. Once per turn of the event loop,
+   * after every entry the group delivered in it: planning a tick asks the definition for its
+   * next deadline (the lock machine scans its locks) and replaces a timer, which per command
+   * was a share of each command's CPU.
+   */
   private afterApply(): void {
-    this.r.persistSoon();
-    this.timekeeper.scheduleTick();
+    if (this.afterQueued) return;
+    this.afterQueued = true;
+    queueMicrotask(() => {
+      this.afterQueued = false;
+      if (this.r.closed) return;
+      this.r.persistSoon();
+      this.timekeeper.scheduleTick();
+    });
   }
 }
 

@@ -187,17 +187,101 @@ function uuidOf(data: Uint8Array, at: number): string {
     for (let i = 0; all && i < 16; i++) all = data[at + i] === b0;
     if (!all || (b0 !== 0 && b0 !== 0xff)) throw new TypeError('malformed uuid');
   }
+  return hexText(data, at, 16);
+}
+
+/** The uuid text of `data[at..at+n]` (n <= 16), dashes after bytes 4, 6, 8 and 10. */
+function hexText(data: Uint8Array, at: number, n: number): string {
   let out = '';
-  for (let i = 0; i < 16; i++) {
+  for (let i = 0; i < n; i++) {
     if (i === 4 || i === 6 || i === 8 || i === 10) out += '-';
     out += HEX[data[at + i]!]!;
   }
   return out;
 }
 
+/**
+ * Texts of byte strings seen recently, so that a frame's uuids are not spelled out again for
+ * every frame: a group has few senders, and a sender's command ids share their first 12 bytes
+ * (see command-ids.ts). A few entries, checked byte by byte, replaced in turn.
+ */
+class TextMemo {
+  private readonly keys: Uint8Array[] = [];
+  private readonly texts: string[] = [];
+  private next = 0;
+
+  constructor(
+    private readonly size: number,
+    private readonly spell: (data: Uint8Array, at: number) => string,
+  ) {}
+
+  /** The text of `data[at..at+size]` (what `spell` gives; it may throw). */
+  text(data: Uint8Array, at: number): string {
+    const n = this.size;
+    const keys = this.keys;
+    outer: for (let k = 0; k < keys.length; k++) {
+      const key = keys[k]!;
+      for (let i = 0; i < n; i++) if (key[i] !== data[at + i]) continue outer;
+      return this.texts[k]!;
+    }
+    const text = this.spell(data, at);
+    const slot = this.next;
+    this.next = (slot + 1) % MEMO_ENTRIES;
+    keys[slot] = data.slice(at, at + n);
+    this.texts[slot] = text;
+    return text;
+  }
+}
+
+const MEMO_ENTRIES = 16;
+/** Machine names seen recently (see `TextMemo`): bytes and text. */
+const names: { bytes: Uint8Array; text: string }[] = [];
+
+/** The machine name of `data` (`n` bytes at 41); throws on malformed UTF-8. */
+function nameOf(data: Uint8Array, n: number): string {
+  outer: for (const m of names) {
+    const b = m.bytes;
+    if (b.length !== n) continue;
+    for (let i = 0; i < n; i++) if (b[i] !== data[41 + i]) continue outer;
+    return m.text;
+  }
+  const text = decoder.decode(data.subarray(41, 41 + n));
+  if (names.length >= MEMO_ENTRIES) names.shift();
+  names.push({ bytes: data.slice(41, 41 + n), text });
+  return text;
+}
+
+/** Incarnations: the whole uuid. */
+const incarnations = new TextMemo(16, uuidOf);
+/** Command ids: the first 12 bytes (a valid version and variant, see `commandIdOf`). */
+const idPrefixes = new TextMemo(12, (data, at) => hexText(data, at, 12));
+
+/**
+ * A command id's text: its memoized first 12 bytes, then the 4 bytes of its counter. An id
+ * whose version or variant (in those 12 bytes) is not a uuid's is checked whole by `uuidOf`.
+ */
+function commandIdOf(data: Uint8Array, at: number): string {
+  const version = data[at + 6]! >> 4;
+  if (version < 1 || version > 8 || (data[at + 8]! & 0xc0) !== 0x80) return uuidOf(data, at);
+  return (
+    idPrefixes.text(data, at) +
+    HEX[data[at + 12]!]! +
+    HEX[data[at + 13]!]! +
+    HEX[data[at + 14]!]! +
+    HEX[data[at + 15]!]!
+  );
+}
+
 /** Encode a JSON body (bigints become decimal strings). */
 export function jsonBody(value: unknown): Uint8Array {
-  return encoder.encode(JSON.stringify(value, bigintReplacer));
+  let text: string;
+  try {
+    // without a replacer, V8's fast path (twice as fast): it throws on a bigint
+    text = JSON.stringify(value);
+  } catch {
+    text = JSON.stringify(value, bigintReplacer);
+  }
+  return encoder.encode(text);
 }
 
 /**
@@ -250,11 +334,11 @@ export function decodeFrame(data: Uint8Array): Frame | undefined {
   let incarnation: string;
   let commandId: string | undefined;
   try {
-    name = decoder.decode(data.subarray(41, 41 + n));
-    incarnation = uuidOf(data, 4);
+    name = nameOf(data, n);
+    incarnation = incarnations.text(data, 4);
     let zero = true;
     for (let i = 20; zero && i < 36; i++) zero = data[i] === 0;
-    commandId = zero ? undefined : uuidOf(data, 20);
+    commandId = zero ? undefined : commandIdOf(data, 20);
   } catch {
     return undefined;
   }
@@ -388,7 +472,8 @@ export function parseCommandBody(body: Uint8Array): CommandBody | undefined {
   // the body is { t, c }: one level more than the command
   if (!jsonDepthWithin(body, MAX_BODY_DEPTH + 1)) return undefined;
   const b = object(body);
-  return b !== undefined && isTime(b.t) ? { t: b.t, c: b.c } : undefined;
+  // the parsed object itself (a copy of `{ t, c }` was one more object per command)
+  return b !== undefined && isTime(b.t) ? (b as unknown as CommandBody) : undefined;
 }
 
 /** Parse a `tick` body; `undefined` when malformed. */

@@ -104,4 +104,47 @@ describe('ReplicatedMap.watch({ fromRevision })', () => {
     await set(cluster, a, 'k', 6);
     expect(await drain(fromNext)).toEqual(['set k=6 @6']);
   });
+
+  it('keeps exactly the last historyLimit changes over many writes (dropped in blocks)', async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 44 });
+    const [a, b] = (await openMaps(cluster, [1, 2], 3)) as [ReplicatedMap, ReplicatedMap];
+    // past the block the history drops at once (64 items), and past it again
+    for (let v = 1; v <= 150; v++) {
+      void a.set('k', v);
+      if (v % 10 === 0) await cluster.runUntilIdle();
+      if (v === 67 || v === 130 || v === 150) {
+        await cluster.runUntilIdle();
+        expect(() => b.watch('', { fromRevision: v - 3 })).toThrow(HistoryCompactedError);
+        expect(await drain(b.watch('', { fromRevision: v - 2 }))).toEqual([
+          `set k=${v - 2} @${v - 2}`,
+          `set k=${v - 1} @${v - 1}`,
+          `set k=${v} @${v}`,
+        ]);
+      }
+    }
+  });
+
+  it('values seen through watch, live or replayed, are deeply frozen (the store shares them)', async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 45 });
+    const [a, b] = (await openMaps(cluster, [1, 2])) as [ReplicatedMap, ReplicatedMap];
+    // set while nobody watches: replayed from the history later
+    const first = a.set('k', { deep: { n: 1 } });
+    await cluster.runUntilIdle();
+    await first;
+    const replayed = (await b.watch('', { fromRevision: 1 }).next()).value as MapChange;
+    const live = b.watch('j');
+    const second = a.set('j', { deep: { n: 1 } });
+    await cluster.runUntilIdle();
+    await second;
+    const seen = (await live.next()).value as MapChange;
+    await live.return?.();
+    for (const c of [seen, replayed]) {
+      const v = c.value as { deep: { n: number } };
+      expect(Object.isFrozen(v) && Object.isFrozen(v.deep)).toBe(true);
+      expect(() => {
+        v.deep.n = 2;
+      }).toThrow(TypeError);
+    }
+    expect(b.get('k')).toEqual({ deep: { n: 1 } });
+  });
 });

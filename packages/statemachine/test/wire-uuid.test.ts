@@ -40,4 +40,53 @@ describe('wire.ts: uuids in the header', () => {
       expect(() => frame(bad)).toThrow(TypeError);
     expect(() => frame(good, 'not-a-uuid')).toThrow(TypeError);
   });
+
+  it('decode ids of many senders and counters (memoized) to the same text as a plain decode', () => {
+    // more senders than the decoder remembers, each numbering its commands from one prefix
+    const senders = Array.from({ length: 40 }, () => ({
+      inc: uuidv7(),
+      prefix: uuidv7().slice(0, 28),
+    }));
+    for (let k = 0; k < 2000; k++) {
+      const s = senders[(k * 7) % senders.length]!;
+      const id = s.prefix + ((k * 2654435761) % 2 ** 32).toString(16).padStart(8, '0');
+      const f = decodeFrame(frame(s.inc, id))!;
+      expect(f.incarnation).toBe(s.inc);
+      expect(f.commandId).toBe(id);
+    }
+  });
+
+  it('refuse a command id that is no uuid even when its first bytes were seen in a good one', () => {
+    const inc = uuidv7();
+    const ones = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+    expect(decodeFrame(frame(inc, ones))!.commandId).toBe(ones);
+    // all ones but the counter: neither a uuid version nor the all-ones uuid
+    const bytes = frame(inc, ones);
+    bytes[35] = 0x00;
+    expect(decodeFrame(bytes)).toBeUndefined();
+    // a good id, then the same first 12 bytes with a broken variant
+    const good = frame(inc, uuidv7());
+    expect(decodeFrame(good)).toBeDefined();
+    good[28] = good[28]! & 0x3f;
+    expect(decodeFrame(good)).toBeUndefined();
+  });
+
+  it('decode machine names (memoized) exactly, and refuse a name that is no UTF-8', () => {
+    const inc = uuidv7();
+    const named = (name: string) =>
+      encodeFrame({
+        kind: Kind.tick,
+        incarnation: inc,
+        epoch: 1,
+        nameBytes: encodeName(name),
+        body: new Uint8Array([0x7b, 0x7d]),
+      });
+    for (let k = 0; k < 100; k++) {
+      const name = `machine-${k % 37}-é`;
+      expect(decodeFrame(named(name))!.name).toBe(name);
+    }
+    const bad = named('machine-1-é');
+    bad[41 + 'machine-1-'.length] = 0xff; // a byte that never occurs in UTF-8
+    expect(decodeFrame(bad)).toBeUndefined();
+  });
 });

@@ -111,8 +111,10 @@ export class ReplicatedMap implements AsyncDisposable {
   readonly machine: ReplicatedStateMachine<MapState, MapCommand, MapResult>;
   /** The limits in force. */
   readonly limits: MapLimits;
+  /** The local history: `history[historyStart..]` (older items are dropped, in blocks). */
   private readonly history: MapChange[] = [];
-  /** All changes with revision >= floor are in `history`. */
+  private historyStart = 0;
+  /** All changes with revision >= floor are in the history. */
   private floor = Infinity;
   private readonly historyLimit: number;
   private readonly watchers = new Set<(c: MapChange) => void>();
@@ -370,8 +372,10 @@ export class ReplicatedMap implements AsyncDisposable {
           this.floor === Infinity ? this.revision + 1 : this.floor,
         );
       }
-      for (const c of this.history)
-        if (c.revision >= from && c.key.startsWith(prefix)) buffer.push(c);
+      for (let i = this.historyStart; i < this.history.length; i++) {
+        const c = this.history[i]!;
+        if (c.revision >= from && c.key.startsWith(prefix)) buffer.push(frozen(c));
+      }
     }
     return subscriptionIterator<MapChange>(
       (push, end) => {
@@ -392,16 +396,24 @@ export class ReplicatedMap implements AsyncDisposable {
 
   private resetHistory(state: MapState): void {
     this.history.length = 0;
+    this.historyStart = 0;
     this.floor = state.revision + 1;
     this.lastState = state;
   }
 
   private record(c: MapChange): void {
-    this.history.push(c);
-    if (this.history.length > this.historyLimit) {
-      const dropped = this.history.shift()!;
-      this.floor = dropped.revision + 1;
+    const h = this.history;
+    h.push(c);
+    if (h.length - this.historyStart > this.historyLimit) {
+      this.floor = h[this.historyStart++]!.revision + 1;
+      // `shift()` moves the whole array every time: drop the dropped items in one block
+      if (this.historyStart >= Math.max(this.historyLimit, 64)) {
+        h.splice(0, this.historyStart);
+        this.historyStart = 0;
+      }
     }
+    if (this.watchers.size === 0) return;
+    frozen(c);
     for (const w of [...this.watchers]) w(c);
   }
 
@@ -417,6 +429,7 @@ export class ReplicatedMap implements AsyncDisposable {
       // a snapshot replaced our state: report the difference; history before it is unusable
       const diff = diffStates(prev, c.state);
       this.history.length = 0;
+      this.historyStart = 0;
       this.floor = c.state.revision + 1;
       for (const d of diff) for (const w of [...this.watchers]) w(d);
       return;
@@ -435,7 +448,7 @@ export class ReplicatedMap implements AsyncDisposable {
           this.record({
             type: 'set',
             key: op.key,
-            value: deepFreeze(e.value),
+            value: e.value, // frozen when a watcher sees it (`frozen`)
             revision: rev,
             createRevision: e.createRevision,
           });
@@ -454,6 +467,15 @@ export class ReplicatedMap implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/**
+ * `c`, its value deeply frozen: the store's own value, shared with every read. The history
+ * freezes a value when a watcher first sees it, not at every write.
+ */
+function frozen(c: MapChange): MapChange {
+  deepFreeze(c.value);
+  return c;
 }
 
 function listOf(state: MapState, prefix: string): MapItem[] {

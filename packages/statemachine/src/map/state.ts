@@ -291,8 +291,12 @@ export function applyTxn(draft: Draft<MapState>, cmd: MapCommand, limits: MapLim
 
 type Node = Record<string, unknown>;
 
-/** `node` itself when this transaction copied it already (`own`), else a copy of it. */
-function writable(own: Set<Node>, node: Node | undefined): Node {
+/**
+ * `node` itself when this transaction copied it already (`own`), else a copy of it. A
+ * transaction of one op copies every node it writes once anyway: it keeps no `own` set.
+ */
+function writable(own: Set<Node> | undefined, node: Node | undefined): Node {
+  if (own === undefined) return copyNode(node);
   if (node !== undefined && own.has(node)) return node;
   const c = copyNode(node);
   own.add(c);
@@ -335,7 +339,8 @@ function copyLevel(n: Node | undefined): Node {
 const EMPTY_LEVEL: Node = copyLevel({});
 
 /** `writable` for a 16-way level (see `copyLevel`). */
-function writableLevel(own: Set<Node>, node: Node | undefined): Node {
+function writableLevel(own: Set<Node> | undefined, node: Node | undefined): Node {
+  if (own === undefined) return copyLevel(node);
   if (node !== undefined && own.has(node)) return node;
   const c = copyLevel(node);
   own.add(c);
@@ -372,16 +377,25 @@ export function reduceTxn(
     if (!compareHolds(state, c))
       return { state, result: { succeeded: false, revision: state.revision, failed: c.key } };
   }
-  const sizes = cmd.ops.map((op) => (op.op === 'set' ? checkSizes(op.key, op.value, limits) : 0));
+  const ops = cmd.ops;
+  // every size is checked before anything is built (a single op's alone: no array)
+  const single = ops.length === 1;
+  const only = single && ops[0]!.op === 'set' ? checkSizes(ops[0]!.key, ops[0]!.value, limits) : 0;
+  const sizes = single
+    ? undefined
+    : ops.map((op) => (op.op === 'set' ? checkSizes(op.key, op.value, limits) : 0));
   const rev = state.revision + 1;
   let bytes = state.bytes;
   let count = state.count;
-  // nodes copied by this transaction: written in place from then on
-  const own = new Set<Node>();
+  // nodes copied by this transaction: written in place from then on (several ops only)
+  const own = single ? undefined : new Set<Node>();
   let root: Node | undefined;
-  for (let i = 0; i < cmd.ops.length; i++) {
-    const op = cmd.ops[i]!;
-    const [d1, d2, d3] = pathOf(op.key);
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    const h = hashOf(op.key);
+    const d1 = HEX[h & 15]!;
+    const d2 = HEX[(h >>> 4) & 15]!;
+    const d3 = HEX[(h >>> 8) & 15]!;
     const r0 = root ?? state.tree;
     const n1 = at(r0, d1);
     const n2 = at(n1, d2);
@@ -418,7 +432,7 @@ export function reduceTxn(
       patches?.push({ op: 'remove', path: removed });
       continue;
     }
-    const size = sizes[i]!;
+    const size = sizes === undefined ? only : sizes[i]!;
     bytes += size - (prev?.size ?? 0);
     if (prev === undefined) count++;
     const entry = nextEntry(prev, op.value, rev, size);
@@ -476,7 +490,8 @@ function levelEmpty(o: Node): boolean {
 }
 
 function isJsonish(v: unknown): boolean {
-  return v === null || ['string', 'number', 'boolean', 'object'].includes(typeof v);
+  const t = typeof v;
+  return t === 'string' || t === 'number' || t === 'boolean' || t === 'object';
 }
 
 /** Whether `c` looks like a `MapCommand` (malformed commands count as failed). */
