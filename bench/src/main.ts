@@ -29,6 +29,7 @@ import * as sc from './scenarios.js';
 import { summarize } from './stats.js';
 import type { Target, Variant } from './target.js';
 import { cpgkitTarget, etcdTarget } from './targets.js';
+import { removeWorkerBundle } from './worker-bundle.js';
 
 const SECTIONS = ['raw', 'kv', 'locks', 'election', 'replica'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -82,6 +83,7 @@ async function cleanup(): Promise<void> {
   await etcd?.stop().catch((e: unknown) => problems.push(`stopping etcd: ${String(e)}`));
   etcd = undefined;
   await stopAll();
+  await removeWorkerBundle();
   await corosync
     .down()
     .catch((e: unknown) => problems.push(`bringing the corosync cluster down: ${String(e)}`));

@@ -328,7 +328,7 @@ export async function replica(
       600_000,
     );
     // from opening the adapter (join + state transfer on cpgkit; connect on etcd) to holding
-    // every key locally; the worker process's own start-up (node + tsx) is not counted
+    // every key locally; the worker process's own start-up (node, loading the bundle) is not counted
     const { worker: w3, openMs } = await Worker.start(target.config('replica', 3), 3, 300_000);
     try {
       const { keys, ms } = await w3.call<{ keys: number; ms: number }>(
