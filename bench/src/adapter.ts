@@ -4,6 +4,9 @@
  * @module
  */
 
+/** Most keys of one {@link CoordinationAdapter.putMany} (etcd's default `--max-txn-ops`). */
+export const PUT_MANY_MAX = 128;
+
 /** Which system an adapter drives. */
 export type SystemName = 'cpgkit' | 'etcd';
 
@@ -37,6 +40,11 @@ export interface CoordinationAdapter {
   readonly system: SystemName;
   /** Write `key`; resolves once the write is committed (and, on cpgkit, applied locally). */
   put(key: string, value: string): Promise<void>;
+  /**
+   * Write several keys in one request, atomically (a transaction), for bulk loading a store
+   * (the store-size curves); at most {@link PUT_MANY_MAX} keys.
+   */
+  putMany(keys: readonly string[], value: string): Promise<void>;
   /** Read `key`. */
   get(key: string): Promise<string | undefined>;
   /** Call `onChange` for every change under `prefix` from now on; returns the stop function. */

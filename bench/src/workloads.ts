@@ -4,7 +4,7 @@
  * processes of this machine, so the orchestrator can line up events from several workers.
  * @module
  */
-import type { CoordinationAdapter, HeldLeadership } from './adapter.js';
+import { PUT_MANY_MAX, type CoordinationAdapter, type HeldLeadership } from './adapter.js';
 import { nowMs, sleep } from './procs.js';
 
 /** A value of about `bytes` bytes carrying the send time, so a watcher can time delivery. */
@@ -147,22 +147,44 @@ export async function stampedWrites(
   return { written };
 }
 
-/** Bulk load `count` keys with `concurrency` writes in flight. */
+/** Arguments of {@link load}. */
+export interface LoadArgs {
+  readonly prefix: string;
+  readonly count: number;
+  /** Requests in flight at once. */
+  readonly concurrency: number;
+  readonly valueBytes: number;
+  /** The first key's number (keys are `prefix` + 7-digit numbers from here). */
+  readonly offset?: number;
+  /** Keys per request: 1 (a `put` each) or up to `PUT_MANY_MAX` (`putMany`). @defaultValue 1 */
+  readonly batch?: number;
+}
+
+/** Bulk load `count` keys with `concurrency` requests in flight, `batch` keys per request. */
 export async function load(
   a: CoordinationAdapter,
-  args: { prefix: string; count: number; concurrency: number; valueBytes: number; offset?: number },
+  args: LoadArgs,
 ): Promise<{ loaded: number; elapsedMs: number }> {
   const start = nowMs();
   let next = args.offset ?? 0;
   const end = next + args.count;
+  const batch = Math.min(Math.max(1, args.batch ?? 1), PUT_MANY_MAX);
   const value = 'v'.repeat(args.valueBytes);
+  const keyOf = (i: number): string => `${args.prefix}${String(i).padStart(7, '0')}`;
   let loaded = 0;
   await Promise.all(
     Array.from({ length: args.concurrency }, async () => {
       while (next < end) {
-        const i = next++;
-        await a.put(`${args.prefix}${String(i).padStart(7, '0')}`, value);
-        loaded++;
+        const from = next;
+        const to = Math.min(end, from + batch);
+        next = to;
+        if (batch === 1) await a.put(keyOf(from), value);
+        else
+          await a.putMany(
+            Array.from({ length: to - from }, (_, j) => keyOf(from + j)),
+            value,
+          );
+        loaded += to - from;
       }
     }),
   );

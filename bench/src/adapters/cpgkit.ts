@@ -60,6 +60,13 @@ export class CpgkitAdapter implements CoordinationAdapter {
     await this.#kv().set(key, value);
   }
 
+  async putMany(keys: readonly string[], value: string): Promise<void> {
+    await this.#kv().transaction(
+      [],
+      keys.map((key) => ({ op: 'set', key, value })),
+    );
+  }
+
   get(key: string): Promise<string | undefined> {
     const v = this.#kv().get(key);
     return Promise.resolve(

@@ -41,6 +41,14 @@ export class EtcdAdapter implements CoordinationAdapter {
     await this.#client.put(key).value(value).exec();
   }
 
+  async putMany(keys: readonly string[], value: string): Promise<void> {
+    // a transaction whose one compare always holds (a key's version is 0 or more)
+    await this.#client
+      .if(keys[0]!, 'Version', '>', -1)
+      .then(...keys.map((k) => this.#client.put(k).value(value)))
+      .commit();
+  }
+
   async get(key: string): Promise<string | undefined> {
     return (await this.#client.get(key).string()) ?? undefined;
   }
