@@ -97,8 +97,9 @@ export interface MapResult {
  * Size limits. Every replica of a store must use the same: a write is checked in the
  * replicated apply, and replicas with other limits would decide it differently. The store
  * limits also bound the JSON text of the whole store, which a sync transfers and a snapshot
- * writes as one string (V8 caps a string at about 512 Mi characters): the defaults keep it
- * under about 400 MiB.
+ * writes as one string (V8 caps a string at about 512 Mi characters): with the defaults it
+ * stays under about 460 Mi characters (256 MiB of keys and values, and about 100 characters of
+ * entry fields and punctuation per key), unless keys need many JSON escapes.
  */
 export interface MapLimits {
   /** Largest key, in UTF-8 bytes. @defaultValue 1024 */
