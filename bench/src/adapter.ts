@@ -4,9 +4,6 @@
  * @module
  */
 
-/** Most keys of one {@link CoordinationAdapter.putMany} (etcd's default `--max-txn-ops`). */
-export const PUT_MANY_MAX = 128;
-
 /** Which system an adapter drives. */
 export type SystemName = 'cpgkit' | 'etcd';
 
@@ -38,11 +35,13 @@ export interface WatchedChange {
 export interface CoordinationAdapter {
   /** Which system this drives. */
   readonly system: SystemName;
+  /** Most keys of one `putMany` (etcd: its default `--max-txn-ops`). */
+  readonly putManyMax: number;
   /** Write `key`; resolves once the write is committed (and, on cpgkit, applied locally). */
   put(key: string, value: string): Promise<void>;
   /**
    * Write several keys in one request, atomically (a transaction), for bulk loading a store
-   * (the store-size curves); at most {@link PUT_MANY_MAX} keys.
+   * (the store-size curves); at most {@link CoordinationAdapter.putManyMax} keys.
    */
   putMany(keys: readonly string[], value: string): Promise<void>;
   /** Read `key`. */

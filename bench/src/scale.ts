@@ -128,7 +128,7 @@ export async function scale(ctx: ScaleContext): Promise<void> {
     const r = await ctx.attempt(
       `scale: new replica receives ${keys.map((k) => k.toLocaleString('en-US')).join(' / ')} keys`,
       target,
-      () => sc.replica(target, sizes, keys, sizes.scaleLoadBatch),
+      () => sc.replica(target, sizes, keys, sizes.scaleLoad),
     );
     if (!r) continue;
     results[system] = r;

@@ -39,8 +39,11 @@ export interface Sizes {
   readonly scaleThroughputMs: number;
   /** The scale section's write latency samples (at `latencyRate`), per cluster size. */
   readonly scaleLatencyCount: number;
-  /** Keys per write when the scale section loads a store (`putMany`). */
-  readonly scaleLoadBatch: number;
+  /**
+   * Keys per write when the scale section loads a store (`putMany`; capped by each adapter's
+   * `putManyMax`: etcd 128, cpgkit 5,000), and writes in flight.
+   */
+  readonly scaleLoad: { readonly batch: number; readonly concurrency: number };
 }
 
 /** Full and quick sizes. */
@@ -65,7 +68,7 @@ export const SIZES: Record<'full' | 'quick', Sizes> = {
     scaleStoreKeys: [10_000, 100_000, 1_000_000],
     scaleThroughputMs: 4000,
     scaleLatencyCount: 2400,
-    scaleLoadBatch: 100,
+    scaleLoad: { batch: 5000, concurrency: 16 },
   },
   quick: {
     throughputMs: 2000,
@@ -87,7 +90,7 @@ export const SIZES: Record<'full' | 'quick', Sizes> = {
     scaleStoreKeys: [1000, 10_000],
     scaleThroughputMs: 1000,
     scaleLatencyCount: 300,
-    scaleLoadBatch: 100,
+    scaleLoad: { batch: 5000, concurrency: 16 },
   },
 };
 
@@ -417,14 +420,14 @@ async function settledMemory(
  * A new replica receives a store: for each size of `storeSizes` (ascending), load the keys up
  * to it through node 1 (every node but the last up), then start a worker on the last node and
  * time until it holds them all; then its resident size (after `settleMs` idle), and it leaves
- * again. `batch` keys per
- * write when loading (`putMany`; 1: a `put` each).
+ * again. `load`: keys per write (`putMany`, capped by the adapter; 1: a `put` each) and writes
+ * in flight, each tried up to 5 times (loading is not timed).
  */
 export async function replica(
   target: Target,
   sizes: Sizes,
   storeSizes: readonly number[] = [sizes.replicaKeys],
-  batch = 1,
+  load: { batch: number; concurrency: number } = { batch: 1, concurrency: sizes.loadConcurrency },
 ): Promise<ReplicaResult[]> {
   const joiner = target.nodes;
   const scenario = `replica-${storeSizes.join('-')}`;
@@ -443,9 +446,10 @@ export async function replica(
             prefix: 'r/',
             offset: held,
             count: size - held,
-            concurrency: sizes.loadConcurrency,
+            concurrency: load.concurrency,
             valueBytes: sizes.valueBytes,
-            batch,
+            batch: load.batch,
+            tries: 5,
           },
           1_200_000,
         );

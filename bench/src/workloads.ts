@@ -4,7 +4,7 @@
  * processes of this machine, so the orchestrator can line up events from several workers.
  * @module
  */
-import { PUT_MANY_MAX, type CoordinationAdapter, type HeldLeadership } from './adapter.js';
+import type { CoordinationAdapter, HeldLeadership } from './adapter.js';
 import { nowMs, sleep } from './procs.js';
 
 /** A value of about `bytes` bytes carrying the send time, so a watcher can time delivery. */
@@ -156,11 +156,19 @@ export interface LoadArgs {
   readonly valueBytes: number;
   /** The first key's number (keys are `prefix` + 7-digit numbers from here). */
   readonly offset?: number;
-  /** Keys per request: 1 (a `put` each) or up to `PUT_MANY_MAX` (`putMany`). @defaultValue 1 */
+  /**
+   * Keys per request: 1 (a `put` each), or more (`putMany`, at most the adapter's
+   * `putManyMax`). @defaultValue 1
+   */
   readonly batch?: number;
+  /** Tries of a write that fails (a timeout of a busy system: loading is not what is timed). */
+  readonly tries?: number;
 }
 
-/** Bulk load `count` keys with `concurrency` requests in flight, `batch` keys per request. */
+/**
+ * Bulk load `count` keys with `concurrency` requests in flight, `batch` keys per request (each
+ * retried up to `tries` times).
+ */
 export async function load(
   a: CoordinationAdapter,
   args: LoadArgs,
@@ -168,7 +176,18 @@ export async function load(
   const start = nowMs();
   let next = args.offset ?? 0;
   const end = next + args.count;
-  const batch = Math.min(Math.max(1, args.batch ?? 1), PUT_MANY_MAX);
+  const batch = Math.min(Math.max(1, args.batch ?? 1), a.putManyMax);
+  const tries = Math.max(1, args.tries ?? 1);
+  const retried = async (write: () => Promise<void>): Promise<void> => {
+    for (let t = 1; ; t++) {
+      try {
+        return await write();
+      } catch (error) {
+        if (t >= tries) throw error;
+        await sleep(200 * t);
+      }
+    }
+  };
   const value = 'v'.repeat(args.valueBytes);
   const keyOf = (i: number): string => `${args.prefix}${String(i).padStart(7, '0')}`;
   let loaded = 0;
@@ -178,12 +197,8 @@ export async function load(
         const from = next;
         const to = Math.min(end, from + batch);
         next = to;
-        if (batch === 1) await a.put(keyOf(from), value);
-        else
-          await a.putMany(
-            Array.from({ length: to - from }, (_, j) => keyOf(from + j)),
-            value,
-          );
+        const keys = Array.from({ length: to - from }, (_, j) => keyOf(from + j));
+        await retried(() => (batch === 1 ? a.put(keys[0]!, value) : a.putMany(keys, value)));
         loaded += to - from;
       }
     }),

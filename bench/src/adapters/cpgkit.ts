@@ -16,6 +16,8 @@ const OPEN_TIMEOUT_MS = 240_000;
 /** Drives cpgkit: a `ReplicatedMap` replica, plus locks and elections on a group of their own. */
 export class CpgkitAdapter implements CoordinationAdapter {
   readonly system = 'cpgkit' as const;
+  /** A transaction's size is bounded by the group's message limit only; this keeps it ~0.5 MB. */
+  readonly putManyMax = 5000;
   readonly #config: Extract<AdapterConfig, { system: 'cpgkit' }>;
   readonly #groups: Group[] = [];
   #map: ReplicatedMap | undefined;

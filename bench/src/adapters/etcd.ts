@@ -27,6 +27,7 @@ const PAGE = 5000;
 /** Drives etcd through the `etcd3` client. */
 export class EtcdAdapter implements CoordinationAdapter {
   readonly system = 'etcd' as const;
+  readonly putManyMax = 128;
   readonly #client: Etcd3;
   readonly #electionTtl: number;
   readonly #lockTtl: number;
