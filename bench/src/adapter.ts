@@ -35,8 +35,15 @@ export interface WatchedChange {
 export interface CoordinationAdapter {
   /** Which system this drives. */
   readonly system: SystemName;
+  /** Most keys of one `putMany` (etcd: its default `--max-txn-ops`). */
+  readonly putManyMax: number;
   /** Write `key`; resolves once the write is committed (and, on cpgkit, applied locally). */
   put(key: string, value: string): Promise<void>;
+  /**
+   * Write several keys in one request, atomically (a transaction), for bulk loading a store
+   * (the store-size curves); at most {@link CoordinationAdapter.putManyMax} keys.
+   */
+  putMany(keys: readonly string[], value: string): Promise<void>;
   /** Read `key`. */
   get(key: string): Promise<string | undefined>;
   /** Call `onChange` for every change under `prefix` from now on; returns the stop function. */

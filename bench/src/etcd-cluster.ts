@@ -1,5 +1,5 @@
 /**
- * A 3-member etcd cluster on loopback ports, started and stopped by the benchmark (by pid),
+ * An etcd cluster (3 members, or up to 9) on loopback ports, started and stopped by the benchmark (by pid),
  * with its data under a temp dir. etcd comes from Debian (`etcd-server`), installed with
  * apt when missing.
  * @module
@@ -23,7 +23,7 @@ export interface EtcdMember {
   process: ChildProcess | undefined;
 }
 
-/** Where etcd's ports start: clients on BASE+1..3, peers on BASE+11..13. */
+/** Where etcd's ports start: clients on BASE+1..size, peers on BASE+11..10+size. */
 const BASE_PORT = Number(process.env.BENCH_ETCD_BASE_PORT ?? 23790);
 
 /** Install etcd (and etcdctl) with apt-get when `etcd` is not on PATH. Returns its version line. */
@@ -56,18 +56,18 @@ export async function ensureEtcd(): Promise<string> {
   return after;
 }
 
-/** A running 3-member etcd cluster. */
+/** A running etcd cluster (3 members unless started with another size). */
 export class EtcdCluster {
   readonly members: EtcdMember[];
   readonly durability: EtcdDurability;
   readonly #dir: string;
   readonly #token: string;
 
-  private constructor(dir: string, durability: EtcdDurability) {
+  private constructor(dir: string, durability: EtcdDurability, size: number) {
     this.#dir = dir;
     this.durability = durability;
     this.#token = `cpgkit-bench-${process.pid}-${Date.now()}`;
-    this.members = [1, 2, 3].map((i) => ({
+    this.members = Array.from({ length: size }, (_, k) => k + 1).map((i) => ({
       index: i,
       name: `m${i}`,
       clientUrl: `http://127.0.0.1:${BASE_PORT + i}`,
@@ -77,11 +77,16 @@ export class EtcdCluster {
     }));
   }
 
-  /** Start a fresh cluster (empty data dirs under `dir`) and wait until every member is healthy. */
-  static async start(dir: string, durability: EtcdDurability): Promise<EtcdCluster> {
+  /**
+   * Start a fresh cluster of `size` members (1-9; empty data dirs under `dir`) and wait until
+   * every member is healthy.
+   */
+  static async start(dir: string, durability: EtcdDurability, size = 3): Promise<EtcdCluster> {
+    if (!Number.isInteger(size) || size < 1 || size > 9)
+      throw new Error(`an etcd cluster of ${size} members: 1 to 9 (ports BASE+1..9, BASE+11..19)`);
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
-    const cluster = new EtcdCluster(dir, durability);
+    const cluster = new EtcdCluster(dir, durability, size);
     for (const m of cluster.members) {
       if (await healthy(m.clientUrl, 300)) {
         throw new Error(
@@ -169,7 +174,7 @@ export class EtcdCluster {
     return ttl;
   }
 
-  /** The pid of member `i` (1..3). */
+  /** The pid of member `i` (1..size). */
   pid(i: number): number {
     const pid = this.member(i).process?.pid;
     if (pid === undefined) throw new Error(`etcd m${i} is not running`);

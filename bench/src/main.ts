@@ -8,10 +8,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { writeChart } from './chart.js';
+import { writeChart, writeScaleChart } from './chart.js';
 import { CorosyncCluster } from './corosync-cluster.js';
 import { EtcdCluster, ensureEtcd, type EtcdDurability } from './etcd-cluster.js';
 import { repoRoot, resultsDir } from './paths.js';
+import { scale, SCALE_KEYS_SECTION, SCALE_NODES_SECTION, type ScalePoint } from './scale.js';
 import { installSignalHandlers, run, stopAll } from './procs.js';
 import { rawMessaging } from './raw-messaging.js';
 import {
@@ -29,8 +30,9 @@ import * as sc from './scenarios.js';
 import { summarize } from './stats.js';
 import type { Target, Variant } from './target.js';
 import { cpgkitTarget, etcdTarget } from './targets.js';
+import { removeWorkerBundle } from './worker-bundle.js';
 
-const SECTIONS = ['raw', 'kv', 'locks', 'election', 'replica'] as const;
+const SECTIONS = ['raw', 'kv', 'locks', 'election', 'replica', 'scale'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: opts } = parseArgs({
@@ -70,6 +72,7 @@ const runId = Date.now().toString(36);
 
 const rows: Row[] = [];
 const distributions: Distribution[] = [];
+const scalePoints: ScalePoint[] = [];
 const details: Record<string, unknown> = {};
 const problems: string[] = [];
 const startedAt = new Date().toISOString();
@@ -82,6 +85,7 @@ async function cleanup(): Promise<void> {
   await etcd?.stop().catch((e: unknown) => problems.push(`stopping etcd: ${String(e)}`));
   etcd = undefined;
   await stopAll();
+  await removeWorkerBundle();
   await corosync
     .down()
     .catch((e: unknown) => problems.push(`bringing the corosync cluster down: ${String(e)}`));
@@ -112,7 +116,7 @@ async function attempt<T>(
 }
 
 const NOTES = [
-  'Same machine, same work: cpgkit runs on 3 corosync daemons in 3 network namespaces, etcd as 3 members on 127.0.0.1; every workload runs in worker processes (one per node), each talking only to its own node (its corosync daemon, or its etcd member), driven by the same code through a small adapter (bench/src/adapter.ts).',
+  'Same machine, same work: cpgkit runs on corosync daemons in network namespaces (3 unless a row says otherwise), etcd as as many members on 127.0.0.1; every workload runs in worker processes (one per node), each talking only to its own node (its corosync daemon, or its etcd member), driven by the same code through a small adapter (bench/src/adapter.ts). A cpgkit replica lives in a worker, so every node runs one (idle where the workload has none): a write is replicated to as many nodes on both sides. Workers run a bundle of their TypeScript (esbuild) with plain node, as an application runs the published packages.',
   "Durability: etcd fsyncs its write-ahead log before it acknowledges a write (batched across concurrent writes). cpgkit with persistence on appends what changed (the immer patches of every write since the last record) to an append-only log and fdatasyncs it, one record per batch at most every 50 ms (persistDelay), and writes a whole snapshot (write, fsync, rename) only when the log outgrows the last one or the state came from a sync; it acknowledges a write once a majority of its replicas applied it in memory, so the disk of a replica lags by up to 50 ms plus one append (there is no fsync per acknowledged write). Rows labelled \"durable\" pair those two (cpgkit's durability 'memory'); rows labelled \"fsync\" pair etcd with cpgkit's durability 'fsync', which acknowledges a write once a majority of its replicas has it on disk (each replica appends and fdatasyncs once per delivered batch: group commit), the same guarantee as etcd's; rows labelled \"no fsync\" pair cpgkit in memory with etcd --unsafe-no-fsync. Figures that do not depend on it (reads, watch, election, transfer, memory) are measured once, in the durable pair.",
   'Reads: a cpgkit read is local (the replica is in the process); an etcd read is a linearizable range request (the etcd3 default).',
   "Locks: etcd3's Lock only tries (lease grant, a compare-and-put, lease revoke on release); to wait, the etcd adapter watches the key for its delete and tries again, as an etcd3 user has to. cpgkit's locks queue waiters in FIFO order. A hand-off is timed from the holder's release call to the next holder's grant on another node.",
@@ -204,9 +208,10 @@ function median(xs: number[]): number | undefined {
   return s[Math.floor((s.length - 1) / 2)];
 }
 
-async function startEtcd(durability: EtcdDurability): Promise<void> {
+/** A fresh etcd cluster of `members` (default: as many as the corosync cluster's nodes). */
+async function startEtcd(durability: EtcdDurability, members = corosync.nodes): Promise<void> {
   await etcd?.stop();
-  etcd = await EtcdCluster.start(join(workDir!, `etcd-${durability}`), durability);
+  etcd = await EtcdCluster.start(join(workDir!, `etcd-${durability}`), durability, members);
 }
 
 const env: Record<string, string> = {};
@@ -215,10 +220,10 @@ async function main(): Promise<void> {
   workDir = await mkdtemp(join(tmpdir(), 'cpgkit-bench-'));
   Object.assign(env, {
     machine: `${(await run('nproc', [])).trim()} cores, node ${process.version}`,
-    corosync: `cluster ${process.env.CPGKIT_CLUSTER_NAME} (3 nodes, network namespaces, knet, token 1000 ms)`,
+    corosync: `cluster ${process.env.CPGKIT_CLUSTER_NAME} (${corosync.nodes} nodes, network namespaces, knet, token 1000 ms)`,
   });
   if (systems.has('etcd'))
-    env.etcd = `${await ensureEtcd()}, 3 members on 127.0.0.1, heartbeat 100 ms, election timeout 1000 ms, election lease TTL requested ${ETCD_ELECTION_TTL} s`;
+    env.etcd = `${await ensureEtcd()}, ${corosync.nodes} members on 127.0.0.1, heartbeat 100 ms, election timeout 1000 ms, election lease TTL requested ${ETCD_ELECTION_TTL} s`;
   const needCorosync = systems.has('cpgkit') || only.has('raw');
   if (needCorosync) await corosync.up();
 
@@ -266,7 +271,7 @@ async function main(): Promise<void> {
     };
 
     if (only.has('kv')) {
-      const w1 = await each('writes/s, 1 writer', (t) => sc.writeThroughput(t, sizes, 1));
+      const w1 = await each('writes/s, 1 writer', (t) => sc.writeThroughput(t, sizes, 'one'));
       addRow(
         kvSection,
         `writes/s, 1 writer (${sizes.concurrency} in flight)`,
@@ -278,11 +283,11 @@ async function main(): Promise<void> {
       // --quick (CI's smoke run) keeps the fsync pair to one row, for time
       if (!(quick && variant === 'fsync')) {
         const w3 = await each('writes/s, 1 writer per node', (t) =>
-          sc.writeThroughput(t, sizes, 3),
+          sc.writeThroughput(t, sizes, 'each'),
         );
         addRow(
           kvSection,
-          `writes/s, 1 writer per node (3 × ${sizes.concurrency} in flight)`,
+          `writes/s, 1 writer per node (${corosync.nodes} × ${sizes.concurrency} in flight)`,
           variant,
           'writes/s',
           'higher',
@@ -310,7 +315,7 @@ async function main(): Promise<void> {
         const wa = await each('watch latency', (t) => sc.watchLatency(t, sizes));
         addLatencyRows(
           kvSection,
-          'watch latency node 1 → node 3',
+          `watch latency node 1 → node ${corosync.nodes}`,
           undefined,
           { cpgkit: wa.cpgkit?.samples, etcd: wa.etcd?.samples },
           ['p50', 'p99'],
@@ -333,7 +338,7 @@ async function main(): Promise<void> {
         const lc = await each('lock contended', (t) => sc.lockContended(t, sizes));
         addLatencyRows(
           lockSection,
-          'hand-off latency, 3 nodes contending',
+          `hand-off latency, ${corosync.nodes} nodes contending`,
           variant,
           { cpgkit: lc.cpgkit?.handoffs, etcd: lc.etcd?.handoffs },
           ['p50', 'p99'],
@@ -341,7 +346,7 @@ async function main(): Promise<void> {
         );
         addRow(
           lockSection,
-          'grants/s, 3 nodes contending (hold 1 ms)',
+          `grants/s, ${corosync.nodes} nodes contending (hold 1 ms)`,
           variant,
           'grants/s',
           'higher',
@@ -374,9 +379,10 @@ async function main(): Promise<void> {
       );
     }
     if (variant === 'durable' && only.has('replica')) {
-      const rp = await each(`new replica receives ${sizes.replicaKeys} keys`, (t) =>
+      const rps = await each(`new replica receives ${sizes.replicaKeys} keys`, (t) =>
         sc.replica(t, sizes),
       );
+      const rp = { cpgkit: rps.cpgkit?.[0], etcd: rps.etcd?.[0] };
       addRow(
         kvSection,
         `time for a new replica to receive ${sizes.replicaKeys.toLocaleString('en-US')} keys`,
@@ -397,11 +403,33 @@ async function main(): Promise<void> {
           cpgkit: rp.cpgkit && rp.cpgkit.rssReplica / mib,
           etcd: rp.etcd?.systemRss && rp.etcd.systemRss / mib,
         },
-        `cpgkit: the Node replica process (empty: ${fmt(rp.cpgkit && rp.cpgkit.rssEmpty / mib)} MiB); etcd: the member process`,
+        `after ${sizes.settleMs / 1000} s idle (right after the transfer: cpgkit ${fmt(rp.cpgkit && rp.cpgkit.rssReplicaAtOnce / mib)} MiB); cpgkit: the Node replica process (empty: ${fmt(rp.cpgkit && rp.cpgkit.rssEmpty / mib)} MiB; V8 heap in use ${fmt(rp.cpgkit && rp.cpgkit.heapReplica / mib)} MiB); etcd: the member process`,
       );
     }
   }
   if (!quick && only.has('election') && systems.has('cpgkit')) await totemFailover();
+  if (only.has('scale')) {
+    if (quick) process.stderr.write('bench: scale: full runs only (not --quick): skipped\n');
+    else
+      await scale({
+        corosync,
+        systems,
+        sizes,
+        runId,
+        workDir,
+        startEtcd: async (members) => {
+          await startEtcd('fsync', members);
+          return etcd!;
+        },
+        attempt,
+        rows,
+        details,
+        problems,
+        points: scalePoints,
+        variantLabel: VARIANT_LABEL.durable,
+        electionTtl: ETCD_ELECTION_TTL,
+      });
+  }
   env.sizes = JSON.stringify(sizes);
 }
 
@@ -441,7 +469,7 @@ async function totemFailover(): Promise<void> {
       better: 'lower',
       peer: NO_PEER,
       ...(seconds !== undefined ? { cpgkit: seconds } : {}),
-      note: `${sizes.failoverReps} runs; cpgkit only (a corosync setting), 3 nodes; compare with the row above (token 1000 ms, token_coefficient 650 ms)${r === undefined ? '; failed: see Problems' : ''}`,
+      note: `${sizes.failoverReps} runs; cpgkit only (a corosync setting), ${corosync.nodes} nodes; compare with the row above (token 1000 ms, token_coefficient 650 ms)${r === undefined ? '; failed: see Problems' : ''}`,
     });
   }
 }
@@ -457,12 +485,24 @@ async function finish(environment: Record<string, string>): Promise<void> {
     notes: NOTES,
     rows,
     distributions,
+    ...(scalePoints.length
+      ? {
+          charts: [
+            {
+              sections: [SCALE_NODES_SECTION, SCALE_KEYS_SECTION],
+              file: 'scale.svg',
+              alt: 'writes/s and p99 against cluster size; sync time and resident size against store size',
+            },
+          ],
+        }
+      : {}),
     details,
     problems,
   };
   report.environment.load = `1-minute load average ${loadAtStart} at the start, ${load()} at the end (on ${(await run('nproc', [])).trim()} cores; a busy machine gives lower, noisier figures)`;
   await writeReport(outDir, report);
   if (distributions.length) await writeChart(join(outDir, 'latency.svg'), distributions);
+  if (scalePoints.length) await writeScaleChart(join(outDir, 'scale.svg'), scalePoints);
   console.log(toMarkdown(report));
   const ahead = rows.filter((r) => ratio(r) !== undefined).length;
   console.error(

@@ -33,6 +33,14 @@ export interface Distribution {
   readonly points: { percentile: number; ms: number }[];
 }
 
+/** A chart file shown after the table of the last of `sections` the report has. */
+export interface ReportChart {
+  readonly sections: readonly string[];
+  /** The file, next to report.md. */
+  readonly file: string;
+  readonly alt: string;
+}
+
 /** Everything a run produced. */
 export interface Report {
   readonly title: string;
@@ -45,6 +53,8 @@ export interface Report {
   readonly notes: string[];
   readonly rows: Row[];
   readonly distributions: Distribution[];
+  /** Charts shown after a section's table (the latency chart has a section of its own). */
+  readonly charts?: readonly ReportChart[];
   /** Raw per-scenario details (counts, per-worker figures, failover samples). */
   readonly details: Record<string, unknown>;
   readonly problems: string[];
@@ -291,6 +301,10 @@ export function toMarkdown(report: Report): string {
       );
     }
     out.push('');
+    for (const c of report.charts ?? []) {
+      if (c.sections.filter((x) => sections.includes(x)).at(-1) === section)
+        out.push(`![${c.alt}](${c.file})`, '');
+    }
   }
   if (report.distributions.length) {
     out.push('## Latency distributions', '', '![latency distributions](latency.svg)', '');

@@ -24,6 +24,26 @@ export interface Sizes {
   readonly failoverReps: number;
   readonly replicaKeys: number;
   readonly loadConcurrency: number;
+  /**
+   * How long a new replica stays idle before its resident size is read (both systems): right
+   * after a transfer, a Node process still holds the received snapshot's buffers and a
+   * young generation grown by the transfer, which V8's memory reducer gives back a few
+   * seconds later (about 50 MiB at 100,000 keys); etcd's Go runtime returns memory lazily too.
+   */
+  readonly settleMs: number;
+  /** The scale section's cluster sizes (nodes, or etcd members), ascending. */
+  readonly scaleNodes: readonly number[];
+  /** The scale section's store sizes (keys), ascending. */
+  readonly scaleStoreKeys: readonly number[];
+  /** The scale section's throughput phase, per cluster size. */
+  readonly scaleThroughputMs: number;
+  /** The scale section's write latency samples (at `latencyRate`), per cluster size. */
+  readonly scaleLatencyCount: number;
+  /**
+   * Keys per write when the scale section loads a store (`putMany`; capped by each adapter's
+   * `putManyMax`: etcd 128, cpgkit 5,000), and writes in flight.
+   */
+  readonly scaleLoad: { readonly batch: number; readonly concurrency: number };
 }
 
 /** Full and quick sizes. */
@@ -43,6 +63,12 @@ export const SIZES: Record<'full' | 'quick', Sizes> = {
     failoverReps: 3,
     replicaKeys: 100_000,
     loadConcurrency: 256,
+    settleMs: 12_000,
+    scaleNodes: [3, 5, 7],
+    scaleStoreKeys: [10_000, 100_000, 1_000_000],
+    scaleThroughputMs: 4000,
+    scaleLatencyCount: 2400,
+    scaleLoad: { batch: 5000, concurrency: 16 },
   },
   quick: {
     throughputMs: 2000,
@@ -58,19 +84,51 @@ export const SIZES: Record<'full' | 'quick', Sizes> = {
     failoverReps: 1,
     replicaKeys: 10_000,
     loadConcurrency: 256,
+    settleMs: 2000,
+    // the scale section runs in full runs only
+    scaleNodes: [3, 5],
+    scaleStoreKeys: [1000, 10_000],
+    scaleThroughputMs: 1000,
+    scaleLatencyCount: 300,
+    scaleLoad: { batch: 5000, concurrency: 16 },
   },
 };
 
+/** Nodes 1..n. */
+export function nodeList(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i + 1);
+}
+
+/**
+ * Start a worker on each of `nodes`, run `fn` with them, stop them (also on error). Where the
+ * target's replicas live in workers (cpgkit), every other node gets an idle worker too (a
+ * replica, and the lock service's with `locks`), so that writes are replicated to as many
+ * nodes as etcd's; `exclude` names nodes to leave out (a joiner's, started later).
+ */
 async function withWorkers<T>(
   target: Target,
   scenario: string,
   nodes: number[],
   fn: (workers: Worker[]) => Promise<T>,
+  options: { locks?: boolean; exclude?: number[] } = {},
 ): Promise<T> {
   const started: Worker[] = [];
   try {
-    for (const n of nodes) started.push((await Worker.start(target.config(scenario, n), n)).worker);
-    return await fn(started);
+    const idle = target.replicasInWorkers
+      ? nodeList(target.nodes).filter((n) => !nodes.includes(n) && !options.exclude?.includes(n))
+      : [];
+    for (const n of idle) {
+      const w = (await Worker.start(target.config(scenario, n), n)).worker;
+      started.push(w);
+      if (options.locks) await w.call('prepareLocks');
+    }
+    const active: Worker[] = [];
+    for (const n of nodes) {
+      const w = (await Worker.start(target.config(scenario, n), n)).worker;
+      started.push(w);
+      active.push(w);
+    }
+    return await fn(active);
   } finally {
     await Promise.all(started.map((w) => w.close()));
   }
@@ -83,28 +141,32 @@ interface ThroughputResult {
   firstError?: string;
 }
 
-/** Writes per second from one writer (node 1), or one writer per node (nodes 1..3). */
+/**
+ * Writes per second from one writer (node 1), or one writer per node (every node), with a
+ * replica on every node either way.
+ */
 export async function writeThroughput(
   target: Target,
   sizes: Sizes,
-  writers: 1 | 3,
+  writers: 'one' | 'each',
+  durationMs = sizes.throughputMs,
 ): Promise<{ opsPerSec: number; perWorker: ThroughputResult[] }> {
-  const nodes = writers === 1 ? [1] : [1, 2, 3];
-  return withWorkers(target, `tput${writers}`, nodes, async (ws) => {
+  const nodes = writers === 'one' ? [1] : nodeList(target.nodes);
+  return withWorkers(target, `tput-${writers}-${target.nodes}`, nodes, async (ws) => {
     const startAt = nowMs() + 300;
     const perWorker = await Promise.all(
       ws.map((w) =>
         w.call<ThroughputResult>(
           'throughput',
           {
-            durationMs: sizes.throughputMs,
+            durationMs,
             concurrency: sizes.concurrency,
             keyPrefix: `tput/${w.node}/`,
             keys: 1000,
             valueBytes: sizes.valueBytes,
             startAt,
           },
-          sizes.throughputMs + 60_000,
+          durationMs + 60_000,
         ),
       ),
     );
@@ -123,14 +185,15 @@ export async function writeThroughput(
 export async function writeLatency(
   target: Target,
   sizes: Sizes,
+  count = sizes.latencyCount,
 ): Promise<{ samples: number[]; errors: number }> {
-  return withWorkers(target, 'wlat', [1], async ([w]) => {
-    const timeout = (sizes.latencyCount / sizes.latencyRate) * 1000 + 60_000;
+  return withWorkers(target, `wlat-${target.nodes}`, [1], async ([w]) => {
+    const timeout = (count / sizes.latencyRate) * 1000 + 60_000;
     return w!.call<{ samples: number[]; errors: number }>(
       'writeLatency',
       {
         rate: sizes.latencyRate,
-        count: sizes.latencyCount,
+        count,
         keyPrefix: 'wlat/',
         keys: 1000,
         valueBytes: sizes.valueBytes,
@@ -155,12 +218,12 @@ export async function readLatency(target: Target, sizes: Sizes): Promise<{ sampl
   });
 }
 
-/** Watch latency: paced writes on node 1, seen by a watcher on node 3. */
+/** Watch latency: paced writes on node 1, seen by a watcher on the last node. */
 export async function watchLatency(
   target: Target,
   sizes: Sizes,
 ): Promise<{ samples: number[]; written: number }> {
-  return withWorkers(target, 'watch', [1, 3], async ([w1, w3]) => {
+  return withWorkers(target, 'watch', [1, target.nodes], async ([w1, w3]) => {
     await w3!.call('watchStart', { prefix: 'watch/' });
     await sleep(200);
     const { written } = await w1!.call<{ written: number }>(
@@ -186,22 +249,28 @@ export async function lockUncontended(
   target: Target,
   sizes: Sizes,
 ): Promise<{ opsPerSec: number; samples: number[] }> {
-  return withWorkers(target, 'lock1', [1], async ([w]) => {
-    await w!.call('prepareLocks');
-    const r = await w!.call<{ events: LockEvent[]; elapsedMs: number }>(
-      'lockLoop',
-      { name: 'solo', durationMs: sizes.lockMs, count: sizes.lockMaxOps, holdMs: 0 },
-      sizes.lockMs + 60_000,
-    );
-    return {
-      opsPerSec: (r.events.length / r.elapsedMs) * 1000,
-      samples: r.events.map((e) => e.grantedAt - e.requestedAt),
-    };
-  });
+  return withWorkers(
+    target,
+    'lock1',
+    [1],
+    async ([w]) => {
+      await w!.call('prepareLocks');
+      const r = await w!.call<{ events: LockEvent[]; elapsedMs: number }>(
+        'lockLoop',
+        { name: 'solo', durationMs: sizes.lockMs, count: sizes.lockMaxOps, holdMs: 0 },
+        sizes.lockMs + 60_000,
+      );
+      return {
+        opsPerSec: (r.events.length / r.elapsedMs) * 1000,
+        samples: r.events.map((e) => e.grantedAt - e.requestedAt),
+      };
+    },
+    { locks: true },
+  );
 }
 
 /**
- * Contention: one worker per node loops on the same lock (hold 1 ms). A hand-off is a grant
+ * Contention: one worker per node (every node) loops on the same lock (hold 1 ms). A hand-off is a grant
  * to another node than the previous holder's; its latency is from the previous holder's
  * release call to the next grant (both on the shared monotonic clock).
  */
@@ -209,7 +278,7 @@ export async function lockContended(
   target: Target,
   sizes: Sizes,
 ): Promise<{ handoffs: number[]; grants: number[]; sameNode: number; opsPerSec: number }> {
-  return withWorkers(target, 'lock3', [1, 2, 3], async (ws) => {
+  return withWorkers(target, 'lock3', nodeList(target.nodes), async (ws) => {
     await Promise.all(ws.map((w) => w.call('prepareLocks')));
     const startAt = nowMs() + 300;
     const results = await Promise.all(
@@ -245,7 +314,7 @@ export async function lockContended(
 }
 
 /**
- * Election failover: three workers (one per node) campaign; kill the leader's process (or
+ * Election failover: one worker per node campaigns; kill the leader's process (or
  * its whole node: the daemon or member, and the process); time until another is elected.
  */
 export async function failover(
@@ -261,7 +330,7 @@ export async function failover(
     let killedNode: number | undefined;
     const ws: Worker[] = [];
     try {
-      for (const n of [1, 2, 3])
+      for (const n of nodeList(target.nodes))
         ws.push((await Worker.start(target.config(`elect${mode}${rep}`, n), n)).worker);
       const pending = ws.map((w) =>
         w
@@ -300,56 +369,123 @@ export async function failover(
   return { seconds, retries, failures };
 }
 
+/** What {@link replica} measured at one store size. */
+export interface ReplicaResult {
+  /** From opening the new replica's adapter to holding every key. */
+  readonly ms: number;
+  readonly keys: number;
+  /** Loading the keys added since the last size. */
+  readonly loadMs: number;
+  /** Resident size of the loading worker before it loaded anything (its replica empty). */
+  readonly rssEmpty: number;
+  /** Resident size of the new replica's process holding the keys, after `settleMs` idle. */
+  readonly rssReplica: number;
+  /** The same, right after it held every key (a transfer's buffers not yet given back). */
+  readonly rssReplicaAtOnce: number;
+  /** V8 heap in use in the new replica's process, after `settleMs`. */
+  readonly heapReplica: number;
+  /** etcd: resident size of the new replica's node's member, after `settleMs`. */
+  readonly systemRss?: number;
+}
+
+interface WorkerMemory {
+  rss: number;
+  heapUsed: number;
+}
+
 /**
- * A new replica receives `replicaKeys` keys: load them through node 1 (nodes 1 and 2 up),
- * then start node 3 and time until it holds them all. Also the resident size of replicas.
+ * The resident size of `worker` (and of the system's own replica on `node`, where it has
+ * one) at once and after `settleMs` of idleness, read every second in between (the last
+ * reading counts).
+ */
+async function settledMemory(
+  worker: Worker,
+  target: Target,
+  node: number,
+  settleMs: number,
+): Promise<{ atOnce: WorkerMemory; settled: WorkerMemory; systemRss?: number }> {
+  const atOnce = await worker.call<WorkerMemory>('rss', undefined, 60_000);
+  let settled = atOnce;
+  let systemRss = target.replicaRss ? await target.replicaRss(node) : undefined;
+  const until = nowMs() + settleMs;
+  while (nowMs() < until) {
+    await sleep(Math.min(1000, Math.max(0, until - nowMs())));
+    settled = await worker.call<WorkerMemory>('rss', undefined, 60_000);
+    if (target.replicaRss) systemRss = await target.replicaRss(node);
+  }
+  return { atOnce, settled, ...(systemRss !== undefined ? { systemRss } : {}) };
+}
+
+/**
+ * A new replica receives a store: for each size of `storeSizes` (ascending), load the keys up
+ * to it through node 1 (every node but the last up), then start a worker on the last node and
+ * time until it holds them all; then its resident size (after `settleMs` idle), and it leaves
+ * again. `load`: keys per write (`putMany`, capped by the adapter; 1: a `put` each) and writes
+ * in flight, each tried up to 5 times (loading is not timed).
  */
 export async function replica(
   target: Target,
   sizes: Sizes,
-): Promise<{
-  ms: number;
-  keys: number;
-  loadMs: number;
-  rssEmpty: number;
-  rssReplica: number;
-  systemRss?: number;
-}> {
-  return withWorkers(target, 'replica', [1, 2], async ([w1]) => {
-    const { rss: rssEmpty } = await w1!.call<{ rss: number }>('rss');
-    const loaded = await w1!.call<{ loaded: number; elapsedMs: number }>(
-      'load',
-      {
-        prefix: 'r/',
-        count: sizes.replicaKeys,
-        concurrency: sizes.loadConcurrency,
-        valueBytes: sizes.valueBytes,
-      },
-      600_000,
-    );
-    // from opening the adapter (join + state transfer on cpgkit; connect on etcd) to holding
-    // every key locally; the worker process's own start-up (node + tsx) is not counted
-    const { worker: w3, openMs } = await Worker.start(target.config('replica', 3), 3, 300_000);
-    try {
-      const { keys, ms } = await w3.call<{ keys: number; ms: number }>(
-        'loadAll',
-        { prefix: 'r/' },
-        300_000,
-      );
-      if (keys !== sizes.replicaKeys)
-        throw new Error(`new replica holds ${keys} keys, expected ${sizes.replicaKeys}`);
-      const { rss: rssReplica } = await w3.call<{ rss: number }>('rss');
-      const systemRss = target.replicaRss ? await target.replicaRss(3) : undefined;
-      return {
-        ms: openMs + ms,
-        keys,
-        loadMs: loaded.elapsedMs,
-        rssEmpty,
-        rssReplica,
-        ...(systemRss !== undefined ? { systemRss } : {}),
-      };
-    } finally {
-      await w3.close();
-    }
-  });
+  storeSizes: readonly number[] = [sizes.replicaKeys],
+  load: { batch: number; concurrency: number } = { batch: 1, concurrency: sizes.loadConcurrency },
+): Promise<ReplicaResult[]> {
+  const joiner = target.nodes;
+  const scenario = `replica-${storeSizes.join('-')}`;
+  return withWorkers(
+    target,
+    scenario,
+    [1],
+    async ([w1]) => {
+      const { rss: rssEmpty } = await w1!.call<{ rss: number }>('rss');
+      const out: ReplicaResult[] = [];
+      let held = 0;
+      for (const size of storeSizes) {
+        const loaded = await w1!.call<{ loaded: number; elapsedMs: number }>(
+          'load',
+          {
+            prefix: 'r/',
+            offset: held,
+            count: size - held,
+            concurrency: load.concurrency,
+            valueBytes: sizes.valueBytes,
+            batch: load.batch,
+            tries: 5,
+          },
+          1_200_000,
+        );
+        held = size;
+        // from opening the adapter (join + state transfer on cpgkit; connect on etcd) to
+        // holding every key locally; the worker process's own start-up (node, loading the
+        // bundle) is not counted
+        const { worker, openMs } = await Worker.start(
+          target.config(scenario, joiner),
+          joiner,
+          600_000,
+        );
+        try {
+          const { keys, ms } = await worker.call<{ keys: number; ms: number }>(
+            'loadAll',
+            { prefix: 'r/' },
+            600_000,
+          );
+          if (keys !== size) throw new Error(`new replica holds ${keys} keys, expected ${size}`);
+          const m = await settledMemory(worker, target, joiner, sizes.settleMs);
+          out.push({
+            ms: openMs + ms,
+            keys,
+            loadMs: loaded.elapsedMs,
+            rssEmpty,
+            rssReplica: m.settled.rss,
+            rssReplicaAtOnce: m.atOnce.rss,
+            heapReplica: m.settled.heapUsed,
+            ...(m.systemRss !== undefined ? { systemRss: m.systemRss } : {}),
+          });
+        } finally {
+          await worker.close(30_000);
+        }
+      }
+      return out;
+    },
+    { exclude: [joiner] },
+  );
 }

@@ -20,6 +20,15 @@ export interface Target {
   readonly variant: Variant;
   /** How this system is configured in this variant, for labels. */
   readonly label: string;
+  /** Nodes of the system (corosync nodes, or etcd members): workers run on 1..nodes. */
+  readonly nodes: number;
+  /**
+   * Whether the system's replicas live in the workers (cpgkit: a replica is a process that
+   * opened the store) rather than in servers of their own (etcd's members). Then every
+   * scenario runs a worker on every node, idle where the workload has none, so that a write
+   * is replicated to as many replicas as etcd's, whatever the workload.
+   */
+  readonly replicasInWorkers: boolean;
   /** The adapter config of a worker on `node` for `scenario` (fresh state per scenario). */
   config(scenario: string, node: number): AdapterConfig;
   /** Kill node `node` now (daemon or member, by pid) and also `workerPid`; returns nothing. */

@@ -23,6 +23,10 @@ export function cpgkitTarget(
   return {
     system: 'cpgkit',
     variant,
+    get nodes() {
+      return cluster.nodes;
+    },
+    replicasInWorkers: true,
     label: !dataRoot
       ? 'persistence off (in memory)'
       : durability === 'fsync'
@@ -50,6 +54,10 @@ export function etcdTarget(etcd: () => EtcdCluster, variant: Variant, electionTt
     system: 'etcd',
     variant,
     label: variant === 'fast' ? '--unsafe-no-fsync' : 'fsync (default)',
+    get nodes() {
+      return etcd().members.length;
+    },
+    replicasInWorkers: false,
     config: (_scenario, node) => ({
       system: 'etcd',
       endpoint: etcd().member(node).clientUrl,

@@ -8,14 +8,12 @@ import { createInterface } from 'node:readline';
 import { REPLY_PREFIX, type AdapterConfig, type Reply } from './protocol.js';
 import { isRunning, startProcess, stopProcess } from './procs.js';
 import { repoRoot } from './paths.js';
+import { workerBundle } from './worker-bundle.js';
 
-const WORKER_ARGS = [
-  '--expose-gc',
-  '--import',
-  'tsx',
-  '--conditions=@cpgkit/source',
-  'bench/src/worker.ts',
-];
+/** Node's flags for a worker, then the bundle (see worker-bundle.ts: plain node, no tsx). */
+async function workerArgs(): Promise<string[]> {
+  return ['--expose-gc', await workerBundle()];
+}
 
 /** One worker process. */
 export class Worker {
@@ -90,15 +88,16 @@ export class Worker {
       stdio: ['pipe', 'pipe', 'pipe'] as ['pipe', 'pipe', 'pipe'],
       env: process.env,
     };
+    const args = await workerArgs();
     const child =
       config.system === 'cpgkit'
         ? startProcess(
             label,
             'bash',
-            ['scripts/cluster', 'exec', String(node), process.execPath, ...WORKER_ARGS],
+            ['scripts/cluster', 'exec', String(node), process.execPath, ...args],
             opts,
           )
-        : startProcess(label, process.execPath, WORKER_ARGS, opts);
+        : startProcess(label, process.execPath, args, opts);
     const worker = new Worker(label, node, child);
     try {
       const opened = await worker.call<{ pid: number; openMs: number; rss: number }>(

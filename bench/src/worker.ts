@@ -40,13 +40,7 @@ const handlers: Record<string, (args: never) => Promise<unknown>> = {
   readLatency: (args: { key: string; count: number }) => w.readLatency(need(), args),
   stampedWrites: (args: { rate: number; count: number; keyPrefix: string; valueBytes: number }) =>
     w.stampedWrites(need(), args),
-  load: (args: {
-    prefix: string;
-    count: number;
-    concurrency: number;
-    valueBytes: number;
-    offset?: number;
-  }) => w.load(need(), args),
+  load: (args: w.LoadArgs) => w.load(need(), args),
   put: async (args: { key: string; value: string }) => need().put(args.key, args.value),
   async loadAll(args: { prefix: string }) {
     const t = nowMs();
@@ -90,7 +84,13 @@ const handlers: Record<string, (args: never) => Promise<unknown>> = {
   rss() {
     global.gc?.();
     const m = process.memoryUsage();
-    return Promise.resolve({ rss: m.rss, heapUsed: m.heapUsed, pid: process.pid });
+    return Promise.resolve({
+      rss: m.rss,
+      heapUsed: m.heapUsed,
+      heapTotal: m.heapTotal,
+      external: m.external,
+      pid: process.pid,
+    });
   },
   async close() {
     const a = adapter;

@@ -147,22 +147,59 @@ export async function stampedWrites(
   return { written };
 }
 
-/** Bulk load `count` keys with `concurrency` writes in flight. */
+/** Arguments of {@link load}. */
+export interface LoadArgs {
+  readonly prefix: string;
+  readonly count: number;
+  /** Requests in flight at once. */
+  readonly concurrency: number;
+  readonly valueBytes: number;
+  /** The first key's number (keys are `prefix` + 7-digit numbers from here). */
+  readonly offset?: number;
+  /**
+   * Keys per request: 1 (a `put` each), or more (`putMany`, at most the adapter's
+   * `putManyMax`). @defaultValue 1
+   */
+  readonly batch?: number;
+  /** Tries of a write that fails (a timeout of a busy system: loading is not what is timed). */
+  readonly tries?: number;
+}
+
+/**
+ * Bulk load `count` keys with `concurrency` requests in flight, `batch` keys per request (each
+ * retried up to `tries` times).
+ */
 export async function load(
   a: CoordinationAdapter,
-  args: { prefix: string; count: number; concurrency: number; valueBytes: number; offset?: number },
+  args: LoadArgs,
 ): Promise<{ loaded: number; elapsedMs: number }> {
   const start = nowMs();
   let next = args.offset ?? 0;
   const end = next + args.count;
+  const batch = Math.min(Math.max(1, args.batch ?? 1), a.putManyMax);
+  const tries = Math.max(1, args.tries ?? 1);
+  const retried = async (write: () => Promise<void>): Promise<void> => {
+    for (let t = 1; ; t++) {
+      try {
+        return await write();
+      } catch (error) {
+        if (t >= tries) throw error;
+        await sleep(200 * t);
+      }
+    }
+  };
   const value = 'v'.repeat(args.valueBytes);
+  const keyOf = (i: number): string => `${args.prefix}${String(i).padStart(7, '0')}`;
   let loaded = 0;
   await Promise.all(
     Array.from({ length: args.concurrency }, async () => {
       while (next < end) {
-        const i = next++;
-        await a.put(`${args.prefix}${String(i).padStart(7, '0')}`, value);
-        loaded++;
+        const from = next;
+        const to = Math.min(end, from + batch);
+        next = to;
+        const keys = Array.from({ length: to - from }, (_, j) => keyOf(from + j));
+        await retried(() => (batch === 1 ? a.put(keys[0]!, value) : a.putMany(keys, value)));
+        loaded += to - from;
       }
     }),
   );

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { checkGoals, GOALS, toMarkdown, type Report, type Row } from '../src/report.js';
+import { SCALE_KEYS_SECTION, SCALE_NODES_SECTION } from '../src/scale.js';
 
 const RAW = 'Raw group messaging (one sender, 3 nodes, peer: plain C libcpg client)';
 
@@ -75,6 +76,41 @@ describe('toMarkdown', () => {
     );
     // a goal no row of this run covers says so rather than passing
     expect(goals).toMatch(/config writes .*: not measured\n {2}- no figure of this run covers it/);
+  });
+});
+
+describe('the scale section', () => {
+  const rows = [
+    row('Config store', 'writes/s, 1 writer (64 in flight)', 'higher', 3000, 1000),
+    row(SCALE_NODES_SECTION, 'writes/s, 1 writer (64 in flight), 5 nodes', 'higher', 100, 1000),
+    row(SCALE_KEYS_SECTION, 'time for a new replica to receive 10,000 keys', 'lower', 1, 2),
+  ];
+
+  it("its rows are no goal's: a curve point below etcd does not fail the config goal", () => {
+    const config = checkGoals({ rows }).find((g) => g.goal.startsWith('config writes'))!;
+    expect(config.lines.map((l) => l.row.section)).toEqual(['Config store']);
+  });
+
+  it('the scale chart follows the table of the last scale section of the report', () => {
+    const md = toMarkdown({
+      ...report(rows),
+      charts: [
+        { sections: [SCALE_NODES_SECTION, SCALE_KEYS_SECTION], file: 'scale.svg', alt: 'scale' },
+      ],
+    });
+    const at = md.indexOf('![scale](scale.svg)');
+    expect(at).toBeGreaterThan(md.indexOf(`## ${SCALE_KEYS_SECTION}`));
+    expect(md.indexOf('![scale](scale.svg)', at + 1)).toBe(-1);
+    // with the store-size rows missing, it follows the cluster-size table
+    const md2 = toMarkdown({
+      ...report(rows.slice(0, 2)),
+      charts: [
+        { sections: [SCALE_NODES_SECTION, SCALE_KEYS_SECTION], file: 'scale.svg', alt: 'scale' },
+      ],
+    });
+    expect(md2.indexOf('![scale](scale.svg)')).toBeGreaterThan(
+      md2.indexOf(`## ${SCALE_NODES_SECTION}`),
+    );
   });
 });
 

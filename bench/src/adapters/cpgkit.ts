@@ -16,6 +16,8 @@ const OPEN_TIMEOUT_MS = 240_000;
 /** Drives cpgkit: a `ReplicatedMap` replica, plus locks and elections on a group of their own. */
 export class CpgkitAdapter implements CoordinationAdapter {
   readonly system = 'cpgkit' as const;
+  /** A transaction's size is bounded by the group's message limit only; this keeps it ~0.5 MB. */
+  readonly putManyMax = 5000;
   readonly #config: Extract<AdapterConfig, { system: 'cpgkit' }>;
   readonly #groups: Group[] = [];
   #map: ReplicatedMap | undefined;
@@ -58,6 +60,13 @@ export class CpgkitAdapter implements CoordinationAdapter {
 
   async put(key: string, value: string): Promise<void> {
     await this.#kv().set(key, value);
+  }
+
+  async putMany(keys: readonly string[], value: string): Promise<void> {
+    await this.#kv().transaction(
+      [],
+      keys.map((key) => ({ op: 'set', key, value })),
+    );
   }
 
   get(key: string): Promise<string | undefined> {

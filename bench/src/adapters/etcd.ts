@@ -27,6 +27,7 @@ const PAGE = 5000;
 /** Drives etcd through the `etcd3` client. */
 export class EtcdAdapter implements CoordinationAdapter {
   readonly system = 'etcd' as const;
+  readonly putManyMax = 128;
   readonly #client: Etcd3;
   readonly #electionTtl: number;
   readonly #lockTtl: number;
@@ -39,6 +40,14 @@ export class EtcdAdapter implements CoordinationAdapter {
 
   async put(key: string, value: string): Promise<void> {
     await this.#client.put(key).value(value).exec();
+  }
+
+  async putMany(keys: readonly string[], value: string): Promise<void> {
+    // a transaction whose one compare always holds (a key's version is 0 or more)
+    await this.#client
+      .if(keys[0]!, 'Version', '>', -1)
+      .then(...keys.map((k) => this.#client.put(k).value(value)))
+      .commit();
   }
 
   async get(key: string): Promise<string | undefined> {

@@ -44,6 +44,7 @@ const NOT_APPLIED = new Set([
   'NoQuorumError',
   'CommandFailedError',
   'ValueTooLargeError',
+  'StoreFullError',
   'InvalidKeyError',
   'CompareFailedError',
   'HistoryCompactedError',

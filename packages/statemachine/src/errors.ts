@@ -80,6 +80,20 @@ export class ValueTooLargeError extends CpgError {
   }
 }
 
+/**
+ * A write would take a `ReplicatedMap` past one of its store limits (`maxKeys` keys or
+ * `maxStoreBytes` bytes, see `MapLimits`): refused identically by every replica, nothing
+ * written (`outcome` `'not-applied'`). Retrying gives the same error until keys are deleted
+ * (or every replica is restarted with higher limits).
+ */
+export class StoreFullError extends CpgError {
+  override name = 'StoreFullError';
+  override readonly code: string = 'CPGKIT_STORE_FULL';
+  protected override get defaultOutcome(): Outcome {
+    return 'not-applied';
+  }
+}
+
 /** A key the store cannot hold (`__proto__`: it would change an object's prototype, not store a key). */
 export class InvalidKeyError extends CpgError {
   override name = 'InvalidKeyError';

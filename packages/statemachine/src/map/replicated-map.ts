@@ -15,6 +15,7 @@ import {
   CompareFailedError,
   HistoryCompactedError,
   NotReadyError,
+  StoreFullError,
   ValueTooLargeError,
 } from '../errors.js';
 import { deepFreeze } from './freeze.js';
@@ -328,7 +329,7 @@ export class ReplicatedMap implements AsyncDisposable {
   /**
    * Apply `ops` if every compare holds, all or nothing. Resolves with the store revision after
    * it; rejects with `CompareFailedError` (nothing written), `ValueTooLargeError`,
-   * `NoQuorumError`, `TimeoutError`.
+   * `StoreFullError` (a store limit: see `MapLimits`), `NoQuorumError`, `TimeoutError`.
    */
   async transaction(
     compares: readonly MapCompare[],
@@ -342,6 +343,9 @@ export class ReplicatedMap implements AsyncDisposable {
     } catch (e) {
       if (e instanceof CommandFailedError && e.errorName === 'ValueTooLargeError') {
         throw new ValueTooLargeError(e.message, { cause: e });
+      }
+      if (e instanceof CommandFailedError && e.errorName === 'StoreFullError') {
+        throw new StoreFullError(e.message, { cause: e });
       }
       throw e;
     }

@@ -14,7 +14,7 @@
  */
 import type { Draft, Patch } from 'immer';
 import type { ApplyContext, MachineDefinition } from '../types.js';
-import { InvalidKeyError, ValueTooLargeError } from '../errors.js';
+import { InvalidKeyError, StoreFullError, ValueTooLargeError } from '../errors.js';
 import { canonicalJson } from '../canonical.js';
 
 /** A JSON value. */
@@ -93,21 +93,37 @@ export interface MapResult {
   readonly failed?: string;
 }
 
-/** Size limits. */
+/**
+ * Size limits. Every replica of a store must use the same: a write is checked in the
+ * replicated apply, and replicas with other limits would decide it differently. The store
+ * limits also bound the JSON text of the whole store, which a sync transfers and a snapshot
+ * writes as one string (V8 caps a string at about 512 Mi characters): with the defaults it
+ * stays under about 460 Mi characters (256 MiB of keys and values, and about 100 characters of
+ * entry fields and punctuation per key), unless keys need many JSON escapes.
+ */
 export interface MapLimits {
   /** Largest key, in UTF-8 bytes. @defaultValue 1024 */
   readonly maxKeyBytes: number;
   /** Largest value, in bytes of its JSON text (UTF-8). @defaultValue 65536 */
   readonly maxValueBytes: number;
-  /** Largest store: sum of keys and JSON values in bytes. @defaultValue 64 MiB */
+  /**
+   * Largest store: sum of keys and JSON values in bytes; a write past it is refused with
+   * `StoreFullError`. @defaultValue 256 MiB
+   */
   readonly maxStoreBytes: number;
+  /**
+   * Most keys the store holds; a write that would create one more is refused with
+   * `StoreFullError`. @defaultValue 2,000,000
+   */
+  readonly maxKeys: number;
 }
 
 /** The default limits. */
 export const DEFAULT_LIMITS: MapLimits = {
   maxKeyBytes: 1024,
   maxValueBytes: 64 * 1024,
-  maxStoreBytes: 64 * 1024 * 1024,
+  maxStoreBytes: 256 * 1024 * 1024,
+  maxKeys: 2_000_000,
 };
 
 const HEX = '0123456789abcdef';
@@ -206,7 +222,23 @@ export function checkSizes(key: string, value: Json, limits: MapLimits): number 
   return k + v;
 }
 
-/** Equal as JSON values: object keys in any order, array items in order. */
+/**
+ * Throws `StoreFullError` when a store of `count` keys and `bytes` bytes (after a
+ * transaction) is over `limits.maxKeys` or `limits.maxStoreBytes`.
+ */
+function checkStoreLimits(count: number, bytes: number, limits: MapLimits): void {
+  if (count > limits.maxKeys) {
+    throw new StoreFullError(
+      `the store would hold ${count} keys, over its limit of ${limits.maxKeys} keys (maxKeys)`,
+    );
+  }
+  if (bytes > limits.maxStoreBytes) {
+    throw new StoreFullError(
+      `the store would hold ${bytes} bytes, over its limit of ${limits.maxStoreBytes} bytes (maxStoreBytes)`,
+    );
+  }
+}
+
 /** The entry a `set` of `value` at revision `rev` leaves where `prev` was (or nothing). */
 function nextEntry(prev: MapEntry | undefined, value: Json, rev: number, size: number): MapEntry {
   return {
@@ -218,6 +250,7 @@ function nextEntry(prev: MapEntry | undefined, value: Json, rev: number, size: n
   };
 }
 
+/** Equal as JSON values: object keys in any order, array items in order. */
 function jsonEqual(a: Json, b: Json): boolean {
   return canonicalJson(a) === canonicalJson(b);
 }
@@ -230,7 +263,10 @@ export function compareHolds(state: MapState, c: MapCompare): boolean {
   return e !== undefined && jsonEqual(e.value, c.value);
 }
 
-/** Apply a transaction to a draft. Pure and deterministic; throws `ValueTooLargeError`. */
+/**
+ * Apply a transaction to a draft. Pure and deterministic; throws `ValueTooLargeError`,
+ * `InvalidKeyError` or `StoreFullError`.
+ */
 export function applyTxn(draft: Draft<MapState>, cmd: MapCommand, limits: MapLimits): MapResult {
   const base = draft as unknown as MapState;
   for (const c of cmd.compares) {
@@ -277,11 +313,7 @@ export function applyTxn(draft: Draft<MapState>, cmd: MapCommand, limits: MapLim
     else root[d1] = { [d2]: { [d3]: { [op.key]: entry } } };
     changed = true;
   });
-  if (bytes > limits.maxStoreBytes) {
-    throw new ValueTooLargeError(
-      `the store would hold ${bytes} bytes, over its limit of ${limits.maxStoreBytes} bytes`,
-    );
-  }
+  checkStoreLimits(count, bytes, limits);
   if (!changed) return { succeeded: true, revision: draft.revision };
   draft.revision = rev;
   draft.bytes = bytes;
@@ -462,11 +494,7 @@ export function reduceTxn(
         });
     }
   }
-  if (bytes > limits.maxStoreBytes) {
-    throw new ValueTooLargeError(
-      `the store would hold ${bytes} bytes, over its limit of ${limits.maxStoreBytes} bytes`,
-    );
-  }
+  checkStoreLimits(count, bytes, limits);
   if (root === undefined) return { state, result: { succeeded: true, revision: state.revision } };
   patches?.push(
     { op: 'replace', path: ['revision'], value: rev },
