@@ -58,6 +58,13 @@ export interface CoordinationAdapter {
    * return how many keys are held.
    */
   loadAll(prefix: string): Promise<number>;
+  /**
+   * When (`nowMs()`) this member's lock service last saw its group's membership change (cpgkit:
+   * its lock machine started the sync round of a confchg), to split a failover into the
+   * transport's detection and the system's own share; undefined where the system has no such
+   * event (etcd) or none happened.
+   */
+  lastMembershipChangeAt?(): number | undefined;
   /** Set up what locks and elections need (if anything), so that it is not timed. */
   prepareLocks?(): Promise<void>;
   /** Stop and disconnect. */

@@ -321,9 +321,11 @@ export async function failover(
   target: Target,
   sizes: Sizes,
   mode: 'process' | 'node',
-): Promise<{ seconds: number[]; retries: number[]; failures: string[] }> {
+): Promise<{ seconds: number[]; retries: number[]; ownMs: number[]; failures: string[] }> {
   const seconds: number[] = [];
   const retries: number[] = [];
+  /** cpgkit: from the confchg's delivery at the new leader to its election. */
+  const ownMs: number[] = [];
   const failures: string[] = [];
   for (let rep = 0; rep < sizes.failoverReps; rep++) {
     const name = `elect-${mode}-${rep}`;
@@ -334,7 +336,7 @@ export async function failover(
         ws.push((await Worker.start(target.config(`elect${mode}${rep}`, n), n)).worker);
       const pending = ws.map((w) =>
         w
-          .call<{ electedAt: number; pid: number; retries: number }>(
+          .call<{ electedAt: number; pid: number; retries: number; changedAt?: number }>(
             'campaign',
             { name, value: `node${w.node}` },
             120_000,
@@ -357,6 +359,8 @@ export async function failover(
       const next = await Promise.race(others);
       seconds.push((next.electedAt - killedAt) / 1000);
       retries.push(next.retries);
+      if (next.changedAt !== undefined && next.changedAt >= killedAt)
+        ownMs.push(next.electedAt - next.changedAt);
     } catch (error) {
       // one failed repetition is reported, the others still run
       failures.push(`run ${rep + 1}: ${error instanceof Error ? error.message : String(error)}`);
@@ -366,7 +370,7 @@ export async function failover(
     }
   }
   if (seconds.length === 0) throw new Error(failures.join('; '));
-  return { seconds, retries, failures };
+  return { seconds, retries, ownMs, failures };
 }
 
 /** What {@link replica} measured at one store size. */

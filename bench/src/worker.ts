@@ -59,7 +59,8 @@ const handlers: Record<string, (args: never) => Promise<unknown>> = {
     const { elected } = w.startCampaign(need(), args.name, args.value);
     const { electedAt, leadership, retries } = await elected;
     leaderships.set(args.name, leadership);
-    return { electedAt, pid: process.pid, retries };
+    const changedAt = need().lastMembershipChangeAt?.();
+    return { electedAt, pid: process.pid, retries, changedAt };
   },
   async resign(args: { name: string }) {
     const l = leaderships.get(args.name);

@@ -9,6 +9,7 @@ import { Locks, locksMachine } from '@cpgkit/locks';
 import { ReplicatedMap, ReplicatedStateMachine } from '@cpgkit/statemachine';
 import type { CoordinationAdapter, HeldLeadership, HeldLock, WatchedChange } from '../adapter.js';
 import type { AdapterConfig } from '../protocol.js';
+import { nowMs } from '../procs.js';
 
 /** How long opening (join + state transfer) may take. */
 const OPEN_TIMEOUT_MS = 240_000;
@@ -22,6 +23,7 @@ export class CpgkitAdapter implements CoordinationAdapter {
   readonly #groups: Group[] = [];
   #map: ReplicatedMap | undefined;
   #locks: Promise<Locks> | undefined;
+  #membershipChangedAt: number | undefined;
 
   private constructor(config: Extract<AdapterConfig, { system: 'cpgkit' }>) {
     this.#config = config;
@@ -109,10 +111,18 @@ export class CpgkitAdapter implements CoordinationAdapter {
         ...(this.#config.durability ? { durability: this.#config.durability } : {}),
       });
       const locks = new Locks(machine, { closeMachine: true });
+      // a confchg starts a sync round at once: its start is the membership change's delivery
+      machine.on('status', (e) => {
+        if (e.status === 'syncing') this.#membershipChangedAt = nowMs();
+      });
       await machine.ready({ timeout: OPEN_TIMEOUT_MS });
       return locks;
     })();
     return this.#locks;
+  }
+
+  lastMembershipChangeAt(): number | undefined {
+    return this.#membershipChangedAt;
   }
 
   async lock(name: string): Promise<HeldLock> {
