@@ -6,7 +6,7 @@
  *   It carries a generation number `gen`.
  * - `<name>.log`: a header line `{"log":"cpgkit","gen":N}` and one line per persisted batch:
  *   `<16 hex digits of sha256(json)> <json>`, the JSON being a `LogRecord` (the image's metadata
- *   and the immer patches from the previous record's state). Appended and fdatasync'd. The file
+ *   and the immer patches from the previous record's state). Appended durably (O_DSYNC). The file
  *   is extended ahead of the records in zero-filled steps (`LOG_EXTEND`), so that most appends
  *   overwrite bytes that exist already: their fdatasync then has no file size to record (on
  *   ext4 here, 0.35 ms instead of 1.4-1.7 ms at the median). A clean close cuts the zeros off.
@@ -20,6 +20,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
 import { mkdir, open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Patch } from 'immer';
@@ -39,6 +40,8 @@ const SLICE_MS = 8;
 const WRITE_BYTES = 1 << 20;
 /** The log file grows in zero-filled steps of this many bytes (see the module comment). */
 const LOG_EXTEND = 1 << 20;
+/** The log is written with O_DSYNC: each write is a write plus an fdatasync. */
+const LOG_FLAGS = constants.O_RDWR | constants.O_DSYNC;
 
 function checksum(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
@@ -182,7 +185,7 @@ export class SnapshotStore {
   /** Append a record to the log (creating the log of the current snapshot if needed), durably. */
   async append(record: LogRecord): Promise<void> {
     if (this.logFile === undefined) {
-      if (this.logReady) this.logFile = await open(this.logPath, 'r+');
+      if (this.logReady) this.logFile = await open(this.logPath, LOG_FLAGS);
       else await this.newLog();
     }
     const json = JSON.stringify({ ...record, index: record.index.toString() });
@@ -197,9 +200,9 @@ export class SnapshotStore {
       buf.copy(grown);
       buf = grown;
     }
+    // O_DSYNC: the write returns once it is on disk (one trip to the thread pool, not two)
     await this.logFile!.write(buf, 0, buf.length, this.logBytes);
     this.logFileBytes = Math.max(this.logFileBytes, fileBytes);
-    await this.logFile!.datasync();
     this.logBytes = end;
   }
 
@@ -245,7 +248,7 @@ export class SnapshotStore {
     await this.closeLog();
     const header = `${JSON.stringify({ log: 'cpgkit', gen: this.gen })}\n`;
     await this.writeAtomic(this.logPath, [header]);
-    this.logFile = await open(this.logPath, 'r+');
+    this.logFile = await open(this.logPath, LOG_FLAGS);
     this.logReady = true;
     this.logBytes = Buffer.byteLength(header);
     this.logFileBytes = this.logBytes;
