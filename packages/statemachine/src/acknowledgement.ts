@@ -2,6 +2,9 @@
  * Majority acknowledgement, driven: every replica of `Q` announces how far it applied (an
  * `ack`, at most once per turn of the event loop); the commit index is what a strict majority
  * of `Q` applied (acks.ts, pure); our own commands wait in `unacked` until it reaches them.
+ * A replica in `durability: 'fsync'` acks once per disk write instead: while a write is on its
+ * way, the ack waits for it and then says both what it applied and what its disk holds (one
+ * agreed message per replica and batch rather than two; the commit index moves with the disks).
  * @module
  */
 import { OutcomeUnknownError } from './errors.js';
@@ -19,6 +22,8 @@ export class Acknowledgement<S, C, R> {
   /** See `committed`. */
   private committedIndex = 0n;
   private ackScheduled = false;
+  /** The scheduled ack follows a disk write: it goes out even if another write is queued. */
+  private ackAfterWrite = false;
   /** Our state was replaced by a snapshot since the last quorate round we finished. */
   private replaced = false;
   /** What this replica's and the others' disks hold (`durability: 'fsync'`). */
@@ -46,11 +51,15 @@ export class Acknowledgement<S, C, R> {
     return this.disk.begin(index);
   }
 
-  /** The write `w` is on disk: tell the others (when someone waits for disks), settle ours. */
-  diskWritten(w: DiskWrite): void {
-    if (!this.disk.written(w) || this.r.closed || !this.reportsDisk()) return;
-    this.schedule();
-    this.settleAcked();
+  /**
+   * The write `w` ended (`ok`: it is on disk): tell the others when someone waits for disks
+   * (and, in 'fsync', what we applied meanwhile: the ack waited for the write), settle ours.
+   */
+  diskWritten(w: DiskWrite, ok: boolean): void {
+    const moved = ok && this.disk.written(w);
+    if (this.r.closed || !this.reportsDisk()) return;
+    if (moved || this.fsync) this.schedule(true);
+    if (moved) this.settleAcked();
   }
 
   /**
@@ -121,21 +130,34 @@ export class Acknowledgement<S, C, R> {
     else this.unacked.push({ index, id, result });
   }
 
-  /** Replicas of `Q` announce what they applied, at most once per turn of the event loop. */
-  schedule(): void {
+  /**
+   * Replicas of `Q` announce what they applied, at most once per turn of the event loop; in
+   * 'fsync', not while a disk write is on its way (`afterWrite`: this ack follows one).
+   */
+  schedule(afterWrite = false): void {
     const r = this.r;
+    if (afterWrite) this.ackAfterWrite = true;
     if (this.ackScheduled || r.passive || !r.image.replicas.includes(r.replica)) return;
     this.ackScheduled = true;
-    queueMicrotask(() => {
-      this.ackScheduled = false;
-      if (r.closed || r.round?.done !== true || !r.quorum.decided) return;
-      const i = r.image.index.toString();
-      const body = !this.reportsDisk()
-        ? { i, r: r.replica }
-        : { i, r: r.replica, d: this.disk.self.toString(), ...(this.fsync ? { f: 1 } : {}) };
-      r.sendQuiet(r.frame(Kind.ack, jsonBody(body)));
-    });
+    // 'fsync': decide after the turn's entries queued their write (entry-stream.ts plans it in
+    // a microtask of its own, queued after this one), so that the write is seen on its way
+    queueMicrotask(this.fsync ? () => queueMicrotask(this.sendAck) : this.sendAck);
   }
+
+  private readonly sendAck = (): void => {
+    const r = this.r;
+    this.ackScheduled = false;
+    const afterWrite = this.ackAfterWrite;
+    this.ackAfterWrite = false;
+    if (r.closed || r.round?.done !== true || !r.quorum.decided) return;
+    // the write's end sends it (diskWritten), saying what its disk holds too
+    if (this.fsync && !afterWrite && r.journal?.busy === true) return;
+    const i = r.image.index.toString();
+    const body = !this.reportsDisk()
+      ? { i, r: r.replica }
+      : { i, r: r.replica, d: this.disk.self.toString(), ...(this.fsync ? { f: 1 } : {}) };
+    r.sendQuiet(r.frame(Kind.ack, jsonBody(body)));
+  };
 
   /** Whether an ack counts now: in a finished quorate round, of our epoch. */
   counts(f: Frame): boolean {

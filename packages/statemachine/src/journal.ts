@@ -26,8 +26,11 @@ export interface JournalSchedule<S> {
    * applied while a write runs goes into the next one: group commit).
    */
   readonly groupCommit?: boolean;
-  /** A write of `image` starts; the function returned is called once it is on disk. */
-  starting?(image: Image<S>): () => void;
+  /**
+   * A write of `image` starts; the function returned is called once the write ended: `true`
+   * when the image is on disk, `false` when the write failed.
+   */
+  starting?(image: Image<S>): (ok: boolean) => void;
 }
 
 /** The persisted history of one replica (see `SnapshotStore` for the files). */
@@ -39,6 +42,8 @@ export class Journal<S> {
   private stopped = false;
   /** A write is queued and has not started yet (it will take everything applied by then). */
   private queued = false;
+  /** A write is running. */
+  private running = false;
   /** The state the pending patches lead to. */
   private tip: S | undefined;
   /** The pending patches do not lead from the disk's state to `tip`: write a snapshot. */
@@ -55,6 +60,11 @@ export class Journal<S> {
     private readonly compactBytes: number,
     private readonly schedule?: JournalSchedule<S>,
   ) {}
+
+  /** A write is queued or running (its end is announced through the schedule's `starting`). */
+  get busy(): boolean {
+    return this.queued || this.running;
+  }
 
   /** Write the current image within the schedule's `delay`, unless a write is already due. */
   soon(): void {
@@ -81,10 +91,18 @@ export class Journal<S> {
     this.queued = true;
     const step = this.writing.then(async () => {
       this.queued = false;
+      this.running = true;
       const image = s.current();
-      const done = s.starting?.(image);
-      await this.write(image);
-      done?.();
+      const ended = s.starting?.(image);
+      try {
+        await this.write(image);
+      } catch (e) {
+        this.running = false;
+        ended?.(false);
+        throw e;
+      }
+      this.running = false;
+      ended?.(true);
     });
     this.writing = step.catch((e: unknown) => s.log(`persist failed: ${String(e)}`));
     return step;

@@ -122,7 +122,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
                 groupCommit: fsync,
                 starting: (image) => {
                   const w = this.acks.diskWriteStarts(image.index);
-                  return () => this.acks.diskWritten(w);
+                  return (ok) => this.acks.diskWritten(w, ok);
                 },
               }),
     });

@@ -6,17 +6,21 @@
  *   It carries a generation number `gen`.
  * - `<name>.log`: a header line `{"log":"cpgkit","gen":N}` and one line per persisted batch:
  *   `<16 hex digits of sha256(json)> <json>`, the JSON being a `LogRecord` (the image's metadata
- *   and the immer patches from the previous record's state). Appended and fdatasync'd.
+ *   and the immer patches from the previous record's state). Appended durably (O_DSYNC). The file
+ *   is extended ahead of the records in zero-filled steps (`LOG_EXTEND`), so that most appends
+ *   overwrite bytes that exist already: their fdatasync then has no file size to record (on
+ *   ext4 here, 0.35 ms instead of 1.4-1.7 ms at the median). A clean close cuts the zeros off.
  * - `<name>.replica-id`: the member's replica id (see sync.ts: the replica set `Q`).
  *
  * Recovery: the snapshot, then every record of the log of the same generation, in order. A
- * record that is incomplete or fails its checksum ends the log (a torn last write): the file is
- * truncated there. A new snapshot is written with generation `gen + 1` before its new, empty
+ * record that is incomplete or fails its checksum ends the log (a torn last write, or the zeros
+ * of the extension after the last record): the file is truncated there. A new snapshot is written with generation `gen + 1` before its new, empty
  * log replaces the old one, so a crash between the two leaves a log of an older generation,
  * which is ignored (the snapshot holds all of it).
  * @module
  */
 import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
 import { mkdir, open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Patch } from 'immer';
@@ -34,6 +38,10 @@ export interface LogRecord extends ImageMeta {
 const SLICE_MS = 8;
 /** Bytes gathered before one write while writing a snapshot. */
 const WRITE_BYTES = 1 << 20;
+/** The log file grows in zero-filled steps of this many bytes (see the module comment). */
+const LOG_EXTEND = 1 << 20;
+/** The log is written with O_DSYNC: each write is a write plus an fdatasync. */
+const LOG_FLAGS = constants.O_RDWR | constants.O_DSYNC;
 
 function checksum(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
@@ -63,6 +71,8 @@ export class SnapshotStore {
   /** The log file on disk belongs to `gen` and ends at `logBytes` (checked by `load`). */
   private logReady = false;
   private logBytes = 0;
+  /** The size of the log file: `logBytes`, then zeros (the extension ahead of the records). */
+  private logFileBytes = 0;
   private snapshotBytes = 0;
 
   /**
@@ -168,21 +178,32 @@ export class SnapshotStore {
     }
     this.logReady = true;
     this.logBytes = end;
+    this.logFileBytes = end;
     return image;
   }
 
   /** Append a record to the log (creating the log of the current snapshot if needed), durably. */
   async append(record: LogRecord): Promise<void> {
     if (this.logFile === undefined) {
-      if (this.logReady) this.logFile = await open(this.logPath, 'r+');
+      if (this.logReady) this.logFile = await open(this.logPath, LOG_FLAGS);
       else await this.newLog();
     }
     const json = JSON.stringify({ ...record, index: record.index.toString() });
     const line = `${checksum(json)} ${json}\n`;
-    const buf = Buffer.from(line, 'utf8');
+    let buf = Buffer.from(line, 'utf8');
+    const end = this.logBytes + buf.length;
+    let fileBytes = this.logFileBytes;
+    if (end > fileBytes) {
+      // one write: the record, then zeros up to the new end of the file
+      fileBytes = Math.ceil(end / LOG_EXTEND) * LOG_EXTEND;
+      const grown = Buffer.alloc(fileBytes - this.logBytes);
+      buf.copy(grown);
+      buf = grown;
+    }
+    // O_DSYNC: the write returns once it is on disk (one trip to the thread pool, not two)
     await this.logFile!.write(buf, 0, buf.length, this.logBytes);
-    await this.logFile!.datasync();
-    this.logBytes += buf.length;
+    this.logFileBytes = Math.max(this.logFileBytes, fileBytes);
+    this.logBytes = end;
   }
 
   /**
@@ -207,8 +228,13 @@ export class SnapshotStore {
     await this.newLog();
   }
 
-  /** Close the log file. */
+  /** Close the log file, cutting off the zeros after its last record. */
   async close(): Promise<void> {
+    const fh = this.logFile;
+    if (fh !== undefined && this.logFileBytes > this.logBytes) {
+      await fh.truncate(this.logBytes);
+      this.logFileBytes = this.logBytes;
+    }
     await this.closeLog();
   }
 
@@ -222,9 +248,10 @@ export class SnapshotStore {
     await this.closeLog();
     const header = `${JSON.stringify({ log: 'cpgkit', gen: this.gen })}\n`;
     await this.writeAtomic(this.logPath, [header]);
-    this.logFile = await open(this.logPath, 'r+');
+    this.logFile = await open(this.logPath, LOG_FLAGS);
     this.logReady = true;
     this.logBytes = Buffer.byteLength(header);
+    this.logFileBytes = this.logBytes;
   }
 
   /** Write the pieces to `tmp`, fsync, rename to `path`, fsync the directory. Returns bytes. */

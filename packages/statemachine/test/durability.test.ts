@@ -16,6 +16,7 @@ import { MemoryCluster } from '@cpgkit/core/testing';
 import { ReplicatedMap, ReplicatedStateMachine } from '../src/index.js';
 import { DiskProgress, type Durability } from '../src/durability.js';
 import { SnapshotStore } from '../src/persistence.js';
+import { Kind } from '../src/wire.js';
 import { counter, type Counter, type CounterCmd } from './helpers.js';
 
 type SM = ReplicatedStateMachine<Counter, CounterCmd, number>;
@@ -247,6 +248,44 @@ describe("durability: 'fsync'", () => {
       await Promise.all(again.map((m) => m.close()));
     });
   }
+
+  it('a replica acks once per disk write (what it applied and what its disk holds), not also after each apply', async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 54 });
+    const acks = [0, 0, 0];
+    const ms: SM[] = [];
+    for (const n of [1, 2, 3]) {
+      const g = cluster.member(n);
+      const send = g.send.bind(g);
+      g.send = (data, options) => {
+        if (data[3] === Kind.ack) acks[n - 1]!++;
+        return send(data, options);
+      };
+      ms.push(
+        await ReplicatedStateMachine.open(g, counter, {
+          checkInterval: 0,
+          syncTimeout: 500,
+          dataDir: dataDir(n),
+          durability: 'fsync',
+        }),
+      );
+    }
+    await run(cluster, () => ms.every((m) => m.status === 'ready'));
+    acks.fill(0);
+    disks.writes.clear();
+    for (let i = 0; i < 20; i++) {
+      const t = track(ms[i % 3]!.dispatch({ add: 1 }));
+      await run(cluster, () => t.done);
+      expect(t).toEqual({ done: true, failed: false });
+    }
+    expect(ms.map((m) => m.state.n)).toEqual([20, 20, 20]);
+    for (const n of [1, 2, 3]) {
+      const writes = disks.writes.get(dataDir(n)) ?? 0;
+      expect(writes).toBeGreaterThanOrEqual(20); // one command at a time: one write each
+      expect(acks[n - 1]).toBeLessThanOrEqual(writes + 1);
+    }
+    expect(ms.map((m) => m.committedIndex)).toEqual(ms.map((m) => m.index));
+    await Promise.all(ms.map((m) => m.close()));
+  });
 
   it('ReplicatedMap passes it on: a set resolves once two of three disks hold it', async () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 56 });

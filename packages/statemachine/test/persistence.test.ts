@@ -4,7 +4,7 @@
  * a torn or corrupt last record is cut off; a log of an older generation is ignored.
  */
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import { appendFile, copyFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { appendFile, copyFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -137,6 +137,56 @@ describe('persistence: snapshot + log', () => {
     await copyFile(join(dir, 'old.log'), logPath);
     const header = (await readFile(logPath, 'utf8')).split('\n')[0];
     expect(header).toBe('{"log":"cpgkit","gen":1}');
+    expect(canonicalJson(await new SnapshotStore(dir, 'kv').load())).toBe(canonicalJson(good));
+  });
+
+  it('the log grows in zero-filled steps: a crash leaves zeros after the last record, which a reload cuts off and appends overwrite', async () => {
+    const logPath = join(dir, 'kv.log');
+    let state = emptyMap();
+    let index = 0;
+    let store = new SnapshotStore(dir, 'kv');
+    let journal = new Journal<MapState>(store, 1 << 20);
+    const put = async (key: string): Promise<Image<MapState>> => {
+      const prev = state;
+      const [next, patches] = immer.produceWithPatches(prev, (dr: Draft<MapState>) => {
+        applyTxn(dr, { compares: [], ops: [{ op: 'set', key, value: index }] }, DEFAULT_LIMITS);
+      });
+      journal.record(prev, next, patches);
+      state = next;
+      const img = image(state, ++index);
+      await journal.write(img);
+      return img;
+    };
+    await put('a'); // a snapshot
+    await put('b'); // the first record extends the log
+    let good = await put('c');
+    // the process "crashes": the files as they are now, not as a clean close leaves them
+    const text = await readFile(logPath);
+    await store.close();
+    await writeFile(logPath, text);
+    const records = text.subarray(0, text.lastIndexOf(10) + 1);
+    expect(text.length).toBeGreaterThanOrEqual(1 << 20);
+    expect(text.subarray(records.length).every((b) => b === 0)).toBe(true);
+    expect(records.toString('utf8').split('\n')).toHaveLength(4); // header, 2 records, ''
+
+    store = new SnapshotStore(dir, 'kv');
+    const loaded = await store.load<MapState>();
+    expect(canonicalJson(loaded)).toBe(canonicalJson(good));
+    expect((await stat(logPath)).size).toBe(records.length);
+    state = loaded!.state;
+    journal = new Journal<MapState>(store, 1 << 20);
+    journal.loaded(state);
+    await put('d');
+    good = await put('e');
+    expect((await stat(logPath)).size).toBeGreaterThanOrEqual(1 << 20);
+    expect(canonicalJson(await new SnapshotStore(dir, 'kv').load())).toBe(canonicalJson(good));
+
+    // a clean close cuts the zeros off
+    await put('f');
+    good = await put('g');
+    await store.close();
+    const closed = await readFile(logPath);
+    expect(closed[closed.length - 1]).toBe(10);
     expect(canonicalJson(await new SnapshotStore(dir, 'kv').load())).toBe(canonicalJson(good));
   });
 
