@@ -44,6 +44,7 @@ import { ReplicaSet } from './replica-set.js';
 import { SyncRound } from './sync-round.js';
 import { Timekeeper } from './timekeeper.js';
 import { GroupEvents } from './group-events.js';
+import { DeliveryHold } from './delivery-hold.js';
 import type { OpenOptions } from './open-options.js';
 
 export type { OpenOptions } from './open-options.js';
@@ -139,6 +140,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       replicaSet: this.replicaSet,
       timekeeper: this.timekeeper,
       gate: this.gate,
+      hold: new DeliveryHold(),
     };
     this.rounds = new SyncRound(r, parts, {
       syncTimeout: this.syncTimeout,

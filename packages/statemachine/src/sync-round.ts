@@ -23,11 +23,20 @@ import {
   type Decision,
   type Summary,
 } from './sync.js';
-import { parseImage, serializeImage } from './image.js';
-import { assembleChunks, snapshotFrames } from './snapshot-transfer.js';
+import type { Image } from './image.js';
+import { warmDigest } from './canonical.js';
+import {
+  SLICE_MS,
+  assembleChunks,
+  nextTurn,
+  readSnapshot,
+  snapshotBytes,
+  snapshotFrames,
+} from './snapshot-transfer.js';
 import type { LocalReplica, Round } from './local-replica.js';
 import type { Acknowledgement } from './acknowledgement.js';
 import type { BootstrapGate } from './bootstrap-gate.js';
+import type { DeliveryHold } from './delivery-hold.js';
 import type { EntryStream } from './entry-stream.js';
 import type { ReplicaSet } from './replica-set.js';
 import type { Timekeeper } from './timekeeper.js';
@@ -42,6 +51,8 @@ export interface RoundParts<S, C, R> {
   readonly replicaSet: ReplicaSet<S, C, R>;
   readonly timekeeper: Timekeeper<S, C, R>;
   readonly gate: BootstrapGate;
+  /** Group events wait here while a received snapshot is applied. */
+  readonly hold: DeliveryHold;
 }
 
 /** What a round needs to know of the machine's options. */
@@ -288,15 +299,24 @@ export class SyncRound<S, C, R> {
     }
   }
 
+  /**
+   * Send the image of this point of the stream to the round's targets: its lines are built in
+   * slices of at most `SLICE_MS` (the image is immutable, so the replica may go on meanwhile),
+   * then cut into chunks and sent.
+   */
   private sendSnapshot(tag: string): void {
     const r = this.r;
-    const bytes = new TextEncoder().encode(serializeImage(r.image));
+    const image = r.image;
     const digest = r.digest();
-    const frames = snapshotFrames(bytes, this.options.chunkSize, tag, digest, (k, b) =>
-      r.frame(k, b),
-    );
-    r.log(`sending snapshot ${tag}: ${bytes.length} bytes in ${frames.length} chunks`);
-    void this.sendFrames(frames);
+    void (async () => {
+      const bytes = await snapshotBytes(image, () => r.closed);
+      if (bytes === undefined) return;
+      const frames = snapshotFrames(bytes, this.options.chunkSize, tag, digest, (k, b) =>
+        r.frame(k, b),
+      );
+      r.log(`sending snapshot ${tag}: ${bytes.length} bytes in ${frames.length} chunks`);
+      await this.sendFrames(frames);
+    })();
   }
 
   private async sendFrames(frames: Uint8Array[]): Promise<void> {
@@ -323,31 +343,68 @@ export class SyncRound<S, C, R> {
     const me = r.selfKey() ?? '';
     if (t.targets.has(me)) t.parts[h.i] = bytes.slice();
     if (h.i !== h.n - 1) return;
-    if (t.targets.has(me)) {
-      const assembled = assembleChunks(t.parts, h.n);
-      if ('missing' in assembled) {
-        // Chunks were lost: only a partition cuts a sender's stream short, so a membership
-        // change follows and starts a new round. Never assemble what is there.
-        r.log(`snapshot ${t.tag} incomplete (${assembled.got} of ${h.n} chunks): refused`);
-        round.transfer = undefined;
-        return;
-      }
-      try {
-        r.image = parseImage<S>(new TextDecoder().decode(assembled.bytes));
-        r.hasState = true;
-        r.dirty = false;
-        this.parts.acks.setCommitted(0n, false);
-        const mine = r.digest();
-        if (mine !== h.digest) {
-          r.reportMismatch(mine, h.digest, sender, f.incarnation);
-          r.dirty = true;
-        }
-      } catch (e) {
-        r.log(`snapshot ${t.tag} unusable: ${String(e)}`);
-        r.dirty = true;
-      }
+    if (!t.targets.has(me)) {
+      this.finish(round, round.decision!);
+      return;
     }
-    this.finish(round, round.decision!);
+    const assembled = assembleChunks(t.parts, h.n);
+    if ('missing' in assembled) {
+      // Chunks were lost: only a partition cuts a sender's stream short, so a membership
+      // change follows and starts a new round. Never assemble what is there.
+      r.log(`snapshot ${t.tag} incomplete (${assembled.got} of ${h.n} chunks): refused`);
+      round.transfer = undefined;
+      return;
+    }
+    // Built and digested in slices; the group's events wait meanwhile (delivery-hold.ts), so
+    // the round finishes at this point of the stream, as everywhere else.
+    const hold = this.parts.hold;
+    hold.hold();
+    void this.receiveSnapshot(assembled.bytes, t.tag)
+      .then(
+        (image) => {
+          if (r.closed) return;
+          if (image === undefined) r.dirty = true;
+          else {
+            r.image = image;
+            r.hasState = true;
+            r.dirty = false;
+            this.parts.acks.setCommitted(0n, false);
+            const mine = r.digest();
+            if (mine !== h.digest) {
+              r.reportMismatch(mine, h.digest, sender, f.incarnation);
+              r.dirty = true;
+            }
+          }
+          this.finish(round, round.decision!);
+        },
+        (e: unknown) => {
+          // not expected (receiveSnapshot catches what a malformed snapshot throws)
+          r.log(`snapshot ${t.tag} failed: ${String(e)}`);
+          r.markDirty();
+          this.finish(round, round.decision!);
+        },
+      )
+      .finally(() => hold.release());
+  }
+
+  /**
+   * The image of a snapshot's bytes, built and its digest cache filled in slices of at most
+   * `SLICE_MS`; `undefined` when the bytes are malformed or the replica closed meanwhile.
+   */
+  private async receiveSnapshot(bytes: Uint8Array, tag: string): Promise<Image<S> | undefined> {
+    const r = this.r;
+    try {
+      const image = await readSnapshot<S>(bytes, () => r.closed);
+      if (image === undefined) return undefined;
+      while (!warmDigest(image.state, performance.now() + SLICE_MS)) {
+        await nextTurn();
+        if (r.closed) return undefined;
+      }
+      return image;
+    } catch (e) {
+      r.log(`snapshot ${tag} unusable: ${String(e)}`);
+      return undefined;
+    }
   }
 
   private finish(round: Round, d: Decision): void {
