@@ -48,7 +48,11 @@ export function* snapshotLines(image: Image<unknown>): Generator<string> {
   yield* valueLines(image.state, 0, null);
 }
 
-function* valueLines(value: unknown, depth: number, key: string | number | null): Generator<string> {
+function* valueLines(
+  value: unknown,
+  depth: number,
+  key: string | number | null,
+): Generator<string> {
   const k = JSON.stringify(key);
   if (!opened(value)) {
     yield `[${depth},${k},${skipped(value) ? 'null' : (JSON.stringify(value) ?? 'null')}]`;

@@ -1,83 +1,16 @@
 /**
  * A snapshot in transit: the sync leader writes the image as lines (snapshot-text.ts) in
  * slices, and cuts their bytes into chunks of at most the group's message size; each target
- * collects them, assembles the bytes only when every chunk arrived (a partition can cut a
- * sender's stream short: then a membership change follows and starts a new round), and reads
- * the lines back in slices. The machine sends the chunks and applies the result.
+ * collects them and, only once every chunk arrived (a partition can cut a sender's stream
+ * short: then a membership change follows and starts a new round), reads the lines back
+ * across the chunks in slices. Both sides hold the event loop for at most one slice at a time
+ * (slices.ts). The machine sends the chunks and applies the result.
  * @module
  */
 import { Kind, packChunk, type SnapshotChunkHeader, type KindValue } from './wire.js';
 import type { Image } from './image.js';
 import { SnapshotReader, snapshotLines } from './snapshot-text.js';
-
-/** The longest a snapshot's writing or reading holds the event loop in one turn (ms). */
-export const SLICE_MS = 8;
-/** Bytes of lines encoded at once while writing a snapshot. */
-const ENCODE_BYTES = 64 * 1024;
-
-/** The next turn of the event loop (after pending I/O). */
-export function nextTurn(): Promise<void> {
-  return new Promise((r) => setImmediate(r));
-}
-
-/**
- * The bytes of a snapshot of `image` (its lines, each ended by `\n`), built in slices of at
- * most `SLICE_MS`; `undefined` when `stop()` turned true at a slice's end.
- */
-export async function snapshotBytes(
-  image: Image<unknown>,
-  stop: () => boolean,
-): Promise<Uint8Array | undefined> {
-  const blocks: Buffer[] = [];
-  let pending: string[] = [];
-  let size = 0;
-  let total = 0;
-  const flush = (): void => {
-    const b = Buffer.from(pending.join(''), 'utf8');
-    blocks.push(b);
-    total += b.length;
-    pending = [];
-    size = 0;
-  };
-  let slice = performance.now();
-  for (const line of snapshotLines(image)) {
-    pending.push(line, '\n');
-    size += line.length + 1;
-    if (size >= ENCODE_BYTES) flush();
-    if (performance.now() - slice > SLICE_MS) {
-      await nextTurn();
-      if (stop()) return undefined;
-      slice = performance.now();
-    }
-  }
-  if (size > 0) flush();
-  return blocks.length === 1 ? blocks[0]! : Buffer.concat(blocks, total);
-}
-
-/**
- * Read the image back from `snapshotBytes`' output, in slices of at most `SLICE_MS`;
- * `undefined` when `stop()` turned true at a slice's end. Throws `MalformedSnapshotError`.
- */
-export async function readSnapshot<S>(
-  bytes: Uint8Array,
-  stop: () => boolean,
-): Promise<Image<S> | undefined> {
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const reader = new SnapshotReader<S>();
-  let slice = performance.now();
-  for (let at = 0; at < buf.length; ) {
-    let end = buf.indexOf(10, at);
-    if (end < 0) end = buf.length;
-    reader.line(buf.toString('utf8', at, end));
-    at = end + 1;
-    if (performance.now() - slice > SLICE_MS) {
-      await nextTurn();
-      if (stop()) return undefined;
-      slice = performance.now();
-    }
-  }
-  return reader.image();
-}
+import { SLICE_MS, nextSlice } from './slices.js';
 
 /** A transfer this member takes part in (as target or bystander). */
 export interface Transfer {
@@ -91,40 +24,140 @@ export interface Transfer {
   readonly parts: Uint8Array[];
 }
 
+/** Bytes of lines encoded at once while writing a snapshot. */
+const ENCODE_BYTES = 64 * 1024;
+
+/** A snapshot's bytes, as the blocks they were encoded in. */
+export interface SnapshotBytes {
+  readonly blocks: readonly Uint8Array[];
+  /** Their total length. */
+  readonly length: number;
+}
+
 /**
- * The frames of a snapshot: `bytes` in chunks of `size`, each with its header.
+ * The bytes of a snapshot of `image` (its lines, each ended by `\n`), built in slices (see
+ * slices.ts); `undefined` when `stop()` turned true between two slices.
+ */
+export async function snapshotBytes(
+  image: Image<unknown>,
+  stop: () => boolean,
+): Promise<SnapshotBytes | undefined> {
+  const blocks: Uint8Array[] = [];
+  let pending: string[] = [];
+  let size = 0;
+  let length = 0;
+  const flush = (): void => {
+    const b = Buffer.from(pending.join(''), 'utf8');
+    blocks.push(b);
+    length += b.length;
+    pending = [];
+    size = 0;
+  };
+  let slice = performance.now();
+  for (const line of snapshotLines(image)) {
+    pending.push(line, '\n');
+    size += line.length + 1;
+    if (size >= ENCODE_BYTES) flush();
+    if (performance.now() - slice > SLICE_MS) {
+      await nextSlice();
+      if (stop()) return undefined;
+      slice = performance.now();
+    }
+  }
+  if (size > 0) flush();
+  return { blocks, length };
+}
+
+/** How many chunks of at most `size` bytes carry `length` bytes (at least one). */
+export function chunkCount(length: number, size: number): number {
+  return Math.max(1, Math.ceil(length / size));
+}
+
+/**
+ * The frames of a snapshot, one chunk of at most `size` bytes each, built one at a time as
+ * they are taken (a 13 MB snapshot is never copied whole at once).
  * @param frame - builds one frame of kind `snapshot` around a body
  */
-export function snapshotFrames(
-  bytes: Uint8Array,
+export function* snapshotFrames(
+  bytes: SnapshotBytes,
   size: number,
   tag: string,
   digest: string,
   frame: (kind: KindValue, body: Uint8Array) => Uint8Array,
-): Uint8Array[] {
-  const n = Math.max(1, Math.ceil(bytes.length / size));
-  const frames: Uint8Array[] = [];
+): Generator<Uint8Array> {
+  const n = chunkCount(bytes.length, size);
+  let block = 0;
+  let at = 0;
   for (let i = 0; i < n; i++) {
+    const want = Math.min(size, bytes.length - i * size);
+    const chunk = new Uint8Array(want);
+    for (let got = 0; got < want;) {
+      const b = bytes.blocks[block]!;
+      const take = Math.min(want - got, b.length - at);
+      chunk.set(b.subarray(at, at + take), got);
+      got += take;
+      at += take;
+      if (at === b.length) {
+        block++;
+        at = 0;
+      }
+    }
     const header: SnapshotChunkHeader = { tag, i, n, digest };
-    frames.push(frame(Kind.snapshot, packChunk(header, bytes.subarray(i * size, (i + 1) * size))));
+    yield frame(Kind.snapshot, packChunk(header, chunk));
   }
-  return frames;
 }
 
-/** All `n` chunks in one buffer, or `undefined` (with how many arrived) when some are missing. */
-export function assembleChunks(
+/** Whether all `n` chunks arrived, or how many did. */
+export function chunksComplete(
   parts: readonly (Uint8Array | undefined)[],
   n: number,
-): { bytes: Uint8Array } | { missing: true; got: number } {
+): { complete: true } | { missing: true; got: number } {
   let complete = parts.length === n;
   for (let i = 0; complete && i < n; i++) complete = parts[i] !== undefined;
   if (!complete) return { missing: true, got: parts.filter((p) => p !== undefined).length };
-  const total = parts.reduce((a, p) => a + p!.length, 0);
-  const all = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    all.set(p!, off);
-    off += p!.length;
+  return { complete: true };
+}
+
+/** The lines of the bytes `parts` hold end to end (a line may span parts), without newlines. */
+export function* linesOf(parts: readonly Uint8Array[]): Generator<string> {
+  let carry: Buffer[] = [];
+  for (const part of parts) {
+    const p = Buffer.from(part.buffer, part.byteOffset, part.byteLength);
+    let at = 0;
+    for (;;) {
+      const nl = p.indexOf(10, at);
+      if (nl < 0) {
+        if (at < p.length) carry.push(p.subarray(at));
+        break;
+      }
+      if (carry.length === 0) yield p.toString('utf8', at, nl);
+      else {
+        yield Buffer.concat([...carry, p.subarray(at, nl)]).toString('utf8');
+        carry = [];
+      }
+      at = nl + 1;
+    }
   }
-  return { bytes: all };
+  if (carry.length > 0) yield Buffer.concat(carry).toString('utf8');
+}
+
+/**
+ * Read the image back from the chunks of `snapshotBytes`' output, in slices (see slices.ts);
+ * `undefined` when `stop()` turned true between two slices. Throws `MalformedSnapshotError`.
+ */
+export async function readSnapshot<S>(
+  parts: readonly Uint8Array[],
+  stop: () => boolean,
+): Promise<Image<S> | undefined> {
+  const reader = new SnapshotReader<S>();
+  let slice = performance.now();
+  for (const line of linesOf(parts)) {
+    reader.line(line);
+    if (performance.now() - slice > SLICE_MS) {
+      await nextSlice();
+      if (stop()) return undefined;
+      slice = performance.now();
+    }
+  }
+  return reader.image();
 }

@@ -26,13 +26,13 @@ import {
 import type { Image } from './image.js';
 import { warmDigest } from './canonical.js';
 import {
-  SLICE_MS,
-  assembleChunks,
-  nextTurn,
+  chunkCount,
+  chunksComplete,
   readSnapshot,
   snapshotBytes,
   snapshotFrames,
 } from './snapshot-transfer.js';
+import { SLICE_MS, nextSlice } from './slices.js';
 import type { LocalReplica, Round } from './local-replica.js';
 import type { Acknowledgement } from './acknowledgement.js';
 import type { BootstrapGate } from './bootstrap-gate.js';
@@ -40,9 +40,6 @@ import type { DeliveryHold } from './delivery-hold.js';
 import type { EntryStream } from './entry-stream.js';
 import type { ReplicaSet } from './replica-set.js';
 import type { Timekeeper } from './timekeeper.js';
-
-/** The longest a summary spends filling its digest's cache in one turn of the event loop (ms). */
-const WARM_SLICE_MS = 10;
 
 /** The parts of a replica a round drives. */
 export interface RoundParts<S, C, R> {
@@ -122,16 +119,14 @@ export class SyncRound<S, C, R> {
     const r = this.r;
     const round = r.round;
     if (round === undefined || r.closed) return;
-    if (r.hasState && !r.digestWarm(WARM_SLICE_MS)) {
+    if (r.hasState && !r.digestWarm(0)) {
       // The digest of a large state changed in many places since its last digest would stall
       // the event loop (about a second for a 100,000-key store just filled): fill its cache in
-      // slices, then send. The summary is still built in one go, from the image of that moment.
+      // slices (slices.ts), then send. The summary is still built in one go, from the image of
+      // that moment.
       if (!this.warming) {
         this.warming = true;
-        setImmediate(() => {
-          this.warming = false;
-          this.sendSummary();
-        });
+        void this.warmThenSend();
       }
       return;
     }
@@ -158,6 +153,14 @@ export class SyncRound<S, C, R> {
       time: r.clock.wallNow(),
     };
     r.sendQuiet(r.frame(Kind.summary, jsonBody(body)));
+  }
+
+  private async warmThenSend(): Promise<void> {
+    const r = this.r;
+    do await nextSlice();
+    while (!r.closed && r.hasState && !r.digestWarm(SLICE_MS));
+    this.warming = false;
+    this.sendSummary();
   }
 
   /** A member's summary. */
@@ -311,16 +314,19 @@ export class SyncRound<S, C, R> {
     void (async () => {
       const bytes = await snapshotBytes(image, () => r.closed);
       if (bytes === undefined) return;
-      const frames = snapshotFrames(bytes, this.options.chunkSize, tag, digest, (k, b) =>
-        r.frame(k, b),
+      r.log(
+        `sending snapshot ${tag}: ${bytes.length} bytes in ${chunkCount(bytes.length, this.options.chunkSize)} chunks`,
       );
-      r.log(`sending snapshot ${tag}: ${bytes.length} bytes in ${frames.length} chunks`);
-      await this.sendFrames(frames);
+      await this.sendFrames(
+        snapshotFrames(bytes, this.options.chunkSize, tag, digest, (k, b) => r.frame(k, b)),
+      );
     })();
   }
 
-  private async sendFrames(frames: Uint8Array[]): Promise<void> {
-    // one send per chunk: a batch of several chunks could exceed the message limit
+  private async sendFrames(frames: Iterable<Uint8Array>): Promise<void> {
+    // One send per chunk: a batch of several chunks could exceed the message limit. A chunk
+    // per slice (slices.ts): a whole snapshot's frames built, sent and delivered in one turn
+    // would stall the event loop (of every member, on the in-memory cluster).
     for (const f of frames) {
       if (this.r.closed) return;
       try {
@@ -329,6 +335,7 @@ export class SyncRound<S, C, R> {
         this.r.log(`snapshot send failed: ${String(e)}`);
         return;
       }
+      await nextSlice();
     }
   }
 
@@ -347,11 +354,11 @@ export class SyncRound<S, C, R> {
       this.finish(round, round.decision!);
       return;
     }
-    const assembled = assembleChunks(t.parts, h.n);
-    if ('missing' in assembled) {
+    const got = chunksComplete(t.parts, h.n);
+    if ('missing' in got) {
       // Chunks were lost: only a partition cuts a sender's stream short, so a membership
-      // change follows and starts a new round. Never assemble what is there.
-      r.log(`snapshot ${t.tag} incomplete (${assembled.got} of ${h.n} chunks): refused`);
+      // change follows and starts a new round. Never read what is there.
+      r.log(`snapshot ${t.tag} incomplete (${got.got} of ${h.n} chunks): refused`);
       round.transfer = undefined;
       return;
     }
@@ -359,7 +366,7 @@ export class SyncRound<S, C, R> {
     // the round finishes at this point of the stream, as everywhere else.
     const hold = this.parts.hold;
     hold.hold();
-    void this.receiveSnapshot(assembled.bytes, t.tag)
+    void this.receiveSnapshot(t.parts, t.tag)
       .then(
         (image) => {
           if (r.closed) return;
@@ -391,13 +398,19 @@ export class SyncRound<S, C, R> {
    * The image of a snapshot's bytes, built and its digest cache filled in slices of at most
    * `SLICE_MS`; `undefined` when the bytes are malformed or the replica closed meanwhile.
    */
-  private async receiveSnapshot(bytes: Uint8Array, tag: string): Promise<Image<S> | undefined> {
+  private async receiveSnapshot(
+    parts: readonly Uint8Array[],
+    tag: string,
+  ): Promise<Image<S> | undefined> {
     const r = this.r;
     try {
-      const image = await readSnapshot<S>(bytes, () => r.closed);
+      // not in this turn: the last chunk's delivery has had its share of the event loop
+      await nextSlice();
+      if (r.closed) return undefined;
+      const image = await readSnapshot<S>(parts, () => r.closed);
       if (image === undefined) return undefined;
       while (!warmDigest(image.state, performance.now() + SLICE_MS)) {
-        await nextTurn();
+        await nextSlice();
         if (r.closed) return undefined;
       }
       return image;
