@@ -219,9 +219,11 @@ function merkleText(value: unknown, top: boolean): string {
 /** Whether `value` is digested on its own when below the top (see `digestOf`). */
 function isLarge(value: object): boolean {
   if (Array.isArray(value)) return value.length >= SUMMARIZE_AT;
+  // counted with for-in (no array of keys: this runs for every small object of a state)
   let n = 0;
   const obj = value as Record<string, unknown>;
-  for (const k of Object.keys(obj)) {
+  for (const k in obj) {
+    if (!Object.hasOwn(obj, k)) continue;
     const v = obj[k];
     if (v !== undefined && typeof v !== 'function' && ++n >= SUMMARIZE_AT) return true;
   }
@@ -242,15 +244,20 @@ export function warmDigest(value: unknown, deadline: number): boolean {
   return warm(value, deadline, true);
 }
 
+/** `warm` of a member: only objects and arrays have anything to fill. */
+function warmMember(value: unknown, deadline: number): boolean {
+  return value === null || typeof value !== 'object' || warm(value, deadline, false);
+}
+
 function warm(value: unknown, deadline: number, top: boolean): boolean {
   if (value === null || typeof value !== 'object' || cache.has(value)) return true;
   const large = isLarge(value);
   if (!top && !large) return true;
-  const members = Array.isArray(value)
-    ? (value as unknown[])
-    : Object.values(value as Record<string, unknown>);
-  for (const m of members) {
-    if (!warm(m, deadline, false)) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!warmMember(value[i], deadline)) return false;
+  } else {
+    const obj = value as Record<string, unknown>;
+    for (const k in obj) if (Object.hasOwn(obj, k) && !warmMember(obj[k], deadline)) return false;
   }
   if (large) {
     summary(value);

@@ -26,9 +26,18 @@ function skipped(v: unknown): boolean {
 /** `budget` minus the members of `value`, nested ones included; stops below 0. */
 export function membersLeft(value: unknown, budget: number): number {
   if (value === null || typeof value !== 'object') return budget;
-  const values: unknown[] = Array.isArray(value) ? value : Object.values(value);
-  budget -= values.length;
-  for (let i = 0; i < values.length && budget >= 0; i++) budget = membersLeft(values[i], budget);
+  if (Array.isArray(value)) {
+    budget -= value.length;
+    for (let i = 0; i < value.length && budget >= 0; i++) budget = membersLeft(value[i], budget);
+    return budget;
+  }
+  // for-in, not Object.values: no array built for each of a state's many small objects
+  const obj = value as Record<string, unknown>;
+  for (const k in obj) {
+    if (!Object.hasOwn(obj, k)) continue;
+    budget = membersLeft(obj[k], budget - 1);
+    if (budget < 0) return budget;
+  }
   return budget;
 }
 

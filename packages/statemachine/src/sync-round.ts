@@ -314,6 +314,7 @@ export class SyncRound<S, C, R> {
     void (async () => {
       const bytes = await snapshotBytes(image, () => r.closed);
       if (bytes === undefined) return;
+      await nextSlice();
       r.log(
         `sending snapshot ${tag}: ${bytes.length} bytes in ${chunkCount(bytes.length, this.options.chunkSize)} chunks`,
       );
@@ -409,10 +410,10 @@ export class SyncRound<S, C, R> {
       if (r.closed) return undefined;
       const image = await readSnapshot<S>(parts, () => r.closed);
       if (image === undefined) return undefined;
-      while (!warmDigest(image.state, performance.now() + SLICE_MS)) {
+      do {
         await nextSlice();
         if (r.closed) return undefined;
-      }
+      } while (!warmDigest(image.state, performance.now() + SLICE_MS));
       return image;
     } catch (e) {
       r.log(`snapshot ${tag} unusable: ${String(e)}`);
