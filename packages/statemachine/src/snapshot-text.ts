@@ -8,48 +8,15 @@
  * `[depth, key, value]` or `[depth, key, container, 1]`: set member `key` of the container
  * opened last at `depth - 1` (depth 0: the state itself, key `null`) to `value`; with the
  * trailing `1`, `container` is an empty object or array whose members follow, one level
- * deeper. A value is written whole when it has at most `LINE_MEMBERS` members in all (nested
- * ones included), else opened and written member by member. Members come in the source's key
+ * deeper. A value is written whole when it is one piece for json-pieces.ts (at most
+ * `PIECE_MEMBERS` members in all, nested ones included), else opened and written member by
+ * member. Members come in the source's key
  * order, so the state built equals `JSON.parse(JSON.stringify(state))`, key order included.
  * JSON never holds a raw newline, so lines split on `\n`.
  * @module
  */
 import { jsonMetaOf, parseMeta, type Image } from './image.js';
-
-/** Values with at most this many members in all (nested ones included) take one line. */
-export const LINE_MEMBERS = 2048;
-
-function skipped(v: unknown): boolean {
-  return v === undefined || typeof v === 'function' || typeof v === 'symbol';
-}
-
-/** `budget` minus the members of `value`, nested ones included; stops below 0. */
-export function membersLeft(value: unknown, budget: number): number {
-  if (value === null || typeof value !== 'object') return budget;
-  if (Array.isArray(value)) {
-    budget -= value.length;
-    for (let i = 0; i < value.length && budget >= 0; i++) budget = membersLeft(value[i], budget);
-    return budget;
-  }
-  // for-in, not Object.values: no array built for each of a state's many small objects
-  const obj = value as Record<string, unknown>;
-  for (const k in obj) {
-    if (!Object.hasOwn(obj, k)) continue;
-    budget = membersLeft(obj[k], budget - 1);
-    if (budget < 0) return budget;
-  }
-  return budget;
-}
-
-/** Whether `value` is written member by member (see the module's doc). */
-function opened(value: unknown): value is object {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    !('toJSON' in value) &&
-    membersLeft(value, LINE_MEMBERS) < 0
-  );
-}
+import { onePiece, skippedInJson } from './json-pieces.js';
 
 /** The lines of a snapshot of `image`, without their newlines (see the module's doc). */
 export function* snapshotLines(image: Image<unknown>): Generator<string> {
@@ -63,8 +30,8 @@ function* valueLines(
   key: string | number | null,
 ): Generator<string> {
   const k = JSON.stringify(key);
-  if (!opened(value)) {
-    yield `[${depth},${k},${skipped(value) ? 'null' : (JSON.stringify(value) ?? 'null')}]`;
+  if (onePiece(value)) {
+    yield `[${depth},${k},${skippedInJson(value) ? 'null' : (JSON.stringify(value) ?? 'null')}]`;
     return;
   }
   if (Array.isArray(value)) {
@@ -76,7 +43,7 @@ function* valueLines(
   const obj = value as Record<string, unknown>;
   for (const m of Object.keys(obj)) {
     const v = obj[m];
-    if (!skipped(v)) yield* valueLines(v, depth + 1, m);
+    if (!skippedInJson(v)) yield* valueLines(v, depth + 1, m);
   }
 }
 

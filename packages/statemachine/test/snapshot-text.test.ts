@@ -6,13 +6,8 @@
  */
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import {
-  LINE_MEMBERS,
-  MalformedSnapshotError,
-  SnapshotReader,
-  membersLeft,
-  snapshotLines,
-} from '../src/snapshot-text.js';
+import { MalformedSnapshotError, SnapshotReader, snapshotLines } from '../src/snapshot-text.js';
+import { PIECE_MEMBERS, jsonPieces, membersLeft } from '../src/json-pieces.js';
 import { readSnapshot, snapshotBytes } from '../src/snapshot-transfer.js';
 import { imageDigest, serializeImage, parseImage, type Image } from '../src/image.js';
 import { DEFAULT_LIMITS, emptyMap, reduceTxn, type MapOp } from '../src/map/state.js';
@@ -66,7 +61,7 @@ describe('snapshot-text.ts', () => {
     const lines = [...snapshotLines(image)];
     expect(lines.length).toBeGreaterThan(100);
     for (const l of lines.slice(1))
-      expect(membersLeft((JSON.parse(l) as unknown[])[2], LINE_MEMBERS)).toBeGreaterThanOrEqual(0);
+      expect(membersLeft((JSON.parse(l) as unknown[])[2], PIECE_MEMBERS)).toBeGreaterThanOrEqual(0);
     const bytes = await snapshotBytes(image, () => false);
     // cut into uneven chunks, as the wire would
     const all = Buffer.concat(bytes!.blocks);
@@ -108,6 +103,22 @@ describe('snapshot-text.ts', () => {
       [meta], // no state
     ];
     for (const lines of bad) expect(() => read(lines)).toThrow(MalformedSnapshotError);
+  });
+});
+
+describe('json-pieces.ts', () => {
+  it('joins to JSON.stringify of the value, which takes many pieces when large', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        expect([...jsonPieces(v)].join('')).toBe(JSON.stringify(v));
+      }),
+      { numRuns: 200 },
+    );
+    const state = store(5000) as unknown as Record<string, unknown>;
+    const withHoles = { ...state, u: undefined, list: [1, undefined, () => 2, { a: 1 }] };
+    const pieces = [...jsonPieces(withHoles)];
+    expect(pieces.length).toBeGreaterThan(100);
+    expect(pieces.join('')).toBe(JSON.stringify(withHoles));
   });
 });
 
