@@ -34,3 +34,28 @@ export function nextSlice(): Promise<void> {
     }
   });
 }
+
+/**
+ * The clock of one job's slices: `due()` once the current slice has run `SLICE_MS`, `next()`
+ * waits for the job's next slice. A job that finishes within its first slice never waits
+ * (small snapshots and states are handled at once, as without slices).
+ */
+export class SliceClock {
+  private start = performance.now();
+
+  /** When the current slice should end (a `performance.now()` time). */
+  get deadline(): number {
+    return this.start + SLICE_MS;
+  }
+
+  /** Whether the current slice has run its time. */
+  due(): boolean {
+    return performance.now() > this.deadline;
+  }
+
+  /** Wait for the next slice. */
+  async next(): Promise<void> {
+    await nextSlice();
+    this.start = performance.now();
+  }
+}

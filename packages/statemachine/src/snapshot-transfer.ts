@@ -10,7 +10,7 @@
 import { Kind, packChunk, type SnapshotChunkHeader, type KindValue } from './wire.js';
 import type { Image } from './image.js';
 import { SnapshotReader, snapshotLines } from './snapshot-text.js';
-import { SLICE_MS, nextSlice } from './slices.js';
+import { SliceClock } from './slices.js';
 
 /** A transfer this member takes part in (as target or bystander). */
 export interface Transfer {
@@ -35,12 +35,13 @@ export interface SnapshotBytes {
 }
 
 /**
- * The bytes of a snapshot of `image` (its lines, each ended by `\n`), built in slices (see
- * slices.ts); `undefined` when `stop()` turned true between two slices.
+ * The bytes of a snapshot of `image` (its lines, each ended by `\n`), built in slices of
+ * `clock` (slices.ts); `undefined` when `stop()` turned true between two slices.
  */
 export async function snapshotBytes(
   image: Image<unknown>,
   stop: () => boolean,
+  clock = new SliceClock(),
 ): Promise<SnapshotBytes | undefined> {
   const blocks: Uint8Array[] = [];
   let pending: string[] = [];
@@ -53,15 +54,13 @@ export async function snapshotBytes(
     pending = [];
     size = 0;
   };
-  let slice = performance.now();
   for (const line of snapshotLines(image)) {
     pending.push(line, '\n');
     size += line.length + 1;
     if (size >= ENCODE_BYTES) flush();
-    if (performance.now() - slice > SLICE_MS) {
-      await nextSlice();
+    if (clock.due()) {
+      await clock.next();
       if (stop()) return undefined;
-      slice = performance.now();
     }
   }
   if (size > 0) flush();
@@ -142,21 +141,21 @@ export function* linesOf(parts: readonly Uint8Array[]): Generator<string> {
 }
 
 /**
- * Read the image back from the chunks of `snapshotBytes`' output, in slices (see slices.ts);
- * `undefined` when `stop()` turned true between two slices. Throws `MalformedSnapshotError`.
+ * Read the image back from the chunks of `snapshotBytes`' output, in slices of `clock`
+ * (slices.ts); `undefined` when `stop()` turned true between two slices. Throws
+ * `MalformedSnapshotError`.
  */
 export async function readSnapshot<S>(
   parts: readonly Uint8Array[],
   stop: () => boolean,
+  clock = new SliceClock(),
 ): Promise<Image<S> | undefined> {
   const reader = new SnapshotReader<S>();
-  let slice = performance.now();
   for (const line of linesOf(parts)) {
     reader.line(line);
-    if (performance.now() - slice > SLICE_MS) {
-      await nextSlice();
+    if (clock.due()) {
+      await clock.next();
       if (stop()) return undefined;
-      slice = performance.now();
     }
   }
   return reader.image();

@@ -32,7 +32,7 @@ import {
   snapshotBytes,
   snapshotFrames,
 } from './snapshot-transfer.js';
-import { SLICE_MS, nextSlice } from './slices.js';
+import { SLICE_MS, SliceClock, nextSlice } from './slices.js';
 import type { LocalReplica, Round } from './local-replica.js';
 import type { Acknowledgement } from './acknowledgement.js';
 import type { BootstrapGate } from './bootstrap-gate.js';
@@ -40,6 +40,12 @@ import type { DeliveryHold } from './delivery-hold.js';
 import type { EntryStream } from './entry-stream.js';
 import type { ReplicaSet } from './replica-set.js';
 import type { Timekeeper } from './timekeeper.js';
+
+/**
+ * The longest a summary fills its digest's cache at once, in the turn that asks for it
+ * (a delivery, where every replica of the process may do the same); the rest goes in slices.
+ */
+const INLINE_WARM_MS = 2;
 
 /** The parts of a replica a round drives. */
 export interface RoundParts<S, C, R> {
@@ -119,7 +125,7 @@ export class SyncRound<S, C, R> {
     const r = this.r;
     const round = r.round;
     if (round === undefined || r.closed) return;
-    if (r.hasState && !r.digestWarm(0)) {
+    if (r.hasState && !r.digestWarm(INLINE_WARM_MS)) {
       // The digest of a large state changed in many places since its last digest would stall
       // the event loop (about a second for a 100,000-key store just filled): fill its cache in
       // slices (slices.ts), then send. The summary is still built in one go, from the image of
@@ -312,22 +318,23 @@ export class SyncRound<S, C, R> {
     const image = r.image;
     const digest = r.digest();
     void (async () => {
-      const bytes = await snapshotBytes(image, () => r.closed);
+      const clock = new SliceClock();
+      const bytes = await snapshotBytes(image, () => r.closed, clock);
       if (bytes === undefined) return;
-      await nextSlice();
       r.log(
         `sending snapshot ${tag}: ${bytes.length} bytes in ${chunkCount(bytes.length, this.options.chunkSize)} chunks`,
       );
       await this.sendFrames(
         snapshotFrames(bytes, this.options.chunkSize, tag, digest, (k, b) => r.frame(k, b)),
+        clock,
       );
     })();
   }
 
-  private async sendFrames(frames: Iterable<Uint8Array>): Promise<void> {
-    // One send per chunk: a batch of several chunks could exceed the message limit. A chunk
-    // per slice (slices.ts): a whole snapshot's frames built, sent and delivered in one turn
-    // would stall the event loop (of every member, on the in-memory cluster).
+  private async sendFrames(frames: Iterable<Uint8Array>, clock: SliceClock): Promise<void> {
+    // One send per chunk: a batch of several chunks could exceed the message limit. Built
+    // and sent in slices (slices.ts): a whole snapshot's frames built, sent and delivered in
+    // one turn would stall the event loop (of every member, on the in-memory cluster).
     for (const f of frames) {
       if (this.r.closed) return;
       try {
@@ -336,7 +343,7 @@ export class SyncRound<S, C, R> {
         this.r.log(`snapshot send failed: ${String(e)}`);
         return;
       }
-      await nextSlice();
+      if (clock.due()) await clock.next();
     }
   }
 
@@ -405,15 +412,13 @@ export class SyncRound<S, C, R> {
   ): Promise<Image<S> | undefined> {
     const r = this.r;
     try {
-      // not in this turn: the last chunk's delivery has had its share of the event loop
-      await nextSlice();
-      if (r.closed) return undefined;
-      const image = await readSnapshot<S>(parts, () => r.closed);
+      const clock = new SliceClock();
+      const image = await readSnapshot<S>(parts, () => r.closed, clock);
       if (image === undefined) return undefined;
-      do {
-        await nextSlice();
+      while (!warmDigest(image.state, clock.deadline)) {
+        await clock.next();
         if (r.closed) return undefined;
-      } while (!warmDigest(image.state, performance.now() + SLICE_MS));
+      }
       return image;
     } catch (e) {
       r.log(`snapshot ${tag} unusable: ${String(e)}`);
