@@ -22,6 +22,8 @@ export interface Transfer {
   readonly targets: ReadonlySet<string>;
   /** Chunks received so far, by position. */
   readonly parts: Uint8Array[];
+  /** A target reads the lines of the chunks in order while they arrive (see `SnapshotReceiver`). */
+  readonly receiver?: SnapshotReceiver<unknown>;
 }
 
 /** Bytes of lines encoded at once while writing a snapshot. */
@@ -159,4 +161,94 @@ export async function readSnapshot<S>(
     }
   }
   return reader.image();
+}
+
+/**
+ * Reads a snapshot's lines while its chunks arrive, in slices (slices.ts), so that a target
+ * has read most of a large snapshot by the time its last chunk comes (the transfer and the
+ * reading overlap). Chunks must be given in order; a gap makes it give up (`broken`), and the
+ * caller reads the chunks again from the start, or refuses them.
+ */
+export class SnapshotReceiver<S> {
+  private readonly reader = new SnapshotReader<S>();
+  private carry: Buffer[] = [];
+  private readonly queue: Uint8Array[] = [];
+  /** A `pump` is reading (`done` settles when it stops). */
+  private pumping = false;
+  private done: Promise<void> = Promise.resolve();
+  private failure: { error: unknown } | undefined;
+  private expected = 0;
+  private readonly clock = new SliceClock();
+
+  /** @param stop - true once the transfer is abandoned: reading stops at the next slice */
+  constructor(private readonly stop: () => boolean) {}
+
+  /** A chunk came out of order: the lines read are no use. */
+  get broken(): boolean {
+    return this.expected < 0;
+  }
+
+  /** Take chunk `i`; its complete lines are read from now on, a slice at a time. */
+  push(i: number, chunk: Uint8Array): void {
+    if (this.expected < 0) return;
+    if (i !== this.expected) {
+      this.expected = -1;
+      this.queue.length = 0;
+      return;
+    }
+    this.expected++;
+    this.queue.push(chunk);
+    if (!this.pumping) {
+      this.pumping = true;
+      this.done = this.pump();
+    }
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      while (this.queue.length > 0 && this.failure === undefined && this.expected >= 0) {
+        const part = this.queue.shift()!;
+        const p = Buffer.from(part.buffer, part.byteOffset, part.byteLength);
+        for (let at = 0; ;) {
+          const nl = p.indexOf(10, at);
+          if (nl < 0) {
+            if (at < p.length) this.carry.push(p.subarray(at));
+            break;
+          }
+          if (this.carry.length === 0) this.reader.line(p.toString('utf8', at, nl));
+          else {
+            this.reader.line(Buffer.concat([...this.carry, p.subarray(at, nl)]).toString('utf8'));
+            this.carry = [];
+          }
+          at = nl + 1;
+          if (this.clock.due()) {
+            await this.clock.next();
+            if (this.stop()) return;
+          }
+        }
+      }
+    } catch (e) {
+      this.failure = { error: e };
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /**
+   * After the last chunk: the image, once every line is read (`undefined` when stopped).
+   * Throws what a malformed line threw (`MalformedSnapshotError`).
+   */
+  async image(): Promise<Image<S> | undefined> {
+    while (this.pumping) await this.done;
+    if (this.stop()) return undefined;
+    if (this.failure !== undefined) throw this.failure.error;
+    if (this.carry.length > 0) this.reader.line(Buffer.concat(this.carry).toString('utf8'));
+    this.carry = [];
+    return this.reader.image();
+  }
+
+  /** The slice clock the reading left off with (the caller's next work goes on from it). */
+  get sliceClock(): SliceClock {
+    return this.clock;
+  }
 }

@@ -31,6 +31,8 @@ import {
   readSnapshot,
   snapshotBytes,
   snapshotFrames,
+  SnapshotReceiver,
+  type Transfer,
 } from './snapshot-transfer.js';
 import { SLICE_MS, SliceClock, nextSlice } from './slices.js';
 import type { LocalReplica, Round } from './local-replica.js';
@@ -298,7 +300,17 @@ export class SyncRound<S, C, R> {
           this.parts.replicaSet.leaveLineage();
           this.parts.acks.stateReplaced();
         }
-        round.transfer = { tag, leader: d.leader!.key, targets, parts: [] };
+        const receiving = me !== undefined && targets.has(me);
+        const transfer: Transfer = {
+          tag,
+          leader: d.leader!.key,
+          targets,
+          parts: [],
+          ...(receiving
+            ? { receiver: new SnapshotReceiver(() => r.closed || round.transfer !== transfer) }
+            : {}),
+        };
+        round.transfer = transfer;
         round.done = false;
         r.update();
         if (me === undefined || !r.participates(d)) return;
@@ -356,7 +368,11 @@ export class SyncRound<S, C, R> {
     if (h.tag !== t.tag || memberKey(sender) !== t.leader) return;
     if (r.tracing) r.log(`chunk ${h.i + 1}/${h.n} of ${h.tag}`);
     const me = r.selfKey() ?? '';
-    if (t.targets.has(me)) t.parts[h.i] = bytes.slice();
+    if (t.targets.has(me)) {
+      const chunk = bytes.slice();
+      t.parts[h.i] = chunk;
+      t.receiver?.push(h.i, chunk);
+    }
     if (h.i !== h.n - 1) return;
     if (!t.targets.has(me)) {
       this.finish(round, round.decision!);
@@ -374,7 +390,7 @@ export class SyncRound<S, C, R> {
     // the round finishes at this point of the stream, as everywhere else.
     const hold = this.parts.hold;
     hold.hold();
-    void this.receiveSnapshot(t.parts, t.tag)
+    void this.receiveSnapshot(t)
       .then(
         (image) => {
           if (r.closed) return;
@@ -406,22 +422,24 @@ export class SyncRound<S, C, R> {
    * The image of a snapshot's bytes, built and its digest cache filled in slices of at most
    * `SLICE_MS`; `undefined` when the bytes are malformed or the replica closed meanwhile.
    */
-  private async receiveSnapshot(
-    parts: readonly Uint8Array[],
-    tag: string,
-  ): Promise<Image<S> | undefined> {
+  private async receiveSnapshot(t: Transfer): Promise<Image<S> | undefined> {
     const r = this.r;
     try {
-      const clock = new SliceClock();
-      const image = await readSnapshot<S>(parts, () => r.closed, clock);
-      if (image === undefined) return undefined;
+      // read while the chunks came, unless they came out of order (then from the start)
+      const receiver = t.receiver !== undefined && !t.receiver.broken ? t.receiver : undefined;
+      const clock = receiver?.sliceClock ?? new SliceClock();
+      const image =
+        receiver !== undefined
+          ? ((await receiver.image()) as Image<S> | undefined)
+          : await readSnapshot<S>(t.parts, () => r.closed, clock);
+      if (image === undefined || r.closed) return undefined;
       while (!warmDigest(image.state, clock.deadline)) {
         await clock.next();
         if (r.closed) return undefined;
       }
       return image;
     } catch (e) {
-      r.log(`snapshot ${tag} unusable: ${String(e)}`);
+      r.log(`snapshot ${t.tag} unusable: ${String(e)}`);
       return undefined;
     }
   }

@@ -8,7 +8,7 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { MalformedSnapshotError, SnapshotReader, snapshotLines } from '../src/snapshot-text.js';
 import { PIECE_MEMBERS, jsonPieces, membersLeft } from '../src/json-pieces.js';
-import { readSnapshot, snapshotBytes } from '../src/snapshot-transfer.js';
+import { SnapshotReceiver, readSnapshot, snapshotBytes } from '../src/snapshot-transfer.js';
 import { imageDigest, serializeImage, parseImage, type Image } from '../src/image.js';
 import { DEFAULT_LIMITS, emptyMap, reduceTxn, type MapOp } from '../src/map/state.js';
 import { DeliveryHold } from '../src/delivery-hold.js';
@@ -69,6 +69,36 @@ describe('snapshot-text.ts', () => {
     const back = await readSnapshot<typeof state>(parts, () => false);
     expect(serializeImage(back!)).toBe(serializeImage(image));
     expect(imageDigest(back!)).toBe(imageDigest(image));
+  });
+
+  it('reads while the chunks arrive, gives up on a chunk out of order, and throws on a bad line', async () => {
+    const image = imageOf(store(5000));
+    const all = Buffer.concat((await snapshotBytes(image, () => false))!.blocks);
+    const cuts = [0, 5, 60_000, 60_001, 200_000, all.length];
+    const chunks = cuts.slice(1).map((end, i) => all.subarray(cuts[i], end));
+    const receiver = new SnapshotReceiver<typeof image.state>(() => false);
+    for (const [i, c] of chunks.entries()) {
+      receiver.push(i, c);
+      // a turn between chunks, as deliveries come
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(receiver.broken).toBe(false);
+    const back = await receiver.image();
+    expect(serializeImage(back!)).toBe(serializeImage(image));
+    expect(imageDigest(back!)).toBe(imageDigest(image));
+
+    const gap = new SnapshotReceiver(() => false);
+    gap.push(0, chunks[0]!);
+    gap.push(2, chunks[2]!);
+    expect(gap.broken).toBe(true);
+
+    const bad = new SnapshotReceiver(() => false);
+    bad.push(0, Buffer.from('{"epoch":1}\n'));
+    await expect(bad.image()).rejects.toBeInstanceOf(MalformedSnapshotError);
+
+    const stopped = new SnapshotReceiver(() => true);
+    stopped.push(0, all);
+    expect(await stopped.image()).toBeUndefined();
   });
 
   it('skips undefined and function members as JSON does, and keeps a member named __proto__', () => {
