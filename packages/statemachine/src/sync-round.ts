@@ -329,9 +329,12 @@ export class SyncRound<S, C, R> {
     const r = this.r;
     const image = r.image;
     const digest = r.digest();
+    // A later decision of the round (a late summary) replaces this transfer: its receivers
+    // ignore this tag from then on, so stop writing and sending it.
+    const stale = (): boolean => r.closed || r.round?.transfer?.tag !== tag;
     void (async () => {
       const clock = new SliceClock();
-      const bytes = await snapshotBytes(image, () => r.closed, clock);
+      const bytes = await snapshotBytes(image, stale, clock);
       if (bytes === undefined) return;
       r.log(
         `sending snapshot ${tag}: ${bytes.length} bytes in ${chunkCount(bytes.length, this.options.chunkSize)} chunks`,
@@ -339,16 +342,24 @@ export class SyncRound<S, C, R> {
       await this.sendFrames(
         snapshotFrames(bytes, this.options.chunkSize, tag, digest, (k, b) => r.frame(k, b)),
         clock,
+        stale,
       );
     })();
   }
 
-  private async sendFrames(frames: Iterable<Uint8Array>, clock: SliceClock): Promise<void> {
+  private async sendFrames(
+    frames: Iterable<Uint8Array>,
+    clock: SliceClock,
+    stale: () => boolean,
+  ): Promise<void> {
     // One send per chunk: a batch of several chunks could exceed the message limit. Built
     // and sent in slices (slices.ts): a whole snapshot's frames built, sent and delivered in
     // one turn would stall the event loop (of every member, on the in-memory cluster).
     for (const f of frames) {
-      if (this.r.closed) return;
+      if (stale()) {
+        this.r.log('snapshot not sent further: closed, or replaced by a later decision');
+        return;
+      }
       try {
         await this.r.group.send(f);
       } catch (e) {
