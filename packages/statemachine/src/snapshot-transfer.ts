@@ -60,7 +60,7 @@ export async function snapshotBytes(
     pending.push(line, '\n');
     size += line.length + 1;
     if (size >= ENCODE_BYTES) flush();
-    if (clock.due()) {
+    if (clock.due(line.length + 1)) {
       await clock.next();
       if (stop()) return undefined;
     }
@@ -155,7 +155,7 @@ export async function readSnapshot<S>(
   const reader = new SnapshotReader<S>();
   for (const line of linesOf(parts)) {
     reader.line(line);
-    if (clock.due()) {
+    if (clock.due(line.length + 1)) {
       await clock.next();
       if (stop()) return undefined;
     }
@@ -220,8 +220,9 @@ export class SnapshotReceiver<S> {
             this.reader.line(Buffer.concat([...this.carry, p.subarray(at, nl)]).toString('utf8'));
             this.carry = [];
           }
+          const work = nl + 1 - at;
           at = nl + 1;
-          if (this.clock.due()) {
+          if (this.clock.due(work)) {
             await this.clock.next();
             if (this.stop()) return;
           }

@@ -34,7 +34,7 @@ import {
   SnapshotReceiver,
   type Transfer,
 } from './snapshot-transfer.js';
-import { SLICE_MS, SliceClock, nextSlice } from './slices.js';
+import { SLICE_MIN_WORK, SLICE_MS, SliceClock, nextSlice } from './slices.js';
 import type { LocalReplica, Round } from './local-replica.js';
 import type { Acknowledgement } from './acknowledgement.js';
 import type { BootstrapGate } from './bootstrap-gate.js';
@@ -44,10 +44,11 @@ import type { ReplicaSet } from './replica-set.js';
 import type { Timekeeper } from './timekeeper.js';
 
 /**
- * The longest a summary fills its digest's cache at once, in the turn that asks for it
- * (a delivery, where every replica of the process may do the same); the rest goes in slices.
+ * The longest a summary fills its digest's cache at once, in the turn that asks for it; the
+ * rest goes in slices. Small states are digested at once (so the seeded tests' order of events
+ * does not depend on the machine's load).
  */
-const INLINE_WARM_MS = 2;
+const INLINE_WARM_MS = SLICE_MS;
 
 /** The parts of a replica a round drives. */
 export interface RoundParts<S, C, R> {
@@ -366,7 +367,7 @@ export class SyncRound<S, C, R> {
         this.r.log(`snapshot send failed: ${String(e)}`);
         return;
       }
-      if (clock.due()) await clock.next();
+      if (clock.due(f.length)) await clock.next();
     }
   }
 
@@ -444,7 +445,9 @@ export class SyncRound<S, C, R> {
           ? ((await receiver.image()) as Image<S> | undefined)
           : await readSnapshot<S>(t.parts, () => r.closed, clock);
       if (image === undefined || r.closed) return undefined;
-      while (!warmDigest(image.state, clock.deadline)) {
+      // a small snapshot (one slice's work) is digested at once, whatever the clock says
+      const small = t.parts.reduce((a, p) => a + p.length, 0) < SLICE_MIN_WORK;
+      while (!warmDigest(image.state, small ? Infinity : clock.deadline)) {
         await clock.next();
         if (r.closed) return undefined;
       }
