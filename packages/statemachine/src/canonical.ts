@@ -108,6 +108,44 @@ function definedKeys(obj: Record<string, unknown>): string[] {
   return sorted ? keys : keys.sort();
 }
 
+/**
+ * The members of a small object in canonical order, as `[JSON of the key + ':', key]` pairs,
+ * remembered for the last few key lists seen (objects built by the same code list the same
+ * keys in the same order: the store's entries, a machine's records), so that such an object
+ * costs neither a sort nor quoting its keys again. `undefined` and function members are
+ * still skipped by the caller.
+ */
+interface Shape {
+  readonly keys: readonly string[];
+  /** Positions in `keys`, in sorted key order. */
+  readonly order: readonly number[];
+  /** `JSON.stringify(key) + ':'`, by position in `keys`. */
+  readonly quoted: readonly string[];
+}
+
+/** A few shapes, most recent first (see `Shape`). */
+const shapes: Shape[] = [];
+const SHAPES = 4;
+/** Objects with more keys than this are not remembered as a shape. */
+const SHAPE_KEYS = 12;
+
+function shapeOf(all: readonly string[]): Shape | undefined {
+  if (all.length > SHAPE_KEYS) return undefined;
+  for (let s = 0; s < shapes.length; s++) {
+    const sh = shapes[s]!;
+    const k = sh.keys;
+    if (k.length !== all.length) continue;
+    let same = true;
+    for (let i = 0; same && i < k.length; i++) same = k[i] === all[i];
+    if (same) return sh;
+  }
+  const order = all.map((_, i) => i).sort((a, b) => (all[a]! < all[b]! ? -1 : 1));
+  const sh: Shape = { keys: all, order, quoted: all.map((k) => JSON.stringify(k) + ':') };
+  shapes.unshift(sh);
+  if (shapes.length > SHAPES) shapes.pop();
+  return sh;
+}
+
 /** `<digest>` of a large object or array, computed once per object (see `cache`). */
 function summary(value: object): string {
   let h = cache.get(value);
@@ -152,6 +190,21 @@ function merkleText(value: unknown, top: boolean): string {
     return s + ']';
   }
   const obj = value as Record<string, unknown>;
+  const all = Object.keys(obj);
+  const shape = all.length < SUMMARIZE_AT ? shapeOf(all) : undefined;
+  if (shape !== undefined) {
+    // fewer than 16 keys: never summarised below the top
+    let s = '{';
+    let first = true;
+    for (let i = 0; i < shape.order.length; i++) {
+      const at = shape.order[i]!;
+      const v = obj[all[at]!];
+      if (v === undefined || typeof v === 'function') continue;
+      s += (first ? shape.quoted[at]! : ',' + shape.quoted[at]!) + merkleText(v, false);
+      first = false;
+    }
+    return s + '}';
+  }
   const keys = definedKeys(obj);
   if (!top && keys.length >= SUMMARIZE_AT) return summary(value);
   let s = '{';
@@ -166,9 +219,11 @@ function merkleText(value: unknown, top: boolean): string {
 /** Whether `value` is digested on its own when below the top (see `digestOf`). */
 function isLarge(value: object): boolean {
   if (Array.isArray(value)) return value.length >= SUMMARIZE_AT;
+  // counted with for-in (no array of keys: this runs for every small object of a state)
   let n = 0;
   const obj = value as Record<string, unknown>;
-  for (const k of Object.keys(obj)) {
+  for (const k in obj) {
+    if (!Object.hasOwn(obj, k)) continue;
     const v = obj[k];
     if (v !== undefined && typeof v !== 'function' && ++n >= SUMMARIZE_AT) return true;
   }
@@ -189,15 +244,20 @@ export function warmDigest(value: unknown, deadline: number): boolean {
   return warm(value, deadline, true);
 }
 
+/** `warm` of a member: only objects and arrays have anything to fill. */
+function warmMember(value: unknown, deadline: number): boolean {
+  return value === null || typeof value !== 'object' || warm(value, deadline, false);
+}
+
 function warm(value: unknown, deadline: number, top: boolean): boolean {
   if (value === null || typeof value !== 'object' || cache.has(value)) return true;
   const large = isLarge(value);
   if (!top && !large) return true;
-  const members = Array.isArray(value)
-    ? (value as unknown[])
-    : Object.values(value as Record<string, unknown>);
-  for (const m of members) {
-    if (!warm(m, deadline, false)) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!warmMember(value[i], deadline)) return false;
+  } else {
+    const obj = value as Record<string, unknown>;
+    for (const k in obj) if (Object.hasOwn(obj, k) && !warmMember(obj[k], deadline)) return false;
   }
   if (large) {
     summary(value);

@@ -35,8 +35,12 @@ export class GroupEvents<S, C, R> {
     private readonly p: RoutedParts<S, C, R>,
   ) {}
 
-  /** A confchg of our group. */
+  /** A confchg of our group (waits while a snapshot is applied: delivery-hold.ts). */
   onMembership(e: MembershipEvent): void {
+    this.p.hold.run(() => this.membership(e));
+  }
+
+  private membership(e: MembershipEvent): void {
     const r = this.r;
     if (r.closed) return;
     const me = r.selfKey();
@@ -56,6 +60,10 @@ export class GroupEvents<S, C, R> {
 
   /** A new totem ring (the ring id is part of the round key). */
   onTotem(e: TotemEvent): void {
+    this.p.hold.run(() => this.totem(e));
+  }
+
+  private totem(e: TotemEvent): void {
     const r = this.r;
     if (r.closed) return;
     const id = `${e.ringId.nodeid}.${e.ringId.seq}`;
@@ -66,6 +74,10 @@ export class GroupEvents<S, C, R> {
 
   /** The node's quorum changed. */
   onQuorum(e: QuorumEvent): void {
+    this.p.hold.run(() => this.quorum(e));
+  }
+
+  private quorum(e: QuorumEvent): void {
     const r = this.r;
     if (r.closed || e.quorate === r.quorum.local) return;
     r.quorum.local = e.quorate;
@@ -87,6 +99,10 @@ export class GroupEvents<S, C, R> {
    * it can neither throw out of a handler nor reach the replicated state.
    */
   onMessage(e: MessageEvent): void {
+    this.p.hold.run(() => this.message(e));
+  }
+
+  private message(e: MessageEvent): void {
     if (this.r.closed) return;
     try {
       this.handleMessage(e);

@@ -44,6 +44,8 @@ import { ReplicaSet } from './replica-set.js';
 import { SyncRound } from './sync-round.js';
 import { Timekeeper } from './timekeeper.js';
 import { GroupEvents } from './group-events.js';
+import { DeliveryHold } from './delivery-hold.js';
+import { DigestWarmer } from './digest-warmer.js';
 import type { OpenOptions } from './open-options.js';
 
 export type { OpenOptions } from './open-options.js';
@@ -77,6 +79,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   private readonly stream: EntryStream<S, C, R>;
   private readonly rounds: SyncRound<S, C, R>;
   private readonly groupEvents: GroupEvents<S, C, R>;
+  private readonly warmer: DigestWarmer<S, C, R>;
   private readonly commandIds = new CommandIds();
   private readonly unsubscribe: (() => void)[] = [];
   private readonly syncTimeout: number;
@@ -139,6 +142,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       replicaSet: this.replicaSet,
       timekeeper: this.timekeeper,
       gate: this.gate,
+      hold: new DeliveryHold(),
     };
     this.rounds = new SyncRound(r, parts, {
       syncTimeout: this.syncTimeout,
@@ -147,6 +151,8 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     });
     this.groupEvents = new GroupEvents(r, { ...parts, rounds: this.rounds });
     r.afterUpdate = () => this.timekeeper.scheduleTick();
+    this.warmer = new DigestWarmer(r);
+    this.warmer.start();
     r.resync = () => this.rounds.sendSummary();
     registerReplica(this, {
       inspect: () => ({ decisionQuorate: r.quorum.decided, hasState: r.hasState }),
@@ -471,6 +477,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     for (const u of this.unsubscribe) u();
     r.round?.closeTimer?.cancel();
     this.timekeeper.stop();
+    this.warmer.stop();
     const hadState = r.hasState;
     r.close(error);
     await r.journal?.close(hadState);

@@ -27,6 +27,8 @@ import type { Patch } from 'immer';
 import { v4 as uuidv4, validate as uuidValidate } from 'uuid';
 import { immer } from './immer.js';
 import { jsonMetaOf, parseImage, parseMeta, type Image, type ImageMeta } from './image.js';
+import { jsonPieces } from './json-pieces.js';
+import { SLICE_MS, nextSlice } from './slices.js';
 
 /** One persisted batch of changes: the image's metadata after it, and the state's patches. */
 export interface LogRecord extends ImageMeta {
@@ -34,8 +36,6 @@ export interface LogRecord extends ImageMeta {
   readonly patches: readonly Patch[];
 }
 
-/** How long (ms) serialising a snapshot may hold the event loop before it yields. */
-const SLICE_MS = 8;
 /** Bytes gathered before one write while writing a snapshot. */
 const WRITE_BYTES = 1 << 20;
 /** The log file grows in zero-filled steps of this many bytes (see the module comment). */
@@ -208,8 +208,8 @@ export class SnapshotStore {
 
   /**
    * Write `image` as the new snapshot (generation + 1) and start an empty log for it. The
-   * image is serialised in slices of at most ~8 ms of CPU; it must not be modified meanwhile
-   * (states are immutable).
+   * image is serialised in slices (slices.ts); it must not be modified meanwhile (states are
+   * immutable).
    */
   async save<S>(image: Image<S>): Promise<void> {
     const gen = this.gen + 1;
@@ -218,7 +218,7 @@ export class SnapshotStore {
       this.path,
       (function* () {
         yield `${meta.slice(0, -1)},"state":`;
-        yield* pieces(image.state);
+        yield* jsonPieces(image.state);
         yield '}';
       })(),
       this.tmp,
@@ -276,7 +276,7 @@ export class SnapshotStore {
           size = 0;
           slice = performance.now();
         } else if (performance.now() - slice > SLICE_MS) {
-          await new Promise<void>((r) => setImmediate(r));
+          await nextSlice();
           slice = performance.now();
         }
       }
@@ -301,55 +301,4 @@ export class SnapshotStore {
     await unlink(this.path).catch(() => undefined);
     await unlink(this.logPath).catch(() => undefined);
   }
-}
-
-/** Values with at most this many members in all (nested ones included) are serialised at once. */
-const PIECE_MEMBERS = 2048;
-
-function skipped(v: unknown): boolean {
-  return v === undefined || typeof v === 'function' || typeof v === 'symbol';
-}
-
-/** `budget` minus the members of `value`, nested ones included; stops below 0. */
-function membersLeft(value: unknown, budget: number): number {
-  if (value === null || typeof value !== 'object') return budget;
-  const values: unknown[] = Array.isArray(value) ? value : Object.values(value);
-  budget -= values.length;
-  for (let i = 0; i < values.length && budget >= 0; i++) budget = membersLeft(values[i], budget);
-  return budget;
-}
-
-/** `JSON.stringify(value)` in pieces (the same text once joined), for slicing. */
-function* pieces(value: unknown): Generator<string> {
-  if (
-    value === null ||
-    typeof value !== 'object' ||
-    'toJSON' in value ||
-    membersLeft(value, PIECE_MEMBERS) >= 0
-  ) {
-    yield JSON.stringify(value) ?? 'null';
-    return;
-  }
-  if (Array.isArray(value)) {
-    yield '[';
-    for (let i = 0; i < value.length; i++) {
-      if (i > 0) yield ',';
-      const v: unknown = value[i];
-      if (skipped(v)) yield 'null';
-      else yield* pieces(v);
-    }
-    yield ']';
-    return;
-  }
-  const obj = value as Record<string, unknown>;
-  yield '{';
-  let first = true;
-  for (const k of Object.keys(obj)) {
-    const v = obj[k];
-    if (skipped(v)) continue;
-    yield `${first ? '' : ','}${JSON.stringify(k)}:`;
-    first = false;
-    yield* pieces(v);
-  }
-  yield '}';
 }

@@ -23,17 +23,32 @@ import {
   type Decision,
   type Summary,
 } from './sync.js';
-import { parseImage, serializeImage } from './image.js';
-import { assembleChunks, snapshotFrames } from './snapshot-transfer.js';
+import type { Image } from './image.js';
+import { warmDigest } from './canonical.js';
+import {
+  chunkCount,
+  chunksComplete,
+  readSnapshot,
+  snapshotBytes,
+  snapshotFrames,
+  SnapshotReceiver,
+  type Transfer,
+} from './snapshot-transfer.js';
+import { SLICE_MIN_WORK, SLICE_MS, SliceClock, nextSlice } from './slices.js';
 import type { LocalReplica, Round } from './local-replica.js';
 import type { Acknowledgement } from './acknowledgement.js';
 import type { BootstrapGate } from './bootstrap-gate.js';
+import type { DeliveryHold } from './delivery-hold.js';
 import type { EntryStream } from './entry-stream.js';
 import type { ReplicaSet } from './replica-set.js';
 import type { Timekeeper } from './timekeeper.js';
 
-/** The longest a summary spends filling its digest's cache in one turn of the event loop (ms). */
-const WARM_SLICE_MS = 10;
+/**
+ * The longest a summary fills its digest's cache at once, in the turn that asks for it; the
+ * rest goes in slices. Small states are digested at once (so the seeded tests' order of events
+ * does not depend on the machine's load).
+ */
+const INLINE_WARM_MS = SLICE_MS;
 
 /** The parts of a replica a round drives. */
 export interface RoundParts<S, C, R> {
@@ -42,6 +57,8 @@ export interface RoundParts<S, C, R> {
   readonly replicaSet: ReplicaSet<S, C, R>;
   readonly timekeeper: Timekeeper<S, C, R>;
   readonly gate: BootstrapGate;
+  /** Group events wait here while a received snapshot is applied. */
+  readonly hold: DeliveryHold;
 }
 
 /** What a round needs to know of the machine's options. */
@@ -111,16 +128,14 @@ export class SyncRound<S, C, R> {
     const r = this.r;
     const round = r.round;
     if (round === undefined || r.closed) return;
-    if (r.hasState && !r.digestWarm(WARM_SLICE_MS)) {
+    if (r.hasState && !r.digestWarm(INLINE_WARM_MS)) {
       // The digest of a large state changed in many places since its last digest would stall
       // the event loop (about a second for a 100,000-key store just filled): fill its cache in
-      // slices, then send. The summary is still built in one go, from the image of that moment.
+      // slices (slices.ts), then send. The summary is still built in one go, from the image of
+      // that moment.
       if (!this.warming) {
         this.warming = true;
-        setImmediate(() => {
-          this.warming = false;
-          this.sendSummary();
-        });
+        void this.warmThenSend();
       }
       return;
     }
@@ -147,6 +162,14 @@ export class SyncRound<S, C, R> {
       time: r.clock.wallNow(),
     };
     r.sendQuiet(r.frame(Kind.summary, jsonBody(body)));
+  }
+
+  private async warmThenSend(): Promise<void> {
+    const r = this.r;
+    do await nextSlice();
+    while (!r.closed && r.hasState && !r.digestWarm(SLICE_MS));
+    this.warming = false;
+    this.sendSummary();
   }
 
   /** A member's summary. */
@@ -278,7 +301,17 @@ export class SyncRound<S, C, R> {
           this.parts.replicaSet.leaveLineage();
           this.parts.acks.stateReplaced();
         }
-        round.transfer = { tag, leader: d.leader!.key, targets, parts: [] };
+        const receiving = me !== undefined && targets.has(me);
+        const transfer: Transfer = {
+          tag,
+          leader: d.leader!.key,
+          targets,
+          parts: [],
+          ...(receiving
+            ? { receiver: new SnapshotReceiver(() => r.closed || round.transfer !== transfer) }
+            : {}),
+        };
+        round.transfer = transfer;
         round.done = false;
         r.update();
         if (me === undefined || !r.participates(d)) return;
@@ -288,27 +321,53 @@ export class SyncRound<S, C, R> {
     }
   }
 
+  /**
+   * Send the image of this point of the stream to the round's targets: its lines are built in
+   * slices of at most `SLICE_MS` (the image is immutable, so the replica may go on meanwhile),
+   * then cut into chunks and sent.
+   */
   private sendSnapshot(tag: string): void {
     const r = this.r;
-    const bytes = new TextEncoder().encode(serializeImage(r.image));
+    const image = r.image;
     const digest = r.digest();
-    const frames = snapshotFrames(bytes, this.options.chunkSize, tag, digest, (k, b) =>
-      r.frame(k, b),
-    );
-    r.log(`sending snapshot ${tag}: ${bytes.length} bytes in ${frames.length} chunks`);
-    void this.sendFrames(frames);
+    // A later decision of the round (a late summary) replaces this transfer: its receivers
+    // ignore this tag from then on, so stop writing and sending it.
+    const stale = (): boolean => r.closed || r.round?.transfer?.tag !== tag;
+    void (async () => {
+      const clock = new SliceClock();
+      const bytes = await snapshotBytes(image, stale, clock);
+      if (bytes === undefined) return;
+      r.log(
+        `sending snapshot ${tag}: ${bytes.length} bytes in ${chunkCount(bytes.length, this.options.chunkSize)} chunks`,
+      );
+      await this.sendFrames(
+        snapshotFrames(bytes, this.options.chunkSize, tag, digest, (k, b) => r.frame(k, b)),
+        clock,
+        stale,
+      );
+    })();
   }
 
-  private async sendFrames(frames: Uint8Array[]): Promise<void> {
-    // one send per chunk: a batch of several chunks could exceed the message limit
+  private async sendFrames(
+    frames: Iterable<Uint8Array>,
+    clock: SliceClock,
+    stale: () => boolean,
+  ): Promise<void> {
+    // One send per chunk: a batch of several chunks could exceed the message limit. Built
+    // and sent in slices (slices.ts): a whole snapshot's frames built, sent and delivered in
+    // one turn would stall the event loop (of every member, on the in-memory cluster).
     for (const f of frames) {
-      if (this.r.closed) return;
+      if (stale()) {
+        this.r.log('snapshot not sent further: closed, or replaced by a later decision');
+        return;
+      }
       try {
         await this.r.group.send(f);
       } catch (e) {
         this.r.log(`snapshot send failed: ${String(e)}`);
         return;
       }
+      if (clock.due(f.length)) await clock.next();
     }
   }
 
@@ -321,33 +380,82 @@ export class SyncRound<S, C, R> {
     if (h.tag !== t.tag || memberKey(sender) !== t.leader) return;
     if (r.tracing) r.log(`chunk ${h.i + 1}/${h.n} of ${h.tag}`);
     const me = r.selfKey() ?? '';
-    if (t.targets.has(me)) t.parts[h.i] = bytes.slice();
-    if (h.i !== h.n - 1) return;
     if (t.targets.has(me)) {
-      const assembled = assembleChunks(t.parts, h.n);
-      if ('missing' in assembled) {
-        // Chunks were lost: only a partition cuts a sender's stream short, so a membership
-        // change follows and starts a new round. Never assemble what is there.
-        r.log(`snapshot ${t.tag} incomplete (${assembled.got} of ${h.n} chunks): refused`);
-        round.transfer = undefined;
-        return;
-      }
-      try {
-        r.image = parseImage<S>(new TextDecoder().decode(assembled.bytes));
-        r.hasState = true;
-        r.dirty = false;
-        this.parts.acks.setCommitted(0n, false);
-        const mine = r.digest();
-        if (mine !== h.digest) {
-          r.reportMismatch(mine, h.digest, sender, f.incarnation);
-          r.dirty = true;
-        }
-      } catch (e) {
-        r.log(`snapshot ${t.tag} unusable: ${String(e)}`);
-        r.dirty = true;
-      }
+      const chunk = bytes.slice();
+      t.parts[h.i] = chunk;
+      t.receiver?.push(h.i, chunk);
     }
-    this.finish(round, round.decision!);
+    if (h.i !== h.n - 1) return;
+    if (!t.targets.has(me)) {
+      this.finish(round, round.decision!);
+      return;
+    }
+    const got = chunksComplete(t.parts, h.n);
+    if ('missing' in got) {
+      // Chunks were lost: only a partition cuts a sender's stream short, so a membership
+      // change follows and starts a new round. Never read what is there.
+      r.log(`snapshot ${t.tag} incomplete (${got.got} of ${h.n} chunks): refused`);
+      round.transfer = undefined;
+      return;
+    }
+    // Built and digested in slices; the group's events wait meanwhile (delivery-hold.ts), so
+    // the round finishes at this point of the stream, as everywhere else.
+    const hold = this.parts.hold;
+    hold.hold();
+    void this.receiveSnapshot(t)
+      .then(
+        (image) => {
+          if (r.closed) return;
+          if (image === undefined) r.dirty = true;
+          else {
+            r.image = image;
+            r.hasState = true;
+            r.dirty = false;
+            this.parts.acks.setCommitted(0n, false);
+            const mine = r.digest();
+            if (mine !== h.digest) {
+              r.reportMismatch(mine, h.digest, sender, f.incarnation);
+              r.dirty = true;
+            }
+          }
+          this.finish(round, round.decision!);
+        },
+        (e: unknown) => {
+          // not expected (receiveSnapshot catches what a malformed snapshot throws)
+          r.log(`snapshot ${t.tag} failed: ${String(e)}`);
+          r.markDirty();
+          this.finish(round, round.decision!);
+        },
+      )
+      .finally(() => hold.release());
+  }
+
+  /**
+   * The image of a snapshot's bytes, built and its digest cache filled in slices of at most
+   * `SLICE_MS`; `undefined` when the bytes are malformed or the replica closed meanwhile.
+   */
+  private async receiveSnapshot(t: Transfer): Promise<Image<S> | undefined> {
+    const r = this.r;
+    try {
+      // read while the chunks came, unless they came out of order (then from the start)
+      const receiver = t.receiver !== undefined && !t.receiver.broken ? t.receiver : undefined;
+      const clock = receiver?.sliceClock ?? new SliceClock();
+      const image =
+        receiver !== undefined
+          ? ((await receiver.image()) as Image<S> | undefined)
+          : await readSnapshot<S>(t.parts, () => r.closed, clock);
+      if (image === undefined || r.closed) return undefined;
+      // a small snapshot (one slice's work) is digested at once, whatever the clock says
+      const small = t.parts.reduce((a, p) => a + p.length, 0) < SLICE_MIN_WORK;
+      while (!warmDigest(image.state, small ? Infinity : clock.deadline)) {
+        await clock.next();
+        if (r.closed) return undefined;
+      }
+      return image;
+    } catch (e) {
+      r.log(`snapshot ${t.tag} unusable: ${String(e)}`);
+      return undefined;
+    }
   }
 
   private finish(round: Round, d: Decision): void {

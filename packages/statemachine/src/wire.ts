@@ -43,8 +43,10 @@ export const MAGIC1 = 0x4b;
  * - 4: an `ack` of a persisting replica carries `d`, the index its disk holds (fdatasync'd),
  *   and `f: 1` when it runs `durability: 'fsync'`: then every member's `dispatch` waits for a
  *   majority of `Q` to hold the command on disk.
+ * - 5: a snapshot's bytes are lines (snapshot-text.ts), written and read back in slices,
+ *   instead of one JSON text of the whole image.
  */
-export const WIRE_VERSION = 4;
+export const WIRE_VERSION = 5;
 
 /**
  * The deepest nesting of arrays and objects a command body may have. Deeper bodies are

@@ -157,3 +157,39 @@ describe('digestOf: the cache by identity gives the plain digest', () => {
     expect(warmDigest({ a: 1 }, 0)).toBe(true);
   });
 });
+
+describe('digestOf: small objects of a remembered shape (canonical.ts, `Shape`)', () => {
+  /** Key names that sort differently from their insertion order, integer-like ones included. */
+  const names = ['value', 'revision', 'b', '10', '9', 'a', 'é', 'A', '__proto', 'z z', '', 'x"'];
+
+  it('digest as the reference whatever the key order, undefined and function members', () => {
+    const member = fc.oneof(
+      fc.integer(),
+      fc.string(),
+      fc.constant(undefined),
+      fc.constant(() => 1),
+      fc.dictionary(fc.constantFrom(...names), fc.integer(), { maxKeys: 4 }),
+    );
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.constantFrom(...names), { minLength: 1, maxLength: names.length }),
+        fc.array(member, { minLength: names.length, maxLength: names.length }),
+        fc.integer({ min: 1, max: 6 }),
+        (keys, values, copies) => {
+          // several objects of the same key list, then the same keys in another order: the
+          // second and later ones hit the remembered shape
+          const entries = keys.map((k, i): [string, unknown] => [k, values[i]]);
+          const objects = Array.from({ length: copies }, () => Object.fromEntries(entries));
+          const reversed: Record<string, unknown> = Object.fromEntries([...entries].reverse());
+          const expected = plainDigest(objects[0]);
+          for (const o of objects) expect(digestOf(o)).toBe(expected);
+          expect(digestOf(reversed)).toBe(expected);
+          // below the top too, inside a large array (digested on its own)
+          const list = Array.from({ length: 20 }, () => reversed);
+          expect(digestOf({ list })).toBe(plainDigest({ list }));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -3,7 +3,7 @@ import type { Patch } from 'immer';
 import { commitIndex } from '../src/acks.js';
 import { applyCommand, applyMembership, applyTick } from '../src/apply.js';
 import { tallyDigests } from '../src/digest-check.js';
-import { assembleChunks, snapshotFrames } from '../src/snapshot-transfer.js';
+import { chunkCount, chunksComplete, linesOf, snapshotFrames } from '../src/snapshot-transfer.js';
 import {
   decodeFrame,
   encodeFrame,
@@ -164,7 +164,7 @@ describe('digest-check.ts: tallyDigests', () => {
 });
 
 describe('snapshot-transfer.ts: chunks', () => {
-  it('cuts a snapshot into frames that assemble to the same bytes, and refuses a gap', () => {
+  it('cuts a snapshot into frames whose chunks hold the same bytes, and tells a gap', () => {
     const bytes = new Uint8Array(2500).map((_, i) => i % 251);
     const nameBytes = encodeName('m');
     const frame = (kind: KindValue, body: Uint8Array): Uint8Array =>
@@ -175,18 +175,34 @@ describe('snapshot-transfer.ts: chunks', () => {
         nameBytes,
         body,
       });
-    const frames = snapshotFrames(bytes, 1000, 't#1', 'dg', frame);
+    // encoded in blocks whose ends are not the chunks' ends
+    const blocks = [bytes.subarray(0, 700), bytes.subarray(700, 701), bytes.subarray(701)];
+    const frames = [...snapshotFrames({ blocks, length: 2500 }, 1000, 't#1', 'dg', frame)];
     expect(frames.length).toBe(3);
+    expect(chunkCount(2500, 1000)).toBe(3);
     const parts = frames.map((f) => parseChunkBody(decodeFrame(f)!.body)!);
     expect(parts.map((p) => p.header.i)).toEqual([0, 1, 2]);
-    const whole = assembleChunks(
-      parts.map((p) => p.bytes),
-      3,
-    );
-    expect('bytes' in whole && [...whole.bytes]).toEqual([...bytes]);
-    expect(assembleChunks([parts[0]!.bytes, undefined, parts[2]!.bytes], 3)).toEqual({
+    expect(parts.every((p) => p.header.n === 3 && p.header.digest === 'dg')).toBe(true);
+    expect(parts.flatMap((p) => [...p.bytes])).toEqual([...bytes]);
+    expect(
+      chunksComplete(
+        parts.map((p) => p.bytes),
+        3,
+      ),
+    ).toEqual({ complete: true });
+    expect(chunksComplete([parts[0]!.bytes, undefined, parts[2]!.bytes], 3)).toEqual({
       missing: true,
       got: 2,
     });
+    expect(chunksComplete([parts[0]!.bytes], 3)).toEqual({ missing: true, got: 1 });
+  });
+
+  it('reads lines across chunk ends, a UTF-8 character cut in two included', () => {
+    const text = 'first line\nsecond é line\n\nlast\n';
+    const bytes = Buffer.from(text, 'utf8');
+    const cut = bytes.indexOf(0xc3) + 1; // inside the two bytes of 'é'
+    const parts = [bytes.subarray(0, 3), bytes.subarray(3, cut), bytes.subarray(cut)];
+    expect([...linesOf(parts)]).toEqual(['first line', 'second é line', '', 'last']);
+    expect([...linesOf([Buffer.from('no newline')])]).toEqual(['no newline']);
   });
 });
