@@ -94,6 +94,19 @@ export class StoreFullError extends CpgError {
   }
 }
 
+/**
+ * A write of the local state to the data directory failed (disk full, an I/O error, permission
+ * denied; the file system's error is the `cause`). Not thrown by a call: a machine emits it as
+ * a `persist-failed` event. The replica keeps running from memory and its next write (the next
+ * change, or a retry within a second) writes a whole snapshot; until one succeeds, what it
+ * applied since its last good write is not on its disk (`outcome` `'unknown'`), and with
+ * `durability: 'fsync'` its disk does not count toward acknowledging writes.
+ */
+export class PersistFailedError extends CpgError {
+  override name = 'PersistFailedError';
+  override readonly code: string = 'CPGKIT_PERSIST_FAILED';
+}
+
 /** A key the store cannot hold (`__proto__`: it would change an object's prototype, not store a key). */
 export class InvalidKeyError extends CpgError {
   override name = 'InvalidKeyError';

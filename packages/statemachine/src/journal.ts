@@ -31,12 +31,19 @@ export interface JournalSchedule<S> {
    * when the image is on disk, `false` when the write failed.
    */
   starting?(image: Image<S>): (ok: boolean) => void;
+  /** The write of `image` failed with `error` (after `starting`'s function was told). */
+  failed?(image: Image<S>, error: unknown): void;
 }
+
+/** A failed write is tried again after this long (ms) if nothing else wrote meanwhile. */
+export const RETRY_FAILED_WRITE_MS = 1000;
 
 /** The persisted history of one replica (see `SnapshotStore` for the files). */
 export class Journal<S> {
   private pending: Patch[] = [];
   private timer: TimerHandle | undefined;
+  /** Tries a failed write again (see `RETRY_FAILED_WRITE_MS`). */
+  private retry: TimerHandle | undefined;
   /** The queue of writes: each starts once the previous one is done. */
   private writing: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -99,6 +106,8 @@ export class Journal<S> {
       } catch (e) {
         this.running = false;
         ended?.(false);
+        s.failed?.(image, e);
+        this.retryLater();
         throw e;
       }
       this.running = false;
@@ -106,6 +115,16 @@ export class Journal<S> {
     });
     this.writing = step.catch((e: unknown) => s.log(`persist failed: ${String(e)}`));
     return step;
+  }
+
+  /** After a failed write: write again soon, unless a write is due anyway or we stopped. */
+  private retryLater(): void {
+    const s = this.schedule!;
+    if (this.stopped || this.retry !== undefined) return;
+    this.retry = s.clock.setTimeout(() => {
+      this.retry = undefined;
+      if (!this.stopped && !this.queued) this.now().catch(() => undefined);
+    }, Math.max(s.delay, RETRY_FAILED_WRITE_MS));
   }
 
   /**
@@ -116,6 +135,8 @@ export class Journal<S> {
     this.stopped = true;
     this.timer?.cancel();
     this.timer = undefined;
+    this.retry?.cancel();
+    this.retry = undefined;
     if (last) await this.now().catch(() => undefined);
     await this.writing;
     await this.store.close().catch(() => undefined);

@@ -143,6 +143,11 @@ export type MachineEvent =
    * strict majority of `Q` (a quorate round finished with it, or acks said so).
    */
   | { readonly type: 'commit'; readonly index: bigint }
+  /**
+   * A write to the data directory failed (see `PersistFailedError`); `index` is the entry the
+   * write was to hold. Emitted once per failed write.
+   */
+  | { readonly type: 'persist-failed'; readonly index: bigint; readonly error: Error }
   | { readonly type: 'closed'; readonly error?: Error };
 
 /** Options for `dispatch`. */

@@ -13,8 +13,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryCluster } from '@cpgkit/core/testing';
-import { ReplicatedMap, ReplicatedStateMachine } from '../src/index.js';
+import {
+  PersistFailedError,
+  ReplicatedMap,
+  ReplicatedStateMachine,
+  type MachineEvent,
+} from '../src/index.js';
 import { DiskProgress, type Durability } from '../src/durability.js';
+import { RETRY_FAILED_WRITE_MS } from '../src/journal.js';
 import { SnapshotStore } from '../src/persistence.js';
 import { Kind } from '../src/wire.js';
 import { counter, type Counter, type CounterCmd } from './helpers.js';
@@ -24,6 +30,8 @@ type SM = ReplicatedStateMachine<Counter, CounterCmd, number>;
 /** The data directories' disks: frozen ones hold writes back; a power cut drops them. */
 class Disks {
   private readonly frozen = new Map<string, (() => void)[]>();
+  /** Directories whose writes fail (a full disk). */
+  readonly full = new Set<string>();
   /** Stores opened before the last power cut: their writes never reach the files. */
   private readonly dead = new WeakSet<SnapshotStore>();
   private readonly alive = new Set<SnapshotStore>();
@@ -78,6 +86,8 @@ class Disks {
     const waiting = this.frozen.get(store.dir);
     if (waiting !== undefined) await new Promise<void>((r) => waiting.push(r));
     if (this.dead.has(store)) throw new Error('EIO: the power is off');
+    if (this.full.has(store.dir))
+      throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
   }
 }
 
@@ -138,6 +148,37 @@ async function openThree(cluster: MemoryCluster, durability: Durability): Promis
 }
 
 describe("durability: 'fsync'", () => {
+  it('a full disk: a typed persist-failed event, the others still acknowledge, the write is retried', async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 57 });
+    const [a, b] = await openThree(cluster, 'fsync');
+    const failed: Extract<MachineEvent, { type: 'persist-failed' }>[] = [];
+    a!.on('persist-failed', (e) => failed.push(e));
+    disks.full.add(dataDir(1));
+    const t = track(a!.dispatch({ add: 1 }));
+    // b's and c's disks make the majority: a's own failure does not hold the write back
+    await run(cluster, () => t.done && failed.length > 0);
+    expect(t).toEqual({ done: true, failed: false });
+    expect(failed[0]!.index).toBe(a!.index);
+    expect(failed[0]!.error).toBeInstanceOf(PersistFailedError);
+    expect(failed[0]!.error).toMatchObject({
+      code: 'CPGKIT_PERSIST_FAILED',
+      outcome: 'unknown',
+      cause: { code: 'ENOSPC' },
+    });
+    expect(failed[0]!.error.message).toContain(dataDir(1));
+    // room again: the replica writes again by itself (no new command), within about a second
+    disks.full.delete(dataDir(1));
+    const writes = disks.writes.get(dataDir(1)) ?? 0;
+    // (run() fires only timers due within 200 virtual ms: let the retry's come first)
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: RETRY_FAILED_WRITE_MS + 100 });
+    await run(cluster, () => (disks.writes.get(dataDir(1)) ?? 0) > writes);
+    expect(disks.writes.get(dataDir(1)) ?? 0).toBeGreaterThan(writes);
+    await a!.close();
+    const again = await open(cluster, 1, 'fsync');
+    await run(cluster, () => again.status === 'ready');
+    expect([again.state.n, b!.state.n]).toEqual([1, 1]);
+  });
+
   it('a dispatch does not resolve until a majority of Q has the command on disk', async () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 51 });
     const [a, b, c] = await openThree(cluster, 'fsync');

@@ -98,6 +98,12 @@ function logMachine(r: Replicas, label: MachineLabel, log: Logger): () => void {
           `${label}: ${e.quorate ? 'quorum regained' : 'quorum lost'}`,
         );
         break;
+      case 'persist-failed':
+        log.error(
+          { event: 'persist-failed', machine: label, index: e.index.toString(), err: e.error },
+          `${label}: ${e.error.message} (going on from memory, retrying)`,
+        );
+        break;
       case 'mismatch':
         log.warn(
           {

@@ -17,6 +17,7 @@ export const METRIC_NAMES = [
   'cpgkit_command_latency_seconds',
   'cpgkit_digest_mismatches_total',
   'cpgkit_foreign_messages_total',
+  'cpgkit_persist_failures_total',
   'cpgkit_send_queue_messages',
   'cpgkit_send_queue_bytes',
   'cpgkit_quorate',
@@ -75,6 +76,12 @@ export function agentMetrics(agent: Agent): Registry {
   const foreign = new Counter({
     name: 'cpgkit_foreign_messages_total',
     help: 'Messages in the group that were not this machine format (skipped)',
+    labelNames,
+    registers: [register],
+  });
+  const persistFailures = new Counter({
+    name: 'cpgkit_persist_failures_total',
+    help: 'Failed writes of the replica to its data directory (disk full, I/O error); it retries',
     labelNames,
     registers: [register],
   });
@@ -179,6 +186,9 @@ export function agentMetrics(agent: Agent): Registry {
             break;
           case 'mismatch':
             mismatches.inc({ machine });
+            break;
+          case 'persist-failed':
+            persistFailures.inc({ machine });
             break;
           case 'foreign':
             if (e.delta > 0) foreign.inc({ machine }, e.delta);

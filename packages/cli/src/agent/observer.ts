@@ -23,6 +23,8 @@ export type ObservedEvent =
   | { readonly type: 'applied'; readonly ok: boolean; readonly latencyMs: number }
   | { readonly type: 'quorum'; readonly quorate: boolean }
   | Extract<MachineEvent, { type: 'mismatch' }>
+  /** A write to the data directory failed (the replica goes on from memory and retries). */
+  | Extract<MachineEvent, { type: 'persist-failed' }>
   /** `delta` more foreign messages were skipped. */
   | { readonly type: 'foreign'; readonly delta: number; readonly count: number };
 
@@ -36,6 +38,8 @@ export interface MachineStats {
   failed: number;
   mismatches: number;
   foreign: number;
+  /** Failed writes to the data directory. */
+  persistFailures: number;
 }
 
 /** Observes one machine through its public events until `close()`. */
@@ -49,6 +53,7 @@ export class MachineObserver {
     failed: 0,
     mismatches: 0,
     foreign: 0,
+    persistFailures: 0,
   };
   readonly #listeners = new Set<(e: ObservedEvent) => void>();
   readonly #off: (() => void)[];
@@ -81,6 +86,10 @@ export class MachineObserver {
       machine.on('quorum', (e) => this.#emit({ type: 'quorum', quorate: e.quorate })),
       machine.on('mismatch', (e) => {
         this.stats.mismatches++;
+        this.#emit(e);
+      }),
+      machine.on('persist-failed', (e) => {
+        this.stats.persistFailures++;
         this.#emit(e);
       }),
       machine.on('foreign', (e) => {
