@@ -121,10 +121,13 @@ export class Journal<S> {
   private retryLater(): void {
     const s = this.schedule!;
     if (this.stopped || this.retry !== undefined) return;
-    this.retry = s.clock.setTimeout(() => {
-      this.retry = undefined;
-      if (!this.stopped && !this.queued) this.now().catch(() => undefined);
-    }, Math.max(s.delay, RETRY_FAILED_WRITE_MS));
+    this.retry = s.clock.setTimeout(
+      () => {
+        this.retry = undefined;
+        if (!this.stopped && !this.queued) this.now().catch(() => undefined);
+      },
+      Math.max(s.delay, RETRY_FAILED_WRITE_MS),
+    );
   }
 
   /**

@@ -20,7 +20,12 @@ import {
   type GroupTransport,
   type WaitOptions,
 } from '@cpgkit/core';
-import { MachineClosedError, NoQuorumError, PersistFailedError, ValueTooLargeError } from './errors.js';
+import {
+  MachineClosedError,
+  NoQuorumError,
+  PersistFailedError,
+  ValueTooLargeError,
+} from './errors.js';
 import type {
   DispatchOptions,
   Incarnation,
