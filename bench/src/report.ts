@@ -268,7 +268,7 @@ function goalTarget(c: GoalCheck): string {
     ? `≥ ${c.target}x`
     : c.kind === 'faster'
       ? `≥ ${c.target}x faster`
-      : `< ${c.target}x (a lower p99 than the peer's)`;
+      : `< ${c.target}x${c.target === 1 ? " (lower than the peer's)" : ''}`;
 }
 
 function goalMeasured(l: GoalLine): string {
