@@ -150,7 +150,7 @@ async function openThree(cluster: MemoryCluster, durability: Durability): Promis
 describe("durability: 'fsync'", () => {
   it('a full disk: a typed persist-failed event, the others still acknowledge, the write is retried', async () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 57 });
-    const [a, b] = await openThree(cluster, 'fsync');
+    const [a, b, c] = await openThree(cluster, 'fsync');
     const failed: Extract<MachineEvent, { type: 'persist-failed' }>[] = [];
     a!.on('persist-failed', (e) => failed.push(e));
     disks.full.add(dataDir(1));
@@ -177,6 +177,8 @@ describe("durability: 'fsync'", () => {
     const again = await open(cluster, 1, 'fsync');
     await run(cluster, () => again.status === 'ready');
     expect([again.state.n, b!.state.n]).toEqual([1, 1]);
+    // closed before the directory is removed (a replica left open may still be writing there)
+    await Promise.all([again.close(), b!.close(), c!.close()]);
   });
 
   it('a dispatch does not resolve until a majority of Q has the command on disk', async () => {
@@ -321,7 +323,9 @@ describe("durability: 'fsync'", () => {
     expect(ms.map((m) => m.state.n)).toEqual([20, 20, 20]);
     for (const n of [1, 2, 3]) {
       const writes = disks.writes.get(dataDir(n)) ?? 0;
-      expect(writes).toBeGreaterThanOrEqual(20); // one command at a time: one write each
+      // one command at a time: about one write each (a replica that the majority did not wait
+      // for may lag and, by group commit, take two in one write on a busy machine)
+      expect(writes).toBeGreaterThanOrEqual(10);
       expect(acks[n - 1]).toBeLessThanOrEqual(writes + 1);
     }
     expect(ms.map((m) => m.committedIndex)).toEqual(ms.map((m) => m.index));
