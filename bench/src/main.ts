@@ -2,6 +2,9 @@
  * `pnpm bench [--quick] [--only SECTIONS] [--systems cpgkit,etcd]`: cpgkit against plain libcpg
  * and etcd, side by side, in one run. Writes report.json, report.md and latency.svg to
  * bench/results/ (full runs) or bench/results/quick/ (quick runs, not committed).
+ * Past 500 lines: the run's order of sections and each row's wording live together here (the
+ * figures are measured in scenarios.ts, scale.ts and raw.ts); a next section should move the
+ * rows of a section into a file of its own.
  * @module
  */
 import { mkdtemp, rm } from 'node:fs/promises';

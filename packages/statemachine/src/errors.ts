@@ -105,6 +105,15 @@ export class StoreFullError extends CpgError {
 export class PersistFailedError extends CpgError {
   override name = 'PersistFailedError';
   override readonly code: string = 'CPGKIT_PERSIST_FAILED';
+
+  /** The write of the state at `index` to `dir` failed with `cause`. */
+  static writing(index: bigint, dir: string, cause: unknown): PersistFailedError {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    return new PersistFailedError(
+      `persist: writing the state at index ${index} to ${dir} failed: ${why}`,
+      { cause },
+    );
+  }
 }
 
 /** A key the store cannot hold (`__proto__`: it would change an object's prototype, not store a key). */

@@ -11,6 +11,7 @@ import type { Patch } from 'immer';
 import type { Clock, TimerHandle } from '@cpgkit/core';
 import { jsonMetaOf, metaOf, type Image } from './image.js';
 import type { SnapshotStore } from './persistence.js';
+import { PersistFailedError } from './errors.js';
 
 /** When a journal writes, and what: see `Journal.soon` and `Journal.now`. */
 export interface JournalSchedule<S> {
@@ -31,8 +32,8 @@ export interface JournalSchedule<S> {
    * when the image is on disk, `false` when the write failed.
    */
   starting?(image: Image<S>): (ok: boolean) => void;
-  /** The write of `image` failed with `error` (after `starting`'s function was told). */
-  failed?(image: Image<S>, error: unknown): void;
+  /** The write of the state at `index` failed (after `starting`'s function was told). */
+  failed?(index: bigint, error: PersistFailedError): void;
 }
 
 /** A failed write is tried again after this long (ms) if nothing else wrote meanwhile. */
@@ -106,7 +107,7 @@ export class Journal<S> {
       } catch (e) {
         this.running = false;
         ended?.(false);
-        s.failed?.(image, e);
+        s.failed?.(image.index, PersistFailedError.writing(image.index, this.store.dir, e));
         this.retryLater();
         throw e;
       }

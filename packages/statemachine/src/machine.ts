@@ -20,12 +20,7 @@ import {
   type GroupTransport,
   type WaitOptions,
 } from '@cpgkit/core';
-import {
-  MachineClosedError,
-  NoQuorumError,
-  PersistFailedError,
-  ValueTooLargeError,
-} from './errors.js';
+import { MachineClosedError, NoQuorumError, ValueTooLargeError } from './errors.js';
 import type {
   DispatchOptions,
   Incarnation,
@@ -132,15 +127,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
                   const w = this.acks.diskWriteStarts(image.index);
                   return (ok) => this.acks.diskWritten(w, ok);
                 },
-                failed: (image, e) =>
-                  r.events.emit({
-                    type: 'persist-failed',
-                    index: image.index,
-                    error: new PersistFailedError(
-                      `persist: writing the state at index ${image.index} to ${dataDir} failed: ${e instanceof Error ? e.message : String(e)}`,
-                      { cause: e },
-                    ),
-                  }),
+                failed: (index, error) => r.events.emit({ type: 'persist-failed', index, error }),
               }),
     });
     this.r = r;

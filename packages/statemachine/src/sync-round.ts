@@ -4,6 +4,9 @@
  * without silent ones) sync.ts decides, identically everywhere; the leader sends its snapshot
  * to the targets (snapshot-transfer.ts); the round finishes: `Q`, the epoch and the members
  * step are applied, queued entries follow. Late summaries decide the round again.
+ * Past 500 lines since wire version 5: a round's steps, read in order, now include driving a
+ * snapshot sent and read in slices (the text and the chunks are snapshot-text.ts and
+ * snapshot-transfer.ts); splitting the steps would scatter one protocol over several files.
  * @module
  */
 import type { MemberId } from '@cpgkit/core';
