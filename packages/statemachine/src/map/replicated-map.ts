@@ -35,6 +35,7 @@ import {
   type MapResult,
   type MapState,
 } from './state.js';
+import { WatchHistory } from './watch-history.js';
 
 /** One change of the store, as `watch` yields it. */
 export interface MapChange {
@@ -112,12 +113,8 @@ export class ReplicatedMap implements AsyncDisposable {
   readonly machine: ReplicatedStateMachine<MapState, MapCommand, MapResult>;
   /** The limits in force. */
   readonly limits: MapLimits;
-  /** The local history: `history[historyStart..]` (older items are dropped, in blocks). */
-  private readonly history: MapChange[] = [];
-  private historyStart = 0;
-  /** All changes with revision >= floor are in the history. */
-  private floor = Infinity;
-  private readonly historyLimit: number;
+  /** The local history of changes, for `watch({ fromRevision })`. */
+  private readonly history: WatchHistory<MapChange>;
   private readonly watchers = new Set<(c: MapChange) => void>();
   private lastState: MapState | undefined;
   /** Read barriers in flight: id -> the state at the barrier's place in the log, once applied. */
@@ -130,7 +127,7 @@ export class ReplicatedMap implements AsyncDisposable {
   ) {
     this.machine = machine;
     this.limits = limits;
-    this.historyLimit = historyLimit;
+    this.history = new WatchHistory<MapChange>(historyLimit);
     machine.subscribe((c) => this.onChange(c));
   }
 
@@ -369,23 +366,21 @@ export class ReplicatedMap implements AsyncDisposable {
   watch(prefix = '', options: WatchOptions = {}): AsyncIterableIterator<MapChange> {
     const buffer: MapChange[] = [];
     const from = options.fromRevision ?? -Infinity;
+    const keep = (c: MapChange): boolean => c.revision >= from && c.key.startsWith(prefix);
     if (options.fromRevision !== undefined) {
-      if (from < this.floor && from <= this.revision) {
+      const floor = this.history.floor;
+      if (from < floor && from <= this.revision) {
+        const oldest = floor === Infinity ? this.revision + 1 : floor;
         throw new HistoryCompactedError(
-          `revision ${from} is older than the local history (oldest ${this.floor === Infinity ? this.revision + 1 : this.floor})`,
-          this.floor === Infinity ? this.revision + 1 : this.floor,
+          `revision ${from} is older than the local history (oldest ${oldest})`,
+          oldest,
         );
       }
-      for (let i = this.historyStart; i < this.history.length; i++) {
-        const c = this.history[i]!;
-        if (c.revision >= from && c.key.startsWith(prefix)) buffer.push(frozen(c));
-      }
+      for (const c of this.history.since(keep)) buffer.push(frozen(c));
     }
     return subscriptionIterator<MapChange>(
       (push, end) => {
-        const watcher = (c: MapChange): void => {
-          if (c.revision >= from && c.key.startsWith(prefix)) push(c);
-        };
+        const watcher = (c: MapChange): void => void (keep(c) && push(c));
         this.watchers.add(watcher);
         const unclose = this.machine.on('closed', () => end());
         if (this.machine.status === 'closed') end();
@@ -399,23 +394,12 @@ export class ReplicatedMap implements AsyncDisposable {
   }
 
   private resetHistory(state: MapState): void {
-    this.history.length = 0;
-    this.historyStart = 0;
-    this.floor = state.revision + 1;
+    this.history.reset(state.revision);
     this.lastState = state;
   }
 
   private record(c: MapChange): void {
-    const h = this.history;
-    h.push(c);
-    if (h.length - this.historyStart > this.historyLimit) {
-      this.floor = h[this.historyStart++]!.revision + 1;
-      // `shift()` moves the whole array every time: drop the dropped items in one block
-      if (this.historyStart >= Math.max(this.historyLimit, 64)) {
-        h.splice(0, this.historyStart);
-        this.historyStart = 0;
-      }
-    }
+    this.history.push(c);
     if (this.watchers.size === 0) return;
     frozen(c);
     for (const w of [...this.watchers]) w(c);
@@ -432,9 +416,7 @@ export class ReplicatedMap implements AsyncDisposable {
       if (prev === c.state) return;
       // a snapshot replaced our state: report the difference; history before it is unusable
       const diff = diffStates(prev, c.state);
-      this.history.length = 0;
-      this.historyStart = 0;
-      this.floor = c.state.revision + 1;
+      this.history.reset(c.state.revision);
       for (const d of diff) for (const w of [...this.watchers]) w(d);
       return;
     }
