@@ -1,44 +1,68 @@
 /**
- * Holding a replica's group events while it applies a received snapshot in slices (see
- * sync-round.ts): every event delivered meanwhile waits here, in order, and is handled once
- * the snapshot is applied, exactly as if it had been delivered then. So a target applies the
- * agreed stream in the same order as without slices; it only sees it later, as a slow member
- * would.
+ * Holding a replica's group events, in order, while they may not be handled yet; they are
+ * handled once released, exactly as if they had been delivered then. So the replica applies
+ * the agreed stream in the same order as without holding; it only sees it later, as a slow
+ * member would. Two reasons to hold, counted apart:
+ * - a received snapshot is built and digested in slices (see sync-round.ts): `hold` and
+ *   `release` around it;
+ * - pacing: the group may deliver many messages in one turn of the event loop (a backlog of
+ *   bulk transactions: 8 of 500 sets each is ~100 ms of applying), so once the events handled
+ *   in one turn carried `SLICE_MIN_WORK` bytes and took `SLICE_MS`, the rest waits for the
+ *   replica's next slice (slices.ts). Small work is never paced, whatever the clock says (the
+ *   seeded tests see the same turns on every run).
  * @module
  */
+import { SLICE_MIN_WORK, SLICE_MS, nextSlice } from './slices.js';
 
-/** The events waiting while a snapshot is applied. */
+interface Waiting {
+  readonly event: () => void;
+  readonly work: number;
+}
+
+/** The events waiting while a snapshot is applied, or for the next slice. */
 export class DeliveryHold {
-  private queue: (() => void)[] | undefined;
+  private queue: Waiting[] | undefined;
+  /** Holds not released yet (a snapshot's, pacing's). */
+  private holds = 0;
+  /** Pacing: bytes handled in this turn (0: none yet), since `start` (performance.now()). */
+  private work = 0;
+  private start = 0;
+  /** A reset of `work` at the next turn is scheduled. */
+  private turnEnds = false;
 
   /** Whether events wait now. */
   get held(): boolean {
-    return this.queue !== undefined;
+    return this.holds > 0;
   }
 
-  /** Start holding (events handed to `run` wait from now on). */
+  /** Start holding (events handed to `run` wait from now on), until the matching `release`. */
   hold(): void {
+    this.holds++;
     this.queue ??= [];
   }
 
-  /** Handle `event` now, or after `release` while held. */
-  run(event: () => void): void {
-    if (this.queue !== undefined) this.queue.push(event);
-    else event();
+  /**
+   * Handle `event` now, or after the releases while held.
+   * @param work - what it carries (message bytes), for pacing; 0 is never paced
+   */
+  run(event: () => void, work = 0): void {
+    if (this.holds > 0) this.queue!.push({ event, work });
+    else this.handle(event, work);
   }
 
   /**
-   * Stop holding and handle the waiting events in order. An event that holds again stops the
-   * replay there: the rest waits for the next release.
+   * End a `hold`; once none is left, handle the waiting events in order. An event that holds
+   * again (or pacing) stops the replay there: the rest waits for the next release.
    */
   release(): void {
-    const q = this.queue;
+    if (this.holds === 0) return;
+    if (--this.holds > 0) return;
+    const q = this.queue!;
     this.queue = undefined;
-    if (q === undefined) return;
     for (let i = 0; i < q.length; i++) {
-      q[i]!();
-      if (this.queue !== undefined) {
-        (this.queue as (() => void)[]).unshift(...q.slice(i + 1));
+      this.handle(q[i]!.event, q[i]!.work);
+      if (this.holds > 0) {
+        this.queue!.unshift(...q.slice(i + 1));
         return;
       }
     }
@@ -47,5 +71,37 @@ export class DeliveryHold {
   /** Drop the waiting events (the replica closed). */
   clear(): void {
     this.queue = undefined;
+    this.holds = 0;
+  }
+
+  private handle(event: () => void, work: number): void {
+    if (work === 0) {
+      event();
+      return;
+    }
+    if (this.work === 0) {
+      this.start = performance.now();
+      if (!this.turnEnds) {
+        this.turnEnds = true;
+        setImmediate(() => {
+          this.turnEnds = false;
+          if (this.holds === 0) this.work = 0;
+        });
+      }
+    }
+    event();
+    this.work += work;
+    if (
+      this.holds === 0 &&
+      this.work >= SLICE_MIN_WORK &&
+      performance.now() - this.start > SLICE_MS
+    ) {
+      // the rest of this turn's events wait for our next slice
+      this.hold();
+      void nextSlice().then(() => {
+        this.work = 0;
+        this.release();
+      });
+    }
   }
 }

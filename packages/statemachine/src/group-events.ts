@@ -99,7 +99,8 @@ export class GroupEvents<S, C, R> {
    * it can neither throw out of a handler nor reach the replicated state.
    */
   onMessage(e: MessageEvent): void {
-    this.p.hold.run(() => this.message(e));
+    // paced by its bytes: a backlog of bulk transactions is applied a slice per turn
+    this.p.hold.run(() => this.message(e), e.data.byteLength);
   }
 
   private message(e: MessageEvent): void {

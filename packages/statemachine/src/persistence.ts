@@ -28,7 +28,7 @@ import { v4 as uuidv4, validate as uuidValidate } from 'uuid';
 import { immer } from './immer.js';
 import { jsonMetaOf, parseImage, parseMeta, type Image, type ImageMeta } from './image.js';
 import { jsonPieces } from './json-pieces.js';
-import { SLICE_MS, nextSlice } from './slices.js';
+import { SLICE_MS, SliceClock, nextSlice } from './slices.js';
 
 /** One persisted batch of changes: the image's metadata after it, and the state's patches. */
 export interface LogRecord extends ImageMeta {
@@ -38,6 +38,8 @@ export interface LogRecord extends ImageMeta {
 
 /** Bytes gathered before one write while writing a snapshot. */
 const WRITE_BYTES = 1 << 20;
+/** Characters of a log record encoded (and hashed) at once while it is built. */
+const RECORD_BLOCK = 256 * 1024;
 /** The log file grows in zero-filled steps of this many bytes (see the module comment). */
 const LOG_EXTEND = 1 << 20;
 /** The log is written with O_DSYNC: each write is a write plus an fdatasync. */
@@ -45,6 +47,47 @@ const LOG_FLAGS = constants.O_RDWR | constants.O_DSYNC;
 
 function checksum(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+/**
+ * A log record's line, `<checksum> <json>\n`, as blocks of bytes: the JSON is
+ * `JSON.stringify({ ...record, index: <decimal string> })` (the patches last), built a patch at
+ * a time in slices of `clock` so that a record of 100,000 patches does not hold the event loop
+ * (a record smaller than one slice's work is built in one go).
+ */
+export async function recordLine(
+  record: LogRecord,
+  clock = new SliceClock(),
+): Promise<{ blocks: Buffer[]; length: number }> {
+  const { patches, ...meta } = record;
+  const head = JSON.stringify({ ...meta, index: record.index.toString() });
+  const hash = createHash('sha256');
+  const blocks: Buffer[] = [];
+  let length = 0;
+  let pending: string[] = [];
+  let size = 0;
+  const add = (text: string, last: boolean): void => {
+    pending.push(text);
+    size += text.length;
+    if (size >= RECORD_BLOCK || last) {
+      const b = Buffer.from(pending.join(''), 'utf8');
+      hash.update(b);
+      blocks.push(b);
+      length += b.length;
+      pending = [];
+      size = 0;
+    }
+  };
+  add(`${head.slice(0, -1)},"patches":[`, false);
+  for (let i = 0; i < patches.length; i++) {
+    const text = JSON.stringify(patches[i]);
+    add(i === 0 ? text : `,${text}`, false);
+    if (clock.due(text.length)) await clock.next();
+  }
+  add(']}', true);
+  const prefix = Buffer.from(`${hash.digest('hex').slice(0, 16)} `, 'utf8');
+  const newline = Buffer.from('\n', 'utf8');
+  return { blocks: [prefix, ...blocks, newline], length: prefix.length + length + 1 };
 }
 
 /** A replica id read from (or created in) a data directory. */
@@ -182,26 +225,27 @@ export class SnapshotStore {
     return image;
   }
 
-  /** Append a record to the log (creating the log of the current snapshot if needed), durably. */
+  /**
+   * Append a record to the log (creating the log of the current snapshot if needed), durably.
+   * A large record (a bulk load's patches) is serialised in slices (slices.ts) and written
+   * with one `writev`; `record` must not be modified meanwhile (patches of immutable states).
+   */
   async append(record: LogRecord): Promise<void> {
     if (this.logFile === undefined) {
       if (this.logReady) this.logFile = await open(this.logPath, LOG_FLAGS);
       else await this.newLog();
     }
-    const json = JSON.stringify({ ...record, index: record.index.toString() });
-    const line = `${checksum(json)} ${json}\n`;
-    let buf = Buffer.from(line, 'utf8');
-    const end = this.logBytes + buf.length;
+    const line = await recordLine(record);
+    const end = this.logBytes + line.length;
     let fileBytes = this.logFileBytes;
+    const bufs = line.blocks;
     if (end > fileBytes) {
       // one write: the record, then zeros up to the new end of the file
       fileBytes = Math.ceil(end / LOG_EXTEND) * LOG_EXTEND;
-      const grown = Buffer.alloc(fileBytes - this.logBytes);
-      buf.copy(grown);
-      buf = grown;
+      bufs.push(Buffer.alloc(fileBytes - end));
     }
     // O_DSYNC: the write returns once it is on disk (one trip to the thread pool, not two)
-    await this.logFile!.write(buf, 0, buf.length, this.logBytes);
+    await this.logFile!.writev(bufs, this.logBytes);
     this.logFileBytes = Math.max(this.logFileBytes, fileBytes);
     this.logBytes = end;
   }

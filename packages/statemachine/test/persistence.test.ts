@@ -5,15 +5,16 @@
  */
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { appendFile, copyFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { Immer, type Draft } from 'immer';
 import { MemoryCluster } from '@cpgkit/core/testing';
 import { canonicalJson } from '../src/canonical.js';
-import type { Image } from '../src/image.js';
+import { metaOf, type Image } from '../src/image.js';
 import { Journal } from '../src/journal.js';
-import { SnapshotStore } from '../src/persistence.js';
+import { SnapshotStore, recordLine } from '../src/persistence.js';
 import { applyTxn, DEFAULT_LIMITS, emptyMap, type MapOp, type MapState } from '../src/map/state.js';
 import { ReplicatedMap } from '../src/index.js';
 
@@ -188,6 +189,49 @@ describe('persistence: snapshot + log', () => {
     const closed = await readFile(logPath);
     expect(closed[closed.length - 1]).toBe(10);
     expect(canonicalJson(await new SnapshotStore(dir, 'kv').load())).toBe(canonicalJson(good));
+  });
+
+  it('a large record (a bulk load) is built in slices, byte for byte the record JSON.stringify makes, and reloads', async () => {
+    const store = new SnapshotStore(dir, 'kv');
+    const journal = new Journal<MapState>(store, 1 << 30);
+    const put = (v: string): MapOp[] =>
+      Array.from({ length: 30_000 }, (_, i) => ({ op: 'set', key: `k/${i}`, value: { i, v } }));
+    const filled = immer.produce(emptyMap(), (dr: Draft<MapState>) => {
+      applyTxn(dr, { compares: [], ops: put('first') }, DEFAULT_LIMITS);
+    });
+    const first = image(filled, 1);
+    await journal.write(first); // the snapshot
+    // every key written again: one record of patches, from the state on disk
+    const [next, patches] = immer.produceWithPatches(filled, (dr: Draft<MapState>) => {
+      applyTxn(dr, { compares: [], ops: put('é€ again') }, DEFAULT_LIMITS);
+    });
+    journal.record(first.state, next, patches);
+    const last = image(next, 2);
+    // other work gets turns while the record is built (it would not, built in one go)
+    let turns = 0;
+    let ticking = true;
+    const tick = (): void => {
+      turns++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const built = await recordLine({ ...metaOf(last), patches });
+    ticking = false;
+    expect(turns).toBeGreaterThan(1);
+    await journal.write(last);
+    const written = Buffer.concat(built.blocks);
+    expect(written.length).toBe(built.length);
+    await store.close();
+
+    const text = await readFile(join(dir, 'kv.log'), 'utf8');
+    const line = text.split('\n')[1]!;
+    const json = JSON.stringify({ ...metaOf(last), patches, index: '2' });
+    expect(json.length).toBeGreaterThan(1 << 20);
+    expect(line.slice(17)).toBe(json);
+    expect(`${line}\n`).toBe(written.toString('utf8'));
+    expect(line.slice(0, 16)).toBe(createHash('sha256').update(json).digest('hex').slice(0, 16));
+    const loaded = await new SnapshotStore(dir, 'kv').load<MapState>();
+    expect(canonicalJson(loaded)).toBe(canonicalJson(last));
   });
 
   it('a ReplicatedMap restarts from its snapshot plus log', async () => {
