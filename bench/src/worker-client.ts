@@ -10,9 +10,14 @@ import { isRunning, startProcess, stopProcess } from './procs.js';
 import { repoRoot } from './paths.js';
 import { workerBundle } from './worker-bundle.js';
 
-/** Node's flags for a worker, then the bundle (see worker-bundle.ts: plain node, no tsx). */
+/**
+ * Node's flags for a worker, then the bundle (see worker-bundle.ts: plain node, no tsx).
+ * `BENCH_WORKER_FLAGS` adds flags of its own (space-separated), for diagnosis: e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` profiles every worker.
+ */
 async function workerArgs(): Promise<string[]> {
-  return ['--expose-gc', await workerBundle()];
+  const extra = process.env.BENCH_WORKER_FLAGS?.split(' ').filter(Boolean) ?? [];
+  return ['--expose-gc', ...extra, await workerBundle()];
 }
 
 /** One worker process. */
