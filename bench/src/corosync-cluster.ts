@@ -93,6 +93,27 @@ export class CorosyncCluster {
     await run('bash', [SCRIPT, 'up'], { cwd: repoRoot, timeoutMs: 180_000, env });
   }
 
+  /**
+   * The timing settings of the running cluster's totem section as node 1's corosync.conf has
+   * them (`token: 1000, seqno_unchanged_const: 2`...): an existing cluster is reused whatever
+   * it was brought up with, so the report says what it ran on.
+   */
+  async totemSettings(): Promise<string> {
+    const { readFile } = await import('node:fs/promises');
+    const dir = process.env.CPGKIT_CLUSTER_DIR ?? `/tmp/cpgkit-cluster-${this.name}`;
+    const conf = await readFile(`${dir}/n1/corosync.conf`, 'utf8').catch(() => '');
+    const totem = /totem\s*\{([^}]*)\}/.exec(conf)?.[1] ?? '';
+    return totem
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) =>
+        /^(token|token_coefficient|seqno_unchanged_const|consensus|hold|max_messages|window_size)\s*:/.test(
+          l,
+        ),
+      )
+      .join(', ');
+  }
+
   /** Whether the cluster runs `nodes` nodes (and, with `defaultTotem`, the default totem). */
   runs(settings: { nodes: number; defaultTotem?: boolean }): boolean {
     return this.nodes === settings.nodes && (!settings.defaultTotem || this.#defaultTotem);
