@@ -155,6 +155,7 @@ async function main(): Promise<void> {
   const targets: Target[] = [];
   if (systems.includes('cpgkit')) {
     await corosync.up();
+    console.log(`corosync: ${(await corosync.totemSettings()) || 'settings unknown'}`);
     const data = variant === 'fast' ? undefined : join(workDir, 'cpgkit-data');
     targets.push(
       cpgkitTarget(corosync, variant, runId, data, variant === 'fsync' ? 'fsync' : 'memory'),

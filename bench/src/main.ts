@@ -231,7 +231,7 @@ async function main(): Promise<void> {
   if (needCorosync) {
     await corosync.up();
     // what the cluster runs with (an existing one is reused as it is); the rest is corosync's default
-    env.corosync += `, totem: ${(await corosync.totemSettings()) || 'unknown'}`;
+    env.corosync += `, ${(await corosync.totemSettings()) || 'settings unknown'}`;
   }
 
   if (only.has('raw')) {
