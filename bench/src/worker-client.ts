@@ -20,6 +20,9 @@ async function workerArgs(): Promise<string[]> {
   return ['--expose-gc', ...extra, await workerBundle()];
 }
 
+/** How long a closed worker gets to exit by itself before it is sent SIGTERM. */
+const EXIT_GRACE_MS = 3000;
+
 /** One worker process. */
 export class Worker {
   readonly label: string;
@@ -148,6 +151,19 @@ export class Worker {
     if (!this.running) return;
     await this.call('close', undefined, timeoutMs).catch(() => undefined);
     this.#child.stdin?.end();
+    // it exits by itself once closed: let it (a profile of --cpu-prof is written on the way out)
+    await this.#exitedWithin(EXIT_GRACE_MS);
     await stopProcess(this.#child, 'SIGTERM', timeoutMs);
+  }
+
+  #exitedWithin(ms: number): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 }
