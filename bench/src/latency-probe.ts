@@ -7,7 +7,7 @@
  * not a row of the report:
  *
  * ```sh
- * pnpm --filter @cpgkit/bench probe -- --reps 3 [--trace] [--variant durable|fsync|fast]
+ * pnpm --filter @cpgkit/bench probe --reps 3 [--trace] [--variant durable|fsync|fast]
  *   [--rate 300] [--count 3000] [--systems cpgkit,etcd] [--out FILE.json]
  * ```
  * @module
@@ -29,6 +29,8 @@ import { Worker } from './worker-client.js';
 import { removeWorkerBundle } from './worker-bundle.js';
 
 const { values: opts } = parseArgs({
+  // `pnpm --filter @cpgkit/bench probe -- --reps 3` passes the `--` on
+  args: process.argv.slice(2).filter((a) => a !== '--'),
   options: {
     reps: { type: 'string', default: '3' },
     rate: { type: 'string', default: '300' },
