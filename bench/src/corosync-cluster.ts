@@ -93,6 +93,26 @@ export class CorosyncCluster {
     await run('bash', [SCRIPT, 'up'], { cwd: repoRoot, timeoutMs: 180_000, env });
   }
 
+  /**
+   * The settings of the running cluster that bear on timing, as node 1's corosync.conf has
+   * them (`token: 1000, seqno_unchanged_const: 2, sched_rr: no`...): an existing cluster is
+   * reused whatever it was brought up with, so the report says what it ran on.
+   */
+  async totemSettings(): Promise<string> {
+    const { readFile } = await import('node:fs/promises');
+    const dir = process.env.CPGKIT_CLUSTER_DIR ?? `/tmp/cpgkit-cluster-${this.name}`;
+    const conf = await readFile(`${dir}/n1/corosync.conf`, 'utf8').catch(() => '');
+    return conf
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) =>
+        /^(token|token_coefficient|seqno_unchanged_const|consensus|hold|max_messages|window_size|sched_rr|priority)\s*:/.test(
+          l,
+        ),
+      )
+      .join(', ');
+  }
+
   /** Whether the cluster runs `nodes` nodes (and, with `defaultTotem`, the default totem). */
   runs(settings: { nodes: number; defaultTotem?: boolean }): boolean {
     return this.nodes === settings.nodes && (!settings.defaultTotem || this.#defaultTotem);

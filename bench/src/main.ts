@@ -223,12 +223,16 @@ async function main(): Promise<void> {
   workDir = await mkdtemp(join(tmpdir(), 'cpgkit-bench-'));
   Object.assign(env, {
     machine: `${(await run('nproc', [])).trim()} cores, node ${process.version}`,
-    corosync: `cluster ${process.env.CPGKIT_CLUSTER_NAME} (${corosync.nodes} nodes, network namespaces, knet, token 1000 ms)`,
+    corosync: `cluster ${process.env.CPGKIT_CLUSTER_NAME} (${corosync.nodes} nodes, network namespaces, knet)`,
   });
   if (systems.has('etcd'))
     env.etcd = `${await ensureEtcd()}, ${corosync.nodes} members on 127.0.0.1, heartbeat 100 ms, election timeout 1000 ms, election lease TTL requested ${ETCD_ELECTION_TTL} s`;
   const needCorosync = systems.has('cpgkit') || only.has('raw');
-  if (needCorosync) await corosync.up();
+  if (needCorosync) {
+    await corosync.up();
+    // what the cluster runs with (an existing one is reused as it is); the rest is corosync's default
+    env.corosync += `, ${(await corosync.totemSettings()) || 'settings unknown'}`;
+  }
 
   if (only.has('raw')) {
     process.stderr.write('bench: raw group messaging (bench/src/raw.ts) ...\n');

@@ -10,10 +10,18 @@ import { isRunning, startProcess, stopProcess } from './procs.js';
 import { repoRoot } from './paths.js';
 import { workerBundle } from './worker-bundle.js';
 
-/** Node's flags for a worker, then the bundle (see worker-bundle.ts: plain node, no tsx). */
+/**
+ * Node's flags for a worker, then the bundle (see worker-bundle.ts: plain node, no tsx).
+ * `BENCH_WORKER_FLAGS` adds flags of its own (space-separated), for diagnosis: e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` profiles every worker.
+ */
 async function workerArgs(): Promise<string[]> {
-  return ['--expose-gc', await workerBundle()];
+  const extra = process.env.BENCH_WORKER_FLAGS?.split(' ').filter(Boolean) ?? [];
+  return ['--expose-gc', ...extra, await workerBundle()];
 }
+
+/** How long a closed worker gets to exit by itself before it is sent SIGTERM. */
+const EXIT_GRACE_MS = 3000;
 
 /** One worker process. */
 export class Worker {
@@ -143,6 +151,19 @@ export class Worker {
     if (!this.running) return;
     await this.call('close', undefined, timeoutMs).catch(() => undefined);
     this.#child.stdin?.end();
+    // it exits by itself once closed: let it (a profile of --cpu-prof is written on the way out)
+    await this.#exitedWithin(EXIT_GRACE_MS);
     await stopProcess(this.#child, 'SIGTERM', timeoutMs);
+  }
+
+  #exitedWithin(ms: number): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 }

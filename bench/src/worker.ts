@@ -7,12 +7,15 @@
  */
 import { createInterface } from 'node:readline';
 import type { CoordinationAdapter, HeldLeadership } from './adapter.js';
+import type { CpgkitAdapter } from './adapters/cpgkit.js';
 import { REPLY_PREFIX, type AdapterConfig, type Reply, type Request } from './protocol.js';
 import { nowMs } from './procs.js';
+import { Tracer } from './trace.js';
 import * as w from './workloads.js';
 
 let adapter: CoordinationAdapter | undefined;
 const leaderships = new Map<string, HeldLeadership>();
+let tracer: Tracer | undefined;
 let watch: { stop: () => Promise<void>; samples: number[] } | undefined;
 
 async function open(config: AdapterConfig): Promise<CoordinationAdapter> {
@@ -81,6 +84,18 @@ const handlers: Record<string, (args: never) => Promise<unknown>> = {
     if (!current) return { samples: [] };
     await current.stop();
     return { samples: current.samples };
+  },
+  /** Start tracing (latency-probe.ts): what this replica applies and when, stalls, GC, CPU. */
+  traceStart() {
+    tracer?.stop();
+    const a = need();
+    tracer = new Tracer(a.system === 'cpgkit' ? (a as CpgkitAdapter).map : undefined);
+    return Promise.resolve();
+  },
+  traceStop() {
+    const t = tracer?.stop();
+    tracer = undefined;
+    return Promise.resolve(t ?? null);
   },
   rss() {
     global.gc?.();

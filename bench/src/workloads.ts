@@ -6,6 +6,7 @@
  */
 import type { CoordinationAdapter, HeldLeadership } from './adapter.js';
 import { nowMs, sleep } from './procs.js';
+import { taggedValue } from './trace.js';
 
 /** A value of about `bytes` bytes carrying the send time, so a watcher can time delivery. */
 export function stampedValue(bytes: number, sentAt = nowMs()): string {
@@ -79,6 +80,11 @@ export interface LatencyArgs {
   readonly valueBytes: number;
   /** At most this many writes in flight; beyond it the schedule waits (and the wait counts). */
   readonly maxInFlight?: number;
+  /**
+   * Tag each value with its write number (trace.ts) and return every write's times: the
+   * latency probe's tracing. @defaultValue false
+   */
+  readonly traced?: boolean;
 }
 
 /**
@@ -88,10 +94,18 @@ export interface LatencyArgs {
 export async function writeLatency(
   a: CoordinationAdapter,
   args: LatencyArgs,
-): Promise<{ samples: number[]; errors: number; elapsedMs: number }> {
+): Promise<{
+  samples: number[];
+  errors: number;
+  elapsedMs: number;
+  /** With `traced`: `[due, sent, resolved]` of write number i at i. */
+  writes?: [number, number, number][];
+}> {
   const samples: number[] = [];
+  const writes: [number, number, number][] = [];
   let errors = 0;
-  const value = 'v'.repeat(args.valueBytes);
+  const plain = 'v'.repeat(args.valueBytes);
+  const value = (i: number) => (args.traced ? taggedValue(i, args.valueBytes) : plain);
   const interval = 1000 / args.rate;
   const start = nowMs() + 5;
   const inFlight = new Set<Promise<void>>();
@@ -101,18 +115,23 @@ export async function writeLatency(
     await waitUntil(due);
     while (inFlight.size >= max) await Promise.race(inFlight);
     // A timer may fire a little before `due` (ms granularity): then time from the real start.
-    const from = Math.min(nowMs(), due);
+    const sent = nowMs();
+    const from = Math.min(sent, due);
     const p: Promise<void> = a
-      .put(`${args.keyPrefix}${i % args.keys}`, value)
+      .put(`${args.keyPrefix}${i % args.keys}`, value(i))
       .then(
-        () => void samples.push(nowMs() - from),
+        () => {
+          const done = nowMs();
+          samples.push(done - from);
+          if (args.traced) writes[i] = [due, sent, done];
+        },
         () => void errors++,
       )
       .finally(() => inFlight.delete(p));
     inFlight.add(p);
   }
   await Promise.all(inFlight);
-  return { samples, errors, elapsedMs: nowMs() - start };
+  return { samples, errors, elapsedMs: nowMs() - start, ...(args.traced ? { writes } : {}) };
 }
 
 /** Sequential reads of one key: the latency of each `get`. */

@@ -55,6 +55,11 @@ export class CpgkitAdapter implements CoordinationAdapter {
     return map;
   }
 
+  /** The replica, once open (the latency probe's tracing reads its changes and commits). */
+  get map(): ReplicatedMap | undefined {
+    return this.#map;
+  }
+
   #kv(): ReplicatedMap {
     if (!this.#map) throw new Error('cpgkit adapter: not open');
     return this.#map;

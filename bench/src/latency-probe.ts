@@ -1,0 +1,221 @@
+/**
+ * The latency probe: the bench's "write latency at N/s" row alone, cpgkit and etcd
+ * interleaved and repeated, with the CPU of corosync's daemons (or etcd's members) and of the
+ * workers per run and, with `--trace`, every cpgkit write followed through its three replicas
+ * (trace.ts): due, sent, applied on each node, the writer's commit index reaching it (a
+ * remote ack), resolved; with each replica's event-loop stalls and GC pauses. A diagnostic,
+ * not a row of the report:
+ *
+ * ```sh
+ * pnpm --filter @cpgkit/bench probe --reps 3 [--trace] [--variant durable|fsync|fast]
+ *   [--rate 300] [--count 3000] [--systems cpgkit,etcd] [--out FILE.json]
+ * ```
+ * @module
+ */
+import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CorosyncCluster } from './corosync-cluster.js';
+import { EtcdCluster, ensureEtcd } from './etcd-cluster.js';
+import { installSignalHandlers, nowMs, stopAll } from './procs.js';
+import { fmt } from './report.js';
+import { explain, type TracedWrite } from './trace-analysis.js';
+import { summarize } from './stats.js';
+import type { Target, Variant } from './target.js';
+import { cpgkitTarget, etcdTarget } from './targets.js';
+import type { WorkerTrace } from './trace.js';
+import { Worker } from './worker-client.js';
+import { removeWorkerBundle } from './worker-bundle.js';
+
+const { values: opts } = parseArgs({
+  // `pnpm --filter @cpgkit/bench probe -- --reps 3` passes the `--` on
+  args: process.argv.slice(2).filter((a) => a !== '--'),
+  options: {
+    reps: { type: 'string', default: '3' },
+    rate: { type: 'string', default: '300' },
+    count: { type: 'string', default: '3000' },
+    variant: { type: 'string', default: 'durable' },
+    systems: { type: 'string', default: 'cpgkit,etcd' },
+    trace: { type: 'boolean', default: false },
+    out: { type: 'string' },
+  },
+});
+const reps = Number(opts.reps);
+const rate = Number(opts.rate);
+const count = Number(opts.count);
+const variant = opts.variant as Variant;
+const systems = opts.systems.split(',');
+process.env.CPGKIT_CLUSTER_NAME ??= 'cpgkbench';
+process.env.CPGKIT_CLUSTER_SUBNET ??= '10.213.6';
+
+const corosync = new CorosyncCluster();
+let etcd: EtcdCluster | undefined;
+let workDir: string | undefined;
+const runId = Date.now().toString(36);
+
+/** CPU (user + system) of `pid` so far, ms, from /proc (clock ticks of 10 ms). */
+async function cpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+/** Context switches of `pid` so far: voluntary (it waited) and not (it was preempted). */
+async function switches(pid: number): Promise<{ voluntary: number; preempted: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const get = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+  return {
+    voluntary: get('voluntary_ctxt_switches'),
+    preempted: get('nonvoluntary_ctxt_switches'),
+  };
+}
+
+/** CPU ms and context switches of `pids`, summed. */
+async function usage(
+  pids: number[],
+): Promise<{ cpu: number; voluntary: number; preempted: number }> {
+  const all = await Promise.all(
+    pids.map(async (p) => ({ cpu: await cpuMs(p), ...(await switches(p)) })),
+  );
+  return all.reduce(
+    (s, x) => ({
+      cpu: s.cpu + x.cpu,
+      voluntary: s.voluntary + x.voluntary,
+      preempted: s.preempted + x.preempted,
+    }),
+    { cpu: 0, voluntary: 0, preempted: 0 },
+  );
+}
+
+async function serverPids(t: Target): Promise<number[]> {
+  if (t.system === 'cpgkit') return [...(await corosync.daemonPids()).values()];
+  return etcd!.members.map((_, i) => etcd!.pid(i + 1));
+}
+
+/** One probe run of `t`: figures, CPU, and (cpgkit, `--trace`) every write's trace. */
+async function probe(t: Target, rep: number) {
+  const nodes = t.replicasInWorkers ? [2, 3, 1] : [1]; // the writer (node 1) last
+  const workers: Worker[] = [];
+  try {
+    for (const n of nodes)
+      workers.push((await Worker.start(t.config(`probe-${rep}`, n), n)).worker);
+    const writer = workers.at(-1)!;
+    const tracing = opts.trace && t.system === 'cpgkit';
+    if (tracing) await Promise.all(workers.map((w) => w.call('traceStart')));
+    const pids = await serverPids(t);
+    const workerPids = workers.map((w) => w.pid);
+    const before = await usage(pids);
+    const beforeW = await usage(workerPids);
+    const load = loadavg()[0]!;
+    const r = await writer.call<{
+      samples: number[];
+      errors: number;
+      elapsedMs: number;
+      writes?: [number, number, number][];
+    }>(
+      'writeLatency',
+      { rate, count, keyPrefix: 'wlat/', keys: 1000, valueBytes: 64, traced: tracing },
+      (count / rate) * 1000 + 60_000,
+    );
+    const after = await usage(pids);
+    const afterW = await usage(workerPids);
+    const traces = tracing
+      ? await Promise.all(workers.map((w) => w.call<WorkerTrace>('traceStop')))
+      : undefined;
+    const per = (a: number, b: number) => (a - b) / count;
+    const use = {
+      serverCpu: per(after.cpu, before.cpu),
+      serverSwitches: per(after.voluntary + after.preempted, before.voluntary + before.preempted),
+      workersCpu: per(afterW.cpu, beforeW.cpu),
+      workersPreempted: per(afterW.preempted, beforeW.preempted),
+    };
+    return { r, load, use, traces, nodes };
+  } finally {
+    await Promise.all(workers.map((w) => w.close()));
+  }
+}
+
+interface RunRecord {
+  system: string;
+  rep: number;
+  load: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+  errors: number;
+  /** Per write: the servers' (corosync's daemons, etcd's members) CPU ms and context switches, the workers' CPU ms and preemptions. */
+  serverCpu: number;
+  serverSwitches: number;
+  workersCpu: number;
+  workersPreempted: number;
+}
+
+async function main(): Promise<void> {
+  workDir = await mkdtemp(join(tmpdir(), 'cpgkit-probe-'));
+  const targets: Target[] = [];
+  if (systems.includes('cpgkit')) {
+    await corosync.up();
+    console.log(`corosync: ${(await corosync.totemSettings()) || 'settings unknown'}`);
+    const data = variant === 'fast' ? undefined : join(workDir, 'cpgkit-data');
+    targets.push(
+      cpgkitTarget(corosync, variant, runId, data, variant === 'fsync' ? 'fsync' : 'memory'),
+    );
+  }
+  if (systems.includes('etcd')) {
+    await ensureEtcd();
+    etcd = await EtcdCluster.start(
+      join(workDir, 'etcd'),
+      variant === 'fast' ? 'no-fsync' : 'fsync',
+    );
+    targets.push(etcdTarget(() => etcd!, variant, 1));
+  }
+  const runs: RunRecord[] = [];
+  const traced: TracedWrite[][] = [];
+  for (let rep = 0; rep < reps; rep++) {
+    const order = rep % 2 === 0 ? targets : [...targets].reverse();
+    for (const t of order) {
+      const { r, load, use, traces, nodes } = await probe(t, rep);
+      const s = summarize(r.samples);
+      const rec: RunRecord = {
+        system: t.system,
+        rep,
+        load,
+        p50: s.p50,
+        p99: s.p99,
+        p999: s.p999,
+        max: s.max,
+        errors: r.errors,
+        ...use,
+      };
+      runs.push(rec);
+      console.log(
+        `${t.system.padEnd(6)} rep ${rep} load ${load.toFixed(1)}: p50 ${fmt(s.p50)} p99 ${fmt(s.p99)} p99.9 ${fmt(s.p999)} max ${fmt(s.max)} ms; per write: ${t.system === 'cpgkit' ? 'corosync' : 'etcd'} CPU ${fmt(use.serverCpu)} ms, ${fmt(use.serverSwitches)} switches; workers CPU ${fmt(use.workersCpu)} ms, ${fmt(use.workersPreempted)} preemptions`,
+      );
+      if (traces && r.writes) {
+        const byNode = new Map(nodes.map((n, i) => [n, traces[i]!]));
+        const { writes, text } = explain(r.writes, byNode, 1);
+        traced.push(writes);
+        console.log(text);
+      }
+    }
+  }
+  if (opts.out) await writeFile(opts.out, JSON.stringify({ runs, traced }, null, 1));
+}
+
+async function cleanup(): Promise<void> {
+  await etcd?.stop().catch(() => undefined);
+  await stopAll();
+  await removeWorkerBundle();
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+}
+installSignalHandlers(cleanup);
+const t0 = nowMs();
+main()
+  .then(() => console.error(`probe: done in ${((nowMs() - t0) / 1000).toFixed(0)} s`))
+  .catch((e: unknown) => {
+    console.error(e);
+    process.exitCode = 1;
+  })
+  .finally(() => void cleanup());
