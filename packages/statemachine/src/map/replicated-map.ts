@@ -114,7 +114,7 @@ export class ReplicatedMap implements AsyncDisposable {
   /** The limits in force. */
   readonly limits: MapLimits;
   /** The local history of changes, for `watch({ fromRevision })`. */
-  private readonly history: WatchHistory<MapChange>;
+  private readonly history: WatchHistory;
   private readonly watchers = new Set<(c: MapChange) => void>();
   private lastState: MapState | undefined;
   /** Read barriers in flight: id -> the state at the barrier's place in the log, once applied. */
@@ -127,7 +127,7 @@ export class ReplicatedMap implements AsyncDisposable {
   ) {
     this.machine = machine;
     this.limits = limits;
-    this.history = new WatchHistory<MapChange>(historyLimit);
+    this.history = new WatchHistory(historyLimit);
     machine.subscribe((c) => this.onChange(c));
   }
 
@@ -398,9 +398,8 @@ export class ReplicatedMap implements AsyncDisposable {
     this.lastState = state;
   }
 
-  private record(c: MapChange): void {
-    this.history.push(c);
-    if (this.watchers.size === 0) return;
+  /** Tell the live watchers of a change (the history holds it already). */
+  private tell(c: MapChange): void {
     frozen(c);
     for (const w of [...this.watchers]) w(c);
   }
@@ -431,16 +430,15 @@ export class ReplicatedMap implements AsyncDisposable {
       const e = getEntry(c.state, op.key);
       if (op.op === 'set') {
         if (e !== undefined && e.revision === rev) {
-          this.record({
-            type: 'set',
-            key: op.key,
-            value: e.value, // frozen when a watcher sees it (`frozen`)
-            revision: rev,
-            createRevision: e.createRevision,
-          });
+          // the value is frozen when a watcher sees it (`frozen`)
+          const { value, createRevision } = e;
+          this.history.set(op.key, value, rev, createRevision);
+          if (this.watchers.size > 0)
+            this.tell({ type: 'set', key: op.key, value, revision: rev, createRevision });
         }
       } else if (e === undefined && prev !== undefined && getEntry(prev, op.key) !== undefined) {
-        this.record({ type: 'delete', key: op.key, revision: rev });
+        this.history.delete(op.key, rev);
+        if (this.watchers.size > 0) this.tell({ type: 'delete', key: op.key, revision: rev });
       }
     }
   }
