@@ -1,0 +1,37 @@
+import { describe, it, expect } from 'vitest';
+import { decodeFrame, encodeFrame, encodeName, jsonBody, Kind } from '../src/wire.js';
+
+const incarnation = '0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b';
+
+describe('frames from the buffer pool', () => {
+  it('round-trip every byte of the header (the epoch over the whole u32 range) and the body', () => {
+    const frames: Uint8Array[] = [];
+    for (const epoch of [0, 1, 255, 256, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff]) {
+      const body = jsonBody({ t: epoch, c: { s: 'é€😀', n: [1, 2n] } });
+      const f = encodeFrame({
+        kind: Kind.command,
+        incarnation,
+        epoch,
+        nameBytes: encodeName('m'),
+        body,
+      });
+      frames.push(f);
+      // a plain Uint8Array, not a Buffer (equality and `instanceof` as before)
+      expect(f.constructor).toBe(Uint8Array);
+      expect(body.constructor).toBe(Uint8Array);
+      const d = decodeFrame(f)!;
+      expect(d).toMatchObject({
+        kind: Kind.command,
+        incarnation,
+        commandId: undefined,
+        epoch,
+        name: 'm',
+      });
+      expect(new TextDecoder().decode(d.body)).toBe(`{"t":${epoch},"c":{"s":"é€😀","n":[1,"2"]}}`);
+    }
+    // frames sharing a pool slab do not overwrite each other
+    expect(frames.map((f) => decodeFrame(f)!.epoch)).toEqual([
+      0, 1, 255, 256, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff,
+    ]);
+  });
+});
