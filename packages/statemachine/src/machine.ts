@@ -339,7 +339,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       this.assertWritable();
       if (this.r.synced) return this.send(command, options);
     } catch (e) {
-      return Promise.reject(e as Error);
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
     return this.synced(options).then(() => {
       this.assertWritable();
