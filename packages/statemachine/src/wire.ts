@@ -308,6 +308,10 @@ export function jsonBody(value: unknown): Uint8Array {
  * gives the same answer on every member.
  */
 export function jsonDepthWithin(body: Uint8Array, max: number): boolean {
+  // Valid JSON nested deeper than `max` has an opening and a closing bracket per level: a
+  // shorter text is within the bound without a scan (a command body usually is). Invalid JSON
+  // answers true here too: every caller parses the text next (or built it) and refuses it then.
+  if (body.length < 2 * (max + 1)) return true;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < body.length; i++) {
