@@ -12,6 +12,8 @@ import type { MachineEvent, StateChange } from './types.js';
 export class MachineEvents<S, C, R> {
   private readonly listeners = new Set<(c: StateChange<S, C, R>) => void>();
   private readonly handlers = new Map<string, Set<(e: MachineEvent) => void>>();
+  /** The subscribers as an array (what `notify` calls), until one comes or goes. */
+  private called: ((c: StateChange<S, C, R>) => void)[] | undefined;
 
   /**
    * Called after every local change, in apply order. Returns the unsubscribe function. A
@@ -19,7 +21,11 @@ export class MachineEvents<S, C, R> {
    */
   subscribe(listener: (change: StateChange<S, C, R>) => void): () => void {
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    this.called = undefined;
+    return () => {
+      this.called = undefined;
+      return this.listeners.delete(listener);
+    };
   }
 
   /** Status and diagnostics. Returns the unsubscribe function. */
@@ -43,6 +49,8 @@ export class MachineEvents<S, C, R> {
   /** Tell the subscribers of a change. */
   notify(c: StateChange<S, C, R>): void {
     if (this.listeners.size === 0) return;
-    callHandlers([...this.listeners], c); // a throw is rethrown later, uncaught
+    // the listeners of now (one may unsubscribe another), as one array until they change
+    this.called ??= [...this.listeners];
+    callHandlers(this.called, c); // a throw is rethrown later, uncaught
   }
 }

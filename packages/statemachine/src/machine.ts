@@ -334,12 +334,21 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
    * back and was applied, and (with `acknowledge: 'majority'`, the default) a strict majority
    * of the replica set `Q` applied it. Waits for the first sync when called before it.
    */
-  async dispatch(command: C, options?: DispatchOptions): Promise<R> {
-    this.assertWritable();
-    if (!this.r.synced) {
-      await this.synced(options);
+  dispatch(command: C, options?: DispatchOptions): Promise<R> {
+    try {
       this.assertWritable();
+      if (this.r.synced) return this.send(command, options);
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
+    return this.synced(options).then(() => {
+      this.assertWritable();
+      return this.send(command, options);
+    });
+  }
+
+  /** Send and wait for the outcome (`dispatch`); no awaits: one promise per command, its outcome. */
+  private send(command: C, options: DispatchOptions | undefined): Promise<R> {
     const id = this.commandIds.take();
     const body = jsonBody({ t: this.clock.wallNow(), c: command });
     if (!jsonDepthWithin(body, MAX_BODY_DEPTH + 1)) {
@@ -357,16 +366,13 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     const pending = this.r.pending;
     pending.set(id, d);
     const wait = withWait(d.promise, this.clock, options, 'dispatch', () => pending.delete(id));
-    try {
-      await this.group.send(
-        frame,
-        options?.signal === undefined ? undefined : { signal: options.signal },
-      );
-    } catch (e) {
-      pending.delete(id);
-      d.reject(e instanceof Error ? e : new Error(String(e)));
-    }
-    return (await wait) as R;
+    this.group
+      .send(frame, options?.signal === undefined ? undefined : { signal: options.signal })
+      .catch((e: unknown) => {
+        pending.delete(id);
+        d.reject(e instanceof Error ? e : new Error(String(e)));
+      });
+    return wait as Promise<R>;
   }
 
   private assertWritable(): void {

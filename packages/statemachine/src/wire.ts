@@ -132,7 +132,7 @@ export function encodeName(name: string): Uint8Array {
 /** Build one message. */
 export function encodeFrame(input: FrameInput): Uint8Array {
   const n = input.nameBytes.length;
-  const out = new Uint8Array(HEADER_FIXED + n + input.body.length);
+  const out = pooled(HEADER_FIXED + n + input.body.length);
   out[0] = MAGIC0;
   out[1] = MAGIC1;
   out[2] = WIRE_VERSION;
@@ -140,11 +140,25 @@ export function encodeFrame(input: FrameInput): Uint8Array {
   uuidInto(input.incarnation, out, 4);
   if (input.commandId === undefined) out.set(ZERO_ID, 20);
   else uuidInto(input.commandId, out, 20);
-  new DataView(out.buffer, out.byteOffset, out.byteLength).setUint32(36, input.epoch >>> 0);
+  const epoch = input.epoch >>> 0;
+  out[36] = epoch >>> 24;
+  out[37] = (epoch >>> 16) & 0xff;
+  out[38] = (epoch >>> 8) & 0xff;
+  out[39] = epoch & 0xff;
   out[40] = n;
   out.set(input.nameBytes, 41);
   out.set(input.body, 41 + n);
   return out;
+}
+
+/**
+ * `n` bytes from Node's buffer pool, not zeroed (the caller writes every byte), as a plain
+ * `Uint8Array`. A `new Uint8Array` past 64 bytes gets a backing store of its own outside the
+ * heap: about 1 µs to allocate and more to collect, twice per command (body and frame).
+ */
+function pooled(n: number): Uint8Array {
+  const b = Buffer.allocUnsafe(n);
+  return new Uint8Array(b.buffer, b.byteOffset, n);
 }
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
@@ -283,7 +297,9 @@ export function jsonBody(value: unknown): Uint8Array {
   } catch {
     text = JSON.stringify(value, bigintReplacer);
   }
-  return encoder.encode(text);
+  // from the buffer pool (see `pooled`)
+  const b = Buffer.from(text, 'utf8');
+  return new Uint8Array(b.buffer, b.byteOffset, b.length);
 }
 
 /**
@@ -292,6 +308,10 @@ export function jsonBody(value: unknown): Uint8Array {
  * gives the same answer on every member.
  */
 export function jsonDepthWithin(body: Uint8Array, max: number): boolean {
+  // Valid JSON nested deeper than `max` has an opening and a closing bracket per level: a
+  // shorter text is within the bound without a scan (a command body usually is). Invalid JSON
+  // answers true here too: every caller parses the text next (or built it) and refuses it then.
+  if (body.length < 2 * (max + 1)) return true;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < body.length; i++) {
@@ -344,7 +364,7 @@ export function decodeFrame(data: Uint8Array): Frame | undefined {
   } catch {
     return undefined;
   }
-  const epoch = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(36);
+  const epoch = ((data[36]! << 24) | (data[37]! << 16) | (data[38]! << 8) | data[39]!) >>> 0;
   return {
     kind: kind as KindValue,
     incarnation,

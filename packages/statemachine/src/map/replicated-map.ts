@@ -114,7 +114,7 @@ export class ReplicatedMap implements AsyncDisposable {
   /** The limits in force. */
   readonly limits: MapLimits;
   /** The local history of changes, for `watch({ fromRevision })`. */
-  private readonly history: WatchHistory<MapChange>;
+  private readonly history: WatchHistory;
   private readonly watchers = new Set<(c: MapChange) => void>();
   private lastState: MapState | undefined;
   /** Read barriers in flight: id -> the state at the barrier's place in the log, once applied. */
@@ -127,7 +127,7 @@ export class ReplicatedMap implements AsyncDisposable {
   ) {
     this.machine = machine;
     this.limits = limits;
-    this.history = new WatchHistory<MapChange>(historyLimit);
+    this.history = new WatchHistory(historyLimit);
     machine.subscribe((c) => this.onChange(c));
   }
 
@@ -326,34 +326,20 @@ export class ReplicatedMap implements AsyncDisposable {
   /**
    * Apply `ops` if every compare holds, all or nothing. Resolves with the store revision after
    * it; rejects with `CompareFailedError` (nothing written), `ValueTooLargeError`,
-   * `StoreFullError` (a store limit: see `MapLimits`), `NoQuorumError`, `TimeoutError`.
+   * `StoreFullError` (a store limit: see `MapLimits`), `NoQuorumError`, `TimeoutError`. (A
+   * promise chain, not an async function: no frame and awaits of its own per write.)
    */
-  async transaction(
+  transaction(
     compares: readonly MapCompare[],
     ops: readonly MapOp[],
     options?: WaitOptions,
   ): Promise<number> {
-    for (const op of ops) if (op.op === 'set') checkSizes(op.key, op.value, this.limits);
-    let r: MapResult;
     try {
-      r = await this.machine.dispatch({ compares, ops }, options);
+      for (const op of ops) if (op.op === 'set') checkSizes(op.key, op.value, this.limits);
     } catch (e) {
-      if (e instanceof CommandFailedError && e.errorName === 'ValueTooLargeError') {
-        throw new ValueTooLargeError(e.message, { cause: e });
-      }
-      if (e instanceof CommandFailedError && e.errorName === 'StoreFullError') {
-        throw new StoreFullError(e.message, { cause: e });
-      }
-      throw e;
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
-    if (!r.succeeded) {
-      throw new CompareFailedError(
-        `compare failed on key '${r.failed ?? ''}' at revision ${r.revision}`,
-        r.failed ?? '',
-        r.revision,
-      );
-    }
-    return r.revision;
+    return this.machine.dispatch({ compares, ops }, options).then(revisionOf, typedFailure);
   }
 
   // ------------------------------------------------------------------ watch
@@ -398,9 +384,8 @@ export class ReplicatedMap implements AsyncDisposable {
     this.lastState = state;
   }
 
-  private record(c: MapChange): void {
-    this.history.push(c);
-    if (this.watchers.size === 0) return;
+  /** Tell the live watchers of a change (the history holds it already). */
+  private tell(c: MapChange): void {
     frozen(c);
     for (const w of [...this.watchers]) w(c);
   }
@@ -431,16 +416,15 @@ export class ReplicatedMap implements AsyncDisposable {
       const e = getEntry(c.state, op.key);
       if (op.op === 'set') {
         if (e !== undefined && e.revision === rev) {
-          this.record({
-            type: 'set',
-            key: op.key,
-            value: e.value, // frozen when a watcher sees it (`frozen`)
-            revision: rev,
-            createRevision: e.createRevision,
-          });
+          // the value is frozen when a watcher sees it (`frozen`)
+          const { value, createRevision } = e;
+          this.history.set(op.key, value, rev, createRevision);
+          if (this.watchers.size > 0)
+            this.tell({ type: 'set', key: op.key, value, revision: rev, createRevision });
         }
       } else if (e === undefined && prev !== undefined && getEntry(prev, op.key) !== undefined) {
-        this.record({ type: 'delete', key: op.key, revision: rev });
+        this.history.delete(op.key, rev);
+        if (this.watchers.size > 0) this.tell({ type: 'delete', key: op.key, revision: rev });
       }
     }
   }
@@ -459,6 +443,21 @@ export class ReplicatedMap implements AsyncDisposable {
  * `c`, its value deeply frozen: the store's own value, shared with every read. The history
  * freezes a value when a watcher first sees it, not at every write.
  */
+/** A transaction's revision, or `CompareFailedError` when a compare failed. */
+function revisionOf(r: MapResult): number {
+  if (r.succeeded) return r.revision;
+  const [key, rev] = [r.failed ?? '', r.revision];
+  throw new CompareFailedError(`compare failed on key '${key}' at revision ${rev}`, key, rev);
+}
+
+/** A store limit refused on the replicas: the store's own error (the command's as `cause`). */
+function typedFailure(e: unknown): never {
+  if (!(e instanceof CommandFailedError)) throw e;
+  if (e.errorName === 'ValueTooLargeError') throw new ValueTooLargeError(e.message, { cause: e });
+  if (e.errorName === 'StoreFullError') throw new StoreFullError(e.message, { cause: e });
+  throw e;
+}
+
 function frozen(c: MapChange): MapChange {
   deepFreeze(c.value);
   return c;

@@ -1,0 +1,67 @@
+import { describe, it, expect } from 'vitest';
+import {
+  MAX_BODY_DEPTH,
+  decodeFrame,
+  encodeFrame,
+  encodeName,
+  jsonBody,
+  jsonDepthWithin,
+  Kind,
+  parseCommandBody,
+} from '../src/wire.js';
+
+const incarnation = '0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b';
+
+describe('frames from the buffer pool', () => {
+  it('round-trip every byte of the header (the epoch over the whole u32 range) and the body', () => {
+    const frames: Uint8Array[] = [];
+    for (const epoch of [0, 1, 255, 256, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff]) {
+      const body = jsonBody({ t: epoch, c: { s: 'é€😀', n: [1, 2n] } });
+      const f = encodeFrame({
+        kind: Kind.command,
+        incarnation,
+        epoch,
+        nameBytes: encodeName('m'),
+        body,
+      });
+      frames.push(f);
+      // a plain Uint8Array, not a Buffer (equality and `instanceof` as before)
+      expect(f.constructor).toBe(Uint8Array);
+      expect(body.constructor).toBe(Uint8Array);
+      const d = decodeFrame(f)!;
+      expect(d).toMatchObject({
+        kind: Kind.command,
+        incarnation,
+        commandId: undefined,
+        epoch,
+        name: 'm',
+      });
+      expect(new TextDecoder().decode(d.body)).toBe(`{"t":${epoch},"c":{"s":"é€😀","n":[1,"2"]}}`);
+    }
+    // frames sharing a pool slab do not overwrite each other
+    expect(frames.map((f) => decodeFrame(f)!.epoch)).toEqual([
+      0, 1, 255, 256, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff,
+    ]);
+  });
+});
+
+describe('the depth bound of a command body', () => {
+  const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+  const nested = (d: number): string => `{"t":1,"c":${'['.repeat(d - 1)}${']'.repeat(d - 1)}}`;
+
+  it('refuses a body nested one level too deep, short or long, and accepts the deepest allowed', () => {
+    // the body's own object is one level: commands may nest MAX_BODY_DEPTH levels
+    expect(parseCommandBody(bytes(nested(MAX_BODY_DEPTH + 1)))).toBeDefined();
+    expect(parseCommandBody(bytes(nested(MAX_BODY_DEPTH + 2)))).toBeUndefined();
+    expect(jsonDepthWithin(bytes(nested(MAX_BODY_DEPTH + 2)), MAX_BODY_DEPTH + 1)).toBe(false);
+    const padded = `{"t":1,"p":"${'x'.repeat(300)}","c":${'['.repeat(MAX_BODY_DEPTH + 1)}${']'.repeat(MAX_BODY_DEPTH + 1)}}`;
+    expect(parseCommandBody(bytes(padded))).toBeUndefined();
+  });
+
+  it('skips the scan for short text, which the parse then refuses when it is not JSON', () => {
+    const open = '{"t":1,"c":' + '['.repeat(MAX_BODY_DEPTH + 5);
+    expect(open.length).toBeLessThan(2 * (MAX_BODY_DEPTH + 2));
+    expect(jsonDepthWithin(bytes(open), MAX_BODY_DEPTH + 1)).toBe(true);
+    expect(parseCommandBody(bytes(open))).toBeUndefined();
+  });
+});
