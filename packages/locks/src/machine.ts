@@ -42,15 +42,13 @@ import {
   type Owner,
 } from './state.js';
 import { nextToken, type TokenScheme } from './tokens.js';
+import { canGrant, checkName, checkOwnName, checkTtl } from './rules.js';
+import { reduceLocks } from './reduce.js';
+
+export { canGrant, MAX_NAME_LENGTH, MAX_TTL } from './rules.js';
 
 /** The name the lock machine uses on the wire and on disk, unless told otherwise. */
 export const LOCKS_MACHINE_NAME = 'cpgkit.locks';
-
-/** The longest name (in UTF-16 code units) of a lock or election. */
-export const MAX_NAME_LENGTH = 512;
-
-/** The longest lease (ms): about 24 days. */
-export const MAX_TTL = 2 ** 31 - 1;
 
 /** Options of `locksMachine`. */
 export interface LocksMachineOptions {
@@ -82,37 +80,12 @@ function ownerOf(ctx: ApplyContext): Owner {
   return { incarnation: ctx.sender.incarnation, nodeid: ctx.sender.nodeid, pid: ctx.sender.pid };
 }
 
-function checkName(name: string): void {
-  if (name.length === 0 || name.length > MAX_NAME_LENGTH) {
-    throw new InvalidLockRequestError(
-      `lock/election name must have 1..${MAX_NAME_LENGTH} characters`,
-    );
-  }
-}
-
-function checkTtl(ttl: number | null | undefined): number | null {
-  if (ttl === undefined || ttl === null) return null;
-  if (!Number.isFinite(ttl) || ttl <= 0 || ttl > MAX_TTL) {
-    throw new InvalidLockRequestError(`ttl must be a number of ms in 1..${MAX_TTL}, got ${ttl}`);
-  }
-  return ttl;
-}
-
 function newEntry(): DEntry {
   return { kind: null, limit: 1, token: '0', holders: [], waiters: [], blockedUntil: null };
 }
 
 function newElection(): DElection {
   return { term: '0', leader: null, candidates: [], blockedUntil: null };
-}
-
-/** Whether a request in `mode` fits next to the current holders. */
-export function canGrant(entry: LockEntry, mode: LockMode): boolean {
-  if (mode === 'exclusive') return entry.holders.length === 0;
-  return (
-    entry.holders.every((h) => h.mode === 'shared') &&
-    (entry.limit === 0 || entry.holders.length < entry.limit)
-  );
 }
 
 function isBlocked(blockedUntil: number | null, time: number): boolean {
@@ -201,6 +174,7 @@ export function locksMachine(
       }
       limit = p;
     }
+    checkOwnName(cmd.name);
     const entry = (draft.locks[cmd.name] ??= newEntry());
     const held = entry.holders.find((h) => h.id === cmd.id);
     if (held !== undefined) return { status: 'granted', token: held.token, expires: held.expires };
@@ -237,6 +211,7 @@ export function locksMachine(
   }
 
   function release(draft: DState, id: string, name: string, ctx: ApplyContext): ReleaseResult {
+    checkOwnName(name);
     const entry = draft.locks[name];
     if (entry === undefined) return { released: 'none' };
     const me = ctx.sender.incarnation;
@@ -267,6 +242,7 @@ export function locksMachine(
     ctx: ApplyContext,
   ): RenewResult {
     const ttl = checkTtl(ttlIn)!;
+    checkOwnName(name);
     const h = draft.locks[name]?.holders.find((x) => x.id === id);
     if (h === undefined) throw new NotHolderError(`lock '${name}' (${id}) is not held (any more)`);
     if (h.owner.incarnation !== ctx.sender.incarnation)
@@ -282,6 +258,7 @@ export function locksMachine(
       throw new OwnerGoneError(`incarnation ${owner.incarnation} already left the group`);
     }
     checkName(cmd.name);
+    checkOwnName(cmd.name);
     const e = (draft.elections[cmd.name] ??= newElection());
     if (e.leader?.id === cmd.id) return { status: 'leader', term: e.term };
     const pos = e.candidates.findIndex((c) => c.id === cmd.id);
@@ -294,6 +271,7 @@ export function locksMachine(
   }
 
   function resign(draft: DState, id: string, name: string, ctx: ApplyContext): ResignResult {
+    checkOwnName(name);
     const e = draft.elections[name];
     if (e === undefined) return { resigned: 'none' };
     const me = ctx.sender.incarnation;
@@ -321,6 +299,7 @@ export function locksMachine(
     value: unknown,
     ctx: ApplyContext,
   ): ProclaimResult {
+    checkOwnName(name);
     const e = draft.elections[name];
     if (e?.leader?.id !== id) throw new NotHolderError(`not the leader of '${name}' (any more)`);
     if (e.leader.owner.incarnation !== ctx.sender.incarnation)
@@ -333,6 +312,9 @@ export function locksMachine(
     name: options.name ?? LOCKS_MACHINE_NAME,
     initial: initialLocksState,
     isCommand: isLocksCommand,
+
+    // what the machine applies commands with; `apply` below is the same under immer
+    reduce: (state, cmd, ctx, patches) => reduceLocks(state, cmd, ctx, scheme, patches),
 
     apply(draft, cmd, ctx): LocksResult {
       switch (cmd.type) {
