@@ -46,11 +46,20 @@ import type {
   LocksStateMachine,
 } from './types.js';
 import { withHandle } from './with-handle.js';
+import { ByName } from './by-name.js';
 
 /** A handle this client holds, with the control to lose it or update it. */
 type Held =
   | ({ readonly kind: 'lock' } & HandleControl<Lock, number | null>)
   | ({ readonly kind: 'leadership' } & HandleControl<Leadership, Json>);
+
+/** The group of a held handle, a waiting request, a command: what it is about. */
+const heldKey = (h: Held): string => `${h.kind}:${h.handle.name}`;
+const waitKey = (w: Waiter): string => `${w.spec === undefined ? 'leadership' : 'lock'}:${w.name}`;
+function commandKey(cmd: LocksCommand): string {
+  const election = cmd.type === 'campaign' || cmd.type === 'resign' || cmd.type === 'proclaim';
+  return `${election ? 'leadership' : 'lock'}:${cmd.name}`;
+}
 
 /**
  * Fenced locks, semaphores, read-write locks and leader election over a replicated state
@@ -69,8 +78,9 @@ type Held =
 export class Locks implements AsyncDisposable {
   /** The state machine underneath. */
   readonly machine: LocksStateMachine;
-  readonly #held = new Map<string, Held>();
-  readonly #waits = new Map<string, Waiter>();
+  /** By request id, and by what they are about (a command changes one name only). */
+  readonly #held = new ByName<Held>(heldKey);
+  readonly #waits = new ByName<Waiter>(waitKey);
   readonly #reaper: Reaper;
   readonly #elections: ElectionView;
   /** What the handles this client makes call (never exported: see lock-client.ts). */
@@ -276,7 +286,13 @@ export class Locks implements AsyncDisposable {
   ): Promise<Lock | Leadership | null> {
     if (this.#closed)
       throw new MachineClosedError('the Locks client is closed', { outcome: 'not-applied' });
-    refuseReentry(name, spec, this.held, this.#waits.values());
+    const key = `${spec === undefined ? 'leadership' : 'lock'}:${name}`;
+    refuseReentry(
+      name,
+      spec,
+      Array.from(this.#held.group(key).values(), (h) => h.handle),
+      this.#waits.group(key).values(),
+    );
     const what = spec === undefined ? `campaign for '${name}'` : `acquire '${name}'`;
     const ws = waitSignal(this.machine.clock, options, what);
     let id: string | undefined;
@@ -418,7 +434,15 @@ export class Locks implements AsyncDisposable {
     const why: LossReason = change.kind === 'tick' ? 'lease-expired' : 'released';
     const state = change.state;
     this.#elections.note(state, change.kind === 'sync');
-    for (const [id, h] of this.#held) {
+    // a command changes one lock or election (a failed one nothing): only its handles are
+    // looked up; anything else (ticks, members leaving, a snapshot) may change them all
+    const held: Iterable<[string, Held]> =
+      change.kind !== 'command'
+        ? this.#held.entries()
+        : change.ok
+          ? this.#held.group(commandKey(change.command))
+          : [];
+    for (const [id, h] of held) {
       if (h.kind === 'lock') {
         const holder = state.locks[h.handle.name]?.holders.find((x) => x.id === id);
         if (holder === undefined) {
@@ -480,7 +504,7 @@ export class Locks implements AsyncDisposable {
   }
 
   #loseAll(reason: LossReason, message: string): void {
-    for (const [id, h] of this.#held) {
+    for (const [id, h] of this.#held.entries()) {
       this.#held.delete(id);
       this.#reaper.abandon(id, h.handle.name, h.kind === 'leadership');
       h.lose(reason, message);
