@@ -4,7 +4,7 @@
  * steps and ticks in the same order give the same state on every member.
  * @module
  */
-import type { Draft } from 'immer';
+import { isDraft, original, type Draft } from 'immer';
 import type {
   MachineDefinition,
   MembershipContext,
@@ -37,6 +37,7 @@ import {
   type ElectionEntry,
   type Json,
   type LockEntry,
+  type LockHolder,
   type LockMode,
   type LocksState,
   type Owner,
@@ -86,6 +87,25 @@ function newEntry(): DEntry {
 
 function newElection(): DElection {
   return { term: '0', leader: null, candidates: [], blockedUntil: null };
+}
+
+/** What a draft was made from (reads without making drafts), or the object itself. */
+function baseOf<T extends object>(x: Draft<T>): T {
+  return (isDraft(x) ? original(x) : x) as T;
+}
+
+/** Whether `grantWaiters` would change `e` at `time` (clear a due block, grant, go idle). */
+function grantsChange(e: LockEntry, time: number): boolean {
+  if (e.blockedUntil !== null && time >= e.blockedUntil) return true;
+  if (e.holders.length === 0 && e.waiters.length === 0) return e.kind !== null;
+  const head = e.waiters[0];
+  return e.blockedUntil === null && head !== undefined && canGrant(e, head.mode);
+}
+
+/** Whether `electNext` would change `e` at `time` (clear a due block, elect). */
+function electsChange(e: ElectionEntry, time: number): boolean {
+  if (e.blockedUntil !== null && time >= e.blockedUntil) return true;
+  return e.leader === null && e.blockedUntil === null && e.candidates.length > 0;
 }
 
 function isBlocked(blockedUntil: number | null, time: number): boolean {
@@ -347,15 +367,28 @@ export function locksMachine(
       if (draft.departed.length > DEPARTED_MAX)
         draft.departed.splice(0, draft.departed.length - DEPARTED_MAX);
       const time = change.time;
-      for (const entry of Object.values(draft.locks)) {
+      // only the locks and elections this changes become drafts (a draft per name, and the
+      // walk of every draft when immer finalises, cost as much as the rest of a command)
+      const mine = (x: { readonly owner: Owner }): boolean => gone.has(x.owner.incarnation);
+      const locks = baseOf(draft.locks);
+      for (const name of Object.keys(locks)) {
+        const base = locks[name]!;
+        if (base.holders.length === 0 && base.waiters.length === 0) continue;
+        if (!base.holders.some(mine) && !base.waiters.some(mine) && !grantsChange(base, time))
+          continue;
+        const entry = draft.locks[name]!;
         const before = entry.holders.length;
-        if (before === 0 && entry.waiters.length === 0) continue;
         entry.holders = entry.holders.filter((h) => !gone.has(h.owner.incarnation));
         entry.waiters = entry.waiters.filter((w) => !gone.has(w.owner.incarnation));
         if (entry.holders.length < before) entry.blockedUntil = block(entry.blockedUntil, time);
         grantWaiters(entry, time);
       }
-      for (const e of Object.values(draft.elections)) {
+      const elections = baseOf(draft.elections);
+      for (const name of Object.keys(elections)) {
+        const base = elections[name]!;
+        const leaderGone = base.leader !== null && mine(base.leader);
+        if (!leaderGone && !base.candidates.some(mine) && !electsChange(base, time)) continue;
+        const e = draft.elections[name]!;
         e.candidates = e.candidates.filter((c) => !gone.has(c.owner.incarnation));
         if (e.leader !== null && gone.has(e.leader.owner.incarnation)) {
           e.leader = null;
@@ -367,14 +400,22 @@ export function locksMachine(
 
     onTick(draft, ctx: TickContext): void {
       const time = ctx.time;
-      for (const entry of Object.values(draft.locks)) {
+      // as in onMembership: drafts only of what the tick changes
+      const expired = (h: LockHolder): boolean => h.expires !== null && h.expires <= time;
+      const locks = baseOf(draft.locks);
+      for (const name of Object.keys(locks)) {
+        const base = locks[name]!;
+        if (base.holders.length === 0 && base.blockedUntil === null) continue;
+        if (!base.holders.some(expired) && !grantsChange(base, time)) continue;
+        const entry = draft.locks[name]!;
         const before = entry.holders.length;
-        if (before === 0 && entry.blockedUntil === null) continue;
-        entry.holders = entry.holders.filter((h) => h.expires === null || h.expires > time);
+        entry.holders = entry.holders.filter((h) => !expired(h));
         if (entry.holders.length < before) entry.blockedUntil = block(entry.blockedUntil, time);
         grantWaiters(entry, time);
       }
-      for (const e of Object.values(draft.elections)) electNext(e, time);
+      const elections = baseOf(draft.elections);
+      for (const name of Object.keys(elections))
+        if (electsChange(elections[name]!, time)) electNext(draft.elections[name]!, time);
     },
 
     nextDeadline(state): number | undefined {
