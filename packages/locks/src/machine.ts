@@ -45,6 +45,7 @@ import {
 import { nextToken, type TokenScheme } from './tokens.js';
 import { canGrant, checkName, checkOwnName, checkTtl } from './rules.js';
 import { reduceLocks } from './reduce.js';
+import { nextDeadline } from './deadlines.js';
 
 export { canGrant, MAX_NAME_LENGTH, MAX_TTL } from './rules.js';
 
@@ -418,18 +419,7 @@ export function locksMachine(
         if (electsChange(elections[name]!, time)) electNext(draft.elections[name]!, time);
     },
 
-    nextDeadline(state): number | undefined {
-      let next = Infinity;
-      for (const entry of Object.values(state.locks)) {
-        for (const h of entry.holders) if (h.expires !== null && h.expires < next) next = h.expires;
-        if (entry.blockedUntil !== null && entry.waiters.length > 0 && entry.blockedUntil < next)
-          next = entry.blockedUntil;
-      }
-      for (const e of Object.values(state.elections)) {
-        if (e.blockedUntil !== null && e.candidates.length > 0 && e.blockedUntil < next)
-          next = e.blockedUntil;
-      }
-      return next === Infinity ? undefined : next;
-    },
+    // remembered per record, derived by reduceLocks from the record before (deadlines.ts)
+    nextDeadline,
   };
 }

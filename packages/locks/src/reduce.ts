@@ -35,6 +35,7 @@ import {
   OwnerGoneError,
 } from './errors.js';
 import { canGrant, checkName, checkOwnName, checkTtl } from './rules.js';
+import { lockChanged } from './deadlines.js';
 import type {
   Candidate,
   ElectionEntry,
@@ -130,6 +131,8 @@ function withMember(
   const record: Record<string, LockEntry | ElectionEntry> = { ...state[field] };
   record[name] = value;
   patches?.push({ op: existed ? 'replace' : 'add', path: [field, name], value });
+  if (field === 'locks')
+    lockChanged(state.locks, record as LocksState['locks'], name, value as LockEntry);
   return { ...state, [field]: record };
 }
 

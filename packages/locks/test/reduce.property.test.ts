@@ -194,7 +194,7 @@ class Pair {
     expect(JSON.stringify(this.red)).toBe(a);
     expect(canonicalJson(this.red)).toBe(canonicalJson(this.ref));
     expect(canonicalJson(this.replayed)).toBe(canonicalJson(this.red));
-    expect(this.def.nextDeadline!(this.red)).toBe(this.def.nextDeadline!(this.ref));
+    expect(this.def.nextDeadline!(this.red)).toBe(this.refDef.nextDeadline!(this.ref));
   }
 }
 

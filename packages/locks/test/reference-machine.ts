@@ -1,7 +1,7 @@
 /**
  * The lock machine as it was before its fast paths, to compare the machine with: commands
  * through `apply` under immer (no `reduce`), and `onMembership` / `onTick` that go through
- * every lock and election as drafts. Same rules: any difference in a state is a bug of the
+ * every lock and election as drafts, and `nextDeadline` that walks every lock. Same rules: any difference in a state is a bug of the
  * fast paths (reduce.property.test.ts).
  */
 import type { Draft } from 'immer';
@@ -62,6 +62,19 @@ export function referenceMachine(
 
   return {
     ...def,
+    nextDeadline(state): number | undefined {
+      let next = Infinity;
+      for (const entry of Object.values(state.locks)) {
+        for (const h of entry.holders) if (h.expires !== null && h.expires < next) next = h.expires;
+        if (entry.blockedUntil !== null && entry.waiters.length > 0 && entry.blockedUntil < next)
+          next = entry.blockedUntil;
+      }
+      for (const e of Object.values(state.elections)) {
+        if (e.blockedUntil !== null && e.candidates.length > 0 && e.blockedUntil < next)
+          next = e.blockedUntil;
+      }
+      return next === Infinity ? undefined : next;
+    },
     onMembership(draft, change: MembershipContext): void {
       if (draft.departed.length > 0 && change.members.length > 0) {
         const here = new Set(change.members.map((m) => m.incarnation));
