@@ -6,7 +6,6 @@
  * elections (elections.ts); the handles talk to it through a private `LockClient`.
  * @module
  */
-import { v7 as uuidv7 } from 'uuid';
 import {
   deferred,
   InterruptedError,
@@ -47,6 +46,7 @@ import type {
 } from './types.js';
 import { withHandle } from './with-handle.js';
 import { ByName } from './by-name.js';
+import { requestId } from './request-ids.js';
 
 /** A handle this client holds, with the control to lose it or update it. */
 type Held =
@@ -301,7 +301,7 @@ export class Locks implements AsyncDisposable {
         await readyOrRefuse(this.machine, what, ws.signal);
         if (this.#closed)
           throw new MachineClosedError('the Locks client is closed', { outcome: 'not-applied' });
-        id = uuidv7();
+        id = requestId();
         const done = deferred<Lock | Leadership | 'dropped' | 'minority'>();
         const w: Waiter = {
           id,
