@@ -28,7 +28,7 @@ import type { LossReason } from './errors.js';
 import { handOut, type Waiter } from './hand-out.js';
 import { grantLeadership, type Leadership } from './leadership.js';
 import { grantLock, type Lock } from './lock.js';
-import type { HandleControl, HandleRef, LockClient } from './lock-client.js';
+import type { HandleRef, LockClient } from './lock-client.js';
 import { locksMachine } from './machine.js';
 import { minorityError, readyOrRefuse } from './ready.js';
 import { Reaper } from './reaper.js';
@@ -46,20 +46,8 @@ import type {
 } from './types.js';
 import { withHandle } from './with-handle.js';
 import { ByName } from './by-name.js';
+import { aboutKey, followHeld, heldHandles, type Held } from './held.js';
 import { requestId } from './request-ids.js';
-
-/** A handle this client holds, with the control to lose it or update it. */
-type Held =
-  | ({ readonly kind: 'lock' } & HandleControl<Lock, number | null>)
-  | ({ readonly kind: 'leadership' } & HandleControl<Leadership, Json>);
-
-/** The group of a held handle, a waiting request, a command: what it is about. */
-const heldKey = (h: Held): string => `${h.kind}:${h.handle.name}`;
-const waitKey = (w: Waiter): string => `${w.spec === undefined ? 'leadership' : 'lock'}:${w.name}`;
-function commandKey(cmd: LocksCommand): string {
-  const election = cmd.type === 'campaign' || cmd.type === 'resign' || cmd.type === 'proclaim';
-  return `${election ? 'leadership' : 'lock'}:${cmd.name}`;
-}
 
 /**
  * Fenced locks, semaphores, read-write locks and leader election over a replicated state
@@ -79,8 +67,8 @@ export class Locks implements AsyncDisposable {
   /** The state machine underneath. */
   readonly machine: LocksStateMachine;
   /** By request id, and by what they are about (a command changes one name only). */
-  readonly #held = new ByName<Held>(heldKey);
-  readonly #waits = new ByName<Waiter>(waitKey);
+  readonly #held = heldHandles();
+  readonly #waits = new ByName<Waiter>((w) => aboutKey(w.spec === undefined, w.name));
   readonly #reaper: Reaper;
   readonly #elections: ElectionView;
   /** What the handles this client makes call (never exported: see lock-client.ts). */
@@ -286,7 +274,7 @@ export class Locks implements AsyncDisposable {
   ): Promise<Lock | Leadership | null> {
     if (this.#closed)
       throw new MachineClosedError('the Locks client is closed', { outcome: 'not-applied' });
-    const key = `${spec === undefined ? 'leadership' : 'lock'}:${name}`;
+    const key = aboutKey(spec === undefined, name);
     refuseReentry(
       name,
       spec,
@@ -431,35 +419,8 @@ export class Locks implements AsyncDisposable {
     }
     // a snapshot replaced the state: grants seen before are seen again in the new one
     if (change.kind === 'sync') for (const w of this.#waits.values()) w.seen = undefined;
-    const why: LossReason = change.kind === 'tick' ? 'lease-expired' : 'released';
-    const state = change.state;
-    this.#elections.note(state, change.kind === 'sync');
-    // a command changes one lock or election (a failed one nothing): only its handles are
-    // looked up; anything else (ticks, members leaving, a snapshot) may change them all
-    const held: Iterable<[string, Held]> =
-      change.kind !== 'command'
-        ? this.#held.entries()
-        : change.ok
-          ? this.#held.group(commandKey(change.command))
-          : [];
-    for (const [id, h] of held) {
-      if (h.kind === 'lock') {
-        const holder = state.locks[h.handle.name]?.holders.find((x) => x.id === id);
-        if (holder === undefined) {
-          this.#held.delete(id);
-          h.lose(
-            why,
-            why === 'lease-expired' ? 'its lease ran out' : 'the group no longer lists it as held',
-          );
-        } else h.update(holder.expires);
-      } else {
-        const e = state.elections[h.handle.name];
-        if (e?.leader?.id !== id) {
-          this.#held.delete(id);
-          h.lose('released', 'the group no longer lists it as leader');
-        } else h.update(e.leader.value);
-      }
-    }
+    this.#elections.note(change.state, change.kind === 'sync');
+    followHeld(this.#held, change);
     this.#handOutSoon();
   }
 
