@@ -6,7 +6,6 @@
  * elections (elections.ts); the handles talk to it through a private `LockClient`.
  * @module
  */
-import { v7 as uuidv7 } from 'uuid';
 import {
   deferred,
   InterruptedError,
@@ -29,7 +28,7 @@ import type { LossReason } from './errors.js';
 import { handOut, type Waiter } from './hand-out.js';
 import { grantLeadership, type Leadership } from './leadership.js';
 import { grantLock, type Lock } from './lock.js';
-import type { HandleControl, HandleRef, LockClient } from './lock-client.js';
+import type { HandleRef, LockClient } from './lock-client.js';
 import { locksMachine } from './machine.js';
 import { minorityError, readyOrRefuse } from './ready.js';
 import { Reaper } from './reaper.js';
@@ -46,11 +45,9 @@ import type {
   LocksStateMachine,
 } from './types.js';
 import { withHandle } from './with-handle.js';
-
-/** A handle this client holds, with the control to lose it or update it. */
-type Held =
-  | ({ readonly kind: 'lock' } & HandleControl<Lock, number | null>)
-  | ({ readonly kind: 'leadership' } & HandleControl<Leadership, Json>);
+import { ByName } from './by-name.js';
+import { aboutKey, followHeld, heldHandles, type Held } from './held.js';
+import { requestId } from './request-ids.js';
 
 /**
  * Fenced locks, semaphores, read-write locks and leader election over a replicated state
@@ -69,8 +66,9 @@ type Held =
 export class Locks implements AsyncDisposable {
   /** The state machine underneath. */
   readonly machine: LocksStateMachine;
-  readonly #held = new Map<string, Held>();
-  readonly #waits = new Map<string, Waiter>();
+  /** By request id, and by what they are about (a command changes one name only). */
+  readonly #held = heldHandles();
+  readonly #waits = new ByName<Waiter>((w) => aboutKey(w.spec === undefined, w.name));
   readonly #reaper: Reaper;
   readonly #elections: ElectionView;
   /** What the handles this client makes call (never exported: see lock-client.ts). */
@@ -276,7 +274,13 @@ export class Locks implements AsyncDisposable {
   ): Promise<Lock | Leadership | null> {
     if (this.#closed)
       throw new MachineClosedError('the Locks client is closed', { outcome: 'not-applied' });
-    refuseReentry(name, spec, this.held, this.#waits.values());
+    const key = aboutKey(spec === undefined, name);
+    refuseReentry(
+      name,
+      spec,
+      Array.from(this.#held.group(key).values(), (h) => h.handle),
+      this.#waits.group(key).values(),
+    );
     const what = spec === undefined ? `campaign for '${name}'` : `acquire '${name}'`;
     const ws = waitSignal(this.machine.clock, options, what);
     let id: string | undefined;
@@ -285,7 +289,7 @@ export class Locks implements AsyncDisposable {
         await readyOrRefuse(this.machine, what, ws.signal);
         if (this.#closed)
           throw new MachineClosedError('the Locks client is closed', { outcome: 'not-applied' });
-        id = uuidv7();
+        id = requestId();
         const done = deferred<Lock | Leadership | 'dropped' | 'minority'>();
         const w: Waiter = {
           id,
@@ -415,27 +419,8 @@ export class Locks implements AsyncDisposable {
     }
     // a snapshot replaced the state: grants seen before are seen again in the new one
     if (change.kind === 'sync') for (const w of this.#waits.values()) w.seen = undefined;
-    const why: LossReason = change.kind === 'tick' ? 'lease-expired' : 'released';
-    const state = change.state;
-    this.#elections.note(state, change.kind === 'sync');
-    for (const [id, h] of this.#held) {
-      if (h.kind === 'lock') {
-        const holder = state.locks[h.handle.name]?.holders.find((x) => x.id === id);
-        if (holder === undefined) {
-          this.#held.delete(id);
-          h.lose(
-            why,
-            why === 'lease-expired' ? 'its lease ran out' : 'the group no longer lists it as held',
-          );
-        } else h.update(holder.expires);
-      } else {
-        const e = state.elections[h.handle.name];
-        if (e?.leader?.id !== id) {
-          this.#held.delete(id);
-          h.lose('released', 'the group no longer lists it as leader');
-        } else h.update(e.leader.value);
-      }
-    }
+    this.#elections.note(change.state, change.kind === 'sync');
+    followHeld(this.#held, change);
     this.#handOutSoon();
   }
 
@@ -480,7 +465,7 @@ export class Locks implements AsyncDisposable {
   }
 
   #loseAll(reason: LossReason, message: string): void {
-    for (const [id, h] of this.#held) {
+    for (const [id, h] of this.#held.entries()) {
       this.#held.delete(id);
       this.#reaper.abandon(id, h.handle.name, h.kind === 'leadership');
       h.lose(reason, message);

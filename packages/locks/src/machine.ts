@@ -4,7 +4,7 @@
  * steps and ticks in the same order give the same state on every member.
  * @module
  */
-import type { Draft } from 'immer';
+import { isDraft, original, type Draft } from 'immer';
 import type {
   MachineDefinition,
   MembershipContext,
@@ -37,20 +37,20 @@ import {
   type ElectionEntry,
   type Json,
   type LockEntry,
+  type LockHolder,
   type LockMode,
   type LocksState,
   type Owner,
 } from './state.js';
 import { nextToken, type TokenScheme } from './tokens.js';
+import { canGrant, checkName, checkOwnName, checkTtl } from './rules.js';
+import { reduceLocks } from './reduce.js';
+import { nextDeadline } from './deadlines.js';
+
+export { canGrant, MAX_NAME_LENGTH, MAX_TTL } from './rules.js';
 
 /** The name the lock machine uses on the wire and on disk, unless told otherwise. */
 export const LOCKS_MACHINE_NAME = 'cpgkit.locks';
-
-/** The longest name (in UTF-16 code units) of a lock or election. */
-export const MAX_NAME_LENGTH = 512;
-
-/** The longest lease (ms): about 24 days. */
-export const MAX_TTL = 2 ** 31 - 1;
 
 /** Options of `locksMachine`. */
 export interface LocksMachineOptions {
@@ -82,22 +82,6 @@ function ownerOf(ctx: ApplyContext): Owner {
   return { incarnation: ctx.sender.incarnation, nodeid: ctx.sender.nodeid, pid: ctx.sender.pid };
 }
 
-function checkName(name: string): void {
-  if (name.length === 0 || name.length > MAX_NAME_LENGTH) {
-    throw new InvalidLockRequestError(
-      `lock/election name must have 1..${MAX_NAME_LENGTH} characters`,
-    );
-  }
-}
-
-function checkTtl(ttl: number | null | undefined): number | null {
-  if (ttl === undefined || ttl === null) return null;
-  if (!Number.isFinite(ttl) || ttl <= 0 || ttl > MAX_TTL) {
-    throw new InvalidLockRequestError(`ttl must be a number of ms in 1..${MAX_TTL}, got ${ttl}`);
-  }
-  return ttl;
-}
-
 function newEntry(): DEntry {
   return { kind: null, limit: 1, token: '0', holders: [], waiters: [], blockedUntil: null };
 }
@@ -106,13 +90,23 @@ function newElection(): DElection {
   return { term: '0', leader: null, candidates: [], blockedUntil: null };
 }
 
-/** Whether a request in `mode` fits next to the current holders. */
-export function canGrant(entry: LockEntry, mode: LockMode): boolean {
-  if (mode === 'exclusive') return entry.holders.length === 0;
-  return (
-    entry.holders.every((h) => h.mode === 'shared') &&
-    (entry.limit === 0 || entry.holders.length < entry.limit)
-  );
+/** What a draft was made from (reads without making drafts), or the object itself. */
+function baseOf<T extends object>(x: Draft<T>): T {
+  return (isDraft(x) ? original(x) : x) as T;
+}
+
+/** Whether `grantWaiters` would change `e` at `time` (clear a due block, grant, go idle). */
+function grantsChange(e: LockEntry, time: number): boolean {
+  if (e.blockedUntil !== null && time >= e.blockedUntil) return true;
+  if (e.holders.length === 0 && e.waiters.length === 0) return e.kind !== null;
+  const head = e.waiters[0];
+  return e.blockedUntil === null && head !== undefined && canGrant(e, head.mode);
+}
+
+/** Whether `electNext` would change `e` at `time` (clear a due block, elect). */
+function electsChange(e: ElectionEntry, time: number): boolean {
+  if (e.blockedUntil !== null && time >= e.blockedUntil) return true;
+  return e.leader === null && e.blockedUntil === null && e.candidates.length > 0;
 }
 
 function isBlocked(blockedUntil: number | null, time: number): boolean {
@@ -201,6 +195,7 @@ export function locksMachine(
       }
       limit = p;
     }
+    checkOwnName(cmd.name);
     const entry = (draft.locks[cmd.name] ??= newEntry());
     const held = entry.holders.find((h) => h.id === cmd.id);
     if (held !== undefined) return { status: 'granted', token: held.token, expires: held.expires };
@@ -237,6 +232,7 @@ export function locksMachine(
   }
 
   function release(draft: DState, id: string, name: string, ctx: ApplyContext): ReleaseResult {
+    checkOwnName(name);
     const entry = draft.locks[name];
     if (entry === undefined) return { released: 'none' };
     const me = ctx.sender.incarnation;
@@ -267,6 +263,7 @@ export function locksMachine(
     ctx: ApplyContext,
   ): RenewResult {
     const ttl = checkTtl(ttlIn)!;
+    checkOwnName(name);
     const h = draft.locks[name]?.holders.find((x) => x.id === id);
     if (h === undefined) throw new NotHolderError(`lock '${name}' (${id}) is not held (any more)`);
     if (h.owner.incarnation !== ctx.sender.incarnation)
@@ -282,6 +279,7 @@ export function locksMachine(
       throw new OwnerGoneError(`incarnation ${owner.incarnation} already left the group`);
     }
     checkName(cmd.name);
+    checkOwnName(cmd.name);
     const e = (draft.elections[cmd.name] ??= newElection());
     if (e.leader?.id === cmd.id) return { status: 'leader', term: e.term };
     const pos = e.candidates.findIndex((c) => c.id === cmd.id);
@@ -294,6 +292,7 @@ export function locksMachine(
   }
 
   function resign(draft: DState, id: string, name: string, ctx: ApplyContext): ResignResult {
+    checkOwnName(name);
     const e = draft.elections[name];
     if (e === undefined) return { resigned: 'none' };
     const me = ctx.sender.incarnation;
@@ -321,6 +320,7 @@ export function locksMachine(
     value: unknown,
     ctx: ApplyContext,
   ): ProclaimResult {
+    checkOwnName(name);
     const e = draft.elections[name];
     if (e?.leader?.id !== id) throw new NotHolderError(`not the leader of '${name}' (any more)`);
     if (e.leader.owner.incarnation !== ctx.sender.incarnation)
@@ -333,6 +333,9 @@ export function locksMachine(
     name: options.name ?? LOCKS_MACHINE_NAME,
     initial: initialLocksState,
     isCommand: isLocksCommand,
+
+    // what the machine applies commands with; `apply` below is the same under immer
+    reduce: (state, cmd, ctx, patches) => reduceLocks(state, cmd, ctx, scheme, patches),
 
     apply(draft, cmd, ctx): LocksResult {
       switch (cmd.type) {
@@ -365,15 +368,28 @@ export function locksMachine(
       if (draft.departed.length > DEPARTED_MAX)
         draft.departed.splice(0, draft.departed.length - DEPARTED_MAX);
       const time = change.time;
-      for (const entry of Object.values(draft.locks)) {
+      // only the locks and elections this changes become drafts (a draft per name, and the
+      // walk of every draft when immer finalises, cost as much as the rest of a command)
+      const mine = (x: { readonly owner: Owner }): boolean => gone.has(x.owner.incarnation);
+      const locks = baseOf(draft.locks);
+      for (const name of Object.keys(locks)) {
+        const base = locks[name]!;
+        if (base.holders.length === 0 && base.waiters.length === 0) continue;
+        if (!base.holders.some(mine) && !base.waiters.some(mine) && !grantsChange(base, time))
+          continue;
+        const entry = draft.locks[name]!;
         const before = entry.holders.length;
-        if (before === 0 && entry.waiters.length === 0) continue;
         entry.holders = entry.holders.filter((h) => !gone.has(h.owner.incarnation));
         entry.waiters = entry.waiters.filter((w) => !gone.has(w.owner.incarnation));
         if (entry.holders.length < before) entry.blockedUntil = block(entry.blockedUntil, time);
         grantWaiters(entry, time);
       }
-      for (const e of Object.values(draft.elections)) {
+      const elections = baseOf(draft.elections);
+      for (const name of Object.keys(elections)) {
+        const base = elections[name]!;
+        const leaderGone = base.leader !== null && mine(base.leader);
+        if (!leaderGone && !base.candidates.some(mine) && !electsChange(base, time)) continue;
+        const e = draft.elections[name]!;
         e.candidates = e.candidates.filter((c) => !gone.has(c.owner.incarnation));
         if (e.leader !== null && gone.has(e.leader.owner.incarnation)) {
           e.leader = null;
@@ -385,28 +401,25 @@ export function locksMachine(
 
     onTick(draft, ctx: TickContext): void {
       const time = ctx.time;
-      for (const entry of Object.values(draft.locks)) {
+      // as in onMembership: drafts only of what the tick changes
+      const expired = (h: LockHolder): boolean => h.expires !== null && h.expires <= time;
+      const locks = baseOf(draft.locks);
+      for (const name of Object.keys(locks)) {
+        const base = locks[name]!;
+        if (base.holders.length === 0 && base.blockedUntil === null) continue;
+        if (!base.holders.some(expired) && !grantsChange(base, time)) continue;
+        const entry = draft.locks[name]!;
         const before = entry.holders.length;
-        if (before === 0 && entry.blockedUntil === null) continue;
-        entry.holders = entry.holders.filter((h) => h.expires === null || h.expires > time);
+        entry.holders = entry.holders.filter((h) => !expired(h));
         if (entry.holders.length < before) entry.blockedUntil = block(entry.blockedUntil, time);
         grantWaiters(entry, time);
       }
-      for (const e of Object.values(draft.elections)) electNext(e, time);
+      const elections = baseOf(draft.elections);
+      for (const name of Object.keys(elections))
+        if (electsChange(elections[name]!, time)) electNext(draft.elections[name]!, time);
     },
 
-    nextDeadline(state): number | undefined {
-      let next = Infinity;
-      for (const entry of Object.values(state.locks)) {
-        for (const h of entry.holders) if (h.expires !== null && h.expires < next) next = h.expires;
-        if (entry.blockedUntil !== null && entry.waiters.length > 0 && entry.blockedUntil < next)
-          next = entry.blockedUntil;
-      }
-      for (const e of Object.values(state.elections)) {
-        if (e.blockedUntil !== null && e.candidates.length > 0 && e.blockedUntil < next)
-          next = e.blockedUntil;
-      }
-      return next === Infinity ? undefined : next;
-    },
+    // remembered per record, derived by reduceLocks from the record before (deadlines.ts)
+    nextDeadline,
   };
 }

@@ -291,3 +291,29 @@ describe('lock machine: a member cut off and merged back', () => {
     expect(l.must(A, mutex('a3'))).toMatchObject({ status: 'granted', token: '2' });
   });
 });
+
+describe('lock machine: names', () => {
+  it('refuses names that every object inherits (toString, __proto__...), as before without a TypeError', () => {
+    for (const via of ['runtime', 'immer'] as const) {
+      const l = new PureLog<LocksState, LocksCommand, LocksResult>(locksMachine(), via);
+      const before = l.state;
+      for (const name of ['toString', '__proto__', 'constructor']) {
+        for (const cmd of [
+          mutex('x', name),
+          { type: 'release', id: 'x', name },
+          { type: 'renew', id: 'x', name, ttl: 10 },
+          { type: 'campaign', id: 'c', name, value: null },
+          { type: 'resign', id: 'c', name },
+          { type: 'proclaim', id: 'c', name, value: 1 },
+        ] as LocksCommand[]) {
+          const o = l.apply(A, cmd);
+          expect(!o.ok && o.error.name, `${via} ${cmd.type} '${name}'`).toBe(
+            'InvalidLockRequestError',
+          );
+        }
+      }
+      expect(l.state).toBe(before);
+      expect(l.must(A, mutex('y', 'valueOf2'))).toMatchObject({ status: 'granted' });
+    }
+  });
+});

@@ -1,6 +1,8 @@
 /**
- * A single replica of a MachineDefinition applied with immer, as the replicated state machine
- * applies it: for testing the lock machine as pure functions.
+ * A single replica of a MachineDefinition, applied as the replicated state machine applies it
+ * (commands through `reduce` when the definition has one, else `apply` under immer; membership
+ * and ticks under immer): for testing the lock machine as pure functions. `via: 'immer'` runs
+ * commands through `apply` even when there is a `reduce` (the reference).
  */
 import { produce, type Draft } from 'immer';
 import type { Incarnation, MachineDefinition } from '@cpgkit/statemachine';
@@ -12,7 +14,10 @@ export class PureLog<S, C, R> {
   index = 0n;
   time = 0;
   readonly epoch = 1;
-  constructor(readonly def: MachineDefinition<S, C, R>) {
+  constructor(
+    readonly def: MachineDefinition<S, C, R>,
+    readonly via: 'runtime' | 'immer' = 'runtime',
+  ) {
     const init = def.initial;
     this.state = typeof init === 'function' ? (init as () => S)() : init;
   }
@@ -30,9 +35,15 @@ export class PureLog<S, C, R> {
       return { ok: false, error: new Error('not a command') };
     let result: R | undefined;
     try {
-      this.state = produce(this.state, (d: Draft<S>) => {
-        result = this.def.apply(d, command, ctx);
-      });
+      if (this.def.reduce !== undefined && this.via === 'runtime') {
+        const next = this.def.reduce(this.state, command, ctx, undefined);
+        this.state = next.state;
+        result = next.result;
+      } else {
+        this.state = produce(this.state, (d: Draft<S>) => {
+          result = this.def.apply(d, command, ctx);
+        });
+      }
     } catch (error) {
       return { ok: false, error: error as Error };
     }

@@ -1,0 +1,52 @@
+/**
+ * The checks and the grant rule that both ways of applying a lock command share: `apply` in
+ * machine.ts (under immer, the reference) and `reduceLocks` in reduce.ts (the path copy the
+ * machine applies with). Pure functions of their arguments.
+ * @module
+ */
+import { InvalidLockRequestError } from './errors.js';
+import type { LockEntry, LockMode } from './state.js';
+
+/** The longest name (in UTF-16 code units) of a lock or election. */
+export const MAX_NAME_LENGTH = 512;
+
+/** The longest lease (ms): about 24 days. */
+export const MAX_TTL = 2 ** 31 - 1;
+
+/** Throws `InvalidLockRequestError` unless `name` has 1..`MAX_NAME_LENGTH` code units. */
+export function checkName(name: string): void {
+  if (name.length === 0 || name.length > MAX_NAME_LENGTH) {
+    throw new InvalidLockRequestError(
+      `lock/election name must have 1..${MAX_NAME_LENGTH} characters`,
+    );
+  }
+}
+
+/**
+ * Throws `InvalidLockRequestError` for a name every plain object inherits (`toString`,
+ * `constructor`, `__proto__`...): the state keeps names as members of plain objects, where such
+ * a name reads the inherited member. Commands on these names always failed (with a TypeError
+ * before this check), so refusing them changes no state.
+ */
+export function checkOwnName(name: string): void {
+  if (name in Object.prototype)
+    throw new InvalidLockRequestError(`'${name}' cannot name a lock or election`);
+}
+
+/** Throws `InvalidLockRequestError` unless `ttl` is absent or a lease length in 1..`MAX_TTL`. */
+export function checkTtl(ttl: number | null | undefined): number | null {
+  if (ttl === undefined || ttl === null) return null;
+  if (!Number.isFinite(ttl) || ttl <= 0 || ttl > MAX_TTL) {
+    throw new InvalidLockRequestError(`ttl must be a number of ms in 1..${MAX_TTL}, got ${ttl}`);
+  }
+  return ttl;
+}
+
+/** Whether a request in `mode` fits next to the current holders. */
+export function canGrant(entry: LockEntry, mode: LockMode): boolean {
+  if (mode === 'exclusive') return entry.holders.length === 0;
+  return (
+    entry.holders.every((h) => h.mode === 'shared') &&
+    (entry.limit === 0 || entry.holders.length < entry.limit)
+  );
+}
