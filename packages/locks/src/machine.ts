@@ -24,13 +24,7 @@ import type {
   ResignResult,
 } from './commands.js';
 import { isLocksCommand } from './commands.js';
-import {
-  InvalidLockRequestError,
-  LockKindMismatchError,
-  NotHolderError,
-  NotOwnerError,
-  OwnerGoneError,
-} from './errors.js';
+import { LockKindMismatchError, NotHolderError, NotOwnerError, OwnerGoneError } from './errors.js';
 import {
   DEPARTED_MAX,
   initialLocksState,
@@ -38,12 +32,11 @@ import {
   type Json,
   type LockEntry,
   type LockHolder,
-  type LockMode,
   type LocksState,
   type Owner,
 } from './state.js';
 import { nextToken, type TokenScheme } from './tokens.js';
-import { canGrant, checkName, checkOwnName, checkTtl } from './rules.js';
+import { acquireTerms, canGrant, checkName, checkOwnName, checkTtl, ownerOf } from './rules.js';
 import { reduceLocks } from './reduce.js';
 import { nextDeadline } from './deadlines.js';
 
@@ -77,10 +70,6 @@ export interface LocksMachineOptions {
 type DEntry = Draft<LockEntry>;
 type DElection = Draft<ElectionEntry>;
 type DState = Draft<LocksState>;
-
-function ownerOf(ctx: ApplyContext): Owner {
-  return { incarnation: ctx.sender.incarnation, nodeid: ctx.sender.nodeid, pid: ctx.sender.pid };
-}
 
 function newEntry(): DEntry {
   return { kind: null, limit: 1, token: '0', holders: [], waiters: [], blockedUntil: null };
@@ -178,24 +167,7 @@ export function locksMachine(
 
   function acquire(draft: DState, cmd: AcquireCommand, ctx: ApplyContext): AcquireResult {
     const owner = ownerOf(ctx);
-    if (draft.departed.includes(owner.incarnation)) {
-      throw new OwnerGoneError(`incarnation ${owner.incarnation} already left the group`);
-    }
-    checkName(cmd.name);
-    const ttl = checkTtl(cmd.ttl);
-    const wantMode: LockMode =
-      cmd.kind === 'mutex' ? 'exclusive' : cmd.kind === 'semaphore' ? 'shared' : cmd.mode;
-    if (wantMode !== cmd.mode)
-      throw new InvalidLockRequestError(`a ${cmd.kind} is only taken in ${wantMode} mode`);
-    let limit = cmd.kind === 'rwlock' ? 0 : 1;
-    if (cmd.kind === 'semaphore') {
-      const p = cmd.permits;
-      if (p === undefined || !Number.isInteger(p) || p < 1 || p > 1_000_000) {
-        throw new InvalidLockRequestError(`a semaphore needs permits in 1..1000000, got ${p}`);
-      }
-      limit = p;
-    }
-    checkOwnName(cmd.name);
+    const { ttl, limit } = acquireTerms(draft.departed, owner, cmd);
     const entry = (draft.locks[cmd.name] ??= newEntry());
     const held = entry.holders.find((h) => h.id === cmd.id);
     if (held !== undefined) return { status: 'granted', token: held.token, expires: held.expires };

@@ -27,14 +27,8 @@ import type {
   RenewResult,
   ResignResult,
 } from './commands.js';
-import {
-  InvalidLockRequestError,
-  LockKindMismatchError,
-  NotHolderError,
-  NotOwnerError,
-  OwnerGoneError,
-} from './errors.js';
-import { canGrant, checkName, checkOwnName, checkTtl } from './rules.js';
+import { LockKindMismatchError, NotHolderError, NotOwnerError, OwnerGoneError } from './errors.js';
+import { acquireTerms, canGrant, checkName, checkOwnName, checkTtl, ownerOf } from './rules.js';
 import { lockChanged } from './deadlines.js';
 import type {
   Candidate,
@@ -42,10 +36,8 @@ import type {
   Json,
   LockEntry,
   LockHolder,
-  LockMode,
   LockWaiter,
   LocksState,
-  Owner,
 } from './state.js';
 import { nextToken, type TokenScheme } from './tokens.js';
 
@@ -71,10 +63,6 @@ interface WElection {
 export interface Reduced {
   readonly state: LocksState;
   readonly result: LocksResult;
-}
-
-function ownerOf(ctx: ApplyContext): Owner {
-  return { incarnation: ctx.sender.incarnation, nodeid: ctx.sender.nodeid, pid: ctx.sender.pid };
 }
 
 /** A writable copy of `e` (or a new entry), keeping its key order (snapshots keep it). */
@@ -250,24 +238,7 @@ function acquire(
   scheme: TokenScheme,
 ): AcquireResult {
   const owner = ownerOf(ctx);
-  if (state.departed.includes(owner.incarnation)) {
-    throw new OwnerGoneError(`incarnation ${owner.incarnation} already left the group`);
-  }
-  checkName(cmd.name);
-  const ttl = checkTtl(cmd.ttl);
-  const wantMode: LockMode =
-    cmd.kind === 'mutex' ? 'exclusive' : cmd.kind === 'semaphore' ? 'shared' : cmd.mode;
-  if (wantMode !== cmd.mode)
-    throw new InvalidLockRequestError(`a ${cmd.kind} is only taken in ${wantMode} mode`);
-  let limit = cmd.kind === 'rwlock' ? 0 : 1;
-  if (cmd.kind === 'semaphore') {
-    const p = cmd.permits;
-    if (p === undefined || !Number.isInteger(p) || p < 1 || p > 1_000_000) {
-      throw new InvalidLockRequestError(`a semaphore needs permits in 1..1000000, got ${p}`);
-    }
-    limit = p;
-  }
-  checkOwnName(cmd.name);
+  const { ttl, limit } = acquireTerms(state.departed, owner, cmd);
   const held = entry.holders.find((h) => h.id === cmd.id);
   if (held !== undefined) return { status: 'granted', token: held.token, expires: held.expires };
   const queued = entry.waiters.findIndex((w) => w.id === cmd.id);

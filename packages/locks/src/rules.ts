@@ -4,8 +4,10 @@
  * machine applies with). Pure functions of their arguments.
  * @module
  */
-import { InvalidLockRequestError } from './errors.js';
-import type { LockEntry, LockMode } from './state.js';
+import type { ApplyContext } from '@cpgkit/statemachine';
+import type { AcquireCommand } from './commands.js';
+import { InvalidLockRequestError, OwnerGoneError } from './errors.js';
+import type { LockEntry, LockMode, Owner } from './state.js';
 
 /** The longest name (in UTF-16 code units) of a lock or election. */
 export const MAX_NAME_LENGTH = 512;
@@ -49,4 +51,41 @@ export function canGrant(entry: LockEntry, mode: LockMode): boolean {
     entry.holders.every((h) => h.mode === 'shared') &&
     (entry.limit === 0 || entry.holders.length < entry.limit)
   );
+}
+
+/** The owner of a command: the process incarnation that sent it. */
+export function ownerOf(ctx: ApplyContext): Owner {
+  return { incarnation: ctx.sender.incarnation, nodeid: ctx.sender.nodeid, pid: ctx.sender.pid };
+}
+
+/**
+ * The checks of an acquire, in the order both ways of applying it make them: the owner has
+ * not left (`OwnerGoneError`), then the name, the lease, the mode its kind allows and a
+ * semaphore's permits (`InvalidLockRequestError`). Returns the lease and how many may hold the
+ * lock at once (0: any number of shared holders, a rwlock).
+ */
+export function acquireTerms(
+  departed: readonly string[],
+  owner: Owner,
+  cmd: AcquireCommand,
+): { readonly ttl: number | null; readonly limit: number } {
+  if (departed.includes(owner.incarnation)) {
+    throw new OwnerGoneError(`incarnation ${owner.incarnation} already left the group`);
+  }
+  checkName(cmd.name);
+  const ttl = checkTtl(cmd.ttl);
+  const wantMode: LockMode =
+    cmd.kind === 'mutex' ? 'exclusive' : cmd.kind === 'semaphore' ? 'shared' : cmd.mode;
+  if (wantMode !== cmd.mode)
+    throw new InvalidLockRequestError(`a ${cmd.kind} is only taken in ${wantMode} mode`);
+  let limit = cmd.kind === 'rwlock' ? 0 : 1;
+  if (cmd.kind === 'semaphore') {
+    const p = cmd.permits;
+    if (p === undefined || !Number.isInteger(p) || p < 1 || p > 1_000_000) {
+      throw new InvalidLockRequestError(`a semaphore needs permits in 1..1000000, got ${p}`);
+    }
+    limit = p;
+  }
+  checkOwnName(cmd.name);
+  return { ttl, limit };
 }
