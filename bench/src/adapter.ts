@@ -65,6 +65,12 @@ export interface CoordinationAdapter {
    * event (etcd) or none happened.
    */
   lastMembershipChangeAt?(): number | undefined;
+  /**
+   * When (`nowMs()`) the sync round that the last membership change started ended (cpgkit: its
+   * lock machine was ready again), to split cpgkit's own share of a failover into the round and
+   * what follows it (the election's commit and hand-out).
+   */
+  lastRoundEndAt?(): number | undefined;
   /** Set up what locks and elections need (if anything), so that it is not timed. */
   prepareLocks?(): Promise<void>;
   /** Stop and disconnect. */

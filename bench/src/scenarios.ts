@@ -321,11 +321,19 @@ export async function failover(
   target: Target,
   sizes: Sizes,
   mode: 'process' | 'node',
-): Promise<{ seconds: number[]; retries: number[]; ownMs: number[]; failures: string[] }> {
+): Promise<{
+  seconds: number[];
+  retries: number[];
+  ownMs: number[];
+  roundMs: number[];
+  failures: string[];
+}> {
   const seconds: number[] = [];
   const retries: number[] = [];
   /** cpgkit: from the confchg's delivery at the new leader to its election. */
   const ownMs: number[] = [];
+  /** cpgkit: of `ownMs`, the sync round (the confchg's delivery to the lock machine ready). */
+  const roundMs: number[] = [];
   const failures: string[] = [];
   for (let rep = 0; rep < sizes.failoverReps; rep++) {
     const name = `elect-${mode}-${rep}`;
@@ -336,11 +344,13 @@ export async function failover(
         ws.push((await Worker.start(target.config(`elect${mode}${rep}`, n), n)).worker);
       const pending = ws.map((w) =>
         w
-          .call<{ electedAt: number; pid: number; retries: number; changedAt?: number }>(
-            'campaign',
-            { name, value: `node${w.node}` },
-            120_000,
-          )
+          .call<{
+            electedAt: number;
+            pid: number;
+            retries: number;
+            changedAt?: number;
+            roundEndAt?: number;
+          }>('campaign', { name, value: `node${w.node}` }, 120_000)
           .then((r) => ({ ...r, worker: w })),
       );
       for (const p of pending) p.catch(() => undefined); // the killed one rejects
@@ -359,8 +369,11 @@ export async function failover(
       const next = await Promise.race(others);
       seconds.push((next.electedAt - killedAt) / 1000);
       retries.push(next.retries);
-      if (next.changedAt !== undefined && next.changedAt >= killedAt)
+      if (next.changedAt !== undefined && next.changedAt >= killedAt) {
         ownMs.push(next.electedAt - next.changedAt);
+        if (next.roundEndAt !== undefined && next.roundEndAt >= next.changedAt)
+          roundMs.push(next.roundEndAt - next.changedAt);
+      }
     } catch (error) {
       // one failed repetition is reported, the others still run
       failures.push(`run ${rep + 1}: ${error instanceof Error ? error.message : String(error)}`);
@@ -370,7 +383,7 @@ export async function failover(
     }
   }
   if (seconds.length === 0) throw new Error(failures.join('; '));
-  return { seconds, retries, ownMs, failures };
+  return { seconds, retries, ownMs, roundMs, failures };
 }
 
 /** What {@link replica} measured at one store size. */

@@ -63,7 +63,8 @@ const handlers: Record<string, (args: never) => Promise<unknown>> = {
     const { electedAt, leadership, retries } = await elected;
     leaderships.set(args.name, leadership);
     const changedAt = need().lastMembershipChangeAt?.();
-    return { electedAt, pid: process.pid, retries, changedAt };
+    const roundEndAt = need().lastRoundEndAt?.();
+    return { electedAt, pid: process.pid, retries, changedAt, roundEndAt };
   },
   async resign(args: { name: string }) {
     const l = leaderships.get(args.name);

@@ -24,6 +24,7 @@ export class CpgkitAdapter implements CoordinationAdapter {
   #map: ReplicatedMap | undefined;
   #locks: Promise<Locks> | undefined;
   #membershipChangedAt: number | undefined;
+  #roundEndedAt: number | undefined;
 
   private constructor(config: Extract<AdapterConfig, { system: 'cpgkit' }>) {
     this.#config = config;
@@ -119,6 +120,7 @@ export class CpgkitAdapter implements CoordinationAdapter {
       // a confchg starts a sync round at once: its start is the membership change's delivery
       machine.on('status', (e) => {
         if (e.status === 'syncing') this.#membershipChangedAt = nowMs();
+        else if (e.status === 'ready') this.#roundEndedAt = nowMs();
       });
       await machine.ready({ timeout: OPEN_TIMEOUT_MS });
       return locks;
@@ -128,6 +130,10 @@ export class CpgkitAdapter implements CoordinationAdapter {
 
   lastMembershipChangeAt(): number | undefined {
     return this.#membershipChangedAt;
+  }
+
+  lastRoundEndAt(): number | undefined {
+    return this.#roundEndedAt;
   }
 
   async lock(name: string): Promise<HeldLock> {
