@@ -355,6 +355,17 @@ export class MemoryCluster {
     }
   }
 
+  /**
+   * Stop the engine until the function returned is called: no message is ordered or
+   * delivered meanwhile, so whatever the test awaits then (a replica reading its data
+   * directory before it joins, on the real disk) takes no engine step, however long the real
+   * I/O takes, and a seeded run replays exactly. Do not `runUntilIdle` or `advance` while
+   * held (they would wait for the release).
+   */
+  holdEngine(): () => void {
+    return this.#daemon.hold();
+  }
+
   /** @deprecated Renamed `runUntilIdle` (one meaning per word: see ARCHITECTURE.md). */
   settle(options: RunUntilIdleOptions = {}): Promise<void> {
     return this.runUntilIdle(options);
