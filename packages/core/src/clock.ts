@@ -4,6 +4,7 @@ import type { Clock, TimerHandle } from './types.js';
 export const realClock: Clock = {
   now: () => performance.now(),
   wallNow: () => Date.now(),
+  sliceNow: () => performance.now(),
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const t = setTimeout(fn, Math.max(0, ms));
     return { cancel: () => clearTimeout(t) };

@@ -99,6 +99,13 @@ export interface Clock {
   wallNow(): number;
   /** Run `fn` after `ms` milliseconds. */
   setTimeout(fn: () => void, ms: number): TimerHandle;
+  /**
+   * Milliseconds that bound a slice of background work (how long one turn of the event loop
+   * may compute before it yields: a large snapshot's writing, a digest); `performance.now()`
+   * when absent. A seeded simulation gives its virtual time here, so that where a slice ends
+   * never depends on how busy the machine is (see `MemoryClusterOptions.sliceTime`).
+   */
+  sliceNow?(): number;
 }
 
 /** Which engine a transport runs on. */

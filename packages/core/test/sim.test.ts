@@ -361,6 +361,39 @@ describe('MemoryCluster', () => {
     expect(v.wallNow()).toBe(Date.UTC(2026, 0, 1) + 20);
   });
 
+  it('holdEngine: nothing is delivered while held, however many turns pass; released, it goes on', async () => {
+    const cluster = new MemoryCluster({ nodes: 2 });
+    const a = cluster.member(1);
+    const b = cluster.member(2);
+    const logB = record(b);
+    await a.join('h');
+    await b.join('h');
+    await cluster.runUntilIdle();
+    const before = logB.length;
+    const release = cluster.holdEngine();
+    await a.send(enc.encode('one'));
+    for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 20)); // real time passes too (a disk read)
+    expect(logB.length).toBe(before);
+    expect(cluster.busy).toBe(true);
+    release();
+    release(); // a second call does nothing
+    await cluster.runUntilIdle();
+    expect(logB.slice(before).map((l) => l.split(' ')[1])).toEqual(['one']);
+  });
+
+  it('sliceNow: virtual time on the virtual clock, performance.now() with sliceTime real', async () => {
+    const cluster = new MemoryCluster();
+    await cluster.advance(250);
+    expect(cluster.clock.sliceNow?.()).toBe(250);
+    const real = new MemoryCluster({ sliceTime: 'real' });
+    const t = performance.now();
+    expect(real.clock.sliceNow?.()).toBeGreaterThanOrEqual(t);
+    expect(real.clock.now()).toBe(0);
+    cluster.destroy();
+    real.destroy();
+  });
+
   it('runs in real time for demos', async () => {
     const cluster = new MemoryCluster({ realTime: true });
     const a = cluster.transport(1);

@@ -232,36 +232,41 @@ function isLarge(value: object): boolean {
 
 /**
  * Fill the digest cache for `value` (itself, when large, and the large objects and arrays
- * below it that are reached through large ones), deepest first, until `deadline` (a
- * `performance.now()` time) passes. Returns whether it finished: then a `digestOf` of anything
+ * below it that are reached through large ones), deepest first, until `deadline` (a time of
+ * `now`, by default `performance.now()`; a replica passes its slice time, slices.ts) passes. Returns whether it finished: then a `digestOf` of anything
  * holding `value` costs only the small objects above it and below its large ones. Work done
  * before the deadline stays cached, so calling it again goes on where it stopped; a caller
  * spreads the digest of a large state changed since its last digest over several turns of the
  * event loop this way, instead of computing it in one go. (A large object inside a small one
  * below the top is digested with its parent, in one go: correct, just not spread.)
  */
-export function warmDigest(value: unknown, deadline: number): boolean {
-  return warm(value, deadline, true);
+export function warmDigest(
+  value: unknown,
+  deadline: number,
+  now: () => number = () => performance.now(),
+): boolean {
+  return warm(value, deadline, now, true);
 }
 
 /** `warm` of a member: only objects and arrays have anything to fill. */
-function warmMember(value: unknown, deadline: number): boolean {
-  return value === null || typeof value !== 'object' || warm(value, deadline, false);
+function warmMember(value: unknown, deadline: number, now: () => number): boolean {
+  return value === null || typeof value !== 'object' || warm(value, deadline, now, false);
 }
 
-function warm(value: unknown, deadline: number, top: boolean): boolean {
+function warm(value: unknown, deadline: number, now: () => number, top: boolean): boolean {
   if (value === null || typeof value !== 'object' || cache.has(value)) return true;
   const large = isLarge(value);
   if (!top && !large) return true;
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (!warmMember(value[i], deadline)) return false;
+    for (let i = 0; i < value.length; i++) if (!warmMember(value[i], deadline, now)) return false;
   } else {
     const obj = value as Record<string, unknown>;
-    for (const k in obj) if (Object.hasOwn(obj, k) && !warmMember(obj[k], deadline)) return false;
+    for (const k in obj)
+      if (Object.hasOwn(obj, k) && !warmMember(obj[k], deadline, now)) return false;
   }
   if (large) {
     summary(value);
-    if (performance.now() > deadline) return false;
+    if (now() > deadline) return false;
   }
   return true;
 }

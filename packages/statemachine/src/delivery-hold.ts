@@ -12,7 +12,7 @@
  *   seeded tests see the same turns on every run).
  * @module
  */
-import { SLICE_MIN_WORK, SLICE_MS, nextSlice } from './slices.js';
+import { SLICE_MIN_WORK, SLICE_MS, nextSlice, wallSliceTime, type SliceTime } from './slices.js';
 
 interface Waiting {
   readonly event: () => void;
@@ -24,11 +24,14 @@ export class DeliveryHold {
   private queue: Waiting[] | undefined;
   /** Holds not released yet (a snapshot's, pacing's). */
   private holds = 0;
-  /** Pacing: bytes handled in this turn (0: none yet), since `start` (performance.now()). */
+  /** Pacing: bytes handled in this turn (0: none yet), since `start` (a time of `now`). */
   private work = 0;
   private start = 0;
   /** A reset of `work` at the next turn is scheduled. */
   private turnEnds = false;
+
+  /** @param now - what pacing's milliseconds are read from (the replica's slice time) */
+  constructor(private readonly now: SliceTime = wallSliceTime) {}
 
   /** Whether events wait now. */
   get held(): boolean {
@@ -80,7 +83,7 @@ export class DeliveryHold {
       return;
     }
     if (this.work === 0) {
-      this.start = performance.now();
+      this.start = this.now();
       if (!this.turnEnds) {
         this.turnEnds = true;
         setImmediate(() => {
@@ -91,11 +94,7 @@ export class DeliveryHold {
     }
     event();
     this.work += work;
-    if (
-      this.holds === 0 &&
-      this.work >= SLICE_MIN_WORK &&
-      performance.now() - this.start > SLICE_MS
-    ) {
+    if (this.holds === 0 && this.work >= SLICE_MIN_WORK && this.now() - this.start > SLICE_MS) {
       // the rest of this turn's events wait for our next slice
       this.hold();
       void nextSlice().then(() => {

@@ -24,7 +24,11 @@ export class DigestWarmer<S, C, R> {
 
   constructor(private readonly r: LocalReplica<S, C, R>) {}
 
-  /** Start looking (real time: the digest is a matter of CPU, not of the replicated clock). */
+  /**
+   * Start looking (real time: the digest is a matter of CPU, not of the replicated clock). On
+   * the virtual clock of a seeded run a warm is never cut by the slice time (slices.ts), so it
+   * runs in one go and only fills a cache: when it runs changes nothing a replica sends.
+   */
   start(): void {
     this.timer ??= setInterval(() => this.look(), LOOK_MS);
     this.timer.unref();

@@ -25,6 +25,7 @@ import type { CommandBody, RetireBody, TickBody } from './wire.js';
 import { memberKey, type Decision, type Summary } from './sync.js';
 import { imageDigest, type Image } from './image.js';
 import { warmDigest } from './canonical.js';
+import { sliceTimeOf, type SliceTime } from './slices.js';
 import type { Journal } from './journal.js';
 import { MachineEvents } from './machine-events.js';
 import type { Transfer } from './snapshot-transfer.js';
@@ -68,6 +69,8 @@ export class LocalReplica<S, C, R> {
   /** Our incarnation uuid (v7). */
   readonly incarnation: string = uuidv7();
   readonly clock: Clock;
+  /** What bounds this replica's slices of background work (slices.ts). */
+  readonly sliceTime: SliceTime;
   readonly passive: boolean;
   readonly log: (line: string) => void;
   /** A `log` was given: trace every message (costly lines are built only then). */
@@ -106,6 +109,7 @@ export class LocalReplica<S, C, R> {
     options: ReplicaOptions<S>,
   ) {
     this.clock = group.clock;
+    this.sliceTime = sliceTimeOf(group.clock);
     this.passive = options.passive;
     this.log = options.log ?? (() => undefined);
     this.tracing = options.log !== undefined;
@@ -181,7 +185,7 @@ export class LocalReplica<S, C, R> {
    */
   digestWarm(budgetMs: number): boolean {
     if (this.digestCache?.image === this.image) return true;
-    return warmDigest(this.image.state, performance.now() + budgetMs);
+    return warmDigest(this.image.state, this.sliceTime() + budgetMs, this.sliceTime);
   }
 
   /** A frame of ours (our incarnation, our epoch). */

@@ -45,6 +45,7 @@ import { SyncRound } from './sync-round.js';
 import { Timekeeper } from './timekeeper.js';
 import { GroupEvents } from './group-events.js';
 import { DeliveryHold } from './delivery-hold.js';
+import { sliceTimeOf } from './slices.js';
 import { DigestWarmer } from './digest-warmer.js';
 import type { OpenOptions } from './open-options.js';
 
@@ -108,7 +109,8 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       throw new RangeError(
         "durability: 'fsync' needs acknowledge: 'majority', and a dataDir on a replica",
       );
-    const store = dataDir === undefined ? undefined : new SnapshotStore(dataDir, def.name);
+    const slices = sliceTimeOf(group.clock);
+    const store = dataDir === undefined ? undefined : new SnapshotStore(dataDir, def.name, slices);
     this.store = store;
     const r = new LocalReplica(group, def, {
       passive,
@@ -143,7 +145,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       replicaSet: this.replicaSet,
       timekeeper: this.timekeeper,
       gate: this.gate,
-      hold: new DeliveryHold(),
+      hold: new DeliveryHold(r.sliceTime),
     };
     this.rounds = new SyncRound(r, parts, {
       syncTimeout: this.syncTimeout,

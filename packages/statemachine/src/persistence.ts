@@ -28,7 +28,7 @@ import { v4 as uuidv4, validate as uuidValidate } from 'uuid';
 import { immer } from './immer.js';
 import { jsonMetaOf, parseImage, parseMeta, type Image, type ImageMeta } from './image.js';
 import { jsonPieces } from './json-pieces.js';
-import { SLICE_MS, SliceClock, nextSlice } from './slices.js';
+import { SLICE_MS, SliceClock, nextSlice, wallSliceTime, type SliceTime } from './slices.js';
 
 /** One persisted batch of changes: the image's metadata after it, and the state's patches. */
 export interface LogRecord extends ImageMeta {
@@ -122,10 +122,12 @@ export class SnapshotStore {
    * @param dir - the data directory (created if missing)
    * @param name - the machine name (files are `<name>.snapshot.json` and `<name>.log`, name
    *   made file-safe)
+   * @param sliceTime - what bounds the slices of a large write (the replica's, slices.ts)
    */
   constructor(
     readonly dir: string,
     name: string,
+    private readonly sliceTime: SliceTime = wallSliceTime,
   ) {
     const safe = name.replace(/[^A-Za-z0-9._-]/g, '_');
     this.path = join(dir, `${safe}.snapshot.json`);
@@ -235,7 +237,7 @@ export class SnapshotStore {
       if (this.logReady) this.logFile = await open(this.logPath, LOG_FLAGS);
       else await this.newLog();
     }
-    const line = await recordLine(record);
+    const line = await recordLine(record, new SliceClock(this.sliceTime));
     const end = this.logBytes + line.length;
     let fileBytes = this.logFileBytes;
     const bufs = line.blocks;
@@ -310,7 +312,8 @@ export class SnapshotStore {
     try {
       let buf: string[] = [];
       let size = 0;
-      let slice = performance.now();
+      const now = this.sliceTime;
+      let slice = now();
       for (const p of text) {
         buf.push(p);
         size += p.length;
@@ -318,10 +321,10 @@ export class SnapshotStore {
           bytes += (await fh.write(buf.join(''), null, 'utf8')).bytesWritten;
           buf = [];
           size = 0;
-          slice = performance.now();
-        } else if (performance.now() - slice > SLICE_MS) {
+          slice = now();
+        } else if (now() - slice > SLICE_MS) {
           await nextSlice();
-          slice = performance.now();
+          slice = now();
         }
       }
       if (size > 0) bytes += (await fh.write(buf.join(''), null, 'utf8')).bytesWritten;

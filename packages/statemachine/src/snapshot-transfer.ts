@@ -178,10 +178,15 @@ export class SnapshotReceiver<S> {
   private done: Promise<void> = Promise.resolve();
   private failure: { error: unknown } | undefined;
   private expected = 0;
-  private readonly clock = new SliceClock();
 
-  /** @param stop - true once the transfer is abandoned: reading stops at the next slice */
-  constructor(private readonly stop: () => boolean) {}
+  /**
+   * @param stop - true once the transfer is abandoned: reading stops at the next slice
+   * @param clock - the reading's slices (the replica's slice time)
+   */
+  constructor(
+    private readonly stop: () => boolean,
+    private readonly clock = new SliceClock(),
+  ) {}
 
   /** A chunk came out of order: the lines read are no use. */
   get broken(): boolean {

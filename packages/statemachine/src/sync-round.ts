@@ -311,7 +311,12 @@ export class SyncRound<S, C, R> {
           targets,
           parts: [],
           ...(receiving
-            ? { receiver: new SnapshotReceiver(() => r.closed || round.transfer !== transfer) }
+            ? {
+                receiver: new SnapshotReceiver(
+                  () => r.closed || round.transfer !== transfer,
+                  new SliceClock(r.sliceTime),
+                ),
+              }
             : {}),
         };
         round.transfer = transfer;
@@ -337,7 +342,7 @@ export class SyncRound<S, C, R> {
     // ignore this tag from then on, so stop writing and sending it.
     const stale = (): boolean => r.closed || r.round?.transfer?.tag !== tag;
     void (async () => {
-      const clock = new SliceClock();
+      const clock = new SliceClock(r.sliceTime);
       const bytes = await snapshotBytes(image, stale, clock);
       if (bytes === undefined) return;
       r.log(
@@ -442,7 +447,7 @@ export class SyncRound<S, C, R> {
     try {
       // read while the chunks came, unless they came out of order (then from the start)
       const receiver = t.receiver !== undefined && !t.receiver.broken ? t.receiver : undefined;
-      const clock = receiver?.sliceClock ?? new SliceClock();
+      const clock = receiver?.sliceClock ?? new SliceClock(r.sliceTime);
       const image =
         receiver !== undefined
           ? ((await receiver.image()) as Image<S> | undefined)
@@ -450,7 +455,7 @@ export class SyncRound<S, C, R> {
       if (image === undefined || r.closed) return undefined;
       // a small snapshot (one slice's work) is digested at once, whatever the clock says
       const small = t.parts.reduce((a, p) => a + p.length, 0) < SLICE_MIN_WORK;
-      while (!warmDigest(image.state, small ? Infinity : clock.deadline)) {
+      while (!warmDigest(image.state, small ? Infinity : clock.deadline, clock.now)) {
         await clock.next();
         if (r.closed) return undefined;
       }

@@ -4,7 +4,7 @@
  * that one schedule; `CPGKIT_RUNS=N` (or the older `CPGKIT_JEPSEN_SCHEDULES=N`) runs more (or
  * `pnpm jepsen --memory`). See test/seeded.ts.
  */
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, vi } from 'vitest';
 import { existsSync } from 'node:fs';
 import { runSchedule, type ScheduleResult } from '../src/sim/run.js';
 import { describeFailure } from '../src/report.js';
@@ -69,6 +69,27 @@ describe('in-memory Jepsen campaign', () => {
     const first = x.findIndex((l, i) => l !== y[i]);
     expect(first === -1 ? '' : `record ${first}: ${x[first]} != ${y[first]}`).toBe('');
     expect(y.length).toBe(x.length);
+  }, 60_000);
+
+  it('a seed replays exactly however fast the wall clock runs (a quiet machine, a loaded one)', async () => {
+    // The machine's load changes how much wall time each piece of work takes. Two runs: one on
+    // a wall clock that stands still (no slice of work ever runs out of time), one on a wall
+    // clock that leaps 50 ms at every read (every slice runs out at once, as on a machine too
+    // busy to finish any); nothing the simulation decides may depend on it.
+    const run = async (leap: number): Promise<string[]> => {
+      let t = performance.now();
+      const spy = vi.spyOn(performance, 'now').mockImplementation(() => (t += leap));
+      try {
+        return lines(await runSchedule(FIRST + 7, { steps: STEPS, ...(dir ? { dir } : {}) }));
+      } finally {
+        spy.mockRestore();
+      }
+    };
+    const still = await run(0);
+    const racing = await run(50);
+    const first = still.findIndex((l, i) => l !== racing[i]);
+    expect(first === -1 ? '' : `record ${first}: ${still[first]} != ${racing[first]}`).toBe('');
+    expect(racing.length).toBe(still.length);
   }, 60_000);
 
   it('can fail: with local (stale) reads the register checker finds non-linearizable reads', async () => {

@@ -73,6 +73,16 @@ export interface MemoryClusterOptions {
    * @defaultValue false
    */
   readonly trace?: boolean;
+  /**
+   * What bounds the replicas' slices of background work (`Clock.sliceNow`) on the virtual
+   * clock. `'virtual'`: virtual time, which stands still while code runs, so a job is never
+   * cut by the clock and a seeded run takes the same turns however busy the machine is.
+   * `'real'`: `performance.now()`, as in production, for benchmarks of event-loop stalls on
+   * this cluster (a run then depends on the machine's load). Real-time mode always uses
+   * `'real'`.
+   * @defaultValue 'virtual'
+   */
+  readonly sliceTime?: 'virtual' | 'real';
 }
 
 /** Options of `runUntilIdle`. */
@@ -145,7 +155,7 @@ export class MemoryCluster {
     if (this.#realTime) {
       this.clock = realClock;
     } else {
-      this.#virtual = new VirtualClock();
+      this.#virtual = new VirtualClock({ realSlices: options.sliceTime === 'real' });
       this.clock = this.#virtual;
     }
     const quorumDelay = options.quorumDelay ?? 0;
@@ -343,6 +353,17 @@ export class MemoryCluster {
       }
       return;
     }
+  }
+
+  /**
+   * Stop the engine until the function returned is called: no message is ordered or
+   * delivered meanwhile, so whatever the test awaits then (a replica reading its data
+   * directory before it joins, on the real disk) takes no engine step, however long the real
+   * I/O takes, and a seeded run replays exactly. Do not `runUntilIdle` or `advance` while
+   * held (they would wait for the release).
+   */
+  holdEngine(): () => void {
+    return this.#daemon.hold();
   }
 
   /** @deprecated Renamed `runUntilIdle` (one meaning per word: see ARCHITECTURE.md). */

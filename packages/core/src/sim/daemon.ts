@@ -73,6 +73,8 @@ export class SimDaemon implements SimEngine {
   readonly trace: Trace | undefined;
   /** Whether a step is due. */
   scheduled = false;
+  /** `hold()`s not released: no step is taken meanwhile. */
+  #holds = 0;
 
   readonly #config: DaemonConfig;
   readonly #rng: Random;
@@ -268,9 +270,23 @@ export class SimDaemon implements SimEngine {
     if (this.#realTimer) clearTimeout(this.#realTimer);
   }
 
+  /** Take no step until the function returned is called (see `MemoryCluster.holdEngine`). */
+  hold(): () => void {
+    this.#holds++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      if (--this.#holds > 0 || !this.scheduled) return;
+      this.scheduled = false;
+      this.#schedule();
+    };
+  }
+
   #schedule(): void {
     if (this.scheduled || this.#destroyed) return;
     this.scheduled = true;
+    if (this.#holds > 0) return; // the last release schedules it
     if (this.#config.realTime) {
       this.#realTimer = setTimeout(() => this.step(), 1 + this.#rng.int(3));
     } else {
@@ -282,6 +298,7 @@ export class SimDaemon implements SimEngine {
 
   /** One step of the engine: faults take effect, components order, connections receive. */
   step(): void {
+    if (this.#holds > 0) return; // still due: the last release schedules it
     this.scheduled = false;
     if (this.#destroyed) return;
     this.#runLost();

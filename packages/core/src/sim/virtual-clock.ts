@@ -28,10 +28,28 @@ export class VirtualClock implements Clock {
   #seq = 0;
   /** Pending timers, sorted by (at, seq). */
   #timers: Timer[] = [];
+  readonly #realSlices: boolean;
+
+  /**
+   * @param options.realSlices - `sliceNow()` reads `performance.now()` instead of virtual time
+   *   (see `MemoryClusterOptions.sliceTime`)
+   */
+  constructor(options: { readonly realSlices?: boolean } = {}) {
+    this.#realSlices = options.realSlices ?? false;
+  }
 
   /** Virtual milliseconds since the cluster was created. */
   now(): number {
     return this.#now;
+  }
+
+  /**
+   * What bounds a slice of background work: virtual time, which stands still while code runs
+   * (a slice is never cut by the clock, whatever the machine's load), or with `realSlices`
+   * `performance.now()`.
+   */
+  sliceNow(): number {
+    return this.#realSlices ? performance.now() : this.#now;
   }
 
   /** A fixed origin (2026-01-01T00:00:00Z) plus virtual time. */

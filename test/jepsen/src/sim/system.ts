@@ -111,10 +111,27 @@ export class SimSystem {
     const gen = this.#gens.get(key) ?? 0;
     this.#gens.set(key, gen + 1);
     const dataDir = join(this.options.dir, `n${n.id}`, kind);
+    // the replica reads its data directory (real I/O, as long as the machine's load makes it)
+    // with the engine held, then joins: its join comes at the same engine step on every run
+    const release = this.cluster.holdEngine();
+    try {
+      await this.#openHeld(n, kind, gen, dataDir, release);
+    } finally {
+      release();
+    }
+  }
+
+  async #openHeld(
+    n: SimNode,
+    kind: ServiceKind,
+    gen: number,
+    dataDir: string,
+    release: () => void,
+  ): Promise<void> {
     await mkdir(dataDir, { recursive: true });
     const group = this.cluster.member(n.id);
     let self: Service<unknown> | undefined;
-    const view = this.#trapped(group, () => self);
+    const view = this.#trapped(group, () => self, release);
     const common = { dataDir, checkInterval: 2000 };
     if (kind === 'kv') {
       const handle = await ReplicatedMap.open(view, { ...common, groupName: 'jepsen.kv' });
@@ -207,10 +224,23 @@ export class SimSystem {
     this.#trap = undefined;
   }
 
-  /** The machine's view of its group: `send` springs the trap once the engine accepted. */
-  #trapped(group: Group, service: () => Service<unknown> | undefined): GroupTransport {
+  /**
+   * The machine's view of its group: `send` springs the trap once the engine accepted;
+   * `join` first calls `joining` (it releases the engine held while the replica opened).
+   */
+  #trapped(
+    group: Group,
+    service: () => Service<unknown> | undefined,
+    joining: () => void,
+  ): GroupTransport {
     return new Proxy(group, {
       get: (target, prop) => {
+        if (prop === 'join') {
+          return (...args: Parameters<Group['join']>) => {
+            joining();
+            return target.join(...args);
+          };
+        }
         if (prop === 'send') {
           return async (data: Uint8Array | readonly Uint8Array[], options?: SendOptions) => {
             await target.send(data, options);
