@@ -352,7 +352,8 @@ export function applyTxn(draft: Draft<MapState>, cmd: MapCommand, limits: MapLim
     bytes += size - (prev?.size ?? 0);
     if (prev === undefined) count++;
     const entry = nextEntry(prev, op.value, rev, size);
-    if (sorted !== undefined) n2![d3] = sorted.set(op.key, entry) as unknown as Record<string, unknown>;
+    if (sorted !== undefined)
+      n2![d3] = sorted.set(op.key, entry) as unknown as Record<string, unknown>;
     else if (leaf !== undefined) leaf[op.key] = entry;
     else if (n2 !== undefined) n2[d3] = { [op.key]: entry };
     else if (n1 !== undefined) n1[d2] = { [d3]: { [op.key]: entry } };
