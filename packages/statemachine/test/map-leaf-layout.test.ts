@@ -106,7 +106,7 @@ function plainReduce(
   patches: Patch[],
 ): { state: MapState; revision: number } {
   const sizes = ops.map((o) => (o.op === 'set' ? checkSizes(o.key, o.value, DEFAULT_LIMITS) : 0));
-  const tree = clone(state.tree as Obj);
+  const tree = clone(state.tree);
   const rev = state.revision + 1;
   let { count, bytes } = state;
   let changed = false;
@@ -200,7 +200,7 @@ function sortedTree(o: Obj, depth = 0): Obj {
 
 /** The reference with its tree's members in sorted order (JSON's order left free). */
 function sortedMembers(s: MapState): MapState {
-  return { ...s, tree: sortedTree(s.tree as Obj) as MapState['tree'] };
+  return { ...s, tree: sortedTree(s.tree) as MapState['tree'] };
 }
 
 function imageOf<S>(state: S, index: number): Image<S> {

@@ -168,7 +168,7 @@ function leafGet(leaf: MapLeaf | MapPlainLeaf, key: string): MapEntry | undefine
 
 /** A leaf of either kind as a `MapLeaf` (a plain one sorted into a new record). */
 export function asMapLeaf(leaf: MapLeaf | MapPlainLeaf): MapLeaf {
-  return leaf instanceof SortedRecord ? leaf : SortedRecord.from(leaf as MapPlainLeaf);
+  return leaf instanceof SortedRecord ? leaf : SortedRecord.from(leaf);
 }
 
 const EMPTY_LEAF: MapLeaf = new SortedRecord<MapEntry>([], []);
