@@ -34,7 +34,14 @@ import { ReplicatedMap, type Durability, type Json, type MapOp } from '../src/in
 import { Journal } from '../src/journal.js';
 import { SnapshotStore } from '../src/persistence.js';
 import { Immer, type Draft, type Patch } from 'immer';
-import { applyTxn, DEFAULT_LIMITS, emptyMap, type MapState } from '../src/map/state.js';
+import {
+  applyTxn,
+  DEFAULT_LIMITS,
+  emptyMap,
+  forEachEntry,
+  pathOf,
+  type MapState,
+} from '../src/map/state.js';
 import type { Image } from '../src/image.js';
 import { warmDigest } from '../src/canonical.js';
 import { SnapshotReceiver, snapshotBytes } from '../src/snapshot-transfer.js';
@@ -372,11 +379,9 @@ function filledImage(keys: number): Image<unknown> {
 /** One patch per key of `state`: what a journal collects while a store is filled. */
 function setPatches(state: MapState): Patch[] {
   const patches: Patch[] = [];
-  for (const [a, na] of Object.entries(state.tree))
-    for (const [b, nb] of Object.entries(na!))
-      for (const [c, leaf] of Object.entries(nb!))
-        for (const [key, entry] of Object.entries(leaf!))
-          patches.push({ op: 'replace', path: ['tree', a, b, c, key], value: entry });
+  forEachEntry(state, (key, entry) =>
+    patches.push({ op: 'replace', path: ['tree', ...pathOf(key), key], value: entry }),
+  );
   return patches;
 }
 

@@ -21,8 +21,21 @@ export function commitIndex(
   progress: ReadonlyMap<string, bigint>,
 ): bigint {
   if (q.length === 0) return selfIndex;
-  const seen: bigint[] = [];
-  for (const r of q) seen.push(r === self ? selfIndex : (progress.get(r) ?? 0n));
-  seen.sort((a, b) => (a > b ? -1 : a < b ? 1 : 0));
-  return seen[Math.floor(q.length / 2)]!;
+  // an insertion sort, highest first, into a scratch array: this runs at every ack, and `q`
+  // has a few members (an array and a sort per call were a share of each command's garbage)
+  const seen = scratch;
+  const n = q.length;
+  for (let i = 0; i < n; i++) {
+    const r = q[i]!;
+    const v = r === self ? selfIndex : (progress.get(r) ?? 0n);
+    let j = i;
+    for (; j > 0 && seen[j - 1]! < v; j--) seen[j] = seen[j - 1]!;
+    seen[j] = v;
+  }
+  const at = seen[Math.floor(n / 2)]!;
+  seen.length = 0;
+  return at;
 }
+
+/** `commitIndex`'s working array (emptied after each call). */
+const scratch: bigint[] = [];

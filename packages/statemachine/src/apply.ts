@@ -101,7 +101,24 @@ export function applyCommand<S, C, R>(
         error: `${outcome.name}: ${outcome.message}`,
         ctx,
       };
-  return { image: { ...image, index, time, state }, change, outcome };
+  return { image: nextImage(image, index, time, state), change, outcome };
+}
+
+/**
+ * `{ ...image, index, time, state }` as a literal: one shape for every image, built without
+ * enumerating the old one (this runs for every entry).
+ */
+function nextImage<S>(image: Image<S>, index: bigint, time: number, state: S): Image<S> {
+  return {
+    epoch: image.epoch,
+    index,
+    time,
+    members: image.members,
+    knownNodes: image.knownNodes,
+    replicas: image.replicas,
+    gone: image.gone,
+    state,
+  };
 }
 
 /**
@@ -129,7 +146,7 @@ export function applyTick<S, C, R>(
       log(`onTick threw (state unchanged): ${String(e)}`);
     }
   }
-  return { image: { ...image, index, time, state }, change: { kind: 'tick', state, ctx } };
+  return { image: nextImage(image, index, time, state), change: { kind: 'tick', state, ctx } };
 }
 
 /**

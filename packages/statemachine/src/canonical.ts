@@ -4,11 +4,12 @@
  * @module
  */
 import { createHash } from 'node:crypto';
+import { SortedRecord } from './sorted-record.js';
 
 /**
  * Serialise `value` as JSON with sorted object keys. `undefined` members are dropped (as
- * `JSON.stringify` does), bigints become decimal strings, Maps and Sets are not supported
- * (state must be plain JSON).
+ * `JSON.stringify` does), bigints become decimal strings, a `SortedRecord` is the object it
+ * holds, Maps and Sets are not supported (state must be plain JSON).
  */
 export function canonicalJson(value: unknown): string {
   const parts: string[] = [];
@@ -49,6 +50,10 @@ function write(value: unknown, out: string[]): void {
     out.push(']');
     return;
   }
+  if (value instanceof SortedRecord) {
+    writeRecord(value as SortedRecord<unknown>, out);
+    return;
+  }
   const obj = value as Record<string, unknown>;
   const keys = Object.keys(obj).sort();
   out.push('{');
@@ -59,6 +64,22 @@ function write(value: unknown, out: string[]): void {
     if (!first) out.push(',');
     first = false;
     out.push(JSON.stringify(k), ':');
+    write(v, out);
+  }
+  out.push('}');
+}
+
+/** `write` of a `SortedRecord`: its keys are in canonical order already. */
+function writeRecord(rec: SortedRecord<unknown>, out: string[]): void {
+  const { keys, values } = rec;
+  out.push('{');
+  let first = true;
+  for (let i = 0; i < keys.length; i++) {
+    const v = values[i];
+    if (v === undefined || typeof v === 'function') continue;
+    if (!first) out.push(',');
+    first = false;
+    out.push(JSON.stringify(keys[i]), ':');
     write(v, out);
   }
   out.push('}');
@@ -189,6 +210,7 @@ function merkleText(value: unknown, top: boolean): string {
     }
     return s + ']';
   }
+  if (value instanceof SortedRecord) return recordText(value as SortedRecord<unknown>, top);
   const obj = value as Record<string, unknown>;
   const all = Object.keys(obj);
   const shape = all.length < SUMMARIZE_AT ? shapeOf(all) : undefined;
@@ -216,9 +238,33 @@ function merkleText(value: unknown, top: boolean): string {
   return s + '}';
 }
 
+/** `merkleText` of a `SortedRecord`: the object it holds, its keys in canonical order already. */
+function recordText(rec: SortedRecord<unknown>, top: boolean): string {
+  const { keys, values } = rec;
+  if (!top && definedCount(rec) >= SUMMARIZE_AT) return summary(rec);
+  let s = '{';
+  let first = true;
+  for (let i = 0; i < keys.length; i++) {
+    const v = values[i];
+    if (v === undefined || typeof v === 'function') continue;
+    s += (first ? '' : ',') + JSON.stringify(keys[i]) + ':' + merkleText(v, false);
+    first = false;
+  }
+  return s + '}';
+}
+
+/** The members of `rec` that JSON keeps (all of them, unless a value is `undefined`). */
+function definedCount(rec: SortedRecord<unknown>): number {
+  let n = 0;
+  for (const v of rec.values) if (v !== undefined && typeof v !== 'function') n++;
+  return n;
+}
+
 /** Whether `value` is digested on its own when below the top (see `digestOf`). */
 function isLarge(value: object): boolean {
   if (Array.isArray(value)) return value.length >= SUMMARIZE_AT;
+  if (value instanceof SortedRecord)
+    return definedCount(value as SortedRecord<unknown>) >= SUMMARIZE_AT;
   // counted with for-in (no array of keys: this runs for every small object of a state)
   let n = 0;
   const obj = value as Record<string, unknown>;
@@ -259,6 +305,9 @@ function warm(value: unknown, deadline: number, now: () => number, top: boolean)
   if (!top && !large) return true;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) if (!warmMember(value[i], deadline, now)) return false;
+  } else if (value instanceof SortedRecord) {
+    const values = (value as SortedRecord<unknown>).values;
+    for (let i = 0; i < values.length; i++) if (!warmMember(values[i], deadline, now)) return false;
   } else {
     const obj = value as Record<string, unknown>;
     for (const k in obj)

@@ -11,6 +11,7 @@ export type { Durability } from './durability.js';
 export { roleOptions, type Role, type RoleOptions } from './role.js';
 export { SnapshotStore, type LogRecord, type ReplicaIdentity } from './persistence.js';
 export { canonicalJson, digestOf } from './canonical.js';
+export { SortedRecord } from './sorted-record.js';
 export type { Image } from './image.js';
 export {
   ReplicatedMap,
@@ -30,6 +31,7 @@ export {
   type MapEntry,
   type MapFanout,
   type MapLeaf,
+  type MapPlainLeaf,
   type MapLimits,
   type MapOp,
   type MapResult,

@@ -66,8 +66,7 @@ describe('map state (16×16×16 tree)', () => {
             // the leaves that changed are exactly where the writes went
             const touched = new Set<string>();
             for (const [x, y] of changedLeaves(before, state)) {
-              for (const k of [...Object.keys(x), ...Object.keys(y)])
-                if (x[k] !== y[k]) touched.add(k);
+              for (const k of [...x.keys, ...y.keys]) if (x.get(k) !== y.get(k)) touched.add(k);
             }
             for (const k of touched) expect(valid.some((o) => o.key === k)).toBe(true);
           }

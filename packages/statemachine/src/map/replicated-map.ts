@@ -474,8 +474,10 @@ function listOf(state: MapState, prefix: string): MapItem[] {
 function diffStates(a: MapState, b: MapState): MapChange[] {
   const out: MapChange[] = [];
   for (const [x, y] of changedLeaves(a, b)) {
-    for (const [k, e] of Object.entries(y)) {
-      const old = Object.hasOwn(x, k) ? x[k] : undefined;
+    for (let i = 0; i < y.keys.length; i++) {
+      const k = y.keys[i]!;
+      const e = y.values[i]!;
+      const old = x.get(k);
       if (
         old === undefined ||
         old.revision !== e.revision ||
@@ -490,8 +492,8 @@ function diffStates(a: MapState, b: MapState): MapChange[] {
         });
       }
     }
-    for (const k of Object.keys(x)) {
-      if (!Object.hasOwn(y, k)) out.push({ type: 'delete', key: k, revision: b.revision });
+    for (const k of x.keys) {
+      if (y.find(k) < 0) out.push({ type: 'delete', key: k, revision: b.revision });
     }
   }
   return out.sort((p, q) => p.revision - q.revision || (p.key < q.key ? -1 : 1));

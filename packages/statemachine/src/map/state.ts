@@ -1,9 +1,13 @@
 /**
  * The replicated config store's state and its pure reducer. The keys live in a fixed-depth
  * tree: three 16-way levels indexed by the hex digits of the key's FNV-1a hash, then leaves
- * (4096 of them) that map keys to entries. An immer write copies the path to one leaf (three
+ * (4096 of them) that map keys to entries. A write copies the path to one leaf (three
  * objects of at most 16 keys and a leaf of about keys/4096 entries), never a large object, so a
- * set costs about the same on a 100-key and on a 100,000-key store. Empty nodes are removed, so
+ * set costs about the same on a 100-key and on a 100,000-key store. A leaf is a `SortedRecord`
+ * (keys and entries in sorted parallel arrays: cheap to copy), whose JSON, canonical JSON and
+ * digest are those of the plain object `{ key: entry }` it was before; a state read from JSON
+ * (a snapshot from a peer, a data directory) holds plain-object leaves, each replaced by a
+ * `SortedRecord` at its first write. Both kinds are read alike (`getEntry`, `leafEntries`). Empty nodes are removed, so
  * the shape is a function of the set of keys: equal stores have equal canonical JSON (and
  * digests) whatever their history.
  *
@@ -16,6 +20,7 @@ import type { Draft, Patch } from 'immer';
 import type { ApplyContext, MachineDefinition } from '../types.js';
 import { InvalidKeyError, StoreFullError, ValueTooLargeError } from '../errors.js';
 import { canonicalJson } from '../canonical.js';
+import { SortedRecord } from '../sorted-record.js';
 
 /** A JSON value. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -33,8 +38,14 @@ export interface MapEntry {
   readonly size: number;
 }
 
-/** A leaf of the store's tree: keys to entries. */
-export type MapLeaf = Readonly<Record<string, MapEntry>>;
+/** A leaf of the store's tree: keys to entries, sorted (see `SortedRecord`). */
+export type MapLeaf = SortedRecord<MapEntry>;
+
+/**
+ * A leaf as JSON: how leaves are in a state read from JSON (a snapshot, a data directory)
+ * until their first write makes them a `MapLeaf`.
+ */
+export type MapPlainLeaf = Readonly<Record<string, MapEntry>>;
 
 /**
  * A 16-way level of the store's tree, indexed by one hex digit of the key hash. A digit may be
@@ -44,7 +55,7 @@ export type MapLeaf = Readonly<Record<string, MapEntry>>;
 export type MapFanout<T> = Readonly<Record<string, T | undefined>>;
 
 /** The store's tree: three 16-way levels, then leaves (see `pathOf`). */
-export type MapTree = MapFanout<MapFanout<MapFanout<MapLeaf>>>;
+export type MapTree = MapFanout<MapFanout<MapFanout<MapLeaf | MapPlainLeaf>>>;
 
 /** The store. Immutable: replaced, never modified, by every write. */
 export interface MapState {
@@ -149,11 +160,24 @@ export function emptyMap(): MapState {
   return { revision: 0, count: 0, bytes: 0, tree: {} };
 }
 
+/** The entry of `key` in a leaf of either kind. */
+function leafGet(leaf: MapLeaf | MapPlainLeaf, key: string): MapEntry | undefined {
+  if (leaf instanceof SortedRecord) return leaf.get(key);
+  return Object.hasOwn(leaf, key) ? leaf[key] : undefined;
+}
+
+/** A leaf of either kind as a `MapLeaf` (a plain one sorted into a new record). */
+export function asMapLeaf(leaf: MapLeaf | MapPlainLeaf): MapLeaf {
+  return leaf instanceof SortedRecord ? leaf : SortedRecord.from(leaf);
+}
+
+const EMPTY_LEAF: MapLeaf = new SortedRecord<MapEntry>([], []);
+
 /** Look a key up. */
 export function getEntry(state: MapState, key: string): MapEntry | undefined {
   const h = hashOf(key);
   const leaf = state.tree[HEX[h & 15]!]?.[HEX[(h >>> 4) & 15]!]?.[HEX[(h >>> 8) & 15]!];
-  return leaf !== undefined && Object.hasOwn(leaf, key) ? leaf[key] : undefined;
+  return leaf === undefined ? undefined : leafGet(leaf, key);
 }
 
 /** Call `fn` for every entry of the store, in no particular order. */
@@ -164,14 +188,17 @@ export function forEachEntry(state: MapState, fn: (key: string, entry: MapEntry)
     for (const l2 of Object.values(l1)) {
       if (l2 === undefined) continue;
       for (const leaf of Object.values(l2)) {
-        if (leaf !== undefined) for (const key in leaf) fn(key, leaf[key]!);
+        if (leaf === undefined) continue;
+        if (leaf instanceof SortedRecord) {
+          for (let i = 0; i < leaf.keys.length; i++) fn(leaf.keys[i]!, leaf.values[i]!);
+        } else for (const key in leaf) fn(key, leaf[key]!);
       }
     }
   }
 }
 
 /**
- * The leaves that differ between two stores, as `[before, after]` pairs (`{}` where absent).
+ * The leaves that differ between two stores, as `[before, after]` pairs (empty where absent).
  * Subtrees shared by both (same object) are skipped, so after a few writes this costs
  * O(changes), not O(store).
  */
@@ -180,11 +207,14 @@ export function changedLeaves(a: MapState, b: MapState): [MapLeaf, MapLeaf][] {
   const walk = (x: MapFanout<unknown>, y: MapFanout<unknown>, depth: number): void => {
     if (x === y) return;
     for (const d of new Set([...Object.keys(x), ...Object.keys(y)])) {
-      const cx = (Object.hasOwn(x, d) ? x[d] : undefined) ?? {};
-      const cy = (Object.hasOwn(y, d) ? y[d] : undefined) ?? {};
+      const cx = Object.hasOwn(x, d) ? x[d] : undefined;
+      const cy = Object.hasOwn(y, d) ? y[d] : undefined;
       if (cx === cy) continue;
-      if (depth === 2) out.push([cx as MapLeaf, cy as MapLeaf]);
-      else walk(cx as MapFanout<unknown>, cy as MapFanout<unknown>, depth + 1);
+      if (depth === 2) {
+        const lx = cx === undefined ? EMPTY_LEAF : asMapLeaf(cx as MapLeaf | MapPlainLeaf);
+        const ly = cy === undefined ? EMPTY_LEAF : asMapLeaf(cy as MapLeaf | MapPlainLeaf);
+        out.push([lx, ly]);
+      } else walk((cx ?? {}) as MapFanout<unknown>, (cy ?? {}) as MapFanout<unknown>, depth + 1);
     }
   };
   walk(a.tree, b.tree, 0);
@@ -284,16 +314,31 @@ export function applyTxn(draft: Draft<MapState>, cmd: MapCommand, limits: MapLim
     const root = draft.tree as unknown as Level;
     const n1 = Object.hasOwn(root, d1) ? (root[d1] as Level) : undefined;
     const n2 = n1 !== undefined && Object.hasOwn(n1, d2) ? (n1[d2] as Level) : undefined;
-    const leaf =
-      n2 !== undefined && Object.hasOwn(n2, d3) ? (n2[d3] as Record<string, MapEntry>) : undefined;
-    const prev = leaf !== undefined && Object.hasOwn(leaf, op.key) ? leaf[op.key] : undefined;
+    const found = n2 !== undefined && Object.hasOwn(n2, d3) ? n2[d3] : undefined;
+    // a `MapLeaf` is not drafted by immer (a class instance): it is replaced, not modified
+    const sorted = found instanceof SortedRecord ? (found as MapLeaf) : undefined;
+    const leaf = sorted === undefined ? (found as Record<string, MapEntry> | undefined) : undefined;
+    const prev =
+      sorted !== undefined
+        ? sorted.get(op.key)
+        : leaf !== undefined && Object.hasOwn(leaf, op.key)
+          ? leaf[op.key]
+          : undefined;
     if (op.op === 'delete') {
       if (prev === undefined) return;
       bytes -= prev.size;
       count--;
-      delete leaf![op.key];
+      let emptied: boolean;
+      if (sorted !== undefined) {
+        const rest = sorted.delete(op.key);
+        n2![d3] = rest as unknown as Record<string, unknown>;
+        emptied = rest.size === 0;
+      } else {
+        delete leaf![op.key];
+        emptied = isEmpty(leaf!);
+      }
       // drop emptied nodes, so that the tree's shape depends on its keys only
-      if (isEmpty(leaf!)) {
+      if (emptied) {
         delete n2![d3];
         if (levelEmpty(n2!)) {
           delete n1![d2];
@@ -307,7 +352,9 @@ export function applyTxn(draft: Draft<MapState>, cmd: MapCommand, limits: MapLim
     bytes += size - (prev?.size ?? 0);
     if (prev === undefined) count++;
     const entry = nextEntry(prev, op.value, rev, size);
-    if (leaf !== undefined) leaf[op.key] = entry;
+    if (sorted !== undefined)
+      n2![d3] = sorted.set(op.key, entry) as unknown as Record<string, unknown>;
+    else if (leaf !== undefined) leaf[op.key] = entry;
     else if (n2 !== undefined) n2[d3] = { [op.key]: entry };
     else if (n1 !== undefined) n1[d2] = { [d3]: { [op.key]: entry } };
     else root[d1] = { [d2]: { [d3]: { [op.key]: entry } } };
@@ -324,26 +371,18 @@ export function applyTxn(draft: Draft<MapState>, cmd: MapCommand, limits: MapLim
 type Node = Record<string, unknown>;
 
 /**
- * `node` itself when this transaction copied it already (`own`), else a copy of it. A
- * transaction of one op copies every node it writes once anyway: it keeps no `own` set.
+ * The child of a level at hex digit `k`. A plain read, as in `getEntry`: no `Object.prototype`
+ * member is named by a hex digit, so a level read from JSON (with a prototype) answers only
+ * its own digits (an `Object.hasOwn` per level was 5% of a set's CPU).
  */
-function writable(own: Set<Node> | undefined, node: Node | undefined): Node {
-  if (own === undefined) return copyNode(node);
-  if (node !== undefined && own.has(node)) return node;
-  const c = copyNode(node);
-  own.add(c);
-  return c;
-}
-
-/** `o[k]` when `o` has its own `k`. */
 function at(o: Node | undefined, k: string): Node | undefined {
-  return o !== undefined && Object.hasOwn(o, k) ? (o[k] as Node) : undefined;
+  return o === undefined ? undefined : (o[k] as Node | undefined);
 }
 
 /**
  * A copy of a 16-way level as an object literal that lists all 16 digits, `undefined` where a
  * child is absent: every level then has one hidden class, so this costs about 0.1 µs where a
- * key-by-key copy of a prototype-less object (what leaves need) costs 3-5 µs. JSON and the
+ * key-by-key copy of a prototype-less object costs 3-5 µs. JSON and the
  * digest skip `undefined` members, so the store's JSON is the same as with absent keys.
  */
 function copyLevel(n: Node | undefined): Node {
@@ -370,7 +409,11 @@ function copyLevel(n: Node | undefined): Node {
 
 const EMPTY_LEVEL: Node = copyLevel({});
 
-/** `writable` for a 16-way level (see `copyLevel`). */
+/**
+ * `node` itself when this transaction copied it already (`own`), else a copy of it (see
+ * `copyLevel`). A transaction of one op copies every level it writes once anyway: it keeps no
+ * `own` set.
+ */
 function writableLevel(own: Set<Node> | undefined, node: Node | undefined): Node {
   if (own === undefined) return copyLevel(node);
   if (node !== undefined && own.has(node)) return node;
@@ -379,22 +422,17 @@ function writableLevel(own: Set<Node> | undefined, node: Node | undefined): Node
   return c;
 }
 
-/** A copy of a tree node without prototype: see `reduceTxn`. */
-function copyNode<T>(node: Readonly<Record<string, T>> | undefined): Record<string, T> {
-  const out = Object.create(null) as Record<string, T>;
-  if (node !== undefined) for (const k in node) out[k] = node[k]!;
-  return out;
-}
-
 /**
  * `applyTxn` without immer: the same transaction, as a pure function that copies the path to
  * every leaf it writes (each node at most once per transaction) and returns the next state.
  * Same result, same next state as JSON, same errors (thrown before anything is built).
  *
- * The copies are objects without prototype, filled key by key: V8 keeps them as hash tables.
- * A spread (`{ ...leaf }`, what immer does) of an object keyed by arbitrary strings builds a
- * new hidden class per key order and costs 10-25 µs for a 16-key node on this machine, against
- * 1-3 µs for this copy. JSON, the digest and `Object.hasOwn` see the same members either way.
+ * Levels are copied as object literals of 16 members (`copyLevel`); a written leaf becomes a
+ * new `MapLeaf` (two array copies; a plain-object leaf read from JSON is sorted into one). A
+ * spread (`{ ...leaf }`, what immer does) of an object keyed by arbitrary strings builds a new
+ * hidden class per key order and costs 10-25 µs for a 16-key node on this machine, a
+ * member-by-member copy into a prototype-less object 1-3 µs, a `MapLeaf` copy about 0.15 µs.
+ * JSON and the digest see the same members either way.
  *
  * @param patches - when given, immer-format patches from `state` to the result are pushed
  *   onto it (for the journal)
@@ -431,9 +469,9 @@ export function reduceTxn(
     const r0 = root ?? state.tree;
     const n1 = at(r0, d1);
     const n2 = at(n1, d2);
-    const leaf = at(n2, d3);
-    const prev =
-      leaf !== undefined && Object.hasOwn(leaf, op.key) ? (leaf[op.key] as MapEntry) : undefined;
+    const found = at(n2, d3) as MapLeaf | MapPlainLeaf | undefined;
+    const leaf = found === undefined ? undefined : asMapLeaf(found);
+    const prev = leaf?.get(op.key);
     if (op.op === 'delete') {
       if (prev === undefined) continue;
       bytes -= prev.size;
@@ -444,12 +482,11 @@ export function reduceTxn(
       r[d1] = w1;
       const w2 = writableLevel(own, n2);
       w1[d2] = w2;
-      const wl = writable(own, leaf);
+      const wl = leaf!.delete(op.key);
       w2[d3] = wl;
-      delete wl[op.key];
       let removed: string[] = ['tree', d1, d2, d3, op.key];
       // a level keeps its 16 members: an emptied child becomes `undefined` (see `copyLevel`)
-      if (isEmpty(wl)) {
+      if (wl.size === 0) {
         w2[d3] = undefined;
         removed = ['tree', d1, d2, d3];
         if (levelEmpty(w2)) {
@@ -473,9 +510,7 @@ export function reduceTxn(
     r[d1] = w1;
     const w2 = writableLevel(own, n2);
     w1[d2] = w2;
-    const wl = writable(own, leaf);
-    w2[d3] = wl;
-    wl[op.key] = entry;
+    w2[d3] = leaf === undefined ? new SortedRecord([op.key], [entry]) : leaf.set(op.key, entry);
     if (patches !== undefined) {
       // immer's shape: one `add` of the highest node that did not exist. The value is built
       // apart from the tree's nodes: a later op of this transaction may still change those.
