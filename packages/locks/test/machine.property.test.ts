@@ -403,7 +403,7 @@ describe('lock machine: random schedules (fast-check, fixed seed)', () => {
   for (const [label, options] of configs) {
     it(`keeps every safety property, ${label}`, () => {
       fc.assert(
-        fc.property(fc.array(opArb, { minLength: 1, maxLength: 80 }), (ops) => {
+        fc.property(fc.array(opArb, { minLength: 1, maxLength: 80, size: 'max' }), (ops) => {
           const a = run(ops, options);
           // deterministic: the same schedule gives the same state, and the same state as JSON
           // (key order included) when commands go through `apply` under immer, the reference
