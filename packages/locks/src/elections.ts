@@ -13,7 +13,10 @@ export interface LeaderInfo {
   readonly name: string;
   /** The leader's incarnation, or `null` when nobody leads. */
   readonly leader: Owner | null;
-  /** The current (or last) term; 0 before the first leader. */
+  /**
+   * The current term; when nobody leads, the last term while candidates wait or a failover
+   * block lasts, else 0 (a free election is deleted; its next term is still above every earlier).
+   */
   readonly term: bigint;
   /** The leader's value, or `null`. */
   readonly value: Json;
@@ -48,7 +51,7 @@ export class ElectionView {
 
   /**
    * Remember at which index each election last changed (immer keeps an unchanged entry's
-   * identity), so that `leader()` says `stale` until a majority of `Q` holds the change.
+   * identity; a deleted entry changed too), so that `leader()` says `stale` until a majority of `Q` holds the change.
    * `replaced`: a snapshot replaced the state (every election counts as changed).
    */
   note(state: LocksState, replaced: boolean): void {
@@ -59,6 +62,10 @@ export class ElectionView {
     const at = this.#machine.index;
     for (const [name, e] of Object.entries(els))
       if (replaced || prev?.[name] !== e) this.#changedAt.set(name, at);
+    // an election that went free was deleted (state format 2): that is a change too
+    if (prev !== undefined)
+      for (const name of Object.keys(prev))
+        if (!Object.hasOwn(els, name)) this.#changedAt.set(name, at);
   }
 
   /** Who leads `name` now, as this replica sees it. */

@@ -45,10 +45,10 @@ export interface WElection {
 }
 
 /**
- * Hands out fencing tokens and terms: the next one after `last` (the last one of this name)
- * at replicated time `time`.
+ * Hands out the next fencing token or term at replicated time `time`, from the machine-wide
+ * counter (`LocksState.issued`): above every token and term issued before, for any name.
  */
-export type Issue = (last: string, time: number) => string;
+export type Issue = (time: number) => string;
 
 /** A new lock entry (key order is what snapshots keep). */
 export function newEntry(): WEntry {
@@ -63,7 +63,7 @@ export function newElection(): WElection {
 function grantHead(e: WEntry, time: number, issue: Issue): void {
   const w = e.waiters.shift();
   if (w === undefined) return;
-  const token = issue(e.token, time);
+  const token = issue(time);
   e.token = token;
   e.holders.push({
     id: w.id,
@@ -95,7 +95,7 @@ export function electNext(e: WElection, time: number, issue: Issue): void {
   if (e.leader === null && e.blockedUntil === null) {
     const next = e.candidates.shift();
     if (next !== undefined) {
-      e.term = issue(e.term, time);
+      e.term = issue(time);
       e.leader = next;
     }
   }

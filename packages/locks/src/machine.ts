@@ -11,12 +11,21 @@ import { isLocksCommand } from './commands.js';
 import {
   DEPARTED_MAX,
   initialLocksState,
+  type ElectionEntry,
+  type LockEntry,
   type LockHolder,
   type LocksState,
   type Owner,
 } from './state.js';
 import { nextToken, type TokenScheme } from './tokens.js';
 import { checkOwnName } from './rules.js';
+import {
+  isFreeElection,
+  isFreeLock,
+  largestIssued,
+  LOCKS_STATE_FORMAT,
+  needsMigration,
+} from './state-format.js';
 import {
   acquireOn,
   campaignOn,
@@ -82,6 +91,32 @@ function electionDraft(d: DState, name: string): WElection {
 }
 
 /**
+ * A first-format state (no machine-wide counter) in the current format, in place: the same
+ * result, key order included, as `migrateLocksState` (state-format.ts), which reduceLocks uses.
+ */
+function migrateDraft(draft: DState): void {
+  const base = baseOf(draft);
+  if (!needsMigration(base)) return;
+  for (const name of Object.keys(base.locks))
+    if (isFreeLock(base.locks[name]!)) delete draft.locks[name];
+  for (const name of Object.keys(base.elections))
+    if (isFreeElection(base.elections[name]!)) delete draft.elections[name];
+  draft.issued = largestIssued(base);
+}
+
+/** Delete lock `name` when it is free (tokens continue from `issued`). */
+function dropFreeLock(draft: DState, name: string): void {
+  const e = draft.locks[name];
+  if (e !== undefined && isFreeLock(e)) delete draft.locks[name];
+}
+
+/** Delete election `name` when it is free. */
+function dropFreeElection(draft: DState, name: string): void {
+  const e = draft.elections[name];
+  if (e !== undefined && isFreeElection(e)) delete draft.elections[name];
+}
+
+/**
  * The lock machine definition, to open with `ReplicatedStateMachine.open(group, locksMachine())`.
  *
  * @example
@@ -96,7 +131,10 @@ export function locksMachine(
   const scheme: TokenScheme = options.tokens ?? 'clock';
   const delay = options.failoverDelay ?? 0;
 
-  const issue: Issue = (last, time) => nextToken(last, time, scheme);
+  /** Tokens and terms for a change of `draft`: from, and into, its machine-wide counter. */
+  function issuerOf(draft: DState): Issue {
+    return (time) => (draft.issued = nextToken(draft.issued, time, scheme));
+  }
 
   function block(current: number | null, time: number): number | null {
     if (delay <= 0) return current;
@@ -105,6 +143,8 @@ export function locksMachine(
 
   return {
     name: options.name ?? LOCKS_MACHINE_NAME,
+    // frames carry `name@2`: replicas of the first format ignore us, and we them (state-format.ts)
+    format: LOCKS_STATE_FORMAT,
     initial: initialLocksState,
     isCommand: isLocksCommand,
 
@@ -112,36 +152,51 @@ export function locksMachine(
     reduce: (state, cmd, ctx, patches) => reduceLocks(state, cmd, ctx, scheme, patches),
 
     apply(draft, cmd, ctx): LocksResult {
+      migrateDraft(draft);
+      const issue = issuerOf(draft);
+      const name = cmd.name;
       switch (cmd.type) {
         case 'acquire': {
           const departed = baseOf(draft).departed;
-          draft.locks[cmd.name] ??= newEntry();
-          return acquireOn(departed, lockDraft(draft, cmd.name), cmd, ctx, issue);
+          draft.locks[name] ??= newEntry();
+          const r = acquireOn(departed, lockDraft(draft, name), cmd, ctx, issue);
+          dropFreeLock(draft, name);
+          return r;
         }
         case 'release':
-        case 'withdraw':
-          checkOwnName(cmd.name);
-          if (draft.locks[cmd.name] === undefined) return { released: 'none' };
-          return releaseOn(lockDraft(draft, cmd.name), cmd.id, cmd.name, ctx, issue);
+        case 'withdraw': {
+          checkOwnName(name);
+          if (draft.locks[name] === undefined) return { released: 'none' };
+          const r = releaseOn(lockDraft(draft, name), cmd.id, name, ctx, issue);
+          dropFreeLock(draft, name);
+          return r;
+        }
         case 'renew':
-          draft.locks[cmd.name] ??= newEntry();
-          return renewOn(lockDraft(draft, cmd.name), cmd.id, cmd.name, cmd.ttl, ctx);
+          draft.locks[name] ??= newEntry();
+          return renewOn(lockDraft(draft, name), cmd.id, name, cmd.ttl, ctx);
         case 'campaign': {
           const departed = baseOf(draft).departed;
-          draft.elections[cmd.name] ??= newElection();
-          return campaignOn(departed, electionDraft(draft, cmd.name), cmd, ctx, issue);
+          draft.elections[name] ??= newElection();
+          const r = campaignOn(departed, electionDraft(draft, name), cmd, ctx, issue);
+          dropFreeElection(draft, name);
+          return r;
         }
-        case 'resign':
-          checkOwnName(cmd.name);
-          if (draft.elections[cmd.name] === undefined) return { resigned: 'none' };
-          return resignOn(electionDraft(draft, cmd.name), cmd.id, cmd.name, ctx, issue);
+        case 'resign': {
+          checkOwnName(name);
+          if (draft.elections[name] === undefined) return { resigned: 'none' };
+          const r = resignOn(electionDraft(draft, name), cmd.id, name, ctx, issue);
+          dropFreeElection(draft, name);
+          return r;
+        }
         case 'proclaim':
-          draft.elections[cmd.name] ??= newElection();
-          return proclaimOn(electionDraft(draft, cmd.name), cmd.id, cmd.name, cmd.value, ctx);
+          draft.elections[name] ??= newElection();
+          return proclaimOn(electionDraft(draft, name), cmd.id, name, cmd.value, ctx);
       }
     },
 
     onMembership(draft, change: MembershipContext): void {
+      migrateDraft(draft);
+      const issue = issuerOf(draft);
       // a member that is back (a partition healed: same incarnation) may ask again
       if (draft.departed.length > 0 && change.members.length > 0) {
         const here = new Set(change.members.map((m) => m.incarnation));
@@ -169,6 +224,7 @@ export function locksMachine(
         entry.waiters = entry.waiters.filter((w) => !gone.has(w.owner.incarnation));
         if (entry.holders.length < before) entry.blockedUntil = block(entry.blockedUntil, time);
         grantWaiters(entry, time, issue);
+        dropFreeLock(draft, name);
       }
       const elections = baseOf(draft.elections);
       for (const name of Object.keys(elections)) {
@@ -182,10 +238,13 @@ export function locksMachine(
           e.blockedUntil = block(e.blockedUntil, time);
         }
         electNext(e, time, issue);
+        dropFreeElection(draft, name);
       }
     },
 
     onTick(draft, ctx: TickContext): void {
+      migrateDraft(draft);
+      const issue = issuerOf(draft);
       const time = ctx.time;
       // as in onMembership: drafts only of what the tick changes
       const expired = (h: LockHolder): boolean => h.expires !== null && h.expires <= time;
@@ -199,11 +258,14 @@ export function locksMachine(
         entry.holders = entry.holders.filter((h) => !expired(h));
         if (entry.holders.length < before) entry.blockedUntil = block(entry.blockedUntil, time);
         grantWaiters(entry, time, issue);
+        dropFreeLock(draft, name);
       }
       const elections = baseOf(draft.elections);
-      for (const name of Object.keys(elections))
-        if (electsChange(elections[name]!, time))
-          electNext(electionDraft(draft, name), time, issue);
+      for (const name of Object.keys(elections)) {
+        if (!electsChange(elections[name]!, time)) continue;
+        electNext(electionDraft(draft, name), time, issue);
+        dropFreeElection(draft, name);
+      }
     },
 
     // remembered per record, derived by reduceLocks from the record before (deadlines.ts)

@@ -33,6 +33,7 @@ import {
   type WEntry,
 } from './entry-steps.js';
 import { lockChanged } from './deadlines.js';
+import { isFreeElection, isFreeLock, migrateLocksState, needsMigration } from './state-format.js';
 import type { ElectionEntry, LockEntry, LocksState } from './state.js';
 import { nextToken, type TokenScheme } from './tokens.js';
 
@@ -80,32 +81,74 @@ function sameElection(a: ElectionEntry, w: WElection): boolean {
 }
 
 /**
- * `state` with `locks[name]` (or `elections[name]`) set to `value`: a copy of the record and
- * of the state object, nothing else. An existing name keeps its place in the record, a new
- * one goes last (as under immer).
+ * `state` with `locks[name]` (or `elections[name]`) set to `value`, or deleted when `value` is
+ * `undefined`, and `issued` set: a copy of the record and of the state object, nothing else.
+ * An existing name keeps its place in the record, a new one goes last (as under immer).
  */
 function withMember(
   state: LocksState,
   field: 'locks' | 'elections',
   name: string,
-  value: LockEntry | ElectionEntry,
+  value: LockEntry | ElectionEntry | undefined,
   existed: boolean,
+  issued: string,
   patches: Patch[] | undefined,
 ): LocksState {
-  const record: Record<string, LockEntry | ElectionEntry> = { ...state[field] };
-  record[name] = value;
-  patches?.push({ op: existed ? 'replace' : 'add', path: [field, name], value });
+  const prev = state[field];
+  let record: Record<string, LockEntry | ElectionEntry> = prev;
+  if (value !== undefined) {
+    record = { ...prev };
+    record[name] = value;
+    patches?.push({ op: existed ? 'replace' : 'add', path: [field, name], value });
+  } else if (existed) {
+    record = {};
+    for (const k of Object.keys(prev)) if (k !== name) record[k] = prev[k]!;
+    patches?.push({ op: 'remove', path: [field, name] });
+  }
   if (field === 'locks')
-    lockChanged(state.locks, record as LocksState['locks'], name, value as LockEntry);
-  return { ...state, [field]: record };
+    lockChanged(state.locks, record as LocksState['locks'], name, value as LockEntry | undefined);
+  if (issued === state.issued) return { ...state, [field]: record };
+  if (record === prev) {
+    patches?.push({ op: 'replace', path: ['issued'], value: issued });
+    return { ...state, issued };
+  }
+  patches?.push({ op: 'replace', path: ['issued'], value: issued });
+  return { ...state, [field]: record, issued };
+}
+
+/**
+ * The state a command starts from (a first-format state migrated: its patches go first; on a
+ * throw the machine drops every patch the command pushed), and what it issued.
+ */
+class Step {
+  readonly state: LocksState;
+  issued: string;
+  readonly issue: Issue;
+
+  constructor(
+    given: LocksState,
+    scheme: TokenScheme,
+    readonly patches: Patch[] | undefined,
+  ) {
+    this.state = needsMigration(given) ? migrateLocksState(given, patches) : given;
+    this.issued = this.state.issued;
+    this.issue = (time) => (this.issued = nextToken(this.issued, time, scheme));
+  }
+
+  /** The outcome: `next` (the state, or `undefined`: unchanged) and `result`. */
+  done(next: LocksState | undefined, result: LocksResult): Reduced {
+    return { state: next ?? this.state, result };
+  }
 }
 
 /**
  * Apply one lock machine command to `state` without modifying it. Same rules, results and
- * errors as `locksMachine().apply` under immer (which stays the reference).
+ * errors as `locksMachine().apply` under immer (which stays the reference); a state of the
+ * first format is migrated first (state-format.ts).
  * @param scheme - how tokens and terms are numbered
  * @param patches - when given, immer-format patches from `state` to the result are pushed
- *   onto it (one `add`/`replace` of the lock or election the command changed)
+ *   onto it (the migration's, then one `add`/`replace`/`remove` of the lock or election the
+ *   command changed and a `replace` of `issued` when it issued a token or term)
  */
 export function reduceLocks(
   state: LocksState,
@@ -114,62 +157,57 @@ export function reduceLocks(
   scheme: TokenScheme,
   patches?: Patch[],
 ): Reduced {
-  const issue: Issue = (last, time) => nextToken(last, time, scheme);
+  const st = new Step(state, scheme, patches);
+  const s = st.state;
+  const issue = st.issue;
   switch (cmd.type) {
     case 'acquire':
-      return lockStep(state, cmd.name, patches, (e) =>
-        acquireOn(state.departed, e, cmd, ctx, issue),
-      );
+      return lockStep(st, cmd.name, (e) => acquireOn(s.departed, e, cmd, ctx, issue));
     case 'release':
     case 'withdraw':
       checkOwnName(cmd.name);
-      if (!Object.hasOwn(state.locks, cmd.name)) return { state, result: { released: 'none' } };
-      return lockStep(state, cmd.name, patches, (e) => releaseOn(e, cmd.id, cmd.name, ctx, issue));
+      if (!Object.hasOwn(s.locks, cmd.name)) return st.done(undefined, { released: 'none' });
+      return lockStep(st, cmd.name, (e) => releaseOn(e, cmd.id, cmd.name, ctx, issue));
     case 'renew':
-      return lockStep(state, cmd.name, patches, (e) => renewOn(e, cmd.id, cmd.name, cmd.ttl, ctx));
+      return lockStep(st, cmd.name, (e) => renewOn(e, cmd.id, cmd.name, cmd.ttl, ctx));
     case 'campaign':
-      return electionStep(state, cmd.name, patches, (e) =>
-        campaignOn(state.departed, e, cmd, ctx, issue),
-      );
+      return electionStep(st, cmd.name, (e) => campaignOn(s.departed, e, cmd, ctx, issue));
     case 'resign':
       checkOwnName(cmd.name);
-      if (!Object.hasOwn(state.elections, cmd.name)) return { state, result: { resigned: 'none' } };
-      return electionStep(state, cmd.name, patches, (e) =>
-        resignOn(e, cmd.id, cmd.name, ctx, issue),
-      );
+      if (!Object.hasOwn(s.elections, cmd.name)) return st.done(undefined, { resigned: 'none' });
+      return electionStep(st, cmd.name, (e) => resignOn(e, cmd.id, cmd.name, ctx, issue));
     case 'proclaim':
-      return electionStep(state, cmd.name, patches, (e) =>
-        proclaimOn(e, cmd.id, cmd.name, cmd.value, ctx),
-      );
+      return electionStep(st, cmd.name, (e) => proclaimOn(e, cmd.id, cmd.name, cmd.value, ctx));
   }
 }
 
-/** Run `step` on a copy of lock `name` and put the copy back if it changed. */
-function lockStep(
-  state: LocksState,
-  name: string,
-  patches: Patch[] | undefined,
-  step: (e: WEntry) => LocksResult,
-): Reduced {
+/** Run `step` on a copy of lock `name`; put the copy back if it changed, or delete it if free. */
+function lockStep(st: Step, name: string, step: (e: WEntry) => LocksResult): Reduced {
+  const state = st.state;
   const existed = Object.hasOwn(state.locks, name);
   const before = existed ? state.locks[name] : undefined;
   const w = copyEntry(before);
   const result = step(w);
-  if (before !== undefined && sameEntry(before, w)) return { state, result };
-  return { state: withMember(state, 'locks', name, w, existed, patches), result };
+  const free = isFreeLock(w);
+  if (before !== undefined ? !free && sameEntry(before, w) : free && st.issued === state.issued)
+    return st.done(undefined, result);
+  const value = free ? undefined : w;
+  return st.done(withMember(state, 'locks', name, value, existed, st.issued, st.patches), result);
 }
 
-/** Run `step` on a copy of election `name` and put the copy back if it changed. */
-function electionStep(
-  state: LocksState,
-  name: string,
-  patches: Patch[] | undefined,
-  step: (e: WElection) => LocksResult,
-): Reduced {
+/** Run `step` on a copy of election `name`; put it back if it changed, or delete it if free. */
+function electionStep(st: Step, name: string, step: (e: WElection) => LocksResult): Reduced {
+  const state = st.state;
   const existed = Object.hasOwn(state.elections, name);
   const before = existed ? state.elections[name] : undefined;
   const w = copyElection(before);
   const result = step(w);
-  if (before !== undefined && sameElection(before, w)) return { state, result };
-  return { state: withMember(state, 'elections', name, w, existed, patches), result };
+  const free = isFreeElection(w);
+  if (before !== undefined ? !free && sameElection(before, w) : free && st.issued === state.issued)
+    return st.done(undefined, result);
+  const value = free ? undefined : w;
+  return st.done(
+    withMember(state, 'elections', name, value, existed, st.issued, st.patches),
+    result,
+  );
 }
