@@ -11,8 +11,6 @@ import { isLocksCommand } from './commands.js';
 import {
   DEPARTED_MAX,
   initialLocksState,
-  type ElectionEntry,
-  type LockEntry,
   type LockHolder,
   type LocksState,
   type Owner,
