@@ -204,8 +204,11 @@ function run(
         if (o.ok) {
           result = o.result;
           if ('status' in result && result.status === 'granted') {
-            // granted at once only if nobody was waiting for that name
-            expect(prev.locks[name]?.waiters.length ?? 0).toBe(0);
+            // FIFO: granted at once only past no earlier waiter (a waiter whose failover
+            // block ended before this command is granted first, in the same step)
+            const earlier = new Set(prev.locks[name]?.waiters.map((w) => w.id));
+            const still = log.state.locks[name]?.waiters ?? [];
+            expect(still.some((w) => earlier.has(w.id))).toBe(false);
           }
         } else {
           expect(o.error.name).toBe('LockKindMismatchError');
