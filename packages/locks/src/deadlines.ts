@@ -33,7 +33,7 @@ export function lockDeadline(e: LockEntry | undefined): number {
 }
 
 function electionDeadline(e: ElectionEntry): number {
-  return e.blockedUntil ?? Infinity;
+  return e.blockedUntil !== null && e.candidates.length > 0 ? e.blockedUntil : Infinity;
 }
 
 function walkLocks(locks: LocksState['locks']): Earliest {

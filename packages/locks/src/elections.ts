@@ -13,10 +13,7 @@ export interface LeaderInfo {
   readonly name: string;
   /** The leader's incarnation, or `null` when nobody leads. */
   readonly leader: Owner | null;
-  /**
-   * The current term; when nobody leads, the last term while candidates wait or a failover
-   * block lasts, else 0 (a free election is deleted; its next term is still above every earlier).
-   */
+  /** The current (or last) term; 0 before the first leader. */
   readonly term: bigint;
   /** The leader's value, or `null`. */
   readonly value: Json;
@@ -51,7 +48,7 @@ export class ElectionView {
 
   /**
    * Remember at which index each election last changed (immer keeps an unchanged entry's
-   * identity; a deleted entry changed too), so that `leader()` says `stale` until a majority of `Q` holds the change.
+   * identity), so that `leader()` says `stale` until a majority of `Q` holds the change.
    * `replaced`: a snapshot replaced the state (every election counts as changed).
    */
   note(state: LocksState, replaced: boolean): void {
@@ -62,10 +59,6 @@ export class ElectionView {
     const at = this.#machine.index;
     for (const [name, e] of Object.entries(els))
       if (replaced || prev?.[name] !== e) this.#changedAt.set(name, at);
-    // an election that went free was deleted (state format 2): that is a change too
-    if (prev !== undefined)
-      for (const name of Object.keys(prev))
-        if (!Object.hasOwn(els, name)) this.#changedAt.set(name, at);
   }
 
   /** Who leads `name` now, as this replica sees it. */

@@ -17,13 +17,7 @@ import {
 } from './state.js';
 import { nextToken, type TokenScheme } from './tokens.js';
 import { checkOwnName } from './rules.js';
-import {
-  isFreeElection,
-  isFreeLock,
-  largestIssued,
-  LOCKS_STATE_FORMAT,
-  needsMigration,
-} from './state-format.js';
+import { isFreeLock, largestIssued, LOCKS_STATE_FORMAT, needsMigration } from './state-format.js';
 import {
   acquireOn,
   campaignOn,
@@ -97,8 +91,6 @@ function migrateDraft(draft: DState): void {
   if (!needsMigration(base)) return;
   for (const name of Object.keys(base.locks))
     if (isFreeLock(base.locks[name]!)) delete draft.locks[name];
-  for (const name of Object.keys(base.elections))
-    if (isFreeElection(base.elections[name]!)) delete draft.elections[name];
   draft.issued = largestIssued(base);
 }
 
@@ -106,12 +98,6 @@ function migrateDraft(draft: DState): void {
 function dropFreeLock(draft: DState, name: string): void {
   const e = draft.locks[name];
   if (e !== undefined && isFreeLock(e)) delete draft.locks[name];
-}
-
-/** Delete election `name` when it is free. */
-function dropFreeElection(draft: DState, name: string): void {
-  const e = draft.elections[name];
-  if (e !== undefined && isFreeElection(e)) delete draft.elections[name];
 }
 
 /**
@@ -175,17 +161,12 @@ export function locksMachine(
         case 'campaign': {
           const departed = baseOf(draft).departed;
           draft.elections[name] ??= newElection();
-          const r = campaignOn(departed, electionDraft(draft, name), cmd, ctx, issue);
-          dropFreeElection(draft, name);
-          return r;
+          return campaignOn(departed, electionDraft(draft, name), cmd, ctx, issue);
         }
-        case 'resign': {
+        case 'resign':
           checkOwnName(name);
           if (draft.elections[name] === undefined) return { resigned: 'none' };
-          const r = resignOn(electionDraft(draft, name), cmd.id, name, ctx, issue);
-          dropFreeElection(draft, name);
-          return r;
-        }
+          return resignOn(electionDraft(draft, name), cmd.id, name, ctx, issue);
         case 'proclaim':
           draft.elections[name] ??= newElection();
           return proclaimOn(electionDraft(draft, name), cmd.id, name, cmd.value, ctx);
@@ -236,7 +217,6 @@ export function locksMachine(
           e.blockedUntil = block(e.blockedUntil, time);
         }
         electNext(e, time, issue);
-        dropFreeElection(draft, name);
       }
     },
 
@@ -262,7 +242,6 @@ export function locksMachine(
       for (const name of Object.keys(elections)) {
         if (!electsChange(elections[name]!, time)) continue;
         electNext(electionDraft(draft, name), time, issue);
-        dropFreeElection(draft, name);
       }
     },
 

@@ -33,7 +33,7 @@ import {
   type WEntry,
 } from './entry-steps.js';
 import { lockChanged } from './deadlines.js';
-import { isFreeElection, isFreeLock, migrateLocksState, needsMigration } from './state-format.js';
+import { isFreeLock, migrateLocksState, needsMigration } from './state-format.js';
 import type { ElectionEntry, LockEntry, LocksState } from './state.js';
 import { nextToken, type TokenScheme } from './tokens.js';
 
@@ -195,19 +195,13 @@ function lockStep(st: Step, name: string, step: (e: WEntry) => LocksResult): Red
   return st.done(withMember(state, 'locks', name, value, existed, st.issued, st.patches), result);
 }
 
-/** Run `step` on a copy of election `name`; put it back if it changed, or delete it if free. */
+/** Run `step` on a copy of election `name` and put the copy back if it changed (kept when free). */
 function electionStep(st: Step, name: string, step: (e: WElection) => LocksResult): Reduced {
   const state = st.state;
   const existed = Object.hasOwn(state.elections, name);
   const before = existed ? state.elections[name] : undefined;
   const w = copyElection(before);
   const result = step(w);
-  const free = isFreeElection(w);
-  if (before !== undefined ? !free && sameElection(before, w) : free && st.issued === state.issued)
-    return st.done(undefined, result);
-  const value = free ? undefined : w;
-  return st.done(
-    withMember(state, 'elections', name, value, existed, st.issued, st.patches),
-    result,
-  );
+  if (before !== undefined && sameElection(before, w)) return st.done(undefined, result);
+  return st.done(withMember(state, 'elections', name, w, existed, st.issued, st.patches), result);
 }

@@ -4,10 +4,12 @@
  * Format 1 (no `format` on the definition) kept every lock and election entry forever, since
  * each numbered its tokens (terms) from its own last one: the state grew with every name ever
  * used, and every command paid for it. Format 2 draws every token and term from one
- * machine-wide counter (`LocksState.issued`) and deletes an entry as soon as it is free (no
- * holder or waiter, no leader or candidate, no failover block), so that only names in use take
- * room. Per name, tokens still increase strictly: a re-created entry's next token is drawn
- * above `issued`, which is at or above every token the name ever had.
+ * machine-wide counter (`LocksState.issued`) and deletes a lock's entry as soon as it is free (no
+ * holder, no waiter, no failover block), so that only lock names in use take room. Per name,
+ * tokens still increase strictly: a re-created entry's next token is drawn above `issued`,
+ * which is at or above every token the name ever had. Election entries stay: `leader(name)`
+ * reports an election's last term while nobody leads, and a term must never seem to go back
+ * (the Jepsen campaign's term-order check); elections are few, long-lived names.
  *
  * Why this is safe across...
  * - deletion and re-creation: above.
@@ -18,7 +20,7 @@
  * - an old data directory (format 1): its state has no `issued`. The first change of such a
  *   state (a command, a tick, a membership step) migrates it first, identically on every
  *   replica: `issued` := the largest token or term of any entry (format 1 never deleted one, so
- *   that is the largest ever issued), free entries dropped. Until then nothing is issued.
+ *   that is the largest ever issued), free locks dropped. Until then nothing is issued.
  * - an old-version peer: the definition says `format: 2`, which its frames carry
  *   (`cpgkit.locks@2`), so replicas of format 1 and 2 count each other's messages as foreign
  *   and never mix states (see `MachineDefinition.format`). A mixed cluster is two machines in
@@ -29,7 +31,7 @@
  * @module
  */
 import type { Patch } from 'immer';
-import type { ElectionEntry, LockEntry, LocksState } from './state.js';
+import type { LockEntry, LocksState } from './state.js';
 
 /** The state format this version of the lock machine runs (`MachineDefinition.format`). */
 export const LOCKS_STATE_FORMAT = 2;
@@ -37,11 +39,6 @@ export const LOCKS_STATE_FORMAT = 2;
 /** Whether lock `e` holds nothing worth keeping (its name can go). */
 export function isFreeLock(e: LockEntry): boolean {
   return e.holders.length === 0 && e.waiters.length === 0 && e.blockedUntil === null;
-}
-
-/** Whether election `e` holds nothing worth keeping. */
-export function isFreeElection(e: ElectionEntry): boolean {
-  return e.leader === null && e.candidates.length === 0 && e.blockedUntil === null;
 }
 
 /** Whether `state` is of the first format (no machine-wide counter). */
@@ -67,7 +64,7 @@ export function largestIssued(state: Pick<LocksState, 'locks' | 'elections'>): s
 
 /**
  * `state` (first format) in the current one: `issued` set to the largest token or term it
- * holds, free entries dropped (key order of the rest kept), `issued` last. Pushes the patches
+ * holds, free locks dropped (key order of the rest kept), `issued` last. Pushes the patches
  * from `state` to the result onto `patches` when given.
  */
 export function migrateLocksState(state: LocksState, patches?: Patch[]): LocksState {
@@ -79,20 +76,11 @@ export function migrateLocksState(state: LocksState, patches?: Patch[]): LocksSt
     if (isFreeLock(e)) dropped = true;
     else locks[name] = e;
   }
-  const elections: Record<string, ElectionEntry> = {};
-  let droppedElection = false;
-  for (const name of Object.keys(state.elections)) {
-    const e = state.elections[name]!;
-    if (isFreeElection(e)) droppedElection = true;
-    else elections[name] = e;
-  }
   if (dropped) patches?.push({ op: 'replace', path: ['locks'], value: locks });
-  if (droppedElection) patches?.push({ op: 'replace', path: ['elections'], value: elections });
   patches?.push({ op: 'add', path: ['issued'], value: issued });
   return {
     ...state,
     locks: dropped ? locks : state.locks,
-    elections: droppedElection ? elections : state.elections,
     issued,
   };
 }

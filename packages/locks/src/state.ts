@@ -87,7 +87,10 @@ export interface Candidate {
   readonly since: number;
 }
 
-/** One election name; goes once free (no leader, no candidate, no block), like a lock. */
+/**
+ * One election name. Entries stay (unlike locks'), so that `term` reports the last term while
+ * nobody leads; the next term is drawn from `LocksState.issued` all the same.
+ */
 export interface ElectionEntry {
   /** The term of the current (or last) leader while the name had this entry (decimal string). */
   readonly term: string;

@@ -34,18 +34,12 @@ export function referenceMachine(
     if ((d as { issued?: string }).issued !== undefined) return;
     const issued = largestIssued(d);
     for (const [name, e] of Object.entries(d.locks)) dropLock(name, e);
-    for (const [name, e] of Object.entries(d.elections)) dropElection(name, e);
     d.issued = issued;
   }
 
   function dropLock(name: string, e: DEntry): void {
     if (e.holders.length === 0 && e.waiters.length === 0 && e.blockedUntil === null)
       delete draft.locks[name];
-  }
-
-  function dropElection(name: string, e: DElection): void {
-    if (e.leader === null && e.candidates.length === 0 && e.blockedUntil === null)
-      delete draft.elections[name];
   }
 
   function grantWaiters(entry: DEntry, time: number): void {
@@ -95,7 +89,8 @@ export function referenceMachine(
         if (entry.blockedUntil !== null && entry.blockedUntil < next) next = entry.blockedUntil;
       }
       for (const e of Object.values(state.elections)) {
-        if (e.blockedUntil !== null && e.blockedUntil < next) next = e.blockedUntil;
+        if (e.blockedUntil !== null && e.candidates.length > 0 && e.blockedUntil < next)
+          next = e.blockedUntil;
       }
       return next === Infinity ? undefined : next;
     },
@@ -121,14 +116,13 @@ export function referenceMachine(
         grantWaiters(entry, time);
         dropLock(name, entry);
       }
-      for (const [name, e] of Object.entries(draft.elections)) {
+      for (const e of Object.values(draft.elections)) {
         e.candidates = e.candidates.filter((c) => !gone.has(c.owner.incarnation));
         if (e.leader !== null && gone.has(e.leader.owner.incarnation)) {
           e.leader = null;
           e.blockedUntil = block(e.blockedUntil, time);
         }
         electNext(e, time);
-        dropElection(name, e);
       }
     },
     onTick(d, ctx: TickContext): void {
@@ -142,9 +136,8 @@ export function referenceMachine(
         grantWaiters(entry, time);
         dropLock(name, entry);
       }
-      for (const [name, e] of Object.entries(draft.elections)) {
+      for (const e of Object.values(draft.elections)) {
         electNext(e, time);
-        dropElection(name, e);
       }
     },
   };

@@ -1,7 +1,7 @@
 /**
  * State format 2 (state-format.ts): a first-format state (no machine-wide counter, every entry
  * kept) is migrated on its first change, the same way by `reduceLocks` and by `apply` under
- * immer, and from an old data directory; free entries go, so a name per request leaks nothing.
+ * immer, and from an old data directory; free locks go, so a lock name per request leaks nothing.
  */
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -85,7 +85,7 @@ describe('lock machine state format 2', () => {
     const m = migrateLocksState(formatOne());
     expect(m.issued).toBe('9');
     expect(Object.keys(m.locks)).toEqual(['held', 'blocked']);
-    expect(Object.keys(m.elections)).toEqual(['led']);
+    expect(Object.keys(m.elections)).toEqual(['gone', 'led']); // elections stay
     expect(Object.keys(m)).toEqual(['locks', 'elections', 'departed', 'issued']);
   });
 
@@ -129,7 +129,7 @@ describe('lock machine state format 2', () => {
       def.onMembership!(d, { members: [], left: [A], time: 1, index: 1n, epoch: 1 }),
     );
     expect(left.locks).toEqual({ blocked: formatOne().locks.blocked });
-    expect(left.elections).toEqual({});
+    expect(left.elections.led).toMatchObject({ term: '4', leader: null });
     expect(left.issued).toBe('9');
   });
 
@@ -205,7 +205,7 @@ describe('lock machine state format 2 on replicas', () => {
     expect(await got).toEqual({ status: 'granted', token: '10', expires: null });
     expect(after.state.issued).toBe('10');
     expect(Object.keys(after.state.locks)).toEqual(['held', 'blocked', 'old']);
-    expect(Object.keys(after.state.elections)).toEqual(['led']);
+    expect(Object.keys(after.state.elections)).toEqual(['gone', 'led']);
     await after.close();
     // and the migrated state is what the next restart reads back
     const again = await ReplicatedStateMachine.open(
