@@ -46,7 +46,9 @@ export const LOCKS_MACHINE_NAME = 'cpgkit.locks';
 /** Options of `locksMachine`. */
 export interface LocksMachineOptions {
   /**
-   * The machine name (members with another name ignore each other).
+   * The machine name (members with another name ignore each other): the CPG group's default
+   * name and the data files' name; frames carry `name@2` (state format 2, state-format.ts), so
+   * replicas of the first format ignore these too.
    * @defaultValue `'cpgkit.locks'`
    */
   readonly name?: string;
