@@ -40,7 +40,7 @@ import { nextDeadline } from './deadlines.js';
 
 export { canGrant, MAX_NAME_LENGTH, MAX_TTL } from './rules.js';
 
-/** The name the lock machine uses on the wire and on disk, unless told otherwise. */
+/** The lock machine's name unless told otherwise (its group's and data files'; frames carry `cpgkit.locks@2`). */
 export const LOCKS_MACHINE_NAME = 'cpgkit.locks';
 
 /** Options of `locksMachine`. */
