@@ -130,6 +130,15 @@ describe('lock events', () => {
     ]);
     expect(lockEvents(held, free, true)[0]!.event).toBe('lock-lost');
   });
+
+  it('a lock or election whose entry went (free names are deleted) is released or ended', () => {
+    const gone: LocksState = { ...held, locks: {}, elections: {} };
+    expect(lockEvents(held, gone, false).map((e) => e.event)).toEqual([
+      'lock-released',
+      'leader-ended',
+    ]);
+    expect(lockEvents(held, gone, true)[0]!.event).toBe('lock-lost');
+  });
 });
 
 describe('what a failed write means', () => {

@@ -11,6 +11,11 @@
  *
  *   pnpm exec tsx --conditions=@cpgkit/source packages/locks/bench/locks.ts [--ops N] [--corosync]
  *   pnpm exec tsx --conditions=@cpgkit/source packages/locks/bench/locks.ts --cpu-only [--duration 3]
+ *   pnpm exec tsx --conditions=@cpgkit/source packages/locks/bench/locks.ts --names 10000 [--duration 3]
+ *
+ * `--names N`: a lock name per request (every acquire a name never used before): the time to
+ * reach N names, then CPU per replica per lock command for `--duration S`, and what the state
+ * holds after (entries, bytes of JSON). Free locks are deleted (state format 2): nothing grows.
  *
  * With `--corosync`, one member process runs inside each node's network namespace of the
  * cluster `scripts/cluster` names (CPGKIT_CLUSTER_* variables); run as root with the cluster up.
@@ -150,6 +155,43 @@ async function cpuPerCommand(): Promise<void> {
   line(
     'memory: CPU per replica per lock command',
     `${usPerCommand.toFixed(1)} µs (${((commands * 1000) / elapsed).toFixed(0)} commands/s, ${CONCURRENCY} holders per member, ${errors} errors)`,
+  );
+  await Promise.all(clients.map((x) => x.close()));
+  cluster.destroy();
+}
+
+/** A lock name per request: see `--names` at the top. */
+async function perRequestNames(names: number): Promise<void> {
+  const cluster = new MemoryCluster({ nodes: 3, seed: 1 });
+  const clients = await Promise.all(
+    cluster.nodeIds.map((n) => Locks.open(cluster.member(n), { groupName: 'bench' })),
+  );
+  await cluster.runUntilIdle();
+  let k = 0;
+  let pairs = 0;
+  const run = (done: () => boolean): Promise<void[]> =>
+    Promise.all(
+      clients.flatMap((c, m) =>
+        Array.from({ length: CONCURRENCY }, async () => {
+          while (!done()) {
+            await (await c.acquire(`request/${m}/${k++}`)).release();
+            pairs++;
+          }
+        }),
+      ),
+    );
+  const t0 = performance.now();
+  await run(() => k >= names);
+  const warm = performance.now() - t0;
+  pairs = 0;
+  const cpu0 = process.cpuUsage();
+  const end = performance.now() + DURATION_MS;
+  await run(() => performance.now() >= end);
+  const cpu = process.cpuUsage(cpu0);
+  const state = clients[0]!.machine.state;
+  line(
+    `memory: a lock name per request, after ${names} names`,
+    `${((cpu.user + cpu.system) / 3 / (pairs * 2)).toFixed(1)} µs CPU per replica per command; ${(warm / 1000).toFixed(1)} s to reach ${names} names; ${Object.keys(state.locks).length} lock entries, ${JSON.stringify(state).length} bytes of state JSON after ${k} names`,
   );
   await Promise.all(clients.map((x) => x.close()));
   cluster.destroy();
@@ -303,6 +345,8 @@ if (args.includes('--member')) {
   await member(flag('--member')!);
 } else if (args.includes('--cpu-only')) {
   await cpuPerCommand();
+} else if (args.includes('--names')) {
+  await perRequestNames(Number(flag('--names')));
 } else {
   await memory();
   await cpuPerCommand();

@@ -1,6 +1,6 @@
 /**
  * The lock machine's next deadline (`nextDeadline`: the earliest lease end, or the end of a
- * failover block someone waits behind) without a walk of every lock on every turn: the answer
+ * failover block: its end lets waiters in, or a free entry go) without a walk of every lock on every turn: the answer
  * for a `locks` record is remembered (by the record's identity), and a command that changes
  * one lock (`reduceLocks`) derives its record's answer from the one before in O(1). A record
  * nobody derived (a tick's, a membership change's, a snapshot's) is walked once.
@@ -27,8 +27,8 @@ export function lockDeadline(e: LockEntry | undefined): number {
   if (e === undefined) return Infinity;
   let next = Infinity;
   for (const h of e.holders) if (h.expires !== null && h.expires < next) next = h.expires;
-  if (e.blockedUntil !== null && e.waiters.length > 0 && e.blockedUntil < next)
-    next = e.blockedUntil;
+  // a block is due even with nobody waiting: the tick that ends it lets a free entry go
+  if (e.blockedUntil !== null && e.blockedUntil < next) next = e.blockedUntil;
   return next;
 }
 
@@ -46,14 +46,15 @@ function walkLocks(locks: LocksState['locks']): Earliest {
 }
 
 /**
- * `next` is `prev` with lock `name` changed to `after`: remember `next`'s earliest deadline
- * when `prev`'s is known (it is unknown when the lock that had the earliest now has a later).
+ * `next` is `prev` with lock `name` changed to `after` (`undefined`: deleted): remember `next`'s
+ * earliest deadline when `prev`'s is known (it is unknown when the lock that had the earliest
+ * now has a later).
  */
 export function lockChanged(
   prev: LocksState['locks'],
   next: LocksState['locks'],
   name: string,
-  after: LockEntry,
+  after: LockEntry | undefined,
 ): void {
   const known = earliestOfLocks.get(prev);
   if (known === undefined) return;

@@ -1,11 +1,13 @@
 /**
  * The lock machine's commands without immer: `reduceLocks` is a pure function that copies the
  * one lock (or election) a command touches, its holder and waiter arrays, and the record and
- * state object that lead to it, and shares everything else with the state it was given. It
- * keeps the rules of `apply` in machine.ts (applied under immer), which stays the reference:
- * the two must give the same result, the same error and the same next state as JSON, key
- * order included, so that replicas running either agree on every digest and snapshot
- * (test/reduce.property.test.ts compares them on random schedules).
+ * state object that lead to it, and shares everything else with the state it was given. What a
+ * command does to its entry is entry-steps.ts, the same functions `apply` (machine.ts, under
+ * immer, the reference) calls on a draft; what is reduce's own is the copy, putting it back in
+ * the record at its place (key order), and the patches. The two must give the same result, the
+ * same error and the same next state as JSON, key order included, so that replicas running
+ * either agree on every digest and snapshot (test/reduce.property.test.ts compares them on
+ * random schedules).
  *
  * Why: immer's copy of the `locks` record (a spread of every lock name ever used, about 40 ns
  * a name) plus its proxies and the walk of the copy when it finalises were a third of a lock
@@ -15,49 +17,25 @@
  */
 import type { Patch } from 'immer';
 import type { ApplyContext } from '@cpgkit/statemachine';
-import type {
-  AcquireCommand,
-  AcquireResult,
-  CampaignCommand,
-  CampaignResult,
-  LocksCommand,
-  LocksResult,
-  ProclaimResult,
-  ReleaseResult,
-  RenewResult,
-  ResignResult,
-} from './commands.js';
-import { LockKindMismatchError, NotHolderError, NotOwnerError, OwnerGoneError } from './errors.js';
-import { acquireTerms, canGrant, checkName, checkOwnName, checkTtl, ownerOf } from './rules.js';
+import type { LocksCommand, LocksResult } from './commands.js';
+import { checkOwnName } from './rules.js';
+import {
+  acquireOn,
+  campaignOn,
+  newElection,
+  newEntry,
+  proclaimOn,
+  releaseOn,
+  renewOn,
+  resignOn,
+  type Issue,
+  type WElection,
+  type WEntry,
+} from './entry-steps.js';
 import { lockChanged } from './deadlines.js';
-import type {
-  Candidate,
-  ElectionEntry,
-  Json,
-  LockEntry,
-  LockHolder,
-  LockWaiter,
-  LocksState,
-} from './state.js';
+import { isFreeLock, migrateLocksState, needsMigration } from './state-format.js';
+import type { ElectionEntry, LockEntry, LocksState } from './state.js';
 import { nextToken, type TokenScheme } from './tokens.js';
-
-/** A lock this command may change: a private copy, written in place until it is put back. */
-interface WEntry {
-  kind: LockEntry['kind'];
-  limit: number;
-  token: string;
-  holders: LockHolder[];
-  waiters: LockWaiter[];
-  blockedUntil: number | null;
-}
-
-/** An election this command may change (see `WEntry`). */
-interface WElection {
-  term: string;
-  leader: Candidate | null;
-  candidates: Candidate[];
-  blockedUntil: number | null;
-}
 
 /** What `reduceLocks` returns: the next state (or `state` itself) and the command's result. */
 export interface Reduced {
@@ -67,13 +45,12 @@ export interface Reduced {
 
 /** A writable copy of `e` (or a new entry), keeping its key order (snapshots keep it). */
 function copyEntry(e: LockEntry | undefined): WEntry {
-  if (e === undefined)
-    return { kind: null, limit: 1, token: '0', holders: [], waiters: [], blockedUntil: null };
+  if (e === undefined) return newEntry();
   return { ...e, holders: e.holders.slice(), waiters: e.waiters.slice() };
 }
 
 function copyElection(e: ElectionEntry | undefined): WElection {
-  if (e === undefined) return { term: '0', leader: null, candidates: [], blockedUntil: null };
+  if (e === undefined) return newElection();
   return { ...e, candidates: e.candidates.slice() };
 }
 
@@ -104,32 +81,74 @@ function sameElection(a: ElectionEntry, w: WElection): boolean {
 }
 
 /**
- * `state` with `locks[name]` (or `elections[name]`) set to `value`: a copy of the record and
- * of the state object, nothing else. An existing name keeps its place in the record, a new
- * one goes last (as under immer).
+ * `state` with `locks[name]` (or `elections[name]`) set to `value`, or deleted when `value` is
+ * `undefined`, and `issued` set: a copy of the record and of the state object, nothing else.
+ * An existing name keeps its place in the record, a new one goes last (as under immer).
  */
 function withMember(
   state: LocksState,
   field: 'locks' | 'elections',
   name: string,
-  value: LockEntry | ElectionEntry,
+  value: LockEntry | ElectionEntry | undefined,
   existed: boolean,
+  issued: string,
   patches: Patch[] | undefined,
 ): LocksState {
-  const record: Record<string, LockEntry | ElectionEntry> = { ...state[field] };
-  record[name] = value;
-  patches?.push({ op: existed ? 'replace' : 'add', path: [field, name], value });
+  const prev = state[field];
+  let record: Record<string, LockEntry | ElectionEntry> = prev;
+  if (value !== undefined) {
+    record = { ...prev };
+    record[name] = value;
+    patches?.push({ op: existed ? 'replace' : 'add', path: [field, name], value });
+  } else if (existed) {
+    record = {};
+    for (const k of Object.keys(prev)) if (k !== name) record[k] = prev[k]!;
+    patches?.push({ op: 'remove', path: [field, name] });
+  }
   if (field === 'locks')
-    lockChanged(state.locks, record as LocksState['locks'], name, value as LockEntry);
-  return { ...state, [field]: record };
+    lockChanged(state.locks, record as LocksState['locks'], name, value as LockEntry | undefined);
+  if (issued === state.issued) return { ...state, [field]: record };
+  if (record === prev) {
+    patches?.push({ op: 'replace', path: ['issued'], value: issued });
+    return { ...state, issued };
+  }
+  patches?.push({ op: 'replace', path: ['issued'], value: issued });
+  return { ...state, [field]: record, issued };
+}
+
+/**
+ * The state a command starts from (a first-format state migrated: its patches go first; on a
+ * throw the machine drops every patch the command pushed), and what it issued.
+ */
+class Step {
+  readonly state: LocksState;
+  issued: string;
+  readonly issue: Issue;
+
+  constructor(
+    given: LocksState,
+    scheme: TokenScheme,
+    readonly patches: Patch[] | undefined,
+  ) {
+    this.state = needsMigration(given) ? migrateLocksState(given, patches) : given;
+    this.issued = this.state.issued;
+    this.issue = (time) => (this.issued = nextToken(this.issued, time, scheme));
+  }
+
+  /** The outcome: `next` (the state, or `undefined`: unchanged) and `result`. */
+  done(next: LocksState | undefined, result: LocksResult): Reduced {
+    return { state: next ?? this.state, result };
+  }
 }
 
 /**
  * Apply one lock machine command to `state` without modifying it. Same rules, results and
- * errors as `locksMachine().apply` under immer (which stays the reference).
+ * errors as `locksMachine().apply` under immer (which stays the reference); a state of the
+ * first format is migrated first (state-format.ts).
  * @param scheme - how tokens and terms are numbered
  * @param patches - when given, immer-format patches from `state` to the result are pushed
- *   onto it (one `add`/`replace` of the lock or election the command changed)
+ *   onto it (the migration's, then one `add`/`replace`/`remove` of the lock or election the
+ *   command changed and a `replace` of `issued` when it issued a token or term)
  */
 export function reduceLocks(
   state: LocksState,
@@ -138,245 +157,51 @@ export function reduceLocks(
   scheme: TokenScheme,
   patches?: Patch[],
 ): Reduced {
+  const st = new Step(state, scheme, patches);
+  const s = st.state;
+  const issue = st.issue;
   switch (cmd.type) {
     case 'acquire':
-      return lockStep(state, cmd.name, patches, (e) => acquire(state, e, cmd, ctx, scheme));
+      return lockStep(st, cmd.name, (e) => acquireOn(s.departed, e, cmd, ctx, issue));
     case 'release':
     case 'withdraw':
       checkOwnName(cmd.name);
-      if (!Object.hasOwn(state.locks, cmd.name)) return { state, result: { released: 'none' } };
-      return lockStep(state, cmd.name, patches, (e) => release(e, cmd.id, cmd.name, ctx, scheme));
+      if (!Object.hasOwn(s.locks, cmd.name)) return st.done(undefined, { released: 'none' });
+      return lockStep(st, cmd.name, (e) => releaseOn(e, cmd.id, cmd.name, ctx, issue));
     case 'renew':
-      return lockStep(state, cmd.name, patches, (e) => renew(e, cmd.id, cmd.name, cmd.ttl, ctx));
+      return lockStep(st, cmd.name, (e) => renewOn(e, cmd.id, cmd.name, cmd.ttl, ctx));
     case 'campaign':
-      return electionStep(state, cmd.name, patches, (e) => campaign(state, e, cmd, ctx, scheme));
+      return electionStep(st, cmd.name, (e) => campaignOn(s.departed, e, cmd, ctx, issue));
     case 'resign':
       checkOwnName(cmd.name);
-      if (!Object.hasOwn(state.elections, cmd.name)) return { state, result: { resigned: 'none' } };
-      return electionStep(state, cmd.name, patches, (e) =>
-        resign(e, cmd.id, cmd.name, ctx, scheme),
-      );
+      if (!Object.hasOwn(s.elections, cmd.name)) return st.done(undefined, { resigned: 'none' });
+      return electionStep(st, cmd.name, (e) => resignOn(e, cmd.id, cmd.name, ctx, issue));
     case 'proclaim':
-      return electionStep(state, cmd.name, patches, (e) =>
-        proclaim(e, cmd.id, cmd.name, cmd.value, ctx),
-      );
+      return electionStep(st, cmd.name, (e) => proclaimOn(e, cmd.id, cmd.name, cmd.value, ctx));
   }
 }
 
-/** Run `step` on a copy of lock `name` and put the copy back if it changed. */
-function lockStep(
-  state: LocksState,
-  name: string,
-  patches: Patch[] | undefined,
-  step: (e: WEntry) => LocksResult,
-): Reduced {
+/** Run `step` on a copy of lock `name`; put the copy back if it changed, or delete it if free. */
+function lockStep(st: Step, name: string, step: (e: WEntry) => LocksResult): Reduced {
+  const state = st.state;
   const existed = Object.hasOwn(state.locks, name);
   const before = existed ? state.locks[name] : undefined;
   const w = copyEntry(before);
   const result = step(w);
-  if (before !== undefined && sameEntry(before, w)) return { state, result };
-  return { state: withMember(state, 'locks', name, w, existed, patches), result };
+  const free = isFreeLock(w);
+  if (before !== undefined ? !free && sameEntry(before, w) : free && st.issued === state.issued)
+    return st.done(undefined, result);
+  const value = free ? undefined : w;
+  return st.done(withMember(state, 'locks', name, value, existed, st.issued, st.patches), result);
 }
 
-/** Run `step` on a copy of election `name` and put the copy back if it changed. */
-function electionStep(
-  state: LocksState,
-  name: string,
-  patches: Patch[] | undefined,
-  step: (e: WElection) => LocksResult,
-): Reduced {
+/** Run `step` on a copy of election `name` and put the copy back if it changed (kept when free). */
+function electionStep(st: Step, name: string, step: (e: WElection) => LocksResult): Reduced {
+  const state = st.state;
   const existed = Object.hasOwn(state.elections, name);
   const before = existed ? state.elections[name] : undefined;
   const w = copyElection(before);
   const result = step(w);
-  if (before !== undefined && sameElection(before, w)) return { state, result };
-  return { state: withMember(state, 'elections', name, w, existed, patches), result };
-}
-
-function grantHead(e: WEntry, time: number, scheme: TokenScheme): void {
-  const w = e.waiters.shift();
-  if (w === undefined) return;
-  const token = nextToken(e.token, time, scheme);
-  e.token = token;
-  e.holders.push({
-    id: w.id,
-    owner: w.owner,
-    mode: w.mode,
-    token,
-    since: time,
-    ttl: w.ttl,
-    expires: w.ttl === null ? null : time + w.ttl,
-  });
-}
-
-/** Grant waiters in FIFO order while the head fits (as machine.ts's `grantWaiters`). */
-function grantWaiters(e: WEntry, time: number, scheme: TokenScheme): void {
-  if (e.blockedUntil !== null && time >= e.blockedUntil) e.blockedUntil = null;
-  if (e.blockedUntil === null) {
-    for (let head = e.waiters[0]; head !== undefined && canGrant(e, head.mode); head = e.waiters[0])
-      grantHead(e, time, scheme);
-  }
-  if (e.holders.length === 0 && e.waiters.length === 0) e.kind = null;
-}
-
-function electNext(e: WElection, time: number, scheme: TokenScheme): void {
-  if (e.blockedUntil !== null && time >= e.blockedUntil) e.blockedUntil = null;
-  if (e.leader === null && e.blockedUntil === null) {
-    const next = e.candidates.shift();
-    if (next !== undefined) {
-      e.term = nextToken(e.term, time, scheme);
-      e.leader = next;
-    }
-  }
-}
-
-function acquire(
-  state: LocksState,
-  entry: WEntry,
-  cmd: AcquireCommand,
-  ctx: ApplyContext,
-  scheme: TokenScheme,
-): AcquireResult {
-  const owner = ownerOf(ctx);
-  const { ttl, limit } = acquireTerms(state.departed, owner, cmd);
-  const held = entry.holders.find((h) => h.id === cmd.id);
-  if (held !== undefined) return { status: 'granted', token: held.token, expires: held.expires };
-  const queued = entry.waiters.findIndex((w) => w.id === cmd.id);
-  if (queued >= 0) return { status: 'queued', position: queued };
-  grantWaiters(entry, ctx.time, scheme);
-  const busy = entry.holders.length > 0 || entry.waiters.length > 0;
-  if (busy && (entry.kind !== cmd.kind || entry.limit !== limit)) {
-    const what =
-      entry.kind === 'semaphore' ? `a semaphore with ${entry.limit} permits` : `a ${entry.kind}`;
-    throw new LockKindMismatchError(
-      `'${cmd.name}' is in use as ${what}; asked for a ${cmd.kind}${cmd.kind === 'semaphore' ? ` with ${limit} permits` : ''}`,
-    );
-  }
-  entry.kind = cmd.kind;
-  entry.limit = limit;
-  const waiter: LockWaiter = { id: cmd.id, owner, mode: cmd.mode, ttl, since: ctx.time };
-  const blocked = entry.blockedUntil !== null && ctx.time < entry.blockedUntil;
-  if (entry.waiters.length === 0 && !blocked && canGrant(entry, cmd.mode)) {
-    entry.waiters.push(waiter);
-    grantHead(entry, ctx.time, scheme);
-    const h = entry.holders[entry.holders.length - 1]!;
-    return { status: 'granted', token: h.token, expires: h.expires };
-  }
-  if (!cmd.wait) {
-    if (!busy) entry.kind = null;
-    return { status: 'busy' };
-  }
-  entry.waiters.push(waiter);
-  return { status: 'queued', position: entry.waiters.length - 1 };
-}
-
-function release(
-  entry: WEntry,
-  id: string,
-  name: string,
-  ctx: ApplyContext,
-  scheme: TokenScheme,
-): ReleaseResult {
-  const me = ctx.sender.incarnation;
-  const h = entry.holders.findIndex((x) => x.id === id);
-  if (h >= 0) {
-    if (entry.holders[h]!.owner.incarnation !== me)
-      throw new NotOwnerError(`lock '${name}' (${id}) belongs to another incarnation`);
-    entry.holders.splice(h, 1);
-    grantWaiters(entry, ctx.time, scheme);
-    return { released: 'held' };
-  }
-  const w = entry.waiters.findIndex((x) => x.id === id);
-  if (w >= 0) {
-    if (entry.waiters[w]!.owner.incarnation !== me)
-      throw new NotOwnerError(`request '${name}' (${id}) belongs to another incarnation`);
-    entry.waiters.splice(w, 1);
-    grantWaiters(entry, ctx.time, scheme);
-    return { released: 'waiting' };
-  }
-  return { released: 'none' };
-}
-
-function renew(
-  entry: WEntry,
-  id: string,
-  name: string,
-  ttlIn: number,
-  ctx: ApplyContext,
-): RenewResult {
-  const ttl = checkTtl(ttlIn)!;
-  checkOwnName(name);
-  const i = entry.holders.findIndex((x) => x.id === id);
-  const h = entry.holders[i];
-  if (h === undefined) throw new NotHolderError(`lock '${name}' (${id}) is not held (any more)`);
-  if (h.owner.incarnation !== ctx.sender.incarnation)
-    throw new NotOwnerError(`lock '${name}' (${id}) belongs to another incarnation`);
-  const expires = ctx.time + ttl;
-  // the holder is shared with the state before: replaced, never written
-  entry.holders[i] = { ...h, ttl, expires };
-  return { expires };
-}
-
-function campaign(
-  state: LocksState,
-  e: WElection,
-  cmd: CampaignCommand,
-  ctx: ApplyContext,
-  scheme: TokenScheme,
-): CampaignResult {
-  const owner = ownerOf(ctx);
-  if (state.departed.includes(owner.incarnation)) {
-    throw new OwnerGoneError(`incarnation ${owner.incarnation} already left the group`);
-  }
-  checkName(cmd.name);
-  checkOwnName(cmd.name);
-  if (e.leader?.id === cmd.id) return { status: 'leader', term: e.term };
-  const pos = e.candidates.findIndex((c) => c.id === cmd.id);
-  if (pos >= 0) return { status: 'candidate', position: pos };
-  electNext(e, ctx.time, scheme);
-  e.candidates.push({ id: cmd.id, owner, value: cmd.value, since: ctx.time });
-  electNext(e, ctx.time, scheme);
-  if (e.leader?.id === cmd.id) return { status: 'leader', term: e.term };
-  return { status: 'candidate', position: e.candidates.length - 1 };
-}
-
-function resign(
-  e: WElection,
-  id: string,
-  name: string,
-  ctx: ApplyContext,
-  scheme: TokenScheme,
-): ResignResult {
-  const me = ctx.sender.incarnation;
-  if (e.leader?.id === id) {
-    if (e.leader.owner.incarnation !== me)
-      throw new NotOwnerError(`leadership of '${name}' belongs to another incarnation`);
-    e.leader = null;
-    electNext(e, ctx.time, scheme);
-    return { resigned: 'leader' };
-  }
-  const pos = e.candidates.findIndex((c) => c.id === id);
-  if (pos >= 0) {
-    if (e.candidates[pos]!.owner.incarnation !== me)
-      throw new NotOwnerError(`candidacy for '${name}' belongs to another incarnation`);
-    e.candidates.splice(pos, 1);
-    return { resigned: 'candidate' };
-  }
-  return { resigned: 'none' };
-}
-
-function proclaim(
-  e: WElection,
-  id: string,
-  name: string,
-  value: Json,
-  ctx: ApplyContext,
-): ProclaimResult {
-  checkOwnName(name);
-  const leader = e.leader;
-  if (leader?.id !== id) throw new NotHolderError(`not the leader of '${name}' (any more)`);
-  if (leader.owner.incarnation !== ctx.sender.incarnation)
-    throw new NotOwnerError(`leadership of '${name}' belongs to another incarnation`);
-  e.leader = { ...leader, value };
-  return { term: e.term };
+  if (before !== undefined && sameElection(before, w)) return st.done(undefined, result);
+  return st.done(withMember(state, 'elections', name, w, existed, st.issued, st.patches), result);
 }

@@ -1,7 +1,6 @@
 /**
- * The checks and the grant rule that both ways of applying a lock command share: `apply` in
- * machine.ts (under immer, the reference) and `reduceLocks` in reduce.ts (the path copy the
- * machine applies with). Pure functions of their arguments.
+ * The checks and the grant rule of lock commands (entry-steps.ts, which both `apply` under
+ * immer and `reduceLocks` call). Pure functions of their arguments.
  * @module
  */
 import type { ApplyContext } from '@cpgkit/statemachine';

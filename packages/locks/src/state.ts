@@ -54,13 +54,17 @@ export interface LockWaiter {
   readonly since: number;
 }
 
-/** One lock name. Entries stay after they go idle so that `token` never resets. */
+/**
+ * One lock name. An entry goes once it is free (no holder, no waiter, no failover block): the
+ * next token of the name is drawn from the machine-wide `LocksState.issued`, above every
+ * token ever issued, so nothing needs to be kept to never reuse one.
+ */
 export interface LockEntry {
   /** `null` once idle (the next request sets it). */
   readonly kind: LockKind | null;
   /** Most `shared` holders at once (semaphore permits); 0 means no limit (rwlock readers). */
   readonly limit: number;
-  /** The last fencing token issued for this name (decimal string; "0" before the first). */
+  /** The last fencing token issued for this name while it had this entry (decimal string). */
   readonly token: string;
   readonly holders: readonly LockHolder[];
   readonly waiters: readonly LockWaiter[];
@@ -83,9 +87,12 @@ export interface Candidate {
   readonly since: number;
 }
 
-/** One election name. Entries stay so that `term` never resets. */
+/**
+ * One election name. Entries stay (unlike locks'), so that `term` reports the last term while
+ * nobody leads; the next term is drawn from `LocksState.issued` all the same.
+ */
 export interface ElectionEntry {
-  /** The term of the current (or last) leader (decimal string; "0" before the first). */
+  /** The term of the current (or last) leader while the name had this entry (decimal string). */
   readonly term: string;
   readonly leader: Candidate | null;
   /** Waiting candidates, FIFO. */
@@ -104,6 +111,13 @@ export interface LocksState {
    * incarnation listed again in a later membership (its partition healed) is taken off.
    */
   readonly departed: readonly string[];
+  /**
+   * The last fencing token or term issued for any name (decimal string; "0" before the first).
+   * Every token and term is drawn above it, so tokens (and terms) increase strictly across the
+   * whole machine, and per name even across the deletion and re-creation of its entry. A state
+   * of the first format (before version 0.x of this package) has none: see state-format.ts.
+   */
+  readonly issued: string;
 }
 
 /** How many departed incarnations the state remembers. */
@@ -111,5 +125,5 @@ export const DEPARTED_MAX = 1024;
 
 /** The empty state. */
 export function initialLocksState(): LocksState {
-  return { locks: {}, elections: {}, departed: [] };
+  return { locks: {}, elections: {}, departed: [], issued: '0' };
 }

@@ -204,8 +204,11 @@ function run(
         if (o.ok) {
           result = o.result;
           if ('status' in result && result.status === 'granted') {
-            // granted at once only if nobody was waiting for that name
-            expect(prev.locks[name]?.waiters.length ?? 0).toBe(0);
+            // FIFO: granted at once only past no earlier waiter (a waiter whose failover
+            // block ended before this command is granted first, in the same step)
+            const earlier = new Set(prev.locks[name]?.waiters.map((w) => w.id));
+            const still = log.state.locks[name]?.waiters ?? [];
+            expect(still.some((w) => earlier.has(w.id))).toBe(false);
           }
         } else {
           expect(o.error.name).toBe('LockKindMismatchError');
@@ -403,7 +406,9 @@ describe('lock machine: random schedules (fast-check, fixed seed)', () => {
   for (const [label, options] of configs) {
     it(`keeps every safety property, ${label}`, () => {
       fc.assert(
-        fc.property(fc.array(opArb, { minLength: 1, maxLength: 80 }), (ops) => {
+        // size 'max': schedules of ~38 operations on average (without it, fast-check's default
+        // size drew ~6); 300 runs of those are about 2x the operations 1000 short runs made
+        fc.property(fc.array(opArb, { minLength: 1, maxLength: 80, size: 'max' }), (ops) => {
           const a = run(ops, options);
           // deterministic: the same schedule gives the same state, and the same state as JSON
           // (key order included) when commands go through `apply` under immer, the reference
@@ -411,7 +416,7 @@ describe('lock machine: random schedules (fast-check, fixed seed)', () => {
           expect(JSON.stringify(run(ops, options, 'immer'))).toBe(JSON.stringify(a));
           expect(JSON.parse(JSON.stringify(a))).toEqual(a);
         }),
-        { seed: seedFromEnv(20261125), numRuns: runsFromEnv(1000) },
+        { seed: seedFromEnv(20261125), numRuns: runsFromEnv(300) },
       );
     }, 120_000);
   }

@@ -38,8 +38,9 @@ describe('lock machine: mutex', () => {
     expect(holders(l, 'm')).toEqual(['c1']);
     expect(l.state.locks.m!.holders[0]!.token).toBe('3');
     l.must(C, { type: 'release', id: 'c1', name: 'm' });
-    expect(l.state.locks.m).toMatchObject({ kind: null, token: '3', holders: [], waiters: [] });
-    // the counter is never reset when the name goes idle
+    // a free name's entry goes; the machine-wide counter stays, so tokens never restart
+    expect(l.state.locks.m).toBeUndefined();
+    expect(l.state.issued).toBe('3');
     expect(l.must(A, mutex('a2'))).toMatchObject({ status: 'granted', token: '4' });
   });
 
@@ -264,6 +265,7 @@ describe('lock machine: elections', () => {
     const p = l.apply(B, { type: 'proclaim', id: 'b', name: 'e', value: 1 });
     expect(!p.ok && p.error.name).toBe('NotHolderError');
     l.must(C, { type: 'resign', id: 'c', name: 'e' });
+    // an election's entry stays (its last term is what leader() reports); terms go on from issued
     expect(l.state.elections.e).toMatchObject({ term: '3', leader: null });
     expect(l.must(A, camp('a2'))).toEqual({ status: 'leader', term: '4' });
   });

@@ -2,7 +2,8 @@
  * The lock machine as it was before its fast paths, to compare the machine with: commands
  * through `apply` under immer (no `reduce`), and `onMembership` / `onTick` that go through
  * every lock and election as drafts, and `nextDeadline` that walks every lock. Same rules: any difference in a state is a bug of the
- * fast paths (reduce.property.test.ts).
+ * fast paths (reduce.property.test.ts). State format 2: tokens and terms from the machine-wide
+ * `issued`, free entries deleted, a first-format state migrated before its first change.
  */
 import type { Draft } from 'immer';
 import type { MachineDefinition, MembershipContext, TickContext } from '@cpgkit/statemachine';
@@ -10,6 +11,7 @@ import { locksMachine, canGrant, type LocksMachineOptions } from '../src/machine
 import type { LocksCommand, LocksResult } from '../src/commands.js';
 import { DEPARTED_MAX, type ElectionEntry, type LockEntry, type LocksState } from '../src/state.js';
 import { nextToken } from '../src/tokens.js';
+import { largestIssued } from '../src/state-format.js';
 
 type DEntry = Draft<LockEntry>;
 type DElection = Draft<ElectionEntry>;
@@ -22,12 +24,30 @@ export function referenceMachine(
   const scheme = options.tokens ?? 'clock';
   const delay = options.failoverDelay ?? 0;
 
+  let draft!: Draft<LocksState>;
+  const issueNext = (time: number): string =>
+    (draft.issued = nextToken(draft.issued, time, scheme));
+
+  /** Migrate a first-format draft, in place. */
+  function begin(d: Draft<LocksState>): void {
+    draft = d;
+    if ((d as { issued?: string }).issued !== undefined) return;
+    const issued = largestIssued(d);
+    for (const [name, e] of Object.entries(d.locks)) dropLock(name, e);
+    d.issued = issued;
+  }
+
+  function dropLock(name: string, e: DEntry): void {
+    if (e.holders.length === 0 && e.waiters.length === 0 && e.blockedUntil === null)
+      delete draft.locks[name];
+  }
+
   function grantWaiters(entry: DEntry, time: number): void {
     if (entry.blockedUntil !== null && time >= entry.blockedUntil) entry.blockedUntil = null;
     if (entry.blockedUntil === null) {
       for (let w = entry.waiters[0]; w !== undefined && canGrant(entry, w.mode);) {
         entry.waiters.shift();
-        const token = nextToken(entry.token, time, scheme);
+        const token = issueNext(time);
         entry.token = token;
         entry.holders.push({
           id: w.id,
@@ -49,7 +69,7 @@ export function referenceMachine(
     if (e.leader === null && e.blockedUntil === null) {
       const next = e.candidates.shift();
       if (next !== undefined) {
-        e.term = nextToken(e.term, time, scheme);
+        e.term = issueNext(time);
         e.leader = next;
       }
     }
@@ -66,8 +86,7 @@ export function referenceMachine(
       let next = Infinity;
       for (const entry of Object.values(state.locks)) {
         for (const h of entry.holders) if (h.expires !== null && h.expires < next) next = h.expires;
-        if (entry.blockedUntil !== null && entry.waiters.length > 0 && entry.blockedUntil < next)
-          next = entry.blockedUntil;
+        if (entry.blockedUntil !== null && entry.blockedUntil < next) next = entry.blockedUntil;
       }
       for (const e of Object.values(state.elections)) {
         if (e.blockedUntil !== null && e.candidates.length > 0 && e.blockedUntil < next)
@@ -75,7 +94,8 @@ export function referenceMachine(
       }
       return next === Infinity ? undefined : next;
     },
-    onMembership(draft, change: MembershipContext): void {
+    onMembership(d, change: MembershipContext): void {
+      begin(d);
       if (draft.departed.length > 0 && change.members.length > 0) {
         const here = new Set(change.members.map((m) => m.incarnation));
         if (draft.departed.some((i) => here.has(i)))
@@ -87,13 +107,14 @@ export function referenceMachine(
       if (draft.departed.length > DEPARTED_MAX)
         draft.departed.splice(0, draft.departed.length - DEPARTED_MAX);
       const time = change.time;
-      for (const entry of Object.values(draft.locks)) {
+      for (const [name, entry] of Object.entries(draft.locks)) {
         const before = entry.holders.length;
         if (before === 0 && entry.waiters.length === 0) continue;
         entry.holders = entry.holders.filter((h) => !gone.has(h.owner.incarnation));
         entry.waiters = entry.waiters.filter((w) => !gone.has(w.owner.incarnation));
         if (entry.holders.length < before) entry.blockedUntil = block(entry.blockedUntil, time);
         grantWaiters(entry, time);
+        dropLock(name, entry);
       }
       for (const e of Object.values(draft.elections)) {
         e.candidates = e.candidates.filter((c) => !gone.has(c.owner.incarnation));
@@ -104,16 +125,20 @@ export function referenceMachine(
         electNext(e, time);
       }
     },
-    onTick(draft, ctx: TickContext): void {
+    onTick(d, ctx: TickContext): void {
+      begin(d);
       const time = ctx.time;
-      for (const entry of Object.values(draft.locks)) {
+      for (const [name, entry] of Object.entries(draft.locks)) {
         const before = entry.holders.length;
         if (before === 0 && entry.blockedUntil === null) continue;
         entry.holders = entry.holders.filter((h) => h.expires === null || h.expires > time);
         if (entry.holders.length < before) entry.blockedUntil = block(entry.blockedUntil, time);
         grantWaiters(entry, time);
+        dropLock(name, entry);
       }
-      for (const e of Object.values(draft.elections)) electNext(e, time);
+      for (const e of Object.values(draft.elections)) {
+        electNext(e, time);
+      }
     },
   };
 }

@@ -118,7 +118,7 @@ export class GroupEvents<S, C, R> {
 
   private handleMessage(e: MessageEvent): void {
     const f = decodeFrame(e.data);
-    if (f === undefined || f.name !== this.r.def.name) {
+    if (f === undefined || f.name !== this.r.wireName) {
       this.skipForeign();
       return;
     }

@@ -21,6 +21,7 @@ import {
 import { MachineClosedError } from './errors.js';
 import type { Incarnation, MachineDefinition, MachineStatus } from './types.js';
 import { encodeFrame, encodeName, type Frame, type KindValue } from './wire.js';
+import { wireNameOf } from './machine-name.js';
 import type { CommandBody, RetireBody, TickBody } from './wire.js';
 import { memberKey, type Decision, type Summary } from './sync.js';
 import { imageDigest, type Image } from './image.js';
@@ -96,6 +97,8 @@ export class LocalReplica<S, C, R> {
   afterUpdate: () => void = () => undefined;
   /** Set by the machine: send this round's summary again (the state turned dirty). */
   resync: () => void = () => undefined;
+  /** The machine name our frames carry and we accept (`wireNameOf`). */
+  readonly wireName: string;
   private readonly nameBytes: Uint8Array;
   private readonly readyWaiters = new Set<Deferred<void>>();
   private readonly syncWaiters = new Set<Deferred<void>>();
@@ -114,7 +117,8 @@ export class LocalReplica<S, C, R> {
     this.log = options.log ?? (() => undefined);
     this.tracing = options.log !== undefined;
     this.events = new MachineEvents();
-    this.nameBytes = encodeName(def.name);
+    this.wireName = wireNameOf(def);
+    this.nameBytes = encodeName(this.wireName);
     this.replica = this.incarnation;
     this.image = this.initialImage(0);
     this.journal = options.journal?.(() => this.image);

@@ -64,6 +64,17 @@ export interface TickContext {
 export interface MachineDefinition<S, C, R = unknown> {
   /** Names the machine on the wire and on disk; members with another name are ignored. */
   readonly name: string;
+  /**
+   * The version of the state's format, for a machine whose state changed shape (default: none,
+   * the first format). Frames carry it with the name (`name@format`): replicas of another format
+   * of the machine count each other's messages as foreign and ignore them (each is a silent
+   * member of the other's sync rounds, closed out after `syncTimeout`), so two formats never mix
+   * in one replicated state. They still join the same group and read the same data directory
+   * (both named by `name`): a definition that declares a new format must accept a state of the
+   * older formats wherever a state reaches it (loaded from disk, initial) and migrate it
+   * deterministically, the same way on every replica.
+   */
+  readonly format?: number;
   /** The first state (JSON-serialisable: snapshots carry it). */
   readonly initial: S | (() => S);
   /**

@@ -41,11 +41,13 @@ export type LockEvent =
 export function lockEvents(prev: LocksState, next: LocksState, involuntary: boolean): LockEvent[] {
   const out: LockEvent[] = [];
   if (prev.locks !== next.locks) {
-    for (const [name, e] of Object.entries(next.locks)) {
+    // a name whose lock went free is deleted from the state (locks' state format 2)
+    for (const name of namesOf(prev.locks, next.locks)) {
       const before = prev.locks[name];
+      const e = next.locks[name];
       if (before === e) continue;
       const had = new Set(before?.holders.map((h) => h.id) ?? []);
-      const has = new Set(e.holders.map((h) => h.id));
+      const has = new Set(e?.holders.map((h) => h.id) ?? []);
       for (const h of before?.holders ?? [])
         if (!has.has(h.id))
           out.push({
@@ -54,22 +56,30 @@ export function lockEvents(prev: LocksState, next: LocksState, involuntary: bool
             token: h.token,
             owner: h.owner,
           });
-      for (const h of e.holders)
+      for (const h of e?.holders ?? [])
         if (!had.has(h.id))
           out.push({ event: 'lock-granted', name, token: h.token, owner: h.owner });
     }
   }
   if (prev.elections !== next.elections) {
-    for (const [name, e] of Object.entries(next.elections)) {
+    for (const name of namesOf(prev.elections, next.elections)) {
       const before = prev.elections[name];
+      const e = next.elections[name];
       if (before === e) continue;
       const was = before?.leader ?? null;
-      const is = e.leader;
+      const is = e?.leader ?? null;
       if (was !== null && was.id !== is?.id)
         out.push({ event: 'leader-ended', name, term: before!.term, owner: was.owner });
       if (is !== null && is.id !== was?.id)
-        out.push({ event: 'leader-elected', name, term: e.term, owner: is.owner });
+        out.push({ event: 'leader-elected', name, term: e!.term, owner: is.owner });
     }
   }
   return out;
+}
+
+/** The names of `next`, then those of `prev` that `next` no longer has. */
+function namesOf(prev: object, next: object): string[] {
+  const names = Object.keys(next);
+  for (const name of Object.keys(prev)) if (!Object.hasOwn(next, name)) names.push(name);
+  return names;
 }
