@@ -65,8 +65,12 @@ export class SnapshotReader<S> {
   /** The open containers: `open[d]` takes the members of depth `d + 1`. */
   private readonly open: object[] = [];
 
-  /** Take the next line (without its newline); throws `MalformedSnapshotError`. */
-  line(text: string): void {
+  /**
+   * Take the next line (without its newline); throws `MalformedSnapshotError`. Returns the
+   * line's value when it is a whole object or array (one piece: nothing is added to it later),
+   * so that the caller may digest it at once.
+   */
+  line(text: string): object | undefined {
     let raw: unknown;
     try {
       raw = JSON.parse(text);
@@ -81,7 +85,7 @@ export class SnapshotReader<S> {
       } catch (e) {
         throw new MalformedSnapshotError('malformed snapshot metadata', { cause: e });
       }
-      return;
+      return undefined;
     }
     if (!Array.isArray(raw) || raw.length < 3 || raw.length > 4)
       throw new MalformedSnapshotError('malformed snapshot line');
@@ -118,7 +122,11 @@ export class SnapshotReader<S> {
         else (parent as Record<string, unknown>)[key] = value;
       }
     }
-    if (open === 1) this.open.push(value as object);
+    if (open === 1) {
+      this.open.push(value as object);
+      return undefined;
+    }
+    return typeof value === 'object' && value !== null ? value : undefined;
   }
 
   /** The image the lines built; throws `MalformedSnapshotError` when incomplete. */
