@@ -10,7 +10,7 @@ import {
   encodeName,
   packChunk,
   parseChunkBody,
-  type KindValue,
+  Kind,
 } from '../src/wire.js';
 import type { Image } from '../src/image.js';
 import type { MachineDefinition } from '../src/types.js';
@@ -169,7 +169,7 @@ describe('snapshot-transfer.ts: chunks', () => {
     const nameBytes = encodeName('m');
     const bytes = new Uint8Array(2500).map((_, i) => i % 251);
     const f = encodeFrame({
-      kind: 3 as KindValue,
+      kind: Kind.snapshot,
       incarnation: '01890a5d-ac96-774b-bcce-b302099a8057',
       epoch: 1,
       nameBytes,

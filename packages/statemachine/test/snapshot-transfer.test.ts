@@ -77,7 +77,8 @@ describe('snapshot-segments.ts', () => {
   it('reads segments back from bytes cut anywhere, a UTF-8 character cut in two included', () => {
     const text = Buffer.from('first line\nsecond é line\n\nlast\n'.repeat(3000), 'utf8');
     const segs = [];
-    for (let at = 0; at < text.length; at += 1000) segs.push(segmentOf(text.subarray(at, at + 1000)));
+    for (let at = 0; at < text.length; at += 1000)
+      segs.push(segmentOf(text.subarray(at, at + 1000)));
     const stream = Buffer.concat(segs);
     const reader = new SegmentReader();
     const texts: Buffer[] = [];
@@ -94,7 +95,10 @@ describe('snapshot-segments.ts', () => {
     const lying = Buffer.from(seg);
     lying.writeUInt32BE(1 << 30, 0);
     const zero = Buffer.alloc(8);
-    const garbage = Buffer.concat([Buffer.from([0, 0, 0, 4]), Buffer.from([0xff, 0xff, 0xff, 0xff])]);
+    const garbage = Buffer.concat([
+      Buffer.from([0, 0, 0, 4]),
+      Buffer.from([0xff, 0xff, 0xff, 0xff]),
+    ]);
     const z = deflateRawSync(Buffer.alloc(SEGMENT_TEXT_BYTES + 1));
     const bomb = Buffer.concat([Buffer.from([0, 0, 0, 0]), z]);
     bomb.writeUInt32BE(z.length, 0);
