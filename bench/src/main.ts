@@ -413,7 +413,7 @@ async function main(): Promise<void> {
         's',
         'lower',
         { cpgkit: rp.cpgkit && rp.cpgkit.ms / 1000, etcd: rp.etcd && rp.etcd.ms / 1000 },
-        'cpgkit: join + state transfer; etcd: a new client reads every key (paginated range) into a local map',
+        `cpgkit: join + state transfer; etcd: a new client reads every key (paginated range) into a local map; started after ${(sc.restBeforeJoinMs(sizes.replicaKeys) / 1000).toFixed(0)} s at rest after loading (both)`,
       );
       const mib = 1024 * 1024;
       addRow(

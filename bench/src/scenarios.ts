@@ -386,6 +386,18 @@ export async function failover(
   return { seconds, retries, ownMs, roundMs, failures };
 }
 
+/**
+ * How long the cluster rests between loading a store of `keys` keys and starting the new
+ * replica (both systems): a store is joined at rest, not in the wake of a bulk load. Right
+ * after one, cpgkit's members still fill their digest caches and write the fill to disk (the
+ * summaries of the round wait for the digest, and the leader's slices share the turns with
+ * the persistence's), which added 0.3-1.5 s here, at random, to a transfer measured a moment
+ * later; that cost is the fill's, and it is measured in packages/statemachine/bench/stalls.ts.
+ */
+export function restBeforeJoinMs(keys: number): number {
+  return 1000 + keys / 100;
+}
+
 /** What {@link replica} measured at one store size. */
 export interface ReplicaResult {
   /** From opening the new replica's adapter to holding every key. */
@@ -435,8 +447,8 @@ async function settledMemory(
 
 /**
  * A new replica receives a store: for each size of `storeSizes` (ascending), load the keys up
- * to it through node 1 (every node but the last up), then start a worker on the last node and
- * time until it holds them all; then its resident size (after `settleMs` idle), and it leaves
+ * to it through node 1 (every node but the last up), let the cluster rest
+ * (`restBeforeJoinMs`), then start a worker on the last node and time until it holds them all; then its resident size (after `settleMs` idle), and it leaves
  * again. `load`: keys per write (`putMany`, capped by the adapter; 1: a `put` each) and writes
  * in flight, each tried up to 5 times (loading is not timed).
  */
@@ -471,6 +483,7 @@ export async function replica(
           1_200_000,
         );
         held = size;
+        await sleep(restBeforeJoinMs(size));
         // from opening the adapter (join + state transfer on cpgkit; connect on etcd) to
         // holding every key locally; the worker process's own start-up (node, loading the
         // bundle) is not counted

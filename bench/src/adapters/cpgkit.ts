@@ -44,15 +44,20 @@ export class CpgkitAdapter implements CoordinationAdapter {
 
   async #openMap(): Promise<ReplicatedMap> {
     if (this.#map) return this.#map;
+    if (process.env.BENCH_CPGKIT_LOG) console.error(`${nowMs().toFixed(1)} adapter opens`);
     const group = new Group(corosync());
     this.#groups.push(group);
     const map = await ReplicatedMap.open(group, {
       groupName: `${this.#config.group}.kv`,
       ...(this.#config.dataDir ? { dataDir: `${this.#config.dataDir}/kv` } : {}),
       ...(this.#config.durability ? { durability: this.#config.durability } : {}),
+      ...(process.env.BENCH_CPGKIT_LOG
+        ? { log: (line: string) => console.error(`${nowMs().toFixed(1)} ${line}`) }
+        : {}),
     });
     this.#map = map;
     await map.ready({ timeout: OPEN_TIMEOUT_MS });
+    if (process.env.BENCH_CPGKIT_LOG) console.error(`${nowMs().toFixed(1)} adapter ready`);
     return map;
   }
 

@@ -244,6 +244,7 @@ export class LocalReplica<S, C, R> {
     if (this.phase.kind !== this.announced) {
       this.announced = this.phase.kind;
       this.events.emit({ type: 'status', status: this.phase.kind });
+      if (this.tracing) this.log(`status ${this.phase.kind}`);
     }
     if (this.phase.kind === 'ready') {
       for (const d of this.readyWaiters) d.resolve();

@@ -1,16 +1,19 @@
 /**
- * A snapshot in transit: the sync leader writes the image as lines (snapshot-text.ts) in
- * slices, and cuts their bytes into chunks of at most the group's message size; each target
- * collects them and, only once every chunk arrived (a partition can cut a sender's stream
- * short: then a membership change follows and starts a new round), reads the lines back
- * across the chunks in slices. Both sides hold the event loop for at most one slice at a time
- * (slices.ts). The machine sends the chunks and applies the result.
+ * A snapshot in transit: the sync leader writes the image as lines (snapshot-text.ts),
+ * compresses them in segments (snapshot-segments.ts) and cuts the segments' bytes into chunks
+ * of at most the group's message size, in slices, sending each chunk as soon as it is written;
+ * each target reads the chunks while they arrive (inflating, building the image and digesting
+ * its pieces, in slices), and uses the result only once every chunk arrived (a partition can
+ * cut a sender's stream short: then a membership change follows and starts a new round). Both
+ * sides hold the event loop for at most one slice at a time (slices.ts). The machine sends the
+ * chunks and applies the result.
  * @module
  */
-import { Kind, packChunk, type SnapshotChunkHeader, type KindValue } from './wire.js';
+import { warmDigest } from './canonical.js';
 import type { Image } from './image.js';
 import { SnapshotReader, snapshotLines } from './snapshot-text.js';
 import { SliceClock } from './slices.js';
+import { SEGMENT_TEXT_BYTES, SegmentReader, segmentOf } from './snapshot-segments.js';
 
 /** A transfer this member takes part in (as target or bystander). */
 export interface Transfer {
@@ -26,19 +29,91 @@ export interface Transfer {
   readonly receiver?: SnapshotReceiver<unknown>;
 }
 
-/** Bytes of lines encoded at once while writing a snapshot. */
-const ENCODE_BYTES = 64 * 1024;
-
-/** A snapshot's bytes, as the blocks they were encoded in. */
+/** A snapshot's bytes on the wire (the segments of snapshot-segments.ts), in blocks. */
 export interface SnapshotBytes {
   readonly blocks: readonly Uint8Array[];
   /** Their total length. */
   readonly length: number;
 }
 
+/** One chunk's bytes of a snapshot being written, and whether it is the last. */
+export interface SnapshotChunk {
+  readonly bytes: Uint8Array;
+  readonly last: boolean;
+}
+
 /**
- * The bytes of a snapshot of `image` (its lines, each ended by `\n`), built in slices of
- * `clock` (slices.ts); `undefined` when `stop()` turned true between two slices.
+ * A chunk goes out at the end of a slice once it holds this many bytes, before it is full:
+ * the targets read (and the network carries) the first parts while the leader writes the
+ * rest. Compressed, a slice's text is 10-100 KB.
+ */
+const EARLY_CHUNK_BYTES = 16 * 1024;
+
+/**
+ * The chunks of a snapshot of `image` (its lines, each ended by `\n`, compressed in segments:
+ * snapshot-segments.ts), of at most `size` bytes each, written in slices of `clock`
+ * (slices.ts) and yielded as they fill: a full one at once, a partial one of at least
+ * `EARLY_CHUNK_BYTES` at the end of a slice, so that the caller sends while the rest is
+ * written. The last chunk says so (it may be empty). Stops (yields nothing more) when
+ * `stop()` turned true between two slices.
+ */
+export async function* snapshotChunks(
+  image: Image<unknown>,
+  size: number,
+  stop: () => boolean,
+  clock = new SliceClock(),
+): AsyncGenerator<SnapshotChunk> {
+  let text: string[] = [];
+  let textBytes = 0;
+  const out: Uint8Array[] = [];
+  let outBytes = 0;
+  // the text is compressed a segment at a time; lines may span segments (and chunks)
+  const seal = (): void => {
+    if (text.length === 0) return;
+    const b = Buffer.from(text.join(''), 'utf8');
+    for (let at = 0; at < b.length; at += SEGMENT_TEXT_BYTES) {
+      const seg = segmentOf(b.subarray(at, at + SEGMENT_TEXT_BYTES));
+      out.push(seg);
+      outBytes += seg.length;
+    }
+    text = [];
+    textBytes = 0;
+  };
+  const take = (n: number): Uint8Array => {
+    const chunk = new Uint8Array(n);
+    for (let got = 0; got < n;) {
+      const b = out[0]!;
+      const k = Math.min(n - got, b.length);
+      chunk.set(b.subarray(0, k), got);
+      got += k;
+      if (k === b.length) out.shift();
+      else out[0] = b.subarray(k);
+    }
+    outBytes -= n;
+    return chunk;
+  };
+  for (const line of snapshotLines(image)) {
+    text.push(line, '\n');
+    // UTF-16 units: at most the UTF-8 bytes, so a segment holds at least this much text
+    textBytes += line.length + 1;
+    if (textBytes >= SEGMENT_TEXT_BYTES) seal();
+    while (outBytes > size) yield { bytes: take(size), last: false };
+    if (clock.due(line.length + 1)) {
+      seal();
+      while (outBytes > size) yield { bytes: take(size), last: false };
+      if (outBytes >= EARLY_CHUNK_BYTES) yield { bytes: take(outBytes), last: false };
+      await clock.next();
+      if (stop()) return;
+    }
+  }
+  seal();
+  while (outBytes > size) yield { bytes: take(size), last: false };
+  yield { bytes: take(outBytes), last: true };
+}
+
+/**
+ * The whole of a snapshot's bytes (`snapshotChunks` collected), built in slices of `clock`;
+ * `undefined` when `stop()` turned true between two slices.
  */
 export async function snapshotBytes(
   image: Image<unknown>,
@@ -46,66 +121,13 @@ export async function snapshotBytes(
   clock = new SliceClock(),
 ): Promise<SnapshotBytes | undefined> {
   const blocks: Uint8Array[] = [];
-  let pending: string[] = [];
-  let size = 0;
   let length = 0;
-  const flush = (): void => {
-    const b = Buffer.from(pending.join(''), 'utf8');
-    blocks.push(b);
-    length += b.length;
-    pending = [];
-    size = 0;
-  };
-  for (const line of snapshotLines(image)) {
-    pending.push(line, '\n');
-    size += line.length + 1;
-    if (size >= ENCODE_BYTES) flush();
-    if (clock.due(line.length + 1)) {
-      await clock.next();
-      if (stop()) return undefined;
-    }
+  for await (const c of snapshotChunks(image, 1024 * 1024, stop, clock)) {
+    blocks.push(c.bytes);
+    length += c.bytes.length;
+    if (c.last) return { blocks, length };
   }
-  if (size > 0) flush();
-  return { blocks, length };
-}
-
-/** How many chunks of at most `size` bytes carry `length` bytes (at least one). */
-export function chunkCount(length: number, size: number): number {
-  return Math.max(1, Math.ceil(length / size));
-}
-
-/**
- * The frames of a snapshot, one chunk of at most `size` bytes each, built one at a time as
- * they are taken (a 13 MB snapshot is never copied whole at once).
- * @param frame - builds one frame of kind `snapshot` around a body
- */
-export function* snapshotFrames(
-  bytes: SnapshotBytes,
-  size: number,
-  tag: string,
-  digest: string,
-  frame: (kind: KindValue, body: Uint8Array) => Uint8Array,
-): Generator<Uint8Array> {
-  const n = chunkCount(bytes.length, size);
-  let block = 0;
-  let at = 0;
-  for (let i = 0; i < n; i++) {
-    const want = Math.min(size, bytes.length - i * size);
-    const chunk = new Uint8Array(want);
-    for (let got = 0; got < want;) {
-      const b = bytes.blocks[block]!;
-      const take = Math.min(want - got, b.length - at);
-      chunk.set(b.subarray(at, at + take), got);
-      got += take;
-      at += take;
-      if (at === b.length) {
-        block++;
-        at = 0;
-      }
-    }
-    const header: SnapshotChunkHeader = { tag, i, n, digest };
-    yield frame(Kind.snapshot, packChunk(header, chunk));
-  }
+  return undefined;
 }
 
 /** Whether all `n` chunks arrived, or how many did. */
@@ -119,31 +141,8 @@ export function chunksComplete(
   return { complete: true };
 }
 
-/** The lines of the bytes `parts` hold end to end (a line may span parts), without newlines. */
-export function* linesOf(parts: readonly Uint8Array[]): Generator<string> {
-  let carry: Buffer[] = [];
-  for (const part of parts) {
-    const p = Buffer.from(part.buffer, part.byteOffset, part.byteLength);
-    let at = 0;
-    for (;;) {
-      const nl = p.indexOf(10, at);
-      if (nl < 0) {
-        if (at < p.length) carry.push(p.subarray(at));
-        break;
-      }
-      if (carry.length === 0) yield p.toString('utf8', at, nl);
-      else {
-        yield Buffer.concat([...carry, p.subarray(at, nl)]).toString('utf8');
-        carry = [];
-      }
-      at = nl + 1;
-    }
-  }
-  if (carry.length > 0) yield Buffer.concat(carry).toString('utf8');
-}
-
 /**
- * Read the image back from the chunks of `snapshotBytes`' output, in slices of `clock`
+ * Read the image back from the chunks of `snapshotChunks`' output, in slices of `clock`
  * (slices.ts); `undefined` when `stop()` turned true between two slices. Throws
  * `MalformedSnapshotError`.
  */
@@ -152,25 +151,22 @@ export async function readSnapshot<S>(
   stop: () => boolean,
   clock = new SliceClock(),
 ): Promise<Image<S> | undefined> {
-  const reader = new SnapshotReader<S>();
-  for (const line of linesOf(parts)) {
-    reader.line(line);
-    if (clock.due(line.length + 1)) {
-      await clock.next();
-      if (stop()) return undefined;
-    }
-  }
-  return reader.image();
+  const receiver = new SnapshotReceiver<S>(stop, clock);
+  for (const [i, p] of parts.entries()) receiver.push(i, p);
+  return receiver.image();
 }
 
 /**
- * Reads a snapshot's lines while its chunks arrive, in slices (slices.ts), so that a target
- * has read most of a large snapshot by the time its last chunk comes (the transfer and the
- * reading overlap). Chunks must be given in order; a gap makes it give up (`broken`), and the
- * caller reads the chunks again from the start, or refuses them.
+ * Reads a snapshot's lines while its chunks arrive, in slices (slices.ts): inflates its
+ * segments, builds the image and fills the digest cache of every whole piece of it
+ * (canonical.ts `warmDigest`), so that a target has read and digested most of a large
+ * snapshot by the time its last chunk comes (the transfer, the reading and the digest
+ * overlap). Chunks must be given in order; a gap makes it give up (`broken`), and the caller
+ * reads the chunks again from the start, or refuses them.
  */
 export class SnapshotReceiver<S> {
   private readonly reader = new SnapshotReader<S>();
+  private readonly segments = new SegmentReader();
   private carry: Buffer[] = [];
   private readonly queue: Uint8Array[] = [];
   /** A `pump` is reading (`done` settles when it stops). */
@@ -178,10 +174,11 @@ export class SnapshotReceiver<S> {
   private done: Promise<void> = Promise.resolve();
   private failure: { error: unknown } | undefined;
   private expected = 0;
+  private text = 0;
 
   /**
    * @param stop - true once the transfer is abandoned: reading stops at the next slice
-   * @param clock - the reading's slices (the replica's slice time)
+   * @param clock - the slices' clock (the caller's next work goes on from it: `sliceClock`)
    */
   constructor(
     private readonly stop: () => boolean,
@@ -193,7 +190,7 @@ export class SnapshotReceiver<S> {
     return this.expected < 0;
   }
 
-  /** Take chunk `i`; its complete lines are read from now on, a slice at a time. */
+  /** Take chunk `i`; its segments are inflated and their lines read from now on, in slices. */
   push(i: number, chunk: Uint8Array): void {
     if (this.expected < 0) return;
     if (i !== this.expected) {
@@ -212,22 +209,11 @@ export class SnapshotReceiver<S> {
   private async pump(): Promise<void> {
     try {
       while (this.queue.length > 0 && this.failure === undefined && this.expected >= 0) {
-        const part = this.queue.shift()!;
-        const p = Buffer.from(part.buffer, part.byteOffset, part.byteLength);
-        for (let at = 0; ;) {
-          const nl = p.indexOf(10, at);
-          if (nl < 0) {
-            if (at < p.length) this.carry.push(p.subarray(at));
-            break;
-          }
-          if (this.carry.length === 0) this.reader.line(p.toString('utf8', at, nl));
-          else {
-            this.reader.line(Buffer.concat([...this.carry, p.subarray(at, nl)]).toString('utf8'));
-            this.carry = [];
-          }
-          const work = nl + 1 - at;
-          at = nl + 1;
-          if (this.clock.due(work)) {
+        this.segments.push(this.queue.shift()!);
+        for (let text = this.segments.next(); text !== undefined; text = this.segments.next()) {
+          this.lines(text);
+          this.text += text.length;
+          if (this.clock.due(text.length)) {
             await this.clock.next();
             if (this.stop()) return;
           }
@@ -240,17 +226,46 @@ export class SnapshotReceiver<S> {
     }
   }
 
+  /** Read the complete lines of one segment's text (a line may go on in the next). */
+  private lines(p: Buffer): void {
+    for (let at = 0; ;) {
+      const nl = p.indexOf(10, at);
+      if (nl < 0) {
+        if (at < p.length) this.carry.push(p.subarray(at));
+        return;
+      }
+      let piece: object | undefined;
+      if (this.carry.length === 0) piece = this.reader.line(p.toString('utf8', at, nl));
+      else {
+        piece = this.reader.line(
+          Buffer.concat([...this.carry, p.subarray(at, nl)]).toString('utf8'),
+        );
+        this.carry = [];
+      }
+      // a whole piece is never added to: its digest (at most PIECE_MEMBERS members) now
+      if (piece !== undefined) warmDigest(piece, Infinity);
+      at = nl + 1;
+    }
+  }
+
   /**
    * After the last chunk: the image, once every line is read (`undefined` when stopped).
-   * Throws what a malformed line threw (`MalformedSnapshotError`).
+   * Throws what a malformed segment or line threw (`MalformedSnapshotError`), and for a
+   * stream cut short.
    */
   async image(): Promise<Image<S> | undefined> {
     while (this.pumping) await this.done;
     if (this.stop()) return undefined;
     if (this.failure !== undefined) throw this.failure.error;
+    this.segments.end();
     if (this.carry.length > 0) this.reader.line(Buffer.concat(this.carry).toString('utf8'));
     this.carry = [];
     return this.reader.image();
+  }
+
+  /** Bytes of text (inflated) read so far. */
+  get textBytes(): number {
+    return this.text;
   }
 
   /** The slice clock the reading left off with (the caller's next work goes on from it). */

@@ -13,6 +13,7 @@ import type { MemberId } from '@cpgkit/core';
 import {
   Kind,
   jsonBody,
+  packChunk,
   type SnapshotChunkHeader,
   type CloseBody,
   type Frame,
@@ -29,11 +30,8 @@ import {
 import type { Image } from './image.js';
 import { warmDigest } from './canonical.js';
 import {
-  chunkCount,
   chunksComplete,
-  readSnapshot,
-  snapshotBytes,
-  snapshotFrames,
+  snapshotChunks,
   SnapshotReceiver,
   type Transfer,
 } from './snapshot-transfer.js';
@@ -137,6 +135,7 @@ export class SyncRound<S, C, R> {
       // slices (slices.ts), then send. The summary is still built in one go, from the image of
       // that moment.
       if (!this.warming) {
+        if (r.tracing) r.log('summary waits for the digest');
         this.warming = true;
         void this.warmThenSend();
       }
@@ -164,6 +163,7 @@ export class SyncRound<S, C, R> {
       gone: r.hasState ? img.gone : [],
       time: r.clock.wallNow(),
     };
+    if (r.tracing) r.log(`summary ${body.seq} for ${round.key}`);
     r.sendQuiet(r.frame(Kind.summary, jsonBody(body)));
   }
 
@@ -201,6 +201,7 @@ export class SyncRound<S, C, R> {
       index: BigInt(index),
     };
     round.summaries.set(key, s);
+    if (r.tracing) r.log(`summary ${b.seq} of ${key}`);
     if (round.decision === undefined) {
       if (round.members.every((m) => round.summaries.has(memberKey(m))))
         this.decide(round, decideFull([...round.summaries.values()]));
@@ -330,9 +331,10 @@ export class SyncRound<S, C, R> {
   }
 
   /**
-   * Send the image of this point of the stream to the round's targets: its lines are built in
-   * slices of at most `SLICE_MS` (the image is immutable, so the replica may go on meanwhile),
-   * then cut into chunks and sent.
+   * Send the image of this point of the stream to the round's targets: its chunks are written
+   * in slices of at most `SLICE_MS` (the image is immutable, so the replica may go on
+   * meanwhile) and each is sent as soon as it is written, so that the network and the targets
+   * work on the first parts while the leader writes the rest.
    */
   private sendSnapshot(tag: string): void {
     const r = this.r;
@@ -342,41 +344,26 @@ export class SyncRound<S, C, R> {
     // ignore this tag from then on, so stop writing and sending it.
     const stale = (): boolean => r.closed || r.round?.transfer?.tag !== tag;
     void (async () => {
+      let i = 0;
+      let bytes = 0;
+      // One send per chunk: a batch of several chunks could exceed the message limit.
       const clock = new SliceClock(r.sliceTime);
-      const bytes = await snapshotBytes(image, stale, clock);
-      if (bytes === undefined) return;
-      r.log(
-        `sending snapshot ${tag}: ${bytes.length} bytes in ${chunkCount(bytes.length, this.options.chunkSize)} chunks`,
-      );
-      await this.sendFrames(
-        snapshotFrames(bytes, this.options.chunkSize, tag, digest, (k, b) => r.frame(k, b)),
-        clock,
-        stale,
-      );
+      for await (const c of snapshotChunks(image, this.options.chunkSize, stale, clock)) {
+        if (stale()) {
+          r.log('snapshot not sent further: closed, or replaced by a later decision');
+          return;
+        }
+        const header: SnapshotChunkHeader = { tag, i: i++, last: c.last, digest };
+        bytes += c.bytes.length;
+        try {
+          await r.group.send(r.frame(Kind.snapshot, packChunk(header, c.bytes)));
+        } catch (e) {
+          r.log(`snapshot send failed: ${String(e)}`);
+          return;
+        }
+      }
+      r.log(`sent snapshot ${tag}: ${bytes} bytes in ${i} chunks`);
     })();
-  }
-
-  private async sendFrames(
-    frames: Iterable<Uint8Array>,
-    clock: SliceClock,
-    stale: () => boolean,
-  ): Promise<void> {
-    // One send per chunk: a batch of several chunks could exceed the message limit. Built
-    // and sent in slices (slices.ts): a whole snapshot's frames built, sent and delivered in
-    // one turn would stall the event loop (of every member, on the in-memory cluster).
-    for (const f of frames) {
-      if (stale()) {
-        this.r.log('snapshot not sent further: closed, or replaced by a later decision');
-        return;
-      }
-      try {
-        await this.r.group.send(f);
-      } catch (e) {
-        this.r.log(`snapshot send failed: ${String(e)}`);
-        return;
-      }
-      if (clock.due(f.length)) await clock.next();
-    }
   }
 
   /** A snapshot chunk from the round's leader. */
@@ -386,23 +373,23 @@ export class SyncRound<S, C, R> {
     const t = round?.transfer;
     if (round === undefined || t === undefined) return;
     if (h.tag !== t.tag || memberKey(sender) !== t.leader) return;
-    if (r.tracing) r.log(`chunk ${h.i + 1}/${h.n} of ${h.tag}`);
+    if (r.tracing) r.log(`chunk ${h.i + 1}${h.last ? ' (last)' : ''} of ${h.tag}`);
     const me = r.selfKey() ?? '';
     if (t.targets.has(me)) {
       const chunk = bytes.slice();
       t.parts[h.i] = chunk;
       t.receiver?.push(h.i, chunk);
     }
-    if (h.i !== h.n - 1) return;
+    if (!h.last) return;
     if (!t.targets.has(me)) {
       this.finish(round, round.decision!);
       return;
     }
-    const got = chunksComplete(t.parts, h.n);
+    const got = chunksComplete(t.parts, h.i + 1);
     if ('missing' in got) {
       // Chunks were lost: only a partition cuts a sender's stream short, so a membership
       // change follows and starts a new round. Never read what is there.
-      r.log(`snapshot ${t.tag} incomplete (${got.got} of ${h.n} chunks): refused`);
+      r.log(`snapshot ${t.tag} incomplete (${got.got} of ${h.i + 1} chunks): refused`);
       round.transfer = undefined;
       return;
     }
@@ -446,19 +433,22 @@ export class SyncRound<S, C, R> {
     const r = this.r;
     try {
       // read while the chunks came, unless they came out of order (then from the start)
-      const receiver = t.receiver !== undefined && !t.receiver.broken ? t.receiver : undefined;
-      const clock = receiver?.sliceClock ?? new SliceClock(r.sliceTime);
-      const image =
-        receiver !== undefined
-          ? ((await receiver.image()) as Image<S> | undefined)
-          : await readSnapshot<S>(t.parts, () => r.closed, clock);
+      let receiver = t.receiver as SnapshotReceiver<S> | undefined;
+      if (receiver === undefined || receiver.broken) {
+        receiver = new SnapshotReceiver<S>(() => r.closed, new SliceClock(r.sliceTime));
+        for (const [i, p] of t.parts.entries()) receiver.push(i, p);
+      }
+      const image = await receiver.image();
       if (image === undefined || r.closed) return undefined;
+      if (r.tracing) r.log(`snapshot ${t.tag} read`);
+      const clock = receiver.sliceClock;
       // a small snapshot (one slice's work) is digested at once, whatever the clock says
-      const small = t.parts.reduce((a, p) => a + p.length, 0) < SLICE_MIN_WORK;
+      const small = receiver.textBytes < SLICE_MIN_WORK;
       while (!warmDigest(image.state, small ? Infinity : clock.deadline, clock.now)) {
         await clock.next();
         if (r.closed) return undefined;
       }
+      if (r.tracing) r.log(`snapshot ${t.tag} digested`);
       return image;
     } catch (e) {
       r.log(`snapshot ${t.tag} unusable: ${String(e)}`);

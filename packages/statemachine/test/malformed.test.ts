@@ -100,16 +100,16 @@ function malformedBodies(summary: Record<string, unknown>): [number, Uint8Array 
     null,
     [],
     'x',
-    { tag: 5, i: 0, n: 1, digest: 'd' },
-    { tag: 't', i: -1, n: 1, digest: 'd' },
-    { tag: 't', i: 1, n: 1, digest: 'd' },
-    { tag: 't', i: 0, n: 0, digest: 'd' },
-    { tag: 't', i: 0.5, n: 1, digest: 'd' },
-    { tag: 't', i: '0', n: 1, digest: 'd' },
-    { tag: 't', i: 0, n: 1 },
+    { tag: 5, i: 0, last: true, digest: 'd' },
+    { tag: 't', i: -1, last: true, digest: 'd' },
+    { tag: 't', i: 0, n: 1, digest: 'd' },
+    { tag: 't', i: 0, last: 1, digest: 'd' },
+    { tag: 't', i: 0.5, last: true, digest: 'd' },
+    { tag: 't', i: '0', last: true, digest: 'd' },
+    { tag: 't', i: 0, last: true },
   ])
     out.push([Kind.snapshot, packChunk(header, bytes)]);
-  const lying = packChunk({ tag: 't', i: 0, n: 1, digest: 'd' }, bytes);
+  const lying = packChunk({ tag: 't', i: 0, last: true, digest: 'd' }, bytes);
   new DataView(lying.buffer).setUint32(0, 1 << 30);
   out.push([Kind.snapshot, lying]);
   for (const id of ['5', 'null', '["a"]']) out.push([Kind.check, withRaw({}, 'id', id)]);
@@ -219,7 +219,7 @@ describe('malformed messages', () => {
   });
 
   it('a frame of another wire version is counted and skipped, though its body is a valid command', async () => {
-    expect(WIRE_VERSION).toBe(5);
+    expect(WIRE_VERSION).toBe(6);
     const cluster = new MemoryCluster({ nodes: 3, seed: 32 });
     const ms = await openAll(cluster, [1, 2, 3], counter, { syncTimeout: 500 });
     const raw = cluster.member(3);
