@@ -22,9 +22,9 @@ export {
   type MapOptions,
   type WatchOptions,
 } from './map/replicated-map.js';
+export { mapDefinition } from './map/definition.js';
 export {
   DEFAULT_LIMITS,
-  mapDefinition,
   type Json,
   type MapCommand,
   type MapCompare,

@@ -10,14 +10,8 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { digestOf, warmDigest } from '../src/canonical.js';
 import { imageDigest, parseImage, serializeImage, type Image } from '../src/image.js';
-import {
-  DEFAULT_LIMITS,
-  emptyMap,
-  pathOf,
-  reduceTxn,
-  type MapOp,
-  type MapState,
-} from '../src/map/state.js';
+import { DEFAULT_LIMITS, emptyMap, pathOf, type MapOp, type MapState } from '../src/map/state.js';
+import { reduceTxn } from '../src/map/reduce-txn.js';
 
 /** The digest's definition, written plainly: no cache, no shortcut, a fresh walk every time. */
 function plainDigest(value: unknown): string {

@@ -29,11 +29,11 @@ import {
   emptyMap,
   getEntry,
   pathOf,
-  reduceTxn,
   type MapEntry,
   type MapOp,
   type MapState,
 } from '../src/map/state.js';
+import { reduceTxn } from '../src/map/reduce-txn.js';
 
 enablePatches();
 const immer = new Immer({ autoFreeze: false });

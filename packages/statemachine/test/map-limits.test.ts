@@ -16,7 +16,8 @@ import {
   type MapLimits,
   type MapState,
 } from '../src/index.js';
-import { applyTxn, emptyMap, reduceTxn } from '../src/map/state.js';
+import { applyTxn, emptyMap } from '../src/map/state.js';
+import { reduceTxn } from '../src/map/reduce-txn.js';
 
 const set = (key: string, value = 'v'): MapCommand => ({
   compares: [],

@@ -6,11 +6,11 @@ import {
   applyTxn,
   DEFAULT_LIMITS,
   emptyMap,
-  reduceTxn,
   type MapCommand,
   type MapLimits,
   type MapState,
 } from '../src/map/state.js';
+import { reduceTxn } from '../src/map/reduce-txn.js';
 
 enablePatches();
 const immer = new Immer({ autoFreeze: false });

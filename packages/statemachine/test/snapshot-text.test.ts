@@ -10,7 +10,8 @@ import { MalformedSnapshotError, SnapshotReader, snapshotLines } from '../src/sn
 import { PIECE_MEMBERS, jsonPieces, membersLeft } from '../src/json-pieces.js';
 import { SnapshotReceiver, readSnapshot, snapshotBytes } from '../src/snapshot-transfer.js';
 import { imageDigest, serializeImage, parseImage, type Image } from '../src/image.js';
-import { DEFAULT_LIMITS, emptyMap, reduceTxn, type MapOp } from '../src/map/state.js';
+import { DEFAULT_LIMITS, emptyMap, type MapOp } from '../src/map/state.js';
+import { reduceTxn } from '../src/map/reduce-txn.js';
 import { DeliveryHold } from '../src/delivery-hold.js';
 
 function imageOf<S>(state: S): Image<S> {

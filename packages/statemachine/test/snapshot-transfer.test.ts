@@ -17,7 +17,8 @@ import {
 import { MalformedSnapshotError } from '../src/snapshot-text.js';
 import { SliceClock } from '../src/slices.js';
 import { imageDigest, serializeImage, type Image } from '../src/image.js';
-import { DEFAULT_LIMITS, emptyMap, reduceTxn, type MapOp } from '../src/map/state.js';
+import { DEFAULT_LIMITS, emptyMap, type MapOp } from '../src/map/state.js';
+import { reduceTxn } from '../src/map/reduce-txn.js';
 
 function imageOf<S>(state: S): Image<S> {
   return {

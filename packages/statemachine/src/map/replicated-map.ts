@@ -25,7 +25,6 @@ import {
   checkSizes,
   forEachEntry,
   getEntry,
-  mapDefinition,
   type Json,
   type MapCommand,
   type MapCompare,
@@ -35,6 +34,7 @@ import {
   type MapResult,
   type MapState,
 } from './state.js';
+import { mapDefinition } from './definition.js';
 import { WatchHistory } from './watch-history.js';
 
 /** One change of the store, as `watch` yields it. */

@@ -11,13 +11,13 @@
  * the shape is a function of the set of keys: equal stores have equal canonical JSON (and
  * digests) whatever their history.
  *
- * Past 500 lines for now: the two reducers of a transaction (`applyTxn` under immer and
- * `reduceTxn`, the path copy the store applies with) must agree on every state and every
- * patch, and sit side by side; `reduceTxn` and its node helpers are the next file of their own.
+ * `reduceTxn` (reduce-txn.ts) is the path copy the store applies with; `applyTxn` here is its
+ * reference under immer, and the two must agree on every state and every patch
+ * (map-reduce.test.ts, map-leaf-layout.test.ts). The store as a `MachineDefinition` is
+ * definition.ts.
  * @module
  */
-import type { Draft, Patch } from 'immer';
-import type { ApplyContext, MachineDefinition } from '../types.js';
+import type { Draft } from 'immer';
 import { InvalidKeyError, StoreFullError, ValueTooLargeError } from '../errors.js';
 import { canonicalJson } from '../canonical.js';
 import { SortedRecord } from '../sorted-record.js';
@@ -137,10 +137,11 @@ export const DEFAULT_LIMITS: MapLimits = {
   maxKeys: 2_000_000,
 };
 
-const HEX = '0123456789abcdef';
+/** The hex digits that name a level's children. */
+export const HEX = '0123456789abcdef';
 
 /** FNV-1a (32 bits) of the key's UTF-16 code units. */
-function hashOf(key: string): number {
+export function hashOf(key: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) {
     h ^= key.charCodeAt(i);
@@ -256,7 +257,7 @@ export function checkSizes(key: string, value: Json, limits: MapLimits): number 
  * Throws `StoreFullError` when a store of `count` keys and `bytes` bytes (after a
  * transaction) is over `limits.maxKeys` or `limits.maxStoreBytes`.
  */
-function checkStoreLimits(count: number, bytes: number, limits: MapLimits): void {
+export function checkStoreLimits(count: number, bytes: number, limits: MapLimits): void {
   if (count > limits.maxKeys) {
     throw new StoreFullError(
       `the store would hold ${count} keys, over its limit of ${limits.maxKeys} keys (maxKeys)`,
@@ -270,7 +271,12 @@ function checkStoreLimits(count: number, bytes: number, limits: MapLimits): void
 }
 
 /** The entry a `set` of `value` at revision `rev` leaves where `prev` was (or nothing). */
-function nextEntry(prev: MapEntry | undefined, value: Json, rev: number, size: number): MapEntry {
+export function nextEntry(
+  prev: MapEntry | undefined,
+  value: Json,
+  rev: number,
+  size: number,
+): MapEntry {
   return {
     value,
     revision: rev,
@@ -368,234 +374,12 @@ export function applyTxn(draft: Draft<MapState>, cmd: MapCommand, limits: MapLim
   return { succeeded: true, revision: rev };
 }
 
-type Node = Record<string, unknown>;
-
-/**
- * The child of a level at hex digit `k`. A plain read, as in `getEntry`: no `Object.prototype`
- * member is named by a hex digit, so a level read from JSON (with a prototype) answers only
- * its own digits (an `Object.hasOwn` per level was 5% of a set's CPU).
- */
-function at(o: Node | undefined, k: string): Node | undefined {
-  return o === undefined ? undefined : (o[k] as Node | undefined);
-}
-
-/**
- * A copy of a 16-way level as an object literal that lists all 16 digits, `undefined` where a
- * child is absent: every level then has one hidden class, so this costs about 0.1 µs where a
- * key-by-key copy of a prototype-less object costs 3-5 µs. JSON and the
- * digest skip `undefined` members, so the store's JSON is the same as with absent keys.
- */
-function copyLevel(n: Node | undefined): Node {
-  if (n === undefined) return { ...EMPTY_LEVEL };
-  return {
-    0: n[0],
-    1: n[1],
-    2: n[2],
-    3: n[3],
-    4: n[4],
-    5: n[5],
-    6: n[6],
-    7: n[7],
-    8: n[8],
-    9: n[9],
-    a: n.a,
-    b: n.b,
-    c: n.c,
-    d: n.d,
-    e: n.e,
-    f: n.f,
-  };
-}
-
-const EMPTY_LEVEL: Node = copyLevel({});
-
-/**
- * `node` itself when this transaction copied it already (`own`), else a copy of it (see
- * `copyLevel`). A transaction of one op copies every level it writes once anyway: it keeps no
- * `own` set.
- */
-function writableLevel(own: Set<Node> | undefined, node: Node | undefined): Node {
-  if (own === undefined) return copyLevel(node);
-  if (node !== undefined && own.has(node)) return node;
-  const c = copyLevel(node);
-  own.add(c);
-  return c;
-}
-
-/**
- * `applyTxn` without immer: the same transaction, as a pure function that copies the path to
- * every leaf it writes (each node at most once per transaction) and returns the next state.
- * Same result, same next state as JSON, same errors (thrown before anything is built).
- *
- * Levels are copied as object literals of 16 members (`copyLevel`); a written leaf becomes a
- * new `MapLeaf` (two array copies; a plain-object leaf read from JSON is sorted into one). A
- * spread (`{ ...leaf }`, what immer does) of an object keyed by arbitrary strings builds a new
- * hidden class per key order and costs 10-25 µs for a 16-key node on this machine, a
- * member-by-member copy into a prototype-less object 1-3 µs, a `MapLeaf` copy about 0.15 µs.
- * JSON and the digest see the same members either way.
- *
- * @param patches - when given, immer-format patches from `state` to the result are pushed
- *   onto it (for the journal)
- */
-export function reduceTxn(
-  state: MapState,
-  cmd: MapCommand,
-  limits: MapLimits,
-  patches?: Patch[],
-): { state: MapState; result: MapResult } {
-  for (const c of cmd.compares) {
-    if (!compareHolds(state, c))
-      return { state, result: { succeeded: false, revision: state.revision, failed: c.key } };
-  }
-  const ops = cmd.ops;
-  // every size is checked before anything is built (a single op's alone: no array)
-  const single = ops.length === 1;
-  const only = single && ops[0]!.op === 'set' ? checkSizes(ops[0]!.key, ops[0]!.value, limits) : 0;
-  const sizes = single
-    ? undefined
-    : ops.map((op) => (op.op === 'set' ? checkSizes(op.key, op.value, limits) : 0));
-  const rev = state.revision + 1;
-  let bytes = state.bytes;
-  let count = state.count;
-  // nodes copied by this transaction: written in place from then on (several ops only)
-  const own = single ? undefined : new Set<Node>();
-  let root: Node | undefined;
-  for (let i = 0; i < ops.length; i++) {
-    const op = ops[i]!;
-    const h = hashOf(op.key);
-    const d1 = HEX[h & 15]!;
-    const d2 = HEX[(h >>> 4) & 15]!;
-    const d3 = HEX[(h >>> 8) & 15]!;
-    const r0 = root ?? state.tree;
-    const n1 = at(r0, d1);
-    const n2 = at(n1, d2);
-    const found = at(n2, d3) as MapLeaf | MapPlainLeaf | undefined;
-    const leaf = found === undefined ? undefined : asMapLeaf(found);
-    const prev = leaf?.get(op.key);
-    if (op.op === 'delete') {
-      if (prev === undefined) continue;
-      bytes -= prev.size;
-      count--;
-      // drop emptied nodes, so that the tree's shape depends on its keys only
-      const r = (root = writableLevel(own, r0));
-      const w1 = writableLevel(own, n1);
-      r[d1] = w1;
-      const w2 = writableLevel(own, n2);
-      w1[d2] = w2;
-      const wl = leaf!.delete(op.key);
-      w2[d3] = wl;
-      let removed: string[] = ['tree', d1, d2, d3, op.key];
-      // a level keeps its 16 members: an emptied child becomes `undefined` (see `copyLevel`)
-      if (wl.size === 0) {
-        w2[d3] = undefined;
-        removed = ['tree', d1, d2, d3];
-        if (levelEmpty(w2)) {
-          w1[d2] = undefined;
-          removed = ['tree', d1, d2];
-          if (levelEmpty(w1)) {
-            r[d1] = undefined;
-            removed = ['tree', d1];
-          }
-        }
-      }
-      patches?.push({ op: 'remove', path: removed });
-      continue;
-    }
-    const size = sizes === undefined ? only : sizes[i]!;
-    bytes += size - (prev?.size ?? 0);
-    if (prev === undefined) count++;
-    const entry = nextEntry(prev, op.value, rev, size);
-    const r = (root = writableLevel(own, r0));
-    const w1 = writableLevel(own, n1);
-    r[d1] = w1;
-    const w2 = writableLevel(own, n2);
-    w1[d2] = w2;
-    w2[d3] = leaf === undefined ? new SortedRecord([op.key], [entry]) : leaf.set(op.key, entry);
-    if (patches !== undefined) {
-      // immer's shape: one `add` of the highest node that did not exist. The value is built
-      // apart from the tree's nodes: a later op of this transaction may still change those.
-      const k = op.key;
-      if (n1 === undefined)
-        patches.push({ op: 'add', path: ['tree', d1], value: { [d2]: { [d3]: { [k]: entry } } } });
-      else if (n2 === undefined)
-        patches.push({ op: 'add', path: ['tree', d1, d2], value: { [d3]: { [k]: entry } } });
-      else if (leaf === undefined)
-        patches.push({ op: 'add', path: ['tree', d1, d2, d3], value: { [k]: entry } });
-      else
-        patches.push({
-          op: prev === undefined ? 'add' : 'replace',
-          path: ['tree', d1, d2, d3, k],
-          value: entry,
-        });
-    }
-  }
-  checkStoreLimits(count, bytes, limits);
-  if (root === undefined) return { state, result: { succeeded: true, revision: state.revision } };
-  patches?.push(
-    { op: 'replace', path: ['revision'], value: rev },
-    { op: 'replace', path: ['count'], value: count },
-    { op: 'replace', path: ['bytes'], value: bytes },
-  );
-  return {
-    state: { revision: rev, count, bytes, tree: root as unknown as MapTree },
-    result: { succeeded: true, revision: rev },
-  };
-}
-
 function isEmpty(o: object): boolean {
   return Object.keys(o).length === 0;
 }
 
 /** A level with no child (its digits may be listed, `undefined`: see `copyLevel`). */
-function levelEmpty(o: Node): boolean {
+export function levelEmpty(o: Record<string, unknown>): boolean {
   for (const k in o) if (o[k] !== undefined) return false;
   return true;
-}
-
-function isJsonish(v: unknown): boolean {
-  const t = typeof v;
-  return t === 'string' || t === 'number' || t === 'boolean' || t === 'object';
-}
-
-/** Whether `c` looks like a `MapCommand` (malformed commands count as failed). */
-export function isMapCommand(c: unknown): c is MapCommand {
-  if (typeof c !== 'object' || c === null) return false;
-  const m = c as { compares?: unknown; ops?: unknown; barrier?: unknown };
-  if (!Array.isArray(m.compares) || !Array.isArray(m.ops)) return false;
-  if (m.barrier !== undefined && typeof m.barrier !== 'string') return false;
-  for (const op of m.ops as unknown[]) {
-    if (typeof op !== 'object' || op === null) return false;
-    const o = op as { op?: unknown; key?: unknown; value?: unknown };
-    if (typeof o.key !== 'string') return false;
-    if (o.op === 'set' ? !isJsonish(o.value) : o.op !== 'delete') return false;
-  }
-  for (const cmp of m.compares as unknown[]) {
-    if (
-      typeof cmp !== 'object' ||
-      cmp === null ||
-      typeof (cmp as { key?: unknown }).key !== 'string'
-    )
-      return false;
-  }
-  return true;
-}
-
-/**
- * The store as a `MachineDefinition`.
- * @param name - the machine name on the wire and on disk
- * @param limits - size limits (every member must use the same)
- */
-export function mapDefinition(
-  name: string,
-  limits: MapLimits = DEFAULT_LIMITS,
-): MachineDefinition<MapState, MapCommand, MapResult> {
-  return {
-    name,
-    initial: emptyMap,
-    apply: (draft: Draft<MapState>, cmd: MapCommand, _ctx: ApplyContext) =>
-      applyTxn(draft, cmd, limits),
-    reduce: (state: MapState, cmd: MapCommand, _ctx: ApplyContext, patches?: Patch[]) =>
-      reduceTxn(state, cmd, limits, patches),
-    isCommand: isMapCommand,
-  };
 }
