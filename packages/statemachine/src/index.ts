@@ -10,6 +10,7 @@ export type { OpenOptions } from './open-options.js';
 export type { Durability } from './durability.js';
 export { roleOptions, type Role, type RoleOptions } from './role.js';
 export { SnapshotStore, type LogRecord, type ReplicaIdentity } from './persistence.js';
+export type { SliceTime } from './slices.js';
 export { canonicalJson, digestOf } from './canonical.js';
 export { SortedRecord } from './sorted-record.js';
 export type { Image } from './image.js';
