@@ -3,12 +3,13 @@
  * interleaved and repeated, with the CPU of corosync's daemons (or etcd's members) and of the
  * workers per run and, with `--trace`, every cpgkit write followed through its three replicas
  * (trace.ts): due, sent, applied on each node, the writer's commit index reaching it (a
- * remote ack), resolved; with each replica's event-loop stalls and GC pauses. A diagnostic,
- * not a row of the report:
+ * remote ack), resolved; with each replica's event-loop stalls and GC pauses. System `c` is
+ * the floor under cpgkit: the same writes by the C libcpg client, acked by C echoes on the
+ * other nodes (write-floor.ts). A diagnostic, not a row of the report:
  *
  * ```sh
  * pnpm --filter @cpgkit/bench probe --reps 3 [--trace] [--variant durable|fsync|fast]
- *   [--rate 300] [--count 3000] [--systems cpgkit,etcd] [--out FILE.json]
+ *   [--rate 300] [--count 3000] [--systems c,cpgkit,etcd] [--out FILE.json]
  * ```
  * @module
  */
@@ -26,6 +27,7 @@ import type { Target, Variant } from './target.js';
 import { cpgkitTarget, etcdTarget } from './targets.js';
 import type { WorkerTrace } from './trace.js';
 import { Worker } from './worker-client.js';
+import { writeFloor } from './write-floor.js';
 import { removeWorkerBundle } from './worker-bundle.js';
 
 const { values: opts } = parseArgs({
@@ -88,9 +90,33 @@ async function usage(
   );
 }
 
-async function serverPids(t: Target): Promise<number[]> {
-  if (t.system === 'cpgkit') return [...(await corosync.daemonPids()).values()];
+async function serverPids(t: Target | 'c'): Promise<number[]> {
+  if (t === 'c' || t.system === 'cpgkit') return [...(await corosync.daemonPids()).values()];
   return etcd!.members.map((_, i) => etcd!.pid(i + 1));
+}
+
+/** One run of the C floor (write-floor.ts): its figures and CPU, as `probe` gives them. */
+async function probeFloor(rep: number) {
+  return writeFloor(
+    { rate, count, size: 64, group: `cpgkit-floor-${runId}-${rep}` },
+    async (workerPids, measure) => {
+      const pids = await serverPids('c');
+      const before = await usage(pids);
+      const beforeW = await usage(workerPids);
+      const load = loadavg()[0]!;
+      const r = await measure();
+      const after = await usage(pids);
+      const afterW = await usage(workerPids);
+      const per = (a: number, b: number) => (a - b) / count;
+      const use = {
+        serverCpu: per(after.cpu, before.cpu),
+        serverSwitches: per(after.voluntary + after.preempted, before.voluntary + before.preempted),
+        workersCpu: per(afterW.cpu, beforeW.cpu),
+        workersPreempted: per(afterW.preempted, beforeW.preempted),
+      };
+      return { r, load, use };
+    },
+  );
 }
 
 /** One probe run of `t`: figures, CPU, and (cpgkit, `--trace`) every write's trace. */
@@ -154,9 +180,10 @@ interface RunRecord {
 
 async function main(): Promise<void> {
   workDir = await mkdtemp(join(tmpdir(), 'cpgkit-probe-'));
-  const targets: Target[] = [];
+  const targets: (Target | 'c')[] = [];
+  if (systems.includes('c') || systems.includes('cpgkit')) await corosync.up();
+  if (systems.includes('c')) targets.push('c');
   if (systems.includes('cpgkit')) {
-    await corosync.up();
     console.log(`corosync: ${(await corosync.totemSettings()) || 'settings unknown'}`);
     const data = variant === 'fast' ? undefined : join(workDir, 'cpgkit-data');
     targets.push(
@@ -176,6 +203,16 @@ async function main(): Promise<void> {
   for (let rep = 0; rep < reps; rep++) {
     const order = rep % 2 === 0 ? targets : [...targets].reverse();
     for (const t of order) {
+      if (t === 'c') {
+        const { r, load, use } = await probeFloor(rep);
+        const s = summarize(r.samples);
+        const { p50, p99, p999, max } = s;
+        runs.push({ system: 'c', rep, load, p50, p99, p999, max, errors: r.errors, ...use });
+        console.log(
+          `c      rep ${rep} load ${load.toFixed(1)}: p50 ${fmt(p50)} p99 ${fmt(p99)} p99.9 ${fmt(p999)} max ${fmt(max)} ms; per write: corosync CPU ${fmt(use.serverCpu)} ms, ${fmt(use.serverSwitches)} switches; C clients CPU ${fmt(use.workersCpu)} ms, ${fmt(use.workersPreempted)} preemptions`,
+        );
+        continue;
+      }
       const { r, load, use, traces, nodes } = await probe(t, rep);
       const s = summarize(r.samples);
       const rec: RunRecord = {

@@ -34,6 +34,7 @@ import { summarize } from './stats.js';
 import type { Target, Variant } from './target.js';
 import { cpgkitTarget, etcdTarget } from './targets.js';
 import { removeWorkerBundle } from './worker-bundle.js';
+import { floorRows } from './write-floor.js';
 
 const SECTIONS = ['raw', 'kv', 'locks', 'election', 'replica', 'scale'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -308,6 +309,14 @@ async function main(): Promise<void> {
           { cpgkit: wl.cpgkit?.samples, etcd: wl.etcd?.samples },
           ['p50', 'p99', 'p999'],
         );
+        if (variant === 'durable' && systems.has('cpgkit')) {
+          const floor = await floorRows({
+            ...{ rate: sizes.latencyRate, count: sizes.latencyCount, size: 160, runId },
+            ...{ cpgkit: wl.cpgkit?.samples, etcd: wl.etcd?.samples, problems },
+          });
+          rows.push(...floor.rows);
+          details['write latency floor (C libcpg)'] = floor.samples && summarize(floor.samples);
+        }
       }
       if (variant === 'durable') {
         const rl = await each('read latency', (t) => sc.readLatency(t, sizes));

@@ -35,7 +35,7 @@ function sizeLabel(bytes: number): string {
 }
 
 /** Install gcc and libcpg-dev with apt-get when the C client cannot be compiled without them. */
-async function ensureCToolchain(): Promise<void> {
+export async function ensureCToolchain(): Promise<void> {
   const missing = [
     ...(existsSync('/usr/include/corosync/cpg.h') ? [] : ['libcpg-dev']),
     ...((await run('gcc', ['--version'], { timeoutMs: 10_000 }).then(
