@@ -55,9 +55,21 @@ export type SliceTime = () => number;
 /** `performance.now()`: the real clock's slice time. */
 export const wallSliceTime: SliceTime = () => performance.now();
 
-/** The slice time of `clock`: its `sliceNow`, or `performance.now()` when it has none. */
+const sliceTimes = new WeakMap<Clock, SliceTime>();
+
+/**
+ * The slice time of `clock`: its `sliceNow`, or `performance.now()` when it has none. The
+ * same function for every call with one clock (replicas on one clock share their pacing:
+ * delivery-hold.ts).
+ */
 export function sliceTimeOf(clock: Clock): SliceTime {
-  return clock.sliceNow === undefined ? wallSliceTime : () => clock.sliceNow!();
+  if (clock.sliceNow === undefined) return wallSliceTime;
+  let t = sliceTimes.get(clock);
+  if (t === undefined) {
+    t = () => clock.sliceNow!();
+    sliceTimes.set(clock, t);
+  }
+  return t;
 }
 
 /**
