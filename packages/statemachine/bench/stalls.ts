@@ -103,7 +103,7 @@ interface PhaseFigures {
   cpuMs: number;
   /** How long the phase ran (ms). */
   elapsedMs: number;
-  /** The longest garbage collection pause in the phase (ms, wall) and its kind. */
+  /** The longest garbage collection pause that began in the phase (ms, wall) and its kind. */
   gcMs: number;
   gcKind: string;
   /** For `--profile`: the functions that took the longest stall's time, by self time. */
@@ -153,9 +153,12 @@ const GC_KINDS: Record<number, string> = {
 /** Gaps between the turns of a 1 ms timer (see `PhaseFigures`). */
 class StallMonitor {
   private gc = { ms: 0, kind: '' };
+  /** When the current phase began (`performance.now()`). */
+  private since = performance.now();
   private readonly gcs = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
-      if (e.duration <= this.gc.ms) continue;
+      // delivered late: a GC of the phase before may come in now
+      if (e.startTime < this.since || e.duration <= this.gc.ms) continue;
       const kind = (e as { detail?: { kind?: number } }).detail?.kind ?? 0;
       this.gc = { ms: e.duration, kind: GC_KINDS[kind] ?? String(kind) };
     }
@@ -198,6 +201,7 @@ class StallMonitor {
     this.wall = 0;
     this.cpu = 0;
     this.gc = { ms: 0, kind: '' };
+    this.since = performance.now();
     this.gaps.length = 0;
     return r;
   }
