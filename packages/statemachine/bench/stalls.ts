@@ -13,8 +13,10 @@
  *   snapshot's bytes, a joiner reading them while they arrive, building and digesting.
  *
  * Each phase prints the longest gap between two turns of a 1 ms timer, as wall time and as
- * this process's own CPU time during the gap (the smaller of the two: other processes' time
- * on a shared machine is not a stall of ours). With `--profile DIR`, each phase runs under the
+ * the event loop's thread's own CPU time during the gap (the smaller of the two: other
+ * processes' time on a shared machine is not a stall of ours, nor is the time of this
+ * process's other threads, the GC's helpers, libuv's pool or the profiler's sampler, while
+ * the loop's thread waits for a CPU). With `--profile DIR`, each phase runs under the
  * V8 profiler; the profile is written to DIR and, for each stall over 20 ms, the functions
  * that took its time are printed.
  *
@@ -25,9 +27,10 @@
  * The last line printed is the JSON of every figure.
  * @module
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { MemoryCluster } from '@cpgkit/core/testing';
 import { ReplicatedMap, type Durability, type Json, type MapOp } from '../src/index.js';
@@ -96,10 +99,13 @@ interface PhaseFigures {
   phase: string;
   /** Longest gap between two turns of a 1 ms timer (ms, wall time). */
   wallMs: number;
-  /** The same, counting only this process's CPU time during the gap (ms). */
+  /** The same, counting only the event loop's thread's CPU time during the gap (ms). */
   cpuMs: number;
   /** How long the phase ran (ms). */
   elapsedMs: number;
+  /** The longest garbage collection pause that began in the phase (ms, wall) and its kind. */
+  gcMs: number;
+  gcKind: string;
   /** For `--profile`: the functions that took the longest stall's time, by self time. */
   culprits?: string[];
 }
@@ -111,24 +117,70 @@ interface Gap {
   ms: number;
 }
 
+/**
+ * The main thread's time on a CPU (ms), from `/proc/thread-self/schedstat` (Linux): only the
+ * thread that runs the event loop, not the process's other threads (the GC's helpers, libuv's
+ * pool writing the data directories, the profiler's sampler), which `process.cpuUsage()`
+ * counts too. Without that file, the process's CPU time.
+ */
+function mainThreadCpu(): () => number {
+  let fd: number;
+  try {
+    fd = openSync('/proc/thread-self/schedstat', 'r');
+  } catch {
+    return () => {
+      const c = process.cpuUsage();
+      return (c.user + c.system) / 1000;
+    };
+  }
+  const buf = Buffer.alloc(128);
+  return () => {
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    // "<ns on a CPU> <ns waiting for one> <timeslices>"
+    const text = buf.toString('latin1', 0, n);
+    return Number(text.slice(0, text.indexOf(' '))) / 1e6;
+  };
+}
+
+/** `PerformanceEntry.detail.kind` of a GC (`perf_hooks.constants.NODE_PERFORMANCE_GC_*`). */
+const GC_KINDS: Record<number, string> = {
+  1: 'scavenge',
+  2: 'mark-compact',
+  4: 'incremental marking',
+  8: 'weak callbacks',
+};
+
 /** Gaps between the turns of a 1 ms timer (see `PhaseFigures`). */
 class StallMonitor {
+  private gc = { ms: 0, kind: '' };
+  /** When the current phase began (`performance.now()`). */
+  private since = performance.now();
+  private readonly gcs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      // delivered late: a GC of the phase before may come in now
+      if (e.startTime < this.since || e.duration <= this.gc.ms) continue;
+      const kind = (e as { detail?: { kind?: number } }).detail?.kind ?? 0;
+      this.gc = { ms: e.duration, kind: GC_KINDS[kind] ?? String(kind) };
+    }
+  });
   private wall = 0;
   private cpu = 0;
+  private readonly cpuNow = mainThreadCpu();
   private at = performance.now();
-  private used = process.cpuUsage();
+  private used = this.cpuNow();
   private readonly timer: ReturnType<typeof setInterval>;
   readonly gaps: Gap[] = [];
 
   constructor() {
     this.timer = setInterval(() => this.tick(), 1);
+    this.gcs.observe({ entryTypes: ['gc'] });
   }
 
   private tick(): void {
     const w = performance.now();
-    const c = process.cpuUsage();
+    const c = this.cpuNow();
     const wall = w - this.at;
-    const cpu = Math.min(wall, (c.user + c.system - this.used.user - this.used.system) / 1000);
+    const cpu = Math.min(wall, c - this.used);
     this.wall = Math.max(this.wall, wall);
     this.cpu = Math.max(this.cpu, cpu);
     if (cpu > GOAL_MS)
@@ -138,17 +190,25 @@ class StallMonitor {
   }
 
   /** The longest gaps since the last `take` (ms, one decimal). */
-  take(): { wallMs: number; cpuMs: number } {
+  take(): { wallMs: number; cpuMs: number; gcMs: number; gcKind: string } {
     this.tick();
-    const r = { wallMs: round1(this.wall), cpuMs: round1(this.cpu) };
+    const r = {
+      wallMs: round1(this.wall),
+      cpuMs: round1(this.cpu),
+      gcMs: round1(this.gc.ms),
+      gcKind: this.gc.kind,
+    };
     this.wall = 0;
     this.cpu = 0;
+    this.gc = { ms: 0, kind: '' };
+    this.since = performance.now();
     this.gaps.length = 0;
     return r;
   }
 
   stop(): void {
     clearInterval(this.timer);
+    this.gcs.disconnect();
   }
 }
 
@@ -225,7 +285,7 @@ class Phases {
       if (worst !== undefined) f.culprits = culprits(profile, worst);
     }
     this.figures.push(f);
-    const line = `[${section}] ${phase}: longest stall ${f.cpuMs} ms of own CPU (${f.wallMs} ms wall), phase ${elapsedMs} ms`;
+    const line = `[${section}] ${phase}: longest stall ${f.cpuMs} ms of own CPU (${f.wallMs} ms wall), longest GC ${f.gcMs} ms (${f.gcKind || 'none'}), phase ${elapsedMs} ms`;
     console.log(f.cpuMs > GOAL_MS ? `${line}  > ${GOAL_MS} ms` : line);
     for (const c of f.culprits ?? []) console.log(`    ${c}`);
     return out;

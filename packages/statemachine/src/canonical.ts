@@ -3,7 +3,7 @@
  * states give equal bytes on every member whatever order their keys were inserted in.
  * @module
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { SortedRecord } from './sorted-record.js';
 
 /**
@@ -173,6 +173,8 @@ function summary(value: object): string {
   if (h === undefined) {
     h = sha256(merkleText(value, true));
     cache.set(value, h);
+    // digested whole while a warm had it half-hashed: the half is no use now
+    partials.delete(value);
   }
   return '<' + h + '>';
 }
@@ -279,43 +281,140 @@ function isLarge(value: object): boolean {
 /**
  * Fill the digest cache for `value` (itself, when large, and the large objects and arrays
  * below it that are reached through large ones), deepest first, until `deadline` (a time of
- * `now`, by default `performance.now()`; a replica passes its slice time, slices.ts) passes. Returns whether it finished: then a `digestOf` of anything
- * holding `value` costs only the small objects above it and below its large ones. Work done
- * before the deadline stays cached, so calling it again goes on where it stopped; a caller
- * spreads the digest of a large state changed since its last digest over several turns of the
- * event loop this way, instead of computing it in one go. (A large object inside a small one
- * below the top is digested with its parent, in one go: correct, just not spread.)
+ * `now`, by default `performance.now()`; a replica passes its slice time, slices.ts) passes.
+ * Returns whether it finished: then a `digestOf` of anything holding `value` costs only the
+ * small objects above it and below its large ones. Work done before the deadline stays
+ * cached, so calling it again goes on where it stopped; a caller spreads the digest of a large
+ * state changed since its last digest over several turns of the event loop this way, instead
+ * of computing it in one go.
+ *
+ * The deadline is looked at every `CHECK_EVERY` members, inside a large object too: a large
+ * object cut by the deadline keeps its digest half-hashed (`Partial`) and the next call goes
+ * on from the member it stopped at, so an object of 100,000 small members is spread over
+ * slices like a tree of small ones. Each call does at least `CHECK_EVERY` members' work, so
+ * a deadline already past still makes progress. (A large object inside a small one below
+ * the top is digested with its parent, in one go: correct, just not spread.)
  */
 export function warmDigest(
   value: unknown,
   deadline: number,
   now: () => number = () => performance.now(),
 ): boolean {
-  return warm(value, deadline, now, true);
+  return warm(value, { deadline, now, work: 0 }, true);
 }
 
-/** `warm` of a member: only objects and arrays have anything to fill. */
-function warmMember(value: unknown, deadline: number, now: () => number): boolean {
-  return value === null || typeof value !== 'object' || warm(value, deadline, now, false);
+/** The deadline is looked at once per this many members (see `warmDigest`). */
+export const CHECK_EVERY = 16;
+
+/** One call of `warmDigest`: its deadline and the members done since the clock was read. */
+interface Warming {
+  readonly deadline: number;
+  readonly now: () => number;
+  work: number;
 }
 
-function warm(value: unknown, deadline: number, now: () => number, top: boolean): boolean {
+/** A member done: whether the deadline has passed (looked at every `CHECK_EVERY` members). */
+function due(w: Warming): boolean {
+  if (++w.work < CHECK_EVERY) return false;
+  w.work = 0;
+  return w.now() > w.deadline;
+}
+
+/**
+ * A large object's digest cut by a deadline: the hash of its text up to member `next`
+ * (`merkleText`'s text, fed a member at a time: the pieces are whole JSON tokens, so their
+ * UTF-8 is that of the whole text), with the keys it goes through for a plain object.
+ */
+interface Partial {
+  readonly hash: Hash;
+  /** A plain object's members in canonical order (`definedKeys`). */
+  readonly keys: readonly string[] | undefined;
+  /** The next member (an index into the array, the record's arrays, or `keys`). */
+  next: number;
+  /** Whether a member was hashed already (a comma goes before the next one). */
+  any: boolean;
+}
+
+/** Large objects whose digest a deadline cut (see `Partial`); dropped once finished. */
+const partials = new WeakMap<object, Partial>();
+
+/** Text of at most about this many characters is gathered before it is hashed. */
+const HASH_TEXT = 64 * 1024;
+
+function warm(value: unknown, w: Warming, top: boolean): boolean {
   if (value === null || typeof value !== 'object' || cache.has(value)) return true;
-  const large = isLarge(value);
+  const large = partials.has(value) || isLarge(value);
   if (!top && !large) return true;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (!warmMember(value[i], deadline, now)) return false;
-  } else if (value instanceof SortedRecord) {
-    const values = (value as SortedRecord<unknown>).values;
-    for (let i = 0; i < values.length; i++) if (!warmMember(values[i], deadline, now)) return false;
-  } else {
-    const obj = value as Record<string, unknown>;
-    for (const k in obj)
-      if (Object.hasOwn(obj, k) && !warmMember(obj[k], deadline, now)) return false;
+  if (!large) {
+    // a small top: only its members can be large
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) if (!warm(value[i], w, false)) return false;
+    } else if (value instanceof SortedRecord) {
+      const values = (value as SortedRecord<unknown>).values;
+      for (let i = 0; i < values.length; i++) if (!warm(values[i], w, false)) return false;
+    } else {
+      const obj = value as Record<string, unknown>;
+      for (const k in obj) if (Object.hasOwn(obj, k) && !warm(obj[k], w, false)) return false;
+    }
+    return true;
   }
-  if (large) {
-    summary(value);
-    if (now() > deadline) return false;
+  return warmLarge(value, w);
+}
+
+/**
+ * `summary` of a large object, a member at a time: each member's large objects are warmed,
+ * then its text is hashed; stops (keeping a `Partial`) when the deadline has passed.
+ */
+function warmLarge(value: object, w: Warming): boolean {
+  let p = partials.get(value);
+  const array = Array.isArray(value);
+  const rec = value instanceof SortedRecord ? (value as SortedRecord<unknown>) : undefined;
+  if (p === undefined) {
+    const keys =
+      array || rec !== undefined ? undefined : definedKeys(value as Record<string, unknown>);
+    p = { hash: createHash('sha256'), keys, next: 0, any: false };
+    p.hash.update(array ? '[' : '{');
+    partials.set(value, p);
   }
+  const obj = value as Record<string, unknown>;
+  const members: readonly unknown[] = array
+    ? (value as unknown[])
+    : rec !== undefined
+      ? rec.values
+      : p.keys!;
+  let text = '';
+  for (; p.next < members.length; p.next++) {
+    const i = p.next;
+    const v = array || rec !== undefined ? members[i] : obj[p.keys![i]!];
+    if (!array && (v === undefined || typeof v === 'function')) continue;
+    // a member's own large objects first (cut by the deadline, it goes on there next time)
+    if (typeof v === 'object' && v !== null && !warm(v, w, false)) {
+      p.hash.update(text);
+      return false;
+    }
+    const member = merkleText(v, false);
+    const name = array ? '' : JSON.stringify(rec !== undefined ? rec.keys[i]! : p.keys![i]!) + ':';
+    text += (p.any ? ',' : '') + name + member;
+    p.any = true;
+    if (text.length >= HASH_TEXT) {
+      p.hash.update(text);
+      text = '';
+    }
+    if (due(w)) {
+      p.next++;
+      p.hash.update(text);
+      if (p.next >= members.length) finish(value, p, array);
+      return false;
+    }
+  }
+  p.hash.update(text);
+  return finish(value, p, array);
+}
+
+/** The last of a large object's members is hashed: its digest goes into the cache. */
+function finish(value: object, p: Partial, array: boolean): boolean {
+  p.hash.update(array ? ']' : '}');
+  cache.set(value, p.hash.digest('hex'));
+  partials.delete(value);
   return true;
 }

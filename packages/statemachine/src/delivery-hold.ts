@@ -8,8 +8,11 @@
  * - pacing: the group may deliver many messages in one turn of the event loop (a backlog of
  *   bulk transactions: 8 of 500 sets each is ~100 ms of applying), so once the events handled
  *   in one turn carried `SLICE_MIN_WORK` bytes and took `SLICE_MS`, the rest waits for the
- *   replica's next slice (slices.ts). Small work is never paced, whatever the clock says (the
- *   seeded tests see the same turns on every run).
+ *   replica's next slice (slices.ts). The turn's budget is shared by every replica of the
+ *   process on the same slice time (`sliceTimeOf` gives one function per clock): three
+ *   replicas in one process, each handling the same delivery, take `SLICE_MS` in all, not
+ *   each (each still handles at least one event per turn). Small work is never paced,
+ *   whatever the clock says (the seeded tests see the same turns on every run).
  * @module
  */
 import { SLICE_MIN_WORK, SLICE_MS, nextSlice, wallSliceTime, type SliceTime } from './slices.js';
@@ -19,19 +22,38 @@ interface Waiting {
   readonly work: number;
 }
 
+/** Pacing's budget in the current turn, for the replicas on one slice time. */
+interface Turn {
+  /** Bytes handled in this turn (0: none yet), since `start` (a time of the slice time). */
+  work: number;
+  start: number;
+  /** A reset of `work` at the next turn is scheduled. */
+  ends: boolean;
+}
+
+const turns = new WeakMap<SliceTime, Turn>();
+
+function turnOf(now: SliceTime): Turn {
+  let t = turns.get(now);
+  if (t === undefined) {
+    t = { work: 0, start: 0, ends: false };
+    turns.set(now, t);
+  }
+  return t;
+}
+
 /** The events waiting while a snapshot is applied, or for the next slice. */
 export class DeliveryHold {
   private queue: Waiting[] | undefined;
   /** Holds not released yet (a snapshot's, pacing's). */
   private holds = 0;
-  /** Pacing: bytes handled in this turn (0: none yet), since `start` (a time of `now`). */
-  private work = 0;
-  private start = 0;
-  /** A reset of `work` at the next turn is scheduled. */
-  private turnEnds = false;
+  /** Pacing's budget (shared: see the module comment). */
+  private readonly turn: Turn;
 
   /** @param now - what pacing's milliseconds are read from (the replica's slice time) */
-  constructor(private readonly now: SliceTime = wallSliceTime) {}
+  constructor(private readonly now: SliceTime = wallSliceTime) {
+    this.turn = turnOf(now);
+  }
 
   /** Whether events wait now. */
   get held(): boolean {
@@ -82,23 +104,25 @@ export class DeliveryHold {
       event();
       return;
     }
-    if (this.work === 0) {
-      this.start = this.now();
-      if (!this.turnEnds) {
-        this.turnEnds = true;
+    const t = this.turn;
+    if (t.work === 0) {
+      t.start = this.now();
+      if (!t.ends) {
+        t.ends = true;
         setImmediate(() => {
-          this.turnEnds = false;
-          if (this.holds === 0) this.work = 0;
+          t.ends = false;
+          t.work = 0;
         });
       }
     }
     event();
-    this.work += work;
-    if (this.holds === 0 && this.work >= SLICE_MIN_WORK && this.now() - this.start > SLICE_MS) {
+    t.work += work;
+    if (this.holds === 0 && t.work >= SLICE_MIN_WORK && this.now() - t.start > SLICE_MS) {
       // the rest of this turn's events wait for our next slice
       this.hold();
       void nextSlice().then(() => {
-        this.work = 0;
+        // our slice: the budget is ours
+        t.work = 0;
         this.release();
       });
     }

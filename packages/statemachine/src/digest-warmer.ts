@@ -52,9 +52,10 @@ export class DigestWarmer<S, C, R> {
 
   private async warm(state: S): Promise<void> {
     const r = this.r;
-    // the slices stop as soon as the state moves on: the cache of what did not change stays
-    while (!r.closed && r.hasState && r.image.state === state && !r.digestWarm(SLICE_MS))
-      await nextSlice();
+    // the slices stop as soon as the state moves on: the cache of what did not change stays;
+    // the first one too waits for its turn (several replicas' warmers look at the same time)
+    do await nextSlice();
+    while (!r.closed && r.hasState && r.image.state === state && !r.digestWarm(SLICE_MS));
     if (r.hasState && r.image.state === state) this.warmed = state;
   }
 }

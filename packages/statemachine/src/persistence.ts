@@ -28,7 +28,7 @@ import { v4 as uuidv4, validate as uuidValidate } from 'uuid';
 import { immer } from './immer.js';
 import { jsonMetaOf, parseImage, parseMeta, type Image, type ImageMeta } from './image.js';
 import { jsonPieces } from './json-pieces.js';
-import { SLICE_MS, SliceClock, nextSlice, wallSliceTime, type SliceTime } from './slices.js';
+import { SliceClock, wallSliceTime, type SliceTime } from './slices.js';
 
 /** One persisted batch of changes: the image's metadata after it, and the state's patches. */
 export interface LogRecord extends ImageMeta {
@@ -312,8 +312,7 @@ export class SnapshotStore {
     try {
       let buf: string[] = [];
       let size = 0;
-      const now = this.sliceTime;
-      let slice = now();
+      const clock = new SliceClock(this.sliceTime);
       for (const p of text) {
         buf.push(p);
         size += p.length;
@@ -321,11 +320,9 @@ export class SnapshotStore {
           bytes += (await fh.write(buf.join(''), null, 'utf8')).bytesWritten;
           buf = [];
           size = 0;
-          slice = now();
-        } else if (now() - slice > SLICE_MS) {
-          await nextSlice();
-          slice = now();
+          clock.resumed();
         }
+        if (clock.due(p.length)) await clock.next();
       }
       if (size > 0) bytes += (await fh.write(buf.join(''), null, 'utf8')).bytesWritten;
       await fh.sync();

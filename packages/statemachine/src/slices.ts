@@ -55,19 +55,39 @@ export type SliceTime = () => number;
 /** `performance.now()`: the real clock's slice time. */
 export const wallSliceTime: SliceTime = () => performance.now();
 
-/** The slice time of `clock`: its `sliceNow`, or `performance.now()` when it has none. */
+const sliceTimes = new WeakMap<Clock, SliceTime>();
+
+/**
+ * The slice time of `clock`: its `sliceNow`, or `performance.now()` when it has none. The
+ * same function for every call with one clock (replicas on one clock share their pacing:
+ * delivery-hold.ts).
+ */
 export function sliceTimeOf(clock: Clock): SliceTime {
-  return clock.sliceNow === undefined ? wallSliceTime : () => clock.sliceNow!();
+  if (clock.sliceNow === undefined) return wallSliceTime;
+  let t = sliceTimes.get(clock);
+  if (t === undefined) {
+    t = () => clock.sliceNow!();
+    sliceTimes.set(clock, t);
+  }
+  return t;
 }
 
 /**
  * The clock of one job's slices: `due(work)` once the current slice has done at least
  * `SLICE_MIN_WORK` units of work (bytes, say) and run `SLICE_MS` of `now`; `next()` waits for
  * the job's next slice.
+ *
+ * A job's first slice runs in whatever turn started it (a timer, a message, an I/O
+ * completion), where other jobs may be running theirs too (several replicas in one process
+ * start their writes and warms in the same turn): it is not given by `nextSlice`, so it ends
+ * as soon as it has done `SLICE_MIN_WORK`, whatever the clock says, and its `deadline` is its
+ * start. A small job still runs in one go; a large one does the rest in slices of its own.
  */
 export class SliceClock {
   private start: number;
   private work = 0;
+  /** The current slice was given by `nextSlice` (see the class comment). */
+  private granted = false;
 
   /** @param now - what the slice's milliseconds are read from (see `sliceTimeOf`) */
   constructor(readonly now: SliceTime = wallSliceTime) {
@@ -76,13 +96,13 @@ export class SliceClock {
 
   /** When the current slice should end (a time of `now`). */
   get deadline(): number {
-    return this.start + SLICE_MS;
+    return this.granted ? this.start + SLICE_MS : this.start;
   }
 
   /** Count `work` units done; whether the current slice has run its time. */
   due(work: number): boolean {
     this.work += work;
-    return this.work >= SLICE_MIN_WORK && this.now() > this.deadline;
+    return this.work >= SLICE_MIN_WORK && (!this.granted || this.now() > this.deadline);
   }
 
   /** Wait for the next slice. */
@@ -90,5 +110,16 @@ export class SliceClock {
     await nextSlice();
     this.start = this.now();
     this.work = 0;
+    this.granted = true;
+  }
+
+  /**
+   * The job waited for something else (a write to disk) and goes on in the turn that
+   * ended the wait: not a slice of its own, so its work there is as in its first slice.
+   */
+  resumed(): void {
+    this.start = this.now();
+    this.work = 0;
+    this.granted = false;
   }
 }

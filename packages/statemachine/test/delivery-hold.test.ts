@@ -69,4 +69,29 @@ describe('delivery-hold.ts: pacing', () => {
     expect(seen).toEqual(['big', 'after']);
     expect(hold.held).toBe(false);
   });
+
+  it("replicas on one slice time share a turn: the second one, past the turn's slice, handles one event and waits", async () => {
+    // a slice time that leaps 10 ms at every read: past SLICE_MS at once
+    let t = 0;
+    const leaping = (): number => (t += 10);
+    const other = (): number => (t += 10);
+    const a = new DeliveryHold(leaping);
+    const b = new DeliveryHold(leaping);
+    const c = new DeliveryHold(other);
+    const seen: string[] = [];
+    for (const [name, hold] of [
+      ['a', a],
+      ['b', b],
+      ['c', c],
+    ] as const)
+      for (let i = 0; i < 3; i++) hold.run(() => seen.push(`${name}${i}`), SLICE_MIN_WORK / 2);
+    // a used the turn's slice up with two events (64 KiB); b, on the same slice time, handled
+    // one (each replica does, every turn); c, on another, had a slice of its own
+    expect(seen).toEqual(['a0', 'a1', 'b0', 'c0', 'c1']);
+    expect([a.held, b.held, c.held]).toEqual([true, true, true]);
+    await turns(20);
+    for (const name of ['a', 'b', 'c'])
+      expect(seen.filter((e) => e.startsWith(name))).toEqual([0, 1, 2].map((i) => `${name}${i}`));
+    expect([a.held, b.held, c.held]).toEqual([false, false, false]);
+  });
 });

@@ -8,7 +8,8 @@
 import { describe, it, expect } from 'vitest';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { digestOf, warmDigest } from '../src/canonical.js';
+import { CHECK_EVERY, digestOf, warmDigest } from '../src/canonical.js';
+import { SortedRecord } from '../src/sorted-record.js';
 import { imageDigest, parseImage, serializeImage, type Image } from '../src/image.js';
 import { DEFAULT_LIMITS, emptyMap, pathOf, type MapOp, type MapState } from '../src/map/state.js';
 import { reduceTxn } from '../src/map/reduce-txn.js';
@@ -142,12 +143,12 @@ describe('digestOf: the cache by identity gives the plain digest', () => {
     }));
     const state = reduceTxn(emptyMap(), { compares: [], ops }, DEFAULT_LIMITS).state;
     const expected = plainDigest(state);
-    // a deadline already past: every call stops after one large node
+    // a deadline already past: every call stops after CHECK_EVERY (16) members
     let calls = 1;
     while (!warmDigest(state, 0)) calls++;
     // with 3,000 keys the large nodes are the 16 second-level ones (16 children each) and the
     // root; third-level nodes and leaves are small (digested with their parent). One call per
-    // large node, each past its deadline, then one that finds everything cached.
+    // large node (16 members each), then one that finds everything cached.
     expect(calls).toBe(16 + 1 + 1);
     expect(warmDigest(state, 0)).toBe(true);
     expect(digestOf(state)).toBe(expected);
@@ -189,5 +190,108 @@ describe('digestOf: small objects of a remembered shape (canonical.ts, `Shape`)'
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('warmDigest cut by its deadline anywhere, inside large objects too', () => {
+  /** JSON-like values with large arrays, objects and `SortedRecord`s, nested in each other. */
+  const tree = fc.letrec((tie) => ({
+    node: fc.oneof(
+      { maxDepth: 2, depthSize: 'small', withCrossShrink: true },
+      fc.integer(),
+      fc.string({ maxLength: 4, unit: 'binary' }),
+      fc.constant(undefined),
+      fc.constant(() => 1),
+      fc.bigInt(),
+      // large ones (16 members and more) are what a deadline cuts inside
+      fc.array(tie('node'), { minLength: 10, maxLength: 40 }),
+      fc.dictionary(fc.string({ maxLength: 3, unit: 'binary' }), tie('node'), {
+        minKeys: 10,
+        maxKeys: 40,
+      }),
+      fc
+        .uniqueArray(fc.string({ maxLength: 3, unit: 'binary' }), {
+          minLength: 10,
+          maxLength: 40,
+        })
+        .chain((keys) =>
+          fc
+            .array(
+              fc.oneof(
+                fc.integer(),
+                tie('node').filter((v) => v !== undefined && typeof v !== 'function'),
+              ),
+              {
+                minLength: keys.length,
+                maxLength: keys.length,
+              },
+            )
+            .map((values) => {
+              const sorted = [...keys].sort();
+              return new SortedRecord(
+                sorted,
+                sorted.map((k) => values[keys.indexOf(k)]),
+              );
+            }),
+        ),
+    ),
+  })).node;
+
+  /** A deadline cut at the reads of the clock that `cuts` says (cycled): 1 is past, 0 not. */
+  function clockOf(cuts: readonly boolean[]): () => number {
+    let i = 0;
+    return () => (cuts[i++ % cuts.length] ? 1 : 0);
+  }
+
+  it('any pattern of cuts: the digest warmed in pieces is the plain digest', () => {
+    fc.assert(
+      fc.property(tree, fc.array(fc.boolean(), { minLength: 1, maxLength: 20 }), (v, cuts) => {
+        const now = clockOf(cuts);
+        let calls = 0;
+        while (!warmDigest(v, 0.5, now)) expect(++calls).toBeLessThan(100_000);
+        // the value below the top (as a replica digests its state: see imageDigest)
+        expect(digestOf({ v })).toBe(plainDigest({ v }));
+        expect(digestOf(v)).toBe(plainDigest(v));
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('a deadline past at exactly one read of the clock, for every read: the plain digest', () => {
+    const build = (): unknown => ({
+      flat: Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`k${i}`, { n: i, s: 'é😀' }])),
+      list: Array.from({ length: 40 }, (_, i) =>
+        i % 3 === 0 ? Array.from({ length: 17 }, (_, j) => j) : i,
+      ),
+      rec: new SortedRecord(
+        Array.from({ length: 33 }, (_, i) => `r${String(i).padStart(2, '0')}`),
+        Array.from({ length: 33 }, (_, i) => ({
+          big: Array.from({ length: 16 + (i % 3) }, () => i),
+        })),
+      ),
+    });
+    const expected = plainDigest({ v: build() });
+    // how many times a warm that is never cut reads the clock
+    let reads = 0;
+    expect(warmDigest(build(), 1, () => (reads++, 0))).toBe(true);
+    expect(reads).toBeGreaterThan(10);
+    for (let at = 0; at <= reads; at++) {
+      const v = build();
+      let read = 0;
+      const first = warmDigest(v, 0.5, () => (read++ === at ? 1 : 0));
+      expect(first).toBe(at === reads);
+      expect(warmDigest(v, 0.5, () => 0)).toBe(true);
+      expect(digestOf({ v })).toBe(expected);
+    }
+  });
+
+  it('one object of many small members is spread over calls of CHECK_EVERY members', () => {
+    const n = 2000;
+    const flat = Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, { n: i }]));
+    let calls = 1;
+    while (!warmDigest(flat, 0, () => 1)) calls++;
+    // one call per CHECK_EVERY members (the last one finishes it), then one that finds it cached
+    expect(calls).toBe(n / CHECK_EVERY + 1);
+    expect(digestOf({ flat })).toBe(plainDigest({ flat }));
   });
 });

@@ -234,6 +234,45 @@ describe('persistence: snapshot + log', () => {
     expect(canonicalJson(loaded)).toBe(canonicalJson(last));
   });
 
+  it('a large snapshot is written in slices, the same bytes whether its slices are cut at every chance or never', async () => {
+    const ops: MapOp[] = Array.from({ length: 30_000 }, (_, i) => ({
+      op: 'set',
+      key: `k/${i}`,
+      value: { i, v: 'é€' },
+    }));
+    const filled = immer.produce(emptyMap(), (dr: Draft<MapState>) => {
+      applyTxn(dr, { compares: [], ops }, DEFAULT_LIMITS);
+    });
+    const img = image(filled, 1);
+    let leap = 0;
+    const clocks = {
+      // virtual time of a seeded run: stands still while code runs
+      still: () => 0,
+      // every read 100 ms later: every slice is cut as soon as it has done its minimum work
+      leaping: () => (leap += 100),
+    };
+    const files: Record<string, string> = {};
+    for (const [name, now] of Object.entries(clocks)) {
+      let turns = 0;
+      let ticking = true;
+      const tick = (): void => {
+        turns++;
+        if (ticking) setImmediate(tick);
+      };
+      setImmediate(tick);
+      const store = new SnapshotStore(join(dir, name), 'kv', now);
+      await store.save(img);
+      ticking = false;
+      await store.close();
+      // other work gets turns while the snapshot is written (beyond those of the file writes)
+      expect(turns).toBeGreaterThan(3);
+      files[name] = await readFile(join(dir, name, 'kv.snapshot.json'), 'utf8');
+      const loaded = await new SnapshotStore(join(dir, name), 'kv').load<MapState>();
+      expect(canonicalJson(loaded)).toBe(canonicalJson(img));
+    }
+    expect(files.leaping).toBe(files.still);
+  });
+
   it('a ReplicatedMap restarts from its snapshot plus log', async () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 7 });
     const dataDir = join(dir, 'kv');
