@@ -252,7 +252,8 @@ export function pieceLineParts(b: Uint8Array): PieceLineParts | undefined {
   if (n < 8 || b[0] !== OPEN_BRACKET || b[n - 1] !== CLOSE_BRACKET) return undefined;
   let at = 1;
   let depth = 0;
-  while (at < n && b[at]! >= ZERO && b[at]! <= ZERO + 9 && at <= 6) depth = depth * 10 + b[at++]! - ZERO;
+  while (at < n && b[at]! >= ZERO && b[at]! <= ZERO + 9 && at <= 6)
+    depth = depth * 10 + b[at++]! - ZERO;
   if (at === 1 || (b[1] === ZERO && at > 2) || depth === 0 || b[at] !== COMMA) return undefined;
   const keyStart = ++at;
   if (b[at] !== QUOTE) return undefined;

@@ -245,7 +245,7 @@ describe('a snapshot whose text was changed', () => {
 
   it('members reordered read as the same state (the digest is of canonical JSON)', async () => {
     const l = lines[sortedAt]!;
-    const obj = JSON.parse(l)[2] as Record<string, unknown>;
+    const obj = (JSON.parse(l) as unknown[])[2] as Record<string, unknown>;
     const keys = Object.keys(obj).reverse();
     const reordered = `[1,"g1",{${keys.map((k) => `${JSON.stringify(k)}:${JSON.stringify(obj[k])}`).join(',')}}]`;
     const back = await receive(segmentsOf(textWith(sortedAt, reordered), 1000), want);
