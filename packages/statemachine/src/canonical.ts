@@ -167,6 +167,16 @@ function shapeOf(all: readonly string[]): Shape | undefined {
   return sh;
 }
 
+/**
+ * Fill the digest cache of `value` with `digest`, computed elsewhere (piece-digest.ts: a
+ * snapshot piece hashed from the bytes it was parsed from). Only for an object that nothing
+ * else holds yet and that is dropped unless the digest of the whole it belongs to is checked
+ * (see piece-digest.ts): a wrong digest here is a wrong `digestOf` of everything holding it.
+ */
+export function rememberDigest(value: object, digest: string): void {
+  cache.set(value, digest);
+}
+
 /** `<digest>` of a large object or array, computed once per object (see `cache`). */
 function summary(value: object): string {
   let h = cache.get(value);

@@ -106,6 +106,26 @@ export class MalformedSnapshotError extends TypeError {
   override readonly name = 'MalformedSnapshotError';
 }
 
+/**
+ * Thrown for a snapshot whose image's digest is not the one its sender announced: tampered
+ * with, written by a faulty or foreign sender, or (piece-digest.ts) not in canonical form.
+ * The image is not applied; safe to retry (with another transfer).
+ */
+export class SnapshotDigestError extends Error {
+  override readonly name = 'SnapshotDigestError';
+
+  /**
+   * @param digest - the digest of the image read
+   * @param expected - the digest its sender announced
+   */
+  constructor(
+    readonly digest: string,
+    readonly expected: string,
+  ) {
+    super(`snapshot digest ${digest} is not the announced ${expected}: refused`);
+  }
+}
+
 /** Builds an image from the lines of `snapshotLines`, one line at a time. */
 export class SnapshotReader<S> {
   private meta: ReturnType<typeof parseMeta> | undefined;
@@ -139,6 +159,20 @@ export class SnapshotReader<S> {
     if (!Array.isArray(raw) || raw.length < 3 || raw.length > 4)
       throw new MalformedSnapshotError('malformed snapshot line');
     const [depth, key, value, open] = raw as [unknown, unknown, unknown, unknown];
+    return this.place(depth, key, value, open);
+  }
+
+  /**
+   * Take a line `[depth,key,value]` (not the metadata) given in parts: `value` parsed from
+   * its own text (see `pieceLineParts`). Throws `MalformedSnapshotError`; returns what `line`
+   * returns.
+   */
+  member(depth: number, key: string, value: unknown): object | undefined {
+    if (this.meta === undefined) throw new MalformedSnapshotError('snapshot metadata missing');
+    return this.place(depth, key, value, undefined);
+  }
+
+  private place(depth: unknown, key: unknown, value: unknown, open: unknown): object | undefined {
     if (
       typeof depth !== 'number' ||
       !Number.isInteger(depth) ||
@@ -184,4 +218,50 @@ export class SnapshotReader<S> {
       throw new MalformedSnapshotError('snapshot incomplete');
     return { ...this.meta, state: this.state as S };
   }
+}
+
+/** Where the parts of a line written exactly `[depth,"key",value]` lie (see `pieceLineParts`). */
+export interface PieceLineParts {
+  readonly depth: number;
+  /** The key's JSON text: bytes `[keyStart, keyEnd)` (quotes included). */
+  readonly keyStart: number;
+  readonly keyEnd: number;
+  /** The value's text: bytes `[valueStart, length - 1)` (the line's last byte is `]`). */
+  readonly valueStart: number;
+}
+
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const COMMA = 0x2c;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const ZERO = 0x30;
+
+/**
+ * The parts of a line (its UTF-8 bytes, without the newline) when it is written exactly as
+ * `snapshotLines` writes a member with a string key that is not an opened container:
+ * `[`, a depth of 1-6 digits without a leading zero, `,`, a JSON string, `,`, the value, `]`.
+ * `undefined` for any other line (the metadata, depth 0, array members, opened containers
+ * `{},1` / `[],1`, anything with whitespace or otherwise written): read those with
+ * `SnapshotReader.line`. The value's bytes are not checked here: the caller parses them (and
+ * may hash them, piece-digest.ts); a key's closing quote is found by skipping escapes, so the
+ * key's text is what `JSON.parse` then checks.
+ */
+export function pieceLineParts(b: Uint8Array): PieceLineParts | undefined {
+  const n = b.length;
+  if (n < 8 || b[0] !== OPEN_BRACKET || b[n - 1] !== CLOSE_BRACKET) return undefined;
+  let at = 1;
+  let depth = 0;
+  while (at < n && b[at]! >= ZERO && b[at]! <= ZERO + 9 && at <= 6)
+    depth = depth * 10 + b[at++]! - ZERO;
+  if (at === 1 || (b[1] === ZERO && at > 2) || depth === 0 || b[at] !== COMMA) return undefined;
+  const keyStart = ++at;
+  if (b[at] !== QUOTE) return undefined;
+  for (at++; at < n && b[at] !== QUOTE; at++) if (b[at] === BACKSLASH) at++;
+  if (at >= n - 2 || b[at + 1] !== COMMA) return undefined;
+  const keyEnd = at + 1;
+  const valueStart = at + 2;
+  // an opened container: `{},1` or `[],1`
+  if (n - 1 - valueStart === 4 && b[valueStart + 2] === COMMA) return undefined;
+  return { depth, keyStart, keyEnd, valueStart };
 }

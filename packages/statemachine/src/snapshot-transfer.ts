@@ -9,10 +9,17 @@
  * chunks and applies the result.
  * @module
  */
-import { warmDigest } from './canonical.js';
-import type { Image } from './image.js';
-import { SnapshotReader, snapshotLines } from './snapshot-text.js';
-import { SliceClock } from './slices.js';
+import { rememberDigest, warmDigest } from './canonical.js';
+import { imageDigest, type Image } from './image.js';
+import {
+  MalformedSnapshotError,
+  SnapshotDigestError,
+  SnapshotReader,
+  pieceLineParts,
+  snapshotLines,
+} from './snapshot-text.js';
+import { textDigestOf } from './piece-digest.js';
+import { SLICE_MIN_WORK, SliceClock } from './slices.js';
 import { SEGMENT_TEXT_BYTES, SegmentReader, segmentOf } from './snapshot-segments.js';
 
 /** A transfer this member takes part in (as target or bystander). */
@@ -158,11 +165,13 @@ export async function readSnapshot<S>(
 
 /**
  * Reads a snapshot's lines while its chunks arrive, in slices (slices.ts): inflates its
- * segments, builds the image and fills the digest cache of every whole piece of it
- * (canonical.ts `warmDigest`), so that a target has read and digested most of a large
- * snapshot by the time its last chunk comes (the transfer, the reading and the digest
- * overlap). Chunks must be given in order; a gap makes it give up (`broken`), and the caller
- * reads the chunks again from the start, or refuses them.
+ * segments, builds the image and fills the digest cache of every whole piece of it (from the
+ * bytes it came in when its text is canonical, piece-digest.ts; else canonical.ts
+ * `warmDigest`), so that a target has read and digested most of a large snapshot by the time
+ * its last chunk comes (the transfer, the reading and the digest overlap); `verifiedImage`
+ * gives the image only when its digest is the sender's. Chunks must be given in order; a gap
+ * makes it give up (`broken`), and the caller reads the chunks again from the start, or
+ * refuses them.
  */
 export class SnapshotReceiver<S> {
   private readonly reader = new SnapshotReader<S>();
@@ -234,18 +243,43 @@ export class SnapshotReceiver<S> {
         if (at < p.length) this.carry.push(p.subarray(at));
         return;
       }
-      let piece: object | undefined;
-      if (this.carry.length === 0) piece = this.reader.line(p.toString('utf8', at, nl));
+      if (this.carry.length === 0) this.line(p.subarray(at, nl));
       else {
-        piece = this.reader.line(
-          Buffer.concat([...this.carry, p.subarray(at, nl)]).toString('utf8'),
-        );
+        this.line(Buffer.concat([...this.carry, p.subarray(at, nl)]));
         this.carry = [];
       }
-      // a whole piece is never added to: its digest (at most PIECE_MEMBERS members) now
-      if (piece !== undefined) warmDigest(piece, Infinity);
       at = nl + 1;
     }
+  }
+
+  /**
+   * Read one whole line (its bytes). A member written exactly as snapshot-text.ts writes it
+   * has its value parsed from its own bytes, and when that value is a large piece whose text
+   * is canonical JSON, those bytes' hash is its digest (piece-digest.ts says why that is
+   * safe); any other piece is digested by serialising it (canonical.ts).
+   */
+  private line(b: Buffer): void {
+    const parts = pieceLineParts(b);
+    let piece: object | undefined;
+    if (parts === undefined) piece = this.reader.line(b.toString('utf8'));
+    else {
+      let key: unknown;
+      let value: unknown;
+      try {
+        key = JSON.parse(b.toString('utf8', parts.keyStart, parts.keyEnd));
+        value = JSON.parse(b.toString('utf8', parts.valueStart, b.length - 1));
+      } catch (e) {
+        throw new MalformedSnapshotError('snapshot line is not JSON', { cause: e });
+      }
+      if (typeof key !== 'string') throw new MalformedSnapshotError('malformed snapshot key');
+      piece = this.reader.member(parts.depth, key, value);
+      if (piece !== undefined) {
+        const digest = textDigestOf(piece, b.subarray(parts.valueStart, b.length - 1));
+        if (digest !== undefined) rememberDigest(piece, digest);
+      }
+    }
+    // a whole piece is never added to: its digest (at most PIECE_MEMBERS members) now
+    if (piece !== undefined) warmDigest(piece, Infinity);
   }
 
   /**
@@ -258,9 +292,30 @@ export class SnapshotReceiver<S> {
     if (this.stop()) return undefined;
     if (this.failure !== undefined) throw this.failure.error;
     this.segments.end();
-    if (this.carry.length > 0) this.reader.line(Buffer.concat(this.carry).toString('utf8'));
+    if (this.carry.length > 0) this.line(Buffer.concat(this.carry));
     this.carry = [];
     return this.reader.image();
+  }
+
+  /**
+   * After the last chunk: the image, once every line is read and its digest computed in
+   * slices, when that digest is `expected` (the one the sender announced); `undefined` when
+   * stopped. Throws `SnapshotDigestError` for another digest (the image must not be used),
+   * and what `image` throws.
+   */
+  async verifiedImage(expected: string): Promise<Image<S> | undefined> {
+    const image = await this.image();
+    if (image === undefined) return undefined;
+    const clock = this.clock;
+    // a small snapshot (one slice's work) is digested at once, whatever the clock says
+    const small = this.text < SLICE_MIN_WORK;
+    while (!warmDigest(image.state, small ? Infinity : clock.deadline, clock.now)) {
+      await clock.next();
+      if (this.stop()) return undefined;
+    }
+    const digest = imageDigest(image);
+    if (digest !== expected) throw new SnapshotDigestError(digest, expected);
+    return image;
   }
 
   /** Bytes of text (inflated) read so far. */

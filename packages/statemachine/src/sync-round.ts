@@ -28,14 +28,14 @@ import {
   type Summary,
 } from './sync.js';
 import type { Image } from './image.js';
-import { warmDigest } from './canonical.js';
+import { SnapshotDigestError } from './snapshot-text.js';
 import {
   chunksComplete,
   snapshotChunks,
   SnapshotReceiver,
   type Transfer,
 } from './snapshot-transfer.js';
-import { SLICE_MIN_WORK, SLICE_MS, SliceClock, nextSlice } from './slices.js';
+import { SLICE_MS, SliceClock, nextSlice } from './slices.js';
 import type { LocalReplica, Round } from './local-replica.js';
 import type { Acknowledgement } from './acknowledgement.js';
 import type { BootstrapGate } from './bootstrap-gate.js';
@@ -397,12 +397,17 @@ export class SyncRound<S, C, R> {
     // the round finishes at this point of the stream, as everywhere else.
     const hold = this.parts.hold;
     hold.hold();
-    void this.receiveSnapshot(t)
+    void this.receiveSnapshot(t, h.digest)
       .then(
-        (image) => {
+        (got) => {
           if (r.closed) return;
-          if (image === undefined) r.dirty = true;
-          else {
+          if (got === undefined) r.dirty = true;
+          else if (got instanceof SnapshotDigestError) {
+            // refused before use: this replica keeps what it had, dirty, and waits
+            r.reportMismatch(got.digest, got.expected, sender, f.incarnation);
+            r.dirty = true;
+          } else {
+            const image = got;
             r.image = image;
             r.hasState = true;
             r.dirty = false;
@@ -426,10 +431,15 @@ export class SyncRound<S, C, R> {
   }
 
   /**
-   * The image of a snapshot's bytes, built and its digest cache filled in slices of at most
-   * `SLICE_MS`; `undefined` when the bytes are malformed or the replica closed meanwhile.
+   * The image of a snapshot's bytes, built and digested in slices of at most `SLICE_MS`, when
+   * its digest is `expected` (the leader's); the `SnapshotDigestError` when it is not (the
+   * image is not to be used); `undefined` when the bytes are malformed or the replica closed
+   * meanwhile.
    */
-  private async receiveSnapshot(t: Transfer): Promise<Image<S> | undefined> {
+  private async receiveSnapshot(
+    t: Transfer,
+    expected: string,
+  ): Promise<Image<S> | SnapshotDigestError | undefined> {
     const r = this.r;
     try {
       // read while the chunks came, unless they came out of order (then from the start)
@@ -438,21 +448,13 @@ export class SyncRound<S, C, R> {
         receiver = new SnapshotReceiver<S>(() => r.closed, new SliceClock(r.sliceTime));
         for (const [i, p] of t.parts.entries()) receiver.push(i, p);
       }
-      const image = await receiver.image();
+      const image = await receiver.verifiedImage(expected);
       if (image === undefined || r.closed) return undefined;
-      if (r.tracing) r.log(`snapshot ${t.tag} read`);
-      const clock = receiver.sliceClock;
-      // a small snapshot (one slice's work) is digested at once, whatever the clock says
-      const small = receiver.textBytes < SLICE_MIN_WORK;
-      while (!warmDigest(image.state, small ? Infinity : clock.deadline, clock.now)) {
-        await clock.next();
-        if (r.closed) return undefined;
-      }
-      if (r.tracing) r.log(`snapshot ${t.tag} digested`);
+      if (r.tracing) r.log(`snapshot ${t.tag} read and digested`);
       return image;
     } catch (e) {
       r.log(`snapshot ${t.tag} unusable: ${String(e)}`);
-      return undefined;
+      return e instanceof SnapshotDigestError ? e : undefined;
     }
   }
 

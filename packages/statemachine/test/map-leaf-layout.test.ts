@@ -144,11 +144,11 @@ function plainReduce(
     if (prev === undefined) count++;
     bytes += size - (prev?.size ?? 0);
     const entry: MapEntry = {
-      value: o.value,
-      revision: rev,
       createRevision: prev?.createRevision ?? rev,
-      version: (prev?.version ?? 0) + 1,
+      revision: rev,
       size,
+      value: o.value,
+      version: (prev?.version ?? 0) + 1,
     };
     const obj = (): Obj => Object.create(null) as Obj;
     if (n1 === undefined) {

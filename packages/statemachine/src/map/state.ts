@@ -277,12 +277,14 @@ export function nextEntry(
   rev: number,
   size: number,
 ): MapEntry {
+  // members in sorted order: a leaf's JSON is then its canonical JSON, which lets a sync
+  // target hash a leaf's text as it came instead of serialising it (piece-digest.ts)
   return {
-    value,
-    revision: rev,
     createRevision: prev?.createRevision ?? rev,
-    version: (prev?.version ?? 0) + 1,
+    revision: rev,
     size,
+    value,
+    version: (prev?.version ?? 0) + 1,
   };
 }
 
