@@ -1,8 +1,10 @@
 import { describe, it, expect } from 'vitest';
 import {
   MAX_BODY_DEPTH,
+  bodyOf,
   decodeFrame,
   encodeFrame,
+  encodeJsonFrame,
   encodeName,
   jsonBody,
   jsonDepthWithin,
@@ -42,6 +44,34 @@ describe('frames from the buffer pool', () => {
     expect(frames.map((f) => decodeFrame(f)!.epoch)).toEqual([
       0, 1, 255, 256, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff,
     ]);
+  });
+});
+
+describe('a frame whose body is written as JSON straight into it', () => {
+  it('is encodeFrame of jsonBody, byte for byte (bigints, non-ASCII, names and ids of every length)', () => {
+    const values: unknown[] = [
+      { t: 1, c: { compares: [], ops: [{ op: 'set', key: 'tp/0/1/2', value: { n: 1 } }] } },
+      { t: 0, c: { s: 'é€😀\u0000"\\', n: [1, 2n, -0, 1e21, null, true] } },
+      { r: 'x'.repeat(5000) },
+      {},
+    ];
+    for (const value of values)
+      for (const name of ['m', 'é'.repeat(127), 'n'.repeat(255)])
+        for (const commandId of [undefined, '0190a1b2-c3d4-7e5f-8a6b-00000000002a']) {
+          const input = {
+            kind: Kind.command,
+            incarnation,
+            commandId,
+            epoch: 0xfffffffe,
+            nameBytes: encodeName(name),
+          };
+          const body = jsonBody(value);
+          const direct = encodeJsonFrame(input, value);
+          expect(direct.constructor).toBe(Uint8Array);
+          expect(Buffer.from(direct).equals(Buffer.from(encodeFrame({ ...input, body })))).toBe(true);
+          expect(Buffer.from(bodyOf(direct)).equals(Buffer.from(body))).toBe(true);
+          expect(decodeFrame(direct)).toMatchObject({ name, commandId, epoch: 0xfffffffe });
+        }
   });
 });
 
