@@ -68,7 +68,9 @@ describe('a frame whose body is written as JSON straight into it', () => {
           const body = jsonBody(value);
           const direct = encodeJsonFrame(input, value);
           expect(direct.constructor).toBe(Uint8Array);
-          expect(Buffer.from(direct).equals(Buffer.from(encodeFrame({ ...input, body })))).toBe(true);
+          expect(Buffer.from(direct).equals(Buffer.from(encodeFrame({ ...input, body })))).toBe(
+            true,
+          );
           expect(Buffer.from(bodyOf(direct)).equals(Buffer.from(body))).toBe(true);
           expect(decodeFrame(direct)).toMatchObject({ name, commandId, epoch: 0xfffffffe });
         }
