@@ -31,7 +31,7 @@ import type {
   StateChange,
   StateMachine,
 } from './types.js';
-import { Kind, MAX_BODY_DEPTH, bodyOf, jsonBody, jsonDepthWithin } from './wire.js';
+import { Kind, MAX_BODY_DEPTH, bodyStart, jsonBody, jsonDepthWithin } from './wire.js';
 import { SnapshotStore } from './persistence.js';
 import { Journal } from './journal.js';
 import { registerReplica } from './replica-access.js';
@@ -354,7 +354,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   private send(command: C, options: DispatchOptions | undefined): Promise<R> {
     const id = this.commandIds.take();
     const frame = this.r.jsonFrame(Kind.command, { t: this.clock.wallNow(), c: command }, id);
-    if (!jsonDepthWithin(bodyOf(frame), MAX_BODY_DEPTH + 1)) {
+    if (!jsonDepthWithin(frame, MAX_BODY_DEPTH + 1, bodyStart(frame))) {
       throw new ValueTooLargeError(
         `command nests arrays and objects deeper than ${MAX_BODY_DEPTH} levels; every member would skip it`,
       );

@@ -158,9 +158,9 @@ export function encodeJsonFrame(input: Omit<FrameInput, 'body'>, value: unknown)
   return out;
 }
 
-/** The body of a message built by `encodeFrame` or `encodeJsonFrame` (a view). */
-export function bodyOf(frame: Uint8Array): Uint8Array {
-  return frame.subarray(HEADER_FIXED + frame[40]!);
+/** Where the body of a message built by `encodeFrame` or `encodeJsonFrame` starts. */
+export function bodyStart(frame: Uint8Array): number {
+  return HEADER_FIXED + frame[40]!;
 }
 
 /** The header and the name of a message (`out` has room for them). */
@@ -337,18 +337,18 @@ function jsonText(value: unknown): string {
 }
 
 /**
- * Whether the JSON text in `body` nests arrays and objects at most `max` deep. A linear scan
+ * Whether the JSON text in `body` (from byte `from` on) nests arrays and objects at most `max` deep. A linear scan
  * of the bytes (strings skipped, escapes included), so it cannot itself overflow the stack and
  * gives the same answer on every member.
  */
-export function jsonDepthWithin(body: Uint8Array, max: number): boolean {
+export function jsonDepthWithin(body: Uint8Array, max: number, from = 0): boolean {
   // Valid JSON nested deeper than `max` has an opening and a closing bracket per level: a
   // shorter text is within the bound without a scan (a command body usually is). Invalid JSON
   // answers true here too: every caller parses the text next (or built it) and refuses it then.
-  if (body.length < 2 * (max + 1)) return true;
+  if (body.length - from < 2 * (max + 1)) return true;
   let depth = 0;
   let inString = false;
-  for (let i = 0; i < body.length; i++) {
+  for (let i = from; i < body.length; i++) {
     const c = body[i]!;
     if (inString) {
       if (c === 0x5c)

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import {
   MAX_BODY_DEPTH,
-  bodyOf,
+  bodyStart,
   decodeFrame,
   encodeFrame,
   encodeJsonFrame,
@@ -71,7 +71,9 @@ describe('a frame whose body is written as JSON straight into it', () => {
           expect(Buffer.from(direct).equals(Buffer.from(encodeFrame({ ...input, body })))).toBe(
             true,
           );
-          expect(Buffer.from(bodyOf(direct)).equals(Buffer.from(body))).toBe(true);
+          expect(Buffer.from(direct.subarray(bodyStart(direct))).equals(Buffer.from(body))).toBe(
+            true,
+          );
           expect(decodeFrame(direct)).toMatchObject({ name, commandId, epoch: 0xfffffffe });
         }
   });
@@ -88,6 +90,26 @@ describe('the depth bound of a command body', () => {
     expect(jsonDepthWithin(bytes(nested(MAX_BODY_DEPTH + 2)), MAX_BODY_DEPTH + 1)).toBe(false);
     const padded = `{"t":1,"p":"${'x'.repeat(300)}","c":${'['.repeat(MAX_BODY_DEPTH + 1)}${']'.repeat(MAX_BODY_DEPTH + 1)}}`;
     expect(parseCommandBody(bytes(padded))).toBeUndefined();
+  });
+
+  it("scans a whole frame's body from its start, not the header's bytes before it", () => {
+    // every header byte of this incarnation is `{` (0x7b) where a uuid allows it
+    const frame = encodeJsonFrame(
+      {
+        kind: Kind.command,
+        incarnation: '7b7b7b7b-7b7b-7b7b-bb7b-7b7b7b7b7b7b',
+        epoch: 0x7b7b7b7b,
+        nameBytes: encodeName('{{{{'),
+      },
+      { t: 1, p: 'x'.repeat(300), c: (JSON.parse(nested(MAX_BODY_DEPTH + 1)) as { c: unknown }).c },
+    );
+    expect(jsonDepthWithin(frame, MAX_BODY_DEPTH + 1, bodyStart(frame))).toBe(true);
+    expect(jsonDepthWithin(frame, MAX_BODY_DEPTH + 1)).toBe(false);
+    const deeper = encodeJsonFrame(
+      { kind: Kind.command, incarnation, epoch: 0, nameBytes: encodeName('m') },
+      { t: 1, p: 'x'.repeat(300), c: (JSON.parse(nested(MAX_BODY_DEPTH + 2)) as { c: unknown }).c },
+    );
+    expect(jsonDepthWithin(deeper, MAX_BODY_DEPTH + 1, bodyStart(deeper))).toBe(false);
   });
 
   it('skips the scan for short text, which the parse then refuses when it is not JSON', () => {
