@@ -1,118 +1,154 @@
 /**
- * Where a `ReplicatedMap` write spends its CPU: the cost of one `set` applied with immer, as
- * the machine applies it (`produce` + deep auto-freeze of the result), at several store sizes.
- *
- * It compares the store's layout (`src/map/state.ts`: a tree of three 16-way levels, 4096
- * leaves) with the layout it replaced (one object of 256 buckets, implemented only here), each
- * with immer's auto-freeze on and off (the machine runs with it off), to show which part costs
- * what: copying a large object with `{ ...base }` (V8 dictionary-mode objects above ~128 keys)
- * and the deep freeze walking every child of the copied objects.
+ * Where one replica's CPU for an applied `set` goes, stage by stage, outside the machine: the
+ * same sets as `fixed-work.ts` (3 × 256 writers, 64 keys each, 8 sets each before and 40
+ * measured: a fifth replace a key, the rest add one, on a store growing to 30,720 keys),
+ * as a replica meets them: decode the message, parse its JSON body, check the command, apply
+ * it (`applyCommand` with the store's `reduceTxn`, the path copy of the tree). Each stage is
+ * timed alone (process CPU, the best of several rounds) and cumulatively, so that what
+ * `fixed-work.ts` reports beyond the last line is the machine, the transport, the sender's
+ * share, the promises and the garbage collection of the whole: the floor of this design is
+ * the sum printed here plus what the profile of `fixed-work.ts` shows of those.
  *
  * ```sh
- * pnpm exec tsx --conditions=@cpgkit/source packages/statemachine/bench/apply.ts
+ * pnpm exec tsx --conditions=@cpgkit/source packages/statemachine/bench/apply.ts [--rounds N]
  * ```
  * @module
  */
-import { Immer, freeze, type Draft } from 'immer';
+import { applyCommand } from '../src/apply.js';
+import type { Image } from '../src/image.js';
+import { mapDefinition, type MapCommand, type MapState } from '../src/index.js';
+import { checkSizes, DEFAULT_LIMITS } from '../src/map/state.js';
+import { reduceTxn } from '../src/map/reduce-txn.js';
+import { isMapCommand } from '../src/map/definition.js';
 import {
-  mapDefinition,
-  type ApplyContext,
-  type MapCommand,
-  type MapOp,
-  type MapState,
-} from '../src/index.js';
+  Kind,
+  decodeFrame,
+  encodeJsonFrame,
+  encodeName,
+  parseCommandBody,
+  type CommandBody,
+} from '../src/wire.js';
 
-const ctx = {} as ApplyContext;
-const def = mapDefinition('bench');
+const at = process.argv.indexOf('--rounds');
+const rounds = at < 0 ? 7 : Number(process.argv[at + 1]);
+if (!Number.isSafeInteger(rounds) || rounds <= 0) throw new Error('--rounds wants a count');
 
-function value(i: number): { n: number; pad: string } {
-  return { n: i, pad: 'abcdefghijklmnopqrstuvwx' };
+const def = mapDefinition('cpgkit.kv');
+const header = {
+  kind: Kind.command,
+  incarnation: '0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b',
+  epoch: 1,
+  nameBytes: encodeName('cpgkit.kv'),
+};
+const sender = { nodeid: 1, pid: 1, incarnation: header.incarnation };
+
+/** The commands of `fixed-work.ts` for sets `from` to `to` of every writer, in a writer-interleaved order. */
+function commands(from: number, to: number): MapCommand[] {
+  const out: MapCommand[] = [];
+  for (let i = from; i < to; i++)
+    for (let m = 0; m < 3; m++)
+      for (let w = 0; w < 256; w++)
+        out.push({
+          compares: [],
+          ops: [
+            {
+              op: 'set',
+              key: `tp/${m}/${w}/${i % 64}`,
+              value: { n: i, pad: 'abcdefghijklmnopqrstuvwx' },
+            },
+          ],
+        });
+  return out;
 }
 
-function cmd(key: string, i: number): MapCommand {
-  return { compares: [], ops: [{ op: 'set', key, value: value(i) }] };
-}
+const frameOf = (c: MapCommand, i: number, ids: readonly string[]): Uint8Array =>
+  encodeJsonFrame({ ...header, commandId: ids[i] }, { t: 1_733_370_000_000 + i, c });
 
-/** The store's own layout and reducer. */
-function currentLayout(im: Immer, keys: number): (i: number) => void {
-  let state = freeze((def.initial as () => MapState)(), true);
-  const ops: MapOp[] = [];
-  for (let i = 0; i < keys; i++) ops.push({ op: 'set' as const, key: `k/${i}`, value: value(i) });
-  state = im.produce(state, (d: Draft<MapState>) => {
-    def.apply(d, { compares: [], ops }, ctx);
-  });
-  return (i) => {
-    state = im.produce(state, (d: Draft<MapState>) => {
-      def.apply(d, cmd(`k/${(i * 7919) % keys}`, i), ctx);
-    });
-  };
-}
+// the store after the warm-up sets, as an image
+let base: Image<MapState> = {
+  epoch: 1,
+  index: 0n,
+  time: 0,
+  members: [],
+  knownNodes: [],
+  replicas: [],
+  gone: [],
+  state: (def.initial as () => MapState)(),
+};
+for (const c of commands(0, 8))
+  base = applyCommand(base, { command: c, sender, commandId: '', t: 0 }, def, undefined).image;
 
-/** The layout before the tree (one object of 256 FNV buckets), kept here for comparison. */
-interface Buckets {
-  revision: number;
-  buckets: Record<string, Record<string, unknown>>;
-}
+const measured = commands(0, 40);
+const ids = measured.map((_, i) => `0190a1b2-c3d4-7e5f-8a6b-${i.toString(16).padStart(12, '0')}`);
+const frames = measured.map((c, i) => frameOf(c, i, ids));
+const bodies = frames.map((f) => decodeFrame(f)!.body);
+const parsed = bodies.map((b) => parseCommandBody(b)!);
 
-function fnv(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
+/** The best CPU µs per set over `rounds` runs of `run` over every measured set. */
+function best(run: () => void): number {
+  let min = Infinity;
+  for (let r = 0; r < rounds; r++) {
+    const c0 = process.cpuUsage();
+    run();
+    const c = process.cpuUsage(c0);
+    min = Math.min(min, (c.user + c.system) / measured.length);
   }
-  return h >>> 0;
+  return Math.round(min * 100) / 100;
 }
 
-function bucketSet(d: Draft<Buckets>, key: string, v: unknown): void {
-  const rev = d.revision + 1;
-  const bk = (fnv(key) & 0xff).toString(16);
-  const b = (d.buckets[bk] ??= {});
-  const prev = b[key] as { createRevision: number; version: number } | undefined;
-  b[key] = {
-    value: v,
-    revision: rev,
-    createRevision: prev?.createRevision ?? rev,
-    version: (prev?.version ?? 0) + 1,
-    size: 40,
-  };
-  d.revision = rev;
+let sink: unknown;
+const stages: Record<string, number> = {
+  'encode (sender: JSON text into the frame)': best(() => {
+    for (let i = 0; i < measured.length; i++) sink = frameOf(measured[i]!, i, ids);
+  }),
+  'decode the frame header': best(() => {
+    for (const f of frames) sink = decodeFrame(f);
+  }),
+  'parse the JSON body': best(() => {
+    for (const b of bodies) sink = parseCommandBody(b);
+  }),
+  isMapCommand: best(() => {
+    for (const p of parsed) sink = isMapCommand(p.c);
+  }),
+  'checkSizes (JSON.stringify of the value)': best(() => {
+    for (const p of parsed) {
+      const op = (p.c as MapCommand).ops[0]!;
+      if (op.op === 'set') sink = checkSizes(op.key, op.value, DEFAULT_LIMITS);
+    }
+  }),
+  'reduceTxn (with checkSizes)': best(() => {
+    let s = base.state;
+    for (const p of parsed) s = reduceTxn(s, p.c as MapCommand, DEFAULT_LIMITS).state;
+    sink = s;
+  }),
+  'applyCommand (isMapCommand + reduceTxn + context, change, image)': best(() => {
+    let img = base;
+    for (const p of parsed) img = apply(img, p);
+    sink = img;
+  }),
+  'decode + parse + applyCommand': best(() => {
+    let img = base;
+    for (const f of frames) {
+      const d = decodeFrame(f)!;
+      img = apply(img, parseCommandBody(d.body)!);
+    }
+    sink = img;
+  }),
+};
+
+function apply(img: Image<MapState>, p: CommandBody): Image<MapState> {
+  return applyCommand(
+    img,
+    { command: p.c as MapCommand, sender, commandId: '', t: p.t },
+    def,
+    undefined,
+  ).image;
 }
 
-function bucketLayout(im: Immer, keys: number): (i: number) => void {
-  let state = freeze<Buckets>({ revision: 0, buckets: {} }, true);
-  state = im.produce(state, (d) => {
-    for (let i = 0; i < keys; i++) bucketSet(d, `k/${i}`, value(i));
-  });
-  return (i) => {
-    state = im.produce(state, (d) => bucketSet(d, `k/${(i * 7919) % keys}`, value(i)));
-  };
-}
-
-/** CPU µs per call of `step`, over `n` calls (after a warm-up). */
-function measure(step: (i: number) => void, n: number): number {
-  for (let i = 0; i < 500; i++) step(i);
-  const c0 = process.cpuUsage();
-  for (let i = 0; i < n; i++) step(i);
-  const c = process.cpuUsage(c0);
-  return Math.round(((c.user + c.system) / n) * 10) / 10;
-}
-
-const frozen = new Immer({ autoFreeze: true });
-const unfrozen = new Immer({ autoFreeze: false });
-const sizes = [1_000, 10_000, 100_000];
-const rows: Record<string, number | string>[] = [];
-for (const keys of sizes) {
-  const n = 5000;
-  const buckets256 = measure(bucketLayout(frozen, keys), n);
-  const buckets256NoFreeze = measure(bucketLayout(unfrozen, keys), n);
-  const tree = measure(currentLayout(frozen, keys), n);
-  const treeNoFreeze = measure(currentLayout(unfrozen, keys), n);
-  rows.push({ keys, buckets256, buckets256NoFreeze, tree, treeNoFreeze });
-  console.log(
-    `${keys.toLocaleString('en').padStart(7)} keys: one set applied = ${treeNoFreeze} µs CPU as shipped ` +
-      `(16×16×16 tree, no auto-freeze), ${tree} µs with auto-freeze; ` +
-      `old 256-bucket layout: ${buckets256} µs, ${buckets256NoFreeze} µs without auto-freeze ` +
-      `(×${Math.round((buckets256 / treeNoFreeze) * 10) / 10})`,
-  );
-}
-console.log(JSON.stringify({ bench: 'statemachine/apply', unit: 'µs CPU per set', rows }));
+void sink;
+console.log(
+  `${measured.length} sets (${base.state.count} keys before, as fixed-work.ts), best of ${rounds} rounds, CPU µs per set:`,
+);
+for (const [stage, us] of Object.entries(stages))
+  console.log(`  ${us.toFixed(2).padStart(6)}  ${stage}`);
+console.log(JSON.stringify({ bench: 'statemachine/apply', unit: 'µs CPU per set', stages }));

@@ -1,7 +1,7 @@
 /**
  * CPU per replica per `set` for a fixed amount of work: three `ReplicatedMap`s on the
  * in-memory cluster in one process, 256 writers on each, every writer doing `--sets N` sets
- * (40) over 64 keys of its own (about 49,000 keys in all, as `kv.ts --throughput-only`),
+ * (40) over 64 keys of its own (30,720 keys in all after 40; up to 49,152 past 64),
  * after a warm-up of 8 sets per writer. Prints the process's CPU (user + system) over the
  * measured sets, divided by 3 replicas and by the sets, in µs.
  *

@@ -20,7 +20,7 @@ import {
 } from '@cpgkit/core';
 import { MachineClosedError } from './errors.js';
 import type { Incarnation, MachineDefinition, MachineStatus } from './types.js';
-import { encodeFrame, encodeName, type Frame, type KindValue } from './wire.js';
+import { encodeFrame, encodeJsonFrame, encodeName, type Frame, type KindValue } from './wire.js';
 import { wireNameOf } from './machine-name.js';
 import type { CommandBody, RetireBody, TickBody } from './wire.js';
 import { memberKey, type Decision, type Summary } from './sync.js';
@@ -202,6 +202,20 @@ export class LocalReplica<S, C, R> {
       nameBytes: this.nameBytes,
       body,
     });
+  }
+
+  /** A frame of ours whose body is the JSON of `value` (`encodeJsonFrame`). */
+  jsonFrame(kind: KindValue, value: unknown, commandId?: string): Uint8Array {
+    return encodeJsonFrame(
+      {
+        kind,
+        incarnation: this.incarnation,
+        commandId,
+        epoch: this.image.epoch,
+        nameBytes: this.nameBytes,
+      },
+      value,
+    );
   }
 
   /** Send without waiting; a failure is logged (and `onError` called). */

@@ -31,7 +31,7 @@ import type {
   StateChange,
   StateMachine,
 } from './types.js';
-import { Kind, MAX_BODY_DEPTH, jsonBody, jsonDepthWithin } from './wire.js';
+import { Kind, MAX_BODY_DEPTH, bodyStart, jsonBody, jsonDepthWithin } from './wire.js';
 import { SnapshotStore } from './persistence.js';
 import { Journal } from './journal.js';
 import { registerReplica } from './replica-access.js';
@@ -353,13 +353,12 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   /** Send and wait for the outcome (`dispatch`); no awaits: one promise per command, its outcome. */
   private send(command: C, options: DispatchOptions | undefined): Promise<R> {
     const id = this.commandIds.take();
-    const body = jsonBody({ t: this.clock.wallNow(), c: command });
-    if (!jsonDepthWithin(body, MAX_BODY_DEPTH + 1)) {
+    const frame = this.r.jsonFrame(Kind.command, { t: this.clock.wallNow(), c: command }, id);
+    if (!jsonDepthWithin(frame, MAX_BODY_DEPTH + 1, bodyStart(frame))) {
       throw new ValueTooLargeError(
         `command nests arrays and objects deeper than ${MAX_BODY_DEPTH} levels; every member would skip it`,
       );
     }
-    const frame = this.r.frame(Kind.command, body, id);
     if (frame.length > this.group.maxMessageSize) {
       throw new ValueTooLargeError(
         `command of ${frame.length} bytes exceeds the group's message limit of ${this.group.maxMessageSize} bytes`,

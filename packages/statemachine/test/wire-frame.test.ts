@@ -1,8 +1,10 @@
 import { describe, it, expect } from 'vitest';
 import {
   MAX_BODY_DEPTH,
+  bodyStart,
   decodeFrame,
   encodeFrame,
+  encodeJsonFrame,
   encodeName,
   jsonBody,
   jsonDepthWithin,
@@ -45,6 +47,38 @@ describe('frames from the buffer pool', () => {
   });
 });
 
+describe('a frame whose body is written as JSON straight into it', () => {
+  it('is encodeFrame of jsonBody, byte for byte (bigints, non-ASCII, names and ids of every length)', () => {
+    const values: unknown[] = [
+      { t: 1, c: { compares: [], ops: [{ op: 'set', key: 'tp/0/1/2', value: { n: 1 } }] } },
+      { t: 0, c: { s: 'é€😀\u0000"\\', n: [1, 2n, -0, 1e21, null, true] } },
+      { r: 'x'.repeat(5000) },
+      {},
+    ];
+    for (const value of values)
+      for (const name of ['m', 'é'.repeat(127), 'n'.repeat(255)])
+        for (const commandId of [undefined, '0190a1b2-c3d4-7e5f-8a6b-00000000002a']) {
+          const input = {
+            kind: Kind.command,
+            incarnation,
+            commandId,
+            epoch: 0xfffffffe,
+            nameBytes: encodeName(name),
+          };
+          const body = jsonBody(value);
+          const direct = encodeJsonFrame(input, value);
+          expect(direct.constructor).toBe(Uint8Array);
+          expect(Buffer.from(direct).equals(Buffer.from(encodeFrame({ ...input, body })))).toBe(
+            true,
+          );
+          expect(Buffer.from(direct.subarray(bodyStart(direct))).equals(Buffer.from(body))).toBe(
+            true,
+          );
+          expect(decodeFrame(direct)).toMatchObject({ name, commandId, epoch: 0xfffffffe });
+        }
+  });
+});
+
 describe('the depth bound of a command body', () => {
   const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
   const nested = (d: number): string => `{"t":1,"c":${'['.repeat(d - 1)}${']'.repeat(d - 1)}}`;
@@ -56,6 +90,26 @@ describe('the depth bound of a command body', () => {
     expect(jsonDepthWithin(bytes(nested(MAX_BODY_DEPTH + 2)), MAX_BODY_DEPTH + 1)).toBe(false);
     const padded = `{"t":1,"p":"${'x'.repeat(300)}","c":${'['.repeat(MAX_BODY_DEPTH + 1)}${']'.repeat(MAX_BODY_DEPTH + 1)}}`;
     expect(parseCommandBody(bytes(padded))).toBeUndefined();
+  });
+
+  it("scans a whole frame's body from its start, not the header's bytes before it", () => {
+    // every header byte of this incarnation is `{` (0x7b) where a uuid allows it
+    const frame = encodeJsonFrame(
+      {
+        kind: Kind.command,
+        incarnation: '7b7b7b7b-7b7b-7b7b-bb7b-7b7b7b7b7b7b',
+        epoch: 0x7b7b7b7b,
+        nameBytes: encodeName('{{{{'),
+      },
+      { t: 1, p: 'x'.repeat(300), c: (JSON.parse(nested(MAX_BODY_DEPTH + 1)) as { c: unknown }).c },
+    );
+    expect(jsonDepthWithin(frame, MAX_BODY_DEPTH + 1, bodyStart(frame))).toBe(true);
+    expect(jsonDepthWithin(frame, MAX_BODY_DEPTH + 1)).toBe(false);
+    const deeper = encodeJsonFrame(
+      { kind: Kind.command, incarnation, epoch: 0, nameBytes: encodeName('m') },
+      { t: 1, p: 'x'.repeat(300), c: (JSON.parse(nested(MAX_BODY_DEPTH + 2)) as { c: unknown }).c },
+    );
+    expect(jsonDepthWithin(deeper, MAX_BODY_DEPTH + 1, bodyStart(deeper))).toBe(false);
   });
 
   it('skips the scan for short text, which the parse then refuses when it is not JSON', () => {
