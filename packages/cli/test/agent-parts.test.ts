@@ -19,6 +19,7 @@ import type { AgentReport, MachineReport } from '../src/agent/report.js';
 import { summarize } from '../src/agent/status-summary.js';
 import { NoAgentError, writeOutcome } from '../src/errors.js';
 import { UsageError } from '../src/util.js';
+import { lockOf } from '@cpgkit/locks';
 
 describe('group names', () => {
   it('G for the store, G.locks for the lock machine, G.agents for status', () => {
@@ -123,7 +124,7 @@ describe('lock events', () => {
     ]);
     const free: LocksState = {
       ...held,
-      locks: { job: { ...held.locks.job!, holders: [] } },
+      locks: { job: { ...lockOf(held.locks, 'job')!, holders: [] } },
     };
     expect(lockEvents(held, free, false)).toEqual([
       { event: 'lock-released', name: 'job', token: '5', owner },

@@ -20,6 +20,7 @@ import type { MemoryCluster } from '@cpgkit/core/testing';
 import { Locks, type Lock } from '@cpgkit/locks';
 import { ReplicatedMap } from '@cpgkit/statemachine';
 import { serveLiveView, type LiveView } from '../src/live/serve-live-view.js';
+import { lockOf } from '@cpgkit/locks';
 
 const CHROMIUM = process.env.CPGKIT_CHROMIUM ?? '/usr/bin/chromium';
 const RESULTS = fileURLToPath(new URL('../../../test-results/live-view/', import.meta.url));
@@ -174,7 +175,7 @@ describe.skipIf(!chromiumAvailable())('the live view in chromium (in-memory clus
     expect(after.term).toBeGreaterThan(before.term);
     expect(majority.leader(ELECTION).leader?.nodeid).toBe(after.node);
     expect(others.map((n) => n.node)).toContain(holder);
-    expect(majority.machine.state.locks[LOCK]?.holders.map((h) => h.owner.nodeid)).toEqual([
+    expect(lockOf(majority.machine.state.locks, LOCK)?.holders.map((h) => h.owner.nodeid)).toEqual([
       holder,
     ]);
     const lost = await page.locator('#events-list li[data-kind="lock-lost"]').first().textContent();

@@ -10,6 +10,7 @@
  * @module
  */
 import type { ElectionEntry, LockEntry, LocksState } from './state.js';
+import { lockList } from './lock-table.js';
 
 /** The earliest deadline of a record, and the name that has it (`null`: none or unknown). */
 interface Earliest {
@@ -38,8 +39,8 @@ function electionDeadline(e: ElectionEntry): number {
 
 function walkLocks(locks: LocksState['locks']): Earliest {
   let best = NONE;
-  for (const name of Object.keys(locks)) {
-    const at = lockDeadline(locks[name]);
+  for (const [name, e] of lockList(locks)) {
+    const at = lockDeadline(e);
     if (at < best.at) best = { at, name };
   }
   return best;

@@ -32,6 +32,9 @@ export interface LeaderInfoJson {
   readonly stale: boolean;
 }
 
+/** `#changedAt` is not pruned below this size. */
+const PRUNE_MIN = 64;
+
 /** The elections of one state machine as one client sees them (not exported from the package). */
 export class ElectionView {
   readonly #machine: LocksStateMachine;
@@ -39,6 +42,8 @@ export class ElectionView {
   /** The elections as last seen, and the index at which each one last changed. */
   #elections: LocksState['elections'] | undefined;
   readonly #changedAt = new Map<string, bigint>();
+  /** `#changedAt`'s size at which it is next pruned (see `#prune`). */
+  #pruneAt = PRUNE_MIN;
 
   /** `closed`: whether the client is closed (observers end then). */
   constructor(machine: LocksStateMachine, closed: () => boolean) {
@@ -59,6 +64,26 @@ export class ElectionView {
     const at = this.#machine.index;
     for (const [name, e] of Object.entries(els))
       if (replaced || prev?.[name] !== e) this.#changedAt.set(name, at);
+    if (this.#changedAt.size >= this.#pruneAt) this.#prune();
+  }
+
+  /**
+   * Forget the elections whose last change a majority of `Q` holds: `leader()` reads a
+   * forgotten name as changed at index 0, which says `stale` exactly when the remembered index
+   * would (`committedIndex < at` is false for both). The commit index goes down only when a
+   * snapshot replaces the state, and a committed change survives that (every election it
+   * holds is in the new state, which `note(…, true)` marks changed again). Run once the map
+   * has doubled since the last run, so a change costs O(1) amortised.
+   */
+  #prune(): void {
+    const committed = this.#machine.committedIndex;
+    for (const [name, at] of this.#changedAt) if (at <= committed) this.#changedAt.delete(name);
+    this.#pruneAt = Math.max(PRUNE_MIN, 2 * this.#changedAt.size);
+  }
+
+  /** How many elections `#changedAt` remembers (for tests). */
+  get remembered(): number {
+    return this.#changedAt.size;
   }
 
   /** Who leads `name` now, as this replica sees it. */

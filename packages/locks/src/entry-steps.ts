@@ -55,6 +55,14 @@ export function newEntry(): WEntry {
   return { kind: null, limit: 1, token: '0', holders: [], waiters: [], blockedUntil: null };
 }
 
+/**
+ * A writable copy of lock `e`, keeping its key order (snapshots keep it); its holders and
+ * waiters are shared, and replaced rather than written (see the module's notes).
+ */
+export function copyEntry(e: LockEntry): WEntry {
+  return { ...e, holders: e.holders.slice(), waiters: e.waiters.slice() };
+}
+
 /** A new election entry. */
 export function newElection(): WElection {
   return { term: '0', leader: null, candidates: [], blockedUntil: null };

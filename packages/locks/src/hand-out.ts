@@ -8,6 +8,7 @@ import type { Leadership, LeadershipGrant } from './leadership.js';
 import type { Lock, LockGrant } from './lock.js';
 import type { LocksState } from './state.js';
 import type { LockSpec } from './types.js';
+import { lockOf } from './lock-table.js';
 
 /** A request of this client, waiting for its grant. */
 export interface Waiter {
@@ -71,7 +72,7 @@ export function handOut(w: Waiter, state: LocksState, at: Progress): HandOut {
     if (w.confirmed && !e?.candidates.some((c) => c.id === w.id)) return DROPPED;
     return WAIT;
   }
-  const entry = state.locks[w.name];
+  const entry = lockOf(state.locks, w.name);
   const h = entry?.holders.find((x) => x.id === w.id);
   if (h !== undefined) {
     if (!committed(w, h.token, at)) return WAIT;

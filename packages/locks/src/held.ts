@@ -12,6 +12,7 @@ import type { Leadership } from './leadership.js';
 import type { Lock } from './lock.js';
 import type { HandleControl } from './lock-client.js';
 import type { Json, LocksState } from './state.js';
+import { lockOf } from './lock-table.js';
 
 /** A handle this client holds, with the control to lose it or update it. */
 export type Held =
@@ -48,7 +49,7 @@ export function followHeld(
   }
   for (const [id, h] of targets) {
     if (h.kind === 'lock') {
-      const holder = state.locks[h.handle.name]?.holders.find((x) => x.id === id);
+      const holder = lockOf(state.locks, h.handle.name)?.holders.find((x) => x.id === id);
       if (holder === undefined) {
         held.delete(id);
         h.lose(

@@ -6,6 +6,7 @@
 export * from './errors.js';
 export type * from './state.js';
 export { initialLocksState, DEPARTED_MAX } from './state.js';
+export { lockOf, lockNames, lockList, lockCount } from './lock-table.js';
 export type * from './commands.js';
 export { isLocksCommand } from './commands.js';
 export { nextToken, TOKENS_PER_MS, type TokenScheme } from './tokens.js';

@@ -11,6 +11,7 @@ import { isLocksCommand } from './commands.js';
 import {
   DEPARTED_MAX,
   initialLocksState,
+  type LockEntry,
   type LockHolder,
   type LocksState,
   type Owner,
@@ -26,28 +27,28 @@ import {
   grantsChange,
   grantWaiters,
   newElection,
-  newEntry,
   proclaimOn,
   releaseOn,
   renewOn,
   resignOn,
   type Issue,
   type WElection,
-  type WEntry,
 } from './entry-steps.js';
 import { reduceLocks } from './reduce.js';
+import { lockList, lockListSorted } from './lock-table.js';
+import { lockWriter } from './lock-writer.js';
 import { nextDeadline } from './deadlines.js';
 
 export { canGrant, MAX_NAME_LENGTH, MAX_TTL } from './rules.js';
 
-/** The lock machine's name unless told otherwise (its group's and data files'; frames carry `cpgkit.locks@2`). */
+/** The lock machine's name unless told otherwise (its group's and data files'; frames carry `cpgkit.locks@3`). */
 export const LOCKS_MACHINE_NAME = 'cpgkit.locks';
 
 /** Options of `locksMachine`. */
 export interface LocksMachineOptions {
   /**
    * The machine name (members with another name ignore each other): the CPG group's default
-   * name and the data files' name; frames carry `name@2` (state format 2, state-format.ts), so
+   * name and the data files' name; frames carry `name@3` (state format 3, state-format.ts), so
    * replicas of the first format ignore these too.
    * @defaultValue `'cpgkit.locks'`
    */
@@ -74,9 +75,9 @@ function baseOf<T extends object>(x: Draft<T>): T {
   return (isDraft(x) ? original(x) : x) as T;
 }
 
-/** A draft lock entry as entry-steps.ts writes it (a draft has the entry's fields, writable). */
-function lockDraft(d: DState, name: string): WEntry {
-  return d.locks[name] as unknown as WEntry;
+/** The draft's locks, a plain object (a draft, or `draftableLocks`' copy). */
+function locksOf(d: DState): Record<string, LockEntry> {
+  return d.locks as Record<string, LockEntry>;
 }
 
 /** A draft election entry as entry-steps.ts writes it. */
@@ -91,15 +92,8 @@ function electionDraft(d: DState, name: string): WElection {
 function migrateDraft(draft: DState): void {
   const base = baseOf(draft);
   if (!needsMigration(base)) return;
-  for (const name of Object.keys(base.locks))
-    if (isFreeLock(base.locks[name]!)) delete draft.locks[name];
+  for (const [name, e] of lockList(base.locks)) if (isFreeLock(e)) delete locksOf(draft)[name];
   draft.issued = largestIssued(base);
-}
-
-/** Delete lock `name` when it is free (tokens continue from `issued`). */
-function dropFreeLock(draft: DState, name: string): void {
-  const e = draft.locks[name];
-  if (e !== undefined && isFreeLock(e)) delete draft.locks[name];
 }
 
 /**
@@ -129,7 +123,7 @@ export function locksMachine(
 
   return {
     name: options.name ?? LOCKS_MACHINE_NAME,
-    // frames carry `name@2`: replicas of the first format ignore us, and we them (state-format.ts)
+    // frames carry `name@3`: replicas of older formats ignore us, and we them (state-format.ts)
     format: LOCKS_STATE_FORMAT,
     initial: initialLocksState,
     isCommand: isLocksCommand,
@@ -144,22 +138,28 @@ export function locksMachine(
       switch (cmd.type) {
         case 'acquire': {
           const departed = baseOf(draft).departed;
-          draft.locks[name] ??= newEntry();
-          const r = acquireOn(departed, lockDraft(draft, name), cmd, ctx, issue);
-          dropFreeLock(draft, name);
+          const w = lockWriter(draft);
+          const r = acquireOn(departed, w.entry(name), cmd, ctx, issue);
+          w.dropIfFree(name);
+          w.done();
           return r;
         }
         case 'release':
         case 'withdraw': {
           checkOwnName(name);
-          if (draft.locks[name] === undefined) return { released: 'none' };
-          const r = releaseOn(lockDraft(draft, name), cmd.id, name, ctx, issue);
-          dropFreeLock(draft, name);
+          const w = lockWriter(draft);
+          if (!w.has(name)) return { released: 'none' };
+          const r = releaseOn(w.entry(name), cmd.id, name, ctx, issue);
+          w.dropIfFree(name);
+          w.done();
           return r;
         }
-        case 'renew':
-          draft.locks[name] ??= newEntry();
-          return renewOn(lockDraft(draft, name), cmd.id, name, cmd.ttl, ctx);
+        case 'renew': {
+          const w = lockWriter(draft);
+          const r = renewOn(w.entry(name), cmd.id, name, cmd.ttl, ctx);
+          w.done();
+          return r;
+        }
         case 'campaign': {
           const departed = baseOf(draft).departed;
           draft.elections[name] ??= newElection();
@@ -193,20 +193,20 @@ export function locksMachine(
       // only the locks and elections this changes become drafts (a draft per name, and the
       // walk of every draft when immer finalises, cost as much as the rest of a command)
       const mine = (x: { readonly owner: Owner }): boolean => gone.has(x.owner.incarnation);
-      const locks = baseOf(draft.locks);
-      for (const name of Object.keys(locks)) {
-        const base = locks[name]!;
+      const w = lockWriter(draft);
+      for (const [name, base] of lockListSorted(w.base)) {
         if (base.holders.length === 0 && base.waiters.length === 0) continue;
         if (!base.holders.some(mine) && !base.waiters.some(mine) && !grantsChange(base, time))
           continue;
-        const entry = lockDraft(draft, name);
+        const entry = w.entry(name);
         const before = entry.holders.length;
         entry.holders = entry.holders.filter((h) => !gone.has(h.owner.incarnation));
-        entry.waiters = entry.waiters.filter((w) => !gone.has(w.owner.incarnation));
+        entry.waiters = entry.waiters.filter((x) => !gone.has(x.owner.incarnation));
         if (entry.holders.length < before) entry.blockedUntil = block(entry.blockedUntil, time);
         grantWaiters(entry, time, issue);
-        dropFreeLock(draft, name);
+        w.dropIfFree(name);
       }
+      w.done();
       const elections = baseOf(draft.elections);
       for (const name of Object.keys(elections)) {
         const base = elections[name]!;
@@ -228,18 +228,18 @@ export function locksMachine(
       const time = ctx.time;
       // as in onMembership: drafts only of what the tick changes
       const expired = (h: LockHolder): boolean => h.expires !== null && h.expires <= time;
-      const locks = baseOf(draft.locks);
-      for (const name of Object.keys(locks)) {
-        const base = locks[name]!;
+      const w = lockWriter(draft);
+      for (const [name, base] of lockListSorted(w.base)) {
         if (base.holders.length === 0 && base.blockedUntil === null) continue;
         if (!base.holders.some(expired) && !grantsChange(base, time)) continue;
-        const entry = lockDraft(draft, name);
+        const entry = w.entry(name);
         const before = entry.holders.length;
         entry.holders = entry.holders.filter((h) => !expired(h));
         if (entry.holders.length < before) entry.blockedUntil = block(entry.blockedUntil, time);
         grantWaiters(entry, time, issue);
-        dropFreeLock(draft, name);
+        w.dropIfFree(name);
       }
+      w.done();
       const elections = baseOf(draft.elections);
       for (const name of Object.keys(elections)) {
         if (!electsChange(elections[name]!, time)) continue;

@@ -6,6 +6,7 @@
  */
 import type { LocksCommand } from './commands.js';
 import type { LocksStateMachine } from './types.js';
+import { lockOf } from './lock-table.js';
 
 interface Abandoned {
   readonly name: string;
@@ -47,7 +48,7 @@ export class Reaper {
         if (c !== undefined && c.owner.incarnation === me)
           cmd = { type: 'resign', id, name: a.name };
       } else {
-        const entry = state.locks[a.name];
+        const entry = lockOf(state.locks, a.name);
         const x =
           entry?.holders.find((h) => h.id === id) ?? entry?.waiters.find((h) => h.id === id);
         if (x !== undefined && x.owner.incarnation === me)

@@ -22,6 +22,7 @@ import { checkOwnName } from './rules.js';
 import {
   acquireOn,
   campaignOn,
+  copyEntry,
   newElection,
   newEntry,
   proclaimOn,
@@ -34,6 +35,7 @@ import {
 } from './entry-steps.js';
 import { lockChanged } from './deadlines.js';
 import { isFreeLock, migrateLocksState, needsMigration } from './state-format.js';
+import { lockOf, withLock } from './lock-table.js';
 import type { ElectionEntry, LockEntry, LocksState } from './state.js';
 import { nextToken, type TokenScheme } from './tokens.js';
 
@@ -41,12 +43,6 @@ import { nextToken, type TokenScheme } from './tokens.js';
 export interface Reduced {
   readonly state: LocksState;
   readonly result: LocksResult;
-}
-
-/** A writable copy of `e` (or a new entry), keeping its key order (snapshots keep it). */
-function copyEntry(e: LockEntry | undefined): WEntry {
-  if (e === undefined) return newEntry();
-  return { ...e, holders: e.holders.slice(), waiters: e.waiters.slice() };
 }
 
 function copyElection(e: ElectionEntry | undefined): WElection {
@@ -80,40 +76,55 @@ function sameElection(a: ElectionEntry, w: WElection): boolean {
   );
 }
 
-/**
- * `state` with `locks[name]` (or `elections[name]`) set to `value`, or deleted when `value` is
- * `undefined`, and `issued` set: a copy of the record and of the state object, nothing else.
- * An existing name keeps its place in the record, a new one goes last (as under immer).
- */
-function withMember(
+/** The `issued` patch and field of a step that issued `issued` (none when unchanged). */
+function issuedOf(
   state: LocksState,
-  field: 'locks' | 'elections',
+  issued: string,
+  patches: Patch[] | undefined,
+): { issued?: string } {
+  if (issued === state.issued) return {};
+  patches?.push({ op: 'replace', path: ['issued'], value: issued });
+  return { issued };
+}
+
+/**
+ * `state` with lock `name` set to `value`, or deleted when `value` is `undefined`, and `issued`
+ * set: a new `SortedRecord` of the locks (two array copies, lock-table.ts) and state object.
+ */
+function withLockEntry(
+  state: LocksState,
   name: string,
-  value: LockEntry | ElectionEntry | undefined,
+  value: LockEntry | undefined,
   existed: boolean,
   issued: string,
   patches: Patch[] | undefined,
 ): LocksState {
-  const prev = state[field];
-  let record: Record<string, LockEntry | ElectionEntry> = prev;
-  if (value !== undefined) {
-    record = { ...prev };
-    record[name] = value;
-    patches?.push({ op: existed ? 'replace' : 'add', path: [field, name], value });
-  } else if (existed) {
-    record = {};
-    for (const k of Object.keys(prev)) if (k !== name) record[k] = prev[k]!;
-    patches?.push({ op: 'remove', path: [field, name] });
-  }
-  if (field === 'locks')
-    lockChanged(state.locks, record as LocksState['locks'], name, value as LockEntry | undefined);
-  if (issued === state.issued) return { ...state, [field]: record };
-  if (record === prev) {
-    patches?.push({ op: 'replace', path: ['issued'], value: issued });
-    return { ...state, issued };
-  }
-  patches?.push({ op: 'replace', path: ['issued'], value: issued });
-  return { ...state, [field]: record, issued };
+  if (value !== undefined)
+    patches?.push({ op: existed ? 'replace' : 'add', path: ['locks', name], value });
+  else if (existed) patches?.push({ op: 'remove', path: ['locks', name] });
+  if (!existed && value === undefined) return { ...state, ...issuedOf(state, issued, patches) };
+  const locks = withLock(state.locks, name, value);
+  lockChanged(state.locks, locks, name, value);
+  return { ...state, locks, ...issuedOf(state, issued, patches) };
+}
+
+/**
+ * `state` with `elections[name]` set to `value` and `issued` set: a copy of the record and of
+ * the state object, nothing else. An existing name keeps its place in the record, a new one
+ * goes last (as under immer).
+ */
+function withElection(
+  state: LocksState,
+  name: string,
+  value: ElectionEntry,
+  existed: boolean,
+  issued: string,
+  patches: Patch[] | undefined,
+): LocksState {
+  const elections: Record<string, ElectionEntry> = { ...state.elections };
+  elections[name] = value;
+  patches?.push({ op: existed ? 'replace' : 'add', path: ['elections', name], value });
+  return { ...state, elections, ...issuedOf(state, issued, patches) };
 }
 
 /**
@@ -166,7 +177,7 @@ export function reduceLocks(
     case 'release':
     case 'withdraw':
       checkOwnName(cmd.name);
-      if (!Object.hasOwn(s.locks, cmd.name)) return st.done(undefined, { released: 'none' });
+      if (lockOf(s.locks, cmd.name) === undefined) return st.done(undefined, { released: 'none' });
       return lockStep(st, cmd.name, (e) => releaseOn(e, cmd.id, cmd.name, ctx, issue));
     case 'renew':
       return lockStep(st, cmd.name, (e) => renewOn(e, cmd.id, cmd.name, cmd.ttl, ctx));
@@ -184,15 +195,15 @@ export function reduceLocks(
 /** Run `step` on a copy of lock `name`; put the copy back if it changed, or delete it if free. */
 function lockStep(st: Step, name: string, step: (e: WEntry) => LocksResult): Reduced {
   const state = st.state;
-  const existed = Object.hasOwn(state.locks, name);
-  const before = existed ? state.locks[name] : undefined;
-  const w = copyEntry(before);
+  const before = lockOf(state.locks, name);
+  const existed = before !== undefined;
+  const w = before === undefined ? newEntry() : copyEntry(before);
   const result = step(w);
   const free = isFreeLock(w);
   if (before !== undefined ? !free && sameEntry(before, w) : free && st.issued === state.issued)
     return st.done(undefined, result);
   const value = free ? undefined : w;
-  return st.done(withMember(state, 'locks', name, value, existed, st.issued, st.patches), result);
+  return st.done(withLockEntry(state, name, value, existed, st.issued, st.patches), result);
 }
 
 /** Run `step` on a copy of election `name` and put the copy back if it changed (kept when free). */
@@ -203,5 +214,5 @@ function electionStep(st: Step, name: string, step: (e: WElection) => LocksResul
   const w = copyElection(before);
   const result = step(w);
   if (before !== undefined && sameElection(before, w)) return st.done(undefined, result);
-  return st.done(withMember(state, 'elections', name, w, existed, st.issued, st.patches), result);
+  return st.done(withElection(state, name, w, existed, st.issued, st.patches), result);
 }

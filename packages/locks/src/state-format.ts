@@ -11,6 +11,13 @@
  * reports an election's last term while nobody leads, and a term must never seem to go back
  * (the Jepsen campaign's term-order check); elections are few, long-lived names.
  *
+ * Format 3 has the shape of format 2 (a format-2 state needs no migration) but a tick or a
+ * membership change goes through the locks in name order (`lockListSorted`), where format 2
+ * went in the record's own key order: `locks` may now be a `SortedRecord` (lock-table.ts),
+ * which keeps no insertion order, and the order decides which lock gets which token when one
+ * step grants on several. A format-2 replica would issue them in another order: the format
+ * number keeps the two apart (below).
+ *
  * Why this is safe across...
  * - deletion and re-creation: above.
  * - partitions: only a quorate component applies commands (a minority issues nothing), and
@@ -21,8 +28,8 @@
  *   state (a command, a tick, a membership step) migrates it first, identically on every
  *   replica: `issued` := the largest token or term of any entry (format 1 never deleted one, so
  *   that is the largest ever issued), free locks dropped. Until then nothing is issued.
- * - an old-version peer: the definition says `format: 2`, which its frames carry
- *   (`cpgkit.locks@2`), so replicas of format 1 and 2 count each other's messages as foreign
+ * - an old-version peer: the definition says `format: 3`, which its frames carry
+ *   (`cpgkit.locks@3`), so replicas of formats 1, 2 and 3 count each other's messages as foreign
  *   and never mix states (see `MachineDefinition.format`). A mixed cluster is two machines in
  *   one group: only the side holding a majority of the replica set `Q` is quorate.
  * - a downgrade (format 2 data read by a format-1 version): NOT safe, and not detected: the old
@@ -32,9 +39,10 @@
  */
 import type { Patch } from 'immer';
 import type { LockEntry, LocksState } from './state.js';
+import { lockList } from './lock-table.js';
 
 /** The state format this version of the lock machine runs (`MachineDefinition.format`). */
-export const LOCKS_STATE_FORMAT = 2;
+export const LOCKS_STATE_FORMAT = 3;
 
 /** Whether lock `e` holds nothing worth keeping (its name can go). */
 export function isFreeLock(e: LockEntry): boolean {
@@ -49,8 +57,7 @@ export function needsMigration(state: LocksState): boolean {
 /** The largest token or term of any entry of `state` (decimal string, "0" for none). */
 export function largestIssued(state: Pick<LocksState, 'locks' | 'elections'>): string {
   let max = 0n;
-  for (const name of Object.keys(state.locks)) {
-    const e = state.locks[name]!;
+  for (const [, e] of lockList(state.locks)) {
     let t = BigInt(e.token);
     if (t > max) max = t;
     for (const h of e.holders) if ((t = BigInt(h.token)) > max) max = t;
@@ -71,8 +78,7 @@ export function migrateLocksState(state: LocksState, patches?: Patch[]): LocksSt
   const issued = largestIssued(state);
   const locks: Record<string, LockEntry> = {};
   let dropped = false;
-  for (const name of Object.keys(state.locks)) {
-    const e = state.locks[name]!;
+  for (const [name, e] of lockList(state.locks)) {
     if (isFreeLock(e)) dropped = true;
     else locks[name] = e;
   }

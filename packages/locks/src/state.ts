@@ -3,6 +3,7 @@
  * terms are bigints carried as decimal strings.
  * @module
  */
+import type { SortedRecord } from '@cpgkit/statemachine';
 
 /** A JSON value (what a candidate may carry as its `value`). */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -76,6 +77,14 @@ export interface LockEntry {
   readonly blockedUntil: number | null;
 }
 
+/**
+ * Lock names to their entries: a `SortedRecord` (the statemachine's sorted parallel arrays)
+ * once a command changed it, a plain object when it came from JSON (a snapshot, a data
+ * directory) or from immer (`apply`, ticks, membership changes). Both have the same members,
+ * canonical JSON and digest. Read it with `lockOf`, `lockNames`, `lockList` (lock-table.ts).
+ */
+export type LockTable = SortedRecord<LockEntry> | Readonly<Record<string, LockEntry>>;
+
 /** A candidate for leadership (or the leader). */
 export interface Candidate {
   /** The campaign id (uuid v7 chosen by the candidate). */
@@ -103,7 +112,7 @@ export interface ElectionEntry {
 
 /** The whole replicated state of the lock machine. */
 export interface LocksState {
-  readonly locks: Readonly<Record<string, LockEntry>>;
+  readonly locks: LockTable;
   readonly elections: Readonly<Record<string, ElectionEntry>>;
   /**
    * Incarnations that left, newest last (the last `DEPARTED_MAX`): a command still in flight

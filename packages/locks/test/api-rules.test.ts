@@ -10,6 +10,7 @@ import { embeddedCluster, isNotApplied, isTimeout, TimeoutError } from '@cpgkit/
 import { MemoryCluster } from '@cpgkit/core/testing';
 import { NoQuorumError, ReplicatedStateMachine } from '@cpgkit/statemachine';
 import { AlreadyHeldError, Locks, locksMachine } from '../src/index.js';
+import { lockOf } from '../src/lock-table.js';
 
 /** Three members on a virtual-time cluster, ready. */
 async function setup(seed: number) {
@@ -54,7 +55,7 @@ describe('locks are not reentrant: AlreadyHeldError at once', () => {
     const pb = b!.acquire('m');
     await cluster.runUntilIdle();
     await expect(b!.acquire('m')).rejects.toMatchObject({ state: 'waiting' });
-    expect(s.locks[2]!.machine.state.locks.m!.waiters).toHaveLength(1);
+    expect(lockOf(s.locks[2]!.machine.state.locks, 'm')!.waiters).toHaveLength(1);
     // another name is not affected, and the name is free to ask again once released
     const other = await a!.acquire('n');
     await other.release();
@@ -146,7 +147,7 @@ describe('a minority refuses acquire and campaign at once with NoQuorumError', (
       (e: unknown) => e,
     );
     await cluster.runUntilIdle();
-    expect(c!.machine.state.locks.m!.waiters).toHaveLength(1);
+    expect(lockOf(c!.machine.state.locks, 'm')!.waiters).toHaveLength(1);
     cluster.partition([1], [2, 3]);
     await cluster.runUntilIdle({ advanceTime: true, maxTime: 10_000 });
     const err = await pa;
@@ -157,7 +158,7 @@ describe('a minority refuses acquire and campaign at once with NoQuorumError', (
     await held.release();
     await cluster.runUntilIdle({ advanceTime: true, maxTime: 10_000 });
     // a's request left no waiter and no holder behind
-    expect(c!.machine.state.locks.m).toBeUndefined(); // free: the entry went
+    expect(lockOf(c!.machine.state.locks, 'm')).toBeUndefined(); // free: the entry went
     // and a may ask again
     const again = await a!.acquire('m');
     await again.release();

@@ -10,6 +10,7 @@ import {
   FencedResource,
   type LocksMachineOptions,
 } from '../src/index.js';
+import { lockOf } from '../src/lock-table.js';
 
 async function setup(nodes = 3, options: LocksMachineOptions = {}) {
   const cluster = new MemoryCluster({ nodes, seed: 7 });
@@ -42,7 +43,7 @@ describe('Locks on the in-memory cluster', () => {
     expect(c.token).toBeGreaterThan(b.token);
     await c.release();
     await cluster.runUntilIdle();
-    expect(locks[0]!.machine.state.locks.m).toBeUndefined(); // free: the entry went
+    expect(lockOf(locks[0]!.machine.state.locks, 'm')).toBeUndefined(); // free: the entry went
   });
 
   it('releases what a crashed member held in the same step, and grants the next waiter', async () => {
@@ -130,10 +131,10 @@ describe('Locks on the in-memory cluster', () => {
     await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
     await pb;
     await cluster.runUntilIdle();
-    expect(locks[2]!.machine.state.locks.m!.waiters).toEqual([]);
+    expect(lockOf(locks[2]!.machine.state.locks, 'm')!.waiters).toEqual([]);
     await a.release();
     await cluster.runUntilIdle();
-    expect(locks[2]!.machine.state.locks.m).toBeUndefined(); // free: the entry went
+    expect(lockOf(locks[2]!.machine.state.locks, 'm')).toBeUndefined(); // free: the entry went
   });
 
   it('withLock releases on throw', async () => {
@@ -146,7 +147,7 @@ describe('Locks on the in-memory cluster', () => {
       }),
     ).rejects.toThrow('boom');
     await cluster.runUntilIdle();
-    expect(locks[1]!.machine.state.locks.m).toBeUndefined(); // free: the entry went
+    expect(lockOf(locks[1]!.machine.state.locks, 'm')).toBeUndefined(); // free: the entry went
     expect(fenced.writes).toBe(1);
   });
 

@@ -6,7 +6,12 @@
  * `issued`, free entries deleted, a first-format state migrated before its first change.
  */
 import type { Draft } from 'immer';
-import type { MachineDefinition, MembershipContext, TickContext } from '@cpgkit/statemachine';
+import {
+  SortedRecord,
+  type MachineDefinition,
+  type MembershipContext,
+  type TickContext,
+} from '@cpgkit/statemachine';
 import { locksMachine, canGrant, type LocksMachineOptions } from '../src/machine.js';
 import type { LocksCommand, LocksResult } from '../src/commands.js';
 import { DEPARTED_MAX, type ElectionEntry, type LockEntry, type LocksState } from '../src/state.js';
@@ -14,6 +19,22 @@ import { nextToken } from '../src/tokens.js';
 import { largestIssued } from '../src/state-format.js';
 
 type DEntry = Draft<LockEntry>;
+
+/**
+ * The reference's locks: always a plain object (immer's drafts of plain objects; it never
+ * runs `reduce`, which makes `SortedRecord`s). Throws on anything else.
+ */
+/** Every `[name, entry]` in name order, as ticks and membership changes go (format 3). */
+function inNameOrder(locks: Record<string, DEntry>): [string, DEntry][] {
+  return Object.keys(locks)
+    .sort()
+    .map((k) => [k, locks[k]!]);
+}
+
+function plain<T>(locks: T): Record<string, DEntry> {
+  if (locks instanceof SortedRecord) throw new Error('the reference machine got a SortedRecord');
+  return locks as unknown as Record<string, DEntry>;
+}
 type DElection = Draft<ElectionEntry>;
 
 export function referenceMachine(
@@ -33,13 +54,13 @@ export function referenceMachine(
     draft = d;
     if ((d as { issued?: string }).issued !== undefined) return;
     const issued = largestIssued(d);
-    for (const [name, e] of Object.entries(d.locks)) dropLock(name, e);
+    for (const [name, e] of Object.entries(plain(d.locks))) dropLock(name, e);
     d.issued = issued;
   }
 
   function dropLock(name: string, e: DEntry): void {
     if (e.holders.length === 0 && e.waiters.length === 0 && e.blockedUntil === null)
-      delete draft.locks[name];
+      delete plain(draft.locks)[name];
   }
 
   function grantWaiters(entry: DEntry, time: number): void {
@@ -84,7 +105,7 @@ export function referenceMachine(
     ...def,
     nextDeadline(state): number | undefined {
       let next = Infinity;
-      for (const entry of Object.values(state.locks)) {
+      for (const entry of Object.values(plain(state.locks))) {
         for (const h of entry.holders) if (h.expires !== null && h.expires < next) next = h.expires;
         if (entry.blockedUntil !== null && entry.blockedUntil < next) next = entry.blockedUntil;
       }
@@ -107,7 +128,7 @@ export function referenceMachine(
       if (draft.departed.length > DEPARTED_MAX)
         draft.departed.splice(0, draft.departed.length - DEPARTED_MAX);
       const time = change.time;
-      for (const [name, entry] of Object.entries(draft.locks)) {
+      for (const [name, entry] of inNameOrder(plain(draft.locks))) {
         const before = entry.holders.length;
         if (before === 0 && entry.waiters.length === 0) continue;
         entry.holders = entry.holders.filter((h) => !gone.has(h.owner.incarnation));
@@ -128,7 +149,7 @@ export function referenceMachine(
     onTick(d, ctx: TickContext): void {
       begin(d);
       const time = ctx.time;
-      for (const [name, entry] of Object.entries(draft.locks)) {
+      for (const [name, entry] of inNameOrder(plain(draft.locks))) {
         const before = entry.holders.length;
         if (before === 0 && entry.blockedUntil === null) continue;
         entry.holders = entry.holders.filter((h) => h.expires === null || h.expires > time);

@@ -13,6 +13,7 @@ import { describe, it, expect } from 'vitest';
 import { MemoryCluster } from '@cpgkit/core/testing';
 import type { Group } from '@cpgkit/core';
 import { FencedResource, Locks, type Leadership, type Lock } from '../src/index.js';
+import { lockOf } from '../src/lock-table.js';
 
 const SEEDS = 30;
 /** The statemachine wire format's kinds (byte 3 of a frame). */
@@ -108,8 +109,8 @@ describe('F1: grants from entries the majority never saw are never handed out', 
       trap.armed = true;
       void x.release().catch(() => undefined);
       await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
-      const w = m.get('W')!.machine.state.locks.a?.holders[0];
-      const c = m.get('C')!.machine.state.locks.a?.holders[0];
+      const w = lockOf(m.get('W')!.machine.state.locks, 'a')?.holders[0];
+      const c = lockOf(m.get('C')!.machine.state.locks, 'a')?.holders[0];
       if (w !== undefined && c !== undefined && w.token === c.token && w.id !== c.id) partial++;
       cluster.heal();
       await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
@@ -192,8 +193,8 @@ describe('F1: grants from entries the majority never saw are never handed out', 
       await cluster.runUntilIdle();
       trap.armed = true; // the tick that ends B's lease
       await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
-      const a = m.get('A')!.machine.state.locks.a?.holders[0];
-      const c = m.get('C')!.machine.state.locks.a?.holders[0];
+      const a = lockOf(m.get('A')!.machine.state.locks, 'a')?.holders[0];
+      const c = lockOf(m.get('C')!.machine.state.locks, 'a')?.holders[0];
       if (a !== undefined && c !== undefined && a.token === c.token && a.id !== c.id) partial++;
       cluster.heal();
       await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });

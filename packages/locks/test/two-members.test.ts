@@ -7,6 +7,7 @@ import { describe, it, expect } from 'vitest';
 import { MemoryCluster } from '@cpgkit/core/testing';
 import { ReplicatedStateMachine } from '@cpgkit/statemachine';
 import { AlreadyHeldError, Locks, locksMachine } from '../src/index.js';
+import { lockOf } from '../src/lock-table.js';
 
 async function pair(nodes: [number, number], seed: number) {
   const cluster = new MemoryCluster({ nodes: 3, seed });
@@ -40,7 +41,7 @@ describe('two participants on the in-memory cluster', () => {
       expect(b.token).toBeGreaterThan(a.token);
       await b.release();
       await cluster.runUntilIdle();
-      expect(machines[1]!.state.locks.m?.holders ?? []).toEqual([]);
+      expect(lockOf(machines[1]!.state.locks, 'm')?.holders ?? []).toEqual([]);
       await waiter.close();
       cluster.destroy();
     });

@@ -3,7 +3,7 @@
  * leaders elected or gone. A pure diff of two states.
  * @module
  */
-import type { LocksState, Owner } from '@cpgkit/locks';
+import { lockNames, lockOf, type LocksState, type Owner } from '@cpgkit/locks';
 
 /** One change of the lock state worth a log line. */
 export type LockEvent =
@@ -42,9 +42,9 @@ export function lockEvents(prev: LocksState, next: LocksState, involuntary: bool
   const out: LockEvent[] = [];
   if (prev.locks !== next.locks) {
     // a name whose lock went free is deleted from the state (locks' state format 2)
-    for (const name of namesOf(prev.locks, next.locks)) {
-      const before = prev.locks[name];
-      const e = next.locks[name];
+    for (const name of namesOf(lockNames(prev.locks), lockNames(next.locks))) {
+      const before = lockOf(prev.locks, name);
+      const e = lockOf(next.locks, name);
       if (before === e) continue;
       const had = new Set(before?.holders.map((h) => h.id) ?? []);
       const has = new Set(e?.holders.map((h) => h.id) ?? []);
@@ -62,7 +62,7 @@ export function lockEvents(prev: LocksState, next: LocksState, involuntary: bool
     }
   }
   if (prev.elections !== next.elections) {
-    for (const name of namesOf(prev.elections, next.elections)) {
+    for (const name of namesOf(Object.keys(prev.elections), Object.keys(next.elections))) {
       const before = prev.elections[name];
       const e = next.elections[name];
       if (before === e) continue;
@@ -78,8 +78,9 @@ export function lockEvents(prev: LocksState, next: LocksState, involuntary: bool
 }
 
 /** The names of `next`, then those of `prev` that `next` no longer has. */
-function namesOf(prev: object, next: object): string[] {
-  const names = Object.keys(next);
-  for (const name of Object.keys(prev)) if (!Object.hasOwn(next, name)) names.push(name);
+function namesOf(prev: readonly string[], next: readonly string[]): string[] {
+  const has = new Set(next);
+  const names = [...next];
+  for (const name of prev) if (!has.has(name)) names.push(name);
   return names;
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Group } from '@cpgkit/core';
+import { lockList } from '@cpgkit/locks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Agent } from './agent.js';
 import type { Replicas } from './types.js';
@@ -156,10 +157,10 @@ export function agentMetrics(agent: Agent): Registry {
   single('cpgkit_store_revision', 'The store revision', (r) => r.kv.revision);
   single('cpgkit_store_keys', 'Keys in the store', (r) => r.kv.size);
   single('cpgkit_locks_held', 'Lock grants held (all names)', (r) =>
-    Object.values(r.locks.state.locks).reduce((n, e) => n + e.holders.length, 0),
+    lockList(r.locks.state.locks).reduce((n, [, e]) => n + e.holders.length, 0),
   );
   single('cpgkit_locks_waiting', 'Lock requests waiting (all names)', (r) =>
-    Object.values(r.locks.state.locks).reduce((n, e) => n + e.waiters.length, 0),
+    lockList(r.locks.state.locks).reduce((n, [, e]) => n + e.waiters.length, 0),
   );
   new Gauge({
     name: 'cpgkit_connected',

@@ -4,7 +4,7 @@
  * @module
  */
 import { hostname } from 'node:os';
-import type { LocksCommand, LocksResult, LocksState } from '@cpgkit/locks';
+import { lockList, type LocksCommand, type LocksResult, type LocksState } from '@cpgkit/locks';
 import type { MachineStatus, StateMachine } from '@cpgkit/statemachine';
 import type { AgentState, Replicas } from './types.js';
 import type { MachineObserver } from './observer.js';
@@ -188,7 +188,7 @@ function lockContent(state: LocksState): {
   truncated: boolean;
 } {
   const iso = (ms: number): string => new Date(ms).toISOString();
-  const busy = Object.entries(state.locks).filter(
+  const busy = lockList(state.locks).filter(
     ([, e]) => e.holders.length > 0 || e.waiters.length > 0,
   );
   const led = Object.entries(state.elections).filter(

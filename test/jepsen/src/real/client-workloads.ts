@@ -14,6 +14,7 @@ import type { Outcome, Value } from '../history.js';
 import type { Connection, Handle } from './connection.js';
 import { sleep } from './connection.js';
 import type { ClientRecord, WorkloadName } from './protocol.js';
+import { lockOf } from '@cpgkit/locks';
 
 export const REGISTER_KEYS = ['r0', 'r1', 'r2'];
 export const LOCK_NAMES = ['L0', 'L1'];
@@ -362,7 +363,7 @@ export class ClientWorkloads {
       await locks.machine.ready({ timeout: this.ctx.opTimeout }).catch(() => undefined);
       if (locks.machine.status === 'ready') {
         for (const name of LOCK_NAMES) {
-          const holders = locks.machine.state.locks[name]?.holders.map((h) => h.id) ?? [];
+          const holders = lockOf(locks.machine.state.locks, name)?.holders.map((h) => h.id) ?? [];
           this.ctx.record('lock', {
             kind: 'event',
             process: `lock.final.n${node}`,

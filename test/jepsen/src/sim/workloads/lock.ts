@@ -16,6 +16,7 @@ import {
   type WorkloadContext,
 } from '../workload.js';
 import type { Service, SimNode } from '../system.js';
+import { lockOf } from '@cpgkit/locks';
 
 const NAMES = ['L0', 'L1'];
 
@@ -109,7 +110,7 @@ export class LockWorkload implements Workload {
       const s = n.locks;
       if (s === undefined || !s.alive || s.handle.machine.status !== 'ready') continue;
       for (const name of NAMES) {
-        const holders = s.handle.machine.state.locks[name]?.holders.map((h) => h.id) ?? [];
+        const holders = lockOf(s.handle.machine.state.locks, name)?.holders.map((h) => h.id) ?? [];
         this.history.event('holders', { name, holders }, `locks.n${n.id}`);
       }
     }
