@@ -95,27 +95,32 @@ async function serverPids(t: Target | 'c'): Promise<number[]> {
   return etcd!.members.map((_, i) => etcd!.pid(i + 1));
 }
 
+/**
+ * Run `run`, with the load average before it and, per write, the CPU and context switches of
+ * the servers (`pids`) and the CPU and preemptions of the clients (`workerPids`) during it.
+ */
+async function measured<R>(pids: number[], workerPids: number[], run: () => Promise<R>) {
+  const before = await usage(pids);
+  const beforeW = await usage(workerPids);
+  const load = loadavg()[0]!;
+  const r = await run();
+  const after = await usage(pids);
+  const afterW = await usage(workerPids);
+  const per = (a: number, b: number) => (a - b) / count;
+  const use = {
+    serverCpu: per(after.cpu, before.cpu),
+    serverSwitches: per(after.voluntary + after.preempted, before.voluntary + before.preempted),
+    workersCpu: per(afterW.cpu, beforeW.cpu),
+    workersPreempted: per(afterW.preempted, beforeW.preempted),
+  };
+  return { r, load, use };
+}
+
 /** One run of the C floor (write-floor.ts): its figures and CPU, as `probe` gives them. */
 async function probeFloor(rep: number) {
   return writeFloor(
-    { rate, count, size: 64, group: `cpgkit-floor-${runId}-${rep}` },
-    async (workerPids, measure) => {
-      const pids = await serverPids('c');
-      const before = await usage(pids);
-      const beforeW = await usage(workerPids);
-      const load = loadavg()[0]!;
-      const r = await measure();
-      const after = await usage(pids);
-      const afterW = await usage(workerPids);
-      const per = (a: number, b: number) => (a - b) / count;
-      const use = {
-        serverCpu: per(after.cpu, before.cpu),
-        serverSwitches: per(after.voluntary + after.preempted, before.voluntary + before.preempted),
-        workersCpu: per(afterW.cpu, beforeW.cpu),
-        workersPreempted: per(afterW.preempted, beforeW.preempted),
-      };
-      return { r, load, use };
-    },
+    { rate, count, size: 160, group: `cpgkit-floor-${runId}-${rep}` },
+    async (workerPids, measure) => measured(await serverPids('c'), workerPids, measure),
   );
 }
 
@@ -129,33 +134,22 @@ async function probe(t: Target, rep: number) {
     const writer = workers.at(-1)!;
     const tracing = opts.trace && t.system === 'cpgkit';
     if (tracing) await Promise.all(workers.map((w) => w.call('traceStart')));
-    const pids = await serverPids(t);
     const workerPids = workers.map((w) => w.pid);
-    const before = await usage(pids);
-    const beforeW = await usage(workerPids);
-    const load = loadavg()[0]!;
-    const r = await writer.call<{
-      samples: number[];
-      errors: number;
-      elapsedMs: number;
-      writes?: [number, number, number][];
-    }>(
-      'writeLatency',
-      { rate, count, keyPrefix: 'wlat/', keys: 1000, valueBytes: 64, traced: tracing },
-      (count / rate) * 1000 + 60_000,
+    const { r, load, use } = await measured(await serverPids(t), workerPids, () =>
+      writer.call<{
+        samples: number[];
+        errors: number;
+        elapsedMs: number;
+        writes?: [number, number, number][];
+      }>(
+        'writeLatency',
+        { rate, count, keyPrefix: 'wlat/', keys: 1000, valueBytes: 64, traced: tracing },
+        (count / rate) * 1000 + 60_000,
+      ),
     );
-    const after = await usage(pids);
-    const afterW = await usage(workerPids);
     const traces = tracing
       ? await Promise.all(workers.map((w) => w.call<WorkerTrace>('traceStop')))
       : undefined;
-    const per = (a: number, b: number) => (a - b) / count;
-    const use = {
-      serverCpu: per(after.cpu, before.cpu),
-      serverSwitches: per(after.voluntary + after.preempted, before.voluntary + before.preempted),
-      workersCpu: per(afterW.cpu, beforeW.cpu),
-      workersPreempted: per(afterW.preempted, beforeW.preempted),
-    };
     return { r, load, use, traces, nodes };
   } finally {
     await Promise.all(workers.map((w) => w.close()));
