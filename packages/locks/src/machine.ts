@@ -207,8 +207,10 @@ export function locksMachine(
         w.dropIfFree(name);
       }
       w.done();
+      // in name order, as the locks above: the terms come from one counter, so the order
+      // decides which election gets which, and a record's own order is how it was built
       const elections = baseOf(draft.elections);
-      for (const name of Object.keys(elections)) {
+      for (const name of Object.keys(elections).sort()) {
         const base = elections[name]!;
         const leaderGone = base.leader !== null && mine(base.leader);
         if (!leaderGone && !base.candidates.some(mine) && !electsChange(base, time)) continue;
@@ -241,7 +243,7 @@ export function locksMachine(
       }
       w.done();
       const elections = baseOf(draft.elections);
-      for (const name of Object.keys(elections)) {
+      for (const name of Object.keys(elections).sort()) {
         if (!electsChange(elections[name]!, time)) continue;
         electNext(electionDraft(draft, name), time, issue);
       }

@@ -12,10 +12,11 @@
  * (the Jepsen campaign's term-order check); elections are few, long-lived names.
  *
  * Format 3 has the shape of format 2 (a format-2 state needs no migration) but a tick or a
- * membership change goes through the locks in name order (`lockListSorted`), where format 2
- * went in the record's own key order: `locks` may now be a `SortedRecord` (lock-table.ts),
- * which keeps no insertion order, and the order decides which lock gets which token when one
- * step grants on several. A format-2 replica would issue them in another order: the format
+ * membership change goes through the locks (`lockListSorted`) and the elections in name order,
+ * where format 2 went in the records' own key order: `locks` may now be a `SortedRecord`
+ * (lock-table.ts), which keeps no insertion order, and the order decides which lock gets which
+ * token, or which election which term, when one step grants or elects on several (one counter
+ * issues both). An `elections` record kept its order only because every replica built it alike. A format-2 replica would issue them in another order: the format
  * number keeps the two apart (below).
  *
  * Why this is safe across...

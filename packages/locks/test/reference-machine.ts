@@ -20,17 +20,17 @@ import { largestIssued } from '../src/state-format.js';
 
 type DEntry = Draft<LockEntry>;
 
+/** Every `[name, entry]` in name order, as ticks and membership changes go (format 3). */
+function inNameOrder<E>(record: Record<string, E>): [string, E][] {
+  return Object.keys(record)
+    .sort()
+    .map((k) => [k, record[k]!]);
+}
+
 /**
  * The reference's locks: always a plain object (immer's drafts of plain objects; it never
  * runs `reduce`, which makes `SortedRecord`s). Throws on anything else.
  */
-/** Every `[name, entry]` in name order, as ticks and membership changes go (format 3). */
-function inNameOrder(locks: Record<string, DEntry>): [string, DEntry][] {
-  return Object.keys(locks)
-    .sort()
-    .map((k) => [k, locks[k]!]);
-}
-
 function plain<T>(locks: T): Record<string, DEntry> {
   if (locks instanceof SortedRecord) throw new Error('the reference machine got a SortedRecord');
   return locks as unknown as Record<string, DEntry>;
@@ -137,7 +137,7 @@ export function referenceMachine(
         grantWaiters(entry, time);
         dropLock(name, entry);
       }
-      for (const e of Object.values(draft.elections)) {
+      for (const [, e] of inNameOrder(draft.elections)) {
         e.candidates = e.candidates.filter((c) => !gone.has(c.owner.incarnation));
         if (e.leader !== null && gone.has(e.leader.owner.incarnation)) {
           e.leader = null;
@@ -157,9 +157,7 @@ export function referenceMachine(
         grantWaiters(entry, time);
         dropLock(name, entry);
       }
-      for (const e of Object.values(draft.elections)) {
-        electNext(e, time);
-      }
+      for (const [, e] of inNameOrder(draft.elections)) electNext(e, time);
     },
   };
 }
