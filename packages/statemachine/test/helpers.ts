@@ -1,5 +1,6 @@
 import { MemoryCluster } from '@cpgkit/core/testing';
 import { ReplicatedStateMachine, type MachineDefinition, type OpenOptions } from '../src/index.js';
+import type { Image } from '../src/image.js';
 
 export interface Counter {
   n: number;
@@ -49,4 +50,18 @@ export async function write(
   const p = m.dispatch({ add });
   await cluster.runUntilIdle();
   return p;
+}
+
+/** An image of `state` with metadata of every kind set (epoch 4, index 123, three nodes). */
+export function imageOf<S>(state: S): Image<S> {
+  return {
+    epoch: 4,
+    index: 123n,
+    time: 77,
+    members: [{ nodeid: 1, pid: 2, incarnation: 'i' }] as never,
+    knownNodes: [1, 2, 3],
+    replicas: ['r1', 'r2'],
+    gone: [],
+    state,
+  };
 }

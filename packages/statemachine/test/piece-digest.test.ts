@@ -17,19 +17,7 @@ import { SliceClock } from '../src/slices.js';
 import { imageDigest, type Image } from '../src/image.js';
 import { DEFAULT_LIMITS, emptyMap, pathOf, type MapOp, type MapState } from '../src/map/state.js';
 import { reduceTxn } from '../src/map/reduce-txn.js';
-
-function imageOf<S>(state: S): Image<S> {
-  return {
-    epoch: 4,
-    index: 123n,
-    time: 77,
-    members: [{ nodeid: 1, pid: 2, incarnation: 'i' }] as never,
-    knownNodes: [1, 2, 3],
-    replicas: ['r1', 'r2'],
-    gone: [],
-    state,
-  };
-}
+import { imageOf } from './helpers.js';
 
 /** Read `bytes` (segments) in chunks of `size`, checking the digest against `expected`. */
 async function receive(

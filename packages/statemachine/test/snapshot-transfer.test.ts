@@ -19,19 +19,7 @@ import { SliceClock } from '../src/slices.js';
 import { imageDigest, serializeImage, type Image } from '../src/image.js';
 import { DEFAULT_LIMITS, emptyMap, type MapOp } from '../src/map/state.js';
 import { reduceTxn } from '../src/map/reduce-txn.js';
-
-function imageOf<S>(state: S): Image<S> {
-  return {
-    epoch: 4,
-    index: 123n,
-    time: 77,
-    members: [{ nodeid: 1, pid: 2, incarnation: 'i' }] as never,
-    knownNodes: [1, 2, 3],
-    replicas: ['r1', 'r2'],
-    gone: [],
-    state,
-  };
-}
+import { imageOf } from './helpers.js';
 
 /** A store of `n` keys, written in transactions of 5,000 as the bench loads it. */
 function store(n: number, value: (i: number) => string): ReturnType<typeof emptyMap> {
