@@ -282,11 +282,17 @@ export class Locks implements AsyncDisposable {
       this.#waits.group(key).values(),
     );
     const what = spec === undefined ? `campaign for '${name}'` : `acquire '${name}'`;
-    const ws = waitSignal(this.machine.clock, options, what);
+    // a wait with neither a signal nor a timeout never aborts: no signal of its own then (an
+    // AbortController, its listeners and a waiter around the dispatch were ~6% of a command)
+    const ws =
+      options.signal === undefined && options.timeout === undefined
+        ? undefined
+        : waitSignal(this.machine.clock, options, what);
+    const signal = ws?.signal;
     let id: string | undefined;
     try {
       for (;;) {
-        await readyOrRefuse(this.machine, what, ws.signal);
+        await readyOrRefuse(this.machine, what, signal);
         if (this.#closed)
           throw new MachineClosedError('the Locks client is closed', { outcome: 'not-applied' });
         id = requestId();
@@ -302,9 +308,12 @@ export class Locks implements AsyncDisposable {
         this.#waits.set(id, w);
         let res: LocksResult;
         try {
-          res = await this.machine.dispatch(command(id), { signal: ws.signal });
+          res = await this.machine.dispatch(
+            command(id),
+            signal === undefined ? undefined : { signal },
+          );
         } catch (err) {
-          if (err instanceof NoQuorumError && !ws.signal.aborted) {
+          if (err instanceof NoQuorumError && signal?.aborted !== true) {
             // lost quorum while sending: maybe applied somewhere; released when ready again
             const gone = id;
             id = undefined;
@@ -312,7 +321,7 @@ export class Locks implements AsyncDisposable {
             this.#reaper.abandon(gone, name, spec === undefined);
             throw err;
           }
-          if (err instanceof InterruptedError && !ws.signal.aborted) {
+          if (err instanceof InterruptedError && signal?.aborted !== true) {
             // a membership change (another member joining, say) dropped it unapplied, on every
             // member: nothing to withdraw; ask again
             this.#waits.delete(id);
@@ -328,7 +337,7 @@ export class Locks implements AsyncDisposable {
         }
         w.confirmed = true;
         this.#handOutSoon();
-        const out = await raceSignal(done.promise, ws.signal);
+        const out = await (signal === undefined ? done.promise : raceSignal(done.promise, signal));
         if (out === 'minority') throw minorityError(what, true);
         if (out === 'dropped') {
           if (this.#closed)
@@ -342,10 +351,10 @@ export class Locks implements AsyncDisposable {
       }
     } catch (err) {
       if (id !== undefined) await this.#giveUp(id, name, spec === undefined);
-      if (ws.signal.aborted) throw ws.signal.reason as Error;
+      if (signal?.aborted === true) throw signal.reason as Error;
       throw err;
     } finally {
-      ws.dispose();
+      ws?.dispose();
     }
   }
 

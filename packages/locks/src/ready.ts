@@ -9,12 +9,12 @@ import type { LocksStateMachine } from './types.js';
 
 /**
  * Wait until `machine` is `ready`; refuse at once with `NoQuorumError` when it is (or
- * becomes) a minority. `syncing` is waited for; `signal` ends the wait with its reason.
+ * becomes) a minority. `syncing` is waited for; `signal` (if any) ends the wait with its reason.
  */
 export async function readyOrRefuse(
   machine: LocksStateMachine,
   what: string,
-  signal: AbortSignal,
+  signal: AbortSignal | undefined,
 ): Promise<void> {
   if (machine.status === 'minority') throw minorityError(what, false);
   if (machine.status === 'ready') return;

@@ -110,7 +110,7 @@ const stages: Record<string, number> = {
   isMapCommand: best(() => {
     for (const p of parsed) sink = isMapCommand(p.c);
   }),
-  'checkSizes (JSON.stringify of the value)': best(() => {
+  'checkSizes (key and value bytes)': best(() => {
     for (const p of parsed) {
       const op = (p.c as MapCommand).ops[0]!;
       if (op.op === 'set') sink = checkSizes(op.key, op.value, DEFAULT_LIMITS);

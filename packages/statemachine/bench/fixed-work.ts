@@ -1,7 +1,7 @@
 /**
  * CPU per replica per `set` for a fixed amount of work: three `ReplicatedMap`s on the
  * in-memory cluster in one process, 256 writers on each, every writer doing `--sets N` sets
- * (40) over 64 keys of its own (30,720 keys in all after 40; up to 49,152 past 64),
+ * (40) over `--keys K` keys of its own (64: 30,720 keys in all after 40; up to 49,152 past 64),
  * after a warm-up of 8 sets per writer. Prints the process's CPU (user + system) over the
  * measured sets, divided by 3 replicas and by the sets, in µs.
  *
@@ -10,7 +10,7 @@
  * alternating between two trees on a loaded machine compare the code, not the load.
  *
  * ```sh
- * pnpm exec tsx --conditions=@cpgkit/source packages/statemachine/bench/fixed-work.ts [--sets N]
+ * pnpm exec tsx --conditions=@cpgkit/source packages/statemachine/bench/fixed-work.ts [--sets N] [--keys K]
  * ```
  * @module
  */
@@ -20,6 +20,9 @@ import { ReplicatedMap } from '../src/index.js';
 const at = process.argv.indexOf('--sets');
 const perWriter = at < 0 ? 40 : Number(process.argv[at + 1]);
 if (!Number.isSafeInteger(perWriter) || perWriter <= 0) throw new Error('--sets wants a count');
+const k = process.argv.indexOf('--keys');
+const keys = k < 0 ? 64 : Number(process.argv[k + 1]);
+if (!Number.isSafeInteger(keys) || keys <= 0) throw new Error('--keys wants a count');
 
 const WRITERS = 256;
 const cluster = new MemoryCluster({ nodes: 3, seed: 1 });
@@ -34,7 +37,7 @@ async function run(sets: number): Promise<number> {
     maps.flatMap((kv, m) =>
       Array.from({ length: WRITERS }, async (_, w) => {
         for (let i = 0; i < sets; i++) {
-          await kv.set(`tp/${m}/${w}/${i % 64}`, { n: i, pad: 'abcdefghijklmnopqrstuvwx' });
+          await kv.set(`tp/${m}/${w}/${i % keys}`, { n: i, pad: 'abcdefghijklmnopqrstuvwx' });
           done++;
         }
       }),

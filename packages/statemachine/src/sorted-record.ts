@@ -90,10 +90,18 @@ export class SortedRecord<T> {
   delete(key: string): SortedRecord<T> {
     const i = this.find(key);
     if (i < 0) return this;
-    const keys = this.keys.slice();
-    const values = this.values.slice();
-    keys.splice(i, 1);
-    values.splice(i, 1);
+    // one pass per array (a copy and a `splice` moved the tail twice)
+    const n = this.keys.length - 1;
+    const keys = new Array<string>(n);
+    const values = new Array<T>(n);
+    for (let j = 0; j < i; j++) {
+      keys[j] = this.keys[j]!;
+      values[j] = this.values[j]!;
+    }
+    for (let j = i; j < n; j++) {
+      keys[j] = this.keys[j + 1]!;
+      values[j] = this.values[j + 1]!;
+    }
     return new SortedRecord(keys, values);
   }
 

@@ -21,6 +21,7 @@ import type { Draft } from 'immer';
 import { InvalidKeyError, StoreFullError, ValueTooLargeError } from '../errors.js';
 import { canonicalJson } from '../canonical.js';
 import { SortedRecord } from '../sorted-record.js';
+import { jsonByteLength } from './json-size.js';
 
 /** A JSON value. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -224,7 +225,11 @@ export function changedLeaves(a: MapState, b: MapState): [MapLeaf, MapLeaf][] {
 
 /** Byte length of a string in UTF-8. */
 export function utf8Length(s: string): number {
-  return Buffer.byteLength(s, 'utf8');
+  // a short ASCII string (a key) is counted here: `Buffer.byteLength` is a call into C++
+  if (s.length > 64) return Buffer.byteLength(s, 'utf8');
+  for (let i = 0; i < s.length; i++)
+    if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s, 'utf8');
+  return s.length;
 }
 
 /**
@@ -242,9 +247,13 @@ export function checkSizes(key: string, value: Json, limits: MapLimits): number 
       `key of ${k} bytes exceeds the limit of ${limits.maxKeyBytes} bytes`,
     );
   }
-  const text = JSON.stringify(value);
-  if (text === undefined) throw new ValueTooLargeError('value is not JSON');
-  const v = utf8Length(text);
+  // counted without building the text; anything but plain JSON data is stringified
+  let v = jsonByteLength(value);
+  if (v < 0) {
+    const text = JSON.stringify(value);
+    if (text === undefined) throw new ValueTooLargeError('value is not JSON');
+    v = utf8Length(text);
+  }
   if (v > limits.maxValueBytes) {
     throw new ValueTooLargeError(
       `value of ${v} bytes for key '${key}' exceeds the limit of ${limits.maxValueBytes} bytes`,
