@@ -4,6 +4,7 @@
  * @module
  */
 import { createHash, type Hash } from 'node:crypto';
+import { PIECE_MEMBERS } from './json-pieces.js';
 import { SortedRecord } from './sorted-record.js';
 
 /**
@@ -103,7 +104,13 @@ const cache = new WeakMap<object, string>();
  * being digested (immutable states: see `ReplicatedStateMachine.state`).
  */
 export function digestOf(value: unknown): string {
-  return sha256(merkleText(value, true));
+  const outer = run;
+  run = { verbatim: true, members: 0 };
+  try {
+    return sha256(merkleText(value, true));
+  } finally {
+    run = outer;
+  }
 }
 
 function sha256(text: string): string {
@@ -122,11 +129,18 @@ function definedKeys(obj: Record<string, unknown>): string[] {
   for (let i = 0; i < all.length; i++) {
     const k = all[i]!;
     const v = obj[k];
-    if (v === undefined || typeof v === 'function') continue;
+    if (v === undefined) continue;
+    if (typeof v === 'function') {
+      // JSON.stringify would call a member named toJSON: the text is not its JSON
+      run.verbatim = false;
+      continue;
+    }
     if (sorted && keys.length > 0 && !(keys[keys.length - 1]! < k)) sorted = false;
     keys.push(k);
   }
-  return sorted ? keys : keys.sort();
+  if (sorted) return keys;
+  run.verbatim = false;
+  return keys.sort();
 }
 
 /**
@@ -142,6 +156,8 @@ interface Shape {
   readonly order: readonly number[];
   /** `JSON.stringify(key) + ':'`, by position in `keys`. */
   readonly quoted: readonly string[];
+  /** Whether `keys` are in sorted order already (`order` is `0, 1, ...`). */
+  readonly sorted: boolean;
 }
 
 /** A few shapes, most recent first (see `Shape`). */
@@ -161,7 +177,12 @@ function shapeOf(all: readonly string[]): Shape | undefined {
     if (same) return sh;
   }
   const order = all.map((_, i) => i).sort((a, b) => (all[a]! < all[b]! ? -1 : 1));
-  const sh: Shape = { keys: all, order, quoted: all.map((k) => JSON.stringify(k) + ':') };
+  const sh: Shape = {
+    keys: all,
+    order,
+    quoted: all.map((k) => JSON.stringify(k) + ':'),
+    sorted: order.every((at, i) => at === i),
+  };
   shapes.unshift(sh);
   if (shapes.length > SHAPES) shapes.pop();
   return sh;
@@ -177,17 +198,95 @@ export function rememberDigest(value: object, digest: string): void {
   cache.set(value, digest);
 }
 
+/**
+ * A piece's text, kept with its digest (see `pieceTextOf`).
+ */
+export interface PieceText {
+  /** The object's canonical JSON, which is also the text `JSON.stringify` writes for it. */
+  readonly text: string;
+  /**
+   * Its members as JSON writes them, nested ones included: an array's items, an object's
+   * members (`undefined` ones left out), and theirs.
+   */
+  readonly members: number;
+}
+
+/** Texts kept with the digests of `cache`, by identity (see `pieceTextOf`). */
+const texts = new WeakMap<object, PieceText>();
+
+/** A piece's text is kept only up to this many characters. */
+const KEEP_TEXT = 64 * 1024;
+
+/**
+ * The text of an object digested on its own, when that text is at the same time its
+ * canonical JSON and its `JSON.stringify` text (object members enumerate in sorted order all
+ * the way down, nothing digested on its own below it, nothing JSON writes otherwise), it has
+ * at most `PIECE_MEMBERS` members (json-pieces.ts) and `KEEP_TEXT` characters. The digest
+ * hashes this text anyway; keeping it lets a sync leader write the object into a snapshot
+ * without serialising it again (snapshot-text.ts). Like the digest, it is valid because
+ * states are never modified; it goes with its object.
+ */
+export function pieceTextOf(value: object): PieceText | undefined {
+  return texts.get(value);
+}
+
+/**
+ * What the text being built goes through: whether it is still the value's `JSON.stringify`
+ * text, and its members so far (as `PieceText.members` counts them).
+ */
+interface TextRun {
+  verbatim: boolean;
+  members: number;
+}
+
+/** The run `merkleText` writes into (each digest of an object on its own has its own). */
+let run: TextRun = { verbatim: true, members: 0 };
+
+function keep(value: object, text: string, r: TextRun): void {
+  if (r.verbatim && r.members <= PIECE_MEMBERS && text.length <= KEEP_TEXT)
+    texts.set(value, { text, members: r.members });
+}
+
 /** `<digest>` of a large object or array, computed once per object (see `cache`). */
 function summary(value: object): string {
   let h = cache.get(value);
   if (h === undefined) {
-    h = sha256(merkleText(value, true));
+    const outer = run;
+    run = { verbatim: true, members: 0 };
+    const text = merkleText(value, true);
+    // hashing flattens the text: a kept one is one string, not a tree of its parts
+    h = sha256(text);
     cache.set(value, h);
+    keep(value, text, run);
+    run = outer;
     // digested whole while a warm had it half-hashed: the half is no use now
     partials.delete(value);
   }
+  // the text holding it is not its JSON any more
+  run.verbatim = false;
   return '<' + h + '>';
 }
+
+/**
+ * Whether the object `SortedRecord.toJSON` builds of these keys (sorted) enumerates them in
+ * this order: an object lists its array-index keys first, in numeric order.
+ */
+function sortedIsJsonOrder(keys: readonly string[]): boolean {
+  let last = -1;
+  let others = false;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const c = k.charCodeAt(0);
+    if (c >= 0x30 && c <= 0x39 && ARRAY_INDEX.test(k) && Number(k) < 2 ** 32 - 1) {
+      const n = Number(k);
+      if (others || n <= last) return false;
+      last = n;
+    } else others = true;
+  }
+  return true;
+}
+
+const ARRAY_INDEX = /^(?:0|[1-9][0-9]{0,9})$/;
 
 /** A scalar as `write` writes it. */
 function scalarText(value: unknown): string {
@@ -199,8 +298,14 @@ function scalarText(value: unknown): string {
     case 'boolean':
       return value ? 'true' : 'false';
     case 'bigint':
+      run.verbatim = false;
       return `"${value.toString()}"`;
+    case 'object':
+      // null
+      return 'null';
     default:
+      // undefined, a function or a symbol: JSON writes null in an array, skips a member
+      run.verbatim = false;
       return 'null';
   }
 }
@@ -215,6 +320,7 @@ function merkleText(value: unknown, top: boolean): string {
   if (!top && cache.has(value)) return summary(value);
   if (Array.isArray(value)) {
     if (!top && value.length >= SUMMARIZE_AT) return summary(value);
+    run.members += value.length;
     let s = '[';
     for (let i = 0; i < value.length; i++) {
       if (i > 0) s += ',';
@@ -224,16 +330,19 @@ function merkleText(value: unknown, top: boolean): string {
   }
   if (value instanceof SortedRecord) return recordText(value as SortedRecord<unknown>, top);
   const obj = value as Record<string, unknown>;
+  if ('toJSON' in obj) run.verbatim = false;
   const all = Object.keys(obj);
   const shape = all.length < SUMMARIZE_AT ? shapeOf(all) : undefined;
   if (shape !== undefined) {
     // fewer than 16 keys: never summarised below the top
+    if (!shape.sorted) run.verbatim = false;
     let s = '{';
     let first = true;
     for (let i = 0; i < shape.order.length; i++) {
       const at = shape.order[i]!;
       const v = obj[all[at]!];
       if (v === undefined || typeof v === 'function') continue;
+      run.members++;
       s += (first ? shape.quoted[at]! : ',' + shape.quoted[at]!) + merkleText(v, false);
       first = false;
     }
@@ -241,6 +350,7 @@ function merkleText(value: unknown, top: boolean): string {
   }
   const keys = definedKeys(obj);
   if (!top && keys.length >= SUMMARIZE_AT) return summary(value);
+  run.members += keys.length;
   let s = '{';
   for (let i = 0; i < keys.length; i++) {
     if (i > 0) s += ',';
@@ -254,11 +364,13 @@ function merkleText(value: unknown, top: boolean): string {
 function recordText(rec: SortedRecord<unknown>, top: boolean): string {
   const { keys, values } = rec;
   if (!top && definedCount(rec) >= SUMMARIZE_AT) return summary(rec);
+  if (!sortedIsJsonOrder(keys)) run.verbatim = false;
   let s = '{';
   let first = true;
   for (let i = 0; i < keys.length; i++) {
     const v = values[i];
     if (v === undefined || typeof v === 'function') continue;
+    run.members++;
     s += (first ? '' : ',') + JSON.stringify(keys[i]) + ':' + merkleText(v, false);
     first = false;
   }
@@ -333,7 +445,8 @@ function due(w: Warming): boolean {
 /**
  * A large object's digest cut by a deadline: the hash of its text up to member `next`
  * (`merkleText`'s text, fed a member at a time: the pieces are whole JSON tokens, so their
- * UTF-8 is that of the whole text), with the keys it goes through for a plain object.
+ * UTF-8 is that of the whole text), with the keys it goes through for a plain object. While
+ * the text may still be kept (`pieceTextOf`), it is not hashed before its end.
  */
 interface Partial {
   readonly hash: Hash;
@@ -343,6 +456,12 @@ interface Partial {
   next: number;
   /** Whether a member was hashed already (a comma goes before the next one). */
   any: boolean;
+  /** The text not hashed yet. */
+  pending: string;
+  /** Whether `pending` is all of the text so far, to be kept at the end. */
+  keeping: boolean;
+  /** What the text went through (see `TextRun`). */
+  readonly run: TextRun;
 }
 
 /** Large objects whose digest a deadline cut (see `Partial`); dropped once finished. */
@@ -368,63 +487,102 @@ function warm(value: unknown, w: Warming, top: boolean): boolean {
     }
     return true;
   }
-  return warmLarge(value, w);
+  const outer = run;
+  try {
+    return warmLarge(value, w);
+  } finally {
+    run = outer;
+  }
+}
+
+/** A `Partial` for a large object whose digest starts now; `run` is its own from here on. */
+function startPartial(
+  value: object,
+  array: boolean,
+  rec: SortedRecord<unknown> | undefined,
+): Partial {
+  run = { verbatim: true, members: 0 };
+  let keys: string[] | undefined;
+  if (rec !== undefined) {
+    if (!sortedIsJsonOrder(rec.keys)) run.verbatim = false;
+  } else if (!array) {
+    if ('toJSON' in value) run.verbatim = false;
+    keys = definedKeys(value as Record<string, unknown>);
+  }
+  const p: Partial = {
+    hash: createHash('sha256'),
+    keys,
+    next: 0,
+    any: false,
+    pending: array ? '[' : '{',
+    keeping: true,
+    run,
+  };
+  partials.set(value, p);
+  return p;
+}
+
+/** Hash what is pending when the text is not kept (at a cut, or once enough gathered). */
+function flush(p: Partial, atLeast: number): void {
+  if (p.keeping || p.pending.length < atLeast) return;
+  p.hash.update(p.pending);
+  p.pending = '';
 }
 
 /**
  * `summary` of a large object, a member at a time: each member's large objects are warmed,
- * then its text is hashed; stops (keeping a `Partial`) when the deadline has passed.
+ * then its text is hashed; stops (keeping a `Partial`) when the deadline has passed. Runs in
+ * the object's own `run` (the caller restores its own).
  */
 function warmLarge(value: object, w: Warming): boolean {
-  let p = partials.get(value);
   const array = Array.isArray(value);
   const rec = value instanceof SortedRecord ? (value as SortedRecord<unknown>) : undefined;
-  if (p === undefined) {
-    const keys =
-      array || rec !== undefined ? undefined : definedKeys(value as Record<string, unknown>);
-    p = { hash: createHash('sha256'), keys, next: 0, any: false };
-    p.hash.update(array ? '[' : '{');
-    partials.set(value, p);
-  }
+  let p = partials.get(value);
+  if (p === undefined) p = startPartial(value, array, rec);
+  else run = p.run;
   const obj = value as Record<string, unknown>;
   const members: readonly unknown[] = array
     ? (value as unknown[])
     : rec !== undefined
       ? rec.values
       : p.keys!;
-  let text = '';
   for (; p.next < members.length; p.next++) {
     const i = p.next;
     const v = array || rec !== undefined ? members[i] : obj[p.keys![i]!];
-    if (!array && (v === undefined || typeof v === 'function')) continue;
+    if (!array && (v === undefined || typeof v === 'function')) {
+      if (v !== undefined) run.verbatim = false;
+      continue;
+    }
     // a member's own large objects first (cut by the deadline, it goes on there next time)
     if (typeof v === 'object' && v !== null && !warm(v, w, false)) {
-      p.hash.update(text);
+      flush(p, 0);
       return false;
     }
     const member = merkleText(v, false);
     const name = array ? '' : JSON.stringify(rec !== undefined ? rec.keys[i]! : p.keys![i]!) + ':';
-    text += (p.any ? ',' : '') + name + member;
+    p.pending += (p.any ? ',' : '') + name + member;
     p.any = true;
-    if (text.length >= HASH_TEXT) {
-      p.hash.update(text);
-      text = '';
-    }
+    run.members++;
+    if (p.keeping && (!run.verbatim || run.members > PIECE_MEMBERS || p.pending.length > KEEP_TEXT))
+      p.keeping = false;
+    flush(p, HASH_TEXT);
     if (due(w)) {
       p.next++;
-      p.hash.update(text);
       if (p.next >= members.length) finish(value, p, array);
+      else flush(p, 0);
       return false;
     }
   }
-  p.hash.update(text);
   return finish(value, p, array);
 }
 
 /** The last of a large object's members is hashed: its digest goes into the cache. */
 function finish(value: object, p: Partial, array: boolean): boolean {
-  p.hash.update(array ? ']' : '}');
+  p.pending += array ? ']' : '}';
+  // hashing flattens the text: a kept one is one string, not a tree of its parts
+  p.hash.update(p.pending);
   cache.set(value, p.hash.digest('hex'));
+  if (p.keeping) keep(value, p.pending, p.run);
   partials.delete(value);
   return true;
 }
