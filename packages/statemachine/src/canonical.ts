@@ -5,86 +5,10 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { PIECE_MEMBERS } from './json-pieces.js';
+import { KEEP_TEXT, keepText, sortedIsJsonOrder, type TextRun } from './piece-text.js';
 import { SortedRecord } from './sorted-record.js';
 
-/**
- * Serialise `value` as JSON with sorted object keys. `undefined` members are dropped (as
- * `JSON.stringify` does), bigints become decimal strings, a `SortedRecord` is the object it
- * holds, Maps and Sets are not supported (state must be plain JSON).
- */
-export function canonicalJson(value: unknown): string {
-  const parts: string[] = [];
-  write(value, parts);
-  return parts.join('');
-}
-
-function write(value: unknown, out: string[]): void {
-  if (value === null || value === undefined) {
-    out.push('null');
-    return;
-  }
-  switch (typeof value) {
-    case 'string':
-      out.push(JSON.stringify(value));
-      return;
-    case 'number':
-      out.push(Number.isFinite(value) ? String(value) : 'null');
-      return;
-    case 'boolean':
-      out.push(value ? 'true' : 'false');
-      return;
-    case 'bigint':
-      out.push(`"${value.toString()}"`);
-      return;
-    case 'object':
-      break;
-    default:
-      out.push('null');
-      return;
-  }
-  if (Array.isArray(value)) {
-    out.push('[');
-    for (let i = 0; i < value.length; i++) {
-      if (i > 0) out.push(',');
-      write(value[i], out);
-    }
-    out.push(']');
-    return;
-  }
-  if (value instanceof SortedRecord) {
-    writeRecord(value as SortedRecord<unknown>, out);
-    return;
-  }
-  const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj).sort();
-  out.push('{');
-  let first = true;
-  for (const k of keys) {
-    const v = obj[k];
-    if (v === undefined || typeof v === 'function') continue;
-    if (!first) out.push(',');
-    first = false;
-    out.push(JSON.stringify(k), ':');
-    write(v, out);
-  }
-  out.push('}');
-}
-
-/** `write` of a `SortedRecord`: its keys are in canonical order already. */
-function writeRecord(rec: SortedRecord<unknown>, out: string[]): void {
-  const { keys, values } = rec;
-  out.push('{');
-  let first = true;
-  for (let i = 0; i < keys.length; i++) {
-    const v = values[i];
-    if (v === undefined || typeof v === 'function') continue;
-    if (!first) out.push(',');
-    first = false;
-    out.push(JSON.stringify(keys[i]), ':');
-    write(v, out);
-  }
-  out.push('}');
-}
+export { canonicalJson } from './canonical-json.js';
 
 /** Objects and arrays with at least this many members are digested on their own (and cached). */
 const SUMMARIZE_AT = 16;
@@ -198,54 +122,8 @@ export function rememberDigest(value: object, digest: string): void {
   cache.set(value, digest);
 }
 
-/**
- * A piece's text, kept with its digest (see `pieceTextOf`).
- */
-export interface PieceText {
-  /** The object's canonical JSON, which is also the text `JSON.stringify` writes for it. */
-  readonly text: string;
-  /**
-   * Its members as JSON writes them, nested ones included: an array's items, an object's
-   * members (`undefined` ones left out), and theirs.
-   */
-  readonly members: number;
-}
-
-/** Texts kept with the digests of `cache`, by identity (see `pieceTextOf`). */
-const texts = new WeakMap<object, PieceText>();
-
-/** A piece's text is kept only up to this many characters. */
-const KEEP_TEXT = 64 * 1024;
-
-/**
- * The text of an object digested on its own, when that text is at the same time its
- * canonical JSON and its `JSON.stringify` text (object members enumerate in sorted order all
- * the way down, nothing digested on its own below it, nothing JSON writes otherwise), it has
- * at most `PIECE_MEMBERS` members (json-pieces.ts) and `KEEP_TEXT` characters. The digest
- * hashes this text anyway; keeping it lets a sync leader write the object into a snapshot
- * without serialising it again (snapshot-text.ts). Like the digest, it is valid because
- * states are never modified; it goes with its object.
- */
-export function pieceTextOf(value: object): PieceText | undefined {
-  return texts.get(value);
-}
-
-/**
- * What the text being built goes through: whether it is still the value's `JSON.stringify`
- * text, and its members so far (as `PieceText.members` counts them).
- */
-interface TextRun {
-  verbatim: boolean;
-  members: number;
-}
-
 /** The run `merkleText` writes into (each digest of an object on its own has its own). */
 let run: TextRun = { verbatim: true, members: 0 };
-
-function keep(value: object, text: string, r: TextRun): void {
-  if (r.verbatim && r.members <= PIECE_MEMBERS && text.length <= KEEP_TEXT)
-    texts.set(value, { text, members: r.members });
-}
 
 /** `<digest>` of a large object or array, computed once per object (see `cache`). */
 function summary(value: object): string {
@@ -257,7 +135,7 @@ function summary(value: object): string {
     // hashing flattens the text: a kept one is one string, not a tree of its parts
     h = sha256(text);
     cache.set(value, h);
-    keep(value, text, run);
+    keepText(value, text, run);
     run = outer;
     // digested whole while a warm had it half-hashed: the half is no use now
     partials.delete(value);
@@ -266,27 +144,6 @@ function summary(value: object): string {
   run.verbatim = false;
   return '<' + h + '>';
 }
-
-/**
- * Whether the object `SortedRecord.toJSON` builds of these keys (sorted) enumerates them in
- * this order: an object lists its array-index keys first, in numeric order.
- */
-function sortedIsJsonOrder(keys: readonly string[]): boolean {
-  let last = -1;
-  let others = false;
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i]!;
-    const c = k.charCodeAt(0);
-    if (c >= 0x30 && c <= 0x39 && ARRAY_INDEX.test(k) && Number(k) < 2 ** 32 - 1) {
-      const n = Number(k);
-      if (others || n <= last) return false;
-      last = n;
-    } else others = true;
-  }
-  return true;
-}
-
-const ARRAY_INDEX = /^(?:0|[1-9][0-9]{0,9})$/;
 
 /** A scalar as `write` writes it. */
 function scalarText(value: unknown): string {
@@ -446,7 +303,7 @@ function due(w: Warming): boolean {
  * A large object's digest cut by a deadline: the hash of its text up to member `next`
  * (`merkleText`'s text, fed a member at a time: the pieces are whole JSON tokens, so their
  * UTF-8 is that of the whole text), with the keys it goes through for a plain object. While
- * the text may still be kept (`pieceTextOf`), it is not hashed before its end.
+ * the text may still be kept (piece-text.ts), it is not hashed before its end.
  */
 interface Partial {
   readonly hash: Hash;
@@ -582,7 +439,7 @@ function finish(value: object, p: Partial, array: boolean): boolean {
   // hashing flattens the text: a kept one is one string, not a tree of its parts
   p.hash.update(p.pending);
   cache.set(value, p.hash.digest('hex'));
-  if (p.keeping) keep(value, p.pending, p.run);
+  if (p.keeping) keepText(value, p.pending, p.run);
   partials.delete(value);
   return true;
 }

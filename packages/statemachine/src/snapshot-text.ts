@@ -20,7 +20,7 @@
  * JSON never holds a raw newline, so lines split on `\n`.
  * @module
  */
-import { pieceTextOf } from './canonical.js';
+import { pieceTextOf } from './piece-text.js';
 import { jsonMetaOf, parseMeta, type Image } from './image.js';
 import { PIECE_MEMBERS, skippedInJson } from './json-pieces.js';
 import { SortedRecord } from './sorted-record.js';

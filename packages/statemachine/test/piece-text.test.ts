@@ -7,7 +7,8 @@
  */
 import { describe, it, expect, vi, afterEach } from 'vitest';
 import fc from 'fast-check';
-import { canonicalJson, digestOf, pieceTextOf, warmDigest } from '../src/canonical.js';
+import { canonicalJson, digestOf, warmDigest } from '../src/canonical.js';
+import { pieceTextOf } from '../src/piece-text.js';
 import { PIECE_MEMBERS } from '../src/json-pieces.js';
 import { snapshotLines } from '../src/snapshot-text.js';
 import { textDigestOf } from '../src/piece-digest.js';
