@@ -4,86 +4,11 @@
  * @module
  */
 import { createHash, type Hash } from 'node:crypto';
+import { PIECE_MEMBERS } from './json-pieces.js';
+import { KEEP_TEXT, keepText, sortedIsJsonOrder, type TextRun } from './piece-text.js';
 import { SortedRecord } from './sorted-record.js';
 
-/**
- * Serialise `value` as JSON with sorted object keys. `undefined` members are dropped (as
- * `JSON.stringify` does), bigints become decimal strings, a `SortedRecord` is the object it
- * holds, Maps and Sets are not supported (state must be plain JSON).
- */
-export function canonicalJson(value: unknown): string {
-  const parts: string[] = [];
-  write(value, parts);
-  return parts.join('');
-}
-
-function write(value: unknown, out: string[]): void {
-  if (value === null || value === undefined) {
-    out.push('null');
-    return;
-  }
-  switch (typeof value) {
-    case 'string':
-      out.push(JSON.stringify(value));
-      return;
-    case 'number':
-      out.push(Number.isFinite(value) ? String(value) : 'null');
-      return;
-    case 'boolean':
-      out.push(value ? 'true' : 'false');
-      return;
-    case 'bigint':
-      out.push(`"${value.toString()}"`);
-      return;
-    case 'object':
-      break;
-    default:
-      out.push('null');
-      return;
-  }
-  if (Array.isArray(value)) {
-    out.push('[');
-    for (let i = 0; i < value.length; i++) {
-      if (i > 0) out.push(',');
-      write(value[i], out);
-    }
-    out.push(']');
-    return;
-  }
-  if (value instanceof SortedRecord) {
-    writeRecord(value as SortedRecord<unknown>, out);
-    return;
-  }
-  const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj).sort();
-  out.push('{');
-  let first = true;
-  for (const k of keys) {
-    const v = obj[k];
-    if (v === undefined || typeof v === 'function') continue;
-    if (!first) out.push(',');
-    first = false;
-    out.push(JSON.stringify(k), ':');
-    write(v, out);
-  }
-  out.push('}');
-}
-
-/** `write` of a `SortedRecord`: its keys are in canonical order already. */
-function writeRecord(rec: SortedRecord<unknown>, out: string[]): void {
-  const { keys, values } = rec;
-  out.push('{');
-  let first = true;
-  for (let i = 0; i < keys.length; i++) {
-    const v = values[i];
-    if (v === undefined || typeof v === 'function') continue;
-    if (!first) out.push(',');
-    first = false;
-    out.push(JSON.stringify(keys[i]), ':');
-    write(v, out);
-  }
-  out.push('}');
-}
+export { canonicalJson } from './canonical-json.js';
 
 /** Objects and arrays with at least this many members are digested on their own (and cached). */
 const SUMMARIZE_AT = 16;
@@ -103,7 +28,13 @@ const cache = new WeakMap<object, string>();
  * being digested (immutable states: see `ReplicatedStateMachine.state`).
  */
 export function digestOf(value: unknown): string {
-  return sha256(merkleText(value, true));
+  const outer = run;
+  run = { verbatim: true, members: 0 };
+  try {
+    return sha256(merkleText(value, true));
+  } finally {
+    run = outer;
+  }
 }
 
 function sha256(text: string): string {
@@ -122,11 +53,18 @@ function definedKeys(obj: Record<string, unknown>): string[] {
   for (let i = 0; i < all.length; i++) {
     const k = all[i]!;
     const v = obj[k];
-    if (v === undefined || typeof v === 'function') continue;
+    if (v === undefined) continue;
+    if (typeof v === 'function') {
+      // JSON.stringify would call a member named toJSON: the text is not its JSON
+      run.verbatim = false;
+      continue;
+    }
     if (sorted && keys.length > 0 && !(keys[keys.length - 1]! < k)) sorted = false;
     keys.push(k);
   }
-  return sorted ? keys : keys.sort();
+  if (sorted) return keys;
+  run.verbatim = false;
+  return keys.sort();
 }
 
 /**
@@ -142,6 +80,8 @@ interface Shape {
   readonly order: readonly number[];
   /** `JSON.stringify(key) + ':'`, by position in `keys`. */
   readonly quoted: readonly string[];
+  /** Whether `keys` are in sorted order already (`order` is `0, 1, ...`). */
+  readonly sorted: boolean;
 }
 
 /** A few shapes, most recent first (see `Shape`). */
@@ -161,7 +101,12 @@ function shapeOf(all: readonly string[]): Shape | undefined {
     if (same) return sh;
   }
   const order = all.map((_, i) => i).sort((a, b) => (all[a]! < all[b]! ? -1 : 1));
-  const sh: Shape = { keys: all, order, quoted: all.map((k) => JSON.stringify(k) + ':') };
+  const sh: Shape = {
+    keys: all,
+    order,
+    quoted: all.map((k) => JSON.stringify(k) + ':'),
+    sorted: order.every((at, i) => at === i),
+  };
   shapes.unshift(sh);
   if (shapes.length > SHAPES) shapes.pop();
   return sh;
@@ -177,15 +122,26 @@ export function rememberDigest(value: object, digest: string): void {
   cache.set(value, digest);
 }
 
+/** The run `merkleText` writes into (each digest of an object on its own has its own). */
+let run: TextRun = { verbatim: true, members: 0 };
+
 /** `<digest>` of a large object or array, computed once per object (see `cache`). */
 function summary(value: object): string {
   let h = cache.get(value);
   if (h === undefined) {
-    h = sha256(merkleText(value, true));
+    const outer = run;
+    run = { verbatim: true, members: 0 };
+    const text = merkleText(value, true);
+    // hashing flattens the text: a kept one is one string, not a tree of its parts
+    h = sha256(text);
     cache.set(value, h);
+    keepText(value, text, run);
+    run = outer;
     // digested whole while a warm had it half-hashed: the half is no use now
     partials.delete(value);
   }
+  // the text holding it is not its JSON any more
+  run.verbatim = false;
   return '<' + h + '>';
 }
 
@@ -199,8 +155,14 @@ function scalarText(value: unknown): string {
     case 'boolean':
       return value ? 'true' : 'false';
     case 'bigint':
+      run.verbatim = false;
       return `"${value.toString()}"`;
+    case 'object':
+      // null
+      return 'null';
     default:
+      // undefined, a function or a symbol: JSON writes null in an array, skips a member
+      run.verbatim = false;
       return 'null';
   }
 }
@@ -215,6 +177,7 @@ function merkleText(value: unknown, top: boolean): string {
   if (!top && cache.has(value)) return summary(value);
   if (Array.isArray(value)) {
     if (!top && value.length >= SUMMARIZE_AT) return summary(value);
+    run.members += value.length;
     let s = '[';
     for (let i = 0; i < value.length; i++) {
       if (i > 0) s += ',';
@@ -224,16 +187,19 @@ function merkleText(value: unknown, top: boolean): string {
   }
   if (value instanceof SortedRecord) return recordText(value as SortedRecord<unknown>, top);
   const obj = value as Record<string, unknown>;
+  if ('toJSON' in obj) run.verbatim = false;
   const all = Object.keys(obj);
   const shape = all.length < SUMMARIZE_AT ? shapeOf(all) : undefined;
   if (shape !== undefined) {
     // fewer than 16 keys: never summarised below the top
+    if (!shape.sorted) run.verbatim = false;
     let s = '{';
     let first = true;
     for (let i = 0; i < shape.order.length; i++) {
       const at = shape.order[i]!;
       const v = obj[all[at]!];
       if (v === undefined || typeof v === 'function') continue;
+      run.members++;
       s += (first ? shape.quoted[at]! : ',' + shape.quoted[at]!) + merkleText(v, false);
       first = false;
     }
@@ -241,6 +207,7 @@ function merkleText(value: unknown, top: boolean): string {
   }
   const keys = definedKeys(obj);
   if (!top && keys.length >= SUMMARIZE_AT) return summary(value);
+  run.members += keys.length;
   let s = '{';
   for (let i = 0; i < keys.length; i++) {
     if (i > 0) s += ',';
@@ -254,11 +221,13 @@ function merkleText(value: unknown, top: boolean): string {
 function recordText(rec: SortedRecord<unknown>, top: boolean): string {
   const { keys, values } = rec;
   if (!top && definedCount(rec) >= SUMMARIZE_AT) return summary(rec);
+  if (!sortedIsJsonOrder(keys)) run.verbatim = false;
   let s = '{';
   let first = true;
   for (let i = 0; i < keys.length; i++) {
     const v = values[i];
     if (v === undefined || typeof v === 'function') continue;
+    run.members++;
     s += (first ? '' : ',') + JSON.stringify(keys[i]) + ':' + merkleText(v, false);
     first = false;
   }
@@ -333,7 +302,8 @@ function due(w: Warming): boolean {
 /**
  * A large object's digest cut by a deadline: the hash of its text up to member `next`
  * (`merkleText`'s text, fed a member at a time: the pieces are whole JSON tokens, so their
- * UTF-8 is that of the whole text), with the keys it goes through for a plain object.
+ * UTF-8 is that of the whole text), with the keys it goes through for a plain object. While
+ * the text may still be kept (piece-text.ts), it is not hashed before its end.
  */
 interface Partial {
   readonly hash: Hash;
@@ -343,6 +313,12 @@ interface Partial {
   next: number;
   /** Whether a member was hashed already (a comma goes before the next one). */
   any: boolean;
+  /** The text not hashed yet. */
+  pending: string;
+  /** Whether `pending` is all of the text so far, to be kept at the end. */
+  keeping: boolean;
+  /** What the text went through (see `TextRun`). */
+  readonly run: TextRun;
 }
 
 /** Large objects whose digest a deadline cut (see `Partial`); dropped once finished. */
@@ -368,63 +344,102 @@ function warm(value: unknown, w: Warming, top: boolean): boolean {
     }
     return true;
   }
-  return warmLarge(value, w);
+  const outer = run;
+  try {
+    return warmLarge(value, w);
+  } finally {
+    run = outer;
+  }
+}
+
+/** A `Partial` for a large object whose digest starts now; `run` is its own from here on. */
+function startPartial(
+  value: object,
+  array: boolean,
+  rec: SortedRecord<unknown> | undefined,
+): Partial {
+  run = { verbatim: true, members: 0 };
+  let keys: string[] | undefined;
+  if (rec !== undefined) {
+    if (!sortedIsJsonOrder(rec.keys)) run.verbatim = false;
+  } else if (!array) {
+    if ('toJSON' in value) run.verbatim = false;
+    keys = definedKeys(value as Record<string, unknown>);
+  }
+  const p: Partial = {
+    hash: createHash('sha256'),
+    keys,
+    next: 0,
+    any: false,
+    pending: array ? '[' : '{',
+    keeping: true,
+    run,
+  };
+  partials.set(value, p);
+  return p;
+}
+
+/** Hash what is pending when the text is not kept (at a cut, or once enough gathered). */
+function flush(p: Partial, atLeast: number): void {
+  if (p.keeping || p.pending.length < atLeast) return;
+  p.hash.update(p.pending);
+  p.pending = '';
 }
 
 /**
  * `summary` of a large object, a member at a time: each member's large objects are warmed,
- * then its text is hashed; stops (keeping a `Partial`) when the deadline has passed.
+ * then its text is hashed; stops (keeping a `Partial`) when the deadline has passed. Runs in
+ * the object's own `run` (the caller restores its own).
  */
 function warmLarge(value: object, w: Warming): boolean {
-  let p = partials.get(value);
   const array = Array.isArray(value);
   const rec = value instanceof SortedRecord ? (value as SortedRecord<unknown>) : undefined;
-  if (p === undefined) {
-    const keys =
-      array || rec !== undefined ? undefined : definedKeys(value as Record<string, unknown>);
-    p = { hash: createHash('sha256'), keys, next: 0, any: false };
-    p.hash.update(array ? '[' : '{');
-    partials.set(value, p);
-  }
+  let p = partials.get(value);
+  if (p === undefined) p = startPartial(value, array, rec);
+  else run = p.run;
   const obj = value as Record<string, unknown>;
   const members: readonly unknown[] = array
     ? (value as unknown[])
     : rec !== undefined
       ? rec.values
       : p.keys!;
-  let text = '';
   for (; p.next < members.length; p.next++) {
     const i = p.next;
     const v = array || rec !== undefined ? members[i] : obj[p.keys![i]!];
-    if (!array && (v === undefined || typeof v === 'function')) continue;
+    if (!array && (v === undefined || typeof v === 'function')) {
+      if (v !== undefined) run.verbatim = false;
+      continue;
+    }
     // a member's own large objects first (cut by the deadline, it goes on there next time)
     if (typeof v === 'object' && v !== null && !warm(v, w, false)) {
-      p.hash.update(text);
+      flush(p, 0);
       return false;
     }
     const member = merkleText(v, false);
     const name = array ? '' : JSON.stringify(rec !== undefined ? rec.keys[i]! : p.keys![i]!) + ':';
-    text += (p.any ? ',' : '') + name + member;
+    p.pending += (p.any ? ',' : '') + name + member;
     p.any = true;
-    if (text.length >= HASH_TEXT) {
-      p.hash.update(text);
-      text = '';
-    }
+    run.members++;
+    if (p.keeping && (!run.verbatim || run.members > PIECE_MEMBERS || p.pending.length > KEEP_TEXT))
+      p.keeping = false;
+    flush(p, HASH_TEXT);
     if (due(w)) {
       p.next++;
-      p.hash.update(text);
       if (p.next >= members.length) finish(value, p, array);
+      else flush(p, 0);
       return false;
     }
   }
-  p.hash.update(text);
   return finish(value, p, array);
 }
 
 /** The last of a large object's members is hashed: its digest goes into the cache. */
 function finish(value: object, p: Partial, array: boolean): boolean {
-  p.hash.update(array ? ']' : '}');
+  p.pending += array ? ']' : '}';
+  // hashing flattens the text: a kept one is one string, not a tree of its parts
+  p.hash.update(p.pending);
   cache.set(value, p.hash.digest('hex'));
+  if (p.keeping) keepText(value, p.pending, p.run);
   partials.delete(value);
   return true;
 }

@@ -8,15 +8,22 @@
  * `[depth, key, value]` or `[depth, key, container, 1]`: set member `key` of the container
  * opened last at `depth - 1` (depth 0: the state itself, key `null`) to `value`; with the
  * trailing `1`, `container` is an empty object or array whose members follow, one level
- * deeper. A value is written whole when it is one piece for json-pieces.ts (at most
- * `PIECE_MEMBERS` members in all, nested ones included), else opened and written member by
- * member. Members come in the source's key
+ * deeper. A value is written whole when it is one piece: at most `PIECE_MEMBERS` members in
+ * all (json-pieces.ts; nested ones included) and no object or array below it that canonical.ts
+ * digests on its own (16 members or more), so that a target can hash a piece's text as it
+ * came (piece-digest.ts); a `SortedRecord` is always written whole. Any other value is opened
+ * and written member by member. A piece whose text the digest kept (canonical.ts
+ * `pieceTextOf`: a store's leaf, once digested) is written from that text, not serialised
+ * again: the same text. Members come in the source's key
  * order, so the state built equals `JSON.parse(JSON.stringify(state))`, key order included.
+ * How the writer cuts the image into lines is not part of the format: a reader takes any.
  * JSON never holds a raw newline, so lines split on `\n`.
  * @module
  */
+import { pieceTextOf } from './piece-text.js';
 import { jsonMetaOf, parseMeta, type Image } from './image.js';
 import { PIECE_MEMBERS, skippedInJson } from './json-pieces.js';
+import { SortedRecord } from './sorted-record.js';
 
 /** The lines of a snapshot of `image`, without their newlines (see the module's doc). */
 export function* snapshotLines(image: Image<unknown>): Generator<string> {
@@ -24,40 +31,63 @@ export function* snapshotLines(image: Image<unknown>): Generator<string> {
   yield* valueLines(image.state, 0, null, new Measure());
 }
 
-/** Objects with at least this many own members remember their size once measured whole. */
-const MEMO_MEMBERS = 16;
+/**
+ * canonical.ts digests an object or array with this many members on its own (`SUMMARIZE_AT`):
+ * a piece holds none below itself, so that its text is its canonical JSON (piece-digest.ts).
+ */
+const SUMMARIZE_AT = 16;
 
 /**
- * `membersLeft` (json-pieces.ts) that remembers the sizes of the larger objects it measured
- * whole. Deciding level by level whether a value is one piece measures a large container
- * (up to `PIECE_MEMBERS` of it) and then each of its members again: a large store's leaves
- * were walked twice, 40% of a leader's time on a snapshot. With the sizes remembered, each is
- * walked about once, and the first line still comes after measuring at most one piece.
+ * The members of a value as JSON writes them, nested ones included (an array's items, an
+ * object's members that are not `undefined` or functions, a `SortedRecord`'s members, and
+ * theirs), measured against a budget, remembering the sizes of the larger objects it measured
+ * whole. Deciding level by level whether a value is one piece measures a large container (up
+ * to `PIECE_MEMBERS` of it) and then each of its members again: a large store's leaves were
+ * walked twice, 40% of a leader's time on a snapshot. With the sizes remembered, each is
+ * walked about once, and the first line still comes after measuring at most one piece. An
+ * object whose text the digest kept (canonical.ts `pieceTextOf`) is not walked at all: its
+ * size was counted with its text.
  */
 class Measure {
   private readonly sizes = new Map<object, number>();
 
-  /** `budget` minus the members of `value`, nested ones included; stops below 0. */
-  left(value: unknown, budget: number): number {
+  /**
+   * `budget` minus the members of `value`, nested ones included; stops below 0, and gives -1
+   * for a value that holds (below itself) an object or array canonical.ts digests on its own.
+   */
+  left(value: unknown, budget: number, nested = false): number {
     if (value === null || typeof value !== 'object') return budget;
+    const kept = pieceTextOf(value);
+    if (kept !== undefined) return nested ? -1 : budget - kept.members;
     const known = this.sizes.get(value);
-    if (known !== undefined) return budget - known;
+    if (known !== undefined) return nested ? -1 : budget - known;
     const start = budget;
     let own = 0;
     if (Array.isArray(value)) {
       own = value.length;
+      if (nested && own >= SUMMARIZE_AT) return -1;
       budget -= own;
-      for (let i = 0; i < value.length && budget >= 0; i++) budget = this.left(value[i], budget);
+      for (let i = 0; i < value.length && budget >= 0; i++)
+        budget = this.left(value[i], budget, true);
+    } else if (value instanceof SortedRecord) {
+      const values = (value as SortedRecord<unknown>).values;
+      own = values.length;
+      if (nested && own >= SUMMARIZE_AT) return -1;
+      budget -= own;
+      for (let i = 0; i < values.length && budget >= 0; i++)
+        budget = this.left(values[i], budget, true);
     } else {
       const obj = value as Record<string, unknown>;
       for (const k in obj) {
         if (!Object.hasOwn(obj, k)) continue;
-        own++;
-        budget = this.left(obj[k], budget - 1);
+        const v = obj[k];
+        if (v === undefined || typeof v === 'function') continue;
+        if (++own >= SUMMARIZE_AT && nested) return -1;
+        budget = this.left(v, budget - 1, true);
         if (budget < 0) return budget;
       }
     }
-    if (budget >= 0 && own >= MEMO_MEMBERS) this.sizes.set(value, start - budget);
+    if (budget >= 0 && own >= SUMMARIZE_AT) this.sizes.set(value, start - budget);
     return budget;
   }
 
@@ -72,6 +102,15 @@ class Measure {
   }
 }
 
+/** A piece's JSON text: the one its digest kept (canonical.ts), else `JSON.stringify`'s. */
+function pieceText(value: unknown): string {
+  if (typeof value === 'object' && value !== null) {
+    const kept = pieceTextOf(value);
+    if (kept !== undefined) return kept.text;
+  }
+  return skippedInJson(value) ? 'null' : (JSON.stringify(value) ?? 'null');
+}
+
 function* valueLines(
   value: unknown,
   depth: number,
@@ -80,7 +119,7 @@ function* valueLines(
 ): Generator<string> {
   const k = JSON.stringify(key);
   if (measure.onePiece(value)) {
-    yield `[${depth},${k},${skippedInJson(value) ? 'null' : (JSON.stringify(value) ?? 'null')}]`;
+    yield `[${depth},${k},${pieceText(value)}]`;
     return;
   }
   if (Array.isArray(value)) {
