@@ -140,7 +140,9 @@ async function probe(t: Target, rep: number) {
     const workerPids = workers.map((w) => w.pid);
     const perWorker = opts['per-worker'] || opts.strace;
     const before = perWorker ? await Promise.all(workerPids.map(procUsage)) : [];
-    const straces: SyscallCount[] = opts.strace ? await Promise.all(workerPids.map(countSyscalls)) : [];
+    const straces: SyscallCount[] = opts.strace
+      ? await Promise.all(workerPids.map(countSyscalls))
+      : [];
     const { r, load, use } = await measured(await serverPids(t), workerPids, () =>
       writer.call<{
         samples: number[];
@@ -156,7 +158,9 @@ async function probe(t: Target, rep: number) {
     if (perWorker) {
       const after = await Promise.all(workerPids.map(procUsage));
       const calls = await Promise.all(straces.map((s) => s.stop()));
-      nodes.forEach((n, i) => printWorkerUsage(t.system, n, n === 1, usagePer(before[i]!, after[i]!, count), calls[i]));
+      nodes.forEach((n, i) =>
+        printWorkerUsage(t.system, n, n === 1, usagePer(before[i]!, after[i]!, count), calls[i]),
+      );
     }
     const traces = tracing
       ? await Promise.all(workers.map((w) => w.call<WorkerTrace>('traceStop')))

@@ -5,13 +5,32 @@
  * A replica in `durability: 'fsync'` acks once per disk write instead: while a write is on its
  * way, the ack waits for it and then says both what it applied and what its disk holds (one
  * agreed message per replica and batch rather than two; the commit index moves with the disks).
+ *
+ * An ack that nobody needs is not sent (`ACK_DEFER_MS`): a replica of a `Q` of 3 or more that
+ * applied only its own commands since its last ack holds that ack back, and drops it once every
+ * other replica of `Q` acked as far in this round. Then every member already counts a strict
+ * majority of `Q` at that index (the others' acks, which are points of the agreed stream, are
+ * all it needs), so the writer's ack would only repeat it: one CPG message of four per write
+ * (the command and three acks), and corosync's CPU goes with the message count. An ack still
+ * says only what its sender applied; nobody is counted for what it did not say (the writer's
+ * own delivery of its command is never inferred from its send). Whatever else it applied (an
+ * entry of another member, a tick, a retire, a round's end: what proves that it holds `Q`) is
+ * acked at once, as are acks that report a disk ('fsync').
  * @module
  */
+import type { TimerHandle } from '@cpgkit/core';
 import { OutcomeUnknownError } from './errors.js';
 import { Kind, jsonBody, type AckBody, type Frame } from './wire.js';
 import { commitIndex } from './acks.js';
 import { DiskProgress, type DiskWrite } from './durability.js';
 import type { LocalReplica } from './local-replica.js';
+
+/**
+ * How long a replica holds back an ack that covers only its own commands (see the module
+ * comment), waiting for the other replicas of `Q` to ack as far, before it sends it anyway (a
+ * replica of `Q` is down or slow: the others then learn the commit index from it, this late).
+ */
+export const ACK_DEFER_MS = 5;
 
 /** The acks of one replica's round and its commit index. */
 export class Acknowledgement<S, C, R> {
@@ -28,6 +47,15 @@ export class Acknowledgement<S, C, R> {
   private replaced = false;
   /** What this replica's and the others' disks hold (`durability: 'fsync'`). */
   private readonly disk = new DiskProgress();
+  /**
+   * Since our last ack (sent, or dropped as covered) we applied something other than our own
+   * commands, or a round ended: the next ack goes out at once.
+   */
+  private foreign = true;
+  /** The index of an ack held back (see `ACK_DEFER_MS`), and since when (the clock's ms). */
+  private deferred: bigint | undefined;
+  private deferredAt = 0;
+  private deferTimer: TimerHandle | undefined;
 
   /**
    * @param majority - `acknowledge: 'majority'`: a dispatch waits for a majority of `Q`
@@ -97,6 +125,16 @@ export class Acknowledgement<S, C, R> {
   roundStarted(): void {
     this.progress.clear();
     this.disk.roundStarted();
+    // the round's end acks at once (it is what proves that we hold `Q`)
+    this.deferred = undefined;
+    this.foreign = true;
+  }
+
+  /** Stop the timer of a held-back ack (the replica closes). */
+  stop(): void {
+    this.deferTimer?.cancel();
+    this.deferTimer = undefined;
+    this.deferred = undefined;
   }
 
   /** A snapshot replaced our state (our unacked commands' fate is unknown from now on). */
@@ -118,7 +156,7 @@ export class Acknowledgement<S, C, R> {
     return commitIndex(r.image.replicas, r.replica, r.image.index, this.progress);
   }
 
-  /** An entry was applied: alone in `Q`, it is committed at once. */
+  /** An entry that is not our own command was applied: alone in `Q`, it is committed at once. */
   applied(): void {
     if (this.r.image.replicas.length <= 1) this.setCommitted(this.commitIndex(), true);
     this.schedule();
@@ -133,10 +171,13 @@ export class Acknowledgement<S, C, R> {
   /**
    * Replicas of `Q` announce what they applied, at most once per turn of the event loop; in
    * 'fsync', not while a disk write is on its way (`afterWrite`: this ack follows one).
+   * `ownCommand`: what was applied is our own command (its ack may be held back: see the
+   * module comment); anything else is acked at once.
    */
-  schedule(afterWrite = false): void {
+  schedule(afterWrite = false, ownCommand = false): void {
     const r = this.r;
     if (afterWrite) this.ackAfterWrite = true;
+    if (!ownCommand) this.foreign = true;
     if (this.ackScheduled || r.passive || !r.image.replicas.includes(r.replica)) return;
     this.ackScheduled = true;
     // 'fsync': decide after the turn's entries queued their write (entry-stream.ts plans it in
@@ -152,12 +193,62 @@ export class Acknowledgement<S, C, R> {
     if (r.closed || r.round?.done !== true || !r.quorum.decided) return;
     // the write's end sends it (diskWritten), saying what its disk holds too
     if (this.fsync && !afterWrite && r.journal?.busy === true) return;
+    if (!this.foreign && !this.reportsDisk() && r.image.replicas.length >= 3) {
+      this.defer(r.image.index);
+      return;
+    }
+    this.send();
+  };
+
+  /** Send our ack now: what we applied (and, when someone waits for disks, what our disk holds). */
+  private send(): void {
+    const r = this.r;
+    this.foreign = false;
+    this.deferred = undefined;
     const i = r.image.index.toString();
     const body = !this.reportsDisk()
       ? { i, r: r.replica }
       : { i, r: r.replica, d: this.disk.self.toString(), ...(this.fsync ? { f: 1 } : {}) };
     r.sendQuiet(r.frame(Kind.ack, jsonBody(body)));
-  };
+  }
+
+  /** Hold back the ack of `index` (our own commands only) until covered, or `ACK_DEFER_MS`. */
+  private defer(index: bigint): void {
+    if (this.covered(index)) {
+      this.deferred = undefined;
+      return;
+    }
+    if (this.deferred === undefined) this.deferredAt = this.r.clock.now();
+    this.deferred = index;
+    if (this.deferTimer === undefined) this.armDeferTimer(ACK_DEFER_MS);
+  }
+
+  /** One timer for every held-back ack: it sends the oldest once it waited `ACK_DEFER_MS`. */
+  private armDeferTimer(ms: number): void {
+    this.deferTimer = this.r.clock.setTimeout(() => {
+      this.deferTimer = undefined;
+      const r = this.r;
+      if (this.deferred === undefined || r.closed) return;
+      const waited = r.clock.now() - this.deferredAt;
+      if (waited < ACK_DEFER_MS) {
+        this.armDeferTimer(ACK_DEFER_MS - waited);
+        return;
+      }
+      if (r.round?.done !== true || !r.quorum.decided) {
+        this.deferred = undefined;
+        return;
+      }
+      this.send();
+    }, ms);
+  }
+
+  /** Every other replica of `Q` acked `index` or more in this round. */
+  private covered(index: bigint): boolean {
+    const r = this.r;
+    for (const q of r.image.replicas)
+      if (q !== r.replica && (this.progress.get(q) ?? 0n) < index) return false;
+    return true;
+  }
 
   /** Whether an ack counts now: in a finished quorate round, of our epoch. */
   counts(f: Frame): boolean {
@@ -174,6 +265,8 @@ export class Acknowledgement<S, C, R> {
     if (i > (this.progress.get(b.r) ?? 0n)) {
       this.progress.set(b.r, i);
       this.setCommitted(this.commitIndex(), true);
+      // our held-back ack is covered: every member counts a majority without it
+      if (this.deferred !== undefined && this.covered(this.deferred)) this.deferred = undefined;
     } else if (!durable) return;
     this.settleAcked();
   }
