@@ -13,9 +13,10 @@
  * all it needs), so the writer's ack would only repeat it: one CPG message of four per write
  * (the command and three acks), and corosync's CPU goes with the message count. An ack still
  * says only what its sender applied; nobody is counted for what it did not say (the writer's
- * own delivery of its command is never inferred from its send). Whatever else it applied (an
- * entry of another member, a tick, a retire, a round's end: what proves that it holds `Q`) is
- * acked at once, as are acks that report a disk ('fsync').
+ * own delivery of its command is never inferred from its send). When acks report disks
+ * ('fsync'), the others' acks cover ours only once their disks hold as far as ours says. Whatever
+ * else it applied (an entry of another member, a tick, a retire, a round's end: what proves that
+ * it holds `Q`) is acked at once.
  * @module
  */
 import type { TimerHandle } from '@cpgkit/core';
@@ -52,8 +53,13 @@ export class Acknowledgement<S, C, R> {
    * commands, or a round ended: the next ack goes out at once.
    */
   private foreign = true;
+  /** The index of the last entry that was not our own command (its disk must be reported). */
+  private foreignAt = 0n;
+  /** The disk index our last ack reported. */
+  private reportedDisk = 0n;
   /** The index of an ack held back (see `ACK_DEFER_MS`), and since when (the clock's ms). */
   private deferred: bigint | undefined;
+  private deferredDisk = 0n;
   private deferredAt = 0;
   private deferTimer: TimerHandle | undefined;
 
@@ -86,7 +92,7 @@ export class Acknowledgement<S, C, R> {
   diskWritten(w: DiskWrite, ok: boolean): void {
     const moved = ok && this.disk.written(w);
     if (this.r.closed || !this.reportsDisk()) return;
-    if (moved || this.fsync) this.schedule(true);
+    if (moved || this.fsync) this.schedule(true, false);
     if (moved) this.settleAcked();
   }
 
@@ -171,13 +177,17 @@ export class Acknowledgement<S, C, R> {
   /**
    * Replicas of `Q` announce what they applied, at most once per turn of the event loop; in
    * 'fsync', not while a disk write is on its way (`afterWrite`: this ack follows one).
-   * `ownCommand`: what was applied is our own command (its ack may be held back: see the
-   * module comment); anything else is acked at once.
+   * `foreign` (the default): something other than our own commands was applied (or a round
+   * ended), so the ack goes out at once; false for our own command, or a disk write's end
+   * (then the ack may be held back: see the module comment).
    */
-  schedule(afterWrite = false, ownCommand = false): void {
+  schedule(afterWrite = false, foreign = true): void {
     const r = this.r;
     if (afterWrite) this.ackAfterWrite = true;
-    if (!ownCommand) this.foreign = true;
+    if (foreign) {
+      this.foreign = true;
+      this.foreignAt = r.image.index;
+    }
     if (this.ackScheduled || r.passive || !r.image.replicas.includes(r.replica)) return;
     this.ackScheduled = true;
     // 'fsync': decide after the turn's entries queued their write (entry-stream.ts plans it in
@@ -193,8 +203,15 @@ export class Acknowledgement<S, C, R> {
     if (r.closed || r.round?.done !== true || !r.quorum.decided) return;
     // the write's end sends it (diskWritten), saying what its disk holds too
     if (this.fsync && !afterWrite && r.journal?.busy === true) return;
-    if (!this.foreign && !this.reportsDisk() && r.image.replicas.length >= 3) {
-      this.defer(r.image.index);
+    const disk = this.reportsDisk();
+    // held back only if all it says is about our own commands: what we applied since our last
+    // ack, and (when acks report disks) what our disk holds beyond the last ack's report
+    if (
+      !this.foreign &&
+      r.image.replicas.length >= 3 &&
+      (!disk || this.foreignAt <= this.reportedDisk)
+    ) {
+      this.defer(r.image.index, disk ? this.disk.self : 0n);
       return;
     }
     this.send();
@@ -205,6 +222,7 @@ export class Acknowledgement<S, C, R> {
     const r = this.r;
     this.foreign = false;
     this.deferred = undefined;
+    this.reportedDisk = this.disk.self;
     const i = r.image.index.toString();
     const body = !this.reportsDisk()
       ? { i, r: r.replica }
@@ -212,14 +230,18 @@ export class Acknowledgement<S, C, R> {
     r.sendQuiet(r.frame(Kind.ack, jsonBody(body)));
   }
 
-  /** Hold back the ack of `index` (our own commands only) until covered, or `ACK_DEFER_MS`. */
-  private defer(index: bigint): void {
-    if (this.covered(index)) {
+  /**
+   * Hold back the ack of `index` (and of our disk at `disk`, when our acks report it) until
+   * covered, or `ACK_DEFER_MS`.
+   */
+  private defer(index: bigint, disk: bigint): void {
+    if (this.covered(index, disk)) {
       this.deferred = undefined;
       return;
     }
     if (this.deferred === undefined) this.deferredAt = this.r.clock.now();
     this.deferred = index;
+    this.deferredDisk = disk;
     if (this.deferTimer === undefined) this.armDeferTimer(ACK_DEFER_MS);
   }
 
@@ -242,11 +264,17 @@ export class Acknowledgement<S, C, R> {
     }, ms);
   }
 
-  /** Every other replica of `Q` acked `index` or more in this round. */
-  private covered(index: bigint): boolean {
+  /**
+   * Every other replica of `Q` acked `index` or more in this round (and said that its disk
+   * holds `disk` or more): each member counts a strict majority of `Q` there without us.
+   */
+  private covered(index: bigint, disk: bigint): boolean {
     const r = this.r;
-    for (const q of r.image.replicas)
-      if (q !== r.replica && (this.progress.get(q) ?? 0n) < index) return false;
+    for (const q of r.image.replicas) {
+      if (q === r.replica) continue;
+      if ((this.progress.get(q) ?? 0n) < index) return false;
+      if (disk > 0n && !this.disk.heardAtLeast(q, disk)) return false;
+    }
     return true;
   }
 
@@ -265,9 +293,10 @@ export class Acknowledgement<S, C, R> {
     if (i > (this.progress.get(b.r) ?? 0n)) {
       this.progress.set(b.r, i);
       this.setCommitted(this.commitIndex(), true);
-      // our held-back ack is covered: every member counts a majority without it
-      if (this.deferred !== undefined && this.covered(this.deferred)) this.deferred = undefined;
     } else if (!durable) return;
+    // our held-back ack is covered: every member counts a majority without it
+    if (this.deferred !== undefined && this.covered(this.deferred, this.deferredDisk))
+      this.deferred = undefined;
     this.settleAcked();
   }
 

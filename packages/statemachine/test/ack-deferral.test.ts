@@ -5,10 +5,13 @@
  * is never counted for a command it did not say it applied), and a replica of `Q` that is down
  * or slow must cost the others only `ACK_DEFER_MS`, never a commit index that stops moving.
  */
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, afterEach } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MemoryCluster } from '@cpgkit/core/testing';
 import type { GroupTransport } from '@cpgkit/core';
-import { ReplicatedStateMachine } from '../src/index.js';
+import { ReplicatedStateMachine, type OpenOptions } from '../src/index.js';
 const ACK_DEFER_MS = 5;
 import { Kind } from '../src/wire.js';
 import { counter, type Counter, type CounterCmd } from './helpers.js';
@@ -19,6 +22,7 @@ type SM = ReplicatedStateMachine<Counter, CounterCmd, number>;
 async function openCounted(
   cluster: MemoryCluster,
   nodes: number[],
+  options: (n: number) => OpenOptions = () => ({}),
 ): Promise<{ ms: SM[]; groups: GroupTransport[]; acks: number[] }> {
   const acks = nodes.map(() => 0);
   const ms: SM[] = [];
@@ -31,22 +35,41 @@ async function openCounted(
       return send(data, options);
     };
     groups.push(g);
-    ms.push(await ReplicatedStateMachine.open(g, counter, { checkInterval: 0 }));
+    ms.push(await ReplicatedStateMachine.open(g, counter, { checkInterval: 0, ...options(n) }));
   }
-  await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
+  await runUntil(cluster, () => ms.every((m) => m.status === 'ready'));
   expect(ms.map((m) => m.status)).toEqual(nodes.map(() => 'ready'));
   acks.fill(0);
   return { ms, groups, acks };
 }
 
-/** Dispatch on `m` and run (virtual time, `maxTime` ms at most) until it resolved. */
-async function write(cluster: MemoryCluster, m: SM, maxTime = 0): Promise<number> {
+/**
+ * Run the cluster (virtual time moves only with `advance`) and let real disk writes go on,
+ * until `until()` holds (or 60 s of real time passed: the machine may be busy).
+ */
+async function runUntil(cluster: MemoryCluster, until: () => boolean, advance = true) {
+  const deadline = performance.now() + 60_000;
+  for (;;) {
+    await cluster.runUntilIdle(advance ? { advanceTime: true, maxTime: 200 } : {});
+    if (until() || performance.now() > deadline) return;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** Dispatch on `m` and run (no virtual time passes) until it resolved. */
+async function write(cluster: MemoryCluster, m: SM): Promise<number> {
   let done = false;
   const p = m.dispatch({ add: 1 }).finally(() => void (done = true));
-  await cluster.runUntilIdle(maxTime > 0 ? { advanceTime: true, maxTime } : {});
+  await runUntil(cluster, () => done, false);
   expect(done).toBe(true);
   return p;
 }
+
+let dir: string | undefined;
+afterEach(async () => {
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  dir = undefined;
+});
 
 describe('acks that nobody needs', () => {
   it('a lone writer of a Q of 3 sends no ack per write; every member learns each commit index from the others', async () => {
@@ -105,6 +128,31 @@ describe('acks that nobody needs', () => {
       expect(ms[1]!.committedIndex).toBe(ms[0]!.index);
     }
     expect(acks[0]).toBeGreaterThanOrEqual(10);
+    for (const m of ms) await m.close();
+  });
+
+  it("'fsync': the writer's ack (what its disk holds) is dropped once the others' acks say their disks hold as far", async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cpgkit-ack-deferral-'));
+    const cluster = new MemoryCluster({ nodes: 3, seed: 19 });
+    const { ms, acks } = await openCounted(cluster, [1, 2, 3], (n) => ({
+      dataDir: join(dir!, `d${n}`),
+      durability: 'fsync',
+    }));
+    const [writer] = ms;
+    for (let i = 1; i <= 22; i++) {
+      // the first writes' disk acks also report the round's entries (not our commands): sent
+      if (i === 3) acks.fill(0);
+      // resolves with no virtual time passing (no held-back ack is waited for)
+      expect(await write(cluster, writer!)).toBe(i);
+      // and the followers learn the commit index from each other's acks
+      await runUntil(cluster, () => ms.every((m) => m.committedIndex === writer!.index), false);
+      expect(ms.map((m) => m.committedIndex)).toEqual(ms.map(() => writer!.index));
+    }
+    expect(ms.map((m) => m.state.n)).toEqual([22, 22, 22]);
+    // the followers ack after each of their disk writes; the writer's acks were all covered
+    expect(acks[0]).toBe(0);
+    expect(acks[1]).toBeGreaterThanOrEqual(20);
+    expect(acks[2]).toBeGreaterThanOrEqual(20);
     for (const m of ms) await m.close();
   });
 });
