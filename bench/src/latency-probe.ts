@@ -8,7 +8,8 @@
  * other nodes (write-floor.ts). A diagnostic, not a row of the report:
  *
  * ```sh
- * pnpm --filter @cpgkit/bench probe --reps 3 [--trace] [--per-worker] [--strace] [--variant durable|fsync|fast]
+ * pnpm --filter @cpgkit/bench probe --reps 3 [--trace] [--per-worker] [--strace] [--in-flight N]
+ *   [--variant durable|fsync|fast]
  *   [--rate 300] [--count 3000] [--systems c,cpgkit,etcd] [--out FILE.json]
  * ```
  * @module
@@ -43,6 +44,7 @@ const { values: opts } = parseArgs({
     trace: { type: 'boolean', default: false },
     'per-worker': { type: 'boolean', default: false },
     strace: { type: 'boolean', default: false },
+    'in-flight': { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -151,7 +153,16 @@ async function probe(t: Target, rep: number) {
         writes?: [number, number, number][];
       }>(
         'writeLatency',
-        { rate, count, keyPrefix: 'wlat/', keys: 1000, valueBytes: 64, traced: tracing },
+        {
+          rate,
+          count,
+          keyPrefix: 'wlat/',
+          keys: 1000,
+          valueBytes: 64,
+          traced: tracing,
+          // `--in-flight 1`: one write at a time, never batched, whatever the load
+          ...(opts['in-flight'] === undefined ? {} : { maxInFlight: Number(opts['in-flight']) }),
+        },
         (count / rate) * 1000 + 60_000,
       ),
     );
