@@ -11,7 +11,8 @@
  * other replica of `Q` acked as far in this round. Then every member already counts a strict
  * majority of `Q` at that index (the others' acks, which are points of the agreed stream, are
  * all it needs), so the writer's ack would only repeat it: one CPG message of four per write
- * (the command and three acks), and corosync's CPU goes with the message count. An ack still
+ * (the command and three acks), a `cpg_mcast_joined` round trip to the daemon for the writer
+ * and a delivery for every member (bench/README.md has the counts). An ack still
  * says only what its sender applied; nobody is counted for what it did not say (the writer's
  * own delivery of its command is never inferred from its send). When acks report disks
  * ('fsync'), the others' acks cover ours only once their disks hold as far as ours says. Whatever
