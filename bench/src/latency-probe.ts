@@ -8,7 +8,8 @@
  * other nodes (write-floor.ts). A diagnostic, not a row of the report:
  *
  * ```sh
- * pnpm --filter @cpgkit/bench probe --reps 3 [--trace] [--variant durable|fsync|fast]
+ * pnpm --filter @cpgkit/bench probe --reps 3 [--trace] [--per-worker] [--strace] [--in-flight N]
+ *   [--variant durable|fsync|fast]
  *   [--rate 300] [--count 3000] [--systems c,cpgkit,etcd] [--out FILE.json]
  * ```
  * @module
@@ -22,6 +23,7 @@ import { EtcdCluster, ensureEtcd } from './etcd-cluster.js';
 import { installSignalHandlers, nowMs, stopAll } from './procs.js';
 import { fmt } from './report.js';
 import { explain, type TracedWrite } from './trace-analysis.js';
+import { countSyscalls, procUsage, usagePer, type SyscallCount } from './proc-usage.js';
 import { summarize } from './stats.js';
 import type { Target, Variant } from './target.js';
 import { cpgkitTarget, etcdTarget } from './targets.js';
@@ -40,6 +42,9 @@ const { values: opts } = parseArgs({
     variant: { type: 'string', default: 'durable' },
     systems: { type: 'string', default: 'cpgkit,etcd' },
     trace: { type: 'boolean', default: false },
+    'per-worker': { type: 'boolean', default: false },
+    strace: { type: 'boolean', default: false },
+    'in-flight': { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -135,6 +140,11 @@ async function probe(t: Target, rep: number) {
     const tracing = opts.trace && t.system === 'cpgkit';
     if (tracing) await Promise.all(workers.map((w) => w.call('traceStart')));
     const workerPids = workers.map((w) => w.pid);
+    const perWorker = opts['per-worker'] || opts.strace;
+    const before = perWorker ? await Promise.all(workerPids.map(procUsage)) : [];
+    const straces: SyscallCount[] = opts.strace
+      ? await Promise.all(workerPids.map(countSyscalls))
+      : [];
     const { r, load, use } = await measured(await serverPids(t), workerPids, () =>
       writer.call<{
         samples: number[];
@@ -143,10 +153,26 @@ async function probe(t: Target, rep: number) {
         writes?: [number, number, number][];
       }>(
         'writeLatency',
-        { rate, count, keyPrefix: 'wlat/', keys: 1000, valueBytes: 64, traced: tracing },
+        {
+          rate,
+          count,
+          keyPrefix: 'wlat/',
+          keys: 1000,
+          valueBytes: 64,
+          traced: tracing,
+          // `--in-flight 1`: one write at a time, never batched, whatever the load
+          ...(opts['in-flight'] === undefined ? {} : { maxInFlight: Number(opts['in-flight']) }),
+        },
         (count / rate) * 1000 + 60_000,
       ),
     );
+    if (perWorker) {
+      const after = await Promise.all(workerPids.map(procUsage));
+      const calls = await Promise.all(straces.map((s) => s.stop()));
+      nodes.forEach((n, i) =>
+        printWorkerUsage(t.system, n, n === 1, usagePer(before[i]!, after[i]!, count), calls[i]),
+      );
+    }
     const traces = tracing
       ? await Promise.all(workers.map((w) => w.call<WorkerTrace>('traceStop')))
       : undefined;
@@ -154,6 +180,26 @@ async function probe(t: Target, rep: number) {
   } finally {
     await Promise.all(workers.map((w) => w.close()));
   }
+}
+
+/** One worker's CPU, switches and (with `--strace`) system calls, per write. */
+function printWorkerUsage(
+  system: string,
+  node: number,
+  writer: boolean,
+  u: { user: number; system: number; voluntary: number; preempted: number },
+  calls: Map<string, number> | undefined,
+): void {
+  const top = calls
+    ? [...calls]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 8)
+        .map(([name, n]) => `${name} ${fmt(n / count)}`)
+        .join(', ')
+    : '';
+  console.log(
+    `  ${system} node ${node} (${writer ? 'writer' : 'follower'}) per write: user ${fmt(u.user)} ms, system ${fmt(u.system)} ms, ${fmt(u.voluntary)} waits, ${fmt(u.preempted)} preemptions${top ? `; syscalls: ${top}` : ''}`,
+  );
 }
 
 interface RunRecord {

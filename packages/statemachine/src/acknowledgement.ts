@@ -5,13 +5,34 @@
  * A replica in `durability: 'fsync'` acks once per disk write instead: while a write is on its
  * way, the ack waits for it and then says both what it applied and what its disk holds (one
  * agreed message per replica and batch rather than two; the commit index moves with the disks).
+ *
+ * An ack that nobody needs is not sent (`ACK_DEFER_MS`): a replica of a `Q` of 3 or more that
+ * applied only its own commands since its last ack holds that ack back, and drops it once every
+ * other replica of `Q` acked as far in this round. Then every member already counts a strict
+ * majority of `Q` at that index (the others' acks, which are points of the agreed stream, are
+ * all it needs), so the writer's ack would only repeat it: one CPG message of four per write
+ * (the command and three acks), a `cpg_mcast_joined` round trip to the daemon for the writer
+ * and a delivery for every member (bench/README.md has the counts). An ack still
+ * says only what its sender applied; nobody is counted for what it did not say (the writer's
+ * own delivery of its command is never inferred from its send). When acks report disks
+ * ('fsync'), the others' acks cover ours only once their disks hold as far as ours says. Whatever
+ * else it applied (an entry of another member, a tick, a retire, a round's end: what proves that
+ * it holds `Q`) is acked at once.
  * @module
  */
+import type { TimerHandle } from '@cpgkit/core';
 import { OutcomeUnknownError } from './errors.js';
 import { Kind, jsonBody, type AckBody, type Frame } from './wire.js';
 import { commitIndex } from './acks.js';
 import { DiskProgress, type DiskWrite } from './durability.js';
 import type { LocalReplica } from './local-replica.js';
+
+/**
+ * How long a replica holds back an ack that covers only its own commands (see the module
+ * comment), waiting for the other replicas of `Q` to ack as far, before it sends it anyway (a
+ * replica of `Q` is down or slow: the others then learn the commit index from it, this late).
+ */
+export const ACK_DEFER_MS = 5;
 
 /** The acks of one replica's round and its commit index. */
 export class Acknowledgement<S, C, R> {
@@ -28,6 +49,20 @@ export class Acknowledgement<S, C, R> {
   private replaced = false;
   /** What this replica's and the others' disks hold (`durability: 'fsync'`). */
   private readonly disk = new DiskProgress();
+  /**
+   * Since our last ack (sent, or dropped as covered) we applied something other than our own
+   * commands, or a round ended: the next ack goes out at once.
+   */
+  private foreign = true;
+  /** The index of the last entry that was not our own command (its disk must be reported). */
+  private foreignAt = 0n;
+  /** The disk index our last ack reported. */
+  private reportedDisk = 0n;
+  /** The index of an ack held back (see `ACK_DEFER_MS`), and since when (the clock's ms). */
+  private deferred: bigint | undefined;
+  private deferredDisk = 0n;
+  private deferredAt = 0;
+  private deferTimer: TimerHandle | undefined;
 
   /**
    * @param majority - `acknowledge: 'majority'`: a dispatch waits for a majority of `Q`
@@ -58,7 +93,7 @@ export class Acknowledgement<S, C, R> {
   diskWritten(w: DiskWrite, ok: boolean): void {
     const moved = ok && this.disk.written(w);
     if (this.r.closed || !this.reportsDisk()) return;
-    if (moved || this.fsync) this.schedule(true);
+    if (moved || this.fsync) this.schedule(true, false);
     if (moved) this.settleAcked();
   }
 
@@ -97,6 +132,16 @@ export class Acknowledgement<S, C, R> {
   roundStarted(): void {
     this.progress.clear();
     this.disk.roundStarted();
+    // the round's end acks at once (it is what proves that we hold `Q`)
+    this.deferred = undefined;
+    this.foreign = true;
+  }
+
+  /** Stop the timer of a held-back ack (the replica closes). */
+  stop(): void {
+    this.deferTimer?.cancel();
+    this.deferTimer = undefined;
+    this.deferred = undefined;
   }
 
   /** A snapshot replaced our state (our unacked commands' fate is unknown from now on). */
@@ -118,7 +163,7 @@ export class Acknowledgement<S, C, R> {
     return commitIndex(r.image.replicas, r.replica, r.image.index, this.progress);
   }
 
-  /** An entry was applied: alone in `Q`, it is committed at once. */
+  /** An entry that is not our own command was applied: alone in `Q`, it is committed at once. */
   applied(): void {
     if (this.r.image.replicas.length <= 1) this.setCommitted(this.commitIndex(), true);
     this.schedule();
@@ -133,10 +178,17 @@ export class Acknowledgement<S, C, R> {
   /**
    * Replicas of `Q` announce what they applied, at most once per turn of the event loop; in
    * 'fsync', not while a disk write is on its way (`afterWrite`: this ack follows one).
+   * `foreign` (the default): something other than our own commands was applied (or a round
+   * ended), so the ack goes out at once; false for our own command, or a disk write's end
+   * (then the ack may be held back: see the module comment).
    */
-  schedule(afterWrite = false): void {
+  schedule(afterWrite = false, foreign = true): void {
     const r = this.r;
     if (afterWrite) this.ackAfterWrite = true;
+    if (foreign) {
+      this.foreign = true;
+      this.foreignAt = r.image.index;
+    }
     if (this.ackScheduled || r.passive || !r.image.replicas.includes(r.replica)) return;
     this.ackScheduled = true;
     // 'fsync': decide after the turn's entries queued their write (entry-stream.ts plans it in
@@ -152,12 +204,80 @@ export class Acknowledgement<S, C, R> {
     if (r.closed || r.round?.done !== true || !r.quorum.decided) return;
     // the write's end sends it (diskWritten), saying what its disk holds too
     if (this.fsync && !afterWrite && r.journal?.busy === true) return;
+    const disk = this.reportsDisk();
+    // held back only if all it says is about our own commands: what we applied since our last
+    // ack, and (when acks report disks) what our disk holds beyond the last ack's report
+    if (
+      !this.foreign &&
+      r.image.replicas.length >= 3 &&
+      (!disk || this.foreignAt <= this.reportedDisk)
+    ) {
+      this.defer(r.image.index, disk ? this.disk.self : 0n);
+      return;
+    }
+    this.send();
+  };
+
+  /** Send our ack now: what we applied (and, when someone waits for disks, what our disk holds). */
+  private send(): void {
+    const r = this.r;
+    this.foreign = false;
+    this.deferred = undefined;
+    this.reportedDisk = this.disk.self;
     const i = r.image.index.toString();
     const body = !this.reportsDisk()
       ? { i, r: r.replica }
       : { i, r: r.replica, d: this.disk.self.toString(), ...(this.fsync ? { f: 1 } : {}) };
     r.sendQuiet(r.frame(Kind.ack, jsonBody(body)));
-  };
+  }
+
+  /**
+   * Hold back the ack of `index` (and of our disk at `disk`, when our acks report it) until
+   * covered, or `ACK_DEFER_MS`.
+   */
+  private defer(index: bigint, disk: bigint): void {
+    if (this.covered(index, disk)) {
+      this.deferred = undefined;
+      return;
+    }
+    if (this.deferred === undefined) this.deferredAt = this.r.clock.now();
+    this.deferred = index;
+    this.deferredDisk = disk;
+    if (this.deferTimer === undefined) this.armDeferTimer(ACK_DEFER_MS);
+  }
+
+  /** One timer for every held-back ack: it sends the oldest once it waited `ACK_DEFER_MS`. */
+  private armDeferTimer(ms: number): void {
+    this.deferTimer = this.r.clock.setTimeout(() => {
+      this.deferTimer = undefined;
+      const r = this.r;
+      if (this.deferred === undefined || r.closed) return;
+      const waited = r.clock.now() - this.deferredAt;
+      if (waited < ACK_DEFER_MS) {
+        this.armDeferTimer(ACK_DEFER_MS - waited);
+        return;
+      }
+      if (r.round?.done !== true || !r.quorum.decided) {
+        this.deferred = undefined;
+        return;
+      }
+      this.send();
+    }, ms);
+  }
+
+  /**
+   * Every other replica of `Q` acked `index` or more in this round (and said that its disk
+   * holds `disk` or more): each member counts a strict majority of `Q` there without us.
+   */
+  private covered(index: bigint, disk: bigint): boolean {
+    const r = this.r;
+    for (const q of r.image.replicas) {
+      if (q === r.replica) continue;
+      if ((this.progress.get(q) ?? 0n) < index) return false;
+      if (disk > 0n && !this.disk.heardAtLeast(q, disk)) return false;
+    }
+    return true;
+  }
 
   /** Whether an ack counts now: in a finished quorate round, of our epoch. */
   counts(f: Frame): boolean {
@@ -175,6 +295,9 @@ export class Acknowledgement<S, C, R> {
       this.progress.set(b.r, i);
       this.setCommitted(this.commitIndex(), true);
     } else if (!durable) return;
+    // our held-back ack is covered: every member counts a majority without it
+    if (this.deferred !== undefined && this.covered(this.deferred, this.deferredDisk))
+      this.deferred = undefined;
     this.settleAcked();
   }
 

@@ -89,6 +89,11 @@ export class DiskProgress {
     return true;
   }
 
+  /** Replica `replica` said in this round that its disk holds `index` or more. */
+  heardAtLeast(replica: string, index: bigint): boolean {
+    return (this.heard.get(replica) ?? 0n) >= index;
+  }
+
   /**
    * The highest index a strict majority of `q` holds on disk, `self` counting with this
    * replica's own disk (`persisting`: false for a member without a data directory).

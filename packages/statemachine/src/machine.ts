@@ -486,6 +486,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     for (const u of this.unsubscribe) u();
     r.round?.closeTimer?.cancel();
     this.timekeeper.stop();
+    this.acks.stop();
     this.warmer.stop();
     const hadState = r.hasState;
     r.close(error);
