@@ -49,6 +49,9 @@ export class CpgkitAdapter implements CoordinationAdapter {
     this.#groups.push(group);
     const map = await ReplicatedMap.open(group, {
       groupName: `${this.#config.group}.kv`,
+      // each scenario makes a new group and starts its workers one at a time, each waiting for
+      // its replica to be ready: the first starts the store alone (a cluster known to be new)
+      bootstrap: 'alone',
       ...(this.#config.dataDir ? { dataDir: `${this.#config.dataDir}/kv` } : {}),
       ...(this.#config.durability ? { durability: this.#config.durability } : {}),
       ...(process.env.BENCH_CPGKIT_LOG
@@ -118,6 +121,7 @@ export class CpgkitAdapter implements CoordinationAdapter {
       this.#groups.push(group);
       const machine = await ReplicatedStateMachine.open(group, locksMachine(), {
         groupName: `${this.#config.group}.locks`,
+        bootstrap: 'alone', // a new group, workers started one at a time (see #openMap)
         ...(this.#config.dataDir ? { dataDir: `${this.#config.dataDir}/locks` } : {}),
         ...(this.#config.durability ? { durability: this.#config.durability } : {}),
       });

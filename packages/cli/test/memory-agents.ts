@@ -25,7 +25,7 @@ export function startAgent(
   cluster: MemoryCluster,
   n: number,
   group: string,
-  options: { dataDir?: string; format?: 'text' | 'json' } = {},
+  options: { dataDir?: string; format?: 'text' | 'json'; bootstrapAlone?: boolean } = {},
 ): { agent: Agent; log: LogLines } {
   const log = new LogLines();
   const agent = new Agent({
@@ -35,6 +35,7 @@ export function startAgent(
     backoff: 20,
     maxBackoff: 200,
     ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
+    ...(options.bootstrapAlone === true ? { bootstrapAlone: true } : {}),
   });
   agent.start();
   return { agent, log };

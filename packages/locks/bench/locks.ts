@@ -209,7 +209,8 @@ interface Report {
 /** One member, inside a node's namespace: follows commands on stdin, reports on stdout. */
 async function member(group: string): Promise<void> {
   const say = (r: Report): void => void process.stdout.write(`${JSON.stringify(r)}\n`);
-  const locks = await Locks.open(new Group(corosync()), { groupName: group });
+  // a new group of the bench's, its members started one at a time
+  const locks = await Locks.open(new Group(corosync()), { groupName: group, bootstrap: 'alone' });
   await locks.machine.ready({ timeout: 30_000 });
   say({ ev: 'ready', t: now() });
   const rl = createInterface({ input: process.stdin });

@@ -13,7 +13,11 @@ async function pair(nodes: [number, number], seed: number) {
   const cluster = new MemoryCluster({ nodes: 3, seed });
   const def = locksMachine();
   const machines = [];
-  for (const n of nodes) machines.push(await ReplicatedStateMachine.open(cluster.member(n), def));
+  for (const n of nodes)
+    machines.push(
+      // a brand-new cluster this test made, not a replica on every node: 'alone'
+      await ReplicatedStateMachine.open(cluster.member(n), def, { bootstrap: 'alone' }),
+    );
   await cluster.runUntilIdle();
   const locks = machines.map((m) => new Locks(m, { closeMachine: true }));
   return { cluster, machines, locks: locks as [Locks, Locks] };

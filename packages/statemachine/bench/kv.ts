@@ -340,6 +340,7 @@ async function openReady(
   const kv = await ReplicatedMap.open(t, {
     groupName: group,
     checkInterval: 0,
+    bootstrap: 'alone', // a new group of the bench's, its replicas opened one at a time
     ...(dataDir === undefined ? {} : { dataDir, durability }),
   });
   await kv.ready({ timeout: 60_000 });
@@ -480,6 +481,7 @@ async function worker(): Promise<void> {
           kv = await ReplicatedMap.open(new Group(corosync()), {
             groupName: req.group,
             checkInterval: 0,
+            bootstrap: 'alone', // a new group of the bench's, its members opened one at a time
           });
           await kv.machine.synced({ timeout: 120_000 });
           const syncedMs = performance.now() - t0;

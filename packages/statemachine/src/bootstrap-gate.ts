@@ -3,7 +3,13 @@
  * forces its first round quorate (`bootstrap: 'force'`). A fresh member may start one only if
  * it never saw a member that holds state and every member that was there when it joined said
  * it holds none: a member that joined an existing group and got cut off before it synced must
- * not fork an empty state. No I/O, no timers: what the summaries told it.
+ * not fork an empty state. And, unless opened with `bootstrap: 'alone'`, only once every node
+ * of the totem ring has a long-lived member that said it holds none: a member without state
+ * cannot tell a brand-new cluster from one whose replicas are down or not started yet (the
+ * first agent up after an outage, a replaced disk, a new node), and a store started there is a
+ * fork: when the others return, one of the two histories is lost, acknowledged writes and
+ * grants with it (bootstrap-ring.test.ts). No I/O,
+ * no timers: what the summaries and the ring told it.
  * @module
  */
 
@@ -13,6 +19,10 @@ export class BootstrapGate {
   private firstView: Set<string> | undefined;
   /** Members we saw say they hold no state. */
   private readonly seenFresh = new Set<string>();
+  /** Long-lived members (not passive) that said they hold no state. */
+  private readonly freshReplicas = new Set<string>();
+  /** The other members of our latest view. */
+  private present = new Set<string>();
   /** Whether we ever saw another member that holds state. */
   private sawHolder = false;
   /** The data directory had a replica id but no snapshot: this replica lost its state. */
@@ -22,10 +32,12 @@ export class BootstrapGate {
   /**
    * @param allowed - `bootstrap` is not `false` (see `OpenOptions.bootstrap`)
    * @param force - `bootstrap: 'force'`
+   * @param alone - `bootstrap: 'alone'` (or 'force'): no need for a member on every ring node
    */
   constructor(
     private readonly allowed: boolean,
     force: boolean,
+    private readonly alone = force,
   ) {
     this.forcing = force;
   }
@@ -40,20 +52,23 @@ export class BootstrapGate {
     this.lostState = true;
   }
 
-  /** Our first view (the other members' keys), kept from the first call on. */
+  /** A view of the group (the other members' keys): the first is kept as our first view. */
   joined(others: Iterable<string>): void {
-    this.firstView ??= new Set(others);
+    this.present = new Set(others);
+    this.firstView ??= new Set(this.present);
   }
 
   /**
    * Another member's summary said whether it holds state.
    * @returns true when that made us eligible (we may now say `bootstrap` in our summary)
    */
-  heard(key: string, fresh: boolean): boolean {
-    const could = this.mayBootstrap();
-    if (fresh) this.seenFresh.add(key);
-    else this.sawHolder = true;
-    return !could && this.mayBootstrap();
+  heard(key: string, fresh: boolean, passive = false, ring?: Ring): boolean {
+    const could = this.mayBootstrap(ring);
+    if (fresh) {
+      this.seenFresh.add(key);
+      if (!passive) this.freshReplicas.add(key);
+    } else this.sawHolder = true;
+    return !could && this.mayBootstrap(ring);
   }
 
   /** We took part in a quorate round with a state: `force` is spent. */
@@ -61,11 +76,28 @@ export class BootstrapGate {
     this.forcing = false;
   }
 
-  /** Whether we may start from the initial state when nobody holds any. */
-  mayBootstrap(): boolean {
+  /**
+   * Whether we may start from the initial state when nobody holds any. `ring`: the nodes of our
+   * totem ring and our own node (unknown: not checked).
+   */
+  mayBootstrap(ring?: Ring): boolean {
     if (!this.allowed || this.lostState || this.sawHolder || this.firstView === undefined)
       return false;
     for (const k of this.firstView) if (!this.seenFresh.has(k)) return false;
-    return true;
+    if (this.alone || ring === undefined) return true;
+    const covered = new Set([ring.self]);
+    for (const k of this.freshReplicas) if (this.present.has(k)) covered.add(nodeOf(k));
+    return ring.nodes.every((n) => covered.has(n));
   }
+}
+
+/** Our totem ring's nodes, and our own node (see `BootstrapGate.mayBootstrap`). */
+export interface Ring {
+  readonly nodes: readonly number[];
+  readonly self: number;
+}
+
+/** The node of a member key "nodeid:pid". */
+function nodeOf(key: string): number {
+  return Number(key.slice(0, key.indexOf(':')));
 }

@@ -100,6 +100,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     this.gate = new BootstrapGate(
       options.bootstrap === undefined ? !passive : options.bootstrap !== false,
       force,
+      force || options.bootstrap === 'alone',
     );
     this.syncTimeout = options.syncTimeout ?? DEFAULT_SYNC_TIMEOUT;
     const dataDir = options.dataDir;

@@ -27,8 +27,18 @@ export interface OpenOptions extends WaitOptions {
    */
   readonly passive?: boolean;
   /**
-   * `true`: may start from `definition.initial` when no member of the component holds any
-   * state and none was ever seen (a brand-new cluster). `false`: never.
+   * `true`: may start from `definition.initial` when no member holds any state and none was
+   * ever seen, once every node of the totem ring has a long-lived member in the group that
+   * said it holds none (a brand-new cluster, all its nodes' replicas up). A member without
+   * state cannot tell a brand-new cluster from one whose replicas are down or not started yet:
+   * the first agent up after an outage, a replaced disk, a new node. A store started then is a
+   * fork: when the others return, one of the two histories is lost, acknowledged writes and
+   * grants with it.
+   *
+   * `'alone'`: may start one without waiting for a member on every node of the ring: for a
+   * cluster you know to be brand new where not every node runs a replica (tests, demos, a
+   * service on some of the nodes), opened once; never on a replaced disk or a new node of a
+   * running cluster.
    *
    * `'force'`: the operator's escape hatch when a majority of the replica set `Q` is gone for
    * good (their disks lost). The first node-quorate round this member takes part in is
@@ -36,9 +46,11 @@ export interface OpenOptions extends WaitOptions {
    * `initial` when nobody present holds state) and `Q` restarts from the round's members.
    * Acknowledged writes that only the lost replicas held are gone. Never automatic; use it on
    * one member, once, and open it normally afterwards.
+   *
+   * `false`: never.
    * @defaultValue `!passive`
    */
-  readonly bootstrap?: boolean | 'force';
+  readonly bootstrap?: boolean | 'alone' | 'force';
   /**
    * After this long (ms, on the group's clock) a sync round that silent members (programs that
    * do not speak the format) hold up is closed without them.

@@ -18,7 +18,7 @@ export type Role = 'replica' | 'client';
 export interface RoleOptions {
   readonly role?: Role;
   readonly passive?: boolean;
-  readonly bootstrap?: boolean | 'force';
+  readonly bootstrap?: boolean | 'alone' | 'force';
   readonly dataDir?: string;
 }
 

@@ -148,6 +148,7 @@ describe('a replica whose process died leaves Q', () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 29 });
     const open = (n: number): Promise<SM> =>
       ReplicatedStateMachine.open(cluster.member(n), counter, {
+        bootstrap: 'alone',
         checkInterval: 0,
         dataDir: join(dir, `m${n}`),
       });
@@ -175,6 +176,7 @@ describe('a replica whose process died leaves Q', () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 27 });
     const open = (n: number): Promise<SM> =>
       ReplicatedStateMachine.open(cluster.member(n), counter, {
+        bootstrap: 'alone',
         checkInterval: 0,
         dataDir: join(dir, `m${n}`),
       });

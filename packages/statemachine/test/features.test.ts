@@ -69,7 +69,7 @@ describe('ReplicatedStateMachine', () => {
 describe('ReplicatedMap', () => {
   it('a compare on revision 0 holds exactly when the key is absent, like exists: false', async () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 6 });
-    const a = await ReplicatedMap.open(cluster.member(1), { checkInterval: 0 });
+    const a = await ReplicatedMap.open(cluster.member(1), { bootstrap: 'alone', checkInterval: 0 });
     await cluster.runUntilIdle();
     const both = async (): Promise<[boolean, boolean]> => {
       const results: boolean[] = [];
@@ -108,6 +108,7 @@ describe('ReplicatedMap', () => {
     for (const n of [1, 2, 3])
       maps.push(
         await ReplicatedMap.open(cluster.member(n), {
+          bootstrap: 'alone',
           checkInterval: 0,
           limits: { maxValueBytes: 100 },
         }),
@@ -153,7 +154,7 @@ describe('ReplicatedMap', () => {
 
   it('transfers a 100,000-key store to a joiner in chunks', async () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 8 });
-    const a = await ReplicatedMap.open(cluster.member(1), { checkInterval: 0 });
+    const a = await ReplicatedMap.open(cluster.member(1), { bootstrap: 'alone', checkInterval: 0 });
     await cluster.runUntilIdle();
     const ops = [];
     for (let i = 0; i < 100_000; i++) ops.push({ op: 'set' as const, key: `k/${i}`, value: i });
@@ -164,6 +165,7 @@ describe('ReplicatedMap', () => {
     }
     const logs: string[] = [];
     const b = await ReplicatedMap.open(cluster.member(2), {
+      bootstrap: 'alone',
       checkInterval: 0,
       log: (l) => logs.push(l),
     });

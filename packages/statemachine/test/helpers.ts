@@ -23,6 +23,11 @@ export const counter: MachineDefinition<Counter, CounterCmd, number> = {
   },
 };
 
+/**
+ * Open replicas of `def` on `nodes` of a brand-new cluster the test made: they may start the
+ * store without a replica on every node of the ring (`bootstrap: 'alone'`, unless `options`
+ * say otherwise).
+ */
 export async function openAll<S, C, R>(
   cluster: MemoryCluster,
   nodes: number[],
@@ -34,6 +39,7 @@ export async function openAll<S, C, R>(
     ms.push(
       await ReplicatedStateMachine.open(cluster.member(n), def, {
         checkInterval: 0,
+        bootstrap: 'alone',
         ...options,
       }),
     );

@@ -12,7 +12,9 @@ import { MachineClosedError, NotReadyError, ReplicatedMap, type MapChange } from
 async function openMaps(cluster: MemoryCluster, nodes: number[]): Promise<ReplicatedMap[]> {
   const maps: ReplicatedMap[] = [];
   for (const n of nodes)
-    maps.push(await ReplicatedMap.open(cluster.member(n), { checkInterval: 0 }));
+    maps.push(
+      await ReplicatedMap.open(cluster.member(n), { bootstrap: 'alone', checkInterval: 0 }),
+    );
   await cluster.runUntilIdle();
   for (const m of maps) await m.ready();
   return maps;
@@ -26,7 +28,7 @@ describe('ReplicatedMap reads before the first sync', () => {
     await cluster.runUntilIdle();
     await w;
     // a new replica joins: until its first sync round ends it holds nothing to read
-    const c = await ReplicatedMap.open(cluster.member(3), { checkInterval: 0 });
+    const c = await ReplicatedMap.open(cluster.member(3), { bootstrap: 'alone', checkInterval: 0 });
     expect(c.status).toBe('syncing');
     expect(c.readable).toBe(false);
     let err: unknown;
@@ -61,7 +63,7 @@ describe('ReplicatedMap reads before the first sync', () => {
 
   it('a replica closed before it synced says so with NotReadyError', async () => {
     const cluster = new MemoryCluster({ nodes: 1, seed: 3 });
-    const m = await ReplicatedMap.open(cluster.member(1), { checkInterval: 0 });
+    const m = await ReplicatedMap.open(cluster.member(1), { bootstrap: 'alone', checkInterval: 0 });
     await m.close();
     expect(() => m.get('k')).toThrow(/closed before it synced/);
     cluster.destroy();
@@ -123,7 +125,7 @@ describe('MachineClosedError before anything was sent', () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 15 });
     const [a] = (await openMaps(cluster, [1, 2])) as [ReplicatedMap];
     // waiting for its first sync, then closed: nothing was sent
-    const c = await ReplicatedMap.open(cluster.member(3), { checkInterval: 0 });
+    const c = await ReplicatedMap.open(cluster.member(3), { bootstrap: 'alone', checkInterval: 0 });
     const early = c.set('k', 1).catch((e: unknown) => e);
     await c.close();
     const e1 = await early;

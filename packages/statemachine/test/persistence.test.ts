@@ -278,6 +278,7 @@ describe('persistence: snapshot + log', () => {
     const dataDir = join(dir, 'kv');
     const open = (): Promise<ReplicatedMap> =>
       ReplicatedMap.open(cluster.member(1), {
+        bootstrap: 'alone',
         dataDir,
         checkInterval: 0,
         compactLogBytes: 2000,

@@ -107,6 +107,7 @@ describe('replica-majority quorum', () => {
     await expect(a.dispatch({ add: 1 })).rejects.toBeInstanceOf(NoQuorumError);
     // a new member does not make a majority of Q either
     const d = await ReplicatedStateMachine.open(cluster.member(2), counter, {
+      bootstrap: 'alone',
       checkInterval: 0,
     });
     await cluster.runUntilIdle();
@@ -168,6 +169,7 @@ describe('replica-majority quorum', () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 13 });
     const open = (n: number): Promise<SM> =>
       ReplicatedStateMachine.open(cluster.member(n), counter, {
+        bootstrap: 'alone',
         checkInterval: 0,
         dataDir: join(dir, `m${n}`),
       });
@@ -211,6 +213,7 @@ describe('closing during a sync round', () => {
         const cluster = new MemoryCluster({ nodes: 3, seed });
         const open = (n: number): Promise<SM> =>
           ReplicatedStateMachine.open(cluster.member(n), counter, {
+            bootstrap: 'alone',
             checkInterval: 0,
             dataDir: join(dir, `${how}-s${seed}-m${n}`),
           });
@@ -298,6 +301,7 @@ describe('persistence across a full restart', () => {
       const base = join(dir, order.join(''));
       const open = (n: number): Promise<SM> =>
         ReplicatedStateMachine.open(cluster.member(n), counter, {
+          bootstrap: 'alone',
           checkInterval: 0,
           dataDir: join(base, `m${n}`),
         });
@@ -336,6 +340,7 @@ describe('persistence across a full restart', () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 30 });
     const dataDir = join(dir, 'lost');
     const a = await ReplicatedStateMachine.open(cluster.member(1), counter, {
+      bootstrap: 'alone',
       checkInterval: 0,
       dataDir,
     });
@@ -344,6 +349,7 @@ describe('persistence across a full restart', () => {
     await a.close();
     await rm(join(dataDir, 'counter.snapshot.json'));
     const again = await ReplicatedStateMachine.open(cluster.member(1), counter, {
+      bootstrap: 'alone',
       checkInterval: 0,
       dataDir,
     });

@@ -43,12 +43,13 @@ afterEach(() => {
 
 /** Open the counter on node `n` with its data directory `d<n>` (the same replica across restarts). */
 function opener(cluster: MemoryCluster, options: { bootstrap?: boolean } = {}) {
+  // `bootstrap`: this one may start the store on its own ('alone'), or never
   return (n: number, bootstrap = options.bootstrap ?? true): Promise<SM> =>
     ReplicatedStateMachine.open(cluster.member(n), counter, {
       checkInterval: 0,
       syncTimeout: 500,
       dataDir: join(dir, `d${n}`),
-      bootstrap,
+      bootstrap: bootstrap ? 'alone' : false,
     });
 }
 
@@ -245,7 +246,7 @@ describe('F3: dirty replicas and lost snapshot chunks', () => {
           checkInterval: 0,
           syncTimeout: 500,
           maxChunkSize: 1024,
-          bootstrap,
+          bootstrap: bootstrap ? 'alone' : false,
           log: (l) => {
             logs.push(`${n}: ${l}`);
             // cut the joiner off the moment the first chunk reaches it: the others are in flight

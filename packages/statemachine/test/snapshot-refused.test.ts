@@ -82,7 +82,7 @@ describe('sync: a snapshot whose digest is not the announced one', () => {
         groupName: 'kv',
         checkInterval: 0,
         maxChunkSize: 8192,
-        bootstrap,
+        bootstrap: bootstrap ? 'alone' : false,
         log: (l) => logs.push(`${n}: ${l}`),
       });
     const a = await open(1, true);

@@ -27,7 +27,7 @@ describe('sync: a joiner receives a large store', () => {
           groupName: 'kv',
           checkInterval: 0,
           maxChunkSize: chunk,
-          bootstrap,
+          bootstrap: bootstrap ? 'alone' : false,
           log: (l) => logs.push(`${n}: ${l}`),
         });
       const a = await open(1, true);

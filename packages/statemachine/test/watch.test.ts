@@ -11,6 +11,7 @@ async function openMaps(
   for (const n of nodes)
     maps.push(
       await ReplicatedMap.open(cluster.member(n), {
+        bootstrap: 'alone',
         checkInterval: 0,
         ...(historyLimit === undefined ? {} : { historyLimit }),
       }),

@@ -38,6 +38,7 @@ describe('cpgkit kv on the real 3-node cluster', () => {
     node: number,
     group: string,
     until_ = /store status ready/,
+    extra: string[] = [],
   ): Promise<CliProcess> {
     const r = spawnCli(env!, node, [
       'kv',
@@ -46,6 +47,7 @@ describe('cpgkit kv on the real 3-node cluster', () => {
       group,
       '--data',
       join(dataRoot, group, `n${node}`),
+      ...extra,
     ]);
     servers.add(r);
     void r.exited.then(() => servers.delete(r));
@@ -55,6 +57,14 @@ describe('cpgkit kv on the real 3-node cluster', () => {
     );
     expect(r.child.exitCode, r.stderr()).toBeNull();
     return r;
+  }
+
+  /**
+   * Start a new group's replicas on nodes 1, 2 and 3 together, as at a cluster's first boot: a
+   * new store starts once a replica runs on every node (each waits for the others).
+   */
+  function serveAll(group: string): Promise<CliProcess[]> {
+    return Promise.all([1, 2, 3].map((n) => serve(n, group)));
   }
 
   /** SIGTERM a server; it must exit 0 (after writing its snapshot). */
@@ -104,8 +114,9 @@ describe('cpgkit kv on the real 3-node cluster', () => {
     const w = await kv(1, ['set', '--group', group, '--timeout', '1', 'k', 'v']);
     expect(w.code).toBe(4);
     expect(w.stderr).toMatch(/no replica of group .*nothing was applied/);
-    // and nothing was started by either: a real replica starts from the initial state
-    const s = await serve(3, group);
+    // and nothing was started by either: a real replica (alone: --bootstrap-alone) starts from
+    // the initial state
+    const s = await serve(3, group, undefined, ['--bootstrap-alone']);
     const l = await kv(1, ['list', '--group', group, '--json']);
     expect(l.code, l.stderr).toBe(0);
     expect(JSON.parse(l.stdout)).toEqual([]);
@@ -114,7 +125,7 @@ describe('cpgkit kv on the real 3-node cluster', () => {
 
   it('replication: set on node 1, get on nodes 2 and 3; list, delete, watch across nodes', async () => {
     const group = unique('repl');
-    for (const n of [1, 2, 3]) await serve(n, group);
+    await serveAll(group);
     await set(1, group, 'db/url', 'postgres://db1');
     await set(1, group, 'db/pool', '{"max":10}');
     await set(1, group, 'flag', 'true');
@@ -159,9 +170,7 @@ describe('cpgkit kv on the real 3-node cluster', () => {
 
   it('catch-up: a replica killed with -9 and restarted on its data dir gets what it missed', async () => {
     const group = unique('catchup');
-    const s1 = await serve(1, group);
-    const s2 = await serve(2, group);
-    const s3 = await serve(3, group);
+    const [s1, s2, s3] = (await serveAll(group)) as [CliProcess, CliProcess, CliProcess];
     await set(1, group, 'a', '1');
     await set(2, group, 'b', '2');
     await sleep(200); // let node 2's replica persist (at most every 50 ms)
@@ -186,7 +195,7 @@ describe('cpgkit kv on the real 3-node cluster', () => {
     fx = await RealCluster.open();
     const group = unique('quorum');
     const servers = new Map<number, CliProcess>();
-    for (const n of [1, 2, 3]) servers.set(n, await serve(n, group));
+    for (const [i, s] of (await serveAll(group)).entries()) servers.set(i + 1, s);
     await set(1, group, 'before', '"x"');
     await fx.partition([3], [1, 2]);
     await until('node 3 replica to see the minority', () =>
@@ -234,7 +243,7 @@ describe('cpgkit kv on the real 3-node cluster', () => {
   it('persistence: stop all three replicas, start them on the same data dirs, the data is there', async () => {
     const group = unique('persist');
     const first = [];
-    for (const n of [1, 2, 3]) first.push(await serve(n, group));
+    first.push(...(await serveAll(group)));
     for (let i = 0; i < 20; i++) await set(1 + (i % 3), group, `key${i}`, String(i));
     const del = await kv(2, ['delete', '--group', group, 'key7']);
     expect(del.code, del.stderr).toBe(0);
@@ -257,9 +266,7 @@ describe('cpgkit kv on the real 3-node cluster', () => {
 
   it('full restart, the stale replica first: it refuses writes alone, then the newest state wins', async () => {
     const group = unique('stalefirst');
-    const s1 = await serve(1, group);
-    const s2 = await serve(2, group);
-    const s3 = await serve(3, group);
+    const [s1, s2, s3] = (await serveAll(group)) as [CliProcess, CliProcess, CliProcess];
     await set(1, group, 'a', '1');
     s3.child.kill('SIGKILL'); // node 3's replica crashes: it misses what follows
     await s3.exited;

@@ -31,6 +31,7 @@ const { values } = parseArgs({
     'data-dir': { type: 'string' },
     'failover-delay': { type: 'string' },
     'stale-reads': { type: 'boolean', default: false },
+    upgrade: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -42,6 +43,7 @@ if (values.help || (!values.memory && !values.real)) {
       '         [--data-dir DIR]        where replicas keep their data (default: the temp dir)',
       '         [--failover-delay MS]   the lock machine failoverDelay (default 200)',
       '         [--stale-reads]         register reads local (not linearizable): the checker must object',
+      "         [--upgrade]             a rolling upgrade of the lock machine's state format among the faults",
       '  runs N seeded fault schedules on the in-memory cluster',
       '  CPGKIT_SEED=N replays one schedule exactly',
       '',
@@ -106,6 +108,7 @@ for (let seed = first; seed < first + count; seed++) {
     ...(steps === undefined ? {} : { steps }),
     ...(values['data-dir'] === undefined ? {} : { dir: values['data-dir'] }),
     ...(values['stale-reads'] ? { readConsistency: 'stale' as const } : {}),
+    ...(values.upgrade ? { upgrade: true } : {}),
     ...(values['failover-delay'] === undefined
       ? {}
       : { failoverDelay: Number(values['failover-delay']) }),

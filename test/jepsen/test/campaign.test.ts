@@ -6,10 +6,11 @@
  */
 import { describe, it, expect, vi } from 'vitest';
 import { existsSync } from 'node:fs';
-import { runSchedule, type ScheduleResult } from '../src/sim/run.js';
+import { runSchedule } from '../src/sim/run.js';
 import { describeFailure } from '../src/report.js';
 import { KNOWN_ANOMALIES } from './known-anomalies.js';
 import { runsFromEnv } from '../../seeded.js';
+import { replayLines as lines } from './replay-lines.js';
 
 const FIRST = 20261204;
 const replay = process.env.CPGKIT_SEED;
@@ -19,18 +20,6 @@ const START = replay !== undefined ? Number(replay) : FIRST;
 const STEPS = 6;
 /** Data directories in memory when the machine has a tmpfs (an fsync costs nothing there). */
 const dir = existsSync('/dev/shm') ? '/dev/shm' : undefined;
-
-/** The records as lines, without what differs between two runs of one seed (uuids are random). */
-function lines(r: ScheduleResult): string[] {
-  return [r.faults, ...Object.values(r.histories)].flatMap((h) =>
-    h.map((x) =>
-      JSON.stringify(x).replace(
-        /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g,
-        'uuid',
-      ),
-    ),
-  );
-}
 
 describe('in-memory Jepsen campaign', () => {
   it(`${COUNT} seeded schedules (seeds ${START}..${START + COUNT - 1}) show no anomaly beyond the known ones`, async () => {

@@ -15,6 +15,8 @@ interface Regression {
   readonly found: string;
   /** The commit that fixed it (its parent shows the anomaly). */
   readonly fixedIn: string;
+  /** `pnpm jepsen --memory --upgrade` found it (a rolling upgrade among the faults). */
+  readonly upgrade?: boolean;
 }
 
 const REGRESSIONS: readonly Regression[] = [
@@ -36,12 +38,19 @@ const REGRESSIONS: readonly Regression[] = [
       '[election] term-order: the same, with terms one microsecond apart on either side of a partition',
     fixedIn: '61dd9cd (leader()/observe() stale until the election is committed)',
   },
+  {
+    seed: 9089,
+    upgrade: true,
+    found:
+      "[election] term-order: a lock replica on a new disk, alone in a node-quorate ring while every other replica was down, started an empty store and elected there; the others' older state then replaced it (a term seen after a later one)",
+    fixedIn: 'ca88e68 (a new store only with a fresh replica on every node of the ring)',
+  },
 ];
 
 describe('anomalies found by the campaigns stay fixed', () => {
   for (const r of REGRESSIONS) {
     it(`seed ${r.seed}: ${r.found.slice(0, r.found.indexOf(':'))} (fixed in ${r.fixedIn})`, async () => {
-      const result = await runSchedule(r.seed, {});
+      const result = await runSchedule(r.seed, r.upgrade === true ? { upgrade: true } : {});
       // the schedule must still exercise what it did: five nodes and real faults
       expect(result.nodes).toBe(5);
       expect(Object.values(result.faultCounts).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);

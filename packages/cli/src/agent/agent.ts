@@ -40,6 +40,11 @@ export interface AgentOptions {
   readonly durability?: Durability;
   /** `bootstrap: 'force'` on the first connection only (the operator's escape hatch). */
   readonly forceBootstrap?: boolean;
+  /**
+   * `bootstrap: 'alone'`: a brand-new cluster where not every node runs an agent may start its
+   * store without a replica on every node of the ring.
+   */
+  readonly bootstrapAlone?: boolean;
   /** First reconnect delay (ms), doubled up to `maxBackoff`. @defaultValue 200 */
   readonly backoff?: number;
   /** @defaultValue 5000 */
@@ -205,7 +210,11 @@ export class Agent {
       role: 'replica' as const,
       ...(dataDir === undefined ? {} : { dataDir }),
       ...(machineLog === undefined ? {} : { log: machineLog }),
-      ...(force ? { bootstrap: 'force' as const } : {}),
+      ...(force
+        ? { bootstrap: 'force' as const }
+        : this.#options.bootstrapAlone === true
+          ? { bootstrap: 'alone' as const }
+          : {}),
       ...(this.#options.durability === undefined ? {} : { durability: this.#options.durability }),
     };
     if (first && dataDir !== undefined) await this.#describeDataDir(dataDir);

@@ -31,6 +31,7 @@ export interface ServeOptions {
   readonly logFormat: LogFormat;
   readonly verbose?: boolean;
   readonly forceBootstrap?: boolean;
+  readonly bootstrapAlone?: boolean;
   readonly durability: Durability;
 }
 
@@ -72,6 +73,10 @@ export function serveCommand(cmd: Command): Command {
     )
     .option('--verbose', 'log sync decisions too (debug level)')
     .option(
+      '--bootstrap-alone',
+      'a brand-new cluster where not every node runs cpgkit serve: start the store without waiting for a replica on every node (first start only; never on a replaced disk)',
+    )
+    .option(
       '--force-bootstrap',
       'escape hatch when most replicas are lost for good: go on from the newest state present (once, on one replica)',
     )
@@ -90,6 +95,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     log,
     ...(opts.verbose ? { verbose: true } : {}),
     ...(opts.forceBootstrap ? { forceBootstrap: true } : {}),
+    ...(opts.bootstrapAlone ? { bootstrapAlone: true } : {}),
     durability: opts.durability,
   });
   if (opts.data === undefined && opts.durability === 'fsync')

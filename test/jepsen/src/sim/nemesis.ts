@@ -4,11 +4,13 @@
  * replica's process and restart it from its data directory (later, or at once); kill a node's
  * corosync and start it again; pause a process and resume it, also across a sync round (a
  * membership change while it is stopped); a partition while a restarted replica receives its
- * state transfer. Every fault is recorded in the system's fault history.
+ * state transfer; in an upgrade campaign, move a node's lock replica to the new state format
+ * (restarted gracefully or killed, at once, or at whatever kills it next). Every fault is
+ * recorded in the system's fault history.
  * @module
  */
 import type { Random } from '@cpgkit/core/testing';
-import type { ServiceKind, SimNode, SimSystem } from './system.js';
+import { LOCKS_STATE_FORMAT, type ServiceKind, type SimNode, type SimSystem } from './system.js';
 
 /** The faults the nemesis can pick. */
 export const FAULTS = [
@@ -25,6 +27,7 @@ export const FAULTS = [
   'pause-across-sync',
   'partition-during-transfer',
   'crash-many',
+  'upgrade',
 ] as const;
 
 /** Faults the nemesis can apply the instant a frame is in flight. */
@@ -92,6 +95,8 @@ export class Nemesis {
       ['pause-across-sync', 1],
       ['partition-during-transfer', 2],
       ['crash-many', 1],
+      // last, weight 0 outside upgrade campaigns: the other campaigns' draws stay as they were
+      ['upgrade', this.#behind().length > 0 ? 3 : 0],
     ];
     const total = weights.reduce((s, [, w]) => s + w, 0);
     let r = this.#rng.next() * total;
@@ -143,6 +148,57 @@ export class Nemesis {
       },
     );
     return fault;
+  }
+
+  /** Nodes whose next lock replica would still run the old format (upgrade campaigns). */
+  #behind(): SimNode[] {
+    const sys = this.#system;
+    if (sys.options.upgrade !== true) return [];
+    return sys.nodes.filter((n) => n.locksFormat !== LOCKS_STATE_FORMAT);
+  }
+
+  /**
+   * Move node `n`'s lock replica to the new format: restarted gracefully (it retires from `Q`
+   * first), killed and restarted, killed and left down (a later `restart` brings the new
+   * format), killed and restarted on a new disk (no state, a new replica id, every other
+   * member foreign to it), or staged: it keeps running the old format until whatever kills it
+   * next (a crash, its node's, an in-flight kill, several at once).
+   */
+  async #upgrade(n: SimNode): Promise<void> {
+    const sys = this.#system;
+    n.locksFormat = LOCKS_STATE_FORMAT;
+    const how = this.#pick(['graceful', 'kill', 'kill-later', 'staged', 'fresh'] as const);
+    sys.options.faults.event('upgrade', { node: n.id, how });
+    const s = n.locks;
+    if (how === 'staged' || s === undefined || !s.alive) return;
+    if (how === 'graceful') await sys.stopGracefully(n, 'locks');
+    else await sys.crash(n, 'locks');
+    if (how === 'fresh') await sys.wipe(n, 'locks');
+    if (how !== 'kill-later') await sys.open(n, 'locks');
+  }
+
+  /**
+   * The end of a rolling upgrade: every node still behind (or running the old format, staged)
+   * is moved to the new one, gracefully or not, one at a time, the cluster running between.
+   */
+  async finishUpgrade(): Promise<void> {
+    const sys = this.#system;
+    if (sys.options.upgrade !== true) return;
+    for (const n of sys.nodes) {
+      const s = n.locks;
+      if (
+        n.locksFormat === LOCKS_STATE_FORMAT &&
+        (s === undefined || s.format === LOCKS_STATE_FORMAT)
+      )
+        continue;
+      n.locksFormat = LOCKS_STATE_FORMAT;
+      sys.options.faults.event('upgrade', { node: n.id, how: 'finish' });
+      if (s === undefined || !s.alive) continue; // healing opens it in the new format
+      if (this.#rng.chance(0.5)) await sys.stopGracefully(n, 'locks');
+      else await sys.crash(n, 'locks');
+      await sys.open(n, 'locks');
+      await sys.cluster.advance(this.#rng.int(500));
+    }
   }
 
   /** A random split: one node alone (`isolate`), or a minority against a majority. */
@@ -258,6 +314,11 @@ export class Nemesis {
           await sys.cluster.advance(this.#rng.int(500));
           for (const v of victims) await sys.open(v, k);
         }
+        return;
+      }
+      case 'upgrade': {
+        const behind = this.#behind();
+        if (behind.length > 0) await this.#upgrade(this.#pick(behind));
         return;
       }
       case 'partition-during-transfer': {

@@ -43,6 +43,13 @@ export interface ScheduleOptions {
    * finds stale reads, which shows that it can. @defaultValue 'linearizable'
    */
   readonly readConsistency?: ReadConsistency;
+  /**
+   * A rolling upgrade of the lock machine runs through the schedule: every node starts at an
+   * older state format (`OLD_LOCKS_FORMAT`: replicas of two formats ignore each other), the
+   * nemesis moves nodes to the new one among its other faults, and the last ones are moved
+   * before the liveness phase. @defaultValue false
+   */
+  readonly upgrade?: boolean;
 }
 
 /** What one schedule did and what the checkers said. */
@@ -80,7 +87,8 @@ export async function runSchedule(
   const now = (): number => system?.now() ?? 0;
   const faults = new HistoryRecorder(now);
   const failoverDelay = options.failoverDelay ?? 200;
-  system = new SimSystem({ nodes, seed, quorumDelay, dir, rng, faults, failoverDelay });
+  const upgrade = options.upgrade === true;
+  system = new SimSystem({ nodes, seed, quorumDelay, dir, rng, faults, failoverDelay, upgrade });
   const register = new RegisterWorkload(now, options.readConsistency ?? 'linearizable');
   const set = new SetWorkload(now);
   const lock = new LockWorkload(now);
@@ -151,7 +159,8 @@ export async function runSchedule(
     }
     await system.cluster.advance(rng.int(400));
 
-    // heal everything, stop the clients, and check that the cluster converges
+    // heal everything (an upgrade finishes first), stop the clients, check that it converges
+    await nemesis.finishUpgrade();
     await system.healAll();
     stopped = true;
     for (let i = 0; i < 100; i++) {

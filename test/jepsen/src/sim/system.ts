@@ -5,12 +5,12 @@
  * from that directory, pause and resume.
  * @module
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Group, GroupTransport, SendOptions } from '@cpgkit/core';
 import { MemoryCluster, type Random } from '@cpgkit/core/testing';
-import { ReplicatedMap } from '@cpgkit/statemachine';
-import { Locks } from '@cpgkit/locks';
+import { ReplicatedMap, ReplicatedStateMachine } from '@cpgkit/statemachine';
+import { Locks, locksMachine } from '@cpgkit/locks';
 import type { HistoryRecorder } from '../history.js';
 
 /** Which replica of a node. */
@@ -24,6 +24,8 @@ export interface Service<T> {
   readonly gen: number;
   readonly group: Group;
   readonly handle: T;
+  /** The lock machine's state format this process runs (`locks` only; see `SimNode.locksFormat`). */
+  readonly format?: number;
   alive: boolean;
   paused: boolean;
 }
@@ -33,7 +35,25 @@ export interface SimNode {
   readonly id: number;
   kv: Service<ReplicatedMap> | undefined;
   locks: Service<Locks> | undefined;
+  /**
+   * The lock machine's format the node's next `locks` process runs: `OLD_LOCKS_FORMAT` until a
+   * rolling upgrade reaches the node (`SystemOptions.upgrade`), then `LOCKS_STATE_FORMAT`.
+   */
+  locksFormat: number;
 }
+
+/** The lock machine's state format this version runs (what an upgrade moves nodes to). */
+export const LOCKS_STATE_FORMAT = locksMachine().format ?? 1;
+
+/**
+ * The format a node runs before a rolling upgrade reaches it: this version's code with an older
+ * format number, which its frames carry (`cpgkit.locks@2`). Replicas of two formats count each
+ * other's messages as foreign, as an older version's would, so a mixed cluster is two machines
+ * in one group: what keeps tokens from repeating across them is the quorum rule alone (only the
+ * side holding a majority of the replica set `Q` applies anything), and that is what the
+ * upgrade campaign tests.
+ */
+export const OLD_LOCKS_FORMAT = LOCKS_STATE_FORMAT - 1;
 
 /** Options of the system. */
 export interface SystemOptions {
@@ -48,6 +68,11 @@ export interface SystemOptions {
   readonly faults: HistoryRecorder;
   /** The lock machine's `failoverDelay`. */
   readonly failoverDelay: number;
+  /**
+   * A rolling upgrade of the lock machine: every node starts at `OLD_LOCKS_FORMAT` and the
+   * nemesis moves them to `LOCKS_STATE_FORMAT` one at a time (`upgrade`, `finishUpgrade`).
+   */
+  readonly upgrade?: boolean;
 }
 
 /**
@@ -68,6 +93,8 @@ export class SimSystem {
       }
     | undefined;
   #gens = new Map<string, number>();
+  /** Called when a group stopping gracefully asks to leave (see `stopGracefully`). */
+  readonly #leaving = new Map<Group, () => void>();
 
   constructor(options: SystemOptions) {
     this.options = options;
@@ -76,7 +103,9 @@ export class SimSystem {
       seed: options.seed,
       quorumDelay: options.quorumDelay,
     });
-    for (const id of this.cluster.nodeIds) this.nodes.push({ id, kv: undefined, locks: undefined });
+    const locksFormat = options.upgrade === true ? OLD_LOCKS_FORMAT : LOCKS_STATE_FORMAT;
+    for (const id of this.cluster.nodeIds)
+      this.nodes.push({ id, kv: undefined, locks: undefined, locksFormat });
   }
 
   /** Virtual time, for the records. */
@@ -139,16 +168,31 @@ export class SimSystem {
       self = n.kv;
       for (const f of this.#openListeners) f(n.kv);
     } else {
-      const handle = await Locks.open(view, {
+      const format = n.locksFormat;
+      const definition = { ...locksMachine({ failoverDelay: this.options.failoverDelay }), format };
+      const machine = await ReplicatedStateMachine.open(view, definition, {
         ...common,
         groupName: 'jepsen.locks',
-        failoverDelay: this.options.failoverDelay,
       });
-      n.locks = { kind, node: n.id, gen, group, handle, alive: true, paused: false };
+      const handle = new Locks(machine, { closeMachine: true });
+      n.locks = { kind, node: n.id, gen, group, handle, format, alive: true, paused: false };
       self = n.locks;
       for (const f of this.#openListeners) f(n.locks);
     }
-    this.options.faults.event('open', { node: n.id, service: kind, gen });
+    const opened: Record<string, string | number> = { node: n.id, service: kind, gen };
+    if (kind === 'locks' && this.options.upgrade === true) opened.format = n.locksFormat;
+    this.options.faults.event('open', opened);
+  }
+
+  /**
+   * Node `n`'s replica of `kind` is dead and its data directory lost (a disk replaced): its
+   * next `open` starts as a new replica, with no state and a new replica id.
+   */
+  async wipe(n: SimNode, kind: ServiceKind): Promise<void> {
+    const s = this.service(n, kind);
+    if (s?.alive === true) throw new Error(`wipe: node ${n.id}'s ${kind} replica is running`);
+    this.options.faults.event('wipe', { node: n.id, service: kind });
+    await rm(join(this.options.dir, `n${n.id}`, kind), { recursive: true, force: true });
   }
 
   /** The service of `kind` on node `n`. */
@@ -197,6 +241,52 @@ export class SimSystem {
     await this.reap();
   }
 
+  /**
+   * Stop a replica's process the way an operator's `systemctl restart` does: its clients stop
+   * believing (the application's SIGTERM handler), then `close()` (it retires from `Q` when it
+   * can, releases what it holds, writes its data directory), the engine running meanwhile.
+   */
+  async stopGracefully(n: SimNode, kind: ServiceKind): Promise<void> {
+    const s = this.service(n, kind);
+    if (s === undefined || !s.alive) return;
+    this.options.faults.event('stop', { node: n.id, service: kind, gen: s.gen });
+    this.resume(n, kind);
+    for (const f of this.#crashListeners) f(s);
+    const closing = s.handle.close();
+    let done = false;
+    void closing.then(
+      () => (done = true),
+      () => (done = true),
+    );
+    // the retirement and the sync round it may wait for take engine steps and virtual time;
+    // the status turns `closed` once they are over, before any real I/O (replays are exact)
+    const machine = s.handle.machine;
+    const over = (): boolean => done || machine.status === 'closed';
+    for (let i = 0; i < 600 && !over(); i++) {
+      await this.cluster.runUntilIdle();
+      if (!over()) await this.cluster.advance(100);
+    }
+    // then it writes its data directory (real I/O) with the engine held, and leaves: the
+    // leave reaches a quiet engine whenever the disk is done (replays are exact)
+    if (!done) {
+      const release = this.cluster.holdEngine();
+      try {
+        await Promise.race([
+          closing.catch(() => undefined),
+          new Promise<void>((r) => this.#leaving.set(s.group, r)),
+        ]);
+      } finally {
+        this.#leaving.delete(s.group);
+        release();
+      }
+      for (let i = 0; i < 100 && !done; i++) await this.cluster.runUntilIdle();
+    }
+    s.alive = false;
+    this.cluster.crashProcess(s.group); // whatever close did not finish ends with the process
+    this.#dead.push(s);
+    await this.reap();
+  }
+
   /** `killNode`, then `reap`. */
   async crashNode(n: SimNode): Promise<void> {
     this.killNode(n);
@@ -239,6 +329,12 @@ export class SimSystem {
           return (...args: Parameters<Group['join']>) => {
             joining();
             return target.join(...args);
+          };
+        }
+        if (prop === 'leave') {
+          return (...args: Parameters<Group['leave']>) => {
+            this.#leaving.get(target)?.();
+            return target.leave(...args);
           };
         }
         if (prop === 'send') {
