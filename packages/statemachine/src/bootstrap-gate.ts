@@ -8,8 +8,8 @@
  * cannot tell a brand-new cluster from one whose replicas are down or not started yet (the
  * first agent up after an outage, a replaced disk, a new node), and a store started there is a
  * fork: when the others return, one of the two histories is lost, acknowledged writes and
- * grants with it (bootstrap-ring.test.ts). No I/O,
- * no timers: what the summaries and the ring told it.
+ * grants with it (bootstrap-ring.test.ts). No I/O, no timers: what the summaries and the
+ * ring told it.
  * @module
  */
 
