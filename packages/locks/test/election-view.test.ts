@@ -12,6 +12,11 @@ interface FakeMachine {
   stale: boolean;
 }
 
+/** A machine at index 0 with the initial state, nothing committed. */
+function freshMachine(): FakeMachine {
+  return { index: 0n, committedIndex: 0n, state: initialLocksState(), stale: false };
+}
+
 function election(term: number): ElectionEntry {
   return { term: String(term), leader: null, candidates: [], blockedUntil: null };
 }
@@ -59,12 +64,7 @@ describe('ElectionView', () => {
   it('forgets change indexes a majority holds: stale answers unchanged, memory bounded', () => {
     fc.assert(
       fc.property(fc.array(stepArb, { minLength: 1, maxLength: 400 }), (steps) => {
-        const m: FakeMachine = {
-          index: 0n,
-          committedIndex: 0n,
-          state: initialLocksState(),
-          stale: false,
-        };
+        const m = freshMachine();
         const view = new ElectionView(m as unknown as LocksStateMachine, () => false);
         const ref = new Reference();
         let term = 0;
@@ -101,12 +101,7 @@ describe('ElectionView', () => {
   });
 
   it('remembers O(uncommitted) elections over 1,500 changes of 1,500 names', () => {
-    const m: FakeMachine = {
-      index: 0n,
-      committedIndex: 0n,
-      state: initialLocksState(),
-      stale: false,
-    };
+    const m = freshMachine();
     const view = new ElectionView(m as unknown as LocksStateMachine, () => false);
     let most = 0;
     for (let i = 0; i < 1500; i++) {

@@ -23,6 +23,10 @@ export class BootstrapGate {
   private readonly freshReplicas = new Set<string>();
   /** The other members of our latest view. */
   private present = new Set<string>();
+  /** Our own node (from our key), once we joined. */
+  private selfNode: number | undefined;
+  /** The nodes of our totem ring, once known. */
+  private ring: readonly number[] | undefined;
   /** Whether we ever saw another member that holds state. */
   private sawHolder = false;
   /** The data directory had a replica id but no snapshot: this replica lost its state. */
@@ -52,23 +56,32 @@ export class BootstrapGate {
     this.lostState = true;
   }
 
-  /** A view of the group (the other members' keys): the first is kept as our first view. */
-  joined(others: Iterable<string>): void {
+  /**
+   * A view of the group (the other members' keys, and ours): the first is kept as our first
+   * view.
+   */
+  joined(others: Iterable<string>, self?: string): void {
     this.present = new Set(others);
     this.firstView ??= new Set(this.present);
+    if (self !== undefined) this.selfNode = nodeOf(self);
+  }
+
+  /** Our totem ring is now these nodes. */
+  ringChanged(nodes: readonly number[]): void {
+    this.ring = nodes;
   }
 
   /**
    * Another member's summary said whether it holds state.
    * @returns true when that made us eligible (we may now say `bootstrap` in our summary)
    */
-  heard(key: string, fresh: boolean, passive = false, ring?: Ring): boolean {
-    const could = this.mayBootstrap(ring);
+  heard(key: string, fresh: boolean, passive = false): boolean {
+    const could = this.mayBootstrap();
     if (fresh) {
       this.seenFresh.add(key);
       if (!passive) this.freshReplicas.add(key);
     } else this.sawHolder = true;
-    return !could && this.mayBootstrap(ring);
+    return !could && this.mayBootstrap();
   }
 
   /** We took part in a quorate round with a state: `force` is spent. */
@@ -77,24 +90,18 @@ export class BootstrapGate {
   }
 
   /**
-   * Whether we may start from the initial state when nobody holds any. `ring`: the nodes of our
-   * totem ring and our own node (unknown: not checked).
+   * Whether we may start from the initial state when nobody holds any (the ring rule is not
+   * checked while our ring or our node is unknown).
    */
-  mayBootstrap(ring?: Ring): boolean {
+  mayBootstrap(): boolean {
     if (!this.allowed || this.lostState || this.sawHolder || this.firstView === undefined)
       return false;
     for (const k of this.firstView) if (!this.seenFresh.has(k)) return false;
-    if (this.alone || ring === undefined) return true;
-    const covered = new Set([ring.self]);
+    if (this.alone || this.ring === undefined || this.selfNode === undefined) return true;
+    const covered = new Set([this.selfNode]);
     for (const k of this.freshReplicas) if (this.present.has(k)) covered.add(nodeOf(k));
-    return ring.nodes.every((n) => covered.has(n));
+    return this.ring.every((n) => covered.has(n));
   }
-}
-
-/** Our totem ring's nodes, and our own node (see `BootstrapGate.mayBootstrap`). */
-export interface Ring {
-  readonly nodes: readonly number[];
-  readonly self: number;
 }
 
 /** The node of a member key "nodeid:pid". */

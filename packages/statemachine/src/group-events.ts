@@ -50,7 +50,10 @@ export class GroupEvents<S, C, R> {
       if (this.r.group.joined) r.log('evicted from the group');
       return;
     }
-    this.p.gate.joined(e.members.map(memberKey).filter((k) => k !== me));
+    this.p.gate.joined(
+      e.members.map(memberKey).filter((k) => k !== me),
+      me,
+    );
     this.p.replicaSet.onMembership(e);
     // members that left with their node may go on elsewhere (a partition), where a round can
     // finish and apply what our unfinished round drops
@@ -69,6 +72,7 @@ export class GroupEvents<S, C, R> {
     const id = `${e.ringId.nodeid}.${e.ringId.seq}`;
     if (r.ring?.id === id) return;
     r.ring = { id, nodes: [...e.nodes].sort((a, b) => a - b) };
+    this.p.gate.ringChanged(r.ring.nodes);
     this.p.rounds.ringChanged();
   }
 

@@ -38,7 +38,7 @@ import {
 import { SLICE_MS, SliceClock, nextSlice } from './slices.js';
 import type { LocalReplica, Round } from './local-replica.js';
 import type { Acknowledgement } from './acknowledgement.js';
-import type { BootstrapGate, Ring } from './bootstrap-gate.js';
+import type { BootstrapGate } from './bootstrap-gate.js';
 import type { DeliveryHold } from './delivery-hold.js';
 import type { EntryStream } from './entry-stream.js';
 import type { ReplicaSet } from './replica-set.js';
@@ -153,7 +153,7 @@ export class SyncRound<S, C, R> {
       fresh: !r.hasState,
       dirty: r.dirty,
       passive: r.passive,
-      bootstrap: gate.mayBootstrap(this.ringView()),
+      bootstrap: gate.mayBootstrap(),
       force: gate.force,
       quorate: r.quorum.local,
       ringNodes: r.ring?.nodes.length ?? 0,
@@ -165,14 +165,6 @@ export class SyncRound<S, C, R> {
     };
     if (r.tracing) r.log(`summary ${body.seq} for ${round.key}`);
     r.sendQuiet(r.frame(Kind.summary, jsonBody(body)));
-  }
-
-  /** Our ring's nodes and our node, for the bootstrap gate (undefined while unknown). */
-  private ringView(): Ring | undefined {
-    const nodes = this.r.ring?.nodes;
-    const me = this.r.selfKey();
-    if (nodes === undefined || me === undefined) return undefined;
-    return { nodes, self: Number(me.slice(0, me.indexOf(':'))) };
   }
 
   private async warmThenSend(): Promise<void> {
@@ -191,11 +183,7 @@ export class SyncRound<S, C, R> {
     if (key !== r.selfKey()) {
       // The last member of our first view said it holds nothing (a client that was there
       // before us, say): we may start the store now; say so, or the round stays `nostate`.
-      if (
-        this.parts.gate.heard(key, b.fresh, b.passive, this.ringView()) &&
-        round !== undefined &&
-        !r.hasState
-      )
+      if (this.parts.gate.heard(key, b.fresh, b.passive) && round !== undefined && !r.hasState)
         queueMicrotask(() => this.sendSummary());
     }
     if (round === undefined || b.round !== round.key) return;

@@ -40,41 +40,45 @@ describe('bootstrap-gate.ts', () => {
   });
 
   it('waits for a long-lived member on every node of the ring that said it holds nothing', () => {
-    // we are on node 4 of a ring of 5; members on nodes 1 and 2 joined with us
-    const ring = { nodes: [1, 2, 3, 4, 5], self: 4 };
+    // we are on node 4 (key 4:40) of a ring of 5; members on nodes 1 and 2 joined with us
     const g = new BootstrapGate(true, false);
-    g.joined(['1:10', '2:20']);
-    expect(g.heard('1:10', true, false, ring)).toBe(false);
-    expect(g.heard('2:20', true, false, ring)).toBe(false); // first view done, nodes 3, 5 bare
-    expect(g.mayBootstrap(ring)).toBe(false);
+    g.ringChanged([1, 2, 3, 4, 5]);
+    g.joined(['1:10', '2:20'], '4:40');
+    expect(g.heard('1:10', true, false)).toBe(false);
+    expect(g.heard('2:20', true, false)).toBe(false); // first view done, nodes 3, 5 bare
+    expect(g.mayBootstrap()).toBe(false);
     // a passive client on node 3 does not count for its node
-    g.joined(['1:10', '2:20', '3:30']);
-    expect(g.heard('3:30', true, true, ring)).toBe(false);
-    expect(g.mayBootstrap(ring)).toBe(false);
-    g.joined(['1:10', '2:20', '3:30', '3:31', '5:50']);
-    expect(g.heard('3:31', true, false, ring)).toBe(false);
-    expect(g.heard('5:50', true, false, ring)).toBe(true); // every node covered now
+    g.joined(['1:10', '2:20', '3:30'], '4:40');
+    expect(g.heard('3:30', true, true)).toBe(false);
+    expect(g.mayBootstrap()).toBe(false);
+    g.joined(['1:10', '2:20', '3:30', '3:31', '5:50'], '4:40');
+    expect(g.heard('3:31', true, false)).toBe(false);
+    expect(g.heard('5:50', true, false)).toBe(true); // every node covered now
     // a member that said it holds nothing and then left does not cover its node any more
-    g.joined(['1:10', '2:20', '3:30', '3:31']);
-    expect(g.mayBootstrap(ring)).toBe(false);
+    g.joined(['1:10', '2:20', '3:30', '3:31'], '4:40');
+    expect(g.mayBootstrap()).toBe(false);
     // the ring shrank to the nodes still covered (node 5 went down)
-    expect(g.mayBootstrap({ nodes: [1, 2, 3, 4], self: 4 })).toBe(true);
+    g.ringChanged([1, 2, 3, 4]);
+    expect(g.mayBootstrap()).toBe(true);
     // alone in a one-node ring
     const solo = new BootstrapGate(true, false);
-    solo.joined([]);
-    expect(solo.mayBootstrap({ nodes: [7], self: 7 })).toBe(true);
-    expect(solo.mayBootstrap({ nodes: [7, 8], self: 7 })).toBe(false);
+    solo.joined([], '7:70');
+    solo.ringChanged([7]);
+    expect(solo.mayBootstrap()).toBe(true);
+    solo.ringChanged([7, 8]);
+    expect(solo.mayBootstrap()).toBe(false);
   });
 
   it("'alone' and 'force' start without a member on every node; a holder still stops them", () => {
-    const ring = { nodes: [1, 2, 3], self: 1 };
     const alone = new BootstrapGate(true, false, true);
-    alone.joined([]);
-    expect(alone.mayBootstrap(ring)).toBe(true);
-    alone.heard('2:2', false, false, ring);
-    expect(alone.mayBootstrap(ring)).toBe(false);
+    alone.ringChanged([1, 2, 3]);
+    alone.joined([], '1:10');
+    expect(alone.mayBootstrap()).toBe(true);
+    alone.heard('2:2', false, false);
+    expect(alone.mayBootstrap()).toBe(false);
     const force = new BootstrapGate(true, true);
-    force.joined([]);
-    expect(force.mayBootstrap(ring)).toBe(true);
+    force.ringChanged([1, 2, 3]);
+    force.joined([], '1:10');
+    expect(force.mayBootstrap()).toBe(true);
   });
 });

@@ -58,8 +58,11 @@ export async function write(
   return p;
 }
 
-/** An image of `state` with metadata of every kind set (epoch 4, index 123, three nodes). */
-export function imageOf<S>(state: S): Image<S> {
+/**
+ * An image of `state` with metadata of every kind set (epoch 4, index 123, three nodes),
+ * `meta` replacing any of it.
+ */
+export function imageOf<S>(state: S, meta: Partial<Omit<Image<S>, 'state'>> = {}): Image<S> {
   return {
     epoch: 4,
     index: 123n,
@@ -68,6 +71,7 @@ export function imageOf<S>(state: S): Image<S> {
     knownNodes: [1, 2, 3],
     replicas: ['r1', 'r2'],
     gone: [],
+    ...meta,
     state,
   };
 }

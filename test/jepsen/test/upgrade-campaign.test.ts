@@ -97,4 +97,19 @@ describe('in-memory Jepsen campaign through a rolling upgrade of the lock machin
     expect(a.some((l) => l.includes('"upgrade"'))).toBe(true);
     expect(firstDifference(a, b)).toBe('');
   }, 60_000);
+
+  it("can fail: a new format that forks (bootstrap: 'force') breaks mutual exclusion or term order", async () => {
+    const kinds = new Set<string>();
+    for (let seed = FIRST; seed < FIRST + 30; seed++) {
+      const r = await runSchedule(seed, {
+        steps: STEPS,
+        upgrade: true,
+        forkNewFormat: true,
+        ...(dir ? { dir } : {}),
+      });
+      for (const v of r.verdicts)
+        if (v.anomalies.length > 0 && v.checker !== 'liveness') kinds.add(v.checker);
+    }
+    expect([...kinds].sort()).toEqual(['election', 'lock']);
+  }, 120_000);
 });

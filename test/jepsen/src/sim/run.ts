@@ -50,6 +50,8 @@ export interface ScheduleOptions {
    * before the liveness phase. @defaultValue false
    */
   readonly upgrade?: boolean;
+  /** With `upgrade`: the broken upgrade of `SystemOptions.forkNewFormat`. @defaultValue false */
+  readonly forkNewFormat?: boolean;
 }
 
 /** What one schedule did and what the checkers said. */
@@ -88,7 +90,18 @@ export async function runSchedule(
   const faults = new HistoryRecorder(now);
   const failoverDelay = options.failoverDelay ?? 200;
   const upgrade = options.upgrade === true;
-  system = new SimSystem({ nodes, seed, quorumDelay, dir, rng, faults, failoverDelay, upgrade });
+  const forkNewFormat = options.forkNewFormat === true;
+  system = new SimSystem({
+    nodes,
+    seed,
+    quorumDelay,
+    dir,
+    rng,
+    faults,
+    failoverDelay,
+    upgrade,
+    forkNewFormat,
+  });
   const register = new RegisterWorkload(now, options.readConsistency ?? 'linearizable');
   const set = new SetWorkload(now);
   const lock = new LockWorkload(now);

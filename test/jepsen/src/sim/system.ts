@@ -73,6 +73,11 @@ export interface SystemOptions {
    * nemesis moves them to `LOCKS_STATE_FORMAT` one at a time (`upgrade`, `finishUpgrade`).
    */
   readonly upgrade?: boolean;
+  /**
+   * A broken upgrade, for showing that the checkers catch one: the new format's replicas open
+   * with `bootstrap: 'force'`, so the first of them forks a store of its own.
+   */
+  readonly forkNewFormat?: boolean;
 }
 
 /**
@@ -170,9 +175,11 @@ export class SimSystem {
     } else {
       const format = n.locksFormat;
       const definition = { ...locksMachine({ failoverDelay: this.options.failoverDelay }), format };
+      const fork = this.options.forkNewFormat === true && format === LOCKS_STATE_FORMAT;
       const machine = await ReplicatedStateMachine.open(view, definition, {
         ...common,
         groupName: 'jepsen.locks',
+        ...(fork ? { bootstrap: 'force' as const } : {}),
       });
       const handle = new Locks(machine, { closeMachine: true });
       n.locks = { kind, node: n.id, gen, group, handle, format, alive: true, paused: false };
