@@ -17,6 +17,8 @@ interface Regression {
   readonly fixedIn: string;
   /** `pnpm jepsen --memory --upgrade` found it (a rolling upgrade among the faults). */
   readonly upgrade?: boolean;
+  /** The schedule's cluster size (the seed draws it), when not 5. */
+  readonly nodes?: number;
 }
 
 const REGRESSIONS: readonly Regression[] = [
@@ -45,14 +47,22 @@ const REGRESSIONS: readonly Regression[] = [
       "[election] term-order: a lock replica on a new disk, alone in a node-quorate ring while every other replica was down, started an empty store and elected there; the others' older state then replaced it (a term seen after a later one)",
     fixedIn: 'ca88e68 (a new store only with a fresh replica on every node of the ring)',
   },
+  {
+    seed: 9050,
+    upgrade: true,
+    nodes: 3,
+    found:
+      "[election] term-order: a lock replica on a new disk, cut off into a ring of its own node, started an empty store in the 20 ms before its node's quorum view of that ring said no quorum (the previous ring's view still said quorate); when the partition healed the others' state replaced it",
+    fixedIn: 'FIXME (a bootstrap or force only with a quorum view of the current ring)',
+  },
 ];
 
 describe('anomalies found by the campaigns stay fixed', () => {
   for (const r of REGRESSIONS) {
     it(`seed ${r.seed}: ${r.found.slice(0, r.found.indexOf(':'))} (fixed in ${r.fixedIn})`, async () => {
       const result = await runSchedule(r.seed, r.upgrade === true ? { upgrade: true } : {});
-      // the schedule must still exercise what it did: five nodes and real faults
-      expect(result.nodes).toBe(5);
+      // the schedule must still exercise what it did: its cluster size and real faults
+      expect(result.nodes).toBe(r.nodes ?? 5);
       expect(Object.values(result.faultCounts).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
       expect(result.valid, result.valid ? '' : describeFailure(result)).toBe(true);
     }, 120_000);
