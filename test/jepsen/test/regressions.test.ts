@@ -53,7 +53,7 @@ const REGRESSIONS: readonly Regression[] = [
     nodes: 3,
     found:
       "[election] term-order: a lock replica on a new disk, cut off into a ring of its own node, started an empty store in the 20 ms before its node's quorum view of that ring said no quorum (the previous ring's view still said quorate); when the partition healed the others' state replaced it",
-    fixedIn: 'FIXME (a bootstrap or force only with a quorum view of the current ring)',
+    fixedIn: '4733c81 (a bootstrap or force only with a quorum view of the current ring)',
   },
 ];
 
