@@ -17,6 +17,7 @@ import { SnapshotReceiver, snapshotChunks } from '../src/snapshot-transfer.js';
 import { warmDigest } from '../src/canonical.js';
 import { imageDigest, type Image } from '../src/image.js';
 import { SliceClock } from '../src/slices.js';
+import { mapDefinition } from '../src/map/definition.js';
 
 const { values: o } = parseArgs({
   options: {
@@ -51,6 +52,10 @@ const image: Image<MapState> = {
 warmDigest(state, Infinity);
 const digest = imageDigest(image);
 
+// the store's leaves are read as records, as a replica of the store reads them
+const def = mapDefinition('bench');
+const records = def.snapshotRecord?.bind(def);
+
 const gc = (globalThis as { gc?: () => void }).gc;
 const cpuMs = (since: NodeJS.CpuUsage): number => {
   const d = process.cpuUsage(since);
@@ -73,7 +78,7 @@ for (let r = 0; r < reps; r++) {
   if (o.side === 'leader') continue;
   gc?.();
   const t = process.cpuUsage();
-  const receiver = new SnapshotReceiver<MapState>(() => false, new SliceClock());
+  const receiver = new SnapshotReceiver<MapState>(() => false, new SliceClock(), records);
   chunks.forEach((c, i) => receiver.push(i, c));
   const got = await receiver.verifiedImage(digest);
   joiner.push(cpuMs(t));
