@@ -15,7 +15,9 @@
  * and written member by member. A piece whose text the digest kept (canonical.ts
  * `pieceTextOf`: a store's leaf, once digested) is written from that text, not serialised
  * again: the same text. Members come in the source's key
- * order, so the state built equals `JSON.parse(JSON.stringify(state))`, key order included.
+ * order, so the state built equals `JSON.parse(JSON.stringify(state))`, key order included
+ * (where the machine reads large records as `SortedRecord`s, `MachineDefinition.snapshotRecord`,
+ * a whole one is such a record: record-text.ts; its JSON is the object's).
  * How the writer cuts the image into lines is not part of the format: a reader takes any.
  * JSON never holds a raw newline, so lines split on `\n`.
  * @module

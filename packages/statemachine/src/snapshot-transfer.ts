@@ -169,8 +169,9 @@ export async function readSnapshot<S>(
 
 /**
  * Reads a snapshot's lines while its chunks arrive, in slices (slices.ts): inflates its
- * segments, builds the image and fills the digest cache of every whole piece of it (from the
- * bytes it came in when its text is canonical, piece-digest.ts; else canonical.ts
+ * segments, builds the image (the objects its machine names as records read straight into
+ * `SortedRecord`s: record-text.ts) and fills the digest cache of every whole piece of it
+ * (from the bytes it came in when its text is canonical, piece-digest.ts; else canonical.ts
  * `warmDigest`), so that a target has read and digested most of a large snapshot by the time
  * its last chunk comes (the transfer, the reading and the digest overlap); `verifiedImage`
  * gives the image only when its digest is the sender's. Chunks must be given in order; a gap
