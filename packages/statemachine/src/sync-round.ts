@@ -319,6 +319,7 @@ export class SyncRound<S, C, R> {
                 receiver: new SnapshotReceiver(
                   () => r.closed || round.transfer !== transfer,
                   new SliceClock(r.sliceTime),
+                  r.def.snapshotRecord?.bind(r.def),
                 ),
               }
             : {}),
@@ -448,7 +449,11 @@ export class SyncRound<S, C, R> {
       // read while the chunks came, unless they came out of order (then from the start)
       let receiver = t.receiver as SnapshotReceiver<S> | undefined;
       if (receiver === undefined || receiver.broken) {
-        receiver = new SnapshotReceiver<S>(() => r.closed, new SliceClock(r.sliceTime));
+        receiver = new SnapshotReceiver<S>(
+          () => r.closed,
+          new SliceClock(r.sliceTime),
+          r.def.snapshotRecord?.bind(r.def),
+        );
         for (const [i, p] of t.parts.entries()) receiver.push(i, p);
       }
       const image = await receiver.verifiedImage(expected);
