@@ -115,8 +115,8 @@ export interface MachineDefinition<S, C, R = unknown> {
    * new replica reads the state from a snapshot. Parsing objects whose keys no object had
    * before is costly (V8 gives each its own hidden class, one step per member): a 100,000-key
    * store's leaves were most of a new replica's parsing and garbage-collection time. The
-   * record has the object's members (a key given twice: its last value), its JSON and its
-   * digest. Called once per line of the snapshot; where it says false (the default), objects
+   * record has the object's members, its JSON and its digest (a text that gives a key twice
+   * is refused: `JSON.stringify` never writes one). Called once per line of the snapshot; where it says false (the default), objects
    * are plain, as `JSON.parse` makes them.
    */
   snapshotRecord?(path: readonly (string | number)[]): boolean;
