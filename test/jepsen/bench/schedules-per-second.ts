@@ -24,7 +24,12 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
+// what follows `--` goes to the CLIs (parseArgs drops the `--` itself from its positionals)
+const argv = process.argv.slice(2);
+const split = argv.indexOf('--');
+const extra = split < 0 ? [] : argv.slice(split + 1);
 const { values, positionals } = parseArgs({
+  args: split < 0 ? argv : argv.slice(0, split),
   allowPositionals: true,
   options: {
     pairs: { type: 'string', default: '3' },
@@ -32,9 +37,7 @@ const { values, positionals } = parseArgs({
     seed: { type: 'string', default: '1' },
   },
 });
-const split = positionals.indexOf('--');
-const dirs = (split < 0 ? positionals : positionals.slice(0, split)).map((d) => resolve(d));
-const extra = split < 0 ? [] : positionals.slice(split + 1);
+const dirs = positionals.map((d) => resolve(d));
 if (dirs.length < 2) {
   console.error(
     'usage: schedules-per-second.ts [--pairs N] [--seeds N] [--seed S] DIR_A DIR_B [...] [-- CLI ARGS]',
