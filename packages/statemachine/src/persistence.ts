@@ -42,6 +42,12 @@ const WRITE_BYTES = 1 << 20;
 const RECORD_BLOCK = 256 * 1024;
 /** The log file grows in zero-filled steps of this many bytes (see the module comment). */
 const LOG_EXTEND = 1 << 20;
+/**
+ * The zeros an extension writes, shared by every log and never written to: a fresh 1 MiB
+ * zeroed buffer per extension cost the kernel its page faults and the heap a GC of external
+ * memory (about 2 ms of CPU and 4-7 ms before the write returned, against 0.3 and 0.6 ms).
+ */
+const ZEROS = Buffer.alloc(LOG_EXTEND);
 /** The log is written with O_DSYNC: each write is a write plus an fdatasync. */
 const LOG_FLAGS = constants.O_RDWR | constants.O_DSYNC;
 
@@ -244,7 +250,7 @@ export class SnapshotStore {
     if (end > fileBytes) {
       // one write: the record, then zeros up to the new end of the file
       fileBytes = Math.ceil(end / LOG_EXTEND) * LOG_EXTEND;
-      bufs.push(Buffer.alloc(fileBytes - end));
+      bufs.push(ZEROS.subarray(0, fileBytes - end));
     }
     // O_DSYNC: the write returns once it is on disk (one trip to the thread pool, not two)
     await this.logFile!.writev(bufs, this.logBytes);
