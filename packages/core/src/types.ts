@@ -106,6 +106,12 @@ export interface Clock {
    * never depends on how busy the machine is (see `MemoryClusterOptions.sliceTime`).
    */
   sliceNow?(): number;
+  /**
+   * Stop a seeded simulation until the function returned is called: its engine takes no step
+   * and no timer fires meanwhile, so that real I/O whose end a message waits for (a replica's
+   * disk write) takes no virtual time and a run replays exactly. Absent on real clocks.
+   */
+  hold?(): () => void;
 }
 
 /** Which engine a transport runs on. */

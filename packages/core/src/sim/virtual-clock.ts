@@ -29,13 +29,26 @@ export class VirtualClock implements Clock {
   /** Pending timers, sorted by (at, seq). */
   #timers: Timer[] = [];
   readonly #realSlices: boolean;
+  readonly #hold: (() => () => void) | undefined;
 
   /**
    * @param options.realSlices - `sliceNow()` reads `performance.now()` instead of virtual time
    *   (see `MemoryClusterOptions.sliceTime`)
+   * @param options.hold - what `hold()` stops besides the timers (the cluster's engine)
    */
-  constructor(options: { readonly realSlices?: boolean } = {}) {
+  constructor(
+    options: { readonly realSlices?: boolean; readonly hold?: () => () => void } = {},
+  ) {
     this.#realSlices = options.realSlices ?? false;
+    this.#hold = options.hold;
+  }
+
+  /**
+   * Stop the simulation until the function returned is called (see `Clock.hold`): in a
+   * `MemoryCluster`, its engine takes no step and `runUntilIdle` fires no timer meanwhile.
+   */
+  hold(): () => void {
+    return this.#hold?.() ?? (() => undefined);
   }
 
   /** Virtual milliseconds since the cluster was created. */
