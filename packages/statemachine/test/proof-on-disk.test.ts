@@ -5,13 +5,16 @@
  * with the older, larger `Q` of its disk and, with a replica cut off before the change, counts
  * as a majority of that stale `Q`: two histories. The disks are simulated (disks.ts): the
  * killed replica's disk is frozen, and what it had not written when it died never lands.
+ * While an ack waits for a write, the simulation is held (`Clock.hold`): a frozen write of a
+ * process that goes on holds it until thawed (a killed one's ends with `Disks.lose`).
+ * Each test fails on the code before the gate.
  */
 import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryCluster } from '@cpgkit/core/testing';
-import { ReplicatedStateMachine } from '../src/index.js';
+import { ReplicatedStateMachine, type MachineEvent } from '../src/index.js';
 import { counter, type Counter, type CounterCmd } from './helpers.js';
 import { Disks } from './disks.js';
 
@@ -97,5 +100,50 @@ describe('the proof of a new Q waits for the disk', () => {
       for (const m of all) await m.close();
       cluster.destroy();
     }
+  });
+
+  it('a full disk: the round-end ack waits (persist-failed says why) and goes once a write succeeds', async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 21 });
+    const [a, b, c] = [await open(cluster, 1), await open(cluster, 2), await open(cluster, 3)];
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
+    const failed: Extract<MachineEvent, { type: 'persist-failed' }>[] = [];
+    b!.on('persist-failed', (e) => failed.push(e));
+    disks.full.add(dataDir(2));
+    cluster.crashProcess(c!.self);
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 500 });
+    expect([a!.status, b!.status, a!.replicas.length]).toEqual(['ready', 'ready', 2]);
+    expect(failed.length).toBeGreaterThan(0);
+    // Q = {A, B}: A's write needs B's ack, which waits for B's disk
+    const acked: number[] = [];
+    send(a!, 1, acked);
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
+    expect(acked).toEqual([]);
+    disks.full.delete(dataDir(2)); // the journal tries again (RETRY_FAILED_WRITE_MS)
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
+    expect(acked).toEqual([1]);
+    for (const m of [a!, b!]) await m.close();
+    cluster.destroy();
+  });
+
+  it('closing while the ack waits for the disk: it retires, the others go on, close resolves', async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 22 });
+    const [a, b, c] = [await open(cluster, 1), await open(cluster, 2), await open(cluster, 3)];
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
+    disks.freeze(dataDir(2));
+    let closing: Promise<void> | undefined;
+    b!.subscribe((change) => {
+      if (change.kind !== 'sync' || closing !== undefined) return;
+      closing = b!.close();
+      // a disk write ends (a frozen one of a process that goes on would hold the simulation)
+      setImmediate(() => disks.thaw(dataDir(2)));
+    });
+    cluster.crashProcess(c!.self);
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
+    await closing;
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
+    expect([a!.status, b!.status]).toEqual(['ready', 'closed']);
+    expect(a!.replicas).toEqual([a!.replicaId]); // B retired
+    await a!.close();
+    cluster.destroy();
   });
 });
