@@ -397,6 +397,20 @@ describe('MemoryCluster', () => {
     cluster.destroy();
   });
 
+  it('clock.hold: what the releases carry runs once all are released, in the order the holds were taken', async () => {
+    const cluster = new MemoryCluster({ nodes: 1 });
+    const clock = cluster.clock;
+    const order: string[] = [];
+    const first = clock.hold!();
+    const second = clock.hold!();
+    second(() => order.push('second')); // its I/O ended first
+    expect(order).toEqual([]);
+    first(() => order.push('first'));
+    expect(order).toEqual(['first', 'second']);
+    await cluster.runUntilIdle(); // released: nothing holds it
+    cluster.destroy();
+  });
+
   it('sliceNow: virtual time on the virtual clock, performance.now() with sliceTime real', async () => {
     const cluster = new MemoryCluster();
     await cluster.advance(250);

@@ -32,7 +32,7 @@ export class ProofGate<S, C, R> {
   private waiting = false;
   /** The last write failed: the journal's retry (or next change) writes again, not us. */
   private failed = false;
-  private release: (() => void) | undefined;
+  private release: ((then?: () => void) => void) | undefined;
 
   /**
    * @param persisting - we have a data directory (otherwise acks never wait)
@@ -78,12 +78,17 @@ export class ProofGate<S, C, R> {
     if (!this.waiting) return;
     if (this.holds(this.r.image)) {
       this.waiting = false;
-      this.opened();
-    } else if (ok && !this.r.closed && this.r.journal?.busy !== true) {
+      // the ack goes once every replica's write a simulation holds for has ended, in the
+      // order they were held (so the order of their acks does not depend on the disk)
+      if (this.release === undefined) this.opened();
+      else this.unhold(this.opened);
+      return;
+    }
+    if (ok && !this.r.closed && this.r.journal?.busy !== true) {
       // the lineage moved while it was written: write again, still held
       this.r.persistReplicaSet();
     }
-    if (!this.waiting || !ok || this.r.journal?.busy !== true) this.unhold();
+    if (!ok || this.r.journal?.busy !== true) this.unhold();
   }
 
   /** The replica stops: nothing waits any more. */
@@ -106,10 +111,10 @@ export class ProofGate<S, C, R> {
     this.release ??= this.r.clock.hold?.();
   }
 
-  private unhold(): void {
+  private unhold(then?: () => void): void {
     const release = this.release;
     this.release = undefined;
-    release?.();
+    release?.(then);
   }
 }
 

@@ -30,6 +30,10 @@ export class VirtualClock implements Clock {
   #timers: Timer[] = [];
   readonly #realSlices: boolean;
   readonly #hold: (() => () => void) | undefined;
+  /** Holds taken (`hold`), in order, with what runs once all are released. */
+  #holds: { released: boolean; then: (() => void) | undefined }[] = [];
+  /** Releases what `options.hold` stopped, once every hold is released. */
+  #resume: (() => void) | undefined;
 
   /**
    * @param options.realSlices - `sliceNow()` reads `performance.now()` instead of virtual time
@@ -46,9 +50,37 @@ export class VirtualClock implements Clock {
   /**
    * Stop the simulation until the function returned is called (see `Clock.hold`): in a
    * `MemoryCluster`, its engine takes no step and `runUntilIdle` fires no timer meanwhile.
+   * Once every hold is released, the `then` of each runs, in the order the holds were taken.
    */
-  hold(): () => void {
-    return this.#hold?.() ?? (() => undefined);
+  hold(): (then?: () => void) => void {
+    const h: { released: boolean; then: (() => void) | undefined } = {
+      released: false,
+      then: undefined,
+    };
+    if (this.#holds.length === 0 && this.#resume === undefined) this.#resume = this.#hold?.();
+    this.#holds.push(h);
+    return (then) => {
+      if (h.released) return;
+      h.released = true;
+      h.then = then;
+      if (this.#holds.some((x) => !x.released)) return;
+      const all = this.#holds;
+      this.#holds = [];
+      for (const x of all) {
+        try {
+          x.then?.();
+        } catch (e) {
+          queueMicrotask(() => {
+            throw e;
+          });
+        }
+      }
+      // a `then` may hold again: the engine stays held for it
+      if (this.#holds.length > 0) return;
+      const resume = this.#resume;
+      this.#resume = undefined;
+      resume?.();
+    };
   }
 
   /** Virtual milliseconds since the cluster was created. */
