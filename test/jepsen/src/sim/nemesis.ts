@@ -44,6 +44,8 @@ export type InFlightFault = (typeof IN_FLIGHT_FAULTS)[number];
 
 /** The statemachine wire format's kind byte (byte 3 of a frame): a command. */
 const COMMAND_KIND = 1;
+/** The kind byte of an ack (after a round's end, the proof of the new epoch and `Q`). */
+const ACK_KIND = 9;
 
 /** One of `FAULTS`. */
 export type Fault = (typeof FAULTS)[number];
@@ -118,8 +120,11 @@ export class Nemesis {
     this.counts.set(`in-flight:${fault}`, (this.counts.get(`in-flight:${fault}`) ?? 0) + 1);
     const commandsOnly = this.#rng.chance(0.7);
     const split = this.#split(false);
+    // drawn last, and only when kills lose writes: the other campaigns' draws stay as they were
+    const acksOnly = sys.options.loseWrites === true && this.#rng.chance(0.5);
     sys.armTrap(
-      (_s, frame) => !commandsOnly || frame[3] === COMMAND_KIND,
+      (_s, frame) =>
+        acksOnly ? frame[3] === ACK_KIND : !commandsOnly || frame[3] === COMMAND_KIND,
       (s, frame) => {
         sys.options.faults.event('in-flight', {
           fault,
