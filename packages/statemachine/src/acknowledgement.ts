@@ -115,8 +115,9 @@ export class Acknowledgement<S, C, R> {
 
   /**
    * Our acks say what our disk holds (and we ack after each write) when someone waits for
-   * disks: we run 'fsync', or heard a replica that does. Otherwise acks stay as they were, and
-   * no message depends on when a write ends (seeded simulations replay exactly).
+   * disks: we run 'fsync', or heard a replica that does. Otherwise acks stay as they were: only
+   * an ack waiting for the write of a new epoch or `Q` depends on when a write ends, and seeded
+   * simulations are held meanwhile (proof-gate.ts), so they replay exactly.
    */
   private reportsDisk(): boolean {
     return this.persisting && (this.fsync || this.disk.fsyncReplicas);

@@ -58,30 +58,30 @@ describe('the proof of a new Q waits for the disk', () => {
       const [a, b, c] = [await open(cluster, 1), await open(cluster, 2), await open(cluster, 3)];
       await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
       const acked: number[] = [];
-      send(a!, 1, acked);
+      send(a, 1, acked);
       await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
-      await Promise.all([a!.flush(), b!.flush(), c!.flush()]);
+      await Promise.all([a.flush(), b.flush(), c.flush()]);
       expect(acked).toEqual([1]);
       // B's disk stalls; C dies; A and B end a round with Q = {A, B} and a new epoch, and B dies
       // at the end of that round (a turn later: time for an ack to leave), before its disk
       // holds any of it
       disks.freeze(dataDir(2));
       let armed = true;
-      b!.subscribe((change) => {
+      b.subscribe((change) => {
         if (change.kind !== 'sync' || !armed) return;
         armed = false;
         setImmediate(() => {
-          cluster.crashProcess(b!.self);
+          cluster.crashProcess(b.self);
           disks.lose(dataDir(2));
         });
       });
-      cluster.crashProcess(c!.self);
+      cluster.crashProcess(c.self);
       await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
       expect(armed).toBe(false);
       // A alone may go on only if B proved it held Q = {A, B}
-      send(a!, 10, acked);
+      send(a, 10, acked);
       await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
-      await a!.flush().catch(() => undefined);
+      await a.flush().catch(() => undefined);
       cluster.crashNode(1);
       await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
       // B and C come back from their disks: Q = {A, B, C} on both
@@ -107,21 +107,21 @@ describe('the proof of a new Q waits for the disk', () => {
     const [a, b, c] = [await open(cluster, 1), await open(cluster, 2), await open(cluster, 3)];
     await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
     const failed: Extract<MachineEvent, { type: 'persist-failed' }>[] = [];
-    b!.on('persist-failed', (e) => failed.push(e));
+    b.on('persist-failed', (e) => failed.push(e));
     disks.full.add(dataDir(2));
-    cluster.crashProcess(c!.self);
+    cluster.crashProcess(c.self);
     await cluster.runUntilIdle({ advanceTime: true, maxTime: 500 });
-    expect([a!.status, b!.status, a!.replicas.length]).toEqual(['ready', 'ready', 2]);
+    expect([a.status, b.status, a.replicas.length]).toEqual(['ready', 'ready', 2]);
     expect(failed.length).toBeGreaterThan(0);
     // Q = {A, B}: A's write needs B's ack, which waits for B's disk
     const acked: number[] = [];
-    send(a!, 1, acked);
+    send(a, 1, acked);
     await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
     expect(acked).toEqual([]);
     disks.full.delete(dataDir(2)); // the journal tries again (RETRY_FAILED_WRITE_MS)
     await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
     expect(acked).toEqual([1]);
-    for (const m of [a!, b!]) await m.close();
+    for (const m of [a, b]) await m.close();
     cluster.destroy();
   });
 
@@ -131,19 +131,19 @@ describe('the proof of a new Q waits for the disk', () => {
     await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
     disks.freeze(dataDir(2));
     let closing: Promise<void> | undefined;
-    b!.subscribe((change) => {
+    b.subscribe((change) => {
       if (change.kind !== 'sync' || closing !== undefined) return;
-      closing = b!.close();
+      closing = b.close();
       // a disk write ends (a frozen one of a process that goes on would hold the simulation)
       setImmediate(() => disks.thaw(dataDir(2)));
     });
-    cluster.crashProcess(c!.self);
+    cluster.crashProcess(c.self);
     await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
     await closing;
     await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
-    expect([a!.status, b!.status]).toEqual(['ready', 'closed']);
-    expect(a!.replicas).toEqual([a!.replicaId]); // B retired
-    await a!.close();
+    expect([a.status, b.status]).toEqual(['ready', 'closed']);
+    expect(a.replicas).toEqual([a.replicaId]); // B retired
+    await a.close();
     cluster.destroy();
   });
 });

@@ -40,9 +40,7 @@ export class VirtualClock implements Clock {
    *   (see `MemoryClusterOptions.sliceTime`)
    * @param options.hold - what `hold()` stops besides the timers (the cluster's engine)
    */
-  constructor(
-    options: { readonly realSlices?: boolean; readonly hold?: () => () => void } = {},
-  ) {
+  constructor(options: { readonly realSlices?: boolean; readonly hold?: () => () => void } = {}) {
     this.#realSlices = options.realSlices ?? false;
     this.#hold = options.hold;
   }

@@ -14,15 +14,15 @@
 import { SnapshotStore } from '@cpgkit/statemachine';
 import type { Clock } from '@cpgkit/core';
 
-type Write = (this: SnapshotStore, ...args: unknown[]) => Promise<void>;
+type Method = (this: SnapshotStore, ...args: unknown[]) => Promise<unknown>;
 
 /** The data directories of one campaign's replicas whose writes a kill loses. */
 export class LostWrites {
   /** The store of each data directory's running process (set when it opens). */
   readonly #live = new Map<string, SnapshotStore>();
-  readonly #originals = new Map<'append' | 'save' | 'replicaId', unknown>();
+  readonly #originals = new Map<string, Method>();
   /** Writes that never landed (their process was killed first). */
-  lost = 0;
+  readonly counts = { lost: 0 };
 
   constructor(
     private readonly clock: Clock,
@@ -31,28 +31,32 @@ export class LostWrites {
 
   /** Wrap `SnapshotStore`'s writes (until `uninstall`). */
   install(): void {
-    const self = this;
-    const proto = SnapshotStore.prototype;
-    const replicaId = proto.replicaId;
-    this.#originals.set('replicaId', replicaId);
-    // the first call of a replica opening: its store is its directory's live one from now on
-    proto.replicaId = function (this: SnapshotStore) {
-      if (self.dirs(this.dir)) self.#live.set(this.dir, this);
-      return replicaId.call(this);
+    const { clock, dirs, counts } = this;
+    const live = this.#live;
+    const proto = SnapshotStore.prototype as unknown as Record<string, Method>;
+    const method = (name: string): Method => {
+      const f = Object.getOwnPropertyDescriptor(proto, name)!.value as Method;
+      this.#originals.set(name, f);
+      return f;
     };
-    for (const name of ['append', 'save'] as const) {
-      const original = proto[name] as unknown as Write;
-      this.#originals.set(name, original);
-      (proto as unknown as Record<string, Write>)[name] = async function (this, ...args) {
-        if (!self.dirs(this.dir)) return original.apply(this, args);
-        const release = self.clock.hold?.();
+    const replicaId = method('replicaId');
+    // the first call of a replica opening: its store is its directory's live one from now on
+    proto.replicaId = function (this: SnapshotStore, ...args: unknown[]) {
+      if (dirs(this.dir)) live.set(this.dir, this);
+      return replicaId.apply(this, args);
+    };
+    for (const name of ['append', 'save']) {
+      const original = method(name);
+      proto[name] = async function (this: SnapshotStore, ...args: unknown[]) {
+        if (!dirs(this.dir)) return original.apply(this, args);
+        const release = clock.hold?.();
         try {
           await new Promise((r) => setImmediate(r));
-          if (self.#live.get(this.dir) !== this) {
-            self.lost++;
+          if (live.get(this.dir) !== this) {
+            counts.lost++;
             throw new Error('EIO: the process was killed before its write landed');
           }
-          await original.apply(this, args);
+          return await original.apply(this, args);
         } finally {
           release?.();
         }
@@ -62,7 +66,7 @@ export class LostWrites {
 
   /** Restore `SnapshotStore`'s methods. */
   uninstall(): void {
-    const proto = SnapshotStore.prototype as unknown as Record<string, unknown>;
+    const proto = SnapshotStore.prototype as unknown as Record<string, Method>;
     for (const [name, f] of this.#originals) proto[name] = f;
     this.#originals.clear();
   }

@@ -217,7 +217,7 @@ export class SimSystem {
 
   /** How many writes a kill lost (`SystemOptions.loseWrites`). */
   get lostWrites(): number {
-    return this.#lost?.lost ?? 0;
+    return this.#lost?.counts.lost ?? 0;
   }
 
   /**
