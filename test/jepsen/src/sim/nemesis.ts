@@ -5,7 +5,8 @@
  * corosync and start it again; pause a process and resume it, also across a sync round (a
  * membership change while it is stopped); a partition while a restarted replica receives its
  * state transfer; in an upgrade campaign, move a node's lock replica to the new state format
- * (restarted gracefully or killed, at once, or at whatever kills it next). Every fault is
+ * (restarted gracefully or killed, at once, or at whatever kills it next); when kills lose
+ * writes, kill the first replica to ack a round's end with that ack in flight. Every fault is
  * recorded in the system's fault history.
  * @module
  */
