@@ -5,7 +5,7 @@
  * Applications do not use this directly.
  * @module
  */
-import type { Clock, MemberChange, MemberId, RingId, TransportKind } from './types.js';
+import type { Clock, MemberChange, MemberId, QuorumView, RingId, TransportKind } from './types.js';
 import type { CpgError } from './errors.js';
 
 /** Where a driver delivers what the engine says, in the engine's order. */
@@ -23,8 +23,11 @@ export interface DriverSink {
   ): void;
   /** A totem configuration change; also once right after `join`. */
   totem(ringId: RingId, nodes: readonly number[]): void;
-  /** This node's quorum, on join and whenever it changes. */
-  quorum(quorate: boolean): void;
+  /**
+   * This node's quorum, on join, whenever it changes and, when the engine reports a view per
+   * ring, at every new view (`quorate` may repeat).
+   */
+  quorum(quorate: boolean, view?: QuorumView): void;
   /** A send that returned `false` (try again) may now succeed. */
   writable(): void;
   /** The connection ended under us (daemon died, IPC error). No more calls follow. */

@@ -31,7 +31,11 @@ export type GroupEventJson<Body extends object> =
       readonly ringId: { readonly nodeid: number; readonly seq: string };
       readonly nodes: readonly number[];
     }
-  | { readonly type: 'quorum'; readonly quorate: boolean };
+  | {
+      readonly type: 'quorum';
+      readonly quorate: boolean;
+      readonly view?: { readonly ringSeq: string; readonly nodes: readonly number[] };
+    };
 
 /** `{ nodeid, pid }` with nothing else. */
 export function memberIdJson(m: MemberId): MemberIdJson {
@@ -72,6 +76,12 @@ export function groupEventJson<Body extends object>(
         nodes: [...event.nodes],
       };
     case 'quorum':
-      return { type: 'quorum', quorate: event.quorate };
+      return event.view === undefined
+        ? { type: 'quorum', quorate: event.quorate }
+        : {
+            type: 'quorum',
+            quorate: event.quorate,
+            view: { ringSeq: event.view.ringSeq.toString(), nodes: [...event.view.nodes] },
+          };
   }
 }

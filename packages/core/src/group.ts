@@ -32,6 +32,7 @@ import type {
   GroupEventType,
   MemberChange,
   MemberId,
+  QuorumView,
   RingId,
   TransportKind,
   WaitOptions,
@@ -573,10 +574,12 @@ export class Group implements GroupTransport {
       totem: (ringId: RingId, nodes: readonly number[]) => {
         if (live() && !this.#deaf) this.#hub.emit({ type: 'totem', ringId, nodes });
       },
-      quorum: (quorate: boolean) => {
+      quorum: (quorate: boolean, view?: QuorumView) => {
         if (!live() || this.#deaf) return;
         this.#quorate = quorate;
-        this.#hub.emit({ type: 'quorum', quorate });
+        this.#hub.emit(
+          view === undefined ? { type: 'quorum', quorate } : { type: 'quorum', quorate, view },
+        );
       },
       writable: () => {
         if (live()) this.#outbox.writable();

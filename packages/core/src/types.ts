@@ -59,10 +59,29 @@ export interface TotemEvent {
   readonly nodes: readonly number[];
 }
 
-/** Whether this member's node is part of a quorate partition. Delivered on join and on change. */
+/**
+ * A quorum view (votequorum's): the totem ring it was computed for, and the nodes it counts.
+ * Corosync does not order quorum notifications with CPG's callbacks, so right after a totem
+ * event the latest view can still be the previous ring's: compare `ringSeq` with the
+ * `RingId.seq` of the latest totem event before trusting `quorate` for the current ring.
+ */
+export interface QuorumView {
+  /** The `seq` of the ring this view is of. */
+  readonly ringSeq: bigint;
+  /** The nodes of that ring, as the quorum service counts them. */
+  readonly nodes: readonly number[];
+}
+
+/**
+ * Whether this member's node is part of a quorate partition. Delivered on join, and at every
+ * new ring when the engine reports a view per ring (corosync does: `quorate` may repeat, with
+ * a new `view`).
+ */
 export interface QuorumEvent {
   readonly type: 'quorum';
   readonly quorate: boolean;
+  /** The view this flag comes from, when the engine says (corosync and the in-memory cluster do). */
+  readonly view?: QuorumView;
 }
 
 /** Everything a group member receives, in one ordered stream. Discriminated on `type`. */

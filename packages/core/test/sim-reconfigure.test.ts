@@ -66,7 +66,7 @@ function describeEffects(effects: readonly Effect[]): string[] {
       case 'nodeQuorate':
         return `node ${e.args[0]} quorate ${e.args[1]}`;
       case 'quorum':
-        return `${who(e.args[0])} <- quorum ${e.args[1]}`;
+        return `${who(e.args[0])} <- quorum ${e.args[1]} of ${e.args[2].ringSeq} [${e.args[2].nodes.join(',')}]`;
     }
   });
 }
@@ -88,7 +88,7 @@ function threeNodeGroup(): {
 }
 
 describe('reconfigure', () => {
-  it('splits a component: each side sees the others leave with nodedown, then totem and quorum', () => {
+  it('splits a component: each side sees the others leave with nodedown, then totem and a quorum view of the new ring', () => {
     const { n, comp, a, b, c } = threeNodeGroup();
     const out = reconfigure([comp], [[1], [2, 3]], new Random(1), world(n, [a, b, c]));
     expect(out.changed).toBe(true);
@@ -102,12 +102,15 @@ describe('reconfigure', () => {
       'lingering g',
       '1:10 <- totem 2 [1]',
       'node 1 quorate false',
-      '1:10 <- quorum false',
+      '1:10 <- quorum false of 2 [1]',
       '2:20 <- confchg [2:20,3:30] +[] -[1:10/nodedown]',
       '3:30 <- confchg [2:20,3:30] +[] -[1:10/nodedown]',
       'lingering g',
       '2:20 <- totem 3 [2,3]',
       '3:30 <- totem 3 [2,3]',
+      // still quorate: a view of the new ring all the same, as votequorum sends one per ring
+      '2:20 <- quorum true of 3 [2,3]',
+      '3:30 <- quorum true of 3 [2,3]',
     ]);
   });
 
@@ -128,7 +131,8 @@ describe('reconfigure', () => {
       '1:10 <- totem 4 [1,2,3]',
       '2:20 <- totem 4 [1,2,3]',
       'node 1 quorate true',
-      '1:10 <- quorum true',
+      '1:10 <- quorum true of 4 [1,2,3]',
+      '2:20 <- quorum true of 4 [1,2,3]',
     ]);
   });
 

@@ -23,7 +23,7 @@ async function rawClient(
     membership: (members, joined, left) =>
       log.push(`c ${members.map((m) => m.nodeid).join(',')} +${fmt(joined)} -${fmt(left)}`),
     totem: (_r, nodes) => log.push(`t ${nodes.join(',')}`),
-    quorum: (q) => log.push(`q ${q}`),
+    quorum: (q, view) => log.push(`q ${q} @${view?.ringSeq}`),
     writable: () => writable++,
     lost: (e) => lost.push(e),
   };
@@ -135,18 +135,19 @@ describe('MemoryCluster', () => {
     a.log.length = 0;
     cluster.crashNode(3);
     await cluster.runUntilIdle();
-    expect(a.log).toEqual(['c 1 + -3/nodedown', 't 1,2']);
+    // node 1 stays quorate; its quorum view of the new ring comes all the same
+    expect(a.log).toEqual(['c 1 + -3/nodedown', 't 1,2', 'q true @2']);
     expect(c.lost.map((e) => e.name)).toEqual(['ConnectionLostError']);
     await expect(cluster.node(3).connect(nullSink())).rejects.toMatchObject({
       name: 'CorosyncNotRunningError',
     });
     cluster.crashNode(2);
     await cluster.runUntilIdle();
-    expect(a.log.slice(2)).toEqual(['t 1', 'q false']);
+    expect(a.log.slice(3)).toEqual(['t 1', 'q false @3']);
     cluster.restartNode(2);
     cluster.restartNode(3);
     await cluster.runUntilIdle();
-    expect(a.log.slice(4)).toEqual(['t 1,2,3', 'q true']);
+    expect(a.log.slice(5)).toEqual(['t 1,2,3', 'q true @4']);
   });
 
   it('quorumDelay: quorum events come that many virtual ms after the change, behind later messages', async () => {
@@ -166,12 +167,12 @@ describe('MemoryCluster', () => {
     await cluster.advance(49);
     expect(a.log).toHaveLength(3);
     await cluster.advance(1);
-    expect(a.log.at(-1)).toBe('q false');
+    expect(a.log.at(-1)).toBe('q false @2');
     cluster.heal();
     await cluster.runUntilIdle();
     expect(a.log.slice(4)).toEqual(['c 1,2 +2/nodeup -', 't 1,2,3']);
     await cluster.advance(50);
-    expect(a.log.at(-1)).toBe('q true');
+    expect(a.log.at(-1)).toBe('q true @4');
   });
 
   it('crashNode then restartNode before the engine ran: the node’s members leave with nodedown, the node comes back empty and quorate', async () => {
@@ -190,14 +191,14 @@ describe('MemoryCluster', () => {
     expect(c.lost.map((e) => e.name)).toEqual(['ConnectionLostError']);
     // One configuration change: the old members of node 3 leave with nodedown, the ring keeps
     // node 3 (its new daemon), then the new process joins in the new ring.
-    expect(a.log).toEqual(['c 1,2 + -3/nodedown', 't 1,2,3', 'c 1,2,3 +3/join -']);
+    expect(a.log).toEqual(['c 1,2 + -3/nodedown', 't 1,2,3', 'q true @2', 'c 1,2,3 +3/join -']);
     // The new process: the new ring's totem (to every handle), then its join, the initial totem.
     expect(d.log.filter((l) => !l.startsWith('q'))).toEqual([
       't 1,2,3',
       'c 1,2,3 +3/join -',
       't 1,2,3',
     ]);
-    expect(d.log.filter((l) => l.startsWith('q')).at(-1)).toBe('q true');
+    expect(d.log.filter((l) => l.startsWith('q')).at(-1)).toBe('q true @2');
     const members = a.driver.members();
     expect(members.map((m) => m.nodeid)).toEqual([1, 2, 3]);
     expect(members.some((m) => m.nodeid === 3 && m.pid === c.driver.local.pid)).toBe(false);

@@ -19,6 +19,7 @@ import {
   parseTickBody,
 } from './wire.js';
 import { compareMembers, memberKey } from './sync.js';
+import { quorateInRing } from './phase.js';
 import type { LocalReplica } from './local-replica.js';
 import type { RoundParts } from './sync-round.js';
 import type { SyncRound } from './sync-round.js';
@@ -71,7 +72,7 @@ export class GroupEvents<S, C, R> {
     if (r.closed) return;
     const id = `${e.ringId.nodeid}.${e.ringId.seq}`;
     if (r.ring?.id === id) return;
-    r.ring = { id, nodes: [...e.nodes].sort((a, b) => a - b) };
+    r.ring = { id, seq: e.ringId.seq, nodes: [...e.nodes].sort((a, b) => a - b) };
     this.p.gate.ringChanged(r.ring.nodes);
     this.p.rounds.ringChanged();
   }
@@ -83,7 +84,15 @@ export class GroupEvents<S, C, R> {
 
   private quorum(e: QuorumEvent): void {
     const r = this.r;
-    if (r.closed || e.quorate === r.quorum.local) return;
+    if (r.closed) return;
+    const before = quorateInRing(r.quorum, r.ring);
+    if (e.view !== undefined) r.quorum.viewRing = e.view.ringSeq;
+    if (e.quorate === r.quorum.local) {
+      // the same flag, for another ring: it matters to a summary's `bootstrap` and `force`
+      if (quorateInRing(r.quorum, r.ring) !== before && r.round !== undefined)
+        this.p.rounds.sendSummary();
+      return;
+    }
     r.quorum.local = e.quorate;
     r.events.emit({ type: 'quorum', quorate: e.quorate });
     r.update();

@@ -84,11 +84,11 @@ export class LocalReplica<S, C, R> {
   /** The state failed a digest check or a snapshot: it asks for a snapshot, never leads. */
   dirty = false;
   phase: Phase = SYNCING;
-  readonly quorum: Quorum = { local: false, decided: false, cutOff: false };
+  readonly quorum: Quorum = { local: false, viewRing: undefined, decided: false, cutOff: false };
   /** This member's replica id (see `ReplicatedStateMachine.replicaId`). */
   replica: string;
   round: Round | undefined;
-  ring: { id: string; nodes: readonly number[] } | undefined;
+  ring: { id: string; seq: bigint; nodes: readonly number[] } | undefined;
   selfId: MemberId | undefined;
   /** Our dispatches (and retire) waiting for their outcome, by command id. */
   readonly pending = new Map<string, Deferred<unknown>>();

@@ -22,8 +22,14 @@ export type Phase =
 
 /** What the replica knows about quorum. */
 export interface Quorum {
-  /** The node's quorum (corosync's votequorum, or the simulator's). */
+  /** The node's quorum (corosync's votequorum, or the simulator's), as last reported. */
   local: boolean;
+  /**
+   * The ring (`RingId.seq`) of the view `local` came from; `undefined` when the transport
+   * reports no views. Quorum notifications are not ordered with CPG's callbacks: right after
+   * a ring change `local` can still be the previous ring's (see `quorateInRing`).
+   */
+  viewRing: bigint | undefined;
   /** The latest sync decision this replica finished said quorate (a majority of `Q`). */
   decided: boolean;
   /**
@@ -31,6 +37,20 @@ export interface Quorum {
    * from that confchg on, until the next decision (replica-set.ts, `cutOffBy`).
    */
   cutOff: boolean;
+}
+
+/**
+ * Whether the node is quorate in `ring`, the ring of our latest totem event: its latest quorum
+ * view is of that ring and says quorate. Only the strict rule (a bootstrap, `force`) asks
+ * this: a member whose node was just cut off into a minority ring still holds the previous
+ * ring's `quorate` until its view of the new ring arrives (20 ms in the simulations), and a
+ * fresh member that bootstrapped meanwhile would start a second history (seed 9050 of the
+ * upgrade campaign). Without views (a transport that reports none) it is the flag alone.
+ */
+export function quorateInRing(quorum: Quorum, ring: { readonly seq: bigint } | undefined): boolean {
+  if (!quorum.local) return false;
+  if (quorum.viewRing === undefined) return true;
+  return ring !== undefined && ring.seq === quorum.viewRing;
 }
 
 /** The first phase of every replica. */

@@ -36,6 +36,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
+import type { SortedRecord } from './sorted-record.js';
 
 /** canonical.ts digests an object or array on its own from this many members (`SUMMARIZE_AT`). */
 const SUMMARIZE_AT = 16;
@@ -52,7 +53,26 @@ export function textDigestOf(value: object, text: Uint8Array): string | undefine
   const n = Array.isArray(value) ? value.length : sortedMembers(value as Record<string, unknown>);
   if (n < SUMMARIZE_AT) return undefined;
   if (!nestedCanonical(value)) return undefined;
+  return bytesDigest(text);
+}
+
+/** sha256 (hex) of `text`: a piece's digest when its text is its canonical JSON. */
+export function bytesDigest(text: Uint8Array): string {
   return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * Whether the text a record was read from (record-text.ts), when it listed the members in the
+ * record's order (`RecordRead.inOrder`), is the record's canonical JSON as canonical.ts
+ * digests it on its own: at least 16 members, no object or array in its values with 16
+ * members or more, objects in sorted order. Then that text's `bytesDigest` is its digest (the
+ * module's doc says why a wrong guess can only make the snapshot refused).
+ */
+export function recordTextCanonical(record: SortedRecord<unknown>): boolean {
+  const values = record.values;
+  if (values.length < SUMMARIZE_AT) return false;
+  for (let i = 0; i < values.length; i++) if (!small(values[i])) return false;
+  return true;
 }
 
 /** The members of `obj` when they enumerate in strictly ascending order, else -1. */

@@ -15,7 +15,9 @@
  * and written member by member. A piece whose text the digest kept (canonical.ts
  * `pieceTextOf`: a store's leaf, once digested) is written from that text, not serialised
  * again: the same text. Members come in the source's key
- * order, so the state built equals `JSON.parse(JSON.stringify(state))`, key order included.
+ * order, so the state built equals `JSON.parse(JSON.stringify(state))`, key order included
+ * (where the machine reads large records as `SortedRecord`s, `MachineDefinition.snapshotRecord`,
+ * a whole one is such a record: record-text.ts; its JSON is the object's).
  * How the writer cuts the image into lines is not part of the format: a reader takes any.
  * JSON never holds a raw newline, so lines split on `\n`.
  * @module
@@ -165,6 +167,9 @@ export class SnapshotDigestError extends Error {
   }
 }
 
+/** The keys from a state down to one of its members (`MachineDefinition.snapshotRecord`). */
+export type StatePath = readonly (string | number)[];
+
 /** Builds an image from the lines of `snapshotLines`, one line at a time. */
 export class SnapshotReader<S> {
   private meta: ReturnType<typeof parseMeta> | undefined;
@@ -172,6 +177,27 @@ export class SnapshotReader<S> {
   private hasState = false;
   /** The open containers: `open[d]` takes the members of depth `d + 1`. */
   private readonly open: object[] = [];
+  /** `openKeys[d]`: the key `open[d]` has in its parent (`null` for the state). */
+  private readonly openKeys: (string | number | null)[] = [];
+
+  /**
+   * @param records - whether the object at a path is read as a `SortedRecord` when it comes
+   * whole in a line (see `recordAt`; default: nowhere)
+   */
+  constructor(private readonly records?: (path: StatePath) => boolean) {}
+
+  /**
+   * Whether a line's value at `depth` under `key` that is an object should be read as a
+   * `SortedRecord` (record-text.ts): the machine said so for its path
+   * (`MachineDefinition.snapshotRecord`), and the line would be placed (its depth is open).
+   */
+  recordAt(depth: number, key: string): boolean {
+    if (this.records === undefined || depth < 1 || depth > this.open.length) return false;
+    const path: (string | number)[] = [];
+    for (let d = 1; d < depth; d++) path.push(this.openKeys[d]!);
+    path.push(key);
+    return this.records(path);
+  }
 
   /**
    * Take the next line (without its newline); throws `MalformedSnapshotError`. Returns the
@@ -223,6 +249,7 @@ export class SnapshotReader<S> {
     )
       throw new MalformedSnapshotError('malformed snapshot line');
     this.open.length = depth;
+    this.openKeys.length = depth;
     if (depth === 0) {
       this.state = value;
       this.hasState = true;
@@ -246,6 +273,7 @@ export class SnapshotReader<S> {
     }
     if (open === 1) {
       this.open.push(value as object);
+      this.openKeys.push(key as string | number | null);
       return undefined;
     }
     return typeof value === 'object' && value !== null ? value : undefined;

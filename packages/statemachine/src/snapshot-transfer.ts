@@ -17,8 +17,10 @@ import {
   SnapshotReader,
   pieceLineParts,
   snapshotLines,
+  type StatePath,
 } from './snapshot-text.js';
-import { textDigestOf } from './piece-digest.js';
+import { bytesDigest, recordTextCanonical, textDigestOf } from './piece-digest.js';
+import { readRecord } from './record-text.js';
 import { SLICE_MIN_WORK, SliceClock } from './slices.js';
 import { SEGMENT_TEXT_BYTES, SegmentReader, segmentOf } from './snapshot-segments.js';
 
@@ -55,6 +57,8 @@ export interface SnapshotChunk {
  * rest. Compressed, a slice's text is 10-100 KB.
  */
 const EARLY_CHUNK_BYTES = 16 * 1024;
+
+const OPEN_BRACE = 0x7b;
 
 /**
  * The chunks of a snapshot of `image` (its lines, each ended by `\n`, compressed in segments:
@@ -165,8 +169,9 @@ export async function readSnapshot<S>(
 
 /**
  * Reads a snapshot's lines while its chunks arrive, in slices (slices.ts): inflates its
- * segments, builds the image and fills the digest cache of every whole piece of it (from the
- * bytes it came in when its text is canonical, piece-digest.ts; else canonical.ts
+ * segments, builds the image (the objects its machine names as records read straight into
+ * `SortedRecord`s: record-text.ts) and fills the digest cache of every whole piece of it
+ * (from the bytes it came in when its text is canonical, piece-digest.ts; else canonical.ts
  * `warmDigest`), so that a target has read and digested most of a large snapshot by the time
  * its last chunk comes (the transfer, the reading and the digest overlap); `verifiedImage`
  * gives the image only when its digest is the sender's. Chunks must be given in order; a gap
@@ -174,7 +179,7 @@ export async function readSnapshot<S>(
  * refuses them.
  */
 export class SnapshotReceiver<S> {
-  private readonly reader = new SnapshotReader<S>();
+  private readonly reader: SnapshotReader<S>;
   private readonly segments = new SegmentReader();
   private carry: Buffer[] = [];
   private readonly queue: Uint8Array[] = [];
@@ -188,11 +193,16 @@ export class SnapshotReceiver<S> {
   /**
    * @param stop - true once the transfer is abandoned: reading stops at the next slice
    * @param clock - the slices' clock (the caller's next work goes on from it: `sliceClock`)
+   * @param records - where the state's objects are read as `SortedRecord`s
+   * (`MachineDefinition.snapshotRecord`; default: nowhere)
    */
   constructor(
     private readonly stop: () => boolean,
     private readonly clock = new SliceClock(),
-  ) {}
+    records?: (path: StatePath) => boolean,
+  ) {
+    this.reader = new SnapshotReader<S>(records);
+  }
 
   /** A chunk came out of order: the lines read are no use. */
   get broken(): boolean {
@@ -263,23 +273,60 @@ export class SnapshotReceiver<S> {
     let piece: object | undefined;
     if (parts === undefined) piece = this.reader.line(b.toString('utf8'));
     else {
-      let key: unknown;
-      let value: unknown;
-      try {
-        key = JSON.parse(b.toString('utf8', parts.keyStart, parts.keyEnd));
-        value = JSON.parse(b.toString('utf8', parts.valueStart, b.length - 1));
-      } catch (e) {
-        throw new MalformedSnapshotError('snapshot line is not JSON', { cause: e });
-      }
-      if (typeof key !== 'string') throw new MalformedSnapshotError('malformed snapshot key');
-      piece = this.reader.member(parts.depth, key, value);
-      if (piece !== undefined) {
-        const digest = textDigestOf(piece, b.subarray(parts.valueStart, b.length - 1));
-        if (digest !== undefined) rememberDigest(piece, digest);
+      const key = this.key(b, parts.keyStart, parts.keyEnd);
+      const end = b.length - 1;
+      piece = this.record(b, parts.depth, key, parts.valueStart, end);
+      if (piece === undefined) {
+        let value: unknown;
+        try {
+          value = JSON.parse(b.toString('utf8', parts.valueStart, end));
+        } catch (e) {
+          throw new MalformedSnapshotError('snapshot line is not JSON', { cause: e });
+        }
+        piece = this.reader.member(parts.depth, key, value);
+        if (piece !== undefined) {
+          const digest = textDigestOf(piece, b.subarray(parts.valueStart, end));
+          if (digest !== undefined) rememberDigest(piece, digest);
+        }
       }
     }
     // a whole piece is never added to: its digest (at most PIECE_MEMBERS members) now
     if (piece !== undefined) warmDigest(piece, Infinity);
+  }
+
+  /** A line's key, parsed from `b[start, end)`; throws `MalformedSnapshotError`. */
+  private key(b: Buffer, start: number, end: number): string {
+    let key: unknown;
+    try {
+      key = JSON.parse(b.toString('utf8', start, end));
+    } catch (e) {
+      throw new MalformedSnapshotError('snapshot line is not JSON', { cause: e });
+    }
+    if (typeof key !== 'string') throw new MalformedSnapshotError('malformed snapshot key');
+    return key;
+  }
+
+  /**
+   * The line's value `b[start, end)` placed as a `SortedRecord` (record-text.ts) when the
+   * machine reads the object at its place so and it is an object; its digest is the hash of
+   * its bytes as they came when they are its canonical JSON (piece-digest.ts). `undefined`
+   * when the value is to be read as JSON.parse reads it.
+   */
+  private record(
+    b: Buffer,
+    depth: number,
+    key: string,
+    start: number,
+    end: number,
+  ): object | undefined {
+    if (b[start] !== OPEN_BRACE || !this.reader.recordAt(depth, key)) return undefined;
+    // hashed before `readRecord` changes the bytes
+    const digest = bytesDigest(b.subarray(start, end));
+    const read = readRecord(b, start, end);
+    if (read === undefined) return undefined;
+    this.reader.member(depth, key, read.record);
+    if (read.inOrder && recordTextCanonical(read.record)) rememberDigest(read.record, digest);
+    return read.record;
   }
 
   /**

@@ -36,6 +36,7 @@ import {
   type Transfer,
 } from './snapshot-transfer.js';
 import { SLICE_MS, SliceClock, nextSlice } from './slices.js';
+import { quorateInRing } from './phase.js';
 import type { LocalReplica, Round } from './local-replica.js';
 import type { Acknowledgement } from './acknowledgement.js';
 import type { BootstrapGate } from './bootstrap-gate.js';
@@ -143,6 +144,7 @@ export class SyncRound<S, C, R> {
     }
     const img = r.image;
     const gate = this.parts.gate;
+    const inRing = quorateInRing(r.quorum, r.ring);
     const body: SummaryBody = {
       round: round.key,
       seq: ++this.summarySeq,
@@ -153,8 +155,9 @@ export class SyncRound<S, C, R> {
       fresh: !r.hasState,
       dirty: r.dirty,
       passive: r.passive,
-      bootstrap: gate.mayBootstrap(),
-      force: gate.force,
+      // the strict rule's claims, only while our node's view of this ring says quorate
+      bootstrap: inRing && gate.mayBootstrap(),
+      force: inRing && gate.force,
       quorate: r.quorum.local,
       ringNodes: r.ring?.nodes.length ?? 0,
       knownNodes: img.knownNodes.length,
@@ -316,6 +319,7 @@ export class SyncRound<S, C, R> {
                 receiver: new SnapshotReceiver(
                   () => r.closed || round.transfer !== transfer,
                   new SliceClock(r.sliceTime),
+                  r.def.snapshotRecord?.bind(r.def),
                 ),
               }
             : {}),
@@ -445,7 +449,11 @@ export class SyncRound<S, C, R> {
       // read while the chunks came, unless they came out of order (then from the start)
       let receiver = t.receiver as SnapshotReceiver<S> | undefined;
       if (receiver === undefined || receiver.broken) {
-        receiver = new SnapshotReceiver<S>(() => r.closed, new SliceClock(r.sliceTime));
+        receiver = new SnapshotReceiver<S>(
+          () => r.closed,
+          new SliceClock(r.sliceTime),
+          r.def.snapshotRecord?.bind(r.def),
+        );
         for (const [i, p] of t.parts.entries()) receiver.push(i, p);
       }
       const image = await receiver.verifiedImage(expected);

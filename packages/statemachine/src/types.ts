@@ -108,6 +108,18 @@ export interface MachineDefinition<S, C, R = unknown> {
   nextDeadline?(state: S): number | undefined;
   /** Reject malformed commands before they reach `apply` (they count as failed). */
   isCommand?(command: unknown): command is C;
+  /**
+   * Optional, for machines whose state holds large records of many distinct keys that they
+   * read as a plain object or a `SortedRecord` alike (the config store's leaves): whether the
+   * object at `path` (the keys from the state down to it) is built as a `SortedRecord` when a
+   * new replica reads the state from a snapshot. Parsing objects whose keys no object had
+   * before is costly (V8 gives each its own hidden class, one step per member): a 100,000-key
+   * store's leaves were most of a new replica's parsing and garbage-collection time. The
+   * record has the object's members, its JSON and its digest (a text that gives a key twice
+   * is refused: `JSON.stringify` never writes one). Called once per line of the snapshot; where it says false (the default), objects
+   * are plain, as `JSON.parse` makes them.
+   */
+  snapshotRecord?(path: readonly (string | number)[]): boolean;
 }
 
 /** Where a state machine stands. */

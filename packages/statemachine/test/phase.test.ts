@@ -1,9 +1,17 @@
 /** phase.ts: the phase (status) of a replica from its quorum record and its round. */
 import { describe, it, expect } from 'vitest';
-import { CLOSED, isSynced, phaseOf, writeRefusal, type Quorum } from '../src/phase.js';
+import {
+  CLOSED,
+  isSynced,
+  phaseOf,
+  quorateInRing,
+  writeRefusal,
+  type Quorum,
+} from '../src/phase.js';
 
-const q = (local: boolean, decided: boolean, cutOff = false): Quorum => ({
+const q = (local: boolean, decided: boolean, cutOff = false, viewRing?: bigint): Quorum => ({
   local,
+  viewRing,
   decided,
   cutOff,
 });
@@ -39,5 +47,20 @@ describe('phase.ts', () => {
     // syncing in a quorate node: waits; synced by a minority round: refused
     expect(writeRefusal(phaseOf(false, q(true, false)), q(true, false), true)).toBeUndefined();
     expect(writeRefusal(phaseOf(true, q(true, false)), q(true, false), true)).toBe('no-quorum');
+  });
+
+  it('counts the node quorate in a ring only when its latest view is of that ring', () => {
+    const ring = { seq: 12n };
+    // a view of the current ring
+    expect(quorateInRing(q(true, false, false, 12n), ring)).toBe(true);
+    expect(quorateInRing(q(false, false, false, 12n), ring)).toBe(false);
+    // the previous ring's view (cut off, the new view not here yet) or a later ring's
+    expect(quorateInRing(q(true, false, false, 11n), ring)).toBe(false);
+    expect(quorateInRing(q(true, false, false, 13n), ring)).toBe(false);
+    // a view, no ring yet
+    expect(quorateInRing(q(true, false, false, 12n), undefined)).toBe(false);
+    // a transport without views: the flag alone
+    expect(quorateInRing(q(true, false), ring)).toBe(true);
+    expect(quorateInRing(q(false, false), undefined)).toBe(false);
   });
 });

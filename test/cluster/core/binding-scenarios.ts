@@ -22,7 +22,7 @@ export type DriverEvent =
   | { type: 'message'; sender: MemberId; text: string }
   | { type: 'membership'; members: MemberId[]; joined: MemberChange[]; left: MemberChange[] }
   | { type: 'totem'; ringNodeid: number; ringSeq: string; nodes: number[] }
-  | { type: 'quorum'; quorate: boolean }
+  | { type: 'quorum'; quorate: boolean; viewRingSeq?: string; viewNodes?: number[] }
   | { type: 'lost'; name: string; message: string; csError: number | undefined };
 
 /** A sink that records events and lets a caller wait for one that matches. */
@@ -54,7 +54,17 @@ function recorder(): {
         ringSeq: String(ringId.seq),
         nodes: [...nodes],
       }),
-    quorum: (quorate) => push({ type: 'quorum', quorate }),
+    quorum: (quorate, view) =>
+      push(
+        view === undefined
+          ? { type: 'quorum', quorate }
+          : {
+              type: 'quorum',
+              quorate,
+              viewRingSeq: String(view.ringSeq),
+              viewNodes: [...view.nodes],
+            },
+      ),
     writable: () => {},
     lost: (err) =>
       push({ type: 'lost', name: err.name, message: err.message, csError: err.csError }),

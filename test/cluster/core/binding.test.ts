@@ -30,7 +30,7 @@ describe('the corosync driver on a real cluster', () => {
     return Promise.all(n.map((node) => cluster.member(node)));
   }
 
-  it('join: our confchg first, then the initial totem event, then the quorum; queries agree', async () => {
+  it('join: our confchg first, then the initial totem event, then the quorum (a view of that ring); queries agree', async () => {
     const [a] = await members([2]);
     const group = unique('driver-join');
     const r = await a!.run<{
@@ -51,7 +51,13 @@ describe('the corosync driver on a real cluster', () => {
     const totem = r.events[1] as Extract<DriverEvent, { type: 'totem' }>;
     expect([...totem.nodes].sort()).toEqual([1, 2, 3]);
     expect(Number(totem.ringSeq)).toBeGreaterThan(0);
-    expect(r.events[2]).toEqual({ type: 'quorum', quorate: true });
+    // the quorum view announced with the join is of the ring the totem event named
+    expect(r.events[2]).toEqual({
+      type: 'quorum',
+      quorate: true,
+      viewRingSeq: totem.ringSeq,
+      viewNodes: [1, 2, 3],
+    });
     expect(r.quorate).toBe(true);
     // the two parts of one mcast arrive as ONE message: their concatenation
     const msg = r.events.find((e) => e.type === 'message');
@@ -231,7 +237,9 @@ describe('the corosync driver on a real cluster', () => {
     await fx!.waitFor(() => events.length >= 2, 10_000, 'totem and quorum');
     expect(events[0]?.type).toBe('totem');
     if (events[0]?.type === 'totem') expect([...events[0].nodes].sort()).toEqual([1, 2, 3]);
-    expect(events[1]).toEqual({ type: 'quorum', quorate: true });
+    expect(events[1]).toMatchObject({ type: 'quorum', quorate: true });
+    if (events[0]?.type === 'totem' && events[1]?.type === 'quorum')
+      expect(events[1].view).toEqual({ ringSeq: events[0].ringId.seq, nodes: [1, 2, 3] });
     expect(a!.quorate).toBe(true);
   });
 });

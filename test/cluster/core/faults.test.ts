@@ -3,7 +3,7 @@
  * heal (nodeup), the daemon dying under a member, errors that must be typed.
  */
 import { join } from 'node:path';
-import type { MemberChange, MemberId, MembershipEvent } from '@cpgkit/core';
+import type { MemberChange, MemberId, MembershipEvent, QuorumEvent } from '@cpgkit/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { requireCluster } from '../harness/availability.js';
 import { execOnNode, repoRoot } from '../harness/cluster.js';
@@ -99,7 +99,7 @@ describe('membership and failures on a real cluster', () => {
     expect(emitted).toContainEqual({ mcastAfterLost: 'ConnectionLostError' });
   });
 
-  it('partition and heal: each side sees the other leave (nodedown) and come back (nodeup)', async () => {
+  it('partition and heal: each side sees the other leave (nodedown) and come back (nodeup); a quorum view per ring', async () => {
     const ms = await joined([1, 2, 3], unique('partition'));
     const [a, , c] = ms as [RemoteGroup, RemoteGroup, RemoteGroup];
     const seenA: MembershipEvent[] = [];
@@ -108,6 +108,16 @@ describe('membership and failures on a real cluster', () => {
     c.on('membership', (e) => seenC.push(e));
     const quorumC: boolean[] = [];
     c.on('quorum', (e) => quorumC.push(e.quorate));
+    // votequorum sends a view at every ring, whether the flag changed or not (the majority
+    // side stays quorate): each names its ring, the one of the totem event of that change
+    const viewsA: QuorumEvent[] = [];
+    const viewsC: QuorumEvent[] = [];
+    const ringsA: bigint[] = [];
+    const ringsC: bigint[] = [];
+    a.on('quorum', (e) => viewsA.push(e));
+    c.on('quorum', (e) => viewsC.push(e));
+    a.on('totem', (e) => ringsA.push(e.ringId.seq));
+    c.on('totem', (e) => ringsC.push(e.ringId.seq));
     await fx!.partition([1, 2], [3]);
     await fx!.waitFor(
       () => a.members().length === 2 && c.members().length === 1,
@@ -123,6 +133,25 @@ describe('membership and failures on a real cluster', () => {
     );
     await fx!.waitFor(() => quorumC.includes(false), 10_000, 'node 3 to lose quorum');
     expect(a.quorate).toBe(true);
+    // (the totem event follows the group's confchg; the view comes in no set order with it)
+    const viewOfLatestRing = (views: QuorumEvent[], rings: bigint[]) =>
+      rings.length > 0 && views.at(-1)?.view?.ringSeq === rings.at(-1);
+    await fx!.waitFor(
+      () => viewOfLatestRing(viewsA, ringsA) && viewOfLatestRing(viewsC, ringsC),
+      10_000,
+      'views of the split rings',
+    );
+    expect(viewsA.at(-1)).toEqual({
+      type: 'quorum',
+      quorate: true,
+      view: { ringSeq: ringsA.at(-1), nodes: [1, 2] },
+    });
+    expect(viewsC.at(-1)).toEqual({
+      type: 'quorum',
+      quorate: false,
+      view: { ringSeq: ringsC.at(-1), nodes: [3] },
+    });
+    const splitRings = [ringsA.length, ringsC.length];
     await fx!.heal();
     await fx!.waitFor(
       () => a.members().length === 3 && c.members().length === 3,
@@ -134,6 +163,21 @@ describe('membership and failures on a real cluster', () => {
       expect.arrayContaining(ms.slice(0, 2).map((m) => `${key(m.self)}:nodeup`)),
     );
     await fx!.waitFor(() => quorumC.at(-1) === true, 10_000, 'node 3 to regain quorum');
+    await fx!.waitFor(
+      () =>
+        ringsA.length > splitRings[0]! &&
+        ringsC.length > splitRings[1]! &&
+        viewOfLatestRing(viewsA, ringsA) &&
+        viewOfLatestRing(viewsC, ringsC),
+      10_000,
+      'views of the merged ring',
+    );
+    expect(viewsA.at(-1)).toEqual({
+      type: 'quorum',
+      quorate: true,
+      view: { ringSeq: ringsA.at(-1), nodes: [1, 2, 3] },
+    });
+    expect(viewsC.at(-1)?.view).toEqual({ ringSeq: ringsC.at(-1), nodes: [1, 2, 3] });
   });
 
   it('bad inputs fail with typed errors before any C call; a second join in one process is AlreadyJoinedError', async () => {

@@ -77,6 +77,7 @@ describe('agent protocol: wire forms', () => {
       },
       { type: 'totem', ringId: { nodeid: 2, seq: 2n ** 63n + 5n }, nodes: [1, 2, 3] },
       { type: 'quorum', quorate: false },
+      { type: 'quorum', quorate: true, view: { ringSeq: 2n ** 63n + 5n, nodes: [1, 3] } },
     ];
     for (const e of events) {
       const line = stringifyLine(encodeEvent(e));

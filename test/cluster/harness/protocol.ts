@@ -128,7 +128,13 @@ export function decodeEvent(event: WireEvent): GroupEvent {
         nodes: event.nodes,
       };
     case 'quorum':
-      return { type: 'quorum', quorate: event.quorate };
+      return event.view === undefined
+        ? { type: 'quorum', quorate: event.quorate }
+        : {
+            type: 'quorum',
+            quorate: event.quorate,
+            view: { ringSeq: BigInt(event.view.ringSeq), nodes: event.view.nodes },
+          };
   }
 }
 

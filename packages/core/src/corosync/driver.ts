@@ -30,7 +30,7 @@ import {
   errorFromCode,
   type CpgError,
 } from '../errors.js';
-import type { MemberId } from '../types.js';
+import type { MemberId, QuorumView } from '../types.js';
 import type { Native } from '../native/load.js';
 import { CPG_ITERATION_ALL, CPG_TYPE_AGREED, CS_DISPATCH_ALL } from '../native/libcpg.js';
 import { POLLIN } from '../native/libc.js';
@@ -86,6 +86,7 @@ export class CorosyncDriver implements GroupDriver {
   private joinedName: Buffer | undefined;
   private quorumAnnounced = false;
   private lastQuorate: boolean | undefined;
+  private lastView: QuorumView | undefined;
   private sendWaiting = false;
   /** Message bytes sent since the last dispatch: roughly what our own deliveries will occupy. */
   private unread = 0;
@@ -157,7 +158,7 @@ export class CorosyncDriver implements GroupDriver {
       const maxMessageSize = readU32(out, 0);
       if (this.options.trackQuorum) {
         this.quorum = QuorumConnection.open(this.native, {
-          notify: (quorate) => this.onQuorum(quorate),
+          notify: (quorate, view) => this.onQuorum(quorate, view),
           lost: (err) => this.lose(err),
         });
       }
@@ -262,18 +263,22 @@ export class CorosyncDriver implements GroupDriver {
       if (this.joinedName !== undefined && !this.quorumAnnounced && this.quorum && !this.closed) {
         this.quorumAnnounced = true;
         this.lastQuorate = this.quorum.quorate;
-        this.sink.quorum(this.lastQuorate);
+        this.lastView = this.quorum.view;
+        this.sink.quorum(this.lastQuorate, this.lastView);
       }
     } catch (err) {
       rethrowLater(err);
     }
   };
 
-  private onQuorum(quorate: boolean): void {
+  /** A notification: passed on when the flag changed or the view is of another ring. */
+  private onQuorum(quorate: boolean, view: QuorumView): void {
     this.callbacksFired++;
-    if (this.closed || !this.quorumAnnounced || quorate === this.lastQuorate) return;
+    if (this.closed || !this.quorumAnnounced) return;
+    if (quorate === this.lastQuorate && view.ringSeq === this.lastView?.ringSeq) return;
     this.lastQuorate = quorate;
-    this.sink.quorum(quorate);
+    this.lastView = view;
+    this.sink.quorum(quorate, view);
   }
 
   /** Copy `len` bytes at address `addr` (from a callback) into a fresh Buffer. */

@@ -8,12 +8,17 @@ import { ConnectionLostError, CsError, errorFromCode, type CpgError } from '../e
 import type { Native } from '../native/load.js';
 import { CS_TRACK_CHANGES, CS_TRACK_CURRENT } from '../native/libquorum.js';
 import { CS_DISPATCH_ALL } from '../native/libcpg.js';
-import { readI32, readU64 } from '../native/layout.js';
+import { readI32, readU32, readU64 } from '../native/layout.js';
+import type { QuorumView } from '../types.js';
 
 /** What the tracker reports. */
 export interface QuorumHandlers {
-  /** The quorate flag from a notification (may repeat the previous value). */
-  notify(quorate: boolean): void;
+  /**
+   * A notification: the quorate flag (may repeat the previous value) and the view it is of.
+   * votequorum sends one at every new ring (`votequorum_sync_activate`), and one on a change
+   * of the flag within a ring.
+   */
+  notify(quorate: boolean, view: QuorumView): void;
   /** The quorum connection failed (daemon gone). */
   lost(error: CpgError): void;
 }
@@ -22,6 +27,8 @@ export interface QuorumHandlers {
 export class QuorumConnection {
   /** The quorum as last reported. */
   quorate: boolean;
+  /** The view of the last notification (`undefined` before the first). */
+  view: QuorumView | undefined;
   /** The connection's fd (to watch for readability). */
   readonly fd: number;
   private depth = 0;
@@ -44,12 +51,13 @@ export class QuorumConnection {
   static open(native: Native, handlers: QuorumHandlers): QuorumConnection {
     const q = native.quorum;
     const ref: { conn?: QuorumConnection } = {};
-    const { callbacks, registered } = q.registerCallback((_h, quorate) => {
+    const { callbacks, registered } = q.registerCallback((_h, quorate, ringSeq, count, list) => {
       const conn = ref.conn;
       if (conn === undefined || conn.closed) return;
       conn.quorate = quorate !== 0;
       try {
-        handlers.notify(conn.quorate);
+        conn.view = { ringSeq: BigInt(ringSeq as number | bigint), nodes: readNodes(count, list) };
+        handlers.notify(conn.quorate, conn.view);
       } catch (err) {
         queueMicrotask(() => {
           throw err;
@@ -63,6 +71,13 @@ export class QuorumConnection {
       native.koffi.unregister(registered as bigint);
       throw errorFromCode(rc, 'quorum_initialize');
     }
+    const readNodes = (count: number, list: number): number[] => {
+      const buf = Buffer.alloc(count * 4);
+      if (count > 0 && list !== 0) native.libc.memcpyFrom(buf, list, count * 4);
+      const nodes: number[] = [];
+      for (let i = 0; i < count; i++) nodes.push(readU32(buf, i * 4));
+      return nodes.sort((a, b) => a - b);
+    };
     const handle = readU64(out);
     const fail = (code: number, call: string): never => {
       q.finalize(handle);
@@ -79,6 +94,10 @@ export class QuorumConnection {
     ref.conn = conn;
     rc = q.trackstart(handle, CS_TRACK_CURRENT | CS_TRACK_CHANGES);
     if (rc !== CsError.OK) fail(rc, 'quorum_trackstart');
+    // the current view is queued before trackstart's reply: take it now, so that the first
+    // quorum event (announced after our join) names its ring (a failure here shows at the
+    // next dispatch, from the fd's watch)
+    q.dispatch(handle, CS_DISPATCH_ALL);
     return conn;
   }
 

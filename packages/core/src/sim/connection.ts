@@ -4,7 +4,7 @@
  * @module
  */
 import type { DriverSink, GroupDriver, GroupListing } from '../driver.js';
-import type { MemberChange, MemberId, RingId } from '../types.js';
+import type { MemberChange, MemberId, QuorumView, RingId } from '../types.js';
 
 /** A message ordered in a component: one object shared by every receiver's inbox. */
 export interface McastItem {
@@ -47,10 +47,11 @@ export interface TotemItem {
   readonly nodes: readonly number[];
 }
 
-/** A quorum change. */
+/** A quorum view (one per new ring, as votequorum sends them). */
 export interface QuorumItem {
   readonly kind: 'quorum';
   readonly quorate: boolean;
+  readonly view: QuorumView;
 }
 
 /** What waits in a connection's inbox. */

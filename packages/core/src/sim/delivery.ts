@@ -5,7 +5,7 @@
  * seeded rotation.
  * @module
  */
-import type { Clock, RingId } from '../types.js';
+import type { Clock, QuorumView, RingId } from '../types.js';
 import type { ConfchgItem, InboxItem, SimConnection } from './connection.js';
 import { isStale, type SimNode, type SimProcess } from './model.js';
 import type { ReconfigureSink } from './ordering.js';
@@ -63,7 +63,7 @@ export class Delivery implements ReconfigureSink {
     const all = this.#cx.nodes;
     const up = [...nodes].filter((id) => all.get(id)!.up).sort((a, b) => a - b);
     this.push(conn, { kind: 'totem', ring, nodes: up });
-    this.quorum(conn, all.get(conn.local.nodeid)!.quorate);
+    this.quorum(conn, all.get(conn.local.nodeid)!.quorate, { ringSeq: ring.seq, nodes: up });
   }
 
   /** @see EffectSink.left */
@@ -91,8 +91,8 @@ export class Delivery implements ReconfigureSink {
   }
 
   /** A quorum event for `conn`: now, or `quorumDelay` virtual ms later (see the option). */
-  quorum(conn: SimConnection, quorate: boolean): void {
-    const item: InboxItem = { kind: 'quorum', quorate };
+  quorum(conn: SimConnection, quorate: boolean, view: QuorumView): void {
+    const item: InboxItem = { kind: 'quorum', quorate, view };
     const cx = this.#cx;
     if (cx.quorumDelay === 0) {
       this.push(conn, item);
@@ -151,7 +151,7 @@ export class Delivery implements ReconfigureSink {
           conn.sink.totem(item.ring, item.nodes);
           break;
         case 'quorum':
-          conn.sink.quorum(item.quorate);
+          conn.sink.quorum(item.quorate, item.view);
           break;
       }
     }

@@ -5,7 +5,7 @@
  * it at once (normal ordering), or a `recorder` (a reconfiguration, performed afterwards).
  * @module
  */
-import type { RingId } from '../types.js';
+import type { QuorumView, RingId } from '../types.js';
 import type { ConfchgItem, InboxItem, OrderedItem, SimConnection } from './connection.js';
 import { compareConn, type Component, type Views } from './model.js';
 import type { Random } from './random.js';
@@ -34,8 +34,8 @@ export interface EffectSink {
 export interface ReconfigureSink extends EffectSink {
   /** Node `nodeid` is now in a component whose quorum is `quorate`. */
   nodeQuorate(nodeid: number, quorate: boolean): void;
-  /** A quorum event for `conn`. */
-  quorum(conn: SimConnection, quorate: boolean): void;
+  /** A quorum view for `conn`. */
+  quorum(conn: SimConnection, quorate: boolean, view: QuorumView): void;
 }
 
 /** One recorded call of a `ReconfigureSink`. */

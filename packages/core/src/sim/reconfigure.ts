@@ -6,6 +6,7 @@
  * generator's, which picks the in-flight messages that reach every side.
  * @module
  */
+import type { QuorumView } from '../types.js';
 import type { SimConnection, ConfchgItem, TotemItem } from './connection.js';
 import {
   compareConn,
@@ -208,11 +209,12 @@ export function reconfigure(
     const totem: TotemItem = { kind: 'totem', ring: comp.ring, nodes: s };
     const conns = [...cluster.conns].filter((c) => sSet.has(c.local.nodeid) && !c.closed);
     for (const c of conns) fx.push(c, totem);
-    // quorum: to every connection whose node's quorum changed.
+    // quorum: a view of the new ring to every connection of its nodes (votequorum sends one
+    // at every ring, `votequorum_sync_activate`, whether the flag changed or not).
+    const view: QuorumView = { ringSeq: comp.ring.seq, nodes: s };
     for (const id of s) {
-      if (nodes.get(id)!.quorate === comp.quorate) continue;
-      fx.nodeQuorate(id, comp.quorate);
-      for (const c of conns) if (c.local.nodeid === id) fx.quorum(c, comp.quorate);
+      if (nodes.get(id)!.quorate !== comp.quorate) fx.nodeQuorate(id, comp.quorate);
+      for (const c of conns) if (c.local.nodeid === id) fx.quorum(c, comp.quorate, view);
     }
   }
   return {

@@ -35,7 +35,9 @@ export class Trace {
         hash.update(`${who} t ${item.ring.nodeid}/${item.ring.seq} [${item.nodes.join(',')}]\n`);
         break;
       case 'quorum':
-        hash.update(`${who} q ${item.quorate}\n`);
+        hash.update(
+          `${who} q ${item.quorate} ${item.view.ringSeq} [${item.view.nodes.join(',')}]\n`,
+        );
         break;
     }
   }

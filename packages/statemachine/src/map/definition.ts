@@ -44,6 +44,11 @@ export function isMapCommand(c: unknown): c is MapCommand {
   return true;
 }
 
+/** Whether `path` is a leaf's (`tree`, then the three digits of `pathOf`): read as a `MapLeaf`. */
+function isLeafPath(path: readonly (string | number)[]): boolean {
+  return path.length === 4 && path[0] === 'tree';
+}
+
 /**
  * The store as a `MachineDefinition`.
  * @param name - the machine name on the wire and on disk
@@ -61,5 +66,6 @@ export function mapDefinition(
     reduce: (state: MapState, cmd: MapCommand, _ctx: ApplyContext, patches?: Patch[]) =>
       reduceTxn(state, cmd, limits, patches),
     isCommand: isMapCommand,
+    snapshotRecord: isLeafPath,
   };
 }
