@@ -125,6 +125,14 @@ export interface Clock {
    * never depends on how busy the machine is (see `MemoryClusterOptions.sliceTime`).
    */
   sliceNow?(): number;
+  /**
+   * Stop a seeded simulation until the function returned is called: its engine takes no step
+   * and no timer fires meanwhile, so that real I/O whose end a message waits for (a replica's
+   * disk write) takes no virtual time and a run replays exactly. What the release is given
+   * (`then`: the message that waited) runs once every hold is released, in the order the holds
+   * were taken, whatever order the real I/O ended in. Absent on real clocks.
+   */
+  hold?(): (then?: () => void) => void;
 }
 
 /** Which engine a transport runs on. */

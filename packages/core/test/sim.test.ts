@@ -383,6 +383,35 @@ describe('MemoryCluster', () => {
     expect(logB.slice(before).map((l) => l.split(' ')[1])).toEqual(['one']);
   });
 
+  it('clock.hold: runUntilIdle fires no timer and takes no step until released (real I/O takes no virtual time)', async () => {
+    const cluster = new MemoryCluster({ nodes: 1 });
+    const fired: number[] = [];
+    cluster.clock.setTimeout(() => fired.push(cluster.clock.now()), 10);
+    const release = cluster.clock.hold!();
+    let idle = false;
+    const running = cluster.runUntilIdle({ advanceTime: true }).then(() => (idle = true));
+    await new Promise((r) => setTimeout(r, 20)); // a disk write
+    expect({ idle, fired, now: cluster.clock.now() }).toEqual({ idle: false, fired: [], now: 0 });
+    release();
+    await running;
+    expect(fired).toEqual([10]);
+    cluster.destroy();
+  });
+
+  it('clock.hold: what the releases carry runs once all are released, in the order the holds were taken', async () => {
+    const cluster = new MemoryCluster({ nodes: 1 });
+    const clock = cluster.clock;
+    const order: string[] = [];
+    const first = clock.hold!();
+    const second = clock.hold!();
+    second(() => order.push('second')); // its I/O ended first
+    expect(order).toEqual([]);
+    first(() => order.push('first'));
+    expect(order).toEqual(['first', 'second']);
+    await cluster.runUntilIdle(); // released: nothing holds it
+    cluster.destroy();
+  });
+
   it('sliceNow: virtual time on the virtual clock, performance.now() with sliceTime real', async () => {
     const cluster = new MemoryCluster();
     await cluster.advance(250);

@@ -25,7 +25,15 @@ import { OutcomeUnknownError } from './errors.js';
 import { Kind, jsonBody, type AckBody, type Frame } from './wire.js';
 import { commitIndex } from './acks.js';
 import { DiskProgress, type DiskWrite } from './durability.js';
+import { ProofGate } from './proof-gate.js';
+import type { Image } from './image.js';
 import type { LocalReplica } from './local-replica.js';
+
+/** A disk write on its way: its place in `DiskProgress`, and the image it writes. */
+export interface JournalWrite<S> {
+  readonly disk: DiskWrite;
+  readonly image: Image<S>;
+}
 
 /**
  * How long a replica holds back an ack that covers only its own commands (see the module
@@ -49,6 +57,8 @@ export class Acknowledgement<S, C, R> {
   private replaced = false;
   /** What this replica's and the others' disks hold (`durability: 'fsync'`). */
   private readonly disk = new DiskProgress();
+  /** No ack before our disk holds the epoch and `Q` it proves (proof-gate.ts). */
+  private readonly proof: ProofGate<S, C, R>;
   /**
    * Since our last ack (sent, or dropped as covered) we applied something other than our own
    * commands, or a round ended: the next ack goes out at once.
@@ -74,24 +84,30 @@ export class Acknowledgement<S, C, R> {
     private readonly majority: boolean,
     private readonly fsync = false,
     private readonly persisting = false,
-  ) {}
-
-  /** Our state was loaded from disk at `index`. */
-  loaded(index: bigint): void {
-    this.disk.loaded(index);
+  ) {
+    this.proof = new ProofGate(r, persisting, () => this.schedule());
   }
 
-  /** A write of the state at `index` starts. */
-  diskWriteStarts(index: bigint): DiskWrite {
-    return this.disk.begin(index);
+  /** Our state was loaded from disk. */
+  loaded(image: Image<S>): void {
+    this.disk.loaded(image.index);
+    this.proof.loaded(image);
+  }
+
+  /** A write of `image` starts. */
+  diskWriteStarts(image: Image<S>): JournalWrite<S> {
+    this.proof.writeStarts();
+    return { disk: this.disk.begin(image.index), image };
   }
 
   /**
-   * The write `w` ended (`ok`: it is on disk): tell the others when someone waits for disks
-   * (and, in 'fsync', what we applied meanwhile: the ack waited for the write), settle ours.
+   * The write `w` ended (`ok`: it is on disk): an ack that waited for it may go; tell the
+   * others when someone waits for disks (and, in 'fsync', what we applied meanwhile: the ack
+   * waited for the write), settle ours.
    */
-  diskWritten(w: DiskWrite, ok: boolean): void {
-    const moved = ok && this.disk.written(w);
+  diskWritten(w: JournalWrite<S>, ok: boolean): void {
+    const moved = ok && this.disk.written(w.disk);
+    this.proof.written(w.image, ok);
     if (this.r.closed || !this.reportsDisk()) return;
     if (moved || this.fsync) this.schedule(true, false);
     if (moved) this.settleAcked();
@@ -99,8 +115,9 @@ export class Acknowledgement<S, C, R> {
 
   /**
    * Our acks say what our disk holds (and we ack after each write) when someone waits for
-   * disks: we run 'fsync', or heard a replica that does. Otherwise acks stay as they were, and
-   * no message depends on when a write ends (seeded simulations replay exactly).
+   * disks: we run 'fsync', or heard a replica that does. Otherwise acks stay as they were: only
+   * an ack waiting for the write of a new epoch or `Q` depends on when a write ends, and seeded
+   * simulations are held meanwhile (proof-gate.ts), so they replay exactly.
    */
   private reportsDisk(): boolean {
     return this.persisting && (this.fsync || this.disk.fsyncReplicas);
@@ -137,8 +154,9 @@ export class Acknowledgement<S, C, R> {
     this.foreign = true;
   }
 
-  /** Stop the timer of a held-back ack (the replica closes). */
+  /** Stop the timer of a held-back ack, and any wait for the disk (the replica closes). */
   stop(): void {
+    this.proof.stop();
     this.deferTimer?.cancel();
     this.deferTimer = undefined;
     this.deferred = undefined;
@@ -218,9 +236,13 @@ export class Acknowledgement<S, C, R> {
     this.send();
   };
 
-  /** Send our ack now: what we applied (and, when someone waits for disks, what our disk holds). */
+  /**
+   * Send our ack now: what we applied (and, when someone waits for disks, what our disk holds);
+   * unless our disk does not hold the epoch and `Q` it proves yet: then once the write ends.
+   */
   private send(): void {
     const r = this.r;
+    if (!this.proof.mayAck()) return;
     this.foreign = false;
     this.deferred = undefined;
     this.reportedDisk = this.disk.self;

@@ -69,6 +69,11 @@ export class Journal<S> {
     private readonly schedule?: JournalSchedule<S>,
   ) {}
 
+  /** A write is queued and has not started yet (it will write the image of that moment). */
+  get writeQueued(): boolean {
+    return this.queued;
+  }
+
   /** A write is queued or running (its end is announced through the schedule's `starting`). */
   get busy(): boolean {
     return this.queued || this.running;

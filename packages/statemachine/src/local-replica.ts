@@ -324,8 +324,8 @@ export class LocalReplica<S, C, R> {
    * `Q` (or the epoch) changed: write it now rather than within the delay. A replica whose
    * disk still holds an older, larger Q could otherwise restart together with replicas that
    * were cut off before the change and count as a majority of that stale Q (see the README,
-   * Durability). This narrows that window to one write; it does not hold the round until the
-   * write is done.
+   * Durability). The round goes on meanwhile; our acks, which prove the new epoch and `Q` to
+   * the others, wait for this write (proof-gate.ts).
    */
   persistReplicaSet(): void {
     if (this.journal === undefined || this.closed || !this.hasState) return;

@@ -128,7 +128,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
                 log: (line) => r.log(line),
                 groupCommit: fsync,
                 starting: (image) => {
-                  const w = this.acks.diskWriteStarts(image.index);
+                  const w = this.acks.diskWriteStarts(image);
                   return (ok) => this.acks.diskWritten(w, ok);
                 },
                 failed: (index, error) => r.events.emit({ type: 'persist-failed', index, error }),
@@ -201,7 +201,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
       if (loaded !== undefined) {
         r.image = loaded;
         r.journal?.loaded(loaded.state);
-        this.acks.loaded(loaded.index);
+        this.acks.loaded(loaded);
         r.hasState = true;
         r.log(
           `restored ${this.def.name} at epoch ${loaded.epoch} index ${loaded.index} from ${this.store.path}`,

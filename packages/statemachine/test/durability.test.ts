@@ -3,10 +3,8 @@
  * command on disk, so every acknowledged write survives the power loss of every node; the
  * default (`'memory'`) acknowledges once a majority applied it, before any disk has it.
  *
- * The disks are simulated around the real files: `SnapshotStore`'s two writes (`append`, the
- * log record plus fdatasync, and `save`, a snapshot) are wrapped per data directory, so a test
- * can freeze a replica's disk (writes wait) and cut the power of all of them (every write not
- * yet started never reaches the file; the processes die).
+ * The disks are simulated around the real files (disks.ts): a test can freeze a replica's disk
+ * (writes wait) and cut the power of all of them.
  */
 import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -21,75 +19,11 @@ import {
 } from '../src/index.js';
 import { DiskProgress, type Durability } from '../src/durability.js';
 import { RETRY_FAILED_WRITE_MS } from '../src/journal.js';
-import { SnapshotStore } from '../src/persistence.js';
 import { Kind } from '../src/wire.js';
 import { counter, type Counter, type CounterCmd } from './helpers.js';
+import { Disks } from './disks.js';
 
 type SM = ReplicatedStateMachine<Counter, CounterCmd, number>;
-
-/** The data directories' disks: frozen ones hold writes back; a power cut drops them. */
-class Disks {
-  private readonly frozen = new Map<string, (() => void)[]>();
-  /** Directories whose writes fail (a full disk). */
-  readonly full = new Set<string>();
-  /** Stores opened before the last power cut: their writes never reach the files. */
-  private readonly dead = new WeakSet<SnapshotStore>();
-  private readonly alive = new Set<SnapshotStore>();
-  /** Writes (log records and snapshots) that reached each directory. */
-  readonly writes = new Map<string, number>();
-
-  constructor() {
-    const before = (store: SnapshotStore): Promise<void> => {
-      this.alive.add(store);
-      return this.ready(store);
-    };
-    const after = (store: SnapshotStore): void => {
-      this.writes.set(store.dir, (this.writes.get(store.dir) ?? 0) + 1);
-    };
-    for (const name of ['append', 'save'] as const) {
-      const original = Object.getOwnPropertyDescriptor(SnapshotStore.prototype, name)!.value as (
-        this: SnapshotStore,
-        ...a: unknown[]
-      ) => Promise<void>;
-      vi.spyOn(SnapshotStore.prototype, name).mockImplementation(async function (
-        this: SnapshotStore,
-        ...args: unknown[]
-      ) {
-        await before(this);
-        await original.apply(this, args);
-        after(this);
-      });
-    }
-  }
-
-  /** Writes to `dir` wait until `thaw(dir)`. */
-  freeze(dir: string): void {
-    if (!this.frozen.has(dir)) this.frozen.set(dir, []);
-  }
-
-  thaw(dir: string): void {
-    const waiting = this.frozen.get(dir) ?? [];
-    this.frozen.delete(dir);
-    for (const w of waiting) w();
-  }
-
-  /** Every node loses power: no write of a store opened so far reaches its file any more. */
-  powerCut(): void {
-    for (const s of this.alive) this.dead.add(s);
-    this.alive.clear();
-    const waiting = [...this.frozen.values()].flat();
-    this.frozen.clear();
-    for (const w of waiting) w();
-  }
-
-  private async ready(store: SnapshotStore): Promise<void> {
-    const waiting = this.frozen.get(store.dir);
-    if (waiting !== undefined) await new Promise<void>((r) => waiting.push(r));
-    if (this.dead.has(store)) throw new Error('EIO: the power is off');
-    if (this.full.has(store.dir))
-      throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
-  }
-}
 
 let dir: string;
 let disks: Disks;

@@ -33,6 +33,7 @@ const { values } = parseArgs({
     'failover-delay': { type: 'string' },
     'stale-reads': { type: 'boolean', default: false },
     upgrade: { type: 'boolean', default: false },
+    'lose-writes': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -45,6 +46,7 @@ if (values.help || (!values.memory && !values.real)) {
       '         [--failover-delay MS]   the lock machine failoverDelay (default 200)',
       '         [--stale-reads]         register reads local (not linearizable): the checker must object',
       "         [--upgrade]             a rolling upgrade of the lock machine's state format among the faults",
+      '         [--lose-writes]         a kill loses the journal write in flight (and all after it); traps on acks too',
       '  runs N seeded fault schedules on the in-memory cluster',
       '  CPGKIT_SEED=N replays one schedule exactly',
       '',
@@ -114,6 +116,7 @@ for (let seed = first; seed < first + count; seed++) {
     ...(dataDir === undefined ? {} : { dir: dataDir }),
     ...(values['stale-reads'] ? { readConsistency: 'stale' as const } : {}),
     ...(values.upgrade ? { upgrade: true } : {}),
+    ...(values['lose-writes'] ? { loseWrites: true } : {}),
     ...(values['failover-delay'] === undefined
       ? {}
       : { failoverDelay: Number(values['failover-delay']) }),

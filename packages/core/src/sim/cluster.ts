@@ -155,7 +155,10 @@ export class MemoryCluster {
     if (this.#realTime) {
       this.clock = realClock;
     } else {
-      this.#virtual = new VirtualClock({ realSlices: options.sliceTime === 'real' });
+      this.#virtual = new VirtualClock({
+        realSlices: options.sliceTime === 'real',
+        hold: () => this.#daemon.hold(),
+      });
       this.clock = this.#virtual;
     }
     const quorumDelay = options.quorumDelay ?? 0;
@@ -340,10 +343,11 @@ export class MemoryCluster {
         if (daemon.scheduled) daemon.step();
         await new Promise((r) => setImmediate(r));
       }
-      if (daemon.busy || daemon.scheduled) continue;
+      // held (`holdEngine`, `clock.hold`): real I/O runs that the simulation must not outrun
+      if (daemon.busy || daemon.scheduled || daemon.held) continue;
       // One more turn, so that code woken by the last events runs and may send again.
       await new Promise((r) => setImmediate(r));
-      if (daemon.busy || daemon.scheduled) continue;
+      if (daemon.busy || daemon.scheduled || daemon.held) continue;
       if (options.advanceTime && this.#virtual) {
         const at = this.#virtual.nextTimerAt();
         if (at !== undefined && at <= limit) {

@@ -270,6 +270,11 @@ export class SimDaemon implements SimEngine {
     if (this.#realTimer) clearTimeout(this.#realTimer);
   }
 
+  /** A `hold()` is not released yet. */
+  get held(): boolean {
+    return this.#holds > 0;
+  }
+
   /** Take no step until the function returned is called (see `MemoryCluster.holdEngine`). */
   hold(): () => void {
     this.#holds++;

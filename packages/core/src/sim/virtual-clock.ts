@@ -29,13 +29,56 @@ export class VirtualClock implements Clock {
   /** Pending timers, sorted by (at, seq). */
   #timers: Timer[] = [];
   readonly #realSlices: boolean;
+  readonly #hold: (() => () => void) | undefined;
+  /** Holds taken (`hold`), in order, with what runs once all are released. */
+  #holds: { released: boolean; then: (() => void) | undefined }[] = [];
+  /** Releases what `options.hold` stopped, once every hold is released. */
+  #resume: (() => void) | undefined;
 
   /**
    * @param options.realSlices - `sliceNow()` reads `performance.now()` instead of virtual time
    *   (see `MemoryClusterOptions.sliceTime`)
+   * @param options.hold - what `hold()` stops besides the timers (the cluster's engine)
    */
-  constructor(options: { readonly realSlices?: boolean } = {}) {
+  constructor(options: { readonly realSlices?: boolean; readonly hold?: () => () => void } = {}) {
     this.#realSlices = options.realSlices ?? false;
+    this.#hold = options.hold;
+  }
+
+  /**
+   * Stop the simulation until the function returned is called (see `Clock.hold`): in a
+   * `MemoryCluster`, its engine takes no step and `runUntilIdle` fires no timer meanwhile.
+   * Once every hold is released, the `then` of each runs, in the order the holds were taken.
+   */
+  hold(): (then?: () => void) => void {
+    const h: { released: boolean; then: (() => void) | undefined } = {
+      released: false,
+      then: undefined,
+    };
+    if (this.#holds.length === 0 && this.#resume === undefined) this.#resume = this.#hold?.();
+    this.#holds.push(h);
+    return (then) => {
+      if (h.released) return;
+      h.released = true;
+      h.then = then;
+      if (this.#holds.some((x) => !x.released)) return;
+      const all = this.#holds;
+      this.#holds = [];
+      for (const x of all) {
+        try {
+          x.then?.();
+        } catch (e) {
+          queueMicrotask(() => {
+            throw e;
+          });
+        }
+      }
+      // a `then` may hold again: the engine stays held for it
+      if (this.#holds.length > 0) return;
+      const resume = this.#resume;
+      this.#resume = undefined;
+      resume?.();
+    };
   }
 
   /** Virtual milliseconds since the cluster was created. */

@@ -5,7 +5,8 @@
  * corosync and start it again; pause a process and resume it, also across a sync round (a
  * membership change while it is stopped); a partition while a restarted replica receives its
  * state transfer; in an upgrade campaign, move a node's lock replica to the new state format
- * (restarted gracefully or killed, at once, or at whatever kills it next). Every fault is
+ * (restarted gracefully or killed, at once, or at whatever kills it next); when kills lose
+ * writes, kill the first replica to ack a round's end with that ack in flight. Every fault is
  * recorded in the system's fault history.
  * @module
  */
@@ -28,6 +29,7 @@ export const FAULTS = [
   'partition-during-transfer',
   'crash-many',
   'upgrade',
+  'kill-at-round-end',
 ] as const;
 
 /** Faults the nemesis can apply the instant a frame is in flight. */
@@ -44,6 +46,8 @@ export type InFlightFault = (typeof IN_FLIGHT_FAULTS)[number];
 
 /** The statemachine wire format's kind byte (byte 3 of a frame): a command. */
 const COMMAND_KIND = 1;
+/** The kind byte of an ack (after a round's end, the proof of the new epoch and `Q`). */
+const ACK_KIND = 9;
 
 /** One of `FAULTS`. */
 export type Fault = (typeof FAULTS)[number];
@@ -97,6 +101,8 @@ export class Nemesis {
       ['crash-many', 1],
       // last, weight 0 outside upgrade campaigns: the other campaigns' draws stay as they were
       ['upgrade', this.#behind().length > 0 ? 3 : 0],
+      // the same, outside campaigns whose kills lose writes
+      ['kill-at-round-end', sys.options.loseWrites === true ? 3 : 0],
     ];
     const total = weights.reduce((s, [, w]) => s + w, 0);
     let r = this.#rng.next() * total;
@@ -118,8 +124,11 @@ export class Nemesis {
     this.counts.set(`in-flight:${fault}`, (this.counts.get(`in-flight:${fault}`) ?? 0) + 1);
     const commandsOnly = this.#rng.chance(0.7);
     const split = this.#split(false);
+    // drawn last, and only when kills lose writes: the other campaigns' draws stay as they were
+    const acksOnly = sys.options.loseWrites === true && this.#rng.chance(0.5);
     sys.armTrap(
-      (_s, frame) => !commandsOnly || frame[3] === COMMAND_KIND,
+      (_s, frame) =>
+        acksOnly ? frame[3] === ACK_KIND : !commandsOnly || frame[3] === COMMAND_KIND,
       (s, frame) => {
         sys.options.faults.event('in-flight', {
           fault,
@@ -314,6 +323,46 @@ export class Nemesis {
           await sys.cluster.advance(this.#rng.int(500));
           for (const v of victims) await sys.open(v, k);
         }
+        return;
+      }
+      case 'kill-at-round-end': {
+        // a replica dies; the first of the others to ack the round that follows (its end: the
+        // proof of the new epoch and Q) dies the instant that ack is in flight, its write of
+        // the new Q lost; then the survivors are cut off and the two dead come back from their
+        // disks (later healed). If the dead one's ack was counted before its disk held the new
+        // Q, the survivors go on with half of Q while the two restarted count as a majority
+        // of the stale Q their disks hold: two histories.
+        const k = this.#kind();
+        const live = sys.nodes.filter((n) => sys.service(n, k)?.alive === true);
+        if (live.length < 3) return;
+        const first = this.#pick(live);
+        let second: SimNode | undefined;
+        sys.armTrap(
+          (s, frame) => s.kind === k && s.node !== first.id && frame[3] === ACK_KIND,
+          (s, frame) => {
+            sys.options.faults.event('in-flight', {
+              fault: 'kill-at-round-end',
+              node: s.node,
+              service: s.kind,
+              frameKind: frame[3] ?? -1,
+            });
+            second = sys.nodes.find((x) => x.id === s.node)!;
+            sys.kill(second, s.kind);
+          },
+        );
+        await sys.crash(first, k);
+        for (let waited = 0; waited < 1000 && sys.trapArmed; waited += 10) {
+          await sys.cluster.advance(10);
+        }
+        sys.disarm();
+        await sys.reap();
+        if (second === undefined) return;
+        await sys.cluster.advance(this.#rng.int(300));
+        const dead = new Set([first.id, second.id]);
+        sys.partition(sys.nodes.filter((n) => !dead.has(n.id)).map((n) => n.id));
+        await sys.cluster.runUntilIdle();
+        await sys.open(first, k);
+        await sys.open(second, k);
         return;
       }
       case 'upgrade': {

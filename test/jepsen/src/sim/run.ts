@@ -52,6 +52,11 @@ export interface ScheduleOptions {
   readonly upgrade?: boolean;
   /** With `upgrade`: the broken upgrade of `SystemOptions.forkNewFormat`. @defaultValue false */
   readonly forkNewFormat?: boolean;
+  /**
+   * A kill loses the killed process's journal write in flight and anything it would write
+   * after (`SystemOptions.loseWrites`); some in-flight traps spring on acks. @defaultValue false
+   */
+  readonly loseWrites?: boolean;
 }
 
 /** What one schedule did and what the checkers said. */
@@ -91,6 +96,7 @@ export async function runSchedule(
   const failoverDelay = options.failoverDelay ?? 200;
   const upgrade = options.upgrade === true;
   const forkNewFormat = options.forkNewFormat === true;
+  const loseWrites = options.loseWrites === true;
   system = new SimSystem({
     nodes,
     seed,
@@ -101,6 +107,7 @@ export async function runSchedule(
     failoverDelay,
     upgrade,
     forkNewFormat,
+    loseWrites,
   });
   const register = new RegisterWorkload(now, options.readConsistency ?? 'linearizable');
   const set = new SetWorkload(now);
@@ -201,7 +208,10 @@ export async function runSchedule(
     valid: verdicts.every((v) => v.valid),
     virtualMs: system.now(),
     wallMs: performance.now() - started,
-    faultCounts: Object.fromEntries(nemesis.counts),
+    faultCounts: {
+      ...Object.fromEntries(nemesis.counts),
+      ...(loseWrites ? { 'lost-writes': system.lostWrites } : {}),
+    },
   };
 }
 

@@ -12,6 +12,7 @@ import { MemoryCluster, type Random } from '@cpgkit/core/testing';
 import { ReplicatedMap, ReplicatedStateMachine } from '@cpgkit/statemachine';
 import { Locks, locksMachine } from '@cpgkit/locks';
 import type { HistoryRecorder } from '../history.js';
+import { LostWrites } from './lost-writes.js';
 
 /** Which replica of a node. */
 export type ServiceKind = 'kv' | 'locks';
@@ -78,6 +79,12 @@ export interface SystemOptions {
    * with `bootstrap: 'force'`, so the first of them forks a store of its own.
    */
   readonly forkNewFormat?: boolean;
+  /**
+   * A kill (of a replica, of a node, at once of several) loses the process's writes that had
+   * not landed: its journal write in flight and what it would write afterwards (lost-writes.ts).
+   * Otherwise a killed replica's data directory gets everything it had applied.
+   */
+  readonly loseWrites?: boolean;
 }
 
 /**
@@ -100,6 +107,8 @@ export class SimSystem {
   #gens = new Map<string, number>();
   /** Called when a group stopping gracefully asks to leave (see `stopGracefully`). */
   readonly #leaving = new Map<Group, () => void>();
+  /** `SystemOptions.loseWrites`: the disks that lose a killed process's writes. */
+  readonly #lost: LostWrites | undefined;
 
   constructor(options: SystemOptions) {
     this.options = options;
@@ -108,6 +117,10 @@ export class SimSystem {
       seed: options.seed,
       quorumDelay: options.quorumDelay,
     });
+    if (options.loseWrites === true) {
+      this.#lost = new LostWrites(this.cluster.clock, (d) => d.startsWith(options.dir));
+      this.#lost.install();
+    }
     const locksFormat = options.upgrade === true ? OLD_LOCKS_FORMAT : LOCKS_STATE_FORMAT;
     for (const id of this.cluster.nodeIds)
       this.nodes.push({ id, kv: undefined, locks: undefined, locksFormat });
@@ -144,7 +157,7 @@ export class SimSystem {
     const key = `${n.id}/${kind}`;
     const gen = this.#gens.get(key) ?? 0;
     this.#gens.set(key, gen + 1);
-    const dataDir = join(this.options.dir, `n${n.id}`, kind);
+    const dataDir = this.#dataDir(n, kind);
     // the replica reads its data directory (real I/O, as long as the machine's load makes it)
     // with the engine held, then joins: its join comes at the same engine step on every run
     const release = this.cluster.holdEngine();
@@ -166,7 +179,14 @@ export class SimSystem {
     const group = this.cluster.member(n.id);
     let self: Service<unknown> | undefined;
     const view = this.#trapped(group, () => self, release);
-    const common = { dataDir, checkInterval: 2000 };
+    // losing writes: each is started at once (no `persistDelay`), so that what a kill takes
+    // is the write in flight, not the up to 50 ms of changes that the default mode may lose
+    // when a majority of `Q` dies at once (statemachine README, Durability modes)
+    const common = {
+      dataDir,
+      checkInterval: 2000,
+      ...(this.#lost === undefined ? {} : { persistDelay: 0 }),
+    };
     if (kind === 'kv') {
       const handle = await ReplicatedMap.open(view, { ...common, groupName: 'jepsen.kv' });
       n.kv = { kind, node: n.id, gen, group, handle, alive: true, paused: false };
@@ -191,6 +211,15 @@ export class SimSystem {
     this.options.faults.event('open', opened);
   }
 
+  #dataDir(n: SimNode, kind: ServiceKind): string {
+    return join(this.options.dir, `n${n.id}`, kind);
+  }
+
+  /** How many writes a kill lost (`SystemOptions.loseWrites`). */
+  get lostWrites(): number {
+    return this.#lost?.counts.lost ?? 0;
+  }
+
   /**
    * Node `n`'s replica of `kind` is dead and its data directory lost (a disk replaced): its
    * next `open` starts as a new replica, with no state and a new replica id.
@@ -210,13 +239,14 @@ export class SimSystem {
   /**
    * Kill a replica's process (kill -9) at this instant: whatever is in flight stays in
    * flight. Synchronous (usable inside a send trap); `reap()` then closes what died. Its data
-   * directory holds what it had applied (it is flushed after the kill, before any restart:
-   * the in-memory cluster has no disk to lose).
+   * directory holds what it had applied (it is flushed after the kill, before any restart),
+   * or with `loseWrites` what its writes that ended before the kill left there.
    */
   kill(n: SimNode, kind: ServiceKind): void {
     const s = this.service(n, kind);
     if (s === undefined || !s.alive) return;
     s.alive = false;
+    this.#lost?.killed(this.#dataDir(n, kind));
     this.options.faults.event('crash', { node: n.id, service: kind, gen: s.gen });
     this.cluster.crashProcess(s.group);
     for (const f of this.#crashListeners) f(s);
@@ -232,6 +262,7 @@ export class SimSystem {
       const s = this.service(n, kind);
       if (s === undefined || !s.alive) continue;
       s.alive = false;
+      this.#lost?.killed(this.#dataDir(n, kind));
       for (const f of this.#crashListeners) f(s);
       this.#dead.push(s);
     }
@@ -421,16 +452,20 @@ export class SimSystem {
 
   /** Close every replica and the cluster. */
   async stop(): Promise<void> {
-    for (const n of this.nodes) {
-      for (const kind of ['kv', 'locks'] as const) {
-        const s = this.service(n, kind);
-        if (s === undefined) continue;
-        s.alive = false;
-        this.cluster.crashProcess(s.group);
-        await this.#closeDead(s);
+    try {
+      for (const n of this.nodes) {
+        for (const kind of ['kv', 'locks'] as const) {
+          const s = this.service(n, kind);
+          if (s === undefined) continue;
+          s.alive = false;
+          this.cluster.crashProcess(s.group);
+          await this.#closeDead(s);
+        }
       }
+    } finally {
+      this.cluster.destroy();
+      this.#lost?.uninstall();
     }
-    this.cluster.destroy();
   }
 
   async #closeDead(s: Service<ReplicatedMap> | Service<Locks>): Promise<void> {

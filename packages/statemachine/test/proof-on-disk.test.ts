@@ -1,0 +1,149 @@
+/**
+ * A replica's ack of a new epoch or a new `Q` is the proof that the others count (majorities of
+ * the new `Q`, the `gone` rule of replica-set.ts): it must not leave before the write carrying
+ * that epoch and `Q` is on the replica's disk. Otherwise a replica killed in between restarts
+ * with the older, larger `Q` of its disk and, with a replica cut off before the change, counts
+ * as a majority of that stale `Q`: two histories. The disks are simulated (disks.ts): the
+ * killed replica's disk is frozen, and what it had not written when it died never lands.
+ * While an ack waits for a write, the simulation is held (`Clock.hold`): a frozen write of a
+ * process that goes on holds it until thawed (a killed one's ends with `Disks.lose`).
+ * Each test fails on the code before the gate.
+ */
+import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemoryCluster } from '@cpgkit/core/testing';
+import { ReplicatedStateMachine, type MachineEvent } from '../src/index.js';
+import { counter, type Counter, type CounterCmd } from './helpers.js';
+import { Disks } from './disks.js';
+
+type SM = ReplicatedStateMachine<Counter, CounterCmd, number>;
+
+let dir: string;
+let disks: Disks;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cpgkit-proof-'));
+  disks = new Disks();
+});
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const dataDir = (n: number): string => join(dir, `d${n}`);
+
+function open(cluster: MemoryCluster, n: number): Promise<SM> {
+  return ReplicatedStateMachine.open(cluster.member(n), counter, {
+    checkInterval: 0,
+    syncTimeout: 500,
+    dataDir: dataDir(n),
+    bootstrap: 'alone',
+  });
+}
+
+/** Dispatch and record the value once acknowledged. */
+function send(m: SM, add: number, acked: number[]): void {
+  m.dispatch({ add }).then(
+    () => acked.push(add),
+    () => undefined,
+  );
+}
+
+describe('the proof of a new Q waits for the disk', () => {
+  it('a replica killed while its new Q is being written is not counted as holding it: no fork after the restarts', async () => {
+    for (const seed of [3, 4, 5]) {
+      await rm(dir, { recursive: true, force: true });
+      const cluster = new MemoryCluster({ nodes: 3, seed });
+      const [a, b, c] = [await open(cluster, 1), await open(cluster, 2), await open(cluster, 3)];
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
+      const acked: number[] = [];
+      send(a, 1, acked);
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
+      await Promise.all([a.flush(), b.flush(), c.flush()]);
+      expect(acked).toEqual([1]);
+      // B's disk stalls; C dies; A and B end a round with Q = {A, B} and a new epoch, and B dies
+      // at the end of that round (a turn later: time for an ack to leave), before its disk
+      // holds any of it
+      disks.freeze(dataDir(2));
+      let armed = true;
+      b.subscribe((change) => {
+        if (change.kind !== 'sync' || !armed) return;
+        armed = false;
+        setImmediate(() => {
+          cluster.crashProcess(b.self);
+          disks.lose(dataDir(2));
+        });
+      });
+      cluster.crashProcess(c.self);
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
+      expect(armed).toBe(false);
+      // A alone may go on only if B proved it held Q = {A, B}
+      send(a, 10, acked);
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
+      await a.flush().catch(() => undefined);
+      cluster.crashNode(1);
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
+      // B and C come back from their disks: Q = {A, B, C} on both
+      const [b2, c2] = [await open(cluster, 2), await open(cluster, 3)];
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
+      send(b2, 100, acked);
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
+      cluster.restartNode(1);
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
+      const a2 = await open(cluster, 1);
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 10_000 });
+      const all = [a2, b2, c2];
+      expect(all.map((m) => m.status)).toEqual(['ready', 'ready', 'ready']);
+      expect(new Set(all.map((m) => m.digest())).size).toBe(1);
+      for (const v of acked) expect(a2.state.log, `seed ${seed}: acknowledged ${v}`).toContain(v);
+      for (const m of all) await m.close();
+      cluster.destroy();
+    }
+  });
+
+  it('a full disk: the round-end ack waits (persist-failed says why) and goes once a write succeeds', async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 21 });
+    const [a, b, c] = [await open(cluster, 1), await open(cluster, 2), await open(cluster, 3)];
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
+    const failed: Extract<MachineEvent, { type: 'persist-failed' }>[] = [];
+    b.on('persist-failed', (e) => failed.push(e));
+    disks.full.add(dataDir(2));
+    cluster.crashProcess(c.self);
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 500 });
+    expect([a.status, b.status, a.replicas.length]).toEqual(['ready', 'ready', 2]);
+    expect(failed.length).toBeGreaterThan(0);
+    // Q = {A, B}: A's write needs B's ack, which waits for B's disk
+    const acked: number[] = [];
+    send(a, 1, acked);
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
+    expect(acked).toEqual([]);
+    disks.full.delete(dataDir(2)); // the journal tries again (RETRY_FAILED_WRITE_MS)
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
+    expect(acked).toEqual([1]);
+    for (const m of [a, b]) await m.close();
+    cluster.destroy();
+  });
+
+  it('closing while the ack waits for the disk: it retires, the others go on, close resolves', async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 22 });
+    const [a, b, c] = [await open(cluster, 1), await open(cluster, 2), await open(cluster, 3)];
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
+    disks.freeze(dataDir(2));
+    let closing: Promise<void> | undefined;
+    b.subscribe((change) => {
+      if (change.kind !== 'sync' || closing !== undefined) return;
+      closing = b.close();
+      // a disk write ends (a frozen one of a process that goes on would hold the simulation)
+      setImmediate(() => disks.thaw(dataDir(2)));
+    });
+    cluster.crashProcess(c.self);
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
+    await closing;
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
+    expect([a.status, b.status]).toEqual(['ready', 'closed']);
+    expect(a.replicas).toEqual([a.replicaId]); // B retired
+    await a.close();
+    cluster.destroy();
+  });
+});

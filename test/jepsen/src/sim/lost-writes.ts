@@ -1,0 +1,78 @@
+/**
+ * Disks that lose what a killed process had not written (`--lose-writes`): a kill -9 ends the
+ * process's journal write in flight before it lands, and nothing the dead process would write
+ * afterwards (its close, in the simulation) reaches its data directory. Its restart then reads
+ * what its writes that ended before the kill left there, as on a real machine.
+ *
+ * To keep a seed's replay exact, every write of a replica holds the simulation while it runs
+ * (`Clock.hold`): it takes no virtual time, and no engine step or timer comes between its
+ * start and its end. It waits one turn of the event loop before touching the files, so a kill
+ * in the turn that started it (a trap on a frame sent at a round's end, say) always catches
+ * it in flight, and a later kill never does.
+ * @module
+ */
+import { SnapshotStore } from '@cpgkit/statemachine';
+import type { Clock } from '@cpgkit/core';
+
+type Method = (this: SnapshotStore, ...args: unknown[]) => Promise<unknown>;
+
+/** The data directories of one campaign's replicas whose writes a kill loses. */
+export class LostWrites {
+  /** The store of each data directory's running process (set when it opens). */
+  readonly #live = new Map<string, SnapshotStore>();
+  readonly #originals = new Map<string, Method>();
+  /** Writes that never landed (their process was killed first). */
+  readonly counts = { lost: 0 };
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly dirs: (dir: string) => boolean,
+  ) {}
+
+  /** Wrap `SnapshotStore`'s writes (until `uninstall`). */
+  install(): void {
+    const { clock, dirs, counts } = this;
+    const live = this.#live;
+    const proto = SnapshotStore.prototype as unknown as Record<string, Method>;
+    const method = (name: string): Method => {
+      const f = Object.getOwnPropertyDescriptor(proto, name)!.value as Method;
+      this.#originals.set(name, f);
+      return f;
+    };
+    const replicaId = method('replicaId');
+    // the first call of a replica opening: its store is its directory's live one from now on
+    proto.replicaId = function (this: SnapshotStore, ...args: unknown[]) {
+      if (dirs(this.dir)) live.set(this.dir, this);
+      return replicaId.apply(this, args);
+    };
+    for (const name of ['append', 'save']) {
+      const original = method(name);
+      proto[name] = async function (this: SnapshotStore, ...args: unknown[]) {
+        if (!dirs(this.dir)) return original.apply(this, args);
+        const release = clock.hold?.();
+        try {
+          await new Promise((r) => setImmediate(r));
+          if (live.get(this.dir) !== this) {
+            counts.lost++;
+            throw new Error('EIO: the process was killed before its write landed');
+          }
+          return await original.apply(this, args);
+        } finally {
+          release?.();
+        }
+      };
+    }
+  }
+
+  /** Restore `SnapshotStore`'s methods. */
+  uninstall(): void {
+    const proto = SnapshotStore.prototype as unknown as Record<string, Method>;
+    for (const [name, f] of this.#originals) proto[name] = f;
+    this.#originals.clear();
+  }
+
+  /** The process writing to `dir` was killed: its writes from now on never land. */
+  killed(dir: string): void {
+    this.#live.delete(dir);
+  }
+}
