@@ -7,14 +7,16 @@
 export const KNOWN_ANOMALIES: Readonly<Record<number, readonly string[]>> = {
   // (none: 20261359, observations of uncommitted elections reported as not stale, was fixed
   // in Locks.leader()/observe(), which now say `stale` until a majority of Q holds the change)
-  // NOT YET EXPLAINED, appeared with the proof gate (issue 15x; its schedules differ from the
-  // seeds' before): a lock process paused 1259-1884 ms with its acquire in flight is resumed;
-  // it hands out the grant it saw committed before the partition that cut it off, then at
-  // once learns quorum lost, while the majority had granted the lock again after failover
-  // (both believed at vt 1884). Likely cause: while an ack waits for a disk write the
-  // simulation's engine is held (`Clock.hold`) for many event-loop turns, so Locks'
-  // #handOutSoon (a setImmediate) runs before the engine step that delivers the cut-off,
-  // where it used to come one turn later. To be decided: a simulation artifact of the hold,
-  // or a race in Locks' hand-out (it relies on the cut-off arriving within one turn).
+  // OPEN (lock hand-out after a pause; appeared with the proof gate, whose engine holds split
+  // a resumed process's backlog over several event-loop turns): a lock process paused
+  // 1259-1884 ms with its acquire in flight is resumed; it applies the entry that committed its
+  // grant before the partition that cut it off, hands the grant out (Locks.#handOutSoon, a
+  // setImmediate) and only then gets the confchg of the cut-off, in the same virtual ms, while
+  // the majority had granted the lock again after failoverDelay. Its token is the lower one,
+  // so a fenced resource refuses it; the holders' beliefs overlap all the same. Not only the
+  // simulation's: on corosync a process stopped between the poll phase that dispatched the
+  // commit and the check phase that hands out resumes into the hand-out before the next
+  // dispatch. The fix to make: a grant whose entry's replicated time is more than
+  // failoverDelay old when handed out is confirmed first (an entry committed after it).
   20261330: ['lock: mutual-exclusion'],
 };
