@@ -26,6 +26,7 @@ import type { AcquireResult, LocksCommand, LocksResult, RenewResult } from './co
 import { ElectionView, type LeaderInfo } from './elections.js';
 import type { LossReason } from './errors.js';
 import { handOut, type Waiter } from './hand-out.js';
+import { LateGrants } from './late-grants.js';
 import { grantLeadership, type Leadership } from './leadership.js';
 import { grantLock, type Lock } from './lock.js';
 import type { HandleRef, LockClient } from './lock-client.js';
@@ -77,10 +78,12 @@ export class Locks implements AsyncDisposable {
   readonly #closeMachine: boolean;
   #closed = false;
   #handOutScheduled = false;
+  readonly #late: LateGrants;
 
   constructor(machine: LocksStateMachine, options: LocksOptions = {}) {
     this.machine = machine;
     this.#closeMachine = options.closeMachine ?? false;
+    this.#late = new LateGrants(machine, options.failoverDelay ?? 0, () => this.#handOutSoon());
     this.#reaper = new Reaper(machine);
     this.#elections = new ElectionView(machine, () => this.#closed);
     this.#client = {
@@ -129,7 +132,10 @@ export class Locks implements AsyncDisposable {
       locksMachine(options),
       roleOptions(options),
     );
-    return new Locks(machine, { closeMachine: true });
+    return new Locks(machine, {
+      closeMachine: true,
+      ...(options.failoverDelay === undefined ? {} : { failoverDelay: options.failoverDelay }),
+    });
   }
 
   /** The clock of the state machine (virtual on the in-memory cluster). */
@@ -458,6 +464,8 @@ export class Locks implements AsyncDisposable {
     for (const w of [...this.#waits.values()]) {
       const out = handOut(w, state, m);
       if (out.kind === 'wait') continue;
+      if (out.kind !== 'dropped' && !this.#late.mayHandOut(w.name, out.kind === 'leadership'))
+        continue;
       this.#waits.delete(w.id);
       if (out.kind === 'dropped') {
         w.resolve('dropped');
@@ -470,6 +478,7 @@ export class Locks implements AsyncDisposable {
       this.#held.set(w.id, h);
       w.resolve(h.handle);
     }
+    this.#late.passEnded();
     this.#reaper.reap();
   }
 

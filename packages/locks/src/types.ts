@@ -50,6 +50,13 @@ export interface CampaignOptions extends WaitOptions {
 export interface LocksOptions {
   /** Close the state machine when the client closes. @defaultValue `false` */
   readonly closeMachine?: boolean;
+  /**
+   * The `failoverDelay` the lock machine was opened with (`locksMachine`; `Locks.open` passes
+   * its own). A grant this member applies more than half of it late (its state's replicated
+   * time that far behind its clock, as after a pause) is confirmed by an entry committed after
+   * it before it is handed out (late-grants.ts). @defaultValue `0` (nothing waits)
+   */
+  readonly failoverDelay?: number;
 }
 
 /** Options of `Locks.open`: the state machine's and the lock machine's, and the role. */

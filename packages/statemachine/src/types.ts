@@ -192,6 +192,11 @@ export interface StateMachine<S, C, R> extends AsyncDisposable {
   /** The index of the last applied entry. */
   readonly index: bigint;
   /**
+   * Replicated time (ms since the epoch): the latest command or tick time applied. Far behind
+   * the clock when this member applies entries late (a pause, a backlog).
+   */
+  readonly time: number;
+  /**
    * Every entry of the local state up to this index is known to be applied by a strict
    * majority of the replica set `Q`, so no later quorate round can lose it. What a `subscribe`
    * listener saw above it may still be rolled back by a partition (CPG has no safe delivery):

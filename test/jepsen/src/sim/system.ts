@@ -201,7 +201,12 @@ export class SimSystem {
         groupName: 'jepsen.locks',
         ...(fork ? { bootstrap: 'force' as const } : {}),
       });
-      const handle = new Locks(machine, { closeMachine: true });
+      const handle = new Locks(machine, {
+        closeMachine: true,
+        ...(this.options.failoverDelay === undefined
+          ? {}
+          : { failoverDelay: this.options.failoverDelay }),
+      });
       n.locks = { kind, node: n.id, gen, group, handle, format, alive: true, paused: false };
       self = n.locks;
       for (const f of this.#openListeners) f(n.locks);
