@@ -88,7 +88,9 @@ export class Recorder {
         case 'totem':
           return `totem [${e.nodes.join(',')}]`;
         case 'quorum':
-          return `quorum ${e.quorate}`;
+          return e.view === undefined
+            ? `quorum ${e.quorate}`
+            : `quorum ${e.quorate} [${e.view.nodes.join(',')}]`;
       }
     });
   }

@@ -14,7 +14,9 @@
  * - a partition: each side sees the other side's members leave in ONE event with `nodedown`,
  *   then a totem event with its own nodes; on heal each side sees the other side's members
  *   come back in ONE event with `nodeup`;
- * - quorum is per side: the minority side loses it, the majority keeps it (no event);
+ * - quorum is per side: the minority side loses it, the majority keeps it; each side gets a
+ *   quorum view of its new ring (`view`: that ring's seq and nodes), whether its flag changed
+ *   or not;
  * - a restarted daemon comes back with no member of the group (its processes died with it);
  *   a new member there joins with the live members only, and sees its component's quorum.
  * @module
@@ -345,11 +347,32 @@ export function conformanceSuite(
           'membership members=[a,b,c] joined=[a:nodeup] left=[]',
           `totem [${[n1, n2, n3].join(',')}]`,
         ]);
-        // Quorum events: node 1 went false then true; nodes 2 and 3 never changed.
+        // Quorum: a view of each new ring. Node 1 went false then true; nodes 2 and 3 stayed
+        // quorate, and got the views all the same. Each view names a ring of a totem event.
         const q = (r: Recorder, from: number): string[] =>
           r.describe(names, from).filter((s) => s.startsWith('quorum'));
-        expect(q(a.rec, markA)).toEqual(['quorum false', 'quorum true']);
-        expect(q(b.rec, markB)).toEqual([]);
+        const all = [n1, n2, n3].join(',');
+        await f.waitFor(
+          () =>
+            q(a.rec, markA).at(-1) === `quorum true [${all}]` &&
+            q(b.rec, markB).at(-1) === `quorum true [${all}]`,
+          timeout,
+          'the quorum views of the merged ring',
+        );
+        // (the first and the last: corosync may form a ring in between)
+        const ends = (l: string[]) => [l[0], l.at(-1)];
+        expect(ends(q(a.rec, markA))).toEqual([`quorum false [${n1}]`, `quorum true [${all}]`]);
+        expect(ends(q(b.rec, markB))).toEqual([
+          `quorum true [${[n2, n3].join(',')}]`,
+          `quorum true [${all}]`,
+        ]);
+        for (const r of [a.rec, b.rec]) {
+          const rings = new Set(
+            r.events.flatMap((e) => (e.type === 'totem' ? [e.ringId.seq] : [])),
+          );
+          for (const e of r.events.slice(r === a.rec ? markA : markB))
+            if (e.type === 'quorum') expect(rings.has(e.view!.ringSeq)).toBe(true);
+        }
       } finally {
         if (!healed) await f.heal();
       }
