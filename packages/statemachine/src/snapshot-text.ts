@@ -26,6 +26,7 @@ import { pieceTextOf } from './piece-text.js';
 import { jsonMetaOf, parseMeta, type Image } from './image.js';
 import { PIECE_MEMBERS, skippedInJson } from './json-pieces.js';
 import { SortedRecord } from './sorted-record.js';
+import { BACKSLASH, CLOSE_BRACKET, COMMA, OPEN_BRACKET, QUOTE, ZERO } from './json-bytes.js';
 
 /** The lines of a snapshot of `image`, without their newlines (see the module's doc). */
 export function* snapshotLines(image: Image<unknown>): Generator<string> {
@@ -296,13 +297,6 @@ export interface PieceLineParts {
   /** The value's text: bytes `[valueStart, length - 1)` (the line's last byte is `]`). */
   readonly valueStart: number;
 }
-
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
-const COMMA = 0x2c;
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const ZERO = 0x30;
 
 /**
  * The parts of a line (its UTF-8 bytes, without the newline) when it is written exactly as

@@ -21,6 +21,7 @@ import {
 } from './snapshot-text.js';
 import { bytesDigest, recordTextCanonical, textDigestOf } from './piece-digest.js';
 import { readRecord } from './record-text.js';
+import { OPEN_BRACE } from './json-bytes.js';
 import { SLICE_MIN_WORK, SliceClock } from './slices.js';
 import { SEGMENT_TEXT_BYTES, SegmentReader, segmentOf } from './snapshot-segments.js';
 
@@ -57,8 +58,6 @@ export interface SnapshotChunk {
  * rest. Compressed, a slice's text is 10-100 KB.
  */
 const EARLY_CHUNK_BYTES = 16 * 1024;
-
-const OPEN_BRACE = 0x7b;
 
 /**
  * The chunks of a snapshot of `image` (its lines, each ended by `\n`, compressed in segments:
