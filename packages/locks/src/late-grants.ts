@@ -25,8 +25,11 @@ import type { LocksStateMachine } from './types.js';
 export class LateGrants {
   /** A confirmation was dispatched and has not come back. */
   #confirming = false;
-  /** A confirmation came back: the next hand-out pass goes ahead whatever the clock says. */
-  #confirmed = false;
+  /**
+   * The index applied when a confirmation came back: until another entry is applied, grants go
+   * out whatever the clock says (the state is the majority's as of our entry).
+   */
+  #confirmedAt: bigint | undefined;
 
   /**
    * @param machine - the lock machine
@@ -44,19 +47,14 @@ export class LateGrants {
    * its way, and `again` runs once it is in.
    */
   mayHandOut(name: string, election: boolean): boolean {
-    if (this.failoverDelay <= 0 || this.#confirmed) return true;
     const m = this.machine;
+    if (this.failoverDelay <= 0 || this.#confirmedAt === m.index) return true;
     if (m.clock.wallNow() - m.time <= this.failoverDelay / 2) return true;
     if (!this.#confirming) {
       this.#confirming = true;
       void this.#confirm(name, election);
     }
     return false;
-  }
-
-  /** A hand-out pass ended: a confirmation counts for the pass that followed it. */
-  passEnded(): void {
-    this.#confirmed = false;
   }
 
   async #confirm(name: string, election: boolean): Promise<void> {
@@ -66,7 +64,7 @@ export class LateGrants {
       : { type: 'withdraw', id, name };
     try {
       await this.machine.dispatch(cmd, { timeout: 10_000 });
-      this.#confirmed = true;
+      this.#confirmedAt = this.machine.index;
     } catch {
       // a minority, closed, a timeout: the waiters end through their own paths, or try again
     } finally {

@@ -478,7 +478,6 @@ export class Locks implements AsyncDisposable {
       this.#held.set(w.id, h);
       w.resolve(h.handle);
     }
-    this.#late.passEnded();
     this.#reaper.reap();
   }
 
