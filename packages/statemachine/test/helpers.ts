@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { MemoryCluster } from '@cpgkit/core/testing';
 import { ReplicatedStateMachine, type MachineDefinition, type OpenOptions } from '../src/index.js';
 import type { Image } from '../src/image.js';
@@ -74,4 +75,43 @@ export function imageOf<S>(state: S, meta: Partial<Omit<Image<S>, 'state'>> = {}
     ...meta,
     state,
   };
+}
+
+type CounterMachine = ReplicatedStateMachine<Counter, CounterCmd, number>;
+
+/** Dispatch `{ add }` on `m` and record `add` in `acked` once it is acknowledged. */
+export function sendRecorded(m: CounterMachine, add: number, acked: number[]): void {
+  m.dispatch({ add }).then(
+    () => acked.push(add),
+    () => undefined,
+  );
+}
+
+/**
+ * The end of a fork schedule (safety.test, proof-on-disk.test): node 1 crashes, replicas 2 and
+ * 3 come back from their data directories and take a write, node 1 comes back and its replica
+ * opens from its own; then every replica is ready on one state that holds every acknowledged
+ * write.
+ */
+export async function expectOneHistoryAfterRestarts(
+  cluster: MemoryCluster,
+  open: (n: number) => Promise<CounterMachine>,
+  acked: number[],
+  seed: number,
+): Promise<void> {
+  cluster.crashNode(1);
+  await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
+  const [b2, c2] = [await open(2), await open(3)];
+  await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
+  sendRecorded(b2, 100, acked);
+  await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
+  cluster.restartNode(1);
+  await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
+  const a2 = await open(1);
+  await cluster.runUntilIdle({ advanceTime: true, maxTime: 10_000 });
+  const all = [a2, b2, c2];
+  expect(all.map((m) => m.status)).toEqual(['ready', 'ready', 'ready']);
+  expect(new Set(all.map((m) => m.digest())).size).toBe(1);
+  for (const v of acked) expect(a2.state.log, `seed ${seed}: acknowledged ${v}`).toContain(v);
+  for (const m of all) await m.close();
 }

@@ -21,7 +21,13 @@ import {
 } from '../src/index.js';
 import { corruptReplica } from '../src/internal.js';
 import { Kind, MAX_BODY_DEPTH, encodeFrame, encodeName } from '../src/wire.js';
-import { counter, type Counter, type CounterCmd } from './helpers.js';
+import {
+  counter,
+  expectOneHistoryAfterRestarts,
+  sendRecorded,
+  type Counter,
+  type CounterCmd,
+} from './helpers.js';
 
 type SM = ReplicatedStateMachine<Counter, CounterCmd, number>;
 
@@ -53,14 +59,6 @@ function opener(cluster: MemoryCluster, options: { bootstrap?: boolean } = {}) {
     });
 }
 
-/** Dispatch and record the value once acknowledged. */
-function send(m: SM, add: number, acked: number[]): void {
-  m.dispatch({ add }).then(
-    () => acked.push(add),
-    () => undefined,
-  );
-}
-
 describe('F2: removal from Q at a death, then restarts from the data directories', () => {
   it('two replicas killed at once: the survivor does not go on alone, and no acknowledged write is lost', async () => {
     for (const seed of [7, 8, 9, 10, 11]) {
@@ -70,7 +68,7 @@ describe('F2: removal from Q at a death, then restarts from the data directories
       const [a, b, c] = [await open(1), await open(2), await open(3)];
       await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
       const acked: number[] = [];
-      send(a, 1, acked);
+      sendRecorded(a, 1, acked);
       await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
       await Promise.all([a.flush(), b.flush(), c.flush()]);
       expect(acked).toEqual([1]);
@@ -79,25 +77,11 @@ describe('F2: removal from Q at a death, then restarts from the data directories
       cluster.crashProcess(c.self);
       await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
       expect(a.status).not.toBe('ready'); // one of three, whatever it saw
-      send(a, 10, acked);
+      sendRecorded(a, 10, acked);
       await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
       await a.flush();
-      cluster.crashNode(1);
-      await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
       // B and C come back from their complete data directories
-      const [b2, c2] = [await open(2), await open(3)];
-      await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });
-      send(b2, 100, acked);
-      await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
-      cluster.restartNode(1);
-      await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
-      const a2 = await open(1);
-      await cluster.runUntilIdle({ advanceTime: true, maxTime: 10_000 });
-      const all = [a2, b2, c2];
-      expect(all.map((m) => m.status)).toEqual(['ready', 'ready', 'ready']);
-      expect(new Set(all.map((m) => m.digest())).size).toBe(1);
-      for (const v of acked) expect(a2.state.log, `seed ${seed}: acknowledged ${v}`).toContain(v);
-      for (const m of all) await m.close();
+      await expectOneHistoryAfterRestarts(cluster, open, acked, seed);
       cluster.destroy();
     }
   });
@@ -158,7 +142,7 @@ describe('F2: removal from Q at a death, then restarts from the data directories
       for (const n of [1, 2, 3, 4, 5]) ms.push(await open(n));
       await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
       const acked: number[] = [];
-      send(ms[0]!, 1, acked);
+      sendRecorded(ms[0]!, 1, acked);
       await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
       for (const m of ms) await m.flush();
       for (const m of ms.slice(1)) {
@@ -166,7 +150,7 @@ describe('F2: removal from Q at a death, then restarts from the data directories
         if (!killAtOnce) await cluster.runUntilIdle({ advanceTime: true, maxTime: 2000 });
       }
       await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
-      send(ms[0]!, 10, acked);
+      sendRecorded(ms[0]!, 10, acked);
       await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
       await ms[0]!.close(); // gracefully: retires if it can, flushes
       const back: SM[] = [];
@@ -175,7 +159,7 @@ describe('F2: removal from Q at a death, then restarts from the data directories
       // without the survivor, the others may not form a history of their own that lacks its write
       for (const m of back)
         if (m.status === 'ready') for (const v of acked) expect(m.state.log).toContain(v);
-      send(back[0]!, 100, acked);
+      sendRecorded(back[0]!, 100, acked);
       await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
       back.push(await open(1));
       await cluster.runUntilIdle({ advanceTime: true, maxTime: 10_000 });
