@@ -73,6 +73,7 @@ let base: Image<MapState> = {
   knownNodes: [],
   replicas: [],
   gone: [],
+  settled: 0,
   state: (def.initial as () => MapState)(),
 };
 for (const c of commands(0, 8))

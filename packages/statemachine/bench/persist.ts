@@ -38,6 +38,7 @@ function image(state: MapState, index: number): Image<MapState> {
     knownNodes: [1, 2, 3],
     replicas: ['a', 'b', 'c'],
     gone: [],
+    settled: 0,
     state,
   };
 }

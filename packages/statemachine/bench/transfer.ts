@@ -85,6 +85,7 @@ const image: Image<MapState> = {
   knownNodes: [1, 2, 3],
   replicas: ['r1', 'r2', 'r3'],
   gone: [],
+  settled: 0,
   state,
 };
 warmDigest(state, Infinity);

@@ -18,6 +18,12 @@
  * ('fsync'), the others' acks cover ours only once their disks hold as far as ours says. Whatever
  * else it applied (an entry of another member, a tick, a retire, a round's end: what proves that
  * it holds `Q`) is acked at once.
+ *
+ * Nothing commits in an epoch until it is proven (`Image.settled`): a strict majority of `Q`
+ * acked in it (an ack leaves once its sender's disk holds the epoch, proof-gate.ts; we count
+ * ourselves once ours does). Until then our commands wait, those of the previous epoch that the
+ * round carried over too: the round's state in its participants' memories is not enough, since
+ * a participant killed before its disk held the round forgets it (sync.ts on the sync leader).
  * @module
  */
 import type { TimerHandle } from '@cpgkit/core';
@@ -55,6 +61,11 @@ export class Acknowledgement<S, C, R> {
   private ackAfterWrite = false;
   /** Our state was replaced by a snapshot since the last quorate round we finished. */
   private replaced = false;
+  /**
+   * The index of the state a quorate round ended with, while the round's epoch is not proven
+   * yet: everything up to it commits once it is.
+   */
+  private roundEnd: bigint | undefined;
   /** What this replica's and the others' disks hold (`durability: 'fsync'`). */
   private readonly disk = new DiskProgress();
   /** No ack before our disk holds the epoch and `Q` it proves (proof-gate.ts). */
@@ -85,7 +96,22 @@ export class Acknowledgement<S, C, R> {
     private readonly fsync = false,
     private readonly persisting = false,
   ) {
-    this.proof = new ProofGate(r, persisting, () => this.schedule());
+    this.proof = new ProofGate(r, persisting, () => {
+      this.schedule();
+      this.diskCaughtUp?.();
+    });
+  }
+
+  /** Called when our disk came to hold the lineage after a wait (`diskHoldsLineage`). */
+  diskCaughtUp: (() => void) | undefined;
+
+  /**
+   * Whether our disk holds the image's lineage (epoch, `Q`, `gone`), as every proof we give
+   * needs: an ack, a summary. If not, a write is on its way and `diskCaughtUp` is
+   * called once it ends (proof-gate.ts). Always true without a data directory.
+   */
+  diskHoldsLineage(): boolean {
+    return this.proof.diskHoldsLineage();
   }
 
   /** Our state was loaded from disk. */
@@ -108,7 +134,9 @@ export class Acknowledgement<S, C, R> {
   diskWritten(w: JournalWrite<S>, ok: boolean): void {
     const moved = ok && this.disk.written(w.disk);
     this.proof.written(w.image, ok);
-    if (this.r.closed || !this.reportsDisk()) return;
+    if (this.r.closed) return;
+    if (ok) this.catchUp();
+    if (!this.reportsDisk()) return;
     if (moved || this.fsync) this.schedule(true, false);
     if (moved) this.settleAcked();
   }
@@ -132,7 +160,7 @@ export class Acknowledgement<S, C, R> {
 
   /** Resolve our own commands up to `ackedIndex`. */
   private settleAcked(): void {
-    if (this.unacked.length === 0) return;
+    if (this.unacked.length === 0 || !this.mayCommit()) return;
     const upTo = this.ackedIndex();
     while (this.unacked.length > 0 && this.unacked[0]!.index <= upTo) {
       const u = this.unacked.shift()!;
@@ -148,6 +176,7 @@ export class Acknowledgement<S, C, R> {
   /** A round starts: acks of the previous one no longer count. */
   roundStarted(): void {
     this.progress.clear();
+    this.roundEnd = undefined;
     this.disk.roundStarted();
     // the round's end acks at once (it is what proves that we hold `Q`)
     this.deferred = undefined;
@@ -167,9 +196,14 @@ export class Acknowledgement<S, C, R> {
     this.replaced = true;
   }
 
-  /** Raise (or, when the state was replaced, reset) the commit index; emits `commit`. */
+  /**
+   * Raise (or, when the state was replaced, reset) the commit index; emits `commit`. It is
+   * raised only while commits may be counted (`mayCommit`).
+   */
   setCommitted(index: bigint, raise: boolean): void {
-    if (!raise) this.disk.replaced(); // a snapshot: our disk holds another history
+    if (!raise)
+      this.disk.replaced(); // a snapshot: our disk holds another history
+    else if (!this.mayCommit()) return;
     if (raise ? index <= this.committedIndex : index === this.committedIndex) return;
     this.committedIndex = index;
     if (raise) this.r.events.emit({ type: 'commit', index });
@@ -183,14 +217,59 @@ export class Acknowledgement<S, C, R> {
 
   /** An entry that is not our own command was applied: alone in `Q`, it is committed at once. */
   applied(): void {
-    if (this.r.image.replicas.length <= 1) this.setCommitted(this.commitIndex(), true);
+    if (this.r.image.replicas.length <= 1) this.catchUp();
     this.schedule();
   }
 
   /** Our command applied at `index` with `result`: settle it now, or once a majority has it. */
   ownApplied(id: string, index: bigint, result: unknown): void {
-    if (!this.majority || index <= this.ackedIndex()) this.r.settle(id, result, undefined);
+    if (!this.majority || (this.mayCommit() && index <= this.ackedIndex()))
+      this.r.settle(id, result, undefined);
     else this.unacked.push({ index, id, result });
+  }
+
+  /**
+   * A quorate round finished with us in it, its state at `index`: that state commits once the
+   * round's epoch is proven (see the module comment).
+   */
+  roundEnded(index: bigint): void {
+    this.roundEnd = index;
+    this.catchUp();
+  }
+
+  /** Whether commits may be counted now: the epoch is proven (`settled`). */
+  private mayCommit(): boolean {
+    const img = this.r.image;
+    return img.settled >= img.epoch;
+  }
+
+  /**
+   * Prove the epoch if a strict majority of `Q` acked in it (ourselves: once our disk holds
+   * it); then commit what the round ended with and what a majority of `Q` applied since.
+   */
+  catchUp(): void {
+    const r = this.r;
+    if (r.closed || r.round?.done !== true || !r.quorum.decided) return;
+    const img = r.image;
+    if (img.settled < img.epoch) {
+      const q = img.replicas;
+      let proved = 0;
+      for (const x of q) {
+        if (x === r.replica ? this.proof.holdsNow() : this.progress.has(x)) proved++;
+      }
+      if (proved * 2 <= q.length) return;
+      r.image = { ...img, settled: img.epoch };
+      if (r.tracing) r.log(`epoch ${img.epoch} proven by ${proved} of ${q.length}`);
+      r.persistReplicaSet();
+    }
+    if (!this.mayCommit()) return;
+    const end = this.roundEnd;
+    if (end !== undefined) {
+      this.roundEnd = undefined;
+      this.setCommitted(end, true);
+    }
+    this.setCommitted(this.commitIndex(), true);
+    this.settleAcked();
   }
 
   /**
@@ -242,7 +321,7 @@ export class Acknowledgement<S, C, R> {
    */
   private send(): void {
     const r = this.r;
-    if (!this.proof.mayAck()) return;
+    if (!this.proof.diskHoldsLineage()) return;
     this.foreign = false;
     this.deferred = undefined;
     this.reportedDisk = this.disk.self;
@@ -313,9 +392,10 @@ export class Acknowledgement<S, C, R> {
   onAck(b: AckBody): void {
     const i = b.i;
     const durable = b.d !== undefined && this.disk.heardFrom(b.r, b.d, b.f === true);
-    if (i > (this.progress.get(b.r) ?? 0n)) {
+    const first = !this.progress.has(b.r);
+    if (i > (this.progress.get(b.r) ?? 0n) || first) {
       this.progress.set(b.r, i);
-      this.setCommitted(this.commitIndex(), true);
+      this.catchUp();
     } else if (!durable) return;
     // our held-back ack is covered: every member counts a majority without it
     if (this.deferred !== undefined && this.covered(this.deferred, this.deferredDisk))
@@ -324,26 +404,24 @@ export class Acknowledgement<S, C, R> {
   }
 
   /**
-   * A quorate round finished with us in it: every member of the new `Q` holds the round's
-   * state. If that is still our own (no snapshot replaced it since our commands were applied),
-   * it holds them; otherwise we cannot tell.
+   * A quorate round finished with us in it. If a snapshot replaced our state since our
+   * commands were applied, we cannot tell whether the new state holds them: they fail as
+   * unknown. Otherwise they wait on in `unacked`: they are in the round's state, which commits
+   * once a majority of the new `Q` proved the round's epoch (`catchUp`) and acked it, in
+   * 'fsync' once their disks hold it.
    */
-  settleUnacked(): void {
-    // fsync: they wait on for a majority of the new `Q` to say that its disk holds them
-    if ((this.fsync || this.disk.fsyncReplicas) && !this.replaced) return;
+  settleReplaced(): void {
+    if (!this.replaced) return;
     const waiting = this.unacked;
     this.unacked = [];
-    for (const u of waiting) {
-      if (this.replaced)
-        this.r.settle(
-          u.id,
-          undefined,
-          new OutcomeUnknownError(
-            "dispatch: the command was applied here, but a membership change replaced this replica's state before a majority confirmed it; read the state before retrying a command that is not idempotent",
-          ),
-        );
-      else this.r.settle(u.id, u.result, undefined);
-    }
     this.replaced = false;
+    for (const u of waiting)
+      this.r.settle(
+        u.id,
+        undefined,
+        new OutcomeUnknownError(
+          "dispatch: the command was applied here, but a membership change replaced this replica's state before a majority confirmed it; read the state before retrying a command that is not idempotent",
+        ),
+      );
   }
 }

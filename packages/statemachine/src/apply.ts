@@ -117,6 +117,7 @@ function nextImage<S>(image: Image<S>, index: bigint, time: number, state: S): I
     knownNodes: image.knownNodes,
     replicas: image.replicas,
     gone: image.gone,
+    settled: image.settled,
     state,
   };
 }

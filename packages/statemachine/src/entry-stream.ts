@@ -163,7 +163,7 @@ export class EntryStream<S, C, R> {
     if (patches !== undefined && a.outcome.ok) r.journal!.record(prev, a.image.state, patches);
     r.image = a.image;
     r.events.notify(a.change);
-    if (r.image.replicas.length <= 1) this.acks.setCommitted(this.acks.commitIndex(), true);
+    if (r.image.replicas.length <= 1) this.acks.catchUp();
     if (mine && f.commandId !== undefined) {
       const o = a.outcome;
       // a failure changed nothing: it needs no majority to be true

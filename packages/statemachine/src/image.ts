@@ -1,7 +1,8 @@
 /**
  * The replicated image: the user's state plus the metadata every member holds identically
  * (index, replicated time, member registry, known cluster nodes, replica set). Snapshots and persisted
- * files carry an image; the digest is computed over it (minus the epoch, which is the round's).
+ * files carry an image; the digest is computed over it (minus the epoch, which is the round's,
+ * and `settled`).
  * @module
  */
 import type { Incarnation } from './types.js';
@@ -31,6 +32,17 @@ export interface Image<S> {
    * majority of `Q` anywhere else (see sync.ts). Cleared by every quorate round.
    */
   readonly gone: readonly string[];
+  /**
+   * The newest epoch of this lineage that a strict majority of its `Q` proved, each by an ack
+   * of that epoch (sent once the prover's disk held it, proof-gate.ts). Below `epoch` while the
+   * round (or the epoch bump) that gave the current epoch is unproven: nothing commits then
+   * (acknowledgement.ts), and such a state yields to a proven one of the same epoch in the
+   * sync leader's choice (sync.ts). A replica killed before its disk held a round's epoch
+   * comes back with the older epoch of its disk: it forgot that round, and a round it then
+   * makes with others may get the same epoch number; only the proven one of the two may lead.
+   * Not covered by the digest (replicas learn it at different points).
+   */
+  readonly settled: number;
   readonly state: S;
 }
 
@@ -47,6 +59,7 @@ export function metaOf(image: Image<unknown>): ImageMeta {
     knownNodes: image.knownNodes,
     replicas: image.replicas,
     gone: image.gone,
+    settled: image.settled,
   };
 }
 
@@ -57,7 +70,8 @@ export function jsonMetaOf(image: Image<unknown>): Omit<ImageMeta, 'index'> & { 
 
 /**
  * Parse the metadata fields of a JSON object written by `jsonMetaOf`; throws a `TypeError`
- * when malformed. Fields added after the first format (`replicas`, `gone`) read as empty.
+ * when malformed. Fields added after the first format (`replicas`, `gone`) read as empty;
+ * `settled` as the epoch.
  */
 export function parseMeta(raw: Record<string, unknown>): ImageMeta {
   const strings = (v: unknown): v is string[] =>
@@ -70,7 +84,8 @@ export function parseMeta(raw: Record<string, unknown>): ImageMeta {
     !Array.isArray(raw.members) ||
     !Array.isArray(raw.knownNodes) ||
     (raw.replicas !== undefined && !strings(raw.replicas)) ||
-    (raw.gone !== undefined && !strings(raw.gone))
+    (raw.gone !== undefined && !strings(raw.gone)) ||
+    (raw.settled !== undefined && typeof raw.settled !== 'number')
   ) {
     throw new TypeError('malformed state image');
   }
@@ -82,12 +97,14 @@ export function parseMeta(raw: Record<string, unknown>): ImageMeta {
     knownNodes: raw.knownNodes as number[],
     replicas: strings(raw.replicas) ? raw.replicas : [],
     gone: strings(raw.gone) ? raw.gone : [],
+    // written before `settled` existed: its epoch counts as proven, as it did then
+    settled: typeof raw.settled === 'number' ? raw.settled : raw.epoch,
   };
 }
 
-/** The digest of an image: sha256 of the canonical JSON of everything but the epoch. */
+/** The digest of an image: sha256 of the canonical JSON of everything but the epochs. */
 export function imageDigest<S>(image: Image<S>): string {
-  const { epoch: _epoch, ...meta } = metaOf(image);
+  const { epoch: _epoch, settled: _settled, ...meta } = metaOf(image);
   return digestOf({ ...meta, state: image.state });
 }
 

@@ -163,7 +163,8 @@ export class LocalReplica<S, C, R> {
     const img = this.image;
     const c = this.digestCache;
     if (c !== undefined && c.image === img) return c.digest;
-    // an image whose digested fields are those of the cached one (only the epoch moved)
+    // an image whose digested fields are those of the cached one (only the epoch or `settled`
+    // moved)
     if (
       c !== undefined &&
       c.image.state === img.state &&
@@ -371,6 +372,7 @@ export class LocalReplica<S, C, R> {
       knownNodes: [],
       replicas: [],
       gone: [],
+      settled: 0,
       state: freeze(state, true),
     };
   }

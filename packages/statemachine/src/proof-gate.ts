@@ -8,6 +8,9 @@
  * so each round's end waits for one write (and a retire, an epoch moved at a confchg, a
  * snapshot received, for theirs); between rounds the lineage stays and acks go at once.
  *
+ * A replica counts itself among the provers of an epoch (acknowledgement.ts) only once its
+ * disk holds it too (`holdsNow`): counting itself before would be the same mistake.
+ *
  * While an ack waits for a write, a seeded simulation is held (`Clock.hold`): the write takes
  * no virtual time, so the ack goes out at the same point of the agreed stream whether the
  * write ended long before or just now, and runs replay exactly. A failed write releases it
@@ -49,11 +52,17 @@ export class ProofGate<S, C, R> {
     this.disk = lineageOf(image);
   }
 
+  /** Whether our disk holds the current image's lineage (no wait, nothing queued). */
+  holdsNow(): boolean {
+    return !this.persisting || this.holds(this.r.image);
+  }
+
   /**
-   * Whether an ack may go out now. If not, it waits: a write of the current image is queued
-   * (unless one is, or the last one failed) and a seeded simulation is held until its end.
+   * Whether our disk holds the current image's lineage: an ack, a summary may go out. If not,
+   * it waits: a write of the current image is queued (unless one is, or the last one failed)
+   * and a seeded simulation is held until its end; `opened` is called then.
    */
-  mayAck(): boolean {
+  diskHoldsLineage(): boolean {
     const r = this.r;
     if (!this.persisting || this.holds(r.image)) return true;
     if (!this.waiting) {

@@ -76,12 +76,18 @@ export class SyncRound<S, C, R> {
   private summarySeq = 0;
   /** A summary waits for its digest's cache to fill (see `sendSummary`). */
   private warming = false;
+  /** Our summary waits for our disk to hold our lineage (see `sendSummary`). */
+  private summaryWaits = false;
 
   constructor(
     private readonly r: LocalReplica<S, C, R>,
     private readonly parts: RoundParts<S, C, R>,
     private readonly options: RoundOptions,
-  ) {}
+  ) {
+    parts.acks.diskCaughtUp = () => {
+      if (this.summaryWaits) this.sendSummary();
+    };
+  }
 
   private roundKey(members: readonly MemberId[]): string {
     return `${members.map(memberKey).join(',')}|${this.r.ring?.id ?? '-'}`;
@@ -142,6 +148,18 @@ export class SyncRound<S, C, R> {
       }
       return;
     }
+    // A summary is a vote that a quorate round may count: it says nothing our disk does not
+    // hold. Killed after it counted, we come back with our disk's lineage; had the vote been
+    // cast from a newer one (an epoch moved at a confchg, a round's end still being written),
+    // we would come back more than one round behind what we voted in, and a round we then
+    // make with replicas of our disk's `Q` could get a lower epoch than the forgotten one's
+    // (sync.ts on the sync leader). So it waits for the write, as an ack does.
+    if (r.hasState && !this.parts.acks.diskHoldsLineage()) {
+      if (!this.summaryWaits && r.tracing) r.log('summary waits for the disk');
+      this.summaryWaits = true;
+      return;
+    }
+    this.summaryWaits = false;
     const img = r.image;
     const gate = this.parts.gate;
     const inRing = quorateInRing(r.quorum, r.ring);
@@ -149,6 +167,7 @@ export class SyncRound<S, C, R> {
       round: round.key,
       seq: ++this.summarySeq,
       epoch: img.epoch,
+      settled: !r.hasState || img.settled >= img.epoch,
       index: img.index.toString(),
       digest: r.hasState ? r.digest() : '',
       primary: this.parts.replicaSet.primary && r.hasState && !r.dirty,
@@ -479,7 +498,7 @@ export class SyncRound<S, C, R> {
     r.image = { ...r.image, epoch: d.epoch };
     if (d.quorate && r.hasState) {
       this.parts.gate.quorateRoundFinished();
-      acks.settleUnacked();
+      acks.settleReplaced();
       if (!sameList(r.image.replicas, d.replicas) || r.image.gone.length > 0) {
         r.image = { ...r.image, replicas: d.replicas, gone: [] };
         r.persistReplicaSet();
@@ -499,7 +518,8 @@ export class SyncRound<S, C, R> {
       stream.reconcileMembers(d);
       // Every participant holds this state now, and they are all of the new `Q`.
       replicaSet.qChanged(r.image.index);
-      acks.setCommitted(r.image.index, true);
+      // what the round ended with commits once its epoch is proven (acknowledgement.ts)
+      acks.roundEnded(r.image.index);
       // An ack of the new epoch proves to the others that we hold the new `Q` (replica-set.ts).
       acks.schedule();
     }

@@ -37,10 +37,16 @@
  * Nothing is applied between rounds except in a component decided quorate.
  *
  * ## The sync leader
- * Among participants that hold state (not fresh, not dirty): the highest (epoch, index); then
- * those that were in the primary (quorate, synced) component; then non-passive members; then
- * the lowest (nodeid, pid). A quorate round's epoch is one more than every participant's, so
- * the newest quorate line always has the highest epoch. Everyone whose (index, digest) differs
+ * Among participants that hold state (not fresh, not dirty): the highest (epoch, proven, index);
+ * then those that were in the primary (quorate, synced) component; then non-passive members;
+ * then the lowest (nodeid, pid). A quorate round's epoch is one more than every participant's,
+ * so the newest quorate line always has the highest epoch, with one exception that `proven`
+ * (`Summary.settled`) is for: a replica killed after its summary counted in a quorate round
+ * but before its disk held the round's epoch comes back with the older epoch of its disk, and
+ * a round it then makes with replicas of its disk's `Q` gets the forgotten round's epoch
+ * again. The forgotten round was never proven (its acks wait for the disk, proof-gate.ts; it
+ * needed the killed replica's), so nothing committed in it (acknowledgement.ts); the new one
+ * is proven before it commits anything, and leads. Everyone whose (index, digest) differs
  * from the leader's gets a snapshot. When nobody holds state, a node-quorate round where a
  * member may bootstrap starts from the machine's initial state; otherwise the round has no
  * state.
@@ -59,6 +65,12 @@ export interface Summary {
   /** The sender's summary counter (increases with every summary it sends). */
   readonly seq: number;
   readonly epoch: number;
+  /**
+   * A strict majority of its state's `Q` proved that state's epoch (`Image.settled` reached
+   * `epoch`). Of two states of one epoch, a proven one leads: the other is a round's that a
+   * replica killed before its disk held it forgot (see "The sync leader" above).
+   */
+  readonly settled: boolean;
   readonly index: bigint;
   readonly digest: string;
   /** In a quorate component, synced, right before this round. */
@@ -210,11 +222,22 @@ export function replicaSet(participants: readonly Summary[]): string[] {
 
 function newer(a: Summary, b: Summary): number {
   // >0 when a should lead rather than b
-  if (a.epoch !== b.epoch) return a.epoch - b.epoch;
-  if (a.index !== b.index) return a.index > b.index ? 1 : -1;
+  const state = newerState(a, b);
+  if (state !== 0) return state;
   if (a.primary !== b.primary) return a.primary ? 1 : -1;
   if (a.passive !== b.passive) return a.passive ? -1 : 1;
   return -compareMembers(a, b);
+}
+
+/** >0 when `a`'s state is newer than `b`'s: the higher epoch, then proven, then index. */
+export function newerState(
+  a: Pick<Summary, 'epoch' | 'settled' | 'index'>,
+  b: Pick<Summary, 'epoch' | 'settled' | 'index'>,
+): number {
+  if (a.epoch !== b.epoch) return a.epoch - b.epoch;
+  if (a.settled !== b.settled) return a.settled ? 1 : -1;
+  if (a.index !== b.index) return a.index > b.index ? 1 : -1;
+  return 0;
 }
 
 /** Pick the sync leader among `candidates`; `undefined` when empty. */
@@ -315,12 +338,7 @@ export function decideIncremental(
   const late = latest.get(changed);
   if (late !== undefined && !synced.has(changed) && !late.fresh && !late.dirty) {
     const base = prev.leader;
-    if (
-      base === undefined ||
-      late.epoch > base.epoch ||
-      (late.epoch === base.epoch && late.index > base.index)
-    )
-      return 'restart';
+    if (base === undefined || newerState(late, base) > 0) return 'restart';
   }
   const holders = participants
     .filter((s) => synced.has(s.key) && !s.dirty)

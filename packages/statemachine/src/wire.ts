@@ -50,8 +50,11 @@ export const MAGIC1 = 0x4b;
  *   header says `last` instead of the count `n`. On the real cluster the 15 MB of a
  *   100,000-key store went through corosync as 0.8 MB, and the first chunk left once the
  *   first slice was written instead of once the whole text was.
+ * - 7: summaries carry `settled`: a strict majority of the sender's `Q` proved its state's
+ *   epoch. Of two states of one epoch the proven one leads (sync.ts), so a round that a killed
+ *   replica forgot never overrides the one it made after its restart.
  */
-export const WIRE_VERSION = 6;
+export const WIRE_VERSION = 7;
 
 /**
  * The deepest nesting of arrays and objects a command body may have. Deeper bodies are
@@ -552,6 +555,7 @@ export function parseSummaryBody(body: Uint8Array): SummaryBody | undefined {
     typeof b.round !== 'string' ||
     !isCount(b.seq) ||
     !isCount(b.epoch, 0xffffffff) ||
+    typeof b.settled !== 'boolean' ||
     !isIndex(b.index) ||
     typeof b.digest !== 'string' ||
     typeof b.primary !== 'boolean' ||
@@ -573,6 +577,7 @@ export function parseSummaryBody(body: Uint8Array): SummaryBody | undefined {
     round: b.round,
     seq: b.seq,
     epoch: b.epoch,
+    settled: b.settled,
     index: b.index,
     digest: b.digest,
     primary: b.primary,

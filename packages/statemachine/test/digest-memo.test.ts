@@ -91,6 +91,7 @@ function imageOf(state: MapState, index: number): Image<MapState> {
     knownNodes: [1],
     replicas: [],
     gone: [],
+    settled: 0,
     state,
   };
 }

@@ -12,6 +12,7 @@ import { SnapshotStore } from '../src/persistence.js';
 /** The data directories' disks: frozen ones hold writes back; a power cut drops them. */
 export class Disks {
   private readonly frozen = new Map<string, (() => void)[]>();
+  private readonly fullNext = new Set<string>();
   /** Directories whose writes fail (a full disk). */
   readonly full = new Set<string>();
   /** Stores whose writes never reach the files any more (power cut, process killed). */
@@ -27,6 +28,7 @@ export class Disks {
     };
     const after = (store: SnapshotStore): void => {
       this.writes.set(store.dir, (this.writes.get(store.dir) ?? 0) + 1);
+      if (this.fullNext.delete(store.dir)) this.full.add(store.dir);
     };
     for (const name of ['append', 'save'] as const) {
       const original = Object.getOwnPropertyDescriptor(SnapshotStore.prototype, name)!.value as (
@@ -42,6 +44,11 @@ export class Disks {
         after(this);
       });
     }
+  }
+
+  /** The next write to `dir` lands; the ones after it fail (`full`) until it is emptied. */
+  fullAfterNext(dir: string): void {
+    this.fullNext.add(dir);
   }
 
   /** Writes to `dir` wait until `thaw(dir)`. */

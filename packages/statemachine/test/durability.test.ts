@@ -76,8 +76,10 @@ async function openThree(cluster: MemoryCluster, durability: Durability): Promis
     await open(cluster, 2, durability),
     await open(cluster, 3, durability),
   ];
-  await run(cluster, () => ms.every((m) => m.status === 'ready'));
+  // ready, and the last round's epoch proven: what it ended with is committed everywhere
+  await run(cluster, () => ms.every((m) => m.status === 'ready' && m.committedIndex === m.index));
   expect(ms.map((m) => m.status)).toEqual(['ready', 'ready', 'ready']);
+  expect(ms.map((m) => m.committedIndex === m.index)).toEqual([true, true, true]);
   return ms;
 }
 

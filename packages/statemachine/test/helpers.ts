@@ -72,6 +72,7 @@ export function imageOf<S>(state: S, meta: Partial<Omit<Image<S>, 'state'>> = {}
     knownNodes: [1, 2, 3],
     replicas: ['r1', 'r2'],
     gone: [],
+    settled: 4,
     ...meta,
     state,
   };

@@ -33,6 +33,7 @@ const image = (index: number): Image<{ n: number }> => ({
   knownNodes: [],
   replicas: [],
   gone: [],
+  settled: 0,
   state: { n: index },
 });
 

@@ -74,6 +74,7 @@ const image = (): Image<{ n: number; m: number }> => ({
   knownNodes: [],
   replicas: [],
   gone: [],
+  settled: 0,
   state: { n: 1, m: 0 },
 });
 const sender = { nodeid: 1, pid: 2, incarnation: 'x' };

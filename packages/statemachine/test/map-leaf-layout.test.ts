@@ -212,6 +212,7 @@ function imageOf<S>(state: S, index: number): Image<S> {
     knownNodes: [1],
     replicas: [],
     gone: [],
+    settled: 0,
     state,
   };
 }

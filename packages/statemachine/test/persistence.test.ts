@@ -36,6 +36,7 @@ function image(state: MapState, index: number, epoch = 1): Image<MapState> {
     knownNodes: [1, 2, 3],
     replicas: ['r1'],
     gone: [],
+    settled: epoch,
     state,
   };
 }

@@ -4,9 +4,10 @@
  * that epoch and `Q` is on the replica's disk. Otherwise a replica killed in between restarts
  * with the older, larger `Q` of its disk and, with a replica cut off before the change, counts
  * as a majority of that stale `Q`: two histories. The disks are simulated (disks.ts): the
- * killed replica's disk is frozen, and what it had not written when it died never lands.
- * While an ack waits for a write, the simulation is held (`Clock.hold`): a frozen write of a
- * process that goes on holds it until thawed (a killed one's ends with `Disks.lose`).
+ * replica's disk fails after the confchg's write, and what it had not written when it died
+ * never lands. (While an ack or a summary waits for a write, the simulation is held,
+ * `Clock.hold`: a frozen disk of a process that goes on would hold it for good, so these
+ * schedules fail writes instead of freezing them.)
  * Each test fails on the code before the gate.
  */
 import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest';
@@ -60,10 +61,11 @@ describe('the proof of a new Q waits for the disk', () => {
       await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
       await Promise.all([a.flush(), b.flush(), c.flush()]);
       expect(acked).toEqual([1]);
-      // B's disk stalls; C dies; A and B end a round with Q = {A, B} and a new epoch, and B dies
-      // at the end of that round (a turn later: time for an ack to leave), before its disk
-      // holds any of it
-      disks.freeze(dataDir(2));
+      // C dies; B's disk takes the confchg's write (C gone, the epoch moved: B votes from
+      // what its disk holds, as a summary must) and then fails; A and B end a round with
+      // Q = {A, B} and a new epoch, and B dies at the end of that round (a turn later: time
+      // for an ack to leave), before its disk holds any of it
+      disks.fullAfterNext(dataDir(2));
       let armed = true;
       b.subscribe((change) => {
         if (change.kind !== 'sync' || !armed) return;
@@ -71,6 +73,7 @@ describe('the proof of a new Q waits for the disk', () => {
         setImmediate(() => {
           cluster.crashProcess(b.self);
           disks.lose(dataDir(2));
+          disks.full.delete(dataDir(2));
         });
       });
       cluster.crashProcess(c.self);
@@ -92,7 +95,9 @@ describe('the proof of a new Q waits for the disk', () => {
     await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
     const failed: Extract<MachineEvent, { type: 'persist-failed' }>[] = [];
     b.on('persist-failed', (e) => failed.push(e));
-    disks.full.add(dataDir(2));
+    // B's disk takes the confchg's write (B votes from what its disk holds) and then fails
+    await Promise.all([a.flush(), b.flush(), c.flush()]);
+    disks.fullAfterNext(dataDir(2));
     cluster.crashProcess(c.self);
     await cluster.runUntilIdle({ advanceTime: true, maxTime: 500 });
     expect([a.status, b.status, a.replicas.length]).toEqual(['ready', 'ready', 2]);
@@ -113,16 +118,18 @@ describe('the proof of a new Q waits for the disk', () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 22 });
     const [a, b, c] = [await open(cluster, 1), await open(cluster, 2), await open(cluster, 3)];
     await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
-    disks.freeze(dataDir(2));
+    await Promise.all([a.flush(), b.flush(), c.flush()]);
+    disks.fullAfterNext(dataDir(2));
     let closing: Promise<void> | undefined;
     b.subscribe((change) => {
       if (change.kind !== 'sync' || closing !== undefined) return;
       closing = b.close();
-      // a disk write ends (a frozen one of a process that goes on would hold the simulation)
-      setImmediate(() => disks.thaw(dataDir(2)));
+      // the disk takes writes again: close's flush ends
+      setImmediate(() => disks.full.delete(dataDir(2)));
     });
     cluster.crashProcess(c.self);
     await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
+    expect(closing).toBeDefined();
     await closing;
     await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
     expect([a.status, b.status]).toEqual(['ready', 'closed']);

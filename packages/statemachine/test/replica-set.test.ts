@@ -71,6 +71,7 @@ describe('replica-set.ts: retired', () => {
     knownNodes: [1, 2, 3],
     replicas: ['a', 'b', 'c'],
     gone: ['c'],
+    settled: 2,
     state: { n: 1 },
   };
 

@@ -18,6 +18,7 @@ function summary(n: number, over: Partial<Summary> = {}): Summary {
     replica: `r${n}`,
     seq: 1,
     epoch: 1,
+    settled: true,
     index: 10n,
     digest: 'd',
     primary: true,
