@@ -9,7 +9,7 @@
  *
  * ```sh
  * pnpm --filter @cpgkit/bench probe --reps 3 [--trace] [--per-worker] [--strace] [--in-flight N]
- *   [--variant durable|fsync|fast]
+ *   [--variant durable|fsync|fast] [--sched rr]
  *   [--rate 300] [--count 3000] [--systems c,cpgkit,etcd] [--out FILE.json]
  * ```
  * @module
@@ -23,6 +23,7 @@ import { EtcdCluster, ensureEtcd } from './etcd-cluster.js';
 import { installSignalHandlers, nowMs, stopAll } from './procs.js';
 import { fmt } from './report.js';
 import { explain, type TracedWrite } from './trace-analysis.js';
+import { CpuShareSampler, realtimeClients, type CpuShare } from './cpu-share.js';
 import { countSyscalls, procUsage, usagePer, type SyscallCount } from './proc-usage.js';
 import { summarize } from './stats.js';
 import type { Target, Variant } from './target.js';
@@ -45,6 +46,8 @@ const { values: opts } = parseArgs({
     'per-worker': { type: 'boolean', default: false },
     strace: { type: 'boolean', default: false },
     'in-flight': { type: 'string' },
+    // `rr`: the clients (workers, C clients) at real-time priority 1 (cpu-share.ts)
+    sched: { type: 'string', default: 'normal' },
     out: { type: 'string' },
   },
 });
@@ -105,10 +108,13 @@ async function serverPids(t: Target | 'c'): Promise<number[]> {
  * the servers (`pids`) and the CPU and preemptions of the clients (`workerPids`) during it.
  */
 async function measured<R>(pids: number[], workerPids: number[], run: () => Promise<R>) {
+  if (opts.sched === 'rr') await realtimeClients(workerPids);
   const before = await usage(pids);
   const beforeW = await usage(workerPids);
   const load = loadavg()[0]!;
+  const sampler = new CpuShareSampler(pids);
   const r = await run();
+  const share = sampler.stop();
   const after = await usage(pids);
   const afterW = await usage(workerPids);
   const per = (a: number, b: number) => (a - b) / count;
@@ -118,7 +124,13 @@ async function measured<R>(pids: number[], workerPids: number[], run: () => Prom
     workersCpu: per(afterW.cpu, beforeW.cpu),
     workersPreempted: per(afterW.preempted, beforeW.preempted),
   };
-  return { r, load, use };
+  return { r, load, use, share };
+}
+
+/** The servers' cores (100 ms windows) and a bystander's stalls during a run. */
+function shareText(s: CpuShare): string {
+  const c = s.cores;
+  return `servers' cores p50 ${fmt(c.p50)} p90 ${fmt(c.p90)} max ${fmt(c.max)}; bystander stalls > 10 ms ${s.bystanderStalls}, longest ${fmt(s.bystanderLongestMs)} ms`;
 }
 
 /** One run of the C floor (write-floor.ts): its figures and CPU, as `probe` gives them. */
@@ -131,7 +143,9 @@ async function probeFloor(rep: number) {
 
 /** One probe run of `t`: figures, CPU, and (cpgkit, `--trace`) every write's trace. */
 async function probe(t: Target, rep: number) {
-  const nodes = t.replicasInWorkers ? [2, 3, 1] : [1]; // the writer (node 1) last
+  // a replica on every node (CPGKIT_CLUSTER_NODES), as in the scale section; the writer (node 1) last
+  const others = Array.from({ length: corosync.nodes - 1 }, (_, i) => i + 2);
+  const nodes = t.replicasInWorkers ? [...others, 1] : [1];
   const workers: Worker[] = [];
   try {
     for (const n of nodes)
@@ -145,7 +159,7 @@ async function probe(t: Target, rep: number) {
     const straces: SyscallCount[] = opts.strace
       ? await Promise.all(workerPids.map(countSyscalls))
       : [];
-    const { r, load, use } = await measured(await serverPids(t), workerPids, () =>
+    const { r, load, use, share } = await measured(await serverPids(t), workerPids, () =>
       writer.call<{
         samples: number[];
         errors: number;
@@ -176,7 +190,7 @@ async function probe(t: Target, rep: number) {
     const traces = tracing
       ? await Promise.all(workers.map((w) => w.call<WorkerTrace>('traceStop')))
       : undefined;
-    return { r, load, use, traces, nodes };
+    return { r, load, use, share, traces, nodes };
   } finally {
     await Promise.all(workers.map((w) => w.close()));
   }
@@ -216,6 +230,9 @@ interface RunRecord {
   serverSwitches: number;
   workersCpu: number;
   workersPreempted: number;
+  /** The clients' scheduling (`--sched`), the servers' cores and a bystander's stalls. */
+  sched: string;
+  share: CpuShare;
 }
 
 async function main(): Promise<void> {
@@ -244,16 +261,29 @@ async function main(): Promise<void> {
     const order = rep % 2 === 0 ? targets : [...targets].reverse();
     for (const t of order) {
       if (t === 'c') {
-        const { r, load, use } = await probeFloor(rep);
+        const { r, load, use, share } = await probeFloor(rep);
         const s = summarize(r.samples);
         const { p50, p99, p999, max } = s;
-        runs.push({ system: 'c', rep, load, p50, p99, p999, max, errors: r.errors, ...use });
+        runs.push({
+          system: 'c',
+          rep,
+          load,
+          p50,
+          p99,
+          p999,
+          max,
+          errors: r.errors,
+          ...use,
+          sched: opts.sched,
+          share,
+        });
         console.log(
           `c      rep ${rep} load ${load.toFixed(1)}: p50 ${fmt(p50)} p99 ${fmt(p99)} p99.9 ${fmt(p999)} max ${fmt(max)} ms; per write: corosync CPU ${fmt(use.serverCpu)} ms, ${fmt(use.serverSwitches)} switches; C clients CPU ${fmt(use.workersCpu)} ms, ${fmt(use.workersPreempted)} preemptions`,
         );
+        console.log(`  ${shareText(share)}`);
         continue;
       }
-      const { r, load, use, traces, nodes } = await probe(t, rep);
+      const { r, load, use, share, traces, nodes } = await probe(t, rep);
       const s = summarize(r.samples);
       const rec: RunRecord = {
         system: t.system,
@@ -265,11 +295,14 @@ async function main(): Promise<void> {
         max: s.max,
         errors: r.errors,
         ...use,
+        sched: opts.sched,
+        share,
       };
       runs.push(rec);
       console.log(
         `${t.system.padEnd(6)} rep ${rep} load ${load.toFixed(1)}: p50 ${fmt(s.p50)} p99 ${fmt(s.p99)} p99.9 ${fmt(s.p999)} max ${fmt(s.max)} ms; per write: ${t.system === 'cpgkit' ? 'corosync' : 'etcd'} CPU ${fmt(use.serverCpu)} ms, ${fmt(use.serverSwitches)} switches; workers CPU ${fmt(use.workersCpu)} ms, ${fmt(use.workersPreempted)} preemptions`,
       );
+      console.log(`  ${shareText(share)}`);
       if (traces && r.writes) {
         const byNode = new Map(nodes.map((n, i) => [n, traces[i]!]));
         const { writes, text } = explain(r.writes, byNode, 1);
