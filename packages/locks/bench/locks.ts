@@ -10,7 +10,7 @@
  * on the in-memory cluster, and on real corosync when a cluster is up (`--corosync`).
  *
  *   pnpm exec tsx --conditions=@cpgkit/source packages/locks/bench/locks.ts [--ops N] [--corosync]
- *   pnpm exec tsx --conditions=@cpgkit/source packages/locks/bench/locks.ts --cpu-only [--duration 3] [--contended]
+ *   pnpm exec tsx --conditions=@cpgkit/source packages/locks/bench/locks.ts --cpu-only [--duration 3 | --pairs N] [--contended]
  *   pnpm exec tsx --conditions=@cpgkit/source packages/locks/bench/locks.ts --names 10000 [--duration 3]
  *
  * `--names N`: a lock name per request (every acquire a name never used before): the time to
@@ -38,6 +38,8 @@ const flag = (name: string): string | undefined => {
 const OPS = Number(flag('--ops') ?? 2000);
 const DURATION_MS = Number(flag('--duration') ?? 3) * 1000;
 const CONCURRENCY = Number(flag('--concurrency') ?? 64);
+/** `--pairs N`: each holder does N acquire+release pairs (a fixed amount of work) instead of `--duration`. */
+const PAIRS = flag('--pairs') === undefined ? undefined : Number(flag('--pairs'));
 /** `--contended`: the holders of the three members take the same `CONCURRENCY` names. */
 const CONTENDED = args.includes('--contended');
 const here = dirname(fileURLToPath(import.meta.url));
@@ -136,7 +138,7 @@ async function cpuPerCommand(): Promise<void> {
   const cpu0 = process.cpuUsage();
   const end = performance.now() + DURATION_MS;
   const holder = async (locks: Locks, name: string): Promise<void> => {
-    while (performance.now() < end) {
+    for (let k = 0; PAIRS === undefined ? performance.now() < end : k < PAIRS; k++) {
       try {
         await (await locks.acquire(name)).release();
         pairs++;
