@@ -10,7 +10,7 @@
  * on the in-memory cluster, and on real corosync when a cluster is up (`--corosync`).
  *
  *   pnpm exec tsx --conditions=@cpgkit/source packages/locks/bench/locks.ts [--ops N] [--corosync]
- *   pnpm exec tsx --conditions=@cpgkit/source packages/locks/bench/locks.ts --cpu-only [--duration 3]
+ *   pnpm exec tsx --conditions=@cpgkit/source packages/locks/bench/locks.ts --cpu-only [--duration 3 | --pairs N] [--contended]
  *   pnpm exec tsx --conditions=@cpgkit/source packages/locks/bench/locks.ts --names 10000 [--duration 3]
  *
  * `--names N`: a lock name per request (every acquire a name never used before): the time to
@@ -38,6 +38,10 @@ const flag = (name: string): string | undefined => {
 const OPS = Number(flag('--ops') ?? 2000);
 const DURATION_MS = Number(flag('--duration') ?? 3) * 1000;
 const CONCURRENCY = Number(flag('--concurrency') ?? 64);
+/** `--pairs N`: each holder does N acquire+release pairs (a fixed amount of work) instead of `--duration`. */
+const PAIRS = flag('--pairs') === undefined ? undefined : Number(flag('--pairs'));
+/** `--contended`: the holders of the three members take the same `CONCURRENCY` names. */
+const CONTENDED = args.includes('--contended');
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..', '..', '..');
 
@@ -134,7 +138,7 @@ async function cpuPerCommand(): Promise<void> {
   const cpu0 = process.cpuUsage();
   const end = performance.now() + DURATION_MS;
   const holder = async (locks: Locks, name: string): Promise<void> => {
-    while (performance.now() < end) {
+    for (let k = 0; PAIRS === undefined ? performance.now() < end : k < PAIRS; k++) {
       try {
         await (await locks.acquire(name)).release();
         pairs++;
@@ -146,7 +150,9 @@ async function cpuPerCommand(): Promise<void> {
   const t0 = performance.now();
   await Promise.all(
     clients.flatMap((c, m) =>
-      Array.from({ length: CONCURRENCY }, (_, i) => holder(c, `cpu/${m}/${i}`)),
+      Array.from({ length: CONCURRENCY }, (_, i) =>
+        holder(c, CONTENDED ? `cpu/${i}` : `cpu/${m}/${i}`),
+      ),
     ),
   );
   const elapsed = performance.now() - t0;
@@ -155,7 +161,7 @@ async function cpuPerCommand(): Promise<void> {
   const usPerCommand = (cpu.user + cpu.system) / 3 / commands;
   line(
     'memory: CPU per replica per lock command',
-    `${usPerCommand.toFixed(1)} µs (${((commands * 1000) / elapsed).toFixed(0)} commands/s, ${CONCURRENCY} holders per member, ${errors} errors)`,
+    `${usPerCommand.toFixed(1)} µs (${((commands * 1000) / elapsed).toFixed(0)} commands/s, ${CONCURRENCY} holders per member${CONTENDED ? ', 3 per name' : ''}, ${errors} errors)`,
   );
   await Promise.all(clients.map((x) => x.close()));
   cluster.destroy();

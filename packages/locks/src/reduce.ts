@@ -76,15 +76,22 @@ function sameElection(a: ElectionEntry, w: WElection): boolean {
   );
 }
 
-/** The `issued` patch and field of a step that issued `issued` (none when unchanged). */
-function issuedOf(
+/**
+ * `next` (a copy of `state`) with `issued` set, and its patch, when the step issued a token or
+ * a term. Copies are a spread of `state` and stores into members it has (a spread of the
+ * state, the new member and a spread of `{ issued }` built each object twice, ~5% of a lock
+ * command); the key order is the same.
+ */
+function withIssued(
+  next: { -readonly [K in keyof LocksState]: LocksState[K] },
   state: LocksState,
   issued: string,
   patches: Patch[] | undefined,
-): { issued?: string } {
-  if (issued === state.issued) return {};
+): LocksState {
+  if (issued === state.issued) return next;
   patches?.push({ op: 'replace', path: ['issued'], value: issued });
-  return { issued };
+  next.issued = issued;
+  return next;
 }
 
 /**
@@ -102,10 +109,12 @@ function withLockEntry(
   if (value !== undefined)
     patches?.push({ op: existed ? 'replace' : 'add', path: ['locks', name], value });
   else if (existed) patches?.push({ op: 'remove', path: ['locks', name] });
-  if (!existed && value === undefined) return { ...state, ...issuedOf(state, issued, patches) };
+  if (!existed && value === undefined) return withIssued({ ...state }, state, issued, patches);
   const locks = withLock(state.locks, name, value);
   lockChanged(state.locks, locks, name, value);
-  return { ...state, locks, ...issuedOf(state, issued, patches) };
+  const next = { ...state };
+  next.locks = locks;
+  return withIssued(next, state, issued, patches);
 }
 
 /**
@@ -124,7 +133,9 @@ function withElection(
   const elections: Record<string, ElectionEntry> = { ...state.elections };
   elections[name] = value;
   patches?.push({ op: existed ? 'replace' : 'add', path: ['elections', name], value });
-  return { ...state, elections, ...issuedOf(state, issued, patches) };
+  const next = { ...state };
+  next.elections = elections;
+  return withIssued(next, state, issued, patches);
 }
 
 /**

@@ -11,6 +11,13 @@
  */
 
 /**
+ * Above this many members, an insertion or a deletion copies with `toSpliced` (one native copy
+ * per array: ~0.2 µs at 192 members against ~0.7 µs for the element loop below, the lock
+ * table's size in packages/locks/bench/locks.ts); at a store leaf's ~12 the loop is as fast.
+ */
+const NATIVE_COPY_MIN = 32;
+
+/**
  * An immutable record in sorted parallel arrays. Values are JSON values (never `undefined`
  * nor functions: canonical JSON would drop such a member, and the record would count it).
  */
@@ -70,6 +77,9 @@ export class SortedRecord<T> {
       return new SortedRecord(this.keys, values);
     }
     const at = -i - 1;
+    if (this.keys.length > NATIVE_COPY_MIN) {
+      return new SortedRecord(this.keys.toSpliced(at, 0, key), this.values.toSpliced(at, 0, value));
+    }
     const n = this.keys.length;
     const keys = new Array<string>(n + 1);
     const values = new Array<T>(n + 1);
@@ -90,6 +100,8 @@ export class SortedRecord<T> {
   delete(key: string): SortedRecord<T> {
     const i = this.find(key);
     if (i < 0) return this;
+    if (this.keys.length > NATIVE_COPY_MIN)
+      return new SortedRecord(this.keys.toSpliced(i, 1), this.values.toSpliced(i, 1));
     // one pass per array (a copy and a `splice` moved the tail twice)
     const n = this.keys.length - 1;
     const keys = new Array<string>(n);
