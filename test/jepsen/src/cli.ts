@@ -34,6 +34,7 @@ const { values } = parseArgs({
     'stale-reads': { type: 'boolean', default: false },
     upgrade: { type: 'boolean', default: false },
     'lose-writes': { type: 'boolean', default: false },
+    durability: { type: 'string', default: 'memory' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -47,6 +48,7 @@ if (values.help || (!values.memory && !values.real)) {
       '         [--stale-reads]         register reads local (not linearizable): the checker must object',
       "         [--upgrade]             a rolling upgrade of the lock machine's state format among the faults",
       '         [--lose-writes]         a kill loses the journal write in flight (and all after it); traps on acks too',
+      "         [--durability MODE]     the replicas' durability: memory (default) or fsync (no kill may lose an acknowledged write)",
       '  runs N seeded fault schedules on the in-memory cluster',
       '  CPGKIT_SEED=N replays one schedule exactly',
       '',
@@ -93,6 +95,11 @@ if (values.real) {
   process.exit(r.valid ? 0 : 1);
 }
 
+const durability = values.durability;
+if (durability !== 'memory' && durability !== 'fsync') {
+  console.error(`--durability must be memory or fsync, not ${durability}`);
+  process.exit(2);
+}
 const replay = process.env.CPGKIT_SEED;
 const first = Number(replay ?? values.seed ?? Date.now() % 1_000_000);
 const count = replay !== undefined ? 1 : Number(values.seeds);
@@ -117,6 +124,7 @@ for (let seed = first; seed < first + count; seed++) {
     ...(values['stale-reads'] ? { readConsistency: 'stale' as const } : {}),
     ...(values.upgrade ? { upgrade: true } : {}),
     ...(values['lose-writes'] ? { loseWrites: true } : {}),
+    ...(durability === 'fsync' ? { durability } : {}),
     ...(values['failover-delay'] === undefined
       ? {}
       : { failoverDelay: Number(values['failover-delay']) }),
