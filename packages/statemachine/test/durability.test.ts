@@ -231,6 +231,56 @@ describe("durability: 'fsync'", () => {
     });
   }
 
+  // Jepsen seed 9102 of `--lose-writes` (test/jepsen README): `Q` shrank to one replica (the
+  // others died one after the other, each `gone`), which acknowledged a write and died with
+  // that write in flight. Its death is the death of a majority of `Q`.
+  for (const durability of ['fsync', 'memory'] as const) {
+    it(`${durability}: Q shrunk to one replica, killed with its write in flight: ${
+      durability === 'fsync'
+        ? 'nothing acknowledged is lost'
+        : 'the write it acknowledged from memory is lost'
+    }`, async () => {
+      const cluster = new MemoryCluster({ nodes: 3, seed: 58 });
+      const [a, b, c] = await openThree(cluster, durability);
+      const acked: number[] = [];
+      const send = (add: number): void =>
+        void a!.dispatch({ add }).then(
+          () => acked.push(add),
+          () => undefined,
+        );
+      // b dies; a and c go on with Q = {a, c}, and a write acknowledged by both proves that c
+      // holds it; then c dies (gone), and a goes on alone with Q = {a}
+      cluster.crashProcess(b!.self);
+      await run(cluster, () => a!.replicas.length === 2 && a!.status === 'ready');
+      send(1);
+      await run(cluster, () => acked.length === 1);
+      cluster.crashProcess(c!.self);
+      await run(cluster, () => a!.replicas.length === 1 && a!.status === 'ready');
+      expect([a!.status, a!.replicas]).toEqual(['ready', [a!.replicaId]]);
+      send(2);
+      await run(cluster, () => acked.length === 2);
+      expect(acked).toEqual([1, 2]);
+      // a's next write never lands: a dies while it is in flight
+      disks.freeze(dataDir(1));
+      send(3);
+      await run(cluster, () => a!.state.log.includes(3));
+      await run(cluster); // a few more turns: an fsync write would have a chance to resolve
+      expect(acked).toEqual(durability === 'fsync' ? [1, 2] : [1, 2, 3]);
+      cluster.crashProcess(a!.self);
+      disks.lose(dataDir(1));
+      await run(cluster);
+      const again = await Promise.all([1, 2, 3].map((n) => open(cluster, n, durability)));
+      await run(cluster, () => again.every((m) => m.status === 'ready'));
+      expect(again.map((m) => m.status)).toEqual(['ready', 'ready', 'ready']);
+      const log = again[0]!.state.log;
+      expect(again.map((m) => m.state.log)).toEqual([log, log, log]);
+      expect(log).toEqual([1, 2]);
+      const lost = acked.filter((v) => !log.includes(v));
+      expect(lost).toEqual(durability === 'fsync' ? [] : [3]);
+      await Promise.all(again.map((m) => m.close()));
+    });
+  }
+
   it('a replica acks once per disk write (what it applied and what its disk holds), not also after each apply', async () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 54 });
     const acks = [0, 0, 0];

@@ -8,6 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { operations, toJsonLines, type HistoryRecord } from './history.js';
 import type { ScheduleResult } from './sim/run.js';
+import type { AllowedLoss } from './sim/allowed-losses.js';
 
 /** One record as a line of a window. */
 export function formatRecord(r: HistoryRecord): string {
@@ -18,11 +19,18 @@ export function formatRecord(r: HistoryRecord): string {
   return `${head} ${r.process} ${r.outcome} ${r.op} ${JSON.stringify(r.value)}${r.error ? ` (${r.error})` : ''}`;
 }
 
-/** The anomalies of one schedule, as text (what a failing test prints). */
-export function describeFailure(r: ScheduleResult): string {
+/**
+ * The anomalies of one schedule, as text (what a failing test prints); with `allowed`, first
+ * the reason its durability mode allows them (sim/allowed-losses.ts).
+ */
+export function describeFailure(r: ScheduleResult, allowed?: AllowedLoss): string {
   const lines = [
     `seed ${r.seed} (${r.nodes} nodes, quorumDelay ${r.quorumDelay}): replay with CPGKIT_SEED=${r.seed}`,
   ];
+  if (allowed !== undefined)
+    lines.push(
+      `  allowed in durability 'memory' (a majority of Q died with it in memory): ${allowed.why}`,
+    );
   for (const v of r.verdicts) {
     for (const a of v.anomalies) {
       lines.push(`  [${v.checker}] ${a.kind}: ${a.message}`);
@@ -42,10 +50,17 @@ function percentile(xs: number[], p: number): number {
 export async function writeReport(
   dir: string,
   results: readonly ScheduleResult[],
-  info: { readonly command: string; readonly wallMs: number },
+  info: {
+    readonly command: string;
+    readonly wallMs: number;
+    /** The schedules whose anomalies their durability mode allows (sim/allowed-losses.ts). */
+    readonly allowed?: ReadonlyMap<number, AllowedLoss>;
+  },
 ): Promise<string> {
   await mkdir(dir, { recursive: true });
   const failed = results.filter((r) => !r.valid);
+  const allowed = info.allowed ?? new Map<number, AllowedLoss>();
+  const allowedCount = failed.filter((r) => allowed.has(r.seed)).length;
   const lines: string[] = [];
   lines.push(`# In-memory Jepsen campaign`, '');
   lines.push(`- command: \`${info.command}\``);
@@ -57,7 +72,13 @@ export async function writeReport(
   lines.push(
     `- virtual time covered: ${Math.round(results.reduce((s, r) => s + r.virtualMs, 0) / 1000)} s; wall time ${Math.round(info.wallMs / 1000)} s`,
   );
-  lines.push(`- schedules with an anomaly: **${failed.length}**`, '');
+  lines.push(
+    `- schedules with an anomaly: **${failed.length}**` +
+      (allowedCount === 0
+        ? ''
+        : ` (${allowedCount} of them a loss that durability 'memory' allows: a majority of Q died with acknowledged writes in memory; src/sim/allowed-losses.ts)`),
+    '',
+  );
 
   const faults = new Map<string, number>();
   for (const r of results)
@@ -110,7 +131,7 @@ export async function writeReport(
   lines.push('## Anomalies', '');
   if (failed.length === 0) lines.push('None.');
   for (const r of failed) {
-    lines.push('```', describeFailure(r), '```', '');
+    lines.push('```', describeFailure(r, allowed.get(r.seed)), '```', '');
     const sub = join(dir, `seed-${r.seed}`);
     await mkdir(sub, { recursive: true });
     await writeFile(join(sub, 'faults.jsonl'), toJsonLines(r.faults));

@@ -20,7 +20,7 @@ import { SetWorkload } from './workloads/set.js';
 import { LockWorkload } from './workloads/lock.js';
 import { ElectionWorkload } from './workloads/election.js';
 import type { Locks } from '@cpgkit/locks';
-import type { ReadConsistency } from '@cpgkit/statemachine';
+import type { Durability, ReadConsistency } from '@cpgkit/statemachine';
 
 /** Options of one schedule. */
 export interface ScheduleOptions {
@@ -57,6 +57,11 @@ export interface ScheduleOptions {
    * after (`SystemOptions.loseWrites`); some in-flight traps spring on acks. @defaultValue false
    */
   readonly loseWrites?: boolean;
+  /**
+   * The replicas' durability mode (`SystemOptions.durability`): with `'fsync'` no kill may
+   * lose an acknowledged write, whatever `loseWrites` takes. @defaultValue 'memory'
+   */
+  readonly durability?: Durability;
 }
 
 /** What one schedule did and what the checkers said. */
@@ -108,6 +113,7 @@ export async function runSchedule(
     upgrade,
     forkNewFormat,
     loseWrites,
+    ...(options.durability === undefined ? {} : { durability: options.durability }),
   });
   const register = new RegisterWorkload(now, options.readConsistency ?? 'linearizable');
   const set = new SetWorkload(now);

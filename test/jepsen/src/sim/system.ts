@@ -9,7 +9,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Group, GroupTransport, SendOptions } from '@cpgkit/core';
 import { MemoryCluster, type Random } from '@cpgkit/core/testing';
-import { ReplicatedMap, ReplicatedStateMachine } from '@cpgkit/statemachine';
+import { ReplicatedMap, ReplicatedStateMachine, type Durability } from '@cpgkit/statemachine';
 import { Locks, locksMachine } from '@cpgkit/locks';
 import type { HistoryRecorder } from '../history.js';
 import { LostWrites } from './lost-writes.js';
@@ -85,6 +85,12 @@ export interface SystemOptions {
    * Otherwise a killed replica's data directory gets everything it had applied.
    */
   readonly loseWrites?: boolean;
+  /**
+   * The replicas' durability mode (statemachine README, "Durability modes"): with `'fsync'` a
+   * write is acknowledged once a majority of `Q` has it on disk, so no kill loses one.
+   * @defaultValue 'memory'
+   */
+  readonly durability?: Durability;
 }
 
 /**
@@ -186,6 +192,7 @@ export class SimSystem {
       dataDir,
       checkInterval: 2000,
       ...(this.#lost === undefined ? {} : { persistDelay: 0 }),
+      ...(this.options.durability === undefined ? {} : { durability: this.options.durability }),
     };
     if (kind === 'kv') {
       const handle = await ReplicatedMap.open(view, { ...common, groupName: 'jepsen.kv' });
