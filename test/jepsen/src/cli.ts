@@ -35,6 +35,7 @@ const { values } = parseArgs({
     'stale-reads': { type: 'boolean', default: false },
     upgrade: { type: 'boolean', default: false },
     'lose-writes': { type: 'boolean', default: false },
+    'forget-rounds': { type: 'boolean', default: false },
     durability: { type: 'string', default: 'memory' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -49,6 +50,7 @@ if (values.help || (!values.memory && !values.real)) {
       '         [--stale-reads]         register reads local (not linearizable): the checker must object',
       "         [--upgrade]             a rolling upgrade of the lock machine's state format among the faults",
       '         [--lose-writes]         a kill loses the journal write in flight (and all after it); traps on acks too',
+      '         [--forget-rounds]       with --lose-writes: also kill replicas with their summary (vote) in flight',
       "         [--durability MODE]     the replicas' durability: memory (default) or fsync (no kill may lose an acknowledged write)",
       '  runs N seeded fault schedules on the in-memory cluster',
       '  CPGKIT_SEED=N replays one schedule exactly',
@@ -122,6 +124,7 @@ const options: ScheduleOptions = {
   ...(values['stale-reads'] ? { readConsistency: 'stale' as const } : {}),
   ...(values.upgrade ? { upgrade: true } : {}),
   ...(values['lose-writes'] ? { loseWrites: true } : {}),
+  ...(values['lose-writes'] && values['forget-rounds'] ? { forgetRounds: true } : {}),
   ...(durability === 'fsync' ? { durability } : {}),
   ...(values['failover-delay'] === undefined
     ? {}

@@ -76,6 +76,25 @@ describe('in-memory Jepsen campaign', () => {
     expect(y.length).toBe(x.length);
   }, 120_000);
 
+  it("a seed replays exactly when replicas are killed with their vote in flight, in 'fsync' (acks waiting for disks)", async () => {
+    // seed 9004 kills a replica with its summary in flight (kill-at-vote); regressions.test
+    // replays it as a regression, which is only as good as the replay is exact
+    const run = () =>
+      runSchedule(9004, {
+        loseWrites: true,
+        forgetRounds: true,
+        durability: 'fsync',
+        ...(dir ? { dir } : {}),
+      });
+    const a = await run();
+    const b = await run();
+    expect(a.faultCounts['kill-at-vote']).toBeGreaterThan(0);
+    const [x, y] = [lines(a), lines(b)];
+    const first = x.findIndex((l, i) => l !== y[i]);
+    expect(first === -1 ? '' : `record ${first}: ${x[first]} != ${y[first]}`).toBe('');
+    expect(y.length).toBe(x.length);
+  }, 120_000);
+
   it('a seed replays exactly however fast the wall clock runs (a quiet machine, a loaded one)', async () => {
     // The machine's load changes how much wall time each piece of work takes. Two runs: one on
     // a wall clock that stands still (no slice of work ever runs out of time), one on a wall

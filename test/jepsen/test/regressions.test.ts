@@ -23,6 +23,11 @@ interface Regression {
   readonly upgrade?: boolean;
   /** `pnpm jepsen --memory --lose-writes` found it (a kill loses the write in flight). */
   readonly loseWrites?: boolean;
+  /**
+   * `pnpm jepsen --memory --lose-writes --forget-rounds --durability fsync` found it (a replica
+   * killed with its summary in flight; every acknowledged write on a majority of disks).
+   */
+  readonly forgetRounds?: boolean;
   /** The schedule's cluster size (the seed draws it), when not 5. */
   readonly nodes?: number;
 }
@@ -70,6 +75,15 @@ const REGRESSIONS: readonly Regression[] = [
     fixedIn:
       '94619d7 (no ack before the disk holds the epoch and Q it proves; the harness came later: checked with statemachine/src of main)',
   },
+  {
+    seed: 9004,
+    forgetRounds: true,
+    nodes: 3,
+    found:
+      "[register (linearizability)] linearizable: after a kv replica was killed with its summary in flight (kill-at-vote: its vote counted in a round its disk never held) and came back with the replica that died first, reads saw values that acknowledged writes (on a majority of disks, 'fsync') had replaced",
+    fixedIn:
+      '3c3f1f9 (summaries wait for the disk; an epoch commits nothing until proven; a proven state leads; the fault came later: checked with statemachine/src of db9134b)',
+  },
 ];
 
 describe('anomalies found by the campaigns stay fixed', () => {
@@ -78,6 +92,9 @@ describe('anomalies found by the campaigns stay fixed', () => {
       const result = await runSchedule(r.seed, {
         ...(r.upgrade === true ? { upgrade: true } : {}),
         ...(r.loseWrites === true ? { loseWrites: true } : {}),
+        ...(r.forgetRounds === true
+          ? { loseWrites: true, forgetRounds: true, durability: 'fsync' as const }
+          : {}),
       });
       // the schedule must still exercise what it did: its cluster size and real faults
       expect(result.nodes).toBe(r.nodes ?? 5);

@@ -63,6 +63,7 @@ export function allowedLoss(r: ScheduleResult, options: ScheduleOptions): Allowe
     (o.steps ?? 24) === 24 &&
     o.nodes === undefined &&
     o.upgrade !== true &&
+    o.forgetRounds !== true &&
     (o.failoverDelay ?? 200) === 200 &&
     (o.readConsistency ?? 'linearizable') === 'linearizable';
   const entry = MEMORY_MODE_LOSSES[r.seed];

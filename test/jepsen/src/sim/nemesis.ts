@@ -30,6 +30,7 @@ export const FAULTS = [
   'crash-many',
   'upgrade',
   'kill-at-round-end',
+  'kill-at-vote',
 ] as const;
 
 /** Faults the nemesis can apply the instant a frame is in flight. */
@@ -48,6 +49,8 @@ export type InFlightFault = (typeof IN_FLIGHT_FAULTS)[number];
 const COMMAND_KIND = 1;
 /** The kind byte of an ack (after a round's end, the proof of the new epoch and `Q`). */
 const ACK_KIND = 9;
+/** The kind byte of a sync summary (a replica's vote in a round). */
+const SUMMARY_KIND = 2;
 
 /** One of `FAULTS`. */
 export type Fault = (typeof FAULTS)[number];
@@ -103,6 +106,8 @@ export class Nemesis {
       ['upgrade', this.#behind().length > 0 ? 3 : 0],
       // the same, outside campaigns whose kills lose writes
       ['kill-at-round-end', sys.options.loseWrites === true ? 3 : 0],
+      // and outside campaigns of forgotten rounds
+      ['kill-at-vote', sys.options.forgetRounds === true ? 4 : 0],
     ];
     const total = weights.reduce((s, [, w]) => s + w, 0);
     let r = this.#rng.next() * total;
@@ -164,6 +169,55 @@ export class Nemesis {
     const sys = this.#system;
     if (sys.options.upgrade !== true) return [];
     return sys.nodes.filter((n) => n.locksFormat !== LOCKS_STATE_FORMAT);
+  }
+
+  /**
+   * A replica dies; the first of the others to send, for the round that follows, an ack
+   * (`kill-at-round-end`: the round's end, the proof of the new epoch and `Q`) or a summary
+   * (`kill-at-vote`: its vote in the round) dies the instant that frame is in flight, its
+   * writes in flight lost; then the survivors are cut off and the two dead come back from
+   * their disks (later healed).
+   * - `kill-at-round-end`: if the dead one's ack was counted before its disk held the new `Q`,
+   *   the survivors go on with half of `Q` while the two restarted count as a majority of the
+   *   stale `Q` their disks hold: two histories.
+   * - `kill-at-vote`: the vote counts in a round the voter never learns the end of; it comes
+   *   back with its disk's epoch and makes a round with the first dead one, whose epoch must
+   *   not let the forgotten round's state (the survivors') override it at the heal.
+   */
+  async #killInRound(fault: 'kill-at-round-end' | 'kill-at-vote'): Promise<void> {
+    const sys = this.#system;
+    const kind = fault === 'kill-at-vote' ? SUMMARY_KIND : ACK_KIND;
+    const k = this.#kind();
+    const live = sys.nodes.filter((n) => sys.service(n, k)?.alive === true);
+    if (live.length < 3) return;
+    const first = this.#pick(live);
+    let second: SimNode | undefined;
+    sys.armTrap(
+      (s, frame) => s.kind === k && s.node !== first.id && frame[3] === kind,
+      (s, frame) => {
+        sys.options.faults.event('in-flight', {
+          fault,
+          node: s.node,
+          service: s.kind,
+          frameKind: frame[3] ?? -1,
+        });
+        second = sys.nodes.find((x) => x.id === s.node)!;
+        sys.kill(second, s.kind);
+      },
+    );
+    await sys.crash(first, k);
+    for (let waited = 0; waited < 1000 && sys.trapArmed; waited += 10) {
+      await sys.cluster.advance(10);
+    }
+    sys.disarm();
+    await sys.reap();
+    if (second === undefined) return;
+    await sys.cluster.advance(this.#rng.int(300));
+    const dead = new Set([first.id, second.id]);
+    sys.partition(sys.nodes.filter((n) => !dead.has(n.id)).map((n) => n.id));
+    await sys.cluster.runUntilIdle();
+    await sys.open(first, k);
+    await sys.open(second, k);
   }
 
   /**
@@ -325,46 +379,10 @@ export class Nemesis {
         }
         return;
       }
-      case 'kill-at-round-end': {
-        // a replica dies; the first of the others to ack the round that follows (its end: the
-        // proof of the new epoch and Q) dies the instant that ack is in flight, its write of
-        // the new Q lost; then the survivors are cut off and the two dead come back from their
-        // disks (later healed). If the dead one's ack was counted before its disk held the new
-        // Q, the survivors go on with half of Q while the two restarted count as a majority
-        // of the stale Q their disks hold: two histories.
-        const k = this.#kind();
-        const live = sys.nodes.filter((n) => sys.service(n, k)?.alive === true);
-        if (live.length < 3) return;
-        const first = this.#pick(live);
-        let second: SimNode | undefined;
-        sys.armTrap(
-          (s, frame) => s.kind === k && s.node !== first.id && frame[3] === ACK_KIND,
-          (s, frame) => {
-            sys.options.faults.event('in-flight', {
-              fault: 'kill-at-round-end',
-              node: s.node,
-              service: s.kind,
-              frameKind: frame[3] ?? -1,
-            });
-            second = sys.nodes.find((x) => x.id === s.node)!;
-            sys.kill(second, s.kind);
-          },
-        );
-        await sys.crash(first, k);
-        for (let waited = 0; waited < 1000 && sys.trapArmed; waited += 10) {
-          await sys.cluster.advance(10);
-        }
-        sys.disarm();
-        await sys.reap();
-        if (second === undefined) return;
-        await sys.cluster.advance(this.#rng.int(300));
-        const dead = new Set([first.id, second.id]);
-        sys.partition(sys.nodes.filter((n) => !dead.has(n.id)).map((n) => n.id));
-        await sys.cluster.runUntilIdle();
-        await sys.open(first, k);
-        await sys.open(second, k);
+      case 'kill-at-round-end':
+      case 'kill-at-vote':
+        await this.#killInRound(fault);
         return;
-      }
       case 'upgrade': {
         const behind = this.#behind();
         if (behind.length > 0) await this.#upgrade(this.#pick(behind));

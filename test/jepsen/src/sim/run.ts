@@ -58,6 +58,12 @@ export interface ScheduleOptions {
    */
   readonly loseWrites?: boolean;
   /**
+   * With `loseWrites`: the fault `kill-at-vote` too (nemesis.ts), a replica killed the
+   * instant its summary for a round is in flight, so that it forgets a round its vote counted
+   * in. @defaultValue false
+   */
+  readonly forgetRounds?: boolean;
+  /**
    * The replicas' durability mode (`SystemOptions.durability`): with `'fsync'` no kill may
    * lose an acknowledged write, whatever `loseWrites` takes. @defaultValue 'memory'
    */
@@ -113,6 +119,7 @@ export async function runSchedule(
     upgrade,
     forkNewFormat,
     loseWrites,
+    ...(loseWrites && options.forgetRounds === true ? { forgetRounds: true } : {}),
     ...(options.durability === undefined ? {} : { durability: options.durability }),
   });
   const register = new RegisterWorkload(now, options.readConsistency ?? 'linearizable');

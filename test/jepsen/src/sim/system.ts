@@ -85,6 +85,8 @@ export interface SystemOptions {
    * Otherwise a killed replica's data directory gets everything it had applied.
    */
   readonly loseWrites?: boolean;
+  /** With `loseWrites`: the nemesis also kills replicas with their summary in flight. */
+  readonly forgetRounds?: boolean;
   /**
    * The replicas' durability mode (statemachine README, "Durability modes"): with `'fsync'` a
    * write is acknowledged once a majority of `Q` has it on disk, so no kill loses one.
