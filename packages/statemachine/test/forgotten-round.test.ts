@@ -6,39 +6,12 @@
  * `e`: at the merge the newest state leads by (epoch, index), and a state of a round nobody
  * proved must not beat the history that acknowledged writes since.
  */
-import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { describe, it, expect } from 'vitest';
 import { MemoryCluster } from '@cpgkit/core/testing';
-import { ReplicatedStateMachine } from '../src/index.js';
-import { counter, sendRecorded, type Counter, type CounterCmd } from './helpers.js';
-import { Disks } from './disks.js';
+import { sendRecorded } from './helpers.js';
+import { counterOnDisks } from './counter-on-disks.js';
 
-type SM = ReplicatedStateMachine<Counter, CounterCmd, number>;
-
-let dir: string;
-let disks: Disks;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'cpgkit-forgotten-'));
-  disks = new Disks();
-});
-afterEach(async () => {
-  vi.restoreAllMocks();
-  await rm(dir, { recursive: true, force: true });
-});
-
-const dataDir = (n: number): string => join(dir, `d${n}`);
-
-function open(cluster: MemoryCluster, n: number): Promise<SM> {
-  return ReplicatedStateMachine.open(cluster.member(n), counter, {
-    checkInterval: 0,
-    syncTimeout: 500,
-    dataDir: dataDir(n),
-    bootstrap: 'alone',
-    ...(process.env.DBG ? { log: (l: string) => console.log(`[${n}] ${l}`) } : {}),
-  });
-}
+const { disks: disksNow, dataDir, open, wipe } = counterOnDisks('cpgkit-forgotten-');
 
 /**
  * C dies; A's disk is full from the confchg on (`full: 'before'`), or right after taking the
@@ -49,7 +22,8 @@ function open(cluster: MemoryCluster, n: number): Promise<SM> {
  * commands of a round nobody proved was acknowledged.
  */
 async function forgetAndMerge(seed: number, full: 'before' | 'after'): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
+  await wipe();
+  const disks = disksNow();
   const cluster = new MemoryCluster({ nodes: 3, seed });
   const [a, b, c] = [await open(cluster, 1), await open(cluster, 2), await open(cluster, 3)];
   await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });

@@ -10,49 +10,19 @@
  * schedules fail writes instead of freezing them.)
  * Each test fails on the code before the gate.
  */
-import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { describe, it, expect } from 'vitest';
 import { MemoryCluster } from '@cpgkit/core/testing';
-import { ReplicatedStateMachine, type MachineEvent } from '../src/index.js';
-import {
-  counter,
-  expectOneHistoryAfterRestarts,
-  sendRecorded,
-  type Counter,
-  type CounterCmd,
-} from './helpers.js';
-import { Disks } from './disks.js';
+import type { MachineEvent } from '../src/index.js';
+import { expectOneHistoryAfterRestarts, sendRecorded } from './helpers.js';
+import { counterOnDisks } from './counter-on-disks.js';
 
-type SM = ReplicatedStateMachine<Counter, CounterCmd, number>;
-
-let dir: string;
-let disks: Disks;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'cpgkit-proof-'));
-  disks = new Disks();
-});
-afterEach(async () => {
-  vi.restoreAllMocks();
-  await rm(dir, { recursive: true, force: true });
-});
-
-const dataDir = (n: number): string => join(dir, `d${n}`);
-
-function open(cluster: MemoryCluster, n: number): Promise<SM> {
-  return ReplicatedStateMachine.open(cluster.member(n), counter, {
-    checkInterval: 0,
-    syncTimeout: 500,
-    dataDir: dataDir(n),
-    bootstrap: 'alone',
-  });
-}
+const { disks: disksNow, dataDir, open, wipe } = counterOnDisks('cpgkit-proof-');
 
 describe('the proof of a new Q waits for the disk', () => {
   it('a replica killed while its new Q is being written is not counted as holding it: no fork after the restarts', async () => {
     for (const seed of [3, 4, 5]) {
-      await rm(dir, { recursive: true, force: true });
+      await wipe();
+      const disks = disksNow();
       const cluster = new MemoryCluster({ nodes: 3, seed });
       const [a, b, c] = [await open(cluster, 1), await open(cluster, 2), await open(cluster, 3)];
       await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
@@ -90,6 +60,7 @@ describe('the proof of a new Q waits for the disk', () => {
   });
 
   it('a full disk: the round-end ack waits (persist-failed says why) and goes once a write succeeds', async () => {
+    const disks = disksNow();
     const cluster = new MemoryCluster({ nodes: 3, seed: 21 });
     const [a, b, c] = [await open(cluster, 1), await open(cluster, 2), await open(cluster, 3)];
     await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
@@ -115,6 +86,7 @@ describe('the proof of a new Q waits for the disk', () => {
   });
 
   it('closing while the ack waits for the disk: it retires, the others go on, close resolves', async () => {
+    const disks = disksNow();
     const cluster = new MemoryCluster({ nodes: 3, seed: 22 });
     const [a, b, c] = [await open(cluster, 1), await open(cluster, 2), await open(cluster, 3)];
     await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });

@@ -11,7 +11,13 @@
  * @module
  */
 import type { Random } from '@cpgkit/core/testing';
-import { LOCKS_STATE_FORMAT, type ServiceKind, type SimNode, type SimSystem } from './system.js';
+import {
+  LOCKS_STATE_FORMAT,
+  type Service,
+  type ServiceKind,
+  type SimNode,
+  type SimSystem,
+} from './system.js';
 
 /** The faults the nemesis can pick. */
 export const FAULTS = [
@@ -135,12 +141,7 @@ export class Nemesis {
       (_s, frame) =>
         acksOnly ? frame[3] === ACK_KIND : !commandsOnly || frame[3] === COMMAND_KIND,
       (s, frame) => {
-        sys.options.faults.event('in-flight', {
-          fault,
-          node: s.node,
-          service: s.kind,
-          frameKind: frame[3] ?? -1,
-        });
+        this.#recordInFlight(fault, s, frame);
         const n = sys.nodes.find((x) => x.id === s.node)!;
         switch (fault) {
           case 'isolate-sender':
@@ -171,6 +172,16 @@ export class Nemesis {
     return sys.nodes.filter((n) => n.locksFormat !== LOCKS_STATE_FORMAT);
   }
 
+  /** Record in the fault history that `fault` sprang on `s`'s `frame` in flight. */
+  #recordInFlight(fault: string, s: Service<unknown>, frame: Uint8Array): void {
+    this.#system.options.faults.event('in-flight', {
+      fault,
+      node: s.node,
+      service: s.kind,
+      frameKind: frame[3] ?? -1,
+    });
+  }
+
   /**
    * A replica dies; the first of the others to send, for the round that follows, an ack
    * (`kill-at-round-end`: the round's end, the proof of the new epoch and `Q`) or a summary
@@ -195,12 +206,7 @@ export class Nemesis {
     sys.armTrap(
       (s, frame) => s.kind === k && s.node !== first.id && frame[3] === kind,
       (s, frame) => {
-        sys.options.faults.event('in-flight', {
-          fault,
-          node: s.node,
-          service: s.kind,
-          frameKind: frame[3] ?? -1,
-        });
+        this.#recordInFlight(fault, s, frame);
         second = sys.nodes.find((x) => x.id === s.node)!;
         sys.kill(second, s.kind);
       },
