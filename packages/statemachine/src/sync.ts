@@ -24,7 +24,13 @@
  * the safety argument); a `nodedown` records nothing. Two components can never both be
  * quorate, and every quorate round contains a member that holds the newest state: any two
  * majorities of one `Q` intersect, and a member that took part in a quorate round carries its
- * new `Q` and higher epoch into every later round.
+ * new `Q` and higher epoch into every later round. That last step holds only for a member that
+ * is not killed before its disk holds the round: one that is comes back with its disk's epoch
+ * and `Q`, having forgotten the round (its summary waits for its disk, so by one round at most).
+ * What keeps that safe is below (the sync leader: a proven state leads) and in
+ * acknowledgement.ts (an unproven epoch commits nothing). Not covered: a round that moves `Q`
+ * to a set whose majority is not a majority of the old `Q`, when a replica counted in the old
+ * `Q`'s majority forgets it (its vote can count again elsewhere; see the statemachine README).
  *
  * A brand-new cluster (nobody holds state, nobody saw state) starts from the initial state in
  * its first node-quorate round. An operator whose majority of `Q` is gone for good can open a
