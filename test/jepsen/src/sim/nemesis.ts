@@ -191,7 +191,8 @@ export class Nemesis {
    * - `kill-at-round-end`: if the dead one's ack was counted before its disk held the new `Q`,
    *   the survivors go on with half of `Q` while the two restarted count as a majority of the
    *   stale `Q` their disks hold: two histories.
-   * - `kill-at-vote`: the vote counts in a round the voter never learns the end of; it comes
+   * - `kill-at-vote`: the vote is delivered, and counts when the round is decided before the
+   *   voter's death reaches the others (a round the voter never learns the end of); it comes
    *   back with its disk's epoch and makes a round with the first dead one, whose epoch must
    *   not let the forgotten round's state (the survivors') override it at the heal.
    */
