@@ -392,8 +392,9 @@ export class Acknowledgement<S, C, R> {
   onAck(b: AckBody): void {
     const i = b.i;
     const durable = b.d !== undefined && this.disk.heardFrom(b.r, b.d, b.f === true);
-    const first = !this.progress.has(b.r);
-    if (i > (this.progress.get(b.r) ?? 0n) || first) {
+    // a replica's first ack of the round counts even at index 0 (a new store's round end)
+    const heard = this.progress.get(b.r);
+    if (heard === undefined || i > heard) {
       this.progress.set(b.r, i);
       this.catchUp();
     } else if (!durable) return;

@@ -8,6 +8,8 @@ import type { ReplicatedStateMachine } from './machine.js';
 import { replicaAccess, type ReplicaInternals } from './replica-access.js';
 
 export type { ReplicaInternals } from './replica-access.js';
+/** The kinds of the wire format (byte 3 of a frame), for tests that act on frames in flight. */
+export { Kind } from './wire.js';
 
 /** Internals of one replica, for invariants in tests. */
 export function inspectReplica<S, C, R>(

@@ -8,7 +8,7 @@
  */
 import { describe, it, expect } from 'vitest';
 import { MemoryCluster } from '@cpgkit/core/testing';
-import { sendRecorded } from './helpers.js';
+import { sendRecorded, startThree } from './helpers.js';
 import { counterOnDisks } from './counter-on-disks.js';
 
 const { disks: disksNow, dataDir, open, wipe } = counterOnDisks('cpgkit-forgotten-');
@@ -25,13 +25,8 @@ async function forgetAndMerge(seed: number, full: 'before' | 'after'): Promise<v
   await wipe();
   const disks = disksNow();
   const cluster = new MemoryCluster({ nodes: 3, seed });
-  const [a, b, c] = [await open(cluster, 1), await open(cluster, 2), await open(cluster, 3)];
-  await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
-  const acked: number[] = [];
-  for (const v of [1, 2, 3]) sendRecorded(a, v, acked);
-  await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
-  await Promise.all([a.flush(), b.flush(), c.flush()]);
-  expect(acked).toEqual([1, 2, 3]);
+  const { machines, acked } = await startThree(cluster, (n) => open(cluster, n), [1, 2, 3]);
+  const [a, b, c] = machines;
   if (full === 'before') disks.full.add(dataDir(1));
   else disks.fullAfterNext(dataDir(1));
   const unproven: number[] = [];

@@ -89,6 +89,30 @@ export function sendRecorded(m: CounterMachine, add: number, acked: number[]): v
 }
 
 /**
+ * The start of a fork schedule (safety.test, proof-on-disk.test, forgotten-round.test): the
+ * replicas of nodes 1-3 open (`open`) and sync, the first one's `adds` are acknowledged (checked),
+ * and every disk holds them.
+ */
+export async function startThree(
+  cluster: MemoryCluster,
+  open: (n: number) => Promise<CounterMachine>,
+  adds: readonly number[],
+): Promise<{ machines: [CounterMachine, CounterMachine, CounterMachine]; acked: number[] }> {
+  const machines: [CounterMachine, CounterMachine, CounterMachine] = [
+    await open(1),
+    await open(2),
+    await open(3),
+  ];
+  await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
+  const acked: number[] = [];
+  for (const v of adds) sendRecorded(machines[0], v, acked);
+  await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
+  await Promise.all(machines.map((m) => m.flush()));
+  expect(acked).toEqual(adds);
+  return { machines, acked };
+}
+
+/**
  * The end of a fork schedule (safety.test, proof-on-disk.test): node 1 crashes, replicas 2 and
  * 3 come back from their data directories and take a write, node 1 comes back and its replica
  * opens from its own; then every replica is ready on one state that holds every acknowledged

@@ -13,7 +13,7 @@
 import { describe, it, expect } from 'vitest';
 import { MemoryCluster } from '@cpgkit/core/testing';
 import type { MachineEvent } from '../src/index.js';
-import { expectOneHistoryAfterRestarts, sendRecorded } from './helpers.js';
+import { expectOneHistoryAfterRestarts, sendRecorded, startThree } from './helpers.js';
 import { counterOnDisks } from './counter-on-disks.js';
 
 const { disks: disksNow, dataDir, open, wipe } = counterOnDisks('cpgkit-proof-');
@@ -24,13 +24,8 @@ describe('the proof of a new Q waits for the disk', () => {
       await wipe();
       const disks = disksNow();
       const cluster = new MemoryCluster({ nodes: 3, seed });
-      const [a, b, c] = [await open(cluster, 1), await open(cluster, 2), await open(cluster, 3)];
-      await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
-      const acked: number[] = [];
-      sendRecorded(a, 1, acked);
-      await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
-      await Promise.all([a.flush(), b.flush(), c.flush()]);
-      expect(acked).toEqual([1]);
+      const { machines, acked } = await startThree(cluster, (n) => open(cluster, n), [1]);
+      const [a, b, c] = machines;
       // C dies; B's disk takes the confchg's write (C gone, the epoch moved: B votes from
       // what its disk holds, as a summary must) and then fails; A and B end a round with
       // Q = {A, B} and a new epoch, and B dies at the end of that round (a turn later: time

@@ -25,6 +25,7 @@ import {
   counter,
   expectOneHistoryAfterRestarts,
   sendRecorded,
+  startThree,
   type Counter,
   type CounterCmd,
 } from './helpers.js';
@@ -65,13 +66,8 @@ describe('F2: removal from Q at a death, then restarts from the data directories
       await rm(dir, { recursive: true, force: true });
       const cluster = new MemoryCluster({ nodes: 3, seed });
       const open = opener(cluster);
-      const [a, b, c] = [await open(1), await open(2), await open(3)];
-      await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
-      const acked: number[] = [];
-      sendRecorded(a, 1, acked);
-      await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
-      await Promise.all([a.flush(), b.flush(), c.flush()]);
-      expect(acked).toEqual([1]);
+      const { machines, acked } = await startThree(cluster, open, [1]);
+      const [a, b, c] = machines;
       // B and C killed at the same moment; their nodes stay up
       cluster.crashProcess(b.self);
       cluster.crashProcess(c.self);

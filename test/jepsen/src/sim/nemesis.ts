@@ -11,6 +11,7 @@
  * @module
  */
 import type { Random } from '@cpgkit/core/testing';
+import { Kind } from '@cpgkit/statemachine/internal';
 import {
   LOCKS_STATE_FORMAT,
   type Service,
@@ -51,12 +52,8 @@ export const IN_FLIGHT_FAULTS = [
 /** One of `IN_FLIGHT_FAULTS`. */
 export type InFlightFault = (typeof IN_FLIGHT_FAULTS)[number];
 
-/** The statemachine wire format's kind byte (byte 3 of a frame): a command. */
-const COMMAND_KIND = 1;
-/** The kind byte of an ack (after a round's end, the proof of the new epoch and `Q`). */
-const ACK_KIND = 9;
-/** The kind byte of a sync summary (a replica's vote in a round). */
-const SUMMARY_KIND = 2;
+/** The statemachine wire format's kind byte: byte 3 of a frame (`Kind`). */
+const KIND_AT = 3;
 
 /** One of `FAULTS`. */
 export type Fault = (typeof FAULTS)[number];
@@ -139,7 +136,7 @@ export class Nemesis {
     const acksOnly = sys.options.loseWrites === true && this.#rng.chance(0.5);
     sys.armTrap(
       (_s, frame) =>
-        acksOnly ? frame[3] === ACK_KIND : !commandsOnly || frame[3] === COMMAND_KIND,
+        acksOnly ? frame[KIND_AT] === Kind.ack : !commandsOnly || frame[KIND_AT] === Kind.command,
       (s, frame) => {
         this.#recordInFlight(fault, s, frame);
         const n = sys.nodes.find((x) => x.id === s.node)!;
@@ -178,7 +175,7 @@ export class Nemesis {
       fault,
       node: s.node,
       service: s.kind,
-      frameKind: frame[3] ?? -1,
+      frameKind: frame[KIND_AT] ?? -1,
     });
   }
 
@@ -198,14 +195,15 @@ export class Nemesis {
    */
   async #killInRound(fault: 'kill-at-round-end' | 'kill-at-vote'): Promise<void> {
     const sys = this.#system;
-    const kind = fault === 'kill-at-vote' ? SUMMARY_KIND : ACK_KIND;
+    // the round's end (the proof of the new epoch and `Q`), or the vote
+    const kind = fault === 'kill-at-vote' ? Kind.summary : Kind.ack;
     const k = this.#kind();
     const live = sys.nodes.filter((n) => sys.service(n, k)?.alive === true);
     if (live.length < 3) return;
     const first = this.#pick(live);
     let second: SimNode | undefined;
     sys.armTrap(
-      (s, frame) => s.kind === k && s.node !== first.id && frame[3] === kind,
+      (s, frame) => s.kind === k && s.node !== first.id && frame[KIND_AT] === kind,
       (s, frame) => {
         this.#recordInFlight(fault, s, frame);
         second = sys.nodes.find((x) => x.id === s.node)!;
