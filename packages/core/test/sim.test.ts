@@ -377,8 +377,10 @@ describe('MemoryCluster', () => {
     await new Promise((r) => setTimeout(r, 20)); // real time passes too (a disk read)
     expect(logB.length).toBe(before);
     expect(cluster.busy).toBe(true);
+    expect(cluster.held).toBe(true);
     release();
     release(); // a second call does nothing
+    expect(cluster.held).toBe(false);
     await cluster.runUntilIdle();
     expect(logB.slice(before).map((l) => l.split(' ')[1])).toEqual(['one']);
   });
@@ -392,7 +394,9 @@ describe('MemoryCluster', () => {
     const running = cluster.runUntilIdle({ advanceTime: true }).then(() => (idle = true));
     await new Promise((r) => setTimeout(r, 20)); // a disk write
     expect({ idle, fired, now: cluster.clock.now() }).toEqual({ idle: false, fired: [], now: 0 });
+    expect(cluster.held).toBe(true);
     release();
+    expect(cluster.held).toBe(false);
     await running;
     expect(fired).toEqual([10]);
     cluster.destroy();

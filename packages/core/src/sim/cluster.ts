@@ -326,6 +326,14 @@ export class MemoryCluster {
   }
 
   /**
+   * Whether the engine is held (`holdEngine`, `clock.hold`): real I/O is running that the
+   * simulation waits for, so a turn of the event loop now is no step of the simulation.
+   */
+  get held(): boolean {
+    return this.#daemon.held;
+  }
+
+  /**
    * Run until nothing is pending: every sent message delivered, every membership change
    * done, and the code reacting to them (promises, microtasks) has run. With
    * `advanceTime`, virtual time then jumps to each pending timer in turn, until no work

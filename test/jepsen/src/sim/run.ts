@@ -186,7 +186,7 @@ export async function runSchedule(
       if (rng.chance(0.3)) {
         // or a fault a few engine steps after a client's send
         kick(ctx, workloads[rng.int(workloads.length)]!, i);
-        await turns(rng.int(4));
+        await turns(system.cluster, rng.int(4));
       }
       await nemesis.apply(nemesis.choose());
     }
@@ -197,7 +197,10 @@ export async function runSchedule(
     await system.healAll();
     stopped = true;
     for (let i = 0; i < 100; i++) {
-      if (await Promise.race([clients.then(() => true), turns(2).then(() => false)])) break;
+      if (
+        await Promise.race([clients.then(() => true), turns(system.cluster, 2).then(() => false)])
+      )
+        break;
       await system.cluster.advance(200);
     }
     const live = await converge(system);

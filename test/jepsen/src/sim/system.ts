@@ -12,7 +12,7 @@ import { MemoryCluster, type Random } from '@cpgkit/core/testing';
 import { ReplicatedMap, ReplicatedStateMachine, type Durability } from '@cpgkit/statemachine';
 import { Locks, locksMachine } from '@cpgkit/locks';
 import type { HistoryRecorder } from '../history.js';
-import { LostWrites } from './lost-writes.js';
+import { SimDisks } from './sim-disks.js';
 
 /** Which replica of a node. */
 export type ServiceKind = 'kv' | 'locks';
@@ -81,7 +81,7 @@ export interface SystemOptions {
   readonly forkNewFormat?: boolean;
   /**
    * A kill (of a replica, of a node, at once of several) loses the process's writes that had
-   * not landed: its journal write in flight and what it would write afterwards (lost-writes.ts).
+   * not landed: its journal write in flight and what it would write afterwards (sim-disks.ts).
    * Otherwise a killed replica's data directory gets everything it had applied.
    */
   readonly loseWrites?: boolean;
@@ -115,8 +115,11 @@ export class SimSystem {
   #gens = new Map<string, number>();
   /** Called when a group stopping gracefully asks to leave (see `stopGracefully`). */
   readonly #leaving = new Map<Group, () => void>();
-  /** `SystemOptions.loseWrites`: the disks that lose a killed process's writes. */
-  readonly #lost: LostWrites | undefined;
+  /**
+   * The disks whose writes run in order, holding the simulation (sim-disks.ts): when a write's
+   * end decides when an ack goes (`'fsync'`), or a kill loses writes (`loseWrites`).
+   */
+  readonly #disks: SimDisks | undefined;
 
   constructor(options: SystemOptions) {
     this.options = options;
@@ -125,9 +128,10 @@ export class SimSystem {
       seed: options.seed,
       quorumDelay: options.quorumDelay,
     });
-    if (options.loseWrites === true) {
-      this.#lost = new LostWrites(this.cluster.clock, (d) => d.startsWith(options.dir));
-      this.#lost.install();
+    const lose = options.loseWrites === true;
+    if (lose || options.durability === 'fsync') {
+      this.#disks = new SimDisks(this.cluster.clock, (d) => d.startsWith(options.dir), lose);
+      this.#disks.install();
     }
     const locksFormat = options.upgrade === true ? OLD_LOCKS_FORMAT : LOCKS_STATE_FORMAT;
     for (const id of this.cluster.nodeIds)
@@ -193,7 +197,7 @@ export class SimSystem {
     const common = {
       dataDir,
       checkInterval: 2000,
-      ...(this.#lost === undefined ? {} : { persistDelay: 0 }),
+      ...(this.options.loseWrites === true ? { persistDelay: 0 } : {}),
       ...(this.options.durability === undefined ? {} : { durability: this.options.durability }),
     };
     if (kind === 'kv') {
@@ -231,7 +235,7 @@ export class SimSystem {
 
   /** How many writes a kill lost (`SystemOptions.loseWrites`). */
   get lostWrites(): number {
-    return this.#lost?.counts.lost ?? 0;
+    return this.#disks?.counts.lost ?? 0;
   }
 
   /**
@@ -260,7 +264,7 @@ export class SimSystem {
     const s = this.service(n, kind);
     if (s === undefined || !s.alive) return;
     s.alive = false;
-    this.#lost?.killed(this.#dataDir(n, kind));
+    this.#disks?.killed(this.#dataDir(n, kind));
     this.options.faults.event('crash', { node: n.id, service: kind, gen: s.gen });
     this.cluster.crashProcess(s.group);
     for (const f of this.#crashListeners) f(s);
@@ -276,7 +280,7 @@ export class SimSystem {
       const s = this.service(n, kind);
       if (s === undefined || !s.alive) continue;
       s.alive = false;
-      this.#lost?.killed(this.#dataDir(n, kind));
+      this.#disks?.killed(this.#dataDir(n, kind));
       for (const f of this.#crashListeners) f(s);
       this.#dead.push(s);
     }
@@ -478,7 +482,7 @@ export class SimSystem {
       }
     } finally {
       this.cluster.destroy();
-      this.#lost?.uninstall();
+      this.#disks?.uninstall();
     }
   }
 

@@ -1,14 +1,19 @@
 /**
- * Disks that lose what a killed process had not written (`--lose-writes`): a kill -9 ends the
- * process's journal write in flight before it lands, and nothing the dead process would write
- * afterwards (its close, in the simulation) reaches its data directory. Its restart then reads
- * what its writes that ended before the kill left there, as on a real machine.
+ * The replicas' disks in a seeded run, where a write's end can decide what happens next (an
+ * ack waits for it in 'fsync', or when it holds a new epoch): to keep a seed's replay exact,
+ * every write of a replica holds the simulation while it runs (`Clock.hold`): it takes no
+ * virtual time, and no engine step or timer comes between its start and its end. The writes
+ * of all replicas run one at a time, in the order they started: otherwise two replicas'
+ * writes end in the order the machine's disk finishes them, and so do the acks each sends
+ * after its write, which an in-flight trap catches the first of.
  *
- * To keep a seed's replay exact, every write of a replica holds the simulation while it runs
- * (`Clock.hold`): it takes no virtual time, and no engine step or timer comes between its
- * start and its end. It waits one turn of the event loop before touching the files, so a kill
- * in the turn that started it (a trap on a frame sent at a round's end, say) always catches
- * it in flight, and a later kill never does.
+ * With `lose` (`--lose-writes`), a kill -9 ends the process's journal write in flight before
+ * it lands, and nothing the dead process would write afterwards (its close, in the
+ * simulation) reaches its data directory. Its restart then reads what its writes that ended
+ * before the kill left there, as on a real machine. A write waits for the ones before it,
+ * then one turn of the event loop, before touching the files, so a kill in the turn that
+ * started it (a trap on a frame sent at a round's end, say), or while it waited, always
+ * catches it in flight, and a later kill never does.
  * @module
  */
 import { SnapshotStore } from '@cpgkit/statemachine';
@@ -16,23 +21,27 @@ import type { Clock } from '@cpgkit/core';
 
 type Method = (this: SnapshotStore, ...args: unknown[]) => Promise<unknown>;
 
-/** The data directories of one campaign's replicas whose writes a kill loses. */
-export class LostWrites {
+/** The data directories of one campaign's replicas: their writes in order, lost at a kill. */
+export class SimDisks {
   /** The store of each data directory's running process (set when it opens). */
   readonly #live = new Map<string, SnapshotStore>();
   readonly #originals = new Map<string, Method>();
+  /** The end of the last write started: the next one starts after it. */
+  readonly #order: { tail: Promise<void> } = { tail: Promise.resolve() };
   /** Writes that never landed (their process was killed first). */
   readonly counts = { lost: 0 };
 
   constructor(
     private readonly clock: Clock,
     private readonly dirs: (dir: string) => boolean,
+    private readonly lose: boolean,
   ) {}
 
   /** Wrap `SnapshotStore`'s writes (until `uninstall`). */
   install(): void {
-    const { clock, dirs, counts } = this;
+    const { clock, dirs, counts, lose } = this;
     const live = this.#live;
+    const order = this.#order;
     const proto = SnapshotStore.prototype as unknown as Record<string, Method>;
     const method = (name: string): Method => {
       const f = Object.getOwnPropertyDescriptor(proto, name)!.value as Method;
@@ -50,15 +59,20 @@ export class LostWrites {
       proto[name] = async function (this: SnapshotStore, ...args: unknown[]) {
         if (!dirs(this.dir)) return original.apply(this, args);
         const release = clock.hold?.();
+        const before = order.tail;
+        let done!: () => void;
+        order.tail = new Promise<void>((r) => (done = r));
         try {
+          await before;
           await new Promise((r) => setImmediate(r));
-          if (live.get(this.dir) !== this) {
+          if (lose && live.get(this.dir) !== this) {
             counts.lost++;
             throw new Error('EIO: the process was killed before its write landed');
           }
           return await original.apply(this, args);
         } finally {
           release?.();
+          done();
         }
       };
     }
