@@ -260,6 +260,12 @@ describe("durability: 'fsync'", () => {
       send(2);
       await run(cluster, () => acked.length === 2);
       expect(acked).toEqual([1, 2]);
+      // a's disk holds 2 (in 'memory' its write may start up to `persistDelay` after the ack,
+      // and a freeze from now on would hold it back too)
+      let flushed = false;
+      void a!.flush().then(() => (flushed = true));
+      await run(cluster, () => flushed);
+      expect(flushed).toBe(true);
       // a's next write never lands: a dies while it is in flight
       disks.freeze(dataDir(1));
       send(3);
