@@ -197,10 +197,12 @@ describe('persistence: snapshot + log', () => {
     const journal = new Journal<MapState>(store, 1 << 30);
     const first = image(emptyMap(), 1);
     await journal.write(first); // the snapshot
-    const put = (state: MapState, v: string): [MapState, Patch[]] =>
-      immer.produceWithPatches(state, (dr: Draft<MapState>) => {
+    const put = (state: MapState, v: string): [MapState, Patch[]] => {
+      const [next, patches] = immer.produceWithPatches(state, (dr: Draft<MapState>) => {
         applyTxn(dr, { compares: [], ops: [{ op: 'set', key: 'k', value: v }] }, DEFAULT_LIMITS);
       });
+      return [next, patches];
+    };
     const [second, p2] = put(first.state, 'a');
     journal.record(first.state, second, p2);
     await journal.write(image(second, 2)); // opens the log
