@@ -124,6 +124,11 @@ export class CpgkitAdapter implements CoordinationAdapter {
         bootstrap: 'alone', // a new group, workers started one at a time (see #openMap)
         ...(this.#config.dataDir ? { dataDir: `${this.#config.dataDir}/locks` } : {}),
         ...(this.#config.durability ? { durability: this.#config.durability } : {}),
+        // BENCH_TRACE_LOCKS=1 (with BENCH_VERBOSE=1): the lock machine's trace, timed on the
+        // clock the failover rows use, to see where a failover's own share goes
+        ...(process.env.BENCH_TRACE_LOCKS
+          ? { log: (line: string) => process.stderr.write(`${nowMs().toFixed(2)} ${line}\n`) }
+          : {}),
       });
       const locks = new Locks(machine, { closeMachine: true });
       // a confchg starts a sync round at once: its start is the membership change's delivery

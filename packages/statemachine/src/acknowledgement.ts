@@ -122,7 +122,7 @@ export class Acknowledgement<S, C, R> {
 
   /** A write of `image` starts. */
   diskWriteStarts(image: Image<S>): JournalWrite<S> {
-    this.proof.writeStarts();
+    this.proof.writeStarts(image);
     return { disk: this.disk.begin(image.index), image };
   }
 

@@ -95,14 +95,18 @@ export class Journal<S> {
 
   /**
    * Queue a write of the current image as it is when the queue gets to it (replacing a write
-   * that `soon` scheduled). Rejects when that write fails (also logged).
+   * that `soon` scheduled). Rejects when that write fails (also logged). With no write queued
+   * or running, it starts in this turn: the image is the caller's, and a small log record is
+   * on its way to the disk before the caller's turn goes on (persistence.ts `append`), so a
+   * round's end or a confchg that waits for its write overlaps the write with its own work.
    */
   now(): Promise<void> {
     const s = this.schedule!;
     this.timer?.cancel();
     this.timer = undefined;
+    const idle = !this.queued && !this.running;
     this.queued = true;
-    const step = this.writing.then(async () => {
+    const run = async (): Promise<void> => {
       this.queued = false;
       this.running = true;
       const image = s.current();
@@ -118,7 +122,10 @@ export class Journal<S> {
       }
       this.running = false;
       ended?.(true);
-    });
+    };
+    // idle: the last write's step has ended (`running` is cleared before its end is told), and
+    // nothing else waits on the queue, so the order of writes is kept
+    const step = idle ? run() : this.writing.then(run);
     this.writing = step.catch((e: unknown) => s.log(`persist failed: ${String(e)}`));
     return step;
   }

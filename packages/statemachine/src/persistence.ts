@@ -55,16 +55,32 @@ function checksum(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
 
+/** A log record's line as blocks of bytes (see `recordLine`). */
+export interface RecordLine {
+  readonly blocks: Buffer[];
+  readonly length: number;
+}
+
 /**
  * A log record's line, `<checksum> <json>\n`, as blocks of bytes: the JSON is
  * `JSON.stringify({ ...record, index: <decimal string> })` (the patches last), built a patch at
  * a time in slices of `clock` so that a record of 100,000 patches does not hold the event loop
  * (a record smaller than one slice's work is built in one go).
  */
-export async function recordLine(
-  record: LogRecord,
-  clock = new SliceClock(),
-): Promise<{ blocks: Buffer[]; length: number }> {
+export async function recordLine(record: LogRecord, clock = new SliceClock()): Promise<RecordLine> {
+  const build = buildRecordLine(record, clock);
+  for (let step = build.next(); ; step = build.next()) {
+    if (step.done === true) return step.value;
+    await clock.next();
+  }
+}
+
+/**
+ * `recordLine`'s work: yields whenever `clock` says a slice is used up (the caller waits for
+ * the next one), returns the line. A record smaller than one slice's work never yields, so its
+ * line is built in the caller's turn (`append` then starts its write in that turn too).
+ */
+function* buildRecordLine(record: LogRecord, clock: SliceClock): Generator<void, RecordLine> {
   const { patches, ...meta } = record;
   const head = JSON.stringify({ ...meta, index: record.index.toString() });
   const hash = createHash('sha256');
@@ -88,7 +104,7 @@ export async function recordLine(
   for (let i = 0; i < patches.length; i++) {
     const text = JSON.stringify(patches[i]);
     add(i === 0 ? text : `,${text}`, false);
-    if (clock.due(text.length)) await clock.next();
+    if (clock.due(text.length)) yield;
   }
   add(']}', true);
   const prefix = Buffer.from(`${hash.digest('hex').slice(0, 16)} `, 'utf8');
@@ -243,7 +259,17 @@ export class SnapshotStore {
       if (this.logReady) this.logFile = await open(this.logPath, LOG_FLAGS);
       else await this.newLog();
     }
-    const line = await recordLine(record, new SliceClock(this.sliceTime));
+    // built in this turn unless it takes more than a slice: with the log open, a small record
+    // (a new epoch or Q before its ack, a summary) is on its way to the disk before the caller
+    // goes on with its turn (a round's end, a confchg), not after it
+    const clock = new SliceClock(this.sliceTime);
+    const build = buildRecordLine(record, clock);
+    let step = build.next();
+    while (step.done !== true) {
+      await clock.next();
+      step = build.next();
+    }
+    const line = step.value;
     const end = this.logBytes + line.length;
     let fileBytes = this.logFileBytes;
     const bufs = line.blocks;

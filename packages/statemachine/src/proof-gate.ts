@@ -31,6 +31,8 @@ interface Lineage {
 export class ProofGate<S, C, R> {
   /** What the disk holds: the last write that ended well, or what was loaded. */
   private disk: Lineage | undefined;
+  /** What the write on its way holds (its lineage), if one is. */
+  private writing: Lineage | undefined;
   /** An ack waits for the disk. */
   private waiting = false;
   /** The last write failed: the journal's retry (or next change) writes again, not us. */
@@ -70,18 +72,23 @@ export class ProofGate<S, C, R> {
       if (r.tracing) r.log(`ack of epoch ${r.image.epoch} waits for the disk`);
     }
     const journal = r.journal;
-    if (journal !== undefined && !journal.writeQueued && !this.failed) r.persistReplicaSet();
+    // a write is queued, or the one on its way holds the lineage: its end opens the gate
+    const coming = this.writing !== undefined && this.holds(r.image, this.writing);
+    if (journal !== undefined && !journal.writeQueued && !this.failed && !coming)
+      r.persistReplicaSet();
     if (journal?.busy === true) this.hold();
     return false;
   }
 
-  /** A write starts (the journal's queue got to it). */
-  writeStarts(): void {
+  /** A write of `image` starts (the journal's queue got to it). */
+  writeStarts(image: Image<S>): void {
+    this.writing = lineageOf(image);
     if (this.waiting) this.hold();
   }
 
   /** The write of `image` ended (`ok`: on disk). */
   written(image: Image<S>, ok: boolean): void {
+    this.writing = undefined;
     if (ok) this.disk = lineageOf(image);
     this.failed = !ok;
     if (!this.waiting) return;
@@ -106,8 +113,7 @@ export class ProofGate<S, C, R> {
     this.unhold();
   }
 
-  private holds(image: Image<S>): boolean {
-    const d = this.disk;
+  private holds(image: Image<S>, d = this.disk): boolean {
     return (
       d !== undefined &&
       d.epoch === image.epoch &&

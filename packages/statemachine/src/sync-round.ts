@@ -499,14 +499,17 @@ export class SyncRound<S, C, R> {
     if (d.quorate && r.hasState) {
       this.parts.gate.quorateRoundFinished();
       acks.settleReplaced();
-      if (!sameList(r.image.replicas, d.replicas) || r.image.gone.length > 0) {
+      if (!sameList(r.image.replicas, d.replicas) || r.image.gone.length > 0)
         r.image = { ...r.image, replicas: d.replicas, gone: [] };
-        r.persistReplicaSet();
-      }
       const nodes = r.ring?.nodes ?? [];
       const known = [...new Set([...r.image.knownNodes, ...nodes])].sort((a, b) => a - b);
       if (known.length !== r.image.knownNodes.length) r.image = { ...r.image, knownNodes: known };
       round.knownNodes = known.length;
+      // The round's epoch, `Q` and `gone` go to the disk now, before the round's step of the
+      // state (the members step below, the queued entries): our ack of the epoch waits for
+      // this write (proof-gate.ts), which then runs while this turn goes on rather than after
+      // it. The step follows in the journal's next write, as any entry does.
+      r.persistReplicaSet();
     }
     r.events.notify({
       kind: 'sync',

@@ -87,6 +87,9 @@ describe("durability: 'fsync'", () => {
   it('a full disk: a typed persist-failed event, the others still acknowledge, the write is retried', async () => {
     const cluster = new MemoryCluster({ nodes: 3, seed: 57 });
     const [a, b, c] = await openThree(cluster, 'fsync');
+    // the writes of the last round's end (its epoch, its step, its proof) are done: the first
+    // write that meets the full disk is the command's
+    await a!.flush();
     const failed: Extract<MachineEvent, { type: 'persist-failed' }>[] = [];
     a!.on('persist-failed', (e) => failed.push(e));
     disks.full.add(dataDir(1));

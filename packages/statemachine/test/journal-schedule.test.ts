@@ -87,6 +87,35 @@ describe('journal.ts: the write schedule', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 
+  it("now() with no write queued or running writes the caller's image in the caller's turn; one asked for meanwhile waits its turn", async () => {
+    const clock = new VirtualClock();
+    const { store, saves } = countingStore();
+    const started: bigint[] = [];
+    let current = image(1);
+    const j = new Journal(store, 1 << 20, {
+      clock,
+      delay: 50,
+      current: () => current,
+      log: () => {},
+      starting: (img) => {
+        started.push(img.index);
+        return () => undefined;
+      },
+    });
+    const first = j.now();
+    // in this turn: the write started with the image of the moment it was asked for
+    expect([started, saves]).toEqual([[1n], [1n]]);
+    current = image(2);
+    const second = j.now(); // the first one is still running: this one waits for it
+    current = image(3);
+    expect(started).toEqual([1n]);
+    await Promise.all([first, second]);
+    expect([started, saves]).toEqual([
+      [1n, 3n],
+      [1n, 3n],
+    ]);
+  });
+
   it('a failed write rejects now() and is logged; later writes still run', async () => {
     const clock = new VirtualClock();
     const lines: string[] = [];

@@ -3,13 +3,13 @@
  * written in random batches with frequent compaction reload to exactly the last written image;
  * a torn or corrupt last record is cut off; a log of an older generation is ignored.
  */
-import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest';
 import { appendFile, copyFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { Immer, type Draft } from 'immer';
+import { Immer, type Draft, type Patch } from 'immer';
 import { MemoryCluster } from '@cpgkit/core/testing';
 import { canonicalJson } from '../src/canonical.js';
 import { metaOf, type Image } from '../src/image.js';
@@ -190,6 +190,37 @@ describe('persistence: snapshot + log', () => {
     const closed = await readFile(logPath);
     expect(closed[closed.length - 1]).toBe(10);
     expect(canonicalJson(await new SnapshotStore(dir, 'kv').load())).toBe(canonicalJson(good));
+  });
+
+  it("a small record's write is on its way before append's caller goes on with its turn", async () => {
+    const store = new SnapshotStore(dir, 'kv');
+    const journal = new Journal<MapState>(store, 1 << 30);
+    const first = image(emptyMap(), 1);
+    await journal.write(first); // the snapshot
+    const put = (state: MapState, v: string): [MapState, Patch[]] => {
+      const [next, patches] = immer.produceWithPatches(state, (dr: Draft<MapState>) => {
+        applyTxn(dr, { compares: [], ops: [{ op: 'set', key: 'k', value: v }] }, DEFAULT_LIMITS);
+      });
+      return [next, patches];
+    };
+    const [second, p2] = put(first.state, 'a');
+    journal.record(first.state, second, p2);
+    await journal.write(image(second, 2)); // opens the log
+    const [third, p3] = put(second, 'b');
+    journal.record(second, third, p3);
+    // the log's file handle: its writev is what sends the record to the disk
+    const handle = Object.getPrototypeOf((store as unknown as { logFile: object }).logFile) as {
+      writev: (...a: unknown[]) => Promise<unknown>;
+    };
+    const writev = vi.spyOn(handle, 'writev');
+    const written = journal.write(image(third, 3));
+    expect(writev).toHaveBeenCalledTimes(1); // in this turn, not a microtask later
+    await written;
+    writev.mockRestore();
+    await store.close();
+    expect(canonicalJson(await new SnapshotStore(dir, 'kv').load())).toBe(
+      canonicalJson(image(third, 3)),
+    );
   });
 
   it('a large record (a bulk load) is built in slices, byte for byte the record JSON.stringify makes, and reloads', async () => {
