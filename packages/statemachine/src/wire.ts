@@ -198,9 +198,9 @@ function writeHeader(input: Omit<FrameInput, 'body'>, out: Uint8Array): void {
   out[1] = MAGIC1;
   out[2] = WIRE_VERSION;
   out[3] = input.kind;
-  uuidInto(input.incarnation, out, 4);
+  incarnationInto(input.incarnation, out, 4);
   if (input.commandId === undefined) out.set(ZERO_ID, 20);
-  else uuidInto(input.commandId, out, 20);
+  else commandIdInto(input.commandId, out, 20);
   const epoch = input.epoch >>> 0;
   out[36] = epoch >>> 24;
   out[37] = (epoch >>> 16) & 0xff;
@@ -247,6 +247,56 @@ function uuidInto(text: string, out: Uint8Array, at: number): void {
     else out[j++] = (hi << 4) | lo;
   }
   if (!ok) throw new TypeError(`not a uuid: ${text}`);
+}
+
+/** Incarnations written lately, and their bytes: a replica writes its own on every frame. */
+const incarnationTexts: string[] = [];
+const incarnationBytes: Uint8Array[] = [];
+
+/** `uuidInto` of an incarnation, from the bytes of an earlier frame when it was written lately. */
+function incarnationInto(text: string, out: Uint8Array, at: number): void {
+  for (let k = 0; k < incarnationTexts.length; k++) {
+    if (incarnationTexts[k] === text) {
+      out.set(incarnationBytes[k]!, at);
+      return;
+    }
+  }
+  uuidInto(text, out, at);
+  if (incarnationTexts.length >= MEMO_ENTRIES) {
+    incarnationTexts.shift();
+    incarnationBytes.shift();
+  }
+  incarnationTexts.push(text);
+  incarnationBytes.push(out.slice(at, at + 16));
+}
+
+/** Where a command id's counter starts in its text (its last 8 hex digits, see command-ids.ts). */
+const COUNTER_AT = 28;
+/** The first 28 characters of the last command id written whole, and their 12 bytes. */
+let idPrefixText = '';
+const idPrefixBytes = new Uint8Array(12);
+
+/**
+ * `uuidInto` of a command id: a replica's ids share their first 28 characters (command-ids.ts),
+ * so only the counter's 8 hex digits are read when the prefix is the last one written whole.
+ * Malformed text throws as `uuidInto` does.
+ */
+function commandIdInto(text: string, out: Uint8Array, at: number): void {
+  if (text.length === 36 && idPrefixText !== '' && text.startsWith(idPrefixText)) {
+    let ok = true;
+    for (let i = COUNTER_AT, j = at + 12; i < 36; i += 2, j++) {
+      const hi = hexValue(text.charCodeAt(i));
+      const lo = hexValue(text.charCodeAt(i + 1));
+      if (hi < 0 || lo < 0) ok = false;
+      else out[j] = (hi << 4) | lo;
+    }
+    if (!ok) throw new TypeError(`not a uuid: ${text}`);
+    out.set(idPrefixBytes, at);
+    return;
+  }
+  uuidInto(text, out, at);
+  idPrefixText = text.slice(0, COUNTER_AT);
+  idPrefixBytes.set(out.subarray(at, at + 12));
 }
 
 /**
