@@ -388,14 +388,25 @@ const idPrefixes = new TextMemo(12, (data, at) => hexText(data, at, 12));
 function commandIdOf(data: Uint8Array, at: number): string {
   const version = data[at + 6]! >> 4;
   if (version < 1 || version > 8 || (data[at + 8]! & 0xc0) !== 0x80) return uuidOf(data, at);
+  // the counter's 8 digits as one string (four 2-digit strings added one by one made a chain
+  // of four cons strings on every replica for every command)
   return (
     idPrefixes.text(data, at) +
-    HEX[data[at + 12]!]! +
-    HEX[data[at + 13]!]! +
-    HEX[data[at + 14]!]! +
-    HEX[data[at + 15]!]!
+    String.fromCharCode(
+      HEX_CODES[data[at + 12]! >> 4]!,
+      HEX_CODES[data[at + 12]! & 15]!,
+      HEX_CODES[data[at + 13]! >> 4]!,
+      HEX_CODES[data[at + 13]! & 15]!,
+      HEX_CODES[data[at + 14]! >> 4]!,
+      HEX_CODES[data[at + 14]! & 15]!,
+      HEX_CODES[data[at + 15]! >> 4]!,
+      HEX_CODES[data[at + 15]! & 15]!,
+    )
   );
 }
+
+/** The char codes of the hex digits, lower case. */
+const HEX_CODES = Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
 
 /** Encode a JSON body (bigints become decimal strings). */
 export function jsonBody(value: unknown): Uint8Array {
