@@ -14,20 +14,20 @@ import {
 
 const fatal = new TextDecoder('utf-8', { fatal: true });
 
-/** What a fatal `TextDecoder` says of `bytes`: its text, or that it refuses them. */
-function reference(bytes: Uint8Array): string | 'refused' {
+/** What a fatal `TextDecoder` says of `bytes`: its text, or `null` when it refuses them. */
+function reference(bytes: Uint8Array): string | null {
   try {
     return fatal.decode(bytes);
   } catch {
-    return 'refused';
+    return null;
   }
 }
 
-function ours(bytes: Uint8Array, from = 0): string | 'refused' {
+function ours(bytes: Uint8Array, from = 0): string | null {
   try {
     return utf8Text(bytes, from);
   } catch {
-    return 'refused';
+    return null;
   }
 }
 
