@@ -22,7 +22,9 @@ export function commitIndex(
 ): bigint {
   if (q.length === 0) return selfIndex;
   // an insertion sort, highest first, into a scratch array: this runs at every ack, and `q`
-  // has a few members (an array and a sort per call were a share of each command's garbage)
+  // has a few members (an array and a sort per call were a share of each command's garbage).
+  // The array keeps its length between calls: emptied, it dropped its backing store, and the
+  // next call allocated one again. Only its first `n` items are read, each written first.
   const seen = scratch;
   const n = q.length;
   for (let i = 0; i < n; i++) {
@@ -32,10 +34,8 @@ export function commitIndex(
     for (; j > 0 && seen[j - 1]! < v; j--) seen[j] = seen[j - 1]!;
     seen[j] = v;
   }
-  const at = seen[Math.floor(n / 2)]!;
-  seen.length = 0;
-  return at;
+  return seen[Math.floor(n / 2)]!;
 }
 
-/** `commitIndex`'s working array (emptied after each call). */
+/** `commitIndex`'s working array (its first `q.length` items written by each call). */
 const scratch: bigint[] = [];

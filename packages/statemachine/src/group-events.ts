@@ -143,7 +143,7 @@ export class GroupEvents<S, C, R> {
       case Kind.retire: {
         const body =
           f.kind === Kind.command
-            ? parseCommandBody(f.body)
+            ? parseCommandBody(f.data, f.bodyAt)
             : f.kind === Kind.tick
               ? parseTickBody(f.body)
               : parseRetireBody(f.body);
@@ -182,7 +182,7 @@ export class GroupEvents<S, C, R> {
         return;
       }
       case Kind.ack: {
-        const body = parseAckBody(f.body);
+        const body = parseAckBody(f.data, f.bodyAt);
         if (body === undefined) this.skipForeign();
         else if (this.p.acks.counts(f)) {
           this.p.replicaSet.noteAck(body);

@@ -18,6 +18,7 @@ import {
   deferred,
   withWait,
   type Clock,
+  type Deferred,
   type GroupTransport,
   type WaitOptions,
 } from '@cpgkit/core';
@@ -36,6 +37,7 @@ import { SnapshotStore } from './persistence.js';
 import { Journal } from './journal.js';
 import { registerReplica } from './replica-access.js';
 import { CommandIds } from './command-ids.js';
+import { TimedDispatch } from './timed-dispatch.js';
 import { writeRefusal } from './phase.js';
 import { LocalReplica, NOT_SENT } from './local-replica.js';
 import { Acknowledgement } from './acknowledgement.js';
@@ -365,10 +367,18 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
         `command of ${frame.length} bytes exceeds the group's message limit of ${this.group.maxMessageSize} bytes`,
       );
     }
-    const d = deferred<unknown>();
     const pending = this.r.pending;
-    pending.set(id, d);
-    const wait = withWait(d.promise, this.clock, options, 'dispatch', () => pending.delete(id));
+    let d: Deferred<unknown>;
+    let wait: Promise<unknown>;
+    if (options?.signal === undefined && options?.timeout !== undefined) {
+      // a timeout alone: one object, no waiter around the dispatch (timed-dispatch.ts)
+      wait = (d = new TimedDispatch(pending, id, this.clock, options.timeout)).promise;
+      pending.set(id, d);
+    } else {
+      d = deferred<unknown>();
+      pending.set(id, d);
+      wait = withWait(d.promise, this.clock, options, 'dispatch', () => pending.delete(id));
+    }
     this.group
       .send(frame, options?.signal === undefined ? undefined : { signal: options.signal })
       .catch((e: unknown) => {

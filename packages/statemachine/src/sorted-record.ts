@@ -70,7 +70,14 @@ export class SortedRecord<T> {
 
   /** A record with `key` set to `value` (a replaced value shares the key array). */
   set(key: string, value: T): SortedRecord<T> {
-    const i = this.find(key);
+    return this.setAt(this.find(key), key, value);
+  }
+
+  /**
+   * `set(key, value)` where `i` is `find(key)`, already known (a caller that read the old value
+   * first searches once, not twice).
+   */
+  setAt(i: number, key: string, value: T): SortedRecord<T> {
     if (i >= 0) {
       const values = this.values.slice();
       values[i] = value;

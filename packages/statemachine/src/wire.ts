@@ -113,8 +113,33 @@ export interface Frame {
   readonly commandId: string | undefined;
   readonly epoch: number;
   readonly name: string;
-  /** The body bytes (a view into the message). */
+  /** The whole message. */
+  readonly data: Uint8Array;
+  /** Where the body starts in `data` (it runs to the end). */
+  readonly bodyAt: number;
+  /** The body bytes (a view into the message, made when asked for). */
   readonly body: Uint8Array;
+}
+
+/**
+ * `decodeFrame`'s frames. The body's view is made only when asked for: a command's and an
+ * ack's body are parsed from the message at `bodyAt` (a view is an object of ~100 bytes, on
+ * every replica for every message).
+ */
+class DecodedFrame implements Frame {
+  constructor(
+    readonly kind: KindValue,
+    readonly incarnation: string,
+    readonly commandId: string | undefined,
+    readonly epoch: number,
+    readonly name: string,
+    readonly data: Uint8Array,
+    readonly bodyAt: number,
+  ) {}
+
+  get body(): Uint8Array {
+    return this.data.subarray(this.bodyAt);
+  }
 }
 
 /** What `encodeFrame` needs. */
@@ -173,9 +198,9 @@ function writeHeader(input: Omit<FrameInput, 'body'>, out: Uint8Array): void {
   out[1] = MAGIC1;
   out[2] = WIRE_VERSION;
   out[3] = input.kind;
-  uuidInto(input.incarnation, out, 4);
+  incarnationInto(input.incarnation, out, 4);
   if (input.commandId === undefined) out.set(ZERO_ID, 20);
-  else uuidInto(input.commandId, out, 20);
+  else commandIdInto(input.commandId, out, 20);
   const epoch = input.epoch >>> 0;
   out[36] = epoch >>> 24;
   out[37] = (epoch >>> 16) & 0xff;
@@ -222,6 +247,56 @@ function uuidInto(text: string, out: Uint8Array, at: number): void {
     else out[j++] = (hi << 4) | lo;
   }
   if (!ok) throw new TypeError(`not a uuid: ${text}`);
+}
+
+/** Incarnations written lately, and their bytes: a replica writes its own on every frame. */
+const incarnationTexts: string[] = [];
+const incarnationBytes: Uint8Array[] = [];
+
+/** `uuidInto` of an incarnation, from the bytes of an earlier frame when it was written lately. */
+function incarnationInto(text: string, out: Uint8Array, at: number): void {
+  for (let k = 0; k < incarnationTexts.length; k++) {
+    if (incarnationTexts[k] === text) {
+      out.set(incarnationBytes[k]!, at);
+      return;
+    }
+  }
+  uuidInto(text, out, at);
+  if (incarnationTexts.length >= MEMO_ENTRIES) {
+    incarnationTexts.shift();
+    incarnationBytes.shift();
+  }
+  incarnationTexts.push(text);
+  incarnationBytes.push(out.slice(at, at + 16));
+}
+
+/** Where a command id's counter starts in its text (its last 8 hex digits, see command-ids.ts). */
+const COUNTER_AT = 28;
+/** The first 28 characters of the last command id written whole, and their 12 bytes. */
+let idPrefixText = '';
+const idPrefixBytes = new Uint8Array(12);
+
+/**
+ * `uuidInto` of a command id: a replica's ids share their first 28 characters (command-ids.ts),
+ * so only the counter's 8 hex digits are read when the prefix is the last one written whole.
+ * Malformed text throws as `uuidInto` does.
+ */
+function commandIdInto(text: string, out: Uint8Array, at: number): void {
+  if (text.length === 36 && idPrefixText !== '' && text.startsWith(idPrefixText)) {
+    let ok = true;
+    for (let i = COUNTER_AT, j = at + 12; i < 36; i += 2, j++) {
+      const hi = hexValue(text.charCodeAt(i));
+      const lo = hexValue(text.charCodeAt(i + 1));
+      if (hi < 0 || lo < 0) ok = false;
+      else out[j] = (hi << 4) | lo;
+    }
+    if (!ok) throw new TypeError(`not a uuid: ${text}`);
+    out.set(idPrefixBytes, at);
+    return;
+  }
+  uuidInto(text, out, at);
+  idPrefixText = text.slice(0, COUNTER_AT);
+  idPrefixBytes.set(out.subarray(at, at + 12));
 }
 
 /**
@@ -313,14 +388,25 @@ const idPrefixes = new TextMemo(12, (data, at) => hexText(data, at, 12));
 function commandIdOf(data: Uint8Array, at: number): string {
   const version = data[at + 6]! >> 4;
   if (version < 1 || version > 8 || (data[at + 8]! & 0xc0) !== 0x80) return uuidOf(data, at);
+  // the counter's 8 digits as one string (four 2-digit strings added one by one made a chain
+  // of four cons strings on every replica for every command)
   return (
     idPrefixes.text(data, at) +
-    HEX[data[at + 12]!]! +
-    HEX[data[at + 13]!]! +
-    HEX[data[at + 14]!]! +
-    HEX[data[at + 15]!]!
+    String.fromCharCode(
+      HEX_CODES[data[at + 12]! >> 4]!,
+      HEX_CODES[data[at + 12]! & 15]!,
+      HEX_CODES[data[at + 13]! >> 4]!,
+      HEX_CODES[data[at + 13]! & 15]!,
+      HEX_CODES[data[at + 14]! >> 4]!,
+      HEX_CODES[data[at + 14]! & 15]!,
+      HEX_CODES[data[at + 15]! >> 4]!,
+      HEX_CODES[data[at + 15]! & 15]!,
+    )
   );
 }
+
+/** The char codes of the hex digits, lower case. */
+const HEX_CODES = Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
 
 /** Encode a JSON body (bigints become decimal strings). */
 export function jsonBody(value: unknown): Uint8Array {
@@ -365,13 +451,41 @@ export function jsonDepthWithin(body: Uint8Array, max: number, from = 0): boolea
   return true;
 }
 
-/** Parse a JSON body; `undefined` when it is not valid UTF-8 JSON. */
-export function parseJsonBody(body: Uint8Array): unknown {
+/**
+ * Parse a JSON body (`body[from..]`); `undefined` when it is not valid UTF-8 JSON.
+ * @param from - where the JSON starts (a message's `bodyAt`: no view of the body needed)
+ */
+export function parseJsonBody(body: Uint8Array, from = 0): unknown {
   try {
-    return JSON.parse(decoder.decode(body)) as unknown;
+    return JSON.parse(utf8Text(body, from)) as unknown;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Node's `Buffer.prototype.utf8Slice` (undocumented, as old as Buffer; it works on any
+ * `Uint8Array`, no view needed), or a decode through a `Buffer` view where it is missing.
+ */
+const utf8Slice: (this: Uint8Array, start: number, end: number) => string =
+  (Buffer.prototype as unknown as { utf8Slice?: (start: number, end: number) => string })
+    .utf8Slice ??
+  function (this: Uint8Array, start: number, end: number): string {
+    return Buffer.from(this.buffer, this.byteOffset, this.byteLength).toString('utf8', start, end);
+  };
+
+/**
+ * The text of `bytes[from..]` as a fatal `TextDecoder` reads it (a leading byte order mark
+ * dropped; throws a `TypeError` on malformed UTF-8), without its per-call cost (~150 ns per
+ * message on every replica): `utf8Slice` replaces every malformed sequence by U+FFFD and
+ * keeps a byte order mark, so a text with neither is the decoder's text, byte for byte, and
+ * anything else is decoded again by the decoder itself.
+ */
+export function utf8Text(bytes: Uint8Array, from = 0): string {
+  const text = utf8Slice.call(bytes, from, bytes.length);
+  if (text.charCodeAt(0) === 0xfeff || text.includes('\uFFFD'))
+    return decoder.decode(bytes.subarray(from));
+  return text;
 }
 
 function bigintReplacer(_key: string, value: unknown): unknown {
@@ -402,14 +516,7 @@ export function decodeFrame(data: Uint8Array): Frame | undefined {
     return undefined;
   }
   const epoch = ((data[36]! << 24) | (data[37]! << 16) | (data[38]! << 8) | data[39]!) >>> 0;
-  return {
-    kind: kind as KindValue,
-    incarnation,
-    commandId,
-    epoch,
-    name,
-    body: data.subarray(41 + n),
-  };
+  return new DecodedFrame(kind as KindValue, incarnation, commandId, epoch, name, data, 41 + n);
 }
 
 /** Pack a JSON header and raw bytes into one body: u32 length, JSON, bytes. */
@@ -503,8 +610,8 @@ export const MAX_TIME = 8.64e15;
 
 type Obj = Readonly<Record<string, unknown>>;
 
-function object(body: Uint8Array): Obj | undefined {
-  const v = parseJsonBody(body);
+function object(body: Uint8Array, from = 0): Obj | undefined {
+  const v = parseJsonBody(body, from);
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : undefined;
 }
 
@@ -526,11 +633,13 @@ function isStrings(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((x) => typeof x === 'string');
 }
 
-/** Parse a `command` body; `undefined` when malformed. */
-export function parseCommandBody(body: Uint8Array): CommandBody | undefined {
+/**
+ * Parse a `command` body (`body[from..]`: a message's `bodyAt`); `undefined` when malformed.
+ */
+export function parseCommandBody(body: Uint8Array, from = 0): CommandBody | undefined {
   // the body is { t, c }: one level more than the command
-  if (!jsonDepthWithin(body, MAX_BODY_DEPTH + 1)) return undefined;
-  const b = object(body);
+  if (!jsonDepthWithin(body, MAX_BODY_DEPTH + 1, from)) return undefined;
+  const b = object(body, from);
   // the parsed object itself (a copy of `{ t, c }` was one more object per command)
   return b !== undefined && isTime(b.t) ? (b as unknown as CommandBody) : undefined;
 }
@@ -643,9 +752,9 @@ export function parseCloseBody(body: Uint8Array): CloseBody | undefined {
     : undefined;
 }
 
-/** Parse an `ack` body; `undefined` when malformed. */
-export function parseAckBody(body: Uint8Array): AckBody | undefined {
-  const b = object(body);
+/** Parse an `ack` body (`body[from..]`: a message's `bodyAt`); `undefined` when malformed. */
+export function parseAckBody(body: Uint8Array, from = 0): AckBody | undefined {
+  const b = object(body, from);
   if (b === undefined || !isIndex(b.i) || typeof b.r !== 'string') return undefined;
   if (b.d === undefined) return { i: BigInt(b.i), r: b.r };
   if (!isIndex(b.d) || (b.f !== undefined && b.f !== 1)) return undefined;

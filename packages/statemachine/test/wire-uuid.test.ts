@@ -56,6 +56,27 @@ describe('wire.ts: uuids in the header', () => {
     }
   });
 
+  it('encode ids that share a prefix from its bytes, and still refuse a malformed counter', () => {
+    const inc = uuidv7();
+    const prefix = uuidv7().slice(0, 28);
+    for (let k = 0; k < 300; k++) {
+      const id = prefix + (k * 40503).toString(16).padStart(8, k % 2 === 0 ? '0' : 'F');
+      expect(decodeFrame(frame(inc, id))!.commandId).toBe(id.toLowerCase());
+    }
+    // the prefix was written whole before: a bad counter or length still throws
+    for (const bad of [
+      `${prefix}0000000g`,
+      `${prefix}0000-000`,
+      `${prefix}0000000`,
+      `${prefix}000000000`,
+    ])
+      expect(() => frame(inc, bad)).toThrow(TypeError);
+    // and the incarnation's bytes, remembered, are those of the text (case kept apart)
+    const upper = inc.toUpperCase();
+    expect(decodeFrame(frame(upper, `${prefix}00000001`))!.incarnation).toBe(inc);
+    expect(() => frame(`${inc.slice(0, 35)}x`)).toThrow(TypeError);
+  });
+
   it('refuse a command id that is no uuid even when its first bytes were seen in a good one', () => {
     const inc = uuidv7();
     const ones = 'ffffffff-ffff-ffff-ffff-ffffffffffff';

@@ -127,7 +127,9 @@ export function reduceTxn(
     const n2 = at(n1, d2);
     const found = at(n2, d3) as MapLeaf | MapPlainLeaf | undefined;
     const leaf = found === undefined ? undefined : asMapLeaf(found);
-    const prev = leaf?.get(op.key);
+    // one search of the leaf for the old entry and the new one's place (`setAt`)
+    const pos = leaf === undefined ? -1 : leaf.find(op.key);
+    const prev = pos < 0 ? undefined : leaf!.values[pos];
     if (op.op === 'delete') {
       if (prev === undefined) continue;
       bytes -= prev.size;
@@ -166,7 +168,8 @@ export function reduceTxn(
     r[d1] = w1;
     const w2 = writableLevel(own, n2);
     w1[d2] = w2;
-    w2[d3] = leaf === undefined ? new SortedRecord([op.key], [entry]) : leaf.set(op.key, entry);
+    w2[d3] =
+      leaf === undefined ? new SortedRecord([op.key], [entry]) : leaf.setAt(pos, op.key, entry);
     if (patches !== undefined) {
       // immer's shape: one `add` of the highest node that did not exist. The value is built
       // apart from the tree's nodes: a later op of this transaction may still change those.
