@@ -434,6 +434,7 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.retire().catch((e: unknown) => this.r.log(`retire: ${String(e)}`));
+      await this.awaitProof().catch((e: unknown) => this.r.log(`proof: ${String(e)}`));
       await this.shutdown(undefined);
     })();
     return this.closing;
@@ -464,6 +465,24 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     }
     await wait;
     r.log(`retired from the replica set`);
+  }
+
+  /**
+   * While the epoch is unproven, a replica of its `Q` or of its last proven `Q` may be one whose
+   * ack the proof needs (a majority of both, sync.ts "Changing `Q`"), retired or not: it waits
+   * for the proof (within `syncTimeout`) before it leaves, so that a graceful close right after
+   * a change of `Q` does not leave the others without the majority of the last proven one.
+   */
+  private async awaitProof(): Promise<void> {
+    const r = this.r;
+    // a round in progress may count our summary (and change `Q`): it ends within syncTimeout
+    if (!r.closed && !r.passive && r.hasState && r.phase.kind === 'syncing' && this.group.joined)
+      await r.whenSynced({ timeout: this.syncTimeout }).catch(() => undefined);
+    const img = r.image;
+    if (r.closed || r.passive || !r.hasState || !r.quorum.decided || img.settled >= img.epoch)
+      return;
+    if (!img.replicas.includes(r.replica) && !img.provenReplicas.includes(r.replica)) return;
+    await withWait(this.acks.whenProven(), this.clock, { timeout: this.syncTimeout }, 'proof');
   }
 
   /** Same as `close()`. */
