@@ -475,13 +475,23 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
    */
   private async awaitProof(): Promise<void> {
     const r = this.r;
+    const counts = (): boolean => {
+      const img = r.image;
+      return (
+        !r.closed &&
+        !r.passive &&
+        r.hasState &&
+        r.quorum.decided &&
+        this.group.joined &&
+        (img.replicas.includes(r.replica) || img.provenReplicas.includes(r.replica)) &&
+        // alone, nobody else waits for our ack
+        [...img.replicas, ...img.provenReplicas].some((x) => x !== r.replica)
+      );
+    };
     // a round in progress may count our summary (and change `Q`): it ends within syncTimeout
-    if (!r.closed && !r.passive && r.hasState && r.phase.kind === 'syncing' && this.group.joined)
+    if (counts() && r.phase.kind === 'syncing')
       await r.whenSynced({ timeout: this.syncTimeout }).catch(() => undefined);
-    const img = r.image;
-    if (r.closed || r.passive || !r.hasState || !r.quorum.decided || img.settled >= img.epoch)
-      return;
-    if (!img.replicas.includes(r.replica) && !img.provenReplicas.includes(r.replica)) return;
+    if (!counts() || r.image.settled >= r.image.epoch) return;
     await withWait(this.acks.whenProven(), this.clock, { timeout: this.syncTimeout }, 'proof');
   }
 
