@@ -49,8 +49,7 @@ export function provedBy(
   const q = image.replicas;
   if (q.filter((x) => here.has(x)).length * 2 <= q.length) return false;
   return (
-    sameList(q, image.provenReplicas) ||
-    holdsMajority(here, image.provenReplicas, image.provenGone)
+    sameList(q, image.provenReplicas) || holdsMajority(here, image.provenReplicas, image.provenGone)
   );
 }
 

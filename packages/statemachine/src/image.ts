@@ -86,7 +86,10 @@ export interface ReplicaLineage {
  * proven, else `provenReplicas` and `provenGone`.
  */
 export function lastProven(
-  image: Pick<ImageMeta, 'epoch' | 'settled' | 'replicas' | 'gone' | 'provenReplicas' | 'provenGone'>,
+  image: Pick<
+    ImageMeta,
+    'epoch' | 'settled' | 'replicas' | 'gone' | 'provenReplicas' | 'provenGone'
+  >,
 ): ReplicaLineage {
   return image.settled >= image.epoch
     ? { replicas: image.replicas, gone: image.gone }

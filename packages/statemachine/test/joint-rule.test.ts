@@ -56,8 +56,12 @@ describe('the joint rule', () => {
     expect(jointMajority(['a', 'd', 'e'], cur, old)).toBe(false);
     expect(jointMajority(['b', 'c'], cur, cur)).toBe(true);
     // exactly half with the other half gone counts for the last proven Q too
-    expect(jointMajority(['a'], { replicas: ['a'], gone: [] }, { replicas: ['a', 'b'], gone: ['b'] })).toBe(true);
-    expect(jointMajority(['a'], { replicas: ['a'], gone: [] }, { replicas: ['a', 'b'], gone: [] })).toBe(false);
+    expect(
+      jointMajority(['a'], { replicas: ['a'], gone: [] }, { replicas: ['a', 'b'], gone: ['b'] }),
+    ).toBe(true);
+    expect(
+      jointMajority(['a'], { replicas: ['a'], gone: [] }, { replicas: ['a', 'b'], gone: [] }),
+    ).toBe(false);
   });
 
   it('decideFull: a leader with an unproven epoch needs a majority of its last proven Q as well', () => {
@@ -77,10 +81,18 @@ describe('the joint rule', () => {
 
   it('decideFull: a forced round and a bootstrap start the last proven Q over', () => {
     const forced = decideFull([summary('b', { ...unproven, force: true }), summary('c', unproven)]);
-    expect([forced.quorate, forced.forced, forced.provenReplicas]).toEqual([true, true, ['b', 'c']]);
+    expect([forced.quorate, forced.forced, forced.provenReplicas]).toEqual([
+      true,
+      true,
+      ['b', 'c'],
+    ]);
     const fresh = { fresh: true, replicas: [], bootstrap: true, settled: true };
     const boot = decideFull([summary('a', fresh), summary('b', fresh)]);
-    expect([boot.mode, boot.replicas, boot.provenReplicas]).toEqual(['bootstrap', ['a', 'b'], ['a', 'b']]);
+    expect([boot.mode, boot.replicas, boot.provenReplicas]).toEqual([
+      'bootstrap',
+      ['a', 'b'],
+      ['a', 'b'],
+    ]);
   });
 
   it('decideIncremental: the component last proven Q counts as in decideFull', () => {
@@ -93,7 +105,10 @@ describe('the joint rule', () => {
     const old = { replicas: q5, gone: [] };
     const next = decideIncremental(prev, latest, synced, '3:1', 5, q3, [], old);
     expect(next === undefined || (next !== 'restart' && !next.quorate)).toBe(true);
-    const byQ = decideIncremental(prev, latest, synced, '3:1', 5, q3, [], { replicas: q3, gone: [] });
+    const byQ = decideIncremental(prev, latest, synced, '3:1', 5, q3, [], {
+      replicas: q3,
+      gone: [],
+    });
     expect(byQ !== undefined && byQ !== 'restart' && byQ.quorate).toBe(true);
   });
 
@@ -102,11 +117,16 @@ describe('the joint rule', () => {
     expect(provedBy(['b', 'c'], img)).toBe(false);
     expect(provedBy(['a', 'b', 'c'], img)).toBe(true);
     expect(provedBy(['b', 'c'], { ...img, provenReplicas: q3 })).toBe(true);
-    expect(provedBy(['a'], { replicas: ['a'], provenReplicas: ['a', 'b'], provenGone: ['b'] })).toBe(true);
+    expect(
+      provedBy(['a'], { replicas: ['a'], provenReplicas: ['a', 'b'], provenGone: ['b'] }),
+    ).toBe(true);
   });
 
   it('lastProven, keepsMajority and retired: P is Q once proven; a retire keeps P (it acks first)', () => {
-    const img = imageOf({}, { epoch: 5, settled: 4, replicas: q3, gone: [], provenReplicas: q5, provenGone: [] });
+    const img = imageOf(
+      {},
+      { epoch: 5, settled: 4, replicas: q3, gone: [], provenReplicas: q5, provenGone: [] },
+    );
     expect(lastProven(img).replicas).toEqual(q5);
     expect(lastProven({ ...img, settled: 5 }).replicas).toEqual(q3);
     expect(keepsMajority(['b', 'c'], img)).toBe(false);
@@ -116,7 +136,10 @@ describe('the joint rule', () => {
   });
 
   it('parseMeta: an image written before the last proven Q was kept reads it as Q', () => {
-    const img = imageOf({}, { epoch: 5, settled: 4, replicas: q3, gone: ['c'], provenReplicas: q5 });
+    const img = imageOf(
+      {},
+      { epoch: 5, settled: 4, replicas: q3, gone: ['c'], provenReplicas: q5 },
+    );
     const meta = jsonMetaOf(img) as Record<string, unknown>;
     expect(parseMeta(meta).provenReplicas).toEqual(q5);
     delete meta.provenReplicas;

@@ -27,9 +27,7 @@ describe('replica-set.ts: cutOffBy', () => {
   it('keeps the flag for a process leaving, a non-primary state or an empty Q; clears it on a join', () => {
     expect(cutOffBy({ joined: [], left: [left('procdown')] }, true, q3, ['a'])).toBe('keep');
     expect(cutOffBy({ joined: [], left: [left('nodedown')] }, false, q3, ['a'])).toBe('keep');
-    expect(
-      cutOffBy({ joined: [], left: [left('nodedown')] }, true, proven([]), []),
-    ).toBe('keep');
+    expect(cutOffBy({ joined: [], left: [left('nodedown')] }, true, proven([]), [])).toBe('keep');
     expect(cutOffBy({ joined: joinedOne, left: [left('nodedown')] }, true, q3, ['a'])).toBe(
       'clear',
     );
