@@ -7,7 +7,7 @@
  * module: sync-round.ts drives rounds (sync.ts decides them), entry-stream.ts applies entries
  * (apply.ts, pure), acknowledgement.ts counts acks (acks.ts, pure), replica-set.ts keeps `Q`
  * between rounds, timekeeper.ts proposes ticks and digest checks (digest-check.ts, pure),
- * bootstrap-gate.ts says whether a store may start, journal.ts persists. About 500 lines: the
+ * bootstrap-gate.ts says whether a store may start, journal.ts persists. About 530 lines: the
  * constructor wires those parts together, the rest is the public surface; neither splits.
  * @module
  */
@@ -427,7 +427,9 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
    * Leave the group and stop. Idempotent. A member of the replica set `Q` in a quorate
    * component first retires from `Q` (one agreed step, waited for at most `syncTimeout` ms,
    * after the sync round in progress, if any, which it also waits for at most `syncTimeout`),
-   * so that the others keep their majority; then `status` turns `closed` (and `closed` is
+   * so that the others keep their majority; while a change of `Q` is unproven, it also waits
+   * (at most `syncTimeout`) for the proof its ack may be needed for (see `awaitProof`); then
+   * `status` turns `closed` (and `closed` is
    * emitted) at once, and it writes what changed to disk when persisting, and leaves: the promise
    * resolves once both are done.
    */

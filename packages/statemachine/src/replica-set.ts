@@ -75,7 +75,7 @@ export function departedGone(
  * one, so that a state with the newer `Q` always leads a round over one with the older `Q`
  * (sync.ts picks the highest (epoch, index)). The last proven `Q` keeps it: while the epoch is
  * unproven, the retiring replica's ack may be one its proof needs, and it acks before it
- * leaves (machine.ts `retire`). `undefined` when nothing changes.
+ * leaves (machine.ts `awaitProof`). `undefined` when nothing changes.
  */
 export function retired<S>(image: Image<S>, r: string): Image<S> | undefined {
   const q = image.replicas;

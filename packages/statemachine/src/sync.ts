@@ -49,8 +49,8 @@
  * Once the epoch is proven, `P` is `Q` again. A round's new state keeps its leader's `P` (the
  * leader's `Q` if the leader's epoch was proven); a bootstrap and a forced round start `P` over
  * with `Q`; a snapshot carries its image's `P`; a retire leaves `P` as it is, and a replica in
- * `P` acks (and, retiring, waits for the proof before it leaves: machine.ts `retire`) while
- * the epoch is unproven; a data directory written before `P` existed reads `P` = `Q`, as the
+ * `P` acks while the epoch is unproven (a closing replica of `Q` or `P` waits for the proof,
+ * within `syncTimeout`, before it leaves: machine.ts `awaitProof`); a data directory written before `P` existed reads `P` = `Q`, as the
  * rules said then. The cost is the one of joint consensus: while an epoch is unproven, the
  * store needs a majority of both sets (a Q change is proven within a round trip of acks and a
  * disk write, unless replicas of `P` die or leave in that window).
