@@ -74,6 +74,8 @@ let base: Image<MapState> = {
   replicas: [],
   gone: [],
   settled: 0,
+  provenReplicas: [],
+  provenGone: [],
   state: (def.initial as () => MapState)(),
 };
 for (const c of commands(0, 8))

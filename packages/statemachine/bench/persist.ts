@@ -39,6 +39,8 @@ function image(state: MapState, index: number): Image<MapState> {
     replicas: ['a', 'b', 'c'],
     gone: [],
     settled: 0,
+    provenReplicas: [],
+    provenGone: [],
     state,
   };
 }

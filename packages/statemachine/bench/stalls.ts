@@ -433,7 +433,15 @@ function filledImage(keys: number): Image<unknown> {
     applyTxn(d, { compares: [], ops }, DEFAULT_LIMITS);
   });
   const meta = { epoch: 1, index: BigInt(keys), time: keys, members: [], knownNodes: [1, 2, 3] };
-  return { ...meta, replicas: ['a', 'b', 'c'], gone: [], settled: 0, state };
+  return {
+    ...meta,
+    replicas: ['a', 'b', 'c'],
+    gone: [],
+    settled: 0,
+    provenReplicas: [],
+    provenGone: [],
+    state,
+  };
 }
 
 /** One patch per key of `state`: what a journal collects while a store is filled. */

@@ -86,6 +86,8 @@ const image: Image<MapState> = {
   replicas: ['r1', 'r2', 'r3'],
   gone: [],
   settled: 0,
+  provenReplicas: [],
+  provenGone: [],
   state,
 };
 warmDigest(state, Infinity);

@@ -32,8 +32,30 @@ import { Kind, jsonBody, type AckBody, type Frame } from './wire.js';
 import { commitIndex } from './acks.js';
 import { DiskProgress, type DiskWrite } from './durability.js';
 import { ProofGate } from './proof-gate.js';
+import { holdsMajority } from './sync.js';
 import type { Image } from './image.js';
 import type { LocalReplica } from './local-replica.js';
+
+/**
+ * Whether the replicas in `provers` (each acked the image's epoch once its disk held it) prove
+ * that epoch: a strict majority of its `Q`, and a majority of the last proven `Q`
+ * (`holdsMajority`, with its `gone`) when that is another set (sync.ts, "Changing `Q`").
+ */
+export function provedBy(
+  provers: readonly string[],
+  image: Pick<Image<unknown>, 'replicas' | 'provenReplicas' | 'provenGone'>,
+): boolean {
+  const here = new Set(provers);
+  const q = image.replicas;
+  if (q.filter((x) => here.has(x)).length * 2 <= q.length) return false;
+  return (
+    sameList(q, image.provenReplicas) || holdsMajority(here, image.provenReplicas, image.provenGone)
+  );
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
 
 /** A disk write on its way: its place in `DiskProgress`, and the image it writes. */
 export interface JournalWrite<S> {
@@ -100,6 +122,26 @@ export class Acknowledgement<S, C, R> {
       this.schedule();
       this.diskCaughtUp?.();
     });
+  }
+
+  /** Waiting for the current epoch's proof (`whenProven`). */
+  private provenWaiters: (() => void)[] = [];
+
+  /**
+   * Resolves once the current epoch is proven (at once if it is), or the replica stops. A
+   * replica leaves `Q` (retire) only then, when it can: its ack may be what the proof needs
+   * (a majority of the last proven `Q` too, sync.ts "Changing `Q`").
+   */
+  whenProven(): Promise<void> {
+    const img = this.r.image;
+    if (img.settled >= img.epoch || this.r.closed) return Promise.resolve();
+    return new Promise((resolve) => this.provenWaiters.push(resolve));
+  }
+
+  private wakeProvenWaiters(): void {
+    const waiting = this.provenWaiters;
+    this.provenWaiters = [];
+    for (const w of waiting) w();
   }
 
   /** Called when our disk came to hold the lineage after a wait (`diskHoldsLineage`). */
@@ -186,6 +228,7 @@ export class Acknowledgement<S, C, R> {
   /** Stop the timer of a held-back ack, and any wait for the disk (the replica closes). */
   stop(): void {
     this.proof.stop();
+    this.wakeProvenWaiters();
     this.deferTimer?.cancel();
     this.deferTimer = undefined;
     this.deferred = undefined;
@@ -252,15 +295,15 @@ export class Acknowledgement<S, C, R> {
     if (r.closed || r.round?.done !== true || !r.quorum.decided) return;
     const img = r.image;
     if (img.settled < img.epoch) {
-      const q = img.replicas;
-      let proved = 0;
-      for (const x of q) {
-        if (x === r.replica ? this.proof.holdsNow() : this.progress.has(x)) proved++;
+      const provers: string[] = [];
+      for (const x of new Set([...img.replicas, ...img.provenReplicas])) {
+        if (x === r.replica ? this.proof.holdsNow() : this.progress.has(x)) provers.push(x);
       }
-      if (proved * 2 <= q.length) return;
-      r.image = { ...img, settled: img.epoch };
-      if (r.tracing) r.log(`epoch ${img.epoch} proven by ${proved} of ${q.length}`);
+      if (!provedBy(provers, img)) return;
+      r.image = { ...img, settled: img.epoch, provenReplicas: img.replicas, provenGone: img.gone };
+      if (r.tracing) r.log(`epoch ${img.epoch} proven by ${provers.join(' ')}`);
       r.persistReplicaSet();
+      this.wakeProvenWaiters();
     }
     if (!this.mayCommit()) return;
     const end = this.roundEnd;
@@ -286,11 +329,24 @@ export class Acknowledgement<S, C, R> {
       this.foreign = true;
       this.foreignAt = r.image.index;
     }
-    if (this.ackScheduled || r.passive || !r.image.replicas.includes(r.replica)) return;
+    if (this.ackScheduled || r.passive || !this.proves()) return;
     this.ackScheduled = true;
     // 'fsync': decide after the turn's entries queued their write (entry-stream.ts plans it in
     // a microtask of its own, queued after this one), so that the write is seen on its way
     queueMicrotask(this.fsync ? () => queueMicrotask(this.sendAck) : this.sendAck);
+  }
+
+  /**
+   * Our acks count: we are in `Q`, or (while the epoch is unproven) in its last proven `Q`,
+   * whose majority the proof needs too (a replica that retired since acks before it leaves).
+   */
+  private proves(): boolean {
+    const r = this.r;
+    const img = r.image;
+    return (
+      img.replicas.includes(r.replica) ||
+      (img.settled < img.epoch && img.provenReplicas.includes(r.replica))
+    );
   }
 
   private readonly sendAck = (): void => {

@@ -118,6 +118,8 @@ function nextImage<S>(image: Image<S>, index: bigint, time: number, state: S): I
     replicas: image.replicas,
     gone: image.gone,
     settled: image.settled,
+    provenReplicas: image.provenReplicas,
+    provenGone: image.provenGone,
     state,
   };
 }

@@ -2,7 +2,7 @@
  * The replicated image: the user's state plus the metadata every member holds identically
  * (index, replicated time, member registry, known cluster nodes, replica set). Snapshots and persisted
  * files carry an image; the digest is computed over it (minus the epoch, which is the round's,
- * and `settled`).
+ * `settled` and the last proven `Q`, which replicas learn at different points).
  * @module
  */
 import type { Incarnation } from './types.js';
@@ -43,6 +43,16 @@ export interface Image<S> {
    * Not covered by the digest (replicas learn it at different points).
    */
   readonly settled: number;
+  /**
+   * While the epoch is unproven (`settled < epoch`): `Q` of the newest proven epoch of this
+   * lineage, as it was when that epoch was left (a quorate round, an epoch bump at a confchg).
+   * A round is quorate, and an epoch proven, only with a strict majority of this set as well
+   * as of `Q` (sync.ts, "Changing `Q`"). Unused once the epoch is proven (see `lastProven`).
+   * Not covered by the digest (it moves with `settled`).
+   */
+  readonly provenReplicas: readonly string[];
+  /** The `gone` list that went with `provenReplicas` (see `holdsMajority`). */
+  readonly provenGone: readonly string[];
   readonly state: S;
 }
 
@@ -60,7 +70,30 @@ export function metaOf(image: Image<unknown>): ImageMeta {
     replicas: image.replicas,
     gone: image.gone,
     settled: image.settled,
+    provenReplicas: image.provenReplicas,
+    provenGone: image.provenGone,
   };
+}
+
+/** A replica set and its departed replicas, as the majority rule counts them. */
+export interface ReplicaLineage {
+  readonly replicas: readonly string[];
+  readonly gone: readonly string[];
+}
+
+/**
+ * `Q` and `gone` of the newest proven epoch of an image's lineage: its own while its epoch is
+ * proven, else `provenReplicas` and `provenGone`.
+ */
+export function lastProven(
+  image: Pick<
+    ImageMeta,
+    'epoch' | 'settled' | 'replicas' | 'gone' | 'provenReplicas' | 'provenGone'
+  >,
+): ReplicaLineage {
+  return image.settled >= image.epoch
+    ? { replicas: image.replicas, gone: image.gone }
+    : { replicas: image.provenReplicas, gone: image.provenGone };
 }
 
 /** `metaOf` with the index as a decimal string, for JSON. */
@@ -71,7 +104,8 @@ export function jsonMetaOf(image: Image<unknown>): Omit<ImageMeta, 'index'> & { 
 /**
  * Parse the metadata fields of a JSON object written by `jsonMetaOf`; throws a `TypeError`
  * when malformed. Fields added after the first format (`replicas`, `gone`) read as empty;
- * `settled` as the epoch.
+ * `settled` as the epoch; `provenReplicas` and `provenGone` as `replicas` and `gone` (the last
+ * proven `Q` is `Q`, as the rules said then).
  */
 export function parseMeta(raw: Record<string, unknown>): ImageMeta {
   const strings = (v: unknown): v is string[] =>
@@ -85,26 +119,39 @@ export function parseMeta(raw: Record<string, unknown>): ImageMeta {
     !Array.isArray(raw.knownNodes) ||
     (raw.replicas !== undefined && !strings(raw.replicas)) ||
     (raw.gone !== undefined && !strings(raw.gone)) ||
-    (raw.settled !== undefined && typeof raw.settled !== 'number')
+    (raw.settled !== undefined && typeof raw.settled !== 'number') ||
+    (raw.provenReplicas !== undefined && !strings(raw.provenReplicas)) ||
+    (raw.provenGone !== undefined && !strings(raw.provenGone))
   ) {
     throw new TypeError('malformed state image');
   }
+  const replicas = strings(raw.replicas) ? raw.replicas : [];
+  const gone = strings(raw.gone) ? raw.gone : [];
   return {
     epoch: raw.epoch,
     index: BigInt(raw.index),
     time: raw.time,
     members: raw.members as Incarnation[],
     knownNodes: raw.knownNodes as number[],
-    replicas: strings(raw.replicas) ? raw.replicas : [],
-    gone: strings(raw.gone) ? raw.gone : [],
+    replicas,
+    gone,
     // written before `settled` existed: its epoch counts as proven, as it did then
     settled: typeof raw.settled === 'number' ? raw.settled : raw.epoch,
+    // written before the last proven `Q` was kept: it is `Q`, as the rules said then
+    provenReplicas: strings(raw.provenReplicas) ? raw.provenReplicas : replicas,
+    provenGone: strings(raw.provenGone) ? raw.provenGone : gone,
   };
 }
 
-/** The digest of an image: sha256 of the canonical JSON of everything but the epochs. */
+/** The digest of an image: sha256 of the canonical JSON of everything but the epochs and the last proven `Q`. */
 export function imageDigest<S>(image: Image<S>): string {
-  const { epoch: _epoch, settled: _settled, ...meta } = metaOf(image);
+  const {
+    epoch: _epoch,
+    settled: _settled,
+    provenReplicas: _provenReplicas,
+    provenGone: _provenGone,
+    ...meta
+  } = metaOf(image);
   return digestOf({ ...meta, state: image.state });
 }
 

@@ -24,7 +24,7 @@ import { encodeFrame, encodeJsonFrame, encodeName, type Frame, type KindValue } 
 import { wireNameOf } from './machine-name.js';
 import type { CommandBody, RetireBody, TickBody } from './wire.js';
 import { memberKey, type Decision, type Summary } from './sync.js';
-import { imageDigest, type Image } from './image.js';
+import { imageDigest, type Image, type ReplicaLineage } from './image.js';
 import { warmDigest } from './canonical.js';
 import { sliceTimeOf, type SliceTime } from './slices.js';
 import type { Journal } from './journal.js';
@@ -50,6 +50,8 @@ export interface Round {
   q: readonly string[];
   /** The component's departed replicas of `Q` (`Image.gone`) as of the latest decision. */
   gone: readonly string[];
+  /** The component's last proven `Q` and its `gone` as of the latest decision. */
+  proven: ReplicaLineage;
   transfer: Transfer | undefined;
   closeTimer: TimerHandle | undefined;
 }
@@ -163,8 +165,8 @@ export class LocalReplica<S, C, R> {
     const img = this.image;
     const c = this.digestCache;
     if (c !== undefined && c.image === img) return c.digest;
-    // an image whose digested fields are those of the cached one (only the epoch or `settled`
-    // moved)
+    // an image whose digested fields are those of the cached one (only the epoch, `settled` or
+    // the last proven `Q` moved)
     if (
       c !== undefined &&
       c.image.state === img.state &&
@@ -373,6 +375,8 @@ export class LocalReplica<S, C, R> {
       replicas: [],
       gone: [],
       settled: 0,
+      provenReplicas: [],
+      provenGone: [],
       state: freeze(state, true),
     };
   }

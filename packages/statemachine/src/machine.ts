@@ -7,7 +7,7 @@
  * module: sync-round.ts drives rounds (sync.ts decides them), entry-stream.ts applies entries
  * (apply.ts, pure), acknowledgement.ts counts acks (acks.ts, pure), replica-set.ts keeps `Q`
  * between rounds, timekeeper.ts proposes ticks and digest checks (digest-check.ts, pure),
- * bootstrap-gate.ts says whether a store may start, journal.ts persists. About 500 lines: the
+ * bootstrap-gate.ts says whether a store may start, journal.ts persists. About 530 lines: the
  * constructor wires those parts together, the rest is the public surface; neither splits.
  * @module
  */
@@ -437,13 +437,16 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
    * Leave the group and stop. Idempotent. A member of the replica set `Q` in a quorate
    * component first retires from `Q` (one agreed step, waited for at most `syncTimeout` ms,
    * after the sync round in progress, if any, which it also waits for at most `syncTimeout`),
-   * so that the others keep their majority; then `status` turns `closed` (and `closed` is
+   * so that the others keep their majority; while a change of `Q` is unproven, it also waits
+   * (at most `syncTimeout`) for the proof its ack may be needed for (see `awaitProof`); then
+   * `status` turns `closed` (and `closed` is
    * emitted) at once, and it writes what changed to disk when persisting, and leaves: the promise
    * resolves once both are done.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.retire().catch((e: unknown) => this.r.log(`retire: ${String(e)}`));
+      await this.awaitProof().catch((e: unknown) => this.r.log(`proof: ${String(e)}`));
       await this.shutdown(undefined);
     })();
     return this.closing;
@@ -474,6 +477,34 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     }
     await wait;
     r.log(`retired from the replica set`);
+  }
+
+  /**
+   * While the epoch is unproven, a replica of its `Q` or of its last proven `Q` may be one whose
+   * ack the proof needs (a majority of both, sync.ts "Changing `Q`"), retired or not: it waits
+   * for the proof (within `syncTimeout`) before it leaves, so that a graceful close right after
+   * a change of `Q` does not leave the others without the majority of the last proven one.
+   */
+  private async awaitProof(): Promise<void> {
+    const r = this.r;
+    const counts = (): boolean => {
+      const img = r.image;
+      return (
+        !r.closed &&
+        !r.passive &&
+        r.hasState &&
+        r.quorum.decided &&
+        this.group.joined &&
+        (img.replicas.includes(r.replica) || img.provenReplicas.includes(r.replica)) &&
+        // alone, nobody else waits for our ack
+        [...img.replicas, ...img.provenReplicas].some((x) => x !== r.replica)
+      );
+    };
+    // a round in progress may count our summary (and change `Q`): it ends within syncTimeout
+    if (counts() && r.phase.kind === 'syncing')
+      await r.whenSynced({ timeout: this.syncTimeout }).catch(() => undefined);
+    if (!counts() || r.image.settled >= r.image.epoch) return;
+    await withWait(this.acks.whenProven(), this.clock, { timeout: this.syncTimeout }, 'proof');
   }
 
   /** Same as `close()`. */

@@ -7,8 +7,8 @@
  * @module
  */
 import type { MembershipEvent } from '@cpgkit/core';
-import { holdsMajority, memberKey, type Decision } from './sync.js';
-import type { Image } from './image.js';
+import { jointMajority, memberKey, type Decision } from './sync.js';
+import { lastProven, type Image } from './image.js';
 import type { AckBody, Frame, RetireBody } from './wire.js';
 import type { LocalReplica } from './local-replica.js';
 
@@ -29,13 +29,27 @@ export interface Lineage {
 export function cutOffBy(
   e: Pick<MembershipEvent, 'joined' | 'left'>,
   primary: boolean,
-  image: Pick<Image<unknown>, 'replicas' | 'gone'>,
+  image: LineageMeta,
   staying: readonly string[],
 ): 'clear' | 'cut' | 'keep' {
   if (e.joined.length > 0) return 'clear';
   if (!primary || image.replicas.length === 0 || !e.left.some((l) => l.reason === 'nodedown'))
     return 'keep';
-  return holdsMajority(staying, image.replicas, image.gone) ? 'keep' : 'cut';
+  return keepsMajority(staying, image) ? 'keep' : 'cut';
+}
+
+/** The image fields the majority rule reads: `Q`, `gone` and the last proven `Q`. */
+export type LineageMeta = Pick<
+  Image<unknown>,
+  'epoch' | 'settled' | 'replicas' | 'gone' | 'provenReplicas' | 'provenGone'
+>;
+
+/**
+ * `present` holds a majority of the image's `Q` and, while its epoch is unproven, of the last
+ * proven `Q` (sync.ts `jointMajority`).
+ */
+export function keepsMajority(present: readonly string[], image: LineageMeta): boolean {
+  return jointMajority(present, image, lastProven(image));
 }
 
 /**
@@ -59,7 +73,9 @@ export function departedGone(
 /**
  * The image after replica `r` retires: `Q` without it (never empty), and the index moved by
  * one, so that a state with the newer `Q` always leads a round over one with the older `Q`
- * (sync.ts picks the highest (epoch, index)). `undefined` when nothing changes.
+ * (sync.ts picks the highest (epoch, index)). The last proven `Q` keeps it: while the epoch is
+ * unproven, the retiring replica's ack may be one its proof needs, and it acks before it
+ * leaves (machine.ts `awaitProof`). `undefined` when nothing changes.
  */
 export function retired<S>(image: Image<S>, r: string): Image<S> | undefined {
   const q = image.replicas;
@@ -217,8 +233,15 @@ export class ReplicaSet<S, C, R> {
     const r = this.r;
     if (e.left.length === 0 || r.quorum.cutOff || !this.inQuorateLineage()) return;
     const staying = [r.replica, ...this.quoratePeers.values()];
-    if (!holdsMajority(staying, r.image.replicas, r.image.gone)) return;
-    r.image = { ...r.image, epoch: r.image.epoch + 1 };
+    if (!keepsMajority(staying, r.image)) return;
+    // the bumped epoch is unproven: keep the last proven `Q` (this one, if it was proven)
+    const proven = lastProven(r.image);
+    r.image = {
+      ...r.image,
+      epoch: r.image.epoch + 1,
+      provenReplicas: proven.replicas,
+      provenGone: proven.gone,
+    };
     r.persistReplicaSet();
   }
 

@@ -27,7 +27,7 @@ import {
   type Decision,
   type Summary,
 } from './sync.js';
-import type { Image } from './image.js';
+import { lastProven, type Image } from './image.js';
 import { SnapshotDigestError } from './snapshot-text.js';
 import {
   chunksComplete,
@@ -112,6 +112,7 @@ export class SyncRound<S, C, R> {
       knownNodes: 0,
       q: [],
       gone: [],
+      proven: { replicas: [], gone: [] },
       transfer: undefined,
       closeTimer: undefined,
     };
@@ -161,6 +162,7 @@ export class SyncRound<S, C, R> {
     }
     this.summaryWaits = false;
     const img = r.image;
+    const proven = lastProven(img);
     const gate = this.parts.gate;
     const inRing = quorateInRing(r.quorum, r.ring);
     const body: SummaryBody = {
@@ -183,6 +185,8 @@ export class SyncRound<S, C, R> {
       replica: r.replica,
       replicas: r.hasState ? img.replicas : [],
       gone: r.hasState ? img.gone : [],
+      provenReplicas: r.hasState ? proven.replicas : [],
+      provenGone: r.hasState ? proven.gone : [],
       time: r.clock.wallNow(),
     };
     if (r.tracing) r.log(`summary ${body.seq} for ${round.key}`);
@@ -270,6 +274,7 @@ export class SyncRound<S, C, R> {
       round.knownNodes,
       round.q,
       round.gone,
+      round.proven,
     );
     if (d === 'restart') {
       this.r.log(`sync ${round.key}: ${key} holds a newer state; deciding the round again`);
@@ -292,6 +297,7 @@ export class SyncRound<S, C, R> {
     if (d.leader !== undefined && d.mode !== 'bootstrap') round.knownNodes = d.leader.knownNodes;
     round.q = d.replicas;
     round.gone = d.quorate ? [] : (d.leader?.gone ?? []);
+    round.proven = { replicas: d.provenReplicas, gone: d.provenGone };
     if (!r.participates(d)) {
       // The round was closed without us. Until a decision includes us, the participants'
       // entries are theirs (we get their result as a snapshot once our summary is in), so
@@ -495,7 +501,13 @@ export class SyncRound<S, C, R> {
     r.quorum.decided = d.quorate;
     r.refresh();
     replicaSet.roundFinished(d);
-    r.image = { ...r.image, epoch: d.epoch };
+    r.image = {
+      ...r.image,
+      epoch: d.epoch,
+      // the last proven `Q` of the round's state (a quorate round's epoch is unproven yet)
+      provenReplicas: d.provenReplicas,
+      provenGone: d.provenGone,
+    };
     if (d.quorate && r.hasState) {
       this.parts.gate.quorateRoundFinished();
       acks.settleReplaced();

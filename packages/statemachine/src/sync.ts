@@ -13,7 +13,9 @@
  *    majority of the cluster nodes the state has seen in quorate rounds (`knownNodes`); and
  * 2. the participants that hold state (not fresh, not dirty) include a strict majority of the
  *    leader's `Q` (the `Q` of the newest state in the round), or exactly half of it while every
- *    other replica of that `Q` is in the leader's `gone` list (`holdsMajority`).
+ *    other replica of that `Q` is in the leader's `gone` list (`holdsMajority`); and, while the
+ *    leader's epoch is unproven, a majority of its last proven `Q` as well (`jointMajority`, see
+ *    "Changing `Q`" below).
  *
  * When a round is quorate, `Q` becomes the replica ids of its non-passive participants (all of
  * them hold the state once the round ends) and `gone` is emptied. A member that closes
@@ -27,10 +29,50 @@
  * new `Q` and higher epoch into every later round. That last step holds only for a member that
  * is not killed before its disk holds the round: one that is comes back with its disk's epoch
  * and `Q`, having forgotten the round (its summary waits for its disk, so by one round at most).
- * What keeps that safe is below (the sync leader: a proven state leads) and in
- * acknowledgement.ts (an unproven epoch commits nothing). Not covered: a round that moves `Q`
- * to a set whose majority is not a majority of the old `Q`, when a replica counted in the old
- * `Q`'s majority forgets it (its vote can count again elsewhere; see the statemachine README).
+ * What keeps that safe is below (the sync leader: a proven state leads; changing `Q`: the
+ * joint rule) and in acknowledgement.ts (an unproven epoch commits nothing).
+ *
+ * ## Changing `Q` (the joint rule)
+ * A quorate round may move `Q` to a set whose majority is not a majority of the old `Q`: of
+ * `Q` = {A, B, C, D, E}, A, B and C make a round, and `Q` becomes {A, B, C}, of which B and C
+ * are a majority. Were that enough to prove the new epoch, a replica counted in the old
+ * majority (A) killed before its disk held the round would come back with the old `Q` and vote
+ * again, in a majority of the old `Q` with D and E that never saw the round: two lineages, both
+ * proven, both committing (test/joint-quorum.test.ts). So, as in Raft's joint consensus, a
+ * state whose epoch is unproven also carries `P`, the `Q` (and `gone`) of the newest proven
+ * epoch of its lineage (`Image.provenReplicas`, `provenGone`; `lastProven`):
+ * (a) an epoch is proven only by acks of a strict majority of its `Q` and a majority of its
+ *     `P` (acknowledgement.ts `provedBy`; `gone` counts as in `holdsMajority`);
+ * (b) a round is quorate only with a majority of the leader's `Q` and of its `P` (rule 2
+ *     above), and a confchg bumps the epoch (or cuts a side off) by the same rule
+ *     (replica-set.ts `keepsMajority`).
+ * Once the epoch is proven, `P` is `Q` again. A round's new state keeps its leader's `P` (the
+ * leader's `Q` if the leader's epoch was proven); a bootstrap and a forced round start `P` over
+ * with `Q`; a snapshot carries its image's `P`; a retire leaves `P` as it is, and a replica in
+ * `P` acks while the epoch is unproven (a closing replica of `Q` or `P` waits for the proof,
+ * within `syncTimeout`, before it leaves: machine.ts `awaitProof`); a data directory written before `P` existed reads `P` = `Q`, as the
+ * rules said then. The cost is the one of joint consensus: while an epoch is unproven, the
+ * store needs a majority of both sets (a Q change is proven within a round trip of acks and a
+ * disk write, unless replicas of `P` die or leave in that window).
+ *
+ * Why it is enough. A vote (a summary) says what its sender's disk holds, so a vote can count
+ * twice only as a vote from the same parent state, for two rounds made from it: the round R
+ * it was first counted in, forgotten by the voter's death, and a round R' after its restart.
+ * Both are made from one parent, so both carry the same `P` (the parent's last proven `Q`).
+ * R' needs a majority of `P` voting from the parent (b); R's proof needs a majority of `P`
+ * acking R's epoch (a), each ack sent once its sender's disk held R. A replica in both sets
+ * voted from the parent in R' and acked R: if it acked first, its disk held R, so its vote in
+ * R' says R's epoch (R' gets a higher epoch and R's state, or a proven one, leads it); if it
+ * voted first, it was in R''s component and not R's (a replica only acks a round it finished,
+ * in that round's component, and a new component means a new round), having forgotten R, so
+ * it never acks R. Either way R and a twin R' are never both proven, and once R is proven no
+ * twin is ever quorate. An unproven line cannot outrun a proven one either: every round or
+ * epoch bump on it needs a majority of its `P` (b), which meets the provers of the proven
+ * line, whose disks carry that line (its higher epoch, or the same epoch proven, leads: see the
+ * sync leader). Exactly half of a set with the rest `gone` is a majority of it for both rules:
+ * those replicas proved (by an ack) that they hold that set's lineage, so they come back with
+ * it and never make half of it without one of the present half. `force` overrides all of
+ * this on purpose (the operator says the old majority is gone for good).
  *
  * A brand-new cluster (nobody holds state, nobody saw state) starts from the initial state in
  * its first node-quorate round. An operator whose majority of `Q` is gone for good can open a
@@ -50,14 +92,17 @@
  * (`Summary.settled`) is for: a replica killed after its summary counted in a quorate round
  * but before its disk held the round's epoch comes back with the older epoch of its disk, and
  * a round it then makes with replicas of its disk's `Q` gets the forgotten round's epoch
- * again. The forgotten round was never proven (its acks wait for the disk, proof-gate.ts; it
- * needed the killed replica's), so nothing committed in it (acknowledgement.ts); the new one
- * is proven before it commits anything, and leads. Everyone whose (index, digest) differs
+ * again. The forgotten round was never proven (its acks wait for the disk, proof-gate.ts; its
+ * proof needed a majority of its `P`, which meets the new round's voters: see "Changing `Q`"),
+ * so nothing committed in it (acknowledgement.ts); the new one is proven before it commits
+ * anything, and leads. Everyone whose (index, digest) differs
  * from the leader's gets a snapshot. When nobody holds state, a node-quorate round where a
  * member may bootstrap starts from the machine's initial state; otherwise the round has no
  * state.
  * @module
  */
+
+import type { ReplicaLineage } from './image.js';
 
 /** What a member says about its state in a sync round. */
 export interface Summary {
@@ -101,6 +146,14 @@ export interface Summary {
   readonly replicas: readonly string[];
   /** Replicas of that `Q` that died or left after proving they hold it (see `Image.gone`). */
   readonly gone: readonly string[];
+  /**
+   * `Q` of the newest proven epoch of its state: `replicas` when `settled`, else
+   * `Image.provenReplicas` (empty when fresh). A round is quorate only with a strict majority
+   * of it too (see "Changing `Q`" above).
+   */
+  readonly provenReplicas: readonly string[];
+  /** The `gone` list that goes with `provenReplicas`. */
+  readonly provenGone: readonly string[];
   /** The sender's wall clock (ms) when it sent the summary. */
   readonly time: number;
 }
@@ -126,6 +179,13 @@ export interface Decision {
    * leader's `Q` unchanged.
    */
   readonly replicas: readonly string[];
+  /**
+   * `Q` of the newest proven epoch of the state after the round, and its `gone`: the leader's
+   * (`lastProven`), or the new `Q` after a bootstrap or a forced round. While the round's
+   * epoch is unproven, a later round and the epoch's proof need a strict majority of it too.
+   */
+  readonly provenReplicas: readonly string[];
+  readonly provenGone: readonly string[];
   /** Quorate only because a member forces it (`bootstrap: 'force'`). */
   readonly forced: boolean;
   /**
@@ -171,7 +231,7 @@ export function decideQuorate(participants: readonly Summary[], knownNodes: numb
 /**
  * The quorum rule for a component with state. Rule 1: the ring holds a strict majority of
  * `knownNodes`. Rule 2: the holders (of `counted`) whose node is quorate include a strict
- * majority of `q`, and there is at least one.
+ * majority of `q` and of the last proven `Q` (`jointMajority`), and there is at least one.
  *
  * A holder whose node says no quorum is not counted, but does not veto: libquorum's event
  * comes on a connection of its own, unordered with CPG's, so at a merge a member that was cut
@@ -186,17 +246,43 @@ export function quorateWith(
   knownNodes: number,
   q: readonly string[],
   gone: readonly string[] = [],
+  proven: ReplicaLineage = { replicas: q, gone },
 ): boolean {
   const voters = counted.filter((s) => s.quorate);
   return (
     voters.length > 0 &&
     ringMajority(participants, knownNodes) &&
-    holdsMajority(
+    jointMajority(
       voters.map((s) => s.replica),
-      q,
-      gone,
+      { replicas: q, gone },
+      proven,
     )
   );
+}
+
+/**
+ * `present` holds a majority (`holdsMajority`) of `current` and of `proven`, the `Q` (and
+ * `gone`) of the newest proven epoch of the lineage: the joint rule (see "Changing `Q`" above).
+ */
+export function jointMajority(
+  present: Iterable<string>,
+  current: ReplicaLineage,
+  proven: ReplicaLineage,
+): boolean {
+  const here = [...present];
+  if (!holdsMajority(here, current.replicas, current.gone)) return false;
+  if (sameList(current.replicas, proven.replicas) && sameList(current.gone, proven.gone))
+    return true;
+  return holdsMajority(here, proven.replicas, proven.gone);
+}
+
+/** The last proven `Q` of a summary's state (`Summary.provenReplicas`). */
+function provenOf(s: Summary): ReplicaLineage {
+  return { replicas: s.provenReplicas, gone: s.provenGone };
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a === b || (a.length === b.length && a.every((x, i) => x === b[i]));
 }
 
 /**
@@ -276,6 +362,8 @@ export function decideFull(summaries: readonly Summary[]): Decision {
       participants,
       epoch: quorate ? maxEpoch + 1 : maxEpoch,
       replicas: quorate ? replicaSet(participants) : [],
+      provenReplicas: quorate ? replicaSet(participants) : [],
+      provenGone: [],
       forced: quorate && forced,
       time: latestTime(participants),
     };
@@ -286,6 +374,7 @@ export function decideFull(summaries: readonly Summary[]): Decision {
     leader.knownNodes,
     leader.replicas,
     leader.gone,
+    provenOf(leader),
   );
   const forced =
     !majority &&
@@ -303,6 +392,9 @@ export function decideFull(summaries: readonly Summary[]): Decision {
     participants,
     epoch: quorate ? maxEpoch + 1 : leader.epoch,
     replicas: quorate ? replicaSet(participants) : leader.replicas,
+    // a forced round starts `Q` over: the old one's majority is gone for good
+    provenReplicas: forced ? replicaSet(participants) : leader.provenReplicas,
+    provenGone: forced ? [] : leader.provenGone,
     forced,
     time: latestTime(participants),
   };
@@ -324,6 +416,7 @@ export function decideFull(summaries: readonly Summary[]): Decision {
  * @param knownNodes - the component's `knownNodes` (from its replicated state)
  * @param q - the component's `Q` (from its replicated state)
  * @param gone - the component's departed replicas of `Q` (from its replicated state)
+ * @param proven - the component's last proven `Q` and its `gone` (from the previous decision)
  */
 export function decideIncremental(
   prev: Decision,
@@ -333,6 +426,7 @@ export function decideIncremental(
   knownNodes: number,
   q: readonly string[],
   gone: readonly string[] = [],
+  proven: ReplicaLineage = { replicas: q, gone },
 ): Decision | 'restart' | undefined {
   const keys = new Set(prev.participants.map((p) => p.key));
   keys.add(changed);
@@ -360,6 +454,7 @@ export function decideIncremental(
     knownNodes,
     q,
     gone,
+    proven,
   );
   const forced =
     !majority && participants.some((s) => s.force) && decideQuorate(participants, knownNodes);
@@ -383,6 +478,8 @@ export function decideIncremental(
     participants,
     epoch: quorate ? prev.epoch + 1 : prev.epoch,
     replicas: quorate ? replicaSet(participants) : q,
+    provenReplicas: forced ? replicaSet(participants) : proven.replicas,
+    provenGone: forced ? [] : proven.gone,
     forced,
     time: latestTime(participants),
   };

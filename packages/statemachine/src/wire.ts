@@ -53,8 +53,14 @@ export const MAGIC1 = 0x4b;
  * - 7: summaries carry `settled`: a strict majority of the sender's `Q` proved its state's
  *   epoch. Of two states of one epoch the proven one leads (sync.ts), so a round that a killed
  *   replica forgot never overrides the one it made after its restart.
+ * - 8: summaries carry `provenReplicas` and `provenGone`: `Q` (and `gone`) of the newest proven
+ *   epoch of the sender's state. While an epoch is unproven, a round is quorate only with a
+ *   strict majority of that set as well as of `Q` (sync.ts, "Changing `Q`"), so that the vote of
+ *   a replica that forgot a round which moved `Q` never counts twice. A member of version 7
+ *   would count by `Q` alone: the versions do not talk to each other (a rolling upgrade looks
+ *   like a partition between them, and each side's rounds need their own majority of `Q`).
  */
-export const WIRE_VERSION = 7;
+export const WIRE_VERSION = 8;
 
 /**
  * The deepest nesting of arrays and objects a command body may have. Deeper bodies are
@@ -679,6 +685,8 @@ export function parseSummaryBody(body: Uint8Array): SummaryBody | undefined {
     typeof b.replica !== 'string' ||
     !isStrings(b.replicas) ||
     !isStrings(b.gone) ||
+    !isStrings(b.provenReplicas) ||
+    !isStrings(b.provenGone) ||
     !isTime(b.time)
   )
     return undefined;
@@ -701,6 +709,8 @@ export function parseSummaryBody(body: Uint8Array): SummaryBody | undefined {
     replica: b.replica,
     replicas: b.replicas,
     gone: b.gone,
+    provenReplicas: b.provenReplicas,
+    provenGone: b.provenGone,
     time: b.time,
   };
 }

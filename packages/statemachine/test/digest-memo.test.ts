@@ -92,6 +92,8 @@ function imageOf(state: MapState, index: number): Image<MapState> {
     replicas: [],
     gone: [],
     settled: 0,
+    provenReplicas: [],
+    provenGone: [],
     state,
   };
 }

@@ -73,6 +73,8 @@ export function imageOf<S>(state: S, meta: Partial<Omit<Image<S>, 'state'>> = {}
     replicas: ['r1', 'r2'],
     gone: [],
     settled: 4,
+    provenReplicas: [],
+    provenGone: [],
     ...meta,
     state,
   };

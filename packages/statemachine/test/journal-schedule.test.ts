@@ -34,6 +34,8 @@ const image = (index: number): Image<{ n: number }> => ({
   replicas: [],
   gone: [],
   settled: 0,
+  provenReplicas: [],
+  provenGone: [],
   state: { n: index },
 });
 

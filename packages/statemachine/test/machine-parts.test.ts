@@ -75,6 +75,8 @@ const image = (): Image<{ n: number; m: number }> => ({
   replicas: [],
   gone: [],
   settled: 0,
+  provenReplicas: [],
+  provenGone: [],
   state: { n: 1, m: 0 },
 });
 const sender = { nodeid: 1, pid: 2, incarnation: 'x' };

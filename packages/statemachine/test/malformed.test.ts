@@ -219,7 +219,7 @@ describe('malformed messages', () => {
   });
 
   it('a frame of another wire version is counted and skipped, though its body is a valid command', async () => {
-    expect(WIRE_VERSION).toBe(7);
+    expect(WIRE_VERSION).toBe(8);
     const cluster = new MemoryCluster({ nodes: 3, seed: 32 });
     const ms = await openAll(cluster, [1, 2, 3], counter, { syncTimeout: 500 });
     const raw = cluster.member(3);

@@ -213,6 +213,8 @@ function imageOf<S>(state: S, index: number): Image<S> {
     replicas: [],
     gone: [],
     settled: 0,
+    provenReplicas: [],
+    provenGone: [],
     state,
   };
 }

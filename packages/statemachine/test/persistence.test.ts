@@ -37,6 +37,8 @@ function image(state: MapState, index: number, epoch = 1): Image<MapState> {
     replicas: ['r1'],
     gone: [],
     settled: epoch,
+    provenReplicas: [],
+    provenGone: [],
     state,
   };
 }

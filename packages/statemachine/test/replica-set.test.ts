@@ -7,7 +7,16 @@ import type { Image } from '../src/image.js';
 type Left = MembershipEvent['left'][number];
 const left = (reason: Left['reason']): Left => ({ nodeid: 9, pid: 9, reason });
 const joinedOne: MembershipEvent['joined'] = [{ nodeid: 8, pid: 8, reason: 'join' }];
-const q3 = { replicas: ['a', 'b', 'c'], gone: [] as string[] };
+/** A proven lineage of `Q` = `replicas` (its last proven `Q` is itself). */
+const proven = (replicas: string[], gone: string[] = []) => ({
+  epoch: 1,
+  settled: 1,
+  replicas,
+  gone,
+  provenReplicas: replicas,
+  provenGone: gone,
+});
+const q3 = proven(['a', 'b', 'c']);
 
 describe('replica-set.ts: cutOffBy', () => {
   it('cuts off a primary side that nodes left with no majority of Q', () => {
@@ -18,16 +27,14 @@ describe('replica-set.ts: cutOffBy', () => {
   it('keeps the flag for a process leaving, a non-primary state or an empty Q; clears it on a join', () => {
     expect(cutOffBy({ joined: [], left: [left('procdown')] }, true, q3, ['a'])).toBe('keep');
     expect(cutOffBy({ joined: [], left: [left('nodedown')] }, false, q3, ['a'])).toBe('keep');
-    expect(
-      cutOffBy({ joined: [], left: [left('nodedown')] }, true, { replicas: [], gone: [] }, []),
-    ).toBe('keep');
+    expect(cutOffBy({ joined: [], left: [left('nodedown')] }, true, proven([]), [])).toBe('keep');
     expect(cutOffBy({ joined: joinedOne, left: [left('nodedown')] }, true, q3, ['a'])).toBe(
       'clear',
     );
   });
 
   it('counts the gone replicas: half of Q plus the gone half is a majority', () => {
-    const q2 = { replicas: ['a', 'b'], gone: ['b'] };
+    const q2 = proven(['a', 'b'], ['b']);
     expect(cutOffBy({ joined: [], left: [left('nodedown')] }, true, q2, ['a'])).toBe('keep');
     expect(
       cutOffBy({ joined: [], left: [left('nodedown')] }, true, { ...q2, gone: [] }, ['a']),
@@ -72,6 +79,8 @@ describe('replica-set.ts: retired', () => {
     replicas: ['a', 'b', 'c'],
     gone: ['c'],
     settled: 2,
+    provenReplicas: [],
+    provenGone: [],
     state: { n: 1 },
   };
 

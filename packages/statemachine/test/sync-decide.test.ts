@@ -10,7 +10,7 @@ import {
 
 /** A summary of member `n` (node n, pid 1, replica `r<n>`), holding state unless told. */
 function summary(n: number, over: Partial<Summary> = {}): Summary {
-  return {
+  const s = {
     key: `${n}:1`,
     nodeid: n,
     pid: 1,
@@ -35,6 +35,8 @@ function summary(n: number, over: Partial<Summary> = {}): Summary {
     time: 0,
     ...over,
   };
+  // a proven state's last proven `Q` is its `Q`
+  return { provenReplicas: s.replicas, provenGone: s.gone, ...s };
 }
 
 describe('sync.ts: the pure decision of a round', () => {

@@ -38,6 +38,7 @@ export const FAULTS = [
   'upgrade',
   'kill-at-round-end',
   'kill-at-vote',
+  'shrink-and-forget',
 ] as const;
 
 /** Faults the nemesis can apply the instant a frame is in flight. */
@@ -119,6 +120,8 @@ export class Nemesis {
       ['kill-at-round-end', sys.options.loseWrites === true ? 3 : 0],
       // and outside campaigns of forgotten rounds
       ['kill-at-vote', sys.options.forgetRounds === true ? 4 : 0],
+      // and outside campaigns of forgotten rounds on five nodes
+      ['shrink-and-forget', sys.options.forgetRounds === true && sys.nodes.length === 5 ? 3 : 0],
     ];
     const total = weights.reduce((s, [, w]) => s + w, 0);
     let r = this.#rng.next() * total;
@@ -231,6 +234,46 @@ export class Nemesis {
     await sys.cluster.runUntilIdle();
     await sys.open(first, k);
     await sys.open(second, k);
+  }
+
+  /**
+   * `Q` shrinks by more than half with a forgotten vote (five nodes): two nodes are cut off;
+   * the first replica of the other three to send its vote for the round that follows (which
+   * makes `Q` those three, two of which are a majority of it) dies the instant that vote is in
+   * flight, its writes in flight lost; it comes back from its disk on the side of the two cut
+   * off, where it holds a majority of its disk's old `Q` with them (later healed). Its vote
+   * must not count in two majorities that both commit (sync.ts, "Changing `Q`").
+   */
+  async #shrinkAndForget(): Promise<void> {
+    const sys = this.#system;
+    if (sys.nodes.length !== 5) return;
+    const k = this.#kind();
+    if (sys.nodes.some((n) => sys.service(n, k)?.alive !== true)) return;
+    const [minority, majority] = this.#split(false) as [number[], number[]];
+    let voter: SimNode | undefined;
+    sys.armTrap(
+      (s, frame) => s.kind === k && majority.includes(s.node) && frame[KIND_AT] === Kind.summary,
+      (s, frame) => {
+        this.#recordInFlight('shrink-and-forget', s, frame);
+        voter = sys.nodes.find((x) => x.id === s.node)!;
+        sys.kill(voter, s.kind);
+      },
+    );
+    sys.partition(minority, majority);
+    for (let waited = 0; waited < 1000 && sys.trapArmed; waited += 10) {
+      await sys.cluster.advance(10);
+    }
+    sys.disarm();
+    await sys.reap();
+    const v = voter;
+    if (v === undefined) return;
+    await sys.cluster.advance(this.#rng.int(300));
+    sys.partition(
+      [...minority, v.id],
+      majority.filter((id) => id !== v.id),
+    );
+    await sys.cluster.runUntilIdle();
+    await sys.open(v, k);
   }
 
   /**
@@ -395,6 +438,9 @@ export class Nemesis {
       case 'kill-at-round-end':
       case 'kill-at-vote':
         await this.#killInRound(fault);
+        return;
+      case 'shrink-and-forget':
+        await this.#shrinkAndForget();
         return;
       case 'upgrade': {
         const behind = this.#behind();
