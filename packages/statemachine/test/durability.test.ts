@@ -133,9 +133,11 @@ describe("durability: 'fsync'", () => {
     await a!.flush(); // a's own disk holds it
     await run(cluster);
     // applied by all three in memory, on one disk of three: not acknowledged
+    // (the commit index is not asserted: in 'fsync' an ack waits for its sender's write, so
+    // whether b's and c's said they applied it depends on whether their frozen writes had
+    // begun when the ack was due: the commit index moves with the disks)
     expect([a!.state.n, b!.state.n, c!.state.n]).toEqual([1, 1, 1]);
-    expect(a!.committedIndex).toBe(a!.index); // a majority applied it...
-    expect(t).toEqual({ done: false, failed: false }); // ...but only a's disk holds it
+    expect(t).toEqual({ done: false, failed: false }); // only a's disk holds it
     // a sync round (a client joins) does not settle it either: a new round is not a disk
     const client = await ReplicatedStateMachine.open(cluster.member(1), counter, {
       passive: true,
