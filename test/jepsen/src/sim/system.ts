@@ -2,7 +2,9 @@
  * The system under test on the in-memory cluster: on every node, one `ReplicatedMap` replica
  * (the register and set workloads) and one `Locks` replica (the lock and election workloads),
  * each a process of its own with a data directory, which the nemesis can kill and restart
- * from that directory, pause and resume.
+ * from that directory, pause and resume. About 500 lines: one class whose faults (kills,
+ * partitions, pauses, graceful stops) and replicas' lives (open, trap, reap) share its private
+ * state; the disks (sim-disks.ts) and the workloads live elsewhere.
  * @module
  */
 import { mkdir, rm } from 'node:fs/promises';
