@@ -66,10 +66,16 @@
  * voted first, it was in R''s component and not R's (a replica only acks a round it finished,
  * in that round's component, and a new component means a new round), having forgotten R, so
  * it never acks R. Either way R and a twin R' are never both proven, and once R is proven no
- * twin is ever quorate. An unproven line cannot outrun a proven one either: every round or
- * epoch bump on it needs a majority of its `P` (b), which meets the provers of the proven
+ * twin is ever quorate. An unproven line should not outrun a proven one either: every round
+ * or epoch bump on it needs a majority of its `P` (b), which meets the provers of the proven
  * line, whose disks carry that line (its higher epoch, or the same epoch proven, leads: see the
- * sync leader). Exactly half of a set with the rest `gone` is a majority of it for both rules:
+ * sync leader). **Not so, found after this was written:** an epoch bump at a confchg counts
+ * the members present, not what their disks hold. Of five, after two voters of a round forgot
+ * it at once (Jepsen `kill-two-at-vote`, seed 9115 with `--nodes 5 --lose-writes
+ * --forget-rounds --durability fsync`), a confchg on the unproven line counted a member that
+ * had forgotten the round, moved the epoch one past it, and that unproven state led the heal
+ * over the proven line of the same round's number: acknowledged writes were lost. Open (see
+ * the statemachine README). Exactly half of a set with the rest `gone` is a majority of it for both rules:
  * those replicas proved (by an ack) that they hold that set's lineage, so they come back with
  * it and never make half of it without one of the present half. `force` overrides all of
  * this on purpose (the operator says the old majority is gone for good).

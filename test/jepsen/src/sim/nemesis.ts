@@ -39,6 +39,7 @@ export const FAULTS = [
   'kill-at-round-end',
   'kill-at-vote',
   'shrink-and-forget',
+  'kill-two-at-vote',
 ] as const;
 
 /** Faults the nemesis can apply the instant a frame is in flight. */
@@ -122,6 +123,8 @@ export class Nemesis {
       ['kill-at-vote', sys.options.forgetRounds === true ? 4 : 0],
       // and outside campaigns of forgotten rounds on five nodes
       ['shrink-and-forget', sys.options.forgetRounds === true && sys.nodes.length === 5 ? 3 : 0],
+      // the same
+      ['kill-two-at-vote', sys.options.forgetRounds === true && sys.nodes.length === 5 ? 3 : 0],
     ];
     const total = weights.reduce((s, [, w]) => s + w, 0);
     let r = this.#rng.next() * total;
@@ -203,37 +206,48 @@ export class Nemesis {
    *   voter's death reaches the others (a round the voter never learns the end of); it comes
    *   back with its disk's epoch and makes a round with the first dead one, whose epoch must
    *   not let the forgotten round's state (the survivors') override it at the heal.
+   * - `kill-two-at-vote` (five nodes): the same with two voters, the first two others whose
+   *   summaries are in flight: two replicas forget the round at once, and the three dead, a
+   *   majority of the `Q` their disks hold, come back while the two survivors are cut off.
    */
-  async #killInRound(fault: 'kill-at-round-end' | 'kill-at-vote'): Promise<void> {
+  async #killInRound(
+    fault: 'kill-at-round-end' | 'kill-at-vote' | 'kill-two-at-vote',
+  ): Promise<void> {
     const sys = this.#system;
     // the round's end (the proof of the new epoch and `Q`), or the vote
-    const kind = fault === 'kill-at-vote' ? Kind.summary : Kind.ack;
+    const kind = fault === 'kill-at-round-end' ? Kind.ack : Kind.summary;
+    const voters = fault === 'kill-two-at-vote' ? 2 : 1;
     const k = this.#kind();
     const live = sys.nodes.filter((n) => sys.service(n, k)?.alive === true);
-    if (live.length < 3) return;
+    if (live.length < 2 + voters) return;
     const first = this.#pick(live);
-    let second: SimNode | undefined;
-    sys.armTrap(
-      (s, frame) => s.kind === k && s.node !== first.id && frame[KIND_AT] === kind,
-      (s, frame) => {
-        this.#recordInFlight(fault, s, frame);
-        second = sys.nodes.find((x) => x.id === s.node)!;
-        sys.kill(second, s.kind);
-      },
-    );
+    const dead: SimNode[] = [];
+    const arm = (): void =>
+      sys.armTrap(
+        (s, frame) => s.kind === k && s.node !== first.id && frame[KIND_AT] === kind,
+        (s, frame) => {
+          this.#recordInFlight(fault, s, frame);
+          const n = sys.nodes.find((x) => x.id === s.node)!;
+          dead.push(n);
+          sys.kill(n, s.kind);
+          // the next voter of the same round (a killed one sends nothing more)
+          if (dead.length < voters) arm();
+        },
+      );
+    arm();
     await sys.crash(first, k);
     for (let waited = 0; waited < 1000 && sys.trapArmed; waited += 10) {
       await sys.cluster.advance(10);
     }
     sys.disarm();
     await sys.reap();
-    if (second === undefined) return;
+    if (dead.length === 0) return;
     await sys.cluster.advance(this.#rng.int(300));
-    const dead = new Set([first.id, second.id]);
-    sys.partition(sys.nodes.filter((n) => !dead.has(n.id)).map((n) => n.id));
+    const down = new Set([first.id, ...dead.map((n) => n.id)]);
+    sys.partition(sys.nodes.filter((n) => !down.has(n.id)).map((n) => n.id));
     await sys.cluster.runUntilIdle();
     await sys.open(first, k);
-    await sys.open(second, k);
+    for (const n of dead) await sys.open(n, k);
   }
 
   /**
@@ -437,6 +451,7 @@ export class Nemesis {
       }
       case 'kill-at-round-end':
       case 'kill-at-vote':
+      case 'kill-two-at-vote':
         await this.#killInRound(fault);
         return;
       case 'shrink-and-forget':
