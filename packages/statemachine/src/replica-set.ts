@@ -232,6 +232,12 @@ export class ReplicaSet<S, C, R> {
   private bumpEpochIfMajority(e: MembershipEvent): void {
     const r = this.r;
     if (e.left.length === 0 || r.quorum.cutOff || !this.inQuorateLineage()) return;
+    // An unproven epoch committed nothing (acknowledgement.ts): no side has an acknowledged
+    // entry of it to keep, so there is nothing to lead with. And the bump counts the members
+    // present, not what their disks hold: one that forgot the round (killed before its disk
+    // held it) would count, and the unproven line would move past the same round's number made
+    // again, and proven, by the ones that forgot it (Jepsen kill-two-at-vote, seed 9115).
+    if (r.image.settled < r.image.epoch) return;
     const staying = [r.replica, ...this.quoratePeers.values()];
     if (!keepsMajority(staying, r.image)) return;
     // the bumped epoch is unproven: keep the last proven `Q` (this one, if it was proven)

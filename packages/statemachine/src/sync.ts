@@ -69,13 +69,13 @@
  * twin is ever quorate. An unproven line should not outrun a proven one either: every round
  * or epoch bump on it needs a majority of its `P` (b), which meets the provers of the proven
  * line, whose disks carry that line (its higher epoch, or the same epoch proven, leads: see the
- * sync leader). **Not so, found after this was written:** an epoch bump at a confchg counts
- * the members present, not what their disks hold. Of five, after two voters of a round forgot
- * it at once (Jepsen `kill-two-at-vote`, seed 9115 with `--nodes 5 --lose-writes
- * --forget-rounds --durability fsync`), a confchg on the unproven line counted a member that
- * had forgotten the round, moved the epoch one past it, and that unproven state led the heal
- * over the proven line of the same round's number: acknowledged writes were lost. Open (see
- * the statemachine README). Exactly half of a set with the rest `gone` is a majority of it for both rules:
+ * sync leader). An epoch bump at a confchg, though, counts the members present, not what
+ * their disks hold: of five, after two voters of a round forgot it at once (Jepsen
+ * `kill-two-at-vote`, seed 9115), a bump on the unproven line counted a member that had
+ * forgotten the round and moved the epoch past the same round's number made again, and
+ * proven, by the ones that forgot it; that unproven state led the heal and acknowledged writes
+ * were lost. So an unproven epoch is never bumped (replica-set.ts `bumpEpochIfMajority`: it
+ * committed nothing, so no side has anything of it to lead with). Exactly half of a set with the rest `gone` is a majority of it for both rules:
  * those replicas proved (by an ack) that they hold that set's lineage, so they come back with
  * it and never make half of it without one of the present half. `force` overrides all of
  * this on purpose (the operator says the old majority is gone for good).
