@@ -32,7 +32,7 @@ import { Kind, jsonBody, type AckBody, type Frame } from './wire.js';
 import { commitIndex } from './acks.js';
 import { DiskProgress, type DiskWrite } from './durability.js';
 import { ProofGate } from './proof-gate.js';
-import { holdsMajority } from './sync.js';
+import { holdsMajority, sameList } from './sync.js';
 import type { Image } from './image.js';
 import type { LocalReplica } from './local-replica.js';
 
@@ -51,10 +51,6 @@ export function provedBy(
   return (
     sameList(q, image.provenReplicas) || holdsMajority(here, image.provenReplicas, image.provenGone)
   );
-}
-
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** A disk write on its way: its place in `DiskProgress`, and the image it writes. */

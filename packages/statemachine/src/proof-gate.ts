@@ -19,6 +19,7 @@
  */
 import type { Image } from './image.js';
 import type { LocalReplica } from './local-replica.js';
+import { sameList } from './sync.js';
 
 /** The lineage of an image: what an ack proves. */
 interface Lineage {
@@ -135,8 +136,4 @@ export class ProofGate<S, C, R> {
 
 function lineageOf(image: Image<unknown>): Lineage {
   return { epoch: image.epoch, replicas: image.replicas, gone: image.gone };
-}
-
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a === b || (a.length === b.length && a.every((x, i) => x === b[i]));
 }

@@ -24,6 +24,7 @@ import {
   decideFull,
   decideIncremental,
   memberKey,
+  sameList,
   type Decision,
   type Summary,
 } from './sync.js';
@@ -556,8 +557,4 @@ export class SyncRound<S, C, R> {
       this.sendSummary();
     timekeeper.scheduleCheck(0);
   }
-}
-
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

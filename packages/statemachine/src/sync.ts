@@ -287,7 +287,8 @@ function provenOf(s: Summary): ReplicaLineage {
   return { replicas: s.provenReplicas, gone: s.provenGone };
 }
 
-function sameList(a: readonly string[], b: readonly string[]): boolean {
+/** The same replica ids in the same order. */
+export function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a === b || (a.length === b.length && a.every((x, i) => x === b[i]));
 }
 
