@@ -402,6 +402,21 @@ describe('MemoryCluster', () => {
     cluster.destroy();
   });
 
+  it('runUntilIdle rejects, naming the leak, when a hold outlasts heldLimit of real time (a hang fails clearly)', async () => {
+    const cluster = new MemoryCluster({ nodes: 1 });
+    const release = cluster.clock.hold!();
+    const t0 = performance.now();
+    await expect(cluster.runUntilIdle({ heldLimit: 50 })).rejects.toThrow(
+      /held for 50 ms of real time: a hold .* was never released/,
+    );
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(50);
+    // a hold released within the limit is real I/O, not a leak
+    setTimeout(release, 20);
+    await cluster.runUntilIdle({ heldLimit: 5_000 });
+    expect(cluster.held).toBe(false);
+    cluster.destroy();
+  });
+
   it('clock.hold: what the releases carry runs once all are released, in the order the holds were taken', async () => {
     const cluster = new MemoryCluster({ nodes: 1 });
     const clock = cluster.clock;

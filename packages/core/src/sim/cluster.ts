@@ -98,6 +98,14 @@ export interface RunUntilIdleOptions {
    * @defaultValue 3,600,000
    */
   readonly maxTime?: number;
+  /**
+   * Real ms the engine may stay held (`holdEngine`, `clock.hold`) without a break before
+   * `runUntilIdle` rejects, calling the hold leaked. Held real I/O (a write to a data
+   * directory) takes milliseconds; a hold never released should fail with this message, not
+   * with a test runner's timeout.
+   * @defaultValue 15,000
+   */
+  readonly heldLimit?: number;
 }
 
 /** @deprecated Renamed `RunUntilIdleOptions` (with `settle` renamed `runUntilIdle`). */
@@ -342,6 +350,9 @@ export class MemoryCluster {
   async runUntilIdle(options: RunUntilIdleOptions = {}): Promise<void> {
     const daemon = this.#daemon;
     const limit = this.clock.now() + (options.maxTime ?? 3_600_000);
+    const heldLimit = options.heldLimit ?? 15_000;
+    /** Since when (real ms) the engine has been held without a break. */
+    let heldSince: number | undefined;
     for (let spins = 0; ; spins++) {
       if (spins > 10_000_000)
         throw new Error('MemoryCluster.runUntilIdle: the cluster never became idle');
@@ -352,7 +363,16 @@ export class MemoryCluster {
         await new Promise((r) => setImmediate(r));
       }
       // held (`holdEngine`, `clock.hold`): real I/O runs that the simulation must not outrun
-      if (daemon.busy || daemon.scheduled || daemon.held) continue;
+      if (daemon.held) {
+        heldSince ??= performance.now();
+        if (performance.now() - heldSince > heldLimit)
+          throw new Error(
+            `MemoryCluster.runUntilIdle: the engine has been held for ${heldLimit} ms of real time: a hold (holdEngine, clock.hold) was never released`,
+          );
+        continue;
+      }
+      heldSince = undefined;
+      if (daemon.busy || daemon.scheduled) continue;
       // One more turn, so that code woken by the last events runs and may send again.
       await new Promise((r) => setImmediate(r));
       if (daemon.busy || daemon.scheduled || daemon.held) continue;
