@@ -99,14 +99,24 @@ function nestedCanonical(value: object): boolean {
   return true;
 }
 
-/** A member of a piece: a scalar, or a small container that is canonical all the way down. */
+/**
+ * A member of a piece: a scalar, or a small container that is canonical all the way down (an
+ * object's members looked at in one pass: their order, their count and each member).
+ */
 function small(v: unknown): boolean {
   if (v === null || typeof v !== 'object') return true;
   if (Array.isArray(v)) {
     if (v.length >= SUMMARIZE_AT) return false;
-  } else {
-    const n = sortedMembers(v as Record<string, unknown>);
-    if (n < 0 || n >= SUMMARIZE_AT) return false;
+    for (let i = 0; i < v.length; i++) if (!small(v[i])) return false;
+    return true;
   }
-  return nestedCanonical(v);
+  const obj = v as Record<string, unknown>;
+  let n = 0;
+  let prev: string | undefined;
+  for (const k in obj) {
+    if (!Object.hasOwn(obj, k)) continue;
+    if ((prev !== undefined && !(prev < k)) || ++n >= SUMMARIZE_AT || !small(obj[k])) return false;
+    prev = k;
+  }
+  return true;
 }

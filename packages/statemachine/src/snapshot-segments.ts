@@ -94,7 +94,11 @@ export class SegmentReader {
 
 function inflate(seg: Buffer): Buffer {
   try {
-    return inflateRawSync(seg, { maxOutputLength: SEGMENT_TEXT_BYTES });
+    // one output buffer holds a whole segment's text: no second buffer, no concatenation
+    return inflateRawSync(seg, {
+      maxOutputLength: SEGMENT_TEXT_BYTES,
+      chunkSize: SEGMENT_TEXT_BYTES + 1024,
+    });
   } catch (e) {
     throw new MalformedSnapshotError('snapshot segment does not inflate', { cause: e });
   }

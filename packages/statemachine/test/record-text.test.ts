@@ -8,7 +8,7 @@
  */
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { readRecord } from '../src/record-text.js';
+import { readRecord, stringEnd } from '../src/record-text.js';
 import { SortedRecord } from '../src/sorted-record.js';
 import { canonicalJson } from '../src/canonical.js';
 import { SnapshotReceiver, snapshotChunks } from '../src/snapshot-transfer.js';
@@ -87,6 +87,49 @@ describe('an object read as a record', () => {
       '{"a":"b}',
     ])
       expect(() => read(bad), bad).toThrow(MalformedSnapshotError);
+  });
+});
+
+/** The closing quote of the string starting at `b[at]`, a byte at a time (the reference). */
+function stringEndByteByByte(b: Uint8Array, at: number, end: number): number {
+  let i = at;
+  for (; i < end && b[i] !== 0x22; i++) if (b[i] === 0x5c) i++;
+  return Math.min(i, end);
+}
+
+describe("a record's strings are skipped whole (stringEnd)", () => {
+  it('finds the closing quote of any JSON string, whatever its escapes', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), fc.string(), (s, after) => {
+        const text = JSON.stringify(s);
+        const b = Buffer.from(text + after, 'utf8');
+        const close = Buffer.byteLength(text, 'utf8') - 1;
+        expect(stringEnd(b, 1, b.length)).toBe(close);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('gives the end for a string cut short, and agrees with a byte-by-byte scan on any bytes', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(0x22, 0x5c, 0x61, 0x7b, 0x3a), { maxLength: 24 }),
+        fc.nat(),
+        (bytes, cut) => {
+          const b = Buffer.from(bytes);
+          const end = bytes.length === 0 ? 0 : cut % (bytes.length + 1);
+          expect(stringEnd(b, 0, end)).toBe(stringEndByteByByte(b, 0, end));
+        },
+      ),
+      { numRuns: 1000 },
+    );
+    // an escaped quote at the very end of the text leaves the string open
+    const open = Buffer.from('"ab\\"', 'utf8');
+    expect(stringEnd(open, 1, open.length)).toBe(open.length);
+    // two backslashes are one escaped backslash: the quote after them closes the string
+    const closed = Buffer.from('"ab\\\\"', 'utf8');
+    expect(stringEnd(closed, 1, closed.length)).toBe(closed.length - 1);
+    expect(() => read('{"a":"b\\"}')).toThrow(MalformedSnapshotError);
   });
 });
 
