@@ -6,8 +6,9 @@
  * membership change while it is stopped); a partition while a restarted replica receives its
  * state transfer; in an upgrade campaign, move a node's lock replica to the new state format
  * (restarted gracefully or killed, at once, or at whatever kills it next); when kills lose
- * writes, kill the first replica to ack a round's end with that ack in flight. Every fault is
- * recorded in the system's fault history.
+ * writes, kill the first replica to ack a round's end with that ack in flight; faults in the
+ * middle of a protocol step (mid-step-faults.ts). Every fault is recorded in the system's
+ * fault history.
  * @module
  */
 import type { MemoryCluster, Random } from '@cpgkit/core/testing';
@@ -19,6 +20,8 @@ import {
   type SimNode,
   type SimSystem,
 } from './system.js';
+import { frameKind } from './frame-kind.js';
+import { applyMidStep, MID_STEP_FAULTS } from './mid-step-faults.js';
 
 /** The faults the nemesis can pick. */
 export const FAULTS = [
@@ -40,6 +43,7 @@ export const FAULTS = [
   'kill-at-vote',
   'shrink-and-forget',
   'kill-two-at-vote',
+  ...MID_STEP_FAULTS,
 ] as const;
 
 /** Faults the nemesis can apply the instant a frame is in flight. */
@@ -53,9 +57,6 @@ export const IN_FLIGHT_FAULTS = [
 
 /** One of `IN_FLIGHT_FAULTS`. */
 export type InFlightFault = (typeof IN_FLIGHT_FAULTS)[number];
-
-/** The statemachine wire format's kind byte: byte 3 of a frame (`Kind`). */
-const KIND_AT = 3;
 
 /** One of `FAULTS`. */
 export type Fault = (typeof FAULTS)[number];
@@ -85,6 +86,10 @@ export class Nemesis {
     this.#rng = rng;
   }
 
+  #count(what: string): void {
+    this.counts.set(what, (this.counts.get(what) ?? 0) + 1);
+  }
+
   #pick<T>(xs: readonly T[]): T {
     return xs[this.#rng.int(xs.length)]!;
   }
@@ -101,6 +106,7 @@ export class Nemesis {
     );
     const paused = sys.nodes.some((n) => n.kv?.paused === true || n.locks?.paused === true);
     const split = sys.cluster.components().length > 1;
+    const midStep = sys.options.midStepFaults === true;
     const weights: [Fault, number][] = [
       ['isolate', 3],
       ['split', 2],
@@ -125,6 +131,10 @@ export class Nemesis {
       ['shrink-and-forget', sys.options.forgetRounds === true && sys.nodes.length === 5 ? 3 : 0],
       // the same
       ['kill-two-at-vote', sys.options.forgetRounds === true && sys.nodes.length === 5 ? 3 : 0],
+      // and outside campaigns of faults in the middle of a protocol step
+      ['split-at-confchg-write', midStep && sys.disks !== undefined ? 3 : 0],
+      ['split-at-proof', midStep ? 3 : 0],
+      ['kill-during-join', midStep ? 3 : 0],
     ];
     const total = weights.reduce((s, [, w]) => s + w, 0);
     let r = this.#rng.next() * total;
@@ -150,7 +160,9 @@ export class Nemesis {
     const acksOnly = sys.options.loseWrites === true && this.#rng.chance(0.5);
     sys.armTrap(
       (_s, frame) =>
-        acksOnly ? frame[KIND_AT] === Kind.ack : !commandsOnly || frame[KIND_AT] === Kind.command,
+        acksOnly
+          ? frameKind(frame) === Kind.ack
+          : !commandsOnly || frameKind(frame) === Kind.command,
       (s, frame) => {
         this.#recordInFlight(fault, s, frame);
         const n = sys.nodes.find((x) => x.id === s.node)!;
@@ -189,7 +201,7 @@ export class Nemesis {
       fault,
       node: s.node,
       service: s.kind,
-      frameKind: frame[KIND_AT] ?? -1,
+      frameKind: frameKind(frame),
     });
   }
 
@@ -224,7 +236,7 @@ export class Nemesis {
     const dead: SimNode[] = [];
     const arm = (): void =>
       sys.armTrap(
-        (s, frame) => s.kind === k && s.node !== first.id && frame[KIND_AT] === kind,
+        (s, frame) => s.kind === k && s.node !== first.id && frameKind(frame) === kind,
         (s, frame) => {
           this.#recordInFlight(fault, s, frame);
           const n = sys.nodes.find((x) => x.id === s.node)!;
@@ -266,7 +278,7 @@ export class Nemesis {
     const [minority, majority] = this.#split(false) as [number[], number[]];
     let voter: SimNode | undefined;
     sys.armTrap(
-      (s, frame) => s.kind === k && majority.includes(s.node) && frame[KIND_AT] === Kind.summary,
+      (s, frame) => s.kind === k && majority.includes(s.node) && frameKind(frame) === Kind.summary,
       (s, frame) => {
         this.#recordInFlight('shrink-and-forget', s, frame);
         voter = sys.nodes.find((x) => x.id === s.node)!;
@@ -456,6 +468,20 @@ export class Nemesis {
         return;
       case 'shrink-and-forget':
         await this.#shrinkAndForget();
+        return;
+      case 'split-at-confchg-write':
+      case 'split-at-proof':
+      case 'kill-during-join':
+        await applyMidStep(
+          sys,
+          {
+            rng: this.#rng,
+            kind: () => this.#kind(),
+            split: (alone) => this.#split(alone),
+            sprang: (f) => this.#count(`sprang:${f}`),
+          },
+          fault,
+        );
         return;
       case 'upgrade': {
         const behind = this.#behind();

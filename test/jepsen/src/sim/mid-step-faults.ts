@@ -1,0 +1,156 @@
+/**
+ * Faults that land in the middle of one step of the sync protocol, not between steps
+ * (`--mid-step-faults`): the nemesis (nemesis.ts) draws them last, with weight 0 in the other
+ * campaigns, so those campaigns' schedules stay as they were.
+ *
+ * - `split-at-confchg-write`: a replica dies, and the instant the first write of a survivor
+ *   that follows is in flight (started, not on disk: the epoch moved at the confchg, most of
+ *   the time, which the survivor's vote waits for) the cluster splits, or that survivor is cut
+ *   off alone. Needs the disks that run writes in order (`--lose-writes` or `fsync`).
+ * - `split-at-proof`: a replica dies, and the instant the first ack that follows is in flight
+ *   (the round's end, most of the time: the proof of its epoch and `Q`, which the confchg that
+ *   comes next finds unproven) the cluster splits; the ack reaches every side or its sender's
+ *   only, by seed.
+ * - `kill-during-join`: a dead replica comes back from its data directory (one is killed first
+ *   if none is dead), and the instant the first vote (summary) of the round its join starts is
+ *   in flight another replica dies: a member joins while another leaves, two rounds overlapping.
+ * @module
+ */
+import type { Random } from '@cpgkit/core/testing';
+import { Kind } from '@cpgkit/statemachine/internal';
+import type { ServiceKind, SimNode, SimSystem } from './system.js';
+import { frameKind } from './frame-kind.js';
+
+/** The mid-step faults. */
+export const MID_STEP_FAULTS = [
+  'split-at-confchg-write',
+  'split-at-proof',
+  'kill-during-join',
+] as const;
+
+/** One of `MID_STEP_FAULTS`. */
+export type MidStepFault = (typeof MID_STEP_FAULTS)[number];
+
+/** The nemesis's draws that a mid-step fault uses. */
+export interface Draws {
+  readonly rng: Random;
+  /** A replica kind. */
+  kind(): ServiceKind;
+  /** A minority against a majority of the nodes (`alone`: one node against the rest). */
+  split(alone: boolean): number[][];
+  /** Count that `fault`'s trap sprang (the report's `sprang:<fault>`). */
+  sprang(fault: MidStepFault): void;
+}
+
+/** Let the cluster run until `armed()` says the trap sprang, 10 s of virtual time at most. */
+async function untilSprung(sys: SimSystem, armed: () => boolean): Promise<void> {
+  for (let waited = 0; waited < 1000 && armed(); waited += 10) await sys.cluster.advance(10);
+}
+
+/** `fault`'s trap sprang: count it, and record it in the fault history with `details`. */
+function sprung(
+  sys: SimSystem,
+  d: Draws,
+  fault: MidStepFault,
+  details: Record<string, number | string>,
+): void {
+  d.sprang(fault);
+  sys.options.faults.event('mid-step', { fault, ...details });
+}
+
+function pick<T>(rng: Random, xs: readonly T[]): T {
+  return xs[rng.int(xs.length)]!;
+}
+
+/** Apply the mid-step fault `fault`. */
+export async function applyMidStep(sys: SimSystem, d: Draws, fault: MidStepFault): Promise<void> {
+  switch (fault) {
+    case 'split-at-confchg-write':
+      return splitAtConfchgWrite(sys, d);
+    case 'split-at-proof':
+      return splitAtProof(sys, d);
+    case 'kill-during-join':
+      return killDuringJoin(sys, d);
+  }
+}
+
+function liveOf(sys: SimSystem, k: ServiceKind): SimNode[] {
+  return sys.nodes.filter((n) => sys.service(n, k)?.alive === true);
+}
+
+async function splitAtConfchgWrite(sys: SimSystem, d: Draws): Promise<void> {
+  const disks = sys.disks;
+  const k = d.kind();
+  const live = liveOf(sys, k);
+  if (disks === undefined || live.length < 3) return;
+  const victim = pick(d.rng, live);
+  const alone = d.rng.chance(0.5);
+  const sides = d.split(false);
+  const dirs = new Map(live.filter((n) => n !== victim).map((n) => [sys.dataDir(n, k), n]));
+  disks.armWrite(
+    (dir) => dirs.has(dir),
+    (dir) => {
+      const n = dirs.get(dir)!;
+      sprung(sys, d, 'split-at-confchg-write', {
+        node: n.id,
+        service: k,
+      });
+      if (alone) sys.partition([n.id]);
+      else sys.partition(...sides);
+    },
+  );
+  await sys.crash(victim, k);
+  await untilSprung(sys, () => disks.writeTrapArmed);
+  disks.disarmWrite();
+}
+
+async function splitAtProof(sys: SimSystem, d: Draws): Promise<void> {
+  const k = d.kind();
+  const live = liveOf(sys, k);
+  if (live.length < 3) return;
+  const victim = pick(d.rng, live);
+  const sides = d.split(false);
+  sys.armTrap(
+    (s, frame) => s.kind === k && frameKind(frame) === Kind.ack,
+    (s) => {
+      sprung(sys, d, 'split-at-proof', { node: s.node, service: k });
+      sys.partition(...sides);
+    },
+  );
+  await sys.crash(victim, k);
+  await untilSprung(sys, () => sys.trapArmed);
+  sys.disarm();
+}
+
+async function killDuringJoin(sys: SimSystem, d: Draws): Promise<void> {
+  const k = d.kind();
+  const up = sys.nodes.filter((n) => sys.cluster.isUp(n.id));
+  const dead = up.filter((n) => sys.service(n, k)?.alive !== true);
+  let joiner: SimNode;
+  if (dead.length > 0) joiner = pick(d.rng, dead);
+  else {
+    if (up.length < 3) return;
+    joiner = pick(d.rng, up);
+    await sys.crash(joiner, k);
+    await sys.cluster.advance(d.rng.int(300));
+  }
+  const others = liveOf(sys, k).filter((n) => n !== joiner);
+  if (others.length === 0) return;
+  const victim = pick(d.rng, others);
+  sys.armTrap(
+    (s, frame) => s.kind === k && frameKind(frame) === Kind.summary,
+    (s) => {
+      sprung(sys, d, 'kill-during-join', {
+        node: s.node,
+        service: k,
+        joiner: joiner.id,
+        killed: victim.id,
+      });
+      sys.kill(victim, k);
+    },
+  );
+  await sys.open(joiner, k);
+  await untilSprung(sys, () => sys.trapArmed);
+  sys.disarm();
+  await sys.reap();
+}
