@@ -16,10 +16,15 @@
  *   in flight another replica dies: a member joins while another leaves, two rounds overlapping.
  * @module
  */
-import type { Random } from '@cpgkit/core/testing';
 import { Kind } from '@cpgkit/statemachine/internal';
 import type { ServiceKind, SimNode, SimSystem } from './system.js';
-import { frameKind } from './frame-kind.js';
+import { frameKind, untilSprung } from './in-flight.js';
+import { pick, type Draws } from './fault-draws.js';
+
+/** The draws of a mid-step fault, and the count of its traps that sprang. */
+interface MidStepDraws extends Draws {
+  sprang(fault: MidStepFault): void;
+}
 
 /** The mid-step faults. */
 export const MID_STEP_FAULTS = [
@@ -31,26 +36,10 @@ export const MID_STEP_FAULTS = [
 /** One of `MID_STEP_FAULTS`. */
 export type MidStepFault = (typeof MID_STEP_FAULTS)[number];
 
-/** The nemesis's draws that a mid-step fault uses. */
-export interface Draws {
-  readonly rng: Random;
-  /** A replica kind. */
-  kind(): ServiceKind;
-  /** A minority against a majority of the nodes (`alone`: one node against the rest). */
-  split(alone: boolean): number[][];
-  /** Count that `fault`'s trap sprang (the report's `sprang:<fault>`). */
-  sprang(fault: MidStepFault): void;
-}
-
-/** Let the cluster run until `armed()` says the trap sprang, 10 s of virtual time at most. */
-async function untilSprung(sys: SimSystem, armed: () => boolean): Promise<void> {
-  for (let waited = 0; waited < 1000 && armed(); waited += 10) await sys.cluster.advance(10);
-}
-
 /** `fault`'s trap sprang: count it, and record it in the fault history with `details`. */
 function sprung(
   sys: SimSystem,
-  d: Draws,
+  d: MidStepDraws,
   fault: MidStepFault,
   details: Record<string, number | string>,
 ): void {
@@ -58,12 +47,14 @@ function sprung(
   sys.options.faults.event('mid-step', { fault, ...details });
 }
 
-function pick<T>(rng: Random, xs: readonly T[]): T {
-  return xs[rng.int(xs.length)]!;
-}
-
 /** Apply the mid-step fault `fault`. */
-export async function applyMidStep(sys: SimSystem, d: Draws, fault: MidStepFault): Promise<void> {
+export async function applyMidStep(
+  sys: SimSystem,
+  draws: Draws,
+  fault: MidStepFault,
+  sprang: (fault: MidStepFault) => void,
+): Promise<void> {
+  const d: MidStepDraws = { ...draws, sprang };
   switch (fault) {
     case 'split-at-confchg-write':
       return splitAtConfchgWrite(sys, d);
@@ -78,7 +69,7 @@ function liveOf(sys: SimSystem, k: ServiceKind): SimNode[] {
   return sys.nodes.filter((n) => sys.service(n, k)?.alive === true);
 }
 
-async function splitAtConfchgWrite(sys: SimSystem, d: Draws): Promise<void> {
+async function splitAtConfchgWrite(sys: SimSystem, d: MidStepDraws): Promise<void> {
   const disks = sys.disks;
   const k = d.kind();
   const live = liveOf(sys, k);
@@ -104,7 +95,7 @@ async function splitAtConfchgWrite(sys: SimSystem, d: Draws): Promise<void> {
   disks.disarmWrite();
 }
 
-async function splitAtProof(sys: SimSystem, d: Draws): Promise<void> {
+async function splitAtProof(sys: SimSystem, d: MidStepDraws): Promise<void> {
   const k = d.kind();
   const live = liveOf(sys, k);
   if (live.length < 3) return;
@@ -122,7 +113,7 @@ async function splitAtProof(sys: SimSystem, d: Draws): Promise<void> {
   sys.disarm();
 }
 
-async function killDuringJoin(sys: SimSystem, d: Draws): Promise<void> {
+async function killDuringJoin(sys: SimSystem, d: MidStepDraws): Promise<void> {
   const k = d.kind();
   const up = sys.nodes.filter((n) => sys.cluster.isUp(n.id));
   const dead = up.filter((n) => sys.service(n, k)?.alive !== true);
