@@ -3,11 +3,11 @@
  * (`--mid-step-faults`): the nemesis (nemesis.ts) draws them last, with weight 0 in the other
  * campaigns, so those campaigns' schedules stay as they were.
  *
- * - `split-at-confchg-write`: a replica dies, and the instant the first write of a survivor
+ * - `split-at-confchg-write`: a replica of a component that stays quorate dies, and the instant the first write of a survivor
  *   that follows is in flight (started, not on disk: the epoch moved at the confchg, most of
  *   the time, which the survivor's vote waits for) the cluster splits, or that survivor is cut
  *   off alone. Needs the disks that run writes in order (`--lose-writes` or `fsync`).
- * - `split-at-proof`: a replica dies, and the instant the first ack that follows is in flight
+ * - `split-at-proof`: a replica of a component that stays quorate dies, and the instant the first ack that follows is in flight
  *   (the round's end, most of the time: the proof of its epoch and `Q`, which the confchg that
  *   comes next finds unproven) the cluster splits; the ack reaches every side or its sender's
  *   only, by seed.
@@ -69,11 +69,26 @@ function liveOf(sys: SimSystem, k: ServiceKind): SimNode[] {
   return sys.nodes.filter((n) => sys.service(n, k)?.alive === true);
 }
 
+/**
+ * The live replicas of `k` in a component that keeps a strict majority of the nodes' replicas
+ * of `k` alive after one of them dies (so that the round after that death is quorate, writes
+ * and acks); empty when there is none.
+ */
+function quorateAfterOneDeath(sys: SimSystem, k: ServiceKind): SimNode[] {
+  const live = new Set(liveOf(sys, k).map((n) => n.id));
+  for (const c of sys.cluster.components()) {
+    const here = c.filter((id) => live.has(id));
+    if ((here.length - 1) * 2 > sys.nodes.length)
+      return sys.nodes.filter((n) => here.includes(n.id));
+  }
+  return [];
+}
+
 async function splitAtConfchgWrite(sys: SimSystem, d: MidStepDraws): Promise<void> {
   const disks = sys.disks;
   const k = d.kind();
-  const live = liveOf(sys, k);
-  if (disks === undefined || live.length < 3) return;
+  const live = quorateAfterOneDeath(sys, k);
+  if (disks === undefined || live.length === 0) return;
   const victim = pick(d.rng, live);
   const alone = d.rng.chance(0.5);
   const sides = d.split(false);
@@ -97,8 +112,8 @@ async function splitAtConfchgWrite(sys: SimSystem, d: MidStepDraws): Promise<voi
 
 async function splitAtProof(sys: SimSystem, d: MidStepDraws): Promise<void> {
   const k = d.kind();
-  const live = liveOf(sys, k);
-  if (live.length < 3) return;
+  const live = quorateAfterOneDeath(sys, k);
+  if (live.length === 0) return;
   const victim = pick(d.rng, live);
   const sides = d.split(false);
   sys.armTrap(
