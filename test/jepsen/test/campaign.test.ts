@@ -119,6 +119,29 @@ describe('in-memory Jepsen campaign', () => {
     }
   }, 180_000);
 
+  it("a seed replays exactly with faults in the middle of protocol steps ('fsync'), and they spring", async () => {
+    // seed 9013 (5 nodes) splits the cluster while a survivor's write after a confchg is in
+    // flight and kills replicas while a join's votes are; seed 9003 splits it at a proof
+    const options = {
+      loseWrites: true,
+      durability: 'fsync',
+      midStepFaults: true,
+      ...(dir ? { dir } : {}),
+    } as const;
+    const a = await runSchedule(9013, options);
+    const b = await runSchedule(9013, options);
+    expect(a.valid).toBe(true);
+    expect(a.faultCounts['sprang:split-at-confchg-write']).toBeGreaterThan(0);
+    expect(a.faultCounts['sprang:kill-during-join']).toBeGreaterThan(0);
+    const [x, y] = [lines(a), lines(b)];
+    const first = x.findIndex((l, i) => l !== y[i]);
+    expect(first === -1 ? '' : `record ${first}: ${x[first]} != ${y[first]}`).toBe('');
+    expect(y.length).toBe(x.length);
+    const c = await runSchedule(9003, options);
+    expect(c.valid).toBe(true);
+    expect(c.faultCounts['sprang:split-at-proof']).toBeGreaterThan(0);
+  }, 180_000);
+
   it('a seed replays exactly however fast the wall clock runs (a quiet machine, a loaded one)', async () => {
     // The machine's load changes how much wall time each piece of work takes. Two runs: one on
     // a wall clock that stands still (no slice of work ever runs out of time), one on a wall
