@@ -3,11 +3,12 @@
  * (`--mid-step-faults`): the nemesis (nemesis.ts) draws them last, with weight 0 in the other
  * campaigns, so those campaigns' schedules stay as they were.
  *
- * - `split-at-confchg-write`: a replica of a component that stays quorate dies, and the instant the first write of a survivor
+ * - `split-at-confchg-write`: a replica of a component that stays quorate dies (everything is
+ *   healed first when no component would), and the instant the first write of a survivor
  *   that follows is in flight (started, not on disk: the epoch moved at the confchg, most of
  *   the time, which the survivor's vote waits for) the cluster splits, or that survivor is cut
  *   off alone. Needs the disks that run writes in order (`--lose-writes` or `fsync`).
- * - `split-at-proof`: a replica of a component that stays quorate dies, and the instant the first ack that follows is in flight
+ * - `split-at-proof`: the same death, and the instant the first ack that follows is in flight
  *   (the round's end, most of the time: the proof of its epoch and `Q`, which the confchg that
  *   comes next finds unproven) the cluster splits; the ack reaches every side or its sender's
  *   only, by seed.
@@ -84,10 +85,23 @@ function quorateAfterOneDeath(sys: SimSystem, k: ServiceKind): SimNode[] {
   return [];
 }
 
+/**
+ * `quorateAfterOneDeath`, after healing everything (partitions, pauses, dead nodes and replicas)
+ * when no component qualifies as it is: otherwise these faults spring in few schedules, whose
+ * earlier faults leave most components unable to make a quorate round.
+ */
+async function readyForADeath(sys: SimSystem, k: ServiceKind): Promise<SimNode[]> {
+  const now = quorateAfterOneDeath(sys, k);
+  if (now.length > 0) return now;
+  await sys.healAll();
+  await sys.cluster.advance(500);
+  return quorateAfterOneDeath(sys, k);
+}
+
 async function splitAtConfchgWrite(sys: SimSystem, d: MidStepDraws): Promise<void> {
   const disks = sys.disks;
   const k = d.kind();
-  const live = quorateAfterOneDeath(sys, k);
+  const live = await readyForADeath(sys, k);
   if (disks === undefined || live.length === 0) return;
   const victim = pick(d.rng, live);
   const alone = d.rng.chance(0.5);
@@ -112,7 +126,7 @@ async function splitAtConfchgWrite(sys: SimSystem, d: MidStepDraws): Promise<voi
 
 async function splitAtProof(sys: SimSystem, d: MidStepDraws): Promise<void> {
   const k = d.kind();
-  const live = quorateAfterOneDeath(sys, k);
+  const live = await readyForADeath(sys, k);
   if (live.length === 0) return;
   const victim = pick(d.rng, live);
   const sides = d.split(false);
