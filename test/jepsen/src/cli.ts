@@ -37,6 +37,7 @@ const { values } = parseArgs({
     'lose-writes': { type: 'boolean', default: false },
     'forget-rounds': { type: 'boolean', default: false },
     durability: { type: 'string', default: 'memory' },
+    'mid-step-faults': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -52,6 +53,7 @@ if (values.help || (!values.memory && !values.real)) {
       '         [--lose-writes]         a kill loses the journal write in flight (and all after it); traps on acks too',
       '         [--forget-rounds]       with --lose-writes: also kill replicas with their summary (vote) in flight',
       "         [--durability MODE]     the replicas' durability: memory (default) or fsync (no kill may lose an acknowledged write)",
+      "         [--mid-step-faults]     faults in the middle of a protocol step too: a split while a confchg's write is in flight, at a round's proof, a kill during a join's round",
       '  runs N seeded fault schedules on the in-memory cluster',
       '  CPGKIT_SEED=N replays one schedule exactly',
       '',
@@ -126,6 +128,7 @@ const options: ScheduleOptions = {
   ...(values['lose-writes'] ? { loseWrites: true } : {}),
   ...(values['lose-writes'] && values['forget-rounds'] ? { forgetRounds: true } : {}),
   ...(durability === 'fsync' ? { durability } : {}),
+  ...(values['mid-step-faults'] ? { midStepFaults: true } : {}),
   ...(values['failover-delay'] === undefined
     ? {}
     : { failoverDelay: Number(values['failover-delay']) }),

@@ -119,6 +119,27 @@ describe('in-memory Jepsen campaign', () => {
     }
   }, 180_000);
 
+  it("a seed replays exactly with faults in the middle of protocol steps ('fsync'), and they spring", async () => {
+    // seed 9003 (5 nodes) splits the cluster while a survivor's write after a confchg is in
+    // flight and while a round's first ack is, and kills a replica while a join's votes are
+    const run = () =>
+      runSchedule(9003, {
+        loseWrites: true,
+        durability: 'fsync',
+        midStepFaults: true,
+        ...(dir ? { dir } : {}),
+      });
+    const a = await run();
+    const b = await run();
+    expect(a.valid).toBe(true);
+    for (const f of ['split-at-confchg-write', 'split-at-proof', 'kill-during-join'])
+      expect(a.faultCounts[`sprang:${f}`], f).toBeGreaterThan(0);
+    const [x, y] = [lines(a), lines(b)];
+    const first = x.findIndex((l, i) => l !== y[i]);
+    expect(first === -1 ? '' : `record ${first}: ${x[first]} != ${y[first]}`).toBe('');
+    expect(y.length).toBe(x.length);
+  }, 180_000);
+
   it('a seed replays exactly however fast the wall clock runs (a quiet machine, a loaded one)', async () => {
     // The machine's load changes how much wall time each piece of work takes. Two runs: one on
     // a wall clock that stands still (no slice of work ever runs out of time), one on a wall

@@ -64,6 +64,7 @@ export function allowedLoss(r: ScheduleResult, options: ScheduleOptions): Allowe
     o.nodes === undefined &&
     o.upgrade !== true &&
     o.forgetRounds !== true &&
+    o.midStepFaults !== true &&
     (o.failoverDelay ?? 200) === 200 &&
     (o.readConsistency ?? 'linearizable') === 'linearizable';
   const entry = MEMORY_MODE_LOSSES[r.seed];

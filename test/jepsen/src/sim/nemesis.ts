@@ -6,19 +6,18 @@
  * membership change while it is stopped); a partition while a restarted replica receives its
  * state transfer; in an upgrade campaign, move a node's lock replica to the new state format
  * (restarted gracefully or killed, at once, or at whatever kills it next); when kills lose
- * writes, kill the first replica to ack a round's end with that ack in flight. Every fault is
- * recorded in the system's fault history.
+ * writes, kill the first replica to ack a round's end with that ack in flight; faults in the
+ * middle of a protocol step (mid-step-faults.ts). Every fault is recorded in the system's
+ * fault history.
  * @module
  */
 import type { MemoryCluster, Random } from '@cpgkit/core/testing';
 import { Kind } from '@cpgkit/statemachine/internal';
-import {
-  LOCKS_STATE_FORMAT,
-  type Service,
-  type ServiceKind,
-  type SimNode,
-  type SimSystem,
-} from './system.js';
+import { LOCKS_STATE_FORMAT, type ServiceKind, type SimNode, type SimSystem } from './system.js';
+import { frameKind, recordInFlight } from './in-flight.js';
+import { applyMidStep, MID_STEP_FAULTS } from './mid-step-faults.js';
+import { killInRound, shrinkAndForget } from './round-kill-faults.js';
+import type { Draws } from './fault-draws.js';
 
 /** The faults the nemesis can pick. */
 export const FAULTS = [
@@ -40,6 +39,7 @@ export const FAULTS = [
   'kill-at-vote',
   'shrink-and-forget',
   'kill-two-at-vote',
+  ...MID_STEP_FAULTS,
 ] as const;
 
 /** Faults the nemesis can apply the instant a frame is in flight. */
@@ -53,9 +53,6 @@ export const IN_FLIGHT_FAULTS = [
 
 /** One of `IN_FLIGHT_FAULTS`. */
 export type InFlightFault = (typeof IN_FLIGHT_FAULTS)[number];
-
-/** The statemachine wire format's kind byte: byte 3 of a frame (`Kind`). */
-const KIND_AT = 3;
 
 /** One of `FAULTS`. */
 export type Fault = (typeof FAULTS)[number];
@@ -80,9 +77,17 @@ export class Nemesis {
   /** How many faults of each kind were applied (`in-flight:<fault>` for armed ones). */
   readonly counts = new Map<string, number>();
 
+  /** The draws the faults in files of their own take (fault-draws.ts). */
+  readonly #draws: Draws;
+
   constructor(system: SimSystem, rng: Random) {
     this.#system = system;
     this.#rng = rng;
+    this.#draws = { rng, kind: () => this.#kind(), split: (alone) => this.#split(alone) };
+  }
+
+  #count(what: string): void {
+    this.counts.set(what, (this.counts.get(what) ?? 0) + 1);
   }
 
   #pick<T>(xs: readonly T[]): T {
@@ -101,6 +106,7 @@ export class Nemesis {
     );
     const paused = sys.nodes.some((n) => n.kv?.paused === true || n.locks?.paused === true);
     const split = sys.cluster.components().length > 1;
+    const midStep = sys.options.midStepFaults === true;
     const weights: [Fault, number][] = [
       ['isolate', 3],
       ['split', 2],
@@ -125,6 +131,10 @@ export class Nemesis {
       ['shrink-and-forget', sys.options.forgetRounds === true && sys.nodes.length === 5 ? 3 : 0],
       // the same
       ['kill-two-at-vote', sys.options.forgetRounds === true && sys.nodes.length === 5 ? 3 : 0],
+      // and outside campaigns of faults in the middle of a protocol step
+      ['split-at-confchg-write', midStep && sys.disks !== undefined ? 3 : 0],
+      ['split-at-proof', midStep ? 3 : 0],
+      ['kill-during-join', midStep ? 3 : 0],
     ];
     const total = weights.reduce((s, [, w]) => s + w, 0);
     let r = this.#rng.next() * total;
@@ -150,9 +160,11 @@ export class Nemesis {
     const acksOnly = sys.options.loseWrites === true && this.#rng.chance(0.5);
     sys.armTrap(
       (_s, frame) =>
-        acksOnly ? frame[KIND_AT] === Kind.ack : !commandsOnly || frame[KIND_AT] === Kind.command,
+        acksOnly
+          ? frameKind(frame) === Kind.ack
+          : !commandsOnly || frameKind(frame) === Kind.command,
       (s, frame) => {
-        this.#recordInFlight(fault, s, frame);
+        recordInFlight(sys, fault, s, frame);
         const n = sys.nodes.find((x) => x.id === s.node)!;
         switch (fault) {
           case 'isolate-sender':
@@ -181,113 +193,6 @@ export class Nemesis {
     const sys = this.#system;
     if (sys.options.upgrade !== true) return [];
     return sys.nodes.filter((n) => n.locksFormat !== LOCKS_STATE_FORMAT);
-  }
-
-  /** Record in the fault history that `fault` sprang on `s`'s `frame` in flight. */
-  #recordInFlight(fault: string, s: Service<unknown>, frame: Uint8Array): void {
-    this.#system.options.faults.event('in-flight', {
-      fault,
-      node: s.node,
-      service: s.kind,
-      frameKind: frame[KIND_AT] ?? -1,
-    });
-  }
-
-  /**
-   * A replica dies; the first of the others to send, for the round that follows, an ack
-   * (`kill-at-round-end`: the round's end, the proof of the new epoch and `Q`) or a summary
-   * (`kill-at-vote`: its vote in the round) dies the instant that frame is in flight, its
-   * writes in flight lost; then the survivors are cut off and the two dead come back from
-   * their disks (later healed).
-   * - `kill-at-round-end`: if the dead one's ack was counted before its disk held the new `Q`,
-   *   the survivors go on with half of `Q` while the two restarted count as a majority of the
-   *   stale `Q` their disks hold: two histories.
-   * - `kill-at-vote`: the vote is delivered, and counts when the round is decided before the
-   *   voter's death reaches the others (a round the voter never learns the end of); it comes
-   *   back with its disk's epoch and makes a round with the first dead one, whose epoch must
-   *   not let the forgotten round's state (the survivors') override it at the heal.
-   * - `kill-two-at-vote` (five nodes): the same with two voters, the first two others whose
-   *   summaries are in flight: two replicas forget the round at once, and the three dead, a
-   *   majority of the `Q` their disks hold, come back while the two survivors are cut off.
-   */
-  async #killInRound(
-    fault: 'kill-at-round-end' | 'kill-at-vote' | 'kill-two-at-vote',
-  ): Promise<void> {
-    const sys = this.#system;
-    // the round's end (the proof of the new epoch and `Q`), or the vote
-    const kind = fault === 'kill-at-round-end' ? Kind.ack : Kind.summary;
-    const voters = fault === 'kill-two-at-vote' ? 2 : 1;
-    const k = this.#kind();
-    const live = sys.nodes.filter((n) => sys.service(n, k)?.alive === true);
-    if (live.length < 2 + voters) return;
-    const first = this.#pick(live);
-    const dead: SimNode[] = [];
-    const arm = (): void =>
-      sys.armTrap(
-        (s, frame) => s.kind === k && s.node !== first.id && frame[KIND_AT] === kind,
-        (s, frame) => {
-          this.#recordInFlight(fault, s, frame);
-          const n = sys.nodes.find((x) => x.id === s.node)!;
-          dead.push(n);
-          sys.kill(n, s.kind);
-          // the next voter of the same round (a killed one sends nothing more)
-          if (dead.length < voters) arm();
-        },
-      );
-    arm();
-    await sys.crash(first, k);
-    for (let waited = 0; waited < 1000 && sys.trapArmed; waited += 10) {
-      await sys.cluster.advance(10);
-    }
-    sys.disarm();
-    await sys.reap();
-    if (dead.length === 0) return;
-    await sys.cluster.advance(this.#rng.int(300));
-    const down = new Set([first.id, ...dead.map((n) => n.id)]);
-    sys.partition(sys.nodes.filter((n) => !down.has(n.id)).map((n) => n.id));
-    await sys.cluster.runUntilIdle();
-    await sys.open(first, k);
-    for (const n of dead) await sys.open(n, k);
-  }
-
-  /**
-   * `Q` shrinks by more than half with a forgotten vote (five nodes): two nodes are cut off;
-   * the first replica of the other three to send its vote for the round that follows (which
-   * makes `Q` those three, two of which are a majority of it) dies the instant that vote is in
-   * flight, its writes in flight lost; it comes back from its disk on the side of the two cut
-   * off, where it holds a majority of its disk's old `Q` with them (later healed). Its vote
-   * must not count in two majorities that both commit (sync.ts, "Changing `Q`").
-   */
-  async #shrinkAndForget(): Promise<void> {
-    const sys = this.#system;
-    if (sys.nodes.length !== 5) return;
-    const k = this.#kind();
-    if (sys.nodes.some((n) => sys.service(n, k)?.alive !== true)) return;
-    const [minority, majority] = this.#split(false) as [number[], number[]];
-    let voter: SimNode | undefined;
-    sys.armTrap(
-      (s, frame) => s.kind === k && majority.includes(s.node) && frame[KIND_AT] === Kind.summary,
-      (s, frame) => {
-        this.#recordInFlight('shrink-and-forget', s, frame);
-        voter = sys.nodes.find((x) => x.id === s.node)!;
-        sys.kill(voter, s.kind);
-      },
-    );
-    sys.partition(minority, majority);
-    for (let waited = 0; waited < 1000 && sys.trapArmed; waited += 10) {
-      await sys.cluster.advance(10);
-    }
-    sys.disarm();
-    await sys.reap();
-    const v = voter;
-    if (v === undefined) return;
-    await sys.cluster.advance(this.#rng.int(300));
-    sys.partition(
-      [...minority, v.id],
-      majority.filter((id) => id !== v.id),
-    );
-    await sys.cluster.runUntilIdle();
-    await sys.open(v, k);
   }
 
   /**
@@ -452,10 +357,15 @@ export class Nemesis {
       case 'kill-at-round-end':
       case 'kill-at-vote':
       case 'kill-two-at-vote':
-        await this.#killInRound(fault);
+        await killInRound(sys, this.#draws, fault);
         return;
       case 'shrink-and-forget':
-        await this.#shrinkAndForget();
+        await shrinkAndForget(sys, this.#draws);
+        return;
+      case 'split-at-confchg-write':
+      case 'split-at-proof':
+      case 'kill-during-join':
+        await applyMidStep(sys, this.#draws, fault, (f) => this.#count(`sprang:${f}`));
         return;
       case 'upgrade': {
         const behind = this.#behind();

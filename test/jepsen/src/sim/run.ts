@@ -68,6 +68,12 @@ export interface ScheduleOptions {
    * lose an acknowledged write, whatever `loseWrites` takes. @defaultValue 'memory'
    */
   readonly durability?: Durability;
+  /**
+   * The nemesis also faults the middle of protocol steps (mid-step-faults.ts: a split while a
+   * confchg's write is in flight, a split at a round's proof, a kill during a join's round).
+   * @defaultValue false
+   */
+  readonly midStepFaults?: boolean;
 }
 
 /** What one schedule did and what the checkers said. */
@@ -121,6 +127,7 @@ export async function runSchedule(
     loseWrites,
     ...(loseWrites && options.forgetRounds === true ? { forgetRounds: true } : {}),
     ...(options.durability === undefined ? {} : { durability: options.durability }),
+    ...(options.midStepFaults === true ? { midStepFaults: true } : {}),
   });
   const register = new RegisterWorkload(now, options.readConsistency ?? 'linearizable');
   const set = new SetWorkload(now);

@@ -30,6 +30,10 @@ export class SimDisks {
   readonly #order: { tail: Promise<void> } = { tail: Promise.resolve() };
   /** Writes that never landed (their process was killed first). */
   readonly counts = { lost: 0 };
+  /** Springs on the next write that `match` accepts, the instant it is in flight (`armWrite`). */
+  readonly #trap: {
+    armed?: { match: (dir: string) => boolean; action: (dir: string) => void };
+  } = {};
 
   constructor(
     private readonly clock: Clock,
@@ -42,6 +46,7 @@ export class SimDisks {
     const { clock, dirs, counts, lose } = this;
     const live = this.#live;
     const order = this.#order;
+    const trap = this.#trap;
     const proto = SnapshotStore.prototype as unknown as Record<string, Method>;
     const method = (name: string): Method => {
       const f = Object.getOwnPropertyDescriptor(proto, name)!.value as Method;
@@ -65,6 +70,11 @@ export class SimDisks {
         try {
           await before;
           await new Promise((r) => setImmediate(r));
+          const armed = trap.armed;
+          if (armed !== undefined && live.get(this.dir) === this && armed.match(this.dir)) {
+            trap.armed = undefined;
+            armed.action(this.dir); // a kill here loses this write
+          }
           if (lose && live.get(this.dir) !== this) {
             counts.lost++;
             throw new Error('EIO: the process was killed before its write landed');
@@ -83,6 +93,24 @@ export class SimDisks {
     const proto = SnapshotStore.prototype as unknown as Record<string, Method>;
     for (const [name, f] of this.#originals) proto[name] = f;
     this.#originals.clear();
+  }
+
+  /**
+   * The next write of a live process to a directory that `match` accepts runs `action` the
+   * instant it is in flight (started, not yet on disk; the simulation held), once.
+   */
+  armWrite(match: (dir: string) => boolean, action: (dir: string) => void): void {
+    this.#trap.armed = { match, action };
+  }
+
+  /** Whether a write trap is armed (not yet sprung). */
+  get writeTrapArmed(): boolean {
+    return this.#trap.armed !== undefined;
+  }
+
+  /** Disarm the write trap. */
+  disarmWrite(): void {
+    this.#trap.armed = undefined;
   }
 
   /** The process writing to `dir` was killed: its writes from now on never land. */

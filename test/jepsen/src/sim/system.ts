@@ -95,6 +95,8 @@ export interface SystemOptions {
    * @defaultValue 'memory'
    */
   readonly durability?: Durability;
+  /** The nemesis also faults the middle of protocol steps (mid-step-faults.ts). */
+  readonly midStepFaults?: boolean;
 }
 
 /**
@@ -171,7 +173,7 @@ export class SimSystem {
     const key = `${n.id}/${kind}`;
     const gen = this.#gens.get(key) ?? 0;
     this.#gens.set(key, gen + 1);
-    const dataDir = this.#dataDir(n, kind);
+    const dataDir = this.dataDir(n, kind);
     // the replica reads its data directory (real I/O, as long as the machine's load makes it)
     // with the engine held, then joins: its join comes at the same engine step on every run
     const release = this.cluster.holdEngine();
@@ -231,8 +233,14 @@ export class SimSystem {
     this.options.faults.event('open', opened);
   }
 
-  #dataDir(n: SimNode, kind: ServiceKind): string {
+  /** Node `n`'s data directory for its replica of `kind`. */
+  dataDir(n: SimNode, kind: ServiceKind): string {
     return join(this.options.dir, `n${n.id}`, kind);
+  }
+
+  /** The disks whose writes run in order, when they do (`loseWrites`, `'fsync'`). */
+  get disks(): SimDisks | undefined {
+    return this.#disks;
   }
 
   /** How many writes a kill lost (`SystemOptions.loseWrites`). */
@@ -266,7 +274,7 @@ export class SimSystem {
     const s = this.service(n, kind);
     if (s === undefined || !s.alive) return;
     s.alive = false;
-    this.#disks?.killed(this.#dataDir(n, kind));
+    this.#disks?.killed(this.dataDir(n, kind));
     this.options.faults.event('crash', { node: n.id, service: kind, gen: s.gen });
     this.cluster.crashProcess(s.group);
     for (const f of this.#crashListeners) f(s);
@@ -282,7 +290,7 @@ export class SimSystem {
       const s = this.service(n, kind);
       if (s === undefined || !s.alive) continue;
       s.alive = false;
-      this.#disks?.killed(this.#dataDir(n, kind));
+      this.#disks?.killed(this.dataDir(n, kind));
       for (const f of this.#crashListeners) f(s);
       this.#dead.push(s);
     }
