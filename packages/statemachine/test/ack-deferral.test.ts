@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryCluster } from '@cpgkit/core/testing';
 import type { GroupTransport } from '@cpgkit/core';
+import type { VirtualClock } from '@cpgkit/core/testing';
 import { ReplicatedStateMachine, type OpenOptions } from '../src/index.js';
 const ACK_DEFER_MS = 5;
 import { Kind } from '../src/wire.js';
@@ -86,6 +87,24 @@ describe('acks that nobody needs', () => {
     expect(acks[0]).toBe(0);
     expect(acks[1]).toBeGreaterThanOrEqual(30);
     expect(acks[2]).toBeGreaterThanOrEqual(30);
+    for (const m of ms) await m.close();
+  });
+
+  it("a held-back ack that the others' acks covered leaves no timer behind (no wake-up per write)", async () => {
+    const cluster = new MemoryCluster({ nodes: 3, seed: 20 });
+    const clock = cluster.clock as VirtualClock;
+    const { ms, acks } = await openCounted(cluster, [1, 2, 3]);
+    const [writer] = ms;
+    await cluster.runUntilIdle();
+    const idle = clock.pendingTimers;
+    for (let i = 1; i <= 5; i++) {
+      await write(cluster, writer!);
+      // every ack delivered, no virtual time passing: the writer's held-back ack is covered
+      await cluster.runUntilIdle();
+      expect(ms.map((m) => m.committedIndex)).toEqual(ms.map(() => writer!.index));
+      expect(clock.pendingTimers).toBe(idle);
+    }
+    expect(acks[0]).toBe(0);
     for (const m of ms) await m.close();
   });
 
