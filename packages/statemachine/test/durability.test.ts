@@ -22,6 +22,7 @@ import { RETRY_FAILED_WRITE_MS } from '../src/journal.js';
 import { Kind } from '../src/wire.js';
 import { counter, type Counter, type CounterCmd } from './helpers.js';
 import { Disks } from './disks.js';
+import { closeRunning } from './close-running.js';
 
 type SM = ReplicatedStateMachine<Counter, CounterCmd, number>;
 
@@ -70,22 +71,6 @@ async function run(cluster: MemoryCluster, until?: () => boolean): Promise<void>
   }
 }
 
-/**
- * Close machines while the cluster runs: a close may wait on the replicated clock (its retire,
- * a round, the proof its ack may be needed for: each up to `syncTimeout`), which nothing moves
- * while a test only awaits. With slow disks (a busy machine), closing three replicas at once
- * reached those waits, and the test hung until its timeout.
- */
-async function closeAll(
-  cluster: MemoryCluster,
-  machines: readonly { close(): Promise<void> }[],
-): Promise<void> {
-  let ended = false;
-  const closing = Promise.all(machines.map((m) => m.close())).finally(() => (ended = true));
-  await run(cluster, () => ended);
-  await closing;
-}
-
 async function openThree(cluster: MemoryCluster, durability: Durability): Promise<SM[]> {
   const ms = [
     await open(cluster, 1, durability),
@@ -131,12 +116,12 @@ describe("durability: 'fsync'", () => {
     await cluster.runUntilIdle({ advanceTime: true, maxTime: RETRY_FAILED_WRITE_MS + 100 });
     await run(cluster, () => (disks.writes.get(dataDir(1)) ?? 0) > writes);
     expect(disks.writes.get(dataDir(1)) ?? 0).toBeGreaterThan(writes);
-    await closeAll(cluster, [a!]);
+    await closeRunning(cluster, [a!]);
     const again = await open(cluster, 1, 'fsync');
     await run(cluster, () => again.status === 'ready');
     expect([again.state.n, b!.state.n]).toEqual([1, 1]);
     // closed before the directory is removed (a replica left open may still be writing there)
-    await closeAll(cluster, [again, b!, c!]);
+    await closeRunning(cluster, [again, b!, c!]);
   });
 
   it('a dispatch does not resolve until a majority of Q has the command on disk', async () => {
@@ -175,7 +160,7 @@ describe("durability: 'fsync'", () => {
       { done: true, failed: false },
     ]);
     disks.thaw(dataDir(3));
-    await closeAll(cluster, [a!, b!, c!, client]);
+    await closeRunning(cluster, [a!, b!, c!, client]);
   });
 
   it("the default ('memory') acknowledges once a majority applied it, before any disk has it", async () => {
@@ -186,7 +171,7 @@ describe("durability: 'fsync'", () => {
     await run(cluster, () => t.done);
     expect(t).toEqual({ done: true, failed: false });
     for (const n of [1, 2, 3]) disks.thaw(dataDir(n));
-    await closeAll(cluster, ms);
+    await closeRunning(cluster, ms);
   });
 
   it('acknowledges while one replica of three has a frozen disk (group commit on the others)', async () => {
@@ -202,7 +187,7 @@ describe("durability: 'fsync'", () => {
     expect(writes).toBeGreaterThan(0);
     expect(writes).toBeLessThan(30);
     disks.thaw(dataDir(3));
-    await closeAll(cluster, ms);
+    await closeRunning(cluster, ms);
   });
 
   for (const durability of ['fsync', 'memory'] as const) {
@@ -248,7 +233,7 @@ describe("durability: 'fsync'", () => {
       const lost = acked.filter((v) => !log.includes(v));
       if (durability === 'fsync') expect(lost).toEqual([]);
       else expect(lost.length).toBeGreaterThan(0);
-      await closeAll(cluster, again);
+      await closeRunning(cluster, again);
     });
   }
 
@@ -304,7 +289,7 @@ describe("durability: 'fsync'", () => {
       expect(log).toEqual([1, 2]);
       const lost = acked.filter((v) => !log.includes(v));
       expect(lost).toEqual(durability === 'fsync' ? [] : [3]);
-      await closeAll(cluster, again);
+      await closeRunning(cluster, again);
     });
   }
 
@@ -345,7 +330,7 @@ describe("durability: 'fsync'", () => {
       expect(acks[n - 1]).toBeLessThanOrEqual(writes + 1);
     }
     expect(ms.map((m) => m.committedIndex)).toEqual(ms.map((m) => m.index));
-    await closeAll(cluster, ms);
+    await closeRunning(cluster, ms);
   });
 
   it('ReplicatedMap passes it on: a set resolves once two of three disks hold it', async () => {
@@ -372,7 +357,7 @@ describe("durability: 'fsync'", () => {
     await run(cluster, () => t.done);
     expect(t.done).toBe(true);
     disks.thaw(dataDir(1));
-    await closeAll(cluster, kvs);
+    await closeRunning(cluster, kvs);
   });
 
   it("refuses 'fsync' on a replica without a data directory, and with acknowledge: 'local'", async () => {

@@ -17,6 +17,7 @@
 import { describe, it, expect } from 'vitest';
 import { MemoryCluster } from '@cpgkit/core/testing';
 import { counterOnDisks, type CounterOnDisk } from './counter-on-disks.js';
+import { closeRunning } from './close-running.js';
 
 const { disks: disksNow, dataDir, open, wipe } = counterOnDisks('cpgkit-two-forgetters-');
 
@@ -125,7 +126,7 @@ async function twoForgetters(seed: number): Promise<void> {
     for (const p of committed)
       expect(prefixOf(p, m.state.log), `seed ${seed}: ${p.join(',')}`).toBe(true);
   }
-  for (const m of all) await m.close();
+  await closeRunning(cluster, all);
   cluster.destroy();
 }
 
