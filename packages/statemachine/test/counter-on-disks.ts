@@ -25,7 +25,12 @@ export interface CounterDisks {
   readonly open: (cluster: MemoryCluster, n: number) => Promise<CounterOnDisk>;
   /** Empty the temporary directory (a test that runs several schedules, one after another). */
   readonly wipe: () => Promise<void>;
+  /** Open a replica on each of five nodes and let their first rounds end (3 virtual s). */
+  readonly openFive: (cluster: MemoryCluster) => Promise<Five>;
 }
+
+/** The replicas on nodes 1 to 5. */
+export type Five = [CounterOnDisk, CounterOnDisk, CounterOnDisk, CounterOnDisk, CounterOnDisk];
 
 /** Register the hooks of a test file whose replicas live on simulated disks. */
 export function counterOnDisks(prefix: string): CounterDisks {
@@ -40,16 +45,23 @@ export function counterOnDisks(prefix: string): CounterDisks {
     await rm(dir, { recursive: true, force: true });
   });
   const dataDir = (n: number): string => join(dir, `d${n}`);
+  const open = (cluster: MemoryCluster, n: number): Promise<CounterOnDisk> =>
+    ReplicatedStateMachine.open(cluster.member(n), counter, {
+      checkInterval: 0,
+      syncTimeout: 500,
+      dataDir: dataDir(n),
+      bootstrap: 'alone',
+    });
   return {
     disks: () => disks!,
     dataDir,
-    open: (cluster, n) =>
-      ReplicatedStateMachine.open(cluster.member(n), counter, {
-        checkInterval: 0,
-        syncTimeout: 500,
-        dataDir: dataDir(n),
-        bootstrap: 'alone',
-      }),
+    open,
     wipe: () => rm(dir, { recursive: true, force: true }),
+    openFive: async (cluster) => {
+      const machines: CounterOnDisk[] = [];
+      for (const n of [1, 2, 3, 4, 5]) machines.push(await open(cluster, n));
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
+      return machines as Five;
+    },
   };
 }

@@ -13,24 +13,16 @@
 import { describe, it, expect } from 'vitest';
 import { MemoryCluster } from '@cpgkit/core/testing';
 import { sendRecorded } from './helpers.js';
-import { counterOnDisks, type CounterOnDisk } from './counter-on-disks.js';
+import { counterOnDisks } from './counter-on-disks.js';
 
-const { disks: disksNow, dataDir, open, wipe } = counterOnDisks('cpgkit-joint-');
+const { disks: disksNow, dataDir, open, wipe, openFive } = counterOnDisks('cpgkit-joint-');
 
 async function shrinkAndForget(seed: number): Promise<void> {
   await wipe();
   const disks = disksNow();
   const cluster = new MemoryCluster({ nodes: 5, seed });
-  const machines: CounterOnDisk[] = [];
-  for (const n of [1, 2, 3, 4, 5]) machines.push(await open(cluster, n));
-  await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
-  const [a, b, c, d, e] = machines as [
-    CounterOnDisk,
-    CounterOnDisk,
-    CounterOnDisk,
-    CounterOnDisk,
-    CounterOnDisk,
-  ];
+  const machines = await openFive(cluster);
+  const [a, b, c, d, e] = machines;
   const acked: number[] = [];
   for (const v of [1, 2, 3]) sendRecorded(a, v, acked);
   await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });

@@ -19,7 +19,7 @@ import { MemoryCluster } from '@cpgkit/core/testing';
 import { counterOnDisks, type CounterOnDisk } from './counter-on-disks.js';
 import { closeRunning } from './close-running.js';
 
-const { disks: disksNow, dataDir, open, wipe } = counterOnDisks('cpgkit-two-forgetters-');
+const { disks: disksNow, dataDir, open, wipe, openFive } = counterOnDisks('cpgkit-two-forgetters-');
 
 /**
  * What acknowledged writes committed: for each, the log of its sender up to and including it,
@@ -52,16 +52,8 @@ async function twoForgetters(seed: number): Promise<void> {
   await wipe();
   const disks = disksNow();
   const cluster = new MemoryCluster({ nodes: 5, seed });
-  const machines: CounterOnDisk[] = [];
-  for (const n of [1, 2, 3, 4, 5]) machines.push(await open(cluster, n));
-  await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
-  const [a, b, c, d, e] = machines as [
-    CounterOnDisk,
-    CounterOnDisk,
-    CounterOnDisk,
-    CounterOnDisk,
-    CounterOnDisk,
-  ];
+  const machines = await openFive(cluster);
+  const [a, b, c, d, e] = machines;
   const acked: number[] = [];
   const committed: Committed = [];
   for (const v of [1, 2, 3]) dispatchRecorded(a, v, acked, committed);
