@@ -162,7 +162,14 @@ export class ReplicatedStateMachine<S, C, R = unknown> implements StateMachine<S
     this.warmer.start();
     r.resync = () => this.rounds.sendSummary();
     registerReplica(this, {
-      inspect: () => ({ decisionQuorate: r.quorum.decided, hasState: r.hasState }),
+      inspect: () => {
+        const { replicas, gone, provenReplicas, provenGone } = r.image;
+        return {
+          decisionQuorate: r.quorum.decided,
+          hasState: r.hasState,
+          lineage: { replicas, gone, provenReplicas, provenGone },
+        };
+      },
       corrupt: (mutate) => {
         const m = mutate as unknown as (state: S) => S;
         r.image = { ...r.image, state: freeze(m(r.image.state), true) };

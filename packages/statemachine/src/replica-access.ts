@@ -11,6 +11,16 @@ export interface ReplicaInternals {
   readonly decisionQuorate: boolean;
   /** This member holds a state (synced once, or restored from disk). */
   readonly hasState: boolean;
+  /**
+   * Its image's `Q` and `gone`, and `P` (the last proven `Q`, `provenGone`): a round is quorate
+   * only with a majority of both (sync.ts `jointMajority`).
+   */
+  readonly lineage: {
+    readonly replicas: readonly string[];
+    readonly gone: readonly string[];
+    readonly provenReplicas: readonly string[];
+    readonly provenGone: readonly string[];
+  };
 }
 
 /** What a machine hands to the registry. */

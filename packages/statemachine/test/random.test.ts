@@ -35,6 +35,7 @@ import { MemoryCluster } from '@cpgkit/core/testing';
 import { InterruptedError, type GroupTransport } from '@cpgkit/core';
 import { ReplicatedStateMachine, type MachineDefinition } from '../src/index.js';
 import { inspectReplica } from '../src/internal.js';
+import { jointMajority } from '../src/sync.js';
 import { replayFromEnv, runsFromEnv, seedFromEnv } from '../../../test/seeded.js';
 import { runUntilSettled } from './close-running.js';
 
@@ -411,7 +412,16 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
   }
   const q = best?.sm.replicas ?? [];
   const survivors = new Set(holders.map((m) => m.sm.replicaId));
-  const majority = q.length > 0 && q.filter((r) => survivors.has(r)).length * 2 > q.length;
+  // a majority of its `Q` and, while its epoch is unproven, of `P` (the joint rule: sync.ts)
+  const lineage = best === undefined ? undefined : inspectReplica(best.sm).lineage;
+  const majority =
+    lineage !== undefined &&
+    q.length > 0 &&
+    jointMajority(
+      survivors,
+      { replicas: lineage.replicas, gone: lineage.gone },
+      { replicas: lineage.provenReplicas, gone: lineage.provenGone },
+    );
   const want = best === undefined ? 'syncing' : majority ? 'ready' : 'minority';
   if (stats !== undefined) {
     stats[want] = (stats[want] ?? 0) + 1;
@@ -420,7 +430,7 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
   for (const m of alive) {
     if (m.sm.status !== want) {
       problems.push(
-        `${m.name} is ${m.sm.status}, not ${want}, after healing (Q ${q.length}, ${[...survivors].filter((r) => q.includes(r)).length} alive)`,
+        `${m.name} is ${m.sm.status}, not ${want}, after healing (Q ${q.length}, ${[...survivors].filter((r) => q.includes(r)).length} alive; P ${lineage?.provenReplicas.length ?? 0}, ${[...survivors].filter((r) => lineage?.provenReplicas.includes(r) === true).length} alive)`,
       );
     }
   }
