@@ -7,7 +7,7 @@
  * module: sync-round.ts drives rounds (sync.ts decides them), entry-stream.ts applies entries
  * (apply.ts, pure), acknowledgement.ts counts acks (acks.ts, pure), replica-set.ts keeps `Q`
  * between rounds, timekeeper.ts proposes ticks and digest checks (digest-check.ts, pure),
- * bootstrap-gate.ts says whether a store may start, journal.ts persists. About 540 lines: the
+ * bootstrap-gate.ts says whether a store may start, journal.ts persists. About 550 lines: the
  * constructor wires those parts together, the rest is the public surface; neither splits.
  * @module
  */

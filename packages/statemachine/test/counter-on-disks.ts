@@ -4,7 +4,7 @@
  * that kill replicas around their disk writes (proof-on-disk, forgotten-round).
  * @module
  */
-import { beforeEach, afterEach, vi } from 'vitest';
+import { beforeEach, afterEach, expect, vi } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,4 +64,13 @@ export function counterOnDisks(prefix: string): CounterDisks {
       return machines as Five;
     },
   };
+}
+
+/** After the heal: every replica of `all` is ready, with one digest. */
+export function expectConverged(all: readonly CounterOnDisk[], seed: number): void {
+  expect(
+    all.map((m) => m.status),
+    `seed ${seed}`,
+  ).toEqual(all.map(() => 'ready'));
+  expect(new Set(all.map((m) => m.digest())).size, `seed ${seed}`).toBe(1);
 }
