@@ -7,17 +7,21 @@
  * agreed message per replica and batch rather than two; the commit index moves with the disks).
  *
  * An ack that nobody needs is not sent (`ACK_DEFER_MS`): a replica of a `Q` of 3 or more that
- * applied only its own commands since its last ack holds that ack back, and drops it once every
- * other replica of `Q` acked as far in this round. Then every member already counts a strict
- * majority of `Q` at that index (the others' acks, which are points of the agreed stream, are
- * all it needs), so the writer's ack would only repeat it: one CPG message of four per write
- * (the command and three acks), a `cpg_mcast_joined` round trip to the daemon for the writer
- * and a delivery for every member (bench/README.md has the counts). An ack still
+ * applied only commands it need not ack at once since its last ack (its own; in a `Q` of 5 or
+ * more, those of a writer it does not follow closely: acks.ts `acksAtOnce`) holds that ack
+ * back, and drops it once a strict majority of `Q` other than itself acked as far in this
+ * round. Then every member already counts a strict majority of `Q` at that index (the others'
+ * acks, which are points of the agreed stream, are all it needs), so the held-back ack would
+ * only repeat it: one CPG message of four per write in a `Q` of 3 (the command and three
+ * acks), three of eight in a `Q` of 7, each a `cpg_mcast_joined` round trip to the daemon for
+ * its sender and a delivery for every member (bench/README.md has the counts). An ack still
  * says only what its sender applied; nobody is counted for what it did not say (the writer's
  * own delivery of its command is never inferred from its send). When acks report disks
- * ('fsync'), the others' acks cover ours only once their disks hold as far as ours says. Whatever
- * else it applied (an entry of another member, a tick, a retire, a round's end: what proves that
- * it holds `Q`) is acked at once.
+ * ('fsync'), the others' acks cover ours only once their disks hold as far as ours says.
+ * Whatever else it applied (a command `acksAtOnce` names it for, a tick, a retire, a round's
+ * end: what proves that it holds `Q`) is acked at once. A held-back ack waits at most
+ * `ACK_DEFER_MS` for the others: a replica that should have acked is down or slow, and the
+ * commit index then moves that much later, never stops.
  *
  * Nothing commits in an epoch until it is proven (`Image.settled`): a strict majority of `Q`
  * acked in it (an ack leaves once its sender's disk holds the epoch, proof-gate.ts; we count
@@ -29,10 +33,10 @@
 import type { TimerHandle } from '@cpgkit/core';
 import { OutcomeUnknownError } from './errors.js';
 import { Kind, jsonBody, type AckBody, type Frame } from './wire.js';
-import { commitIndex } from './acks.js';
+import { acksAtOnce, commitIndex } from './acks.js';
 import { DiskProgress, type DiskWrite } from './durability.js';
 import { ProofGate } from './proof-gate.js';
-import { holdsMajority, sameList } from './sync.js';
+import { holdsMajority, sameList, type Decision } from './sync.js';
 import type { Image } from './image.js';
 import type { LocalReplica } from './local-replica.js';
 
@@ -72,6 +76,9 @@ export class Acknowledgement<S, C, R> {
   private unacked: { index: bigint; id: string; result: unknown }[] = [];
   /** What each replica of `Q` said it applied in this round (reset at every round start). */
   private readonly progress = new Map<string, bigint>();
+  /** Replica ids of the writers of this round, by incarnation (`replicaOf`), and its decision. */
+  private readonly writers = new Map<string, string>();
+  private writersOf: Decision | undefined;
   /** See `committed`. */
   private committedIndex = 0n;
   private ackScheduled = false;
@@ -252,6 +259,36 @@ export class Acknowledgement<S, C, R> {
     return commitIndex(r.image.replicas, r.replica, r.image.index, this.progress);
   }
 
+  /**
+   * A command of the writer with `incarnation` (ours, or another replica's) was applied. Acked at once where
+   * `acksAtOnce` says so (acks.ts: enough replicas of `Q` for a majority without the others);
+   * otherwise the ack may be held back, as for our own commands (see the module comment).
+   */
+  commandApplied(incarnation: string): void {
+    const r = this.r;
+    if (incarnation === r.incarnation) {
+      this.schedule(false, false);
+      return;
+    }
+    const writer = this.replicaOf(incarnation);
+    this.schedule(false, writer === undefined || acksAtOnce(r.image.replicas, writer, r.replica));
+  }
+
+  /**
+   * The replica id of the participant of this round with `incarnation` (a command is only
+   * applied in a finished round, from one of its participants).
+   */
+  private replicaOf(incarnation: string): string | undefined {
+    const d = this.r.round?.decision;
+    if (d === undefined) return undefined;
+    if (this.writersOf !== d) {
+      this.writersOf = d;
+      this.writers.clear();
+      for (const p of d.participants) this.writers.set(p.incarnation, p.replica);
+    }
+    return this.writers.get(incarnation);
+  }
+
   /** An entry that is not our own command was applied: alone in `Q`, it is committed at once. */
   applied(): void {
     if (this.r.image.replicas.length <= 1) this.catchUp();
@@ -429,17 +466,20 @@ export class Acknowledgement<S, C, R> {
   }
 
   /**
-   * Every other replica of `Q` acked `index` or more in this round (and said that its disk
-   * holds `disk` or more): each member counts a strict majority of `Q` there without us.
+   * A strict majority of `Q` other than us acked `index` or more in this round (and said that
+   * its disk holds `disk` or more): each member counts a strict majority of `Q` there without
+   * us (those acks are points of the agreed stream: every member has them, or a round starts).
    */
   private covered(index: bigint, disk: bigint): boolean {
     const r = this.r;
-    for (const q of r.image.replicas) {
-      if (q === r.replica) continue;
-      if ((this.progress.get(q) ?? 0n) < index) return false;
-      if (disk > 0n && !this.disk.heardAtLeast(q, disk)) return false;
+    const q = r.image.replicas;
+    let acked = 0;
+    for (const x of q) {
+      if (x === r.replica || (this.progress.get(x) ?? 0n) < index) continue;
+      if (disk > 0n && !this.disk.heardAtLeast(x, disk)) continue;
+      acked++;
     }
-    return true;
+    return acked * 2 > q.length;
   }
 
   /** Whether an ack counts now: in a finished quorate round, of our epoch. */

@@ -170,7 +170,7 @@ export class EntryStream<S, C, R> {
       if (!o.ok) r.settle(f.commandId, undefined, new CommandFailedError(o.message, o.name));
       else this.acks.ownApplied(f.commandId, a.image.index, o.result);
     }
-    this.acks.schedule(false, !mine);
+    this.acks.commandApplied(f.incarnation);
     this.afterApply();
   }
 

@@ -1,7 +1,8 @@
 /**
  * Acks that nobody needs are not sent (acknowledgement.ts, `ACK_DEFER_MS`): a replica that
- * applied only its own commands holds its ack back and drops it once every other replica of
- * `Q` acked as far. Every member must still learn each commit index, from acks only (a writer
+ * applied only its own commands (or, in a `Q` of 5 or more, those of a writer it does not
+ * follow closely in `Q`: acks.ts `acksAtOnce`) holds its ack back and drops it once a strict
+ * majority of `Q` other than itself acked as far. Every member must still learn each commit index, from acks only (a writer
  * is never counted for a command it did not say it applied), and a replica of `Q` that is down
  * or slow must cost the others only `ACK_DEFER_MS`, never a commit index that stops moving.
  */
@@ -147,6 +148,67 @@ describe('acks that nobody needs', () => {
       expect(ms[1]!.committedIndex).toBe(ms[0]!.index);
     }
     expect(acks[0]).toBeGreaterThanOrEqual(10);
+    for (const m of ms) await m.close();
+  });
+
+  it('a lone writer of a Q of 5: only the three replicas that follow it in Q ack; every member learns each commit index', async () => {
+    const cluster = new MemoryCluster({ nodes: 5, seed: 21 });
+    const { ms, acks } = await openCounted(cluster, [1, 2, 3, 4, 5]);
+    const q = ms[0]!.replicas;
+    expect(q.length).toBe(5);
+    const writer = ms[0]!;
+    const w = q.indexOf(writer.replicaId);
+    // the three after the writer in Q's (sorted) order, around the end
+    const acking = [1, 2, 3].map((d) => q[(w + d) % 5]!);
+    for (let i = 1; i <= 30; i++) {
+      expect(await write(cluster, writer)).toBe(i);
+      // without any time passing: their acks alone are a majority of Q, counted everywhere
+      expect(ms.map((m) => m.committedIndex)).toEqual(ms.map(() => writer.index));
+    }
+    expect(ms.map((m) => m.state.n)).toEqual(ms.map(() => 30));
+    for (const [i, m] of ms.entries()) {
+      if (acking.includes(m.replicaId)) expect(acks[i]).toBeGreaterThanOrEqual(30);
+      // the writer's and the fifth replica's acks were covered by theirs every time
+      else expect(acks[i]).toBe(0);
+    }
+    for (const m of ms) await m.close();
+  });
+
+  it('writers on every node of a Q of 5: three acks per write, not four', async () => {
+    const cluster = new MemoryCluster({ nodes: 5, seed: 22 });
+    const { ms, acks } = await openCounted(cluster, [1, 2, 3, 4, 5]);
+    for (let i = 0; i < 40; i++) await write(cluster, ms[i % 5]!);
+    await cluster.runUntilIdle();
+    expect(ms.map((m) => m.state.n)).toEqual(ms.map(() => 40));
+    expect(ms.map((m) => m.committedIndex)).toEqual(ms.map((m) => m.index));
+    // each replica follows each of the other writers closely in 3 cases of 4 (8 writes each)
+    expect(acks.reduce((a, b) => a + b, 0)).toBe(3 * 40);
+    for (const n of acks) expect(n).toBe(3 * 8);
+    for (const m of ms) await m.close();
+  });
+
+  it('in a Q of 5 with an acking replica stopped, the one that held back acks after ACK_DEFER_MS: all learn each commit index', async () => {
+    const cluster = new MemoryCluster({ nodes: 5, seed: 23 });
+    const { ms, groups } = await openCounted(cluster, [1, 2, 3, 4, 5]);
+    const q = ms[0]!.replicas;
+    const writer = ms[0]!;
+    const w = q.indexOf(writer.replicaId);
+    const at = (d: number) => ms.findIndex((m) => m.replicaId === q[(w + d) % 5]);
+    const [stopped, acking, holding] = [at(1), at(2), at(4)];
+    cluster.pause(groups[stopped]!);
+    for (let i = 1; i <= 5; i++) {
+      // resolves without time passing: the writer and the other two acking replicas
+      await write(cluster, writer);
+      // the acking replica has its own ack and the other one's: it needs one more
+      expect(ms[acking]!.committedIndex).toBeLessThan(writer.index);
+      expect(ms[holding]!.committedIndex).toBe(writer.index);
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: ACK_DEFER_MS });
+      for (const [j, m] of ms.entries())
+        if (j !== stopped) expect(m.committedIndex).toBe(writer.index);
+    }
+    cluster.resume(groups[stopped]!);
+    await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
+    expect(ms.map((m) => m.committedIndex)).toEqual(ms.map(() => writer.index));
     for (const m of ms) await m.close();
   });
 

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import type { Patch } from 'immer';
-import { commitIndex } from '../src/acks.js';
+import { acksAtOnce, commitIndex } from '../src/acks.js';
 import { applyCommand, applyMembership, applyTick } from '../src/apply.js';
 import { tallyDigests } from '../src/digest-check.js';
 import { chunksComplete } from '../src/snapshot-transfer.js';
@@ -46,6 +46,29 @@ describe('acks.ts: commitIndex', () => {
       ),
     ).toBe(8n);
     expect(commitIndex([], 'a', 4n, new Map())).toBe(4n);
+  });
+});
+
+describe('acks.ts: acksAtOnce', () => {
+  const ackers = (q: string[], w: string) => q.filter((x) => acksAtOnce(q, w, x));
+  it('in a Q of 3 or 4 every other replica acks at once; never the writer', () => {
+    expect(ackers(['a', 'b', 'c'], 'b')).toEqual(['a', 'c']);
+    expect(ackers(['a', 'b', 'c', 'd'], 'a')).toEqual(['b', 'c', 'd']);
+    expect(acksAtOnce(['a', 'b'], 'a', 'b')).toBe(true);
+  });
+  it('in a Q of 5 or 7, the ⌊n/2⌋ + 1 that follow the writer around Q: a strict majority without it', () => {
+    const q5 = ['a', 'b', 'c', 'd', 'e'];
+    expect(ackers(q5, 'a')).toEqual(['b', 'c', 'd']);
+    expect(ackers(q5, 'd')).toEqual(['a', 'b', 'e']);
+    const q7 = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+    expect(ackers(q7, 'f')).toEqual(['a', 'b', 'c', 'g']);
+    // every replica is left out for some writer: the acking rotates
+    for (const x of q7) expect(q7.some((w) => w !== x && !acksAtOnce(q7, w, x))).toBe(true);
+  });
+  it('a writer or a replica outside Q acks at once (a last proven Q while the epoch is unproven)', () => {
+    const q5 = ['a', 'b', 'c', 'd', 'e'];
+    expect(acksAtOnce(q5, 'x', 'e')).toBe(true);
+    expect(acksAtOnce(q5, 'a', 'x')).toBe(true);
   });
 });
 
