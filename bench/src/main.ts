@@ -45,23 +45,40 @@ const { values: opts } = parseArgs({
     only: { type: 'string' },
     systems: { type: 'string', default: 'cpgkit,etcd' },
     out: { type: 'string' },
+    'scale-nodes': { type: 'string' },
+    'scale-keys': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (opts.help) {
   console.log(`usage: pnpm bench [--quick] [--only ${SECTIONS.join(',')}] [--systems cpgkit,etcd] [--out DIR]
+                  [--scale-nodes 3,5,7] [--scale-keys 10000,100000,1000000]
 
 Runs cpgkit (on the 3-node corosync cluster of scripts/cluster) and etcd (3 members on
 127.0.0.1:${process.env.BENCH_ETCD_BASE_PORT ?? 23790}+) through the same workloads and writes report.json, report.md and
 latency.svg to bench/results/ (--quick: bench/results/quick/, not committed).
 Environment: CPGKIT_CLUSTER_NAME / CPGKIT_CLUSTER_SUBNET (default cpgkbench / 10.213.6),
-BENCH_ETCD_BASE_PORT (default 23790), BENCH_VERBOSE=1 to see the workers' stderr.`);
+BENCH_ETCD_BASE_PORT (default 23790), BENCH_VERBOSE=1 to see the workers' stderr.
+--scale-nodes / --scale-keys: the scale section's cluster and store sizes (an empty list skips
+that curve), e.g. --only scale --scale-nodes 5 --scale-keys '' for one point.`);
   process.exit(0);
 }
 
 const quick = opts.quick ?? false;
-const sizes = sc.SIZES[quick ? 'quick' : 'full'];
+const sizes: sc.Sizes = {
+  ...sc.SIZES[quick ? 'quick' : 'full'],
+  ...(opts['scale-nodes'] !== undefined ? { scaleNodes: sizeList(opts['scale-nodes']) } : {}),
+  ...(opts['scale-keys'] !== undefined ? { scaleStoreKeys: sizeList(opts['scale-keys']) } : {}),
+};
+
+/** `--scale-nodes` / `--scale-keys`: positive integers, comma-separated (empty: none). */
+function sizeList(text: string): number[] {
+  const list = text === '' ? [] : text.split(',').map(Number);
+  for (const n of list)
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`not a size list: '${text}'`);
+  return list;
+}
 const only = new Set<Section>((opts.only?.split(',') ?? SECTIONS) as Section[]);
 for (const s of only)
   if (!SECTIONS.includes(s)) throw new Error(`unknown section ${s}: one of ${SECTIONS.join(', ')}`);

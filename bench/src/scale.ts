@@ -58,7 +58,7 @@ function mib(bytes: number | undefined): string {
   return bytes === undefined ? '—' : (bytes / MIB).toFixed(0);
 }
 
-/** Run the section: cluster sizes first, then store sizes on `sizes.scaleNodes[0]` nodes. */
+/** Run the section: cluster sizes first, then store sizes on `sizes.scaleNodes[0]` nodes (3 if none). */
 export async function scale(ctx: ScaleContext): Promise<void> {
   const { sizes } = ctx;
   const both = (['cpgkit', 'etcd'] as const).filter((s) => ctx.systems.has(s));
@@ -119,8 +119,9 @@ export async function scale(ctx: ScaleContext): Promise<void> {
     );
   }
 
-  const n = sizes.scaleNodes[0]!;
+  const n = sizes.scaleNodes[0] ?? 3;
   const keys = sizes.scaleStoreKeys;
+  if (keys.length === 0) return;
   const results: Partial<Record<'cpgkit' | 'etcd', sc.ReplicaResult[]>> = {};
   for (const system of both) {
     const target = await targetOf(ctx, system, n, 'scalekeys');
