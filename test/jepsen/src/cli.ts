@@ -8,7 +8,7 @@
  * cluster (as root; CPGKIT_CLUSTER_NODES=5 for five nodes), same report.
  * @module
  */
-import { existsSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -38,6 +38,7 @@ const { values } = parseArgs({
     'forget-rounds': { type: 'boolean', default: false },
     durability: { type: 'string', default: 'memory' },
     'mid-step-faults': { type: 'boolean', default: false },
+    trace: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -54,6 +55,7 @@ if (values.help || (!values.memory && !values.real)) {
       '         [--forget-rounds]       with --lose-writes: also kill replicas with their summary (vote) in flight',
       "         [--durability MODE]     the replicas' durability: memory (default) or fsync (no kill may lose an acknowledged write)",
       "         [--mid-step-faults]     faults in the middle of a protocol step too: a split while a confchg's write is in flight, at a round's proof, a kill during a join's round",
+      "         [--trace FILE]          write every replica's log, disk write and history record to FILE, by virtual ms (for a replay: CPGKIT_SEED=N)",
       '  runs N seeded fault schedules on the in-memory cluster',
       '  CPGKIT_SEED=N replays one schedule exactly',
       '',
@@ -133,12 +135,17 @@ const options: ScheduleOptions = {
     ? {}
     : { failoverDelay: Number(values['failover-delay']) }),
 };
+const traceFile = values.trace === undefined ? undefined : createWriteStream(values.trace);
 const started = performance.now();
 const results: ScheduleResult[] = [];
 // schedules whose anomalies are a loss that durability 'memory' allows, analysed one by one
 const allowed = new Map<number, AllowedLoss>();
 for (let seed = first; seed < first + count; seed++) {
-  const r = await runSchedule(seed, options);
+  traceFile?.write(`seed ${seed}\n`);
+  const r = await runSchedule(
+    seed,
+    traceFile === undefined ? options : { ...options, trace: (l) => traceFile.write(`${l}\n`) },
+  );
   results.push(r);
   const loss = allowedLoss(r, options);
   if (loss !== undefined) allowed.set(seed, loss);
@@ -158,5 +165,6 @@ const path = await writeReport(out, results, {
   allowed,
 });
 console.log(`report: ${path}`);
+if (traceFile !== undefined) await new Promise((r) => traceFile.end(r));
 // an allowed loss is reported, not a failure of the run; any other anomaly is
 process.exit(results.every((r) => r.valid || allowed.has(r.seed)) ? 0 : 1);

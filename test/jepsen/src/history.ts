@@ -87,15 +87,23 @@ export class HistoryRecorder {
   #t = 0;
   #id = 0;
   readonly #now: () => number;
+  readonly #onRecord: ((r: HistoryRecord) => void) | undefined;
 
-  constructor(now: () => number) {
+  /** `onRecord` sees every record as it is made (a replay's trace). */
+  constructor(now: () => number, onRecord?: (r: HistoryRecord) => void) {
     this.#now = now;
+    this.#onRecord = onRecord;
+  }
+
+  #push(r: HistoryRecord): void {
+    this.records.push(r);
+    this.#onRecord?.(r);
   }
 
   /** Record an invocation; returns the operation id for `complete`. */
   invoke(process: string, op: string, value: Value): number {
     const id = ++this.#id;
-    this.records.push({ kind: 'invoke', t: ++this.#t, vt: this.#now(), id, process, op, value });
+    this.#push({ kind: 'invoke', t: ++this.#t, vt: this.#now(), id, process, op, value });
     return id;
   }
 
@@ -108,7 +116,7 @@ export class HistoryRecorder {
     value: Value = null,
     error?: string,
   ): void {
-    this.records.push({
+    this.#push({
       kind: 'complete',
       t: ++this.#t,
       vt: this.#now(),
@@ -123,7 +131,7 @@ export class HistoryRecorder {
 
   /** Record an event. */
   event(event: string, value: Value, process?: string): void {
-    this.records.push({
+    this.#push({
       kind: 'event',
       t: ++this.#t,
       vt: this.#now(),

@@ -76,6 +76,24 @@ describe('in-memory Jepsen campaign', () => {
     expect(y.length).toBe(x.length);
   }, 120_000);
 
+  it('a traced replay (--trace) runs the same schedule, and its trace shows the write a kill lost', async () => {
+    // seed 9033 of `--lose-writes --forget-rounds` ('memory'): n1's node dies with its ack in
+    // flight and the write of that index never lands (allowed-losses.ts)
+    const options = { loseWrites: true, forgetRounds: true, ...(dir ? { dir } : {}) };
+    const trace: string[] = [];
+    const a = await runSchedule(9033, { ...options, trace: (l) => trace.push(l) });
+    const b = await runSchedule(9033, options);
+    const [x, y] = [lines(a), lines(b)];
+    const first = x.findIndex((l, i) => l !== y[i]);
+    expect(first === -1 ? '' : `record ${first}: ${x[first]} != ${y[first]}`).toBe('');
+    expect(y.length).toBe(x.length);
+    expect(
+      trace.filter((l) => / n1\/kv disk: append epoch 10 index 34 .* LOST \(killed\)$/.test(l)),
+    ).toHaveLength(1);
+    expect(trace.some((l) => /^0 n1\/kv#0 opened: replica /.test(l))).toBe(true);
+    expect(trace.some((l) => / history \{"kind":"event","event":"crash-node"/.test(l))).toBe(true);
+  }, 120_000);
+
   it("a seed replays exactly when replicas are killed with their vote in flight, in 'fsync' (acks waiting for disks)", async () => {
     // seed 9004 kills a replica with its summary in flight (kill-at-vote); regressions.test
     // replays it as a regression, which is only as good as the replay is exact

@@ -74,6 +74,13 @@ export interface ScheduleOptions {
    * @defaultValue false
    */
   readonly midStepFaults?: boolean;
+  /**
+   * Every line of a replay's trace, in the order things happened, each starting with its
+   * virtual ms: the replicas' logs (the statemachine's `log`, `n<node>/<kind>#<gen>`), their
+   * disk writes (epoch, index, `Q` of each, landed or lost) and every history record. Tracing
+   * does not change the schedule.
+   */
+  readonly trace?: (line: string) => void;
 }
 
 /** What one schedule did and what the checkers said. */
@@ -109,7 +116,18 @@ export async function runSchedule(
   // eslint-disable-next-line prefer-const -- the recorders' clock reads the system made after them
   let system: SimSystem | undefined;
   const now = (): number => system?.now() ?? 0;
-  const faults = new HistoryRecorder(now);
+  const trace =
+    options.trace === undefined
+      ? undefined
+      : (line: string): void => options.trace!(`${now()} ${line}`);
+  const onRecord =
+    trace === undefined
+      ? undefined
+      : (r: HistoryRecord): void => {
+          const { vt: _vt, t: _t, ...rest } = r;
+          trace(`history ${JSON.stringify(rest)}`);
+        };
+  const faults = new HistoryRecorder(now, onRecord);
   const failoverDelay = options.failoverDelay ?? 200;
   const upgrade = options.upgrade === true;
   const forkNewFormat = options.forkNewFormat === true;
@@ -128,11 +146,12 @@ export async function runSchedule(
     ...(loseWrites && options.forgetRounds === true ? { forgetRounds: true } : {}),
     ...(options.durability === undefined ? {} : { durability: options.durability }),
     ...(options.midStepFaults === true ? { midStepFaults: true } : {}),
+    ...(trace === undefined ? {} : { trace }),
   });
-  const register = new RegisterWorkload(now, options.readConsistency ?? 'linearizable');
-  const set = new SetWorkload(now);
-  const lock = new LockWorkload(now);
-  const election = new ElectionWorkload(now);
+  const register = new RegisterWorkload(now, options.readConsistency ?? 'linearizable', onRecord);
+  const set = new SetWorkload(now, onRecord);
+  const lock = new LockWorkload(now, onRecord);
+  const election = new ElectionWorkload(now, onRecord);
   const workloads: Workload[] = [register, set, lock, election];
   system.onCrash((s) => {
     lock.crashed(s);

@@ -21,6 +21,25 @@ import type { Clock } from '@cpgkit/core';
 
 type Method = (this: SnapshotStore, ...args: unknown[]) => Promise<unknown>;
 
+/** What a write holds, for the trace: its record's (or image's) epoch, index and `Q`. */
+function describeWrite(x: unknown): string {
+  const r = x as
+    | {
+        epoch?: number;
+        index?: bigint;
+        replicas?: readonly string[];
+        gone?: readonly string[];
+        patches?: readonly unknown[];
+      }
+    | undefined;
+  if (r === undefined) return '';
+  return (
+    `epoch ${r.epoch} index ${r.index} Q [${(r.replicas ?? []).join(' ')}]` +
+    ` gone [${(r.gone ?? []).join(' ')}]` +
+    (r.patches === undefined ? '' : ` patches ${r.patches.length}`)
+  );
+}
+
 /** The data directories of one campaign's replicas: their writes in order, lost at a kill. */
 export class SimDisks {
   /** The store of each data directory's running process (set when it opens). */
@@ -39,11 +58,13 @@ export class SimDisks {
     private readonly clock: Clock,
     private readonly dirs: (dir: string) => boolean,
     private readonly lose: boolean,
+    /** A replay's trace: each write's start and end (`ScheduleOptions.trace`). */
+    private readonly trace?: (dir: string, line: string) => void,
   ) {}
 
   /** Wrap `SnapshotStore`'s writes (until `uninstall`). */
   install(): void {
-    const { clock, dirs, counts, lose } = this;
+    const { clock, dirs, counts, lose, trace } = this;
     const live = this.#live;
     const order = this.#order;
     const trap = this.#trap;
@@ -64,6 +85,8 @@ export class SimDisks {
       proto[name] = async function (this: SnapshotStore, ...args: unknown[]) {
         if (!dirs(this.dir)) return original.apply(this, args);
         const release = clock.hold?.();
+        const what = trace === undefined ? '' : `${name} ${describeWrite(args[0])}`;
+        trace?.(this.dir, `disk: ${what} starts`);
         const before = order.tail;
         let done!: () => void;
         order.tail = new Promise<void>((r) => (done = r));
@@ -77,9 +100,12 @@ export class SimDisks {
           }
           if (lose && live.get(this.dir) !== this) {
             counts.lost++;
+            trace?.(this.dir, `disk: ${what} LOST (killed)`);
             throw new Error('EIO: the process was killed before its write landed');
           }
-          return await original.apply(this, args);
+          const result = await original.apply(this, args);
+          trace?.(this.dir, `disk: ${what} landed`);
+          return result;
         } finally {
           release?.();
           done();

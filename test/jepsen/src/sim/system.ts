@@ -2,7 +2,7 @@
  * The system under test on the in-memory cluster: on every node, one `ReplicatedMap` replica
  * (the register and set workloads) and one `Locks` replica (the lock and election workloads),
  * each a process of its own with a data directory, which the nemesis can kill and restart
- * from that directory, pause and resume. About 500 lines: one class whose faults (kills,
+ * from that directory, pause and resume. About 530 lines: one class whose faults (kills,
  * partitions, pauses, graceful stops) and replicas' lives (open, trap, reap) share its private
  * state; the disks (sim-disks.ts) and the workloads live elsewhere.
  * @module
@@ -97,6 +97,8 @@ export interface SystemOptions {
   readonly durability?: Durability;
   /** The nemesis also faults the middle of protocol steps (mid-step-faults.ts). */
   readonly midStepFaults?: boolean;
+  /** A replay's trace (`ScheduleOptions.trace`): the replicas' logs and disk writes. */
+  readonly trace?: (line: string) => void;
 }
 
 /**
@@ -134,7 +136,14 @@ export class SimSystem {
     });
     const lose = options.loseWrites === true;
     if (lose || options.durability === 'fsync') {
-      this.#disks = new SimDisks(this.cluster.clock, (d) => d.startsWith(options.dir), lose);
+      this.#disks = new SimDisks(
+        this.cluster.clock,
+        (d) => d.startsWith(options.dir),
+        lose,
+        options.trace === undefined
+          ? undefined
+          : (dir, line) => options.trace!(`${this.#dirName(dir)} ${line}`),
+      );
       this.#disks.install();
     }
     const locksFormat = options.upgrade === true ? OLD_LOCKS_FORMAT : LOCKS_STATE_FORMAT;
@@ -198,9 +207,11 @@ export class SimSystem {
     // losing writes: each is started at once (no `persistDelay`), so that what a kill takes
     // is the write in flight, not the up to 50 ms of changes that the default mode may lose
     // when a majority of `Q` dies at once (statemachine README, Durability modes)
+    const trace = this.options.trace;
     const common = {
       dataDir,
       checkInterval: 2000,
+      ...(trace === undefined ? {} : { log: (l: string) => trace(`n${n.id}/${kind}#${gen} ${l}`) }),
       ...(this.options.loseWrites === true ? { persistDelay: 0 } : {}),
       ...(this.options.durability === undefined ? {} : { durability: this.options.durability }),
     };
@@ -230,7 +241,17 @@ export class SimSystem {
     }
     const opened: Record<string, string | number> = { node: n.id, service: kind, gen };
     if (kind === 'locks' && this.options.upgrade === true) opened.format = n.locksFormat;
+    if (trace !== undefined) {
+      const machine = this.service(n, kind)!.handle.machine;
+      const id = (machine as { readonly replicaId?: string }).replicaId;
+      trace(`n${n.id}/${kind}#${gen} opened: replica ${id}`);
+    }
     this.options.faults.event('open', opened);
+  }
+
+  /** `n<node>/<kind>` of a data directory (for the trace). */
+  #dirName(dir: string): string {
+    return dir.startsWith(this.options.dir) ? dir.slice(this.options.dir.length + 1) : dir;
   }
 
   /** Node `n`'s data directory for its replica of `kind`. */

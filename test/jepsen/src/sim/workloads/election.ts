@@ -4,7 +4,7 @@
  * @module
  */
 import type { Leadership } from '@cpgkit/locks';
-import { HistoryRecorder, type Outcome } from '../../history.js';
+import { HistoryRecorder, type HistoryRecord, type Outcome } from '../../history.js';
 import { checkElection } from '../../checkers/election.js';
 import type { Verdict } from '../../checkers/verdict.js';
 import {
@@ -25,8 +25,8 @@ export class ElectionWorkload implements Workload {
   readonly history: HistoryRecorder;
   readonly #users = new Map<Service<unknown>, Set<string>>();
 
-  constructor(now: () => number) {
-    this.history = new HistoryRecorder(now);
+  constructor(now: () => number, onRecord?: (r: HistoryRecord) => void) {
+    this.history = new HistoryRecorder(now, onRecord);
   }
 
   /** The nemesis killed `s`: its clients believe nothing any more. */

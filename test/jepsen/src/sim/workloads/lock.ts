@@ -5,7 +5,7 @@
  * @module
  */
 import { FencedResource, StaleTokenError, type Lock } from '@cpgkit/locks';
-import { HistoryRecorder, type Outcome } from '../../history.js';
+import { HistoryRecorder, type HistoryRecord, type Outcome } from '../../history.js';
 import { checkLocks } from '../../checkers/lock.js';
 import type { Verdict } from '../../checkers/verdict.js';
 import {
@@ -28,8 +28,8 @@ export class LockWorkload implements Workload {
   /** The client process using each live service, to record its death. */
   readonly #users = new Map<Service<unknown>, Set<string>>();
 
-  constructor(now: () => number) {
-    this.history = new HistoryRecorder(now);
+  constructor(now: () => number, onRecord?: (r: HistoryRecord) => void) {
+    this.history = new HistoryRecorder(now, onRecord);
   }
 
   /** The nemesis killed `s`: its clients believe nothing any more. */

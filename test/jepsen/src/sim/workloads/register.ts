@@ -9,7 +9,7 @@ import {
   type MapCompare,
   type ReadConsistency,
 } from '@cpgkit/statemachine';
-import { HistoryRecorder, type Outcome, type Value } from '../../history.js';
+import { HistoryRecorder, type HistoryRecord, type Outcome, type Value } from '../../history.js';
 import { checkRegister } from '../../checkers/register.js';
 import type { Verdict } from '../../checkers/verdict.js';
 import {
@@ -34,8 +34,12 @@ export class RegisterWorkload implements Workload {
   readonly #consistency: ReadConsistency;
 
   /** @param consistency - how clients read (`'stale'`: local reads, not linearizable) */
-  constructor(now: () => number, consistency: ReadConsistency = 'linearizable') {
-    this.history = new HistoryRecorder(now);
+  constructor(
+    now: () => number,
+    consistency: ReadConsistency = 'linearizable',
+    onRecord?: (r: HistoryRecord) => void,
+  ) {
+    this.history = new HistoryRecorder(now, onRecord);
     this.#consistency = consistency;
   }
 

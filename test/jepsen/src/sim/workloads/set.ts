@@ -4,7 +4,7 @@
  * may appear.
  * @module
  */
-import { HistoryRecorder, type Outcome } from '../../history.js';
+import { HistoryRecorder, type HistoryRecord, type Outcome } from '../../history.js';
 import { checkSet } from '../../checkers/set.js';
 import type { Verdict } from '../../checkers/verdict.js';
 import type { SimNode } from '../system.js';
@@ -22,8 +22,8 @@ export class SetWorkload implements Workload {
   readonly history: HistoryRecorder;
   #next = 0;
 
-  constructor(now: () => number) {
-    this.history = new HistoryRecorder(now);
+  constructor(now: () => number, onRecord?: (r: HistoryRecord) => void) {
+    this.history = new HistoryRecorder(now, onRecord);
   }
 
   run(ctx: WorkloadContext): Promise<void> {
