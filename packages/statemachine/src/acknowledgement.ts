@@ -8,8 +8,8 @@
  *
  * An ack that nobody needs is not sent (`ACK_DEFER_MS`): a replica of a `Q` of 3 or more that
  * applied only commands it need not ack at once since its last ack (its own; in a `Q` of 5 or
- * more, those of a writer it does not follow closely: acks.ts `acksAtOnce`) holds that ack
- * back, and drops it once a strict majority of `Q` other than itself acked as far in this
+ * more, those of a writer it does not follow closely in node order: acks.ts `acksAtOnce`)
+ * holds that ack back, and drops it once a strict majority of `Q` other than itself acked as far in this
  * round. Then every member already counts a strict majority of `Q` at that index (the others'
  * acks, which are points of the agreed stream, are all it needs), so the held-back ack would
  * only repeat it: one CPG message of four per write in a `Q` of 3 (the command and three
@@ -76,9 +76,13 @@ export class Acknowledgement<S, C, R> {
   private unacked: { index: bigint; id: string; result: unknown }[] = [];
   /** What each replica of `Q` said it applied in this round (reset at every round start). */
   private readonly progress = new Map<string, bigint>();
-  /** Replica ids of the writers of this round, by incarnation (`replicaOf`), and its decision. */
+  /** `ackOrder`: `Q` in the round's member order, the writers' replica ids, and what for. */
+  private order: readonly string[] = [];
   private readonly writers = new Map<string, string>();
-  private writersOf: Decision | undefined;
+  private orderOf: { decision: Decision | undefined; q: readonly string[] | undefined } = {
+    decision: undefined,
+    q: undefined,
+  };
   /** See `committed`. */
   private committedIndex = 0n;
   private ackScheduled = false;
@@ -260,8 +264,9 @@ export class Acknowledgement<S, C, R> {
   }
 
   /**
-   * A command of the writer with `incarnation` (ours, or another replica's) was applied. Acked at once where
-   * `acksAtOnce` says so (acks.ts: enough replicas of `Q` for a majority without the others);
+   * A command of the writer with `incarnation` (ours, or another replica's) was applied.
+   * Acked at once where `acksAtOnce` says so (acks.ts: enough replicas of `Q` for a majority
+   * without the others);
    * otherwise the ack may be held back, as for our own commands (see the module comment).
    */
   commandApplied(incarnation: string): void {
@@ -270,23 +275,33 @@ export class Acknowledgement<S, C, R> {
       this.schedule(false, false);
       return;
     }
-    const writer = this.replicaOf(incarnation);
-    this.schedule(false, writer === undefined || acksAtOnce(r.image.replicas, writer, r.replica));
+    const order = this.ackOrder();
+    const writer = this.writers.get(incarnation);
+    this.schedule(false, writer === undefined || acksAtOnce(order, writer, r.replica));
   }
 
   /**
-   * The replica id of the participant of this round with `incarnation` (a command is only
-   * applied in a finished round, from one of its participants).
+   * `Q` in the order of the round's participants (by node id and pid, as `Decision` sorts
+   * them; a replica of `Q` that is not one after them, by id), the same on every member, and
+   * the replica id of each participant by incarnation (a command is applied only in a finished
+   * round, from one of its participants). Not `Q`'s own order (by replica id): persisted ids
+   * are random, and a seeded simulation must replay exactly. Kept until the decision or `Q`
+   * changes.
    */
-  private replicaOf(incarnation: string): string | undefined {
+  private ackOrder(): readonly string[] {
     const d = this.r.round?.decision;
-    if (d === undefined) return undefined;
-    if (this.writersOf !== d) {
-      this.writersOf = d;
-      this.writers.clear();
-      for (const p of d.participants) this.writers.set(p.incarnation, p.replica);
+    const q = this.r.image.replicas;
+    if (d === this.orderOf.decision && q === this.orderOf.q) return this.order;
+    this.orderOf = { decision: d, q };
+    this.writers.clear();
+    const inQ = new Set(q);
+    const order: string[] = [];
+    for (const p of d?.participants ?? []) {
+      this.writers.set(p.incarnation, p.replica);
+      if (inQ.delete(p.replica)) order.push(p.replica);
     }
-    return this.writers.get(incarnation);
+    this.order = [...order, ...[...inQ].sort()];
+    return this.order;
   }
 
   /** An entry that is not our own command was applied: alone in `Q`, it is committed at once. */

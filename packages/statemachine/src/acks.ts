@@ -41,14 +41,15 @@ export function commitIndex(
 const scratch: bigint[] = [];
 
 /**
- * Whether `self` acks a command of `writer` at once: the `⌊|q|/2⌋ + 1` replicas of `q` that
- * follow the writer in `q`'s order (around the end) do. Their acks alone are a strict majority
- * of `q`, so every member counts the commit index from them, without the writer's ack or the
- * remaining replicas' (which hold theirs back until it is covered: acknowledgement.ts,
- * `ACK_DEFER_MS`). In a `q` of 3 or 4 that is every other replica; in a `q` of 5 three of
- * four, of 7 four of six: one agreed message fewer per write for each replica left out, each
- * delivered to every member. Rotating with the writer spreads the acking over `q`. A writer or
- * a `self` outside `q` (a replica of the last proven `Q` while the epoch is unproven): at once.
+ * Whether `self` acks a command of `writer` at once: the `⌊|q|/2⌋ + 1` replicas of `Q` that
+ * follow the writer in `q` (`Q` in an order every member agrees on; around the end) do. Their
+ * acks alone are a strict majority of `Q`, so every member counts the commit index from them,
+ * without the writer's ack or the remaining replicas' (which hold theirs back until it is
+ * covered: acknowledgement.ts, `ACK_DEFER_MS`). In a `Q` of 3 or 4 that is every other
+ * replica; in a `Q` of 5 three of four, of 7 four of six: one agreed message fewer per write
+ * for each replica left out, each delivered to every member. Rotating with the writer spreads
+ * the acking over `Q`. A writer or a `self` outside `q` (a replica of the last proven `Q`
+ * while the epoch is unproven): at once.
  *
  * @example
  * ```ts

@@ -138,10 +138,10 @@ describe('in-memory Jepsen campaign', () => {
   }, 180_000);
 
   it("a seed replays exactly with faults in the middle of protocol steps ('fsync'), and they spring", async () => {
-    // seed 9003 (5 nodes) splits the cluster while a survivor's write after a confchg is in
+    // seed 9021 (5 nodes) splits the cluster while a survivor's write after a confchg is in
     // flight and while a round's first ack is, and kills a replica while a join's votes are
     const run = () =>
-      runSchedule(9003, {
+      runSchedule(9021, {
         loseWrites: true,
         durability: 'fsync',
         midStepFaults: true,
