@@ -72,6 +72,32 @@ export function sliceTimeOf(clock: Clock): SliceTime {
   return t;
 }
 
+/** The start of the current turn's inline work, per slice time (see `turnDeadline`). */
+const inlineTurns = new WeakMap<SliceTime, { start: number | undefined }>();
+
+/**
+ * The deadline of work done inline (in the turn that asks for it, not in a slice of its own),
+ * shared by every caller on slice time `now`: `budgetMs` after the first such call of the
+ * current turn of the event loop. Several replicas of one process reacting to one event (a
+ * confchg starts a sync round on each, and each fills its digest's cache before its summary)
+ * take `budgetMs` in all, not each: the later ones find the deadline past and go on in
+ * slices of their own. On a virtual clock, which stands still while code runs, the deadline
+ * is never past within a turn (the seeded tests take the same turns as before).
+ */
+export function turnDeadline(now: SliceTime, budgetMs: number): number {
+  let t = inlineTurns.get(now);
+  if (t === undefined) {
+    t = { start: undefined };
+    inlineTurns.set(now, t);
+  }
+  if (t.start === undefined) {
+    t.start = now();
+    const turn = t;
+    setImmediate(() => (turn.start = undefined));
+  }
+  return t.start + budgetMs;
+}
+
 /**
  * The clock of one job's slices: `due(work)` once the current slice has done at least
  * `SLICE_MIN_WORK` units of work (bytes, say) and run `SLICE_MS` of `now`; `next()` waits for
