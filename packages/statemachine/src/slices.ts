@@ -72,30 +72,37 @@ export function sliceTimeOf(clock: Clock): SliceTime {
   return t;
 }
 
-/** The start of the current turn's inline work, per slice time (see `turnDeadline`). */
-const inlineTurns = new WeakMap<SliceTime, { start: number | undefined }>();
+/** The inline work done in the current turn, per slice time (see `inlineWork`). */
+const inlineTurns = new WeakMap<SliceTime, { used: number }>();
 
 /**
- * The deadline of work done inline (in the turn that asks for it, not in a slice of its own),
- * shared by every caller on slice time `now`: `budgetMs` after the first such call of the
- * current turn of the event loop. Several replicas of one process reacting to one event (a
- * confchg starts a sync round on each, and each fills its digest's cache before its summary)
- * take `budgetMs` in all, not each: the later ones find the deadline past and go on in
- * slices of their own. On a virtual clock, which stands still while code runs, the deadline
- * is never past within a turn (the seeded tests take the same turns as before).
+ * Run `work` inline (in the turn that asks for it, not in a slice of its own) with a deadline
+ * on slice time `now`: what is left of `budgetMs` for the current turn of the event loop,
+ * shared by every caller on that slice time. Several replicas of one process reacting to one
+ * event (a confchg starts a sync round on each, and each fills its digest's cache before its
+ * summary) take `budgetMs` in all, not each: the later ones find it spent (a deadline already
+ * past) and go on in slices of their own. Only the time measured while `work` runs is
+ * counted, so on a virtual clock, which stands still while code runs, nothing is ever spent
+ * (the seeded tests take the same turns as before, however the virtual time moves between
+ * two calls).
  */
-export function turnDeadline(now: SliceTime, budgetMs: number): number {
+export function inlineWork<T>(now: SliceTime, budgetMs: number, work: (deadline: number) => T): T {
   let t = inlineTurns.get(now);
   if (t === undefined) {
-    t = { start: undefined };
+    t = { used: 0 };
     inlineTurns.set(now, t);
   }
-  if (t.start === undefined) {
-    t.start = now();
+  if (t.used === 0) {
     const turn = t;
-    setImmediate(() => (turn.start = undefined));
+    setImmediate(() => (turn.used = 0));
   }
-  return t.start + budgetMs;
+  const start = now();
+  try {
+    return work(start + budgetMs - t.used);
+  } finally {
+    // at least a little, so that the turn's reset is scheduled once
+    t.used += Math.max(now() - start, Number.MIN_VALUE);
+  }
 }
 
 /**

@@ -48,7 +48,7 @@ import type { Timekeeper } from './timekeeper.js';
 
 /**
  * The longest a summary fills its digest's cache at once, in the turn that asks for it, for
- * all the replicas on one slice time (slices.ts `turnDeadline`: three replicas in one process
+ * all the replicas on one slice time (slices.ts `inlineWork`: three replicas in one process
  * starting a round at one confchg took 8 ms each, 24 ms in one turn); the rest goes in slices.
  * Small states are digested at once (so the seeded tests' order of events does not depend on
  * the machine's load).

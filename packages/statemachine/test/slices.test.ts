@@ -5,7 +5,7 @@
  */
 import { describe, it, expect } from 'vitest';
 import type { Clock } from '@cpgkit/core';
-import { SLICE_MIN_WORK, SLICE_MS, SliceClock, sliceTimeOf, turnDeadline } from '../src/slices.js';
+import { SLICE_MIN_WORK, SLICE_MS, SliceClock, sliceTimeOf, inlineWork } from '../src/slices.js';
 
 describe('slices.ts', () => {
   it('a first slice ends after SLICE_MIN_WORK even on a clock that stands still; later ones by the clock', async () => {
@@ -35,17 +35,19 @@ describe('slices.ts', () => {
     expect(sliceTimeOf(b)()).toBe(2);
   });
 
-  it("inline work in one turn shares the first caller's deadline; the next turn starts afresh", async () => {
+  it('inline work in one turn shares one budget; the next turn starts afresh; waiting between calls is not work', async () => {
     let t = 0;
     const now = (): number => t;
     const other = (): number => t;
-    expect(turnDeadline(now, SLICE_MS)).toBe(SLICE_MS);
-    t = 5; // a replica worked inline 5 ms: the next one has the rest of the turn's budget
-    expect(turnDeadline(now, SLICE_MS)).toBe(SLICE_MS);
-    expect(turnDeadline(other, SLICE_MS)).toBe(5 + SLICE_MS); // another slice time: its own
+    // a replica works inline 5 ms: the next one has the rest of the turn's budget
+    expect(inlineWork(now, SLICE_MS, (d) => ((t += 5), d))).toBe(SLICE_MS);
+    t += 100; // virtual time moved between the two calls: not counted
+    expect(inlineWork(now, SLICE_MS, (d) => d)).toBe(t + SLICE_MS - 5);
+    expect(inlineWork(other, SLICE_MS, (d) => d)).toBe(t + SLICE_MS); // another slice time
+    // a clock that stands still while code runs never spends its budget
+    expect(inlineWork(other, SLICE_MS, (d) => d)).toBe(t + SLICE_MS);
     await new Promise((r) => setImmediate(r));
     await new Promise((r) => setImmediate(r));
-    t = 20;
-    expect(turnDeadline(now, SLICE_MS)).toBe(20 + SLICE_MS);
+    expect(inlineWork(now, SLICE_MS, (d) => d)).toBe(t + SLICE_MS);
   });
 });
