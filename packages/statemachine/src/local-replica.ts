@@ -26,7 +26,7 @@ import type { CommandBody, RetireBody, TickBody } from './wire.js';
 import { memberKey, type Decision, type Summary } from './sync.js';
 import { imageDigest, type Image, type ReplicaLineage } from './image.js';
 import { warmDigest } from './canonical.js';
-import { sliceTimeOf, type SliceTime } from './slices.js';
+import { inlineWork, sliceTimeOf, type SliceTime } from './slices.js';
 import type { Journal } from './journal.js';
 import { MachineEvents } from './machine-events.js';
 import type { Transfer } from './snapshot-transfer.js';
@@ -189,10 +189,17 @@ export class LocalReplica<S, C, R> {
    * (see `warmDigest`). Otherwise fills the cache for at most `budgetMs` and answers false: a
    * state changed in many places since its last digest (a fill of 100,000 keys) costs about a
    * second of CPU to digest, which the caller spreads over several turns of the event loop.
+   * @param inline - called in the turn of an event, not in a slice of its own: the budget is
+   *   the turn's, shared with the other replicas on our slice time (`inlineWork`)
    */
-  digestWarm(budgetMs: number): boolean {
+  digestWarm(budgetMs: number, inline = false): boolean {
     if (this.digestCache?.image === this.image) return true;
-    return warmDigest(this.image.state, this.sliceTime() + budgetMs, this.sliceTime);
+    const state = this.image.state;
+    if (inline)
+      return inlineWork(this.sliceTime, budgetMs, (deadline) =>
+        warmDigest(state, deadline, this.sliceTime),
+      );
+    return warmDigest(state, this.sliceTime() + budgetMs, this.sliceTime);
   }
 
   /** A frame of ours (our incarnation, our epoch). */

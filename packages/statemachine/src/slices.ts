@@ -72,6 +72,39 @@ export function sliceTimeOf(clock: Clock): SliceTime {
   return t;
 }
 
+/** The inline work done in the current turn, per slice time (see `inlineWork`). */
+const inlineTurns = new WeakMap<SliceTime, { used: number }>();
+
+/**
+ * Run `work` inline (in the turn that asks for it, not in a slice of its own) with a deadline
+ * on slice time `now`: what is left of `budgetMs` for the current turn of the event loop,
+ * shared by every caller on that slice time. Several replicas of one process reacting to one
+ * event (a confchg starts a sync round on each, and each fills its digest's cache before its
+ * summary) take `budgetMs` in all, not each: the later ones find it spent (a deadline already
+ * past) and go on in slices of their own. Only the time measured while `work` runs is
+ * counted, so on a virtual clock, which stands still while code runs, nothing is ever spent
+ * (the seeded tests take the same turns as before, however the virtual time moves between
+ * two calls).
+ */
+export function inlineWork<T>(now: SliceTime, budgetMs: number, work: (deadline: number) => T): T {
+  let t = inlineTurns.get(now);
+  if (t === undefined) {
+    t = { used: 0 };
+    inlineTurns.set(now, t);
+  }
+  if (t.used === 0) {
+    const turn = t;
+    setImmediate(() => (turn.used = 0));
+  }
+  const start = now();
+  try {
+    return work(start + budgetMs - t.used);
+  } finally {
+    // at least a little, so that the turn's reset is scheduled once
+    t.used += Math.max(now() - start, Number.MIN_VALUE);
+  }
+}
+
 /**
  * The clock of one job's slices: `due(work)` once the current slice has done at least
  * `SLICE_MIN_WORK` units of work (bytes, say) and run `SLICE_MS` of `now`; `next()` waits for

@@ -3,7 +3,7 @@
  * took `SLICE_MS`; the rest runs in later turns, in order. Small work is never paced.
  */
 import { describe, it, expect } from 'vitest';
-import { DeliveryHold } from '../src/delivery-hold.js';
+import { DeliveryHold, LARGE_EVENT } from '../src/delivery-hold.js';
 import { SLICE_MIN_WORK, SLICE_MS } from '../src/slices.js';
 
 /** Hold the CPU for `ms` (an event that takes that long to apply). */
@@ -70,7 +70,7 @@ describe('delivery-hold.ts: pacing', () => {
     expect(hold.held).toBe(false);
   });
 
-  it("replicas on one slice time share a turn: the second one, past the turn's slice, handles one event and waits", async () => {
+  it("replicas on one slice time share a turn: the second one, past the turn's slice, waits for its own", async () => {
     // a slice time that leaps 10 ms at every read: past SLICE_MS at once
     let t = 0;
     const leaping = (): number => (t += 10);
@@ -86,12 +86,43 @@ describe('delivery-hold.ts: pacing', () => {
     ] as const)
       for (let i = 0; i < 3; i++) hold.run(() => seen.push(`${name}${i}`), SLICE_MIN_WORK / 2);
     // a used the turn's slice up with two events (64 KiB); b, on the same slice time, handled
-    // one (each replica does, every turn); c, on another, had a slice of its own
-    expect(seen).toEqual(['a0', 'a1', 'b0', 'c0', 'c1']);
+    // none (it waits for a slice of its own); c, on another, had a slice of its own
+    expect(seen).toEqual(['a0', 'a1', 'c0', 'c1']);
     expect([a.held, b.held, c.held]).toEqual([true, true, true]);
     await turns(20);
     for (const name of ['a', 'b', 'c'])
       expect(seen.filter((e) => e.startsWith(name))).toEqual([0, 1, 2].map((i) => `${name}${i}`));
     expect([a.held, b.held, c.held]).toEqual([false, false, false]);
+  });
+
+  it('a replica held back before its first event handles its queue in order, the budget its own', async () => {
+    let t = 0;
+    const leaping = (): number => (t += 10);
+    const a = new DeliveryHold(leaping);
+    const b = new DeliveryHold(leaping);
+    const seen: string[] = [];
+    a.run(() => seen.push('a0'), SLICE_MIN_WORK);
+    expect(a.held).toBe(true);
+    b.run(() => seen.push('b0'), SLICE_MIN_WORK);
+    b.run(() => seen.push('b-small'), 0); // waits behind b0, though it carries no work
+    expect(seen).toEqual(['a0']);
+    expect(b.held).toBe(true);
+    await turns(20);
+    expect(seen).toEqual(['a0', 'b0', 'b-small']);
+    expect([a.held, b.held]).toEqual([false, false]);
+  });
+
+  it("a small event is handled as it comes, past the turn's slice; the replica waits after it", async () => {
+    let t = 0;
+    const leaping = (): number => (t += 10);
+    const a = new DeliveryHold(leaping);
+    const b = new DeliveryHold(leaping);
+    const seen: string[] = [];
+    a.run(() => seen.push('a0'), SLICE_MIN_WORK);
+    b.run(() => seen.push('b0'), LARGE_EVENT - 1);
+    b.run(() => seen.push('b1'), LARGE_EVENT - 1);
+    expect(seen).toEqual(['a0', 'b0']);
+    await turns(20);
+    expect(seen).toEqual(['a0', 'b0', 'b1']);
   });
 });

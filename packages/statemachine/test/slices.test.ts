@@ -1,11 +1,11 @@
 /**
  * slices.ts: a job's first slice (in whatever turn started it) ends after its minimum work,
  * whatever the clock says; slices given by `nextSlice` end by the clock; one slice time per
- * clock.
+ * clock; work done inline shares one deadline per turn and slice time.
  */
 import { describe, it, expect } from 'vitest';
 import type { Clock } from '@cpgkit/core';
-import { SLICE_MIN_WORK, SLICE_MS, SliceClock, sliceTimeOf } from '../src/slices.js';
+import { SLICE_MIN_WORK, SLICE_MS, SliceClock, sliceTimeOf, inlineWork } from '../src/slices.js';
 
 describe('slices.ts', () => {
   it('a first slice ends after SLICE_MIN_WORK even on a clock that stands still; later ones by the clock', async () => {
@@ -33,5 +33,21 @@ describe('slices.ts', () => {
     expect(sliceTimeOf(a)).toBe(sliceTimeOf(a));
     expect(sliceTimeOf(a)).not.toBe(sliceTimeOf(b));
     expect(sliceTimeOf(b)()).toBe(2);
+  });
+
+  it('inline work in one turn shares one budget; the next turn starts afresh; waiting between calls is not work', async () => {
+    let t = 0;
+    const now = (): number => t;
+    const other = (): number => t;
+    // a replica works inline 5 ms: the next one has the rest of the turn's budget
+    expect(inlineWork(now, SLICE_MS, (d) => ((t += 5), d))).toBe(SLICE_MS);
+    t += 100; // virtual time moved between the two calls: not counted
+    expect(inlineWork(now, SLICE_MS, (d) => d)).toBe(t + SLICE_MS - 5);
+    expect(inlineWork(other, SLICE_MS, (d) => d)).toBe(t + SLICE_MS); // another slice time
+    // a clock that stands still while code runs never spends its budget
+    expect(inlineWork(other, SLICE_MS, (d) => d)).toBe(t + SLICE_MS);
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(inlineWork(now, SLICE_MS, (d) => d)).toBe(t + SLICE_MS);
   });
 });
