@@ -350,6 +350,8 @@ describe("durability: 'fsync'", () => {
         }),
       );
     await run(cluster, () => kvs.every((kv) => kv.machine.status === 'ready'));
+    // every disk holds its replica's lineage before two freeze (see openThree)
+    await Promise.all(kvs.map((kv) => kv.machine.flush()));
     disks.freeze(dataDir(1));
     disks.freeze(dataDir(3));
     const p = kvs[0]!.set('k', 1);
