@@ -10,5 +10,7 @@ export default defineProject({
     testTimeout: 60_000,
     name: 'statemachine',
     include: ['test/**/*.test.ts'],
+    // CPGKIT_SLOW_DISKS=<maxMs>: every disk write waits a random 0 to maxMs ms (slow-disks.ts)
+    setupFiles: ['test/slow-disks-setup.ts'],
   },
 });

@@ -4,10 +4,13 @@
  * directory, so a test can freeze a replica's disk (writes wait), fill it (writes fail), lose
  * what a killed process had not written yet, and cut the power of all of them (every write not
  * yet started never reaches the file; the processes die). `vi.restoreAllMocks()` unwraps them.
+ * With `CPGKIT_SLOW_DISKS=<maxMs>` (slow-disks.ts) each write first waits a random 0 to
+ * `maxMs` real ms, as if it had not started yet: a power cut or kill meanwhile drops it.
  * @module
  */
 import { vi } from 'vitest';
 import { SnapshotStore } from '../src/persistence.js';
+import { realWrite, slowDiskPause, slowDisksOn } from './slow-disks.js';
 
 /** The data directories' disks: frozen ones hold writes back; a power cut drops them. */
 export class Disks {
@@ -31,10 +34,7 @@ export class Disks {
       if (this.fullNext.delete(store.dir)) this.full.add(store.dir);
     };
     for (const name of ['append', 'save'] as const) {
-      const original = Object.getOwnPropertyDescriptor(SnapshotStore.prototype, name)!.value as (
-        this: SnapshotStore,
-        ...a: unknown[]
-      ) => Promise<void>;
+      const original = realWrite(name);
       vi.spyOn(SnapshotStore.prototype, name).mockImplementation(async function (
         this: SnapshotStore,
         ...args: unknown[]
@@ -85,6 +85,7 @@ export class Disks {
   }
 
   private async ready(store: SnapshotStore): Promise<void> {
+    if (slowDisksOn()) await slowDiskPause();
     const waiting = this.frozen.get(store.dir);
     if (waiting !== undefined) await new Promise<void>((r) => waiting.push(r));
     if (this.dead.has(store)) throw new Error('EIO: the power is off');

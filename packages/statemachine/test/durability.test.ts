@@ -81,6 +81,11 @@ async function openThree(cluster: MemoryCluster, durability: Durability): Promis
   await run(cluster, () => ms.every((m) => m.status === 'ready' && m.committedIndex === m.index));
   expect(ms.map((m) => m.status)).toEqual(['ready', 'ready', 'ready']);
   expect(ms.map((m) => m.committedIndex === m.index)).toEqual([true, true, true]);
+  // and on every disk: the proof can come before a replica's own round-end write has ended (a
+  // majority's acks suffice), and a test that freezes a disk whose write of the epoch it acks
+  // were still on its way would hold that ack, and the seeded engine with it, for ever (a
+  // slow disk: CPGKIT_SLOW_DISKS). The journal needs no virtual time.
+  await Promise.all(ms.map((m) => m.flush()));
   return ms;
 }
 
@@ -345,6 +350,8 @@ describe("durability: 'fsync'", () => {
         }),
       );
     await run(cluster, () => kvs.every((kv) => kv.machine.status === 'ready'));
+    // every disk holds its replica's lineage before two freeze (see openThree)
+    await Promise.all(kvs.map((kv) => kv.machine.flush()));
     disks.freeze(dataDir(1));
     disks.freeze(dataDir(3));
     const p = kvs[0]!.set('k', 1);

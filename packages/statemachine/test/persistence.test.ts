@@ -17,6 +17,7 @@ import { Journal } from '../src/journal.js';
 import { SnapshotStore, recordLine } from '../src/persistence.js';
 import { applyTxn, DEFAULT_LIMITS, emptyMap, type MapOp, type MapState } from '../src/map/state.js';
 import { ReplicatedMap } from '../src/index.js';
+import { suspendSlowDisks } from './slow-disks.js';
 
 const immer = new Immer({ autoFreeze: false });
 let dir: string;
@@ -215,7 +216,10 @@ describe('persistence: snapshot + log', () => {
       writev: (...a: unknown[]) => Promise<unknown>;
     };
     const writev = vi.spyOn(handle, 'writev');
+    // the store's own timing: no simulated slow disk in front of it (CPGKIT_SLOW_DISKS)
+    const resume = suspendSlowDisks();
     const written = journal.write(image(third, 3));
+    resume();
     expect(writev).toHaveBeenCalledTimes(1); // in this turn, not a microtask later
     await written;
     writev.mockRestore();
