@@ -9,8 +9,8 @@
  * An ack that nobody needs is not sent (`ACK_DEFER_MS`): a replica of a `Q` of 3 or more that
  * applied only commands it need not ack at once since its last ack (its own; in a `Q` of 5 or
  * more, those of a writer it does not follow closely in node order: acks.ts `acksAtOnce`)
- * holds that ack back, and drops it once a strict majority of `Q` other than itself acked as far in this
- * round. Then every member already counts a strict majority of `Q` at that index (the others'
+ * holds that ack back, and drops it once a strict majority of `Q` other than itself acked as
+ * far in this round. Then every member already counts a strict majority of `Q` at that index (the others'
  * acks, which are points of the agreed stream, are all it needs), so the held-back ack would
  * only repeat it: one CPG message of four per write in a `Q` of 3 (the command and three
  * acks), three of eight in a `Q` of 7, each a `cpg_mcast_joined` round trip to the daemon for
@@ -28,15 +28,20 @@
  * ourselves once ours does). Until then our commands wait, those of the previous epoch that the
  * round carried over too: the round's state in its participants' memories is not enough, since
  * a participant killed before its disk held the round forgets it (sync.ts on the sync leader).
+ *
+ * A little over 500 lines: one class whose timing of acks (schedule, hold back, send) and
+ * counting of them (commit index, proof, settling) share one round's state; the pure parts are
+ * in acks.ts, ack-order.ts, proof-gate.ts and durability.ts.
  * @module
  */
 import type { TimerHandle } from '@cpgkit/core';
 import { OutcomeUnknownError } from './errors.js';
 import { Kind, jsonBody, type AckBody, type Frame } from './wire.js';
-import { acksAtOnce, commitIndex } from './acks.js';
+import { commitIndex } from './acks.js';
+import { AckOrder } from './ack-order.js';
 import { DiskProgress, type DiskWrite } from './durability.js';
 import { ProofGate } from './proof-gate.js';
-import { holdsMajority, sameList, type Decision } from './sync.js';
+import { holdsMajority, sameList } from './sync.js';
 import type { Image } from './image.js';
 import type { LocalReplica } from './local-replica.js';
 
@@ -76,13 +81,8 @@ export class Acknowledgement<S, C, R> {
   private unacked: { index: bigint; id: string; result: unknown }[] = [];
   /** What each replica of `Q` said it applied in this round (reset at every round start). */
   private readonly progress = new Map<string, bigint>();
-  /** `ackOrder`: `Q` in the round's member order, the writers' replica ids, and what for. */
-  private order: readonly string[] = [];
-  private readonly writers = new Map<string, string>();
-  private orderOf: { decision: Decision | undefined; q: readonly string[] | undefined } = {
-    decision: undefined,
-    q: undefined,
-  };
+  /** Who acks another writer's command at once (ack-order.ts). */
+  private readonly order: AckOrder;
   /** See `committed`. */
   private committedIndex = 0n;
   private ackScheduled = false;
@@ -129,6 +129,7 @@ export class Acknowledgement<S, C, R> {
       this.schedule();
       this.diskCaughtUp?.();
     });
+    this.order = new AckOrder(r);
   }
 
   /** Waiting for the current epoch's proof (`whenProven`). */
@@ -266,8 +267,8 @@ export class Acknowledgement<S, C, R> {
   /**
    * A command of the writer with `incarnation` (ours, or another replica's) was applied.
    * Acked at once where `acksAtOnce` says so (acks.ts: enough replicas of `Q` for a majority
-   * without the others);
-   * otherwise the ack may be held back, as for our own commands (see the module comment).
+   * without the others); otherwise the ack may be held back, as for our own commands (see the
+   * module comment).
    */
   commandApplied(incarnation: string): void {
     const r = this.r;
@@ -275,33 +276,7 @@ export class Acknowledgement<S, C, R> {
       this.schedule(false, false);
       return;
     }
-    const order = this.ackOrder();
-    const writer = this.writers.get(incarnation);
-    this.schedule(false, writer === undefined || acksAtOnce(order, writer, r.replica));
-  }
-
-  /**
-   * `Q` in the order of the round's participants (by node id and pid, as `Decision` sorts
-   * them; a replica of `Q` that is not one after them, by id), the same on every member, and
-   * the replica id of each participant by incarnation (a command is applied only in a finished
-   * round, from one of its participants). Not `Q`'s own order (by replica id): persisted ids
-   * are random, and a seeded simulation must replay exactly. Kept until the decision or `Q`
-   * changes.
-   */
-  private ackOrder(): readonly string[] {
-    const d = this.r.round?.decision;
-    const q = this.r.image.replicas;
-    if (d === this.orderOf.decision && q === this.orderOf.q) return this.order;
-    this.orderOf = { decision: d, q };
-    this.writers.clear();
-    const inQ = new Set(q);
-    const order: string[] = [];
-    for (const p of d?.participants ?? []) {
-      this.writers.set(p.incarnation, p.replica);
-      if (inQ.delete(p.replica)) order.push(p.replica);
-    }
-    this.order = [...order, ...[...inQ].sort()];
-    return this.order;
+    this.schedule(false, this.order.atOnce(incarnation));
   }
 
   /** An entry that is not our own command was applied: alone in `Q`, it is committed at once. */

@@ -1,6 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import type { Patch } from 'immer';
 import { acksAtOnce, commitIndex } from '../src/acks.js';
+import { AckOrder } from '../src/ack-order.js';
+import type { Decision, Summary } from '../src/sync.js';
 import { applyCommand, applyMembership, applyTick } from '../src/apply.js';
 import { tallyDigests } from '../src/digest-check.js';
 import { chunksComplete } from '../src/snapshot-transfer.js';
@@ -69,6 +71,41 @@ describe('acks.ts: acksAtOnce', () => {
     const q5 = ['a', 'b', 'c', 'd', 'e'];
     expect(acksAtOnce(q5, 'x', 'e')).toBe(true);
     expect(acksAtOnce(q5, 'a', 'x')).toBe(true);
+  });
+});
+
+describe('ack-order.ts: AckOrder', () => {
+  // replica ids in another order than the nodes': Q sorted by id is [a, b, c, d, e]
+  const ids = ['d', 'a', 'e', 'c', 'b'];
+  const participants = ids.map(
+    (replica, i) => ({ nodeid: i + 1, pid: 7, incarnation: `inc${i + 1}`, replica }) as Summary,
+  );
+  const source = (self: string, replicas = [...ids].sort()) => ({
+    round: { decision: { participants } as unknown as Decision },
+    image: { replicas },
+    replica: self,
+  });
+  it("follows the round's node order, not Q's order by replica id", () => {
+    // the writer on node 1 (replica d): nodes 2, 3, 4 (a, e, c) ack at once, node 5 (b) not
+    const atOnce = ids.map((self) => new AckOrder(source(self)).atOnce('inc1'));
+    expect(atOnce).toEqual([false, true, true, true, false]);
+    // the writer on node 4 (c): nodes 5, 1, 2 (b, d, a)
+    expect(ids.map((self) => new AckOrder(source(self)).atOnce('inc4'))).toEqual([
+      true,
+      true,
+      false,
+      false,
+      true,
+    ]);
+  });
+  it('a writer it cannot place acks at once; a Q that changed is read again', () => {
+    const s = source('b');
+    const order = new AckOrder(s);
+    expect(order.atOnce('unknown')).toBe(true);
+    expect(order.atOnce('inc1')).toBe(false);
+    // Q shrank to three (a retire): every other replica acks at once
+    s.image = { replicas: ['a', 'b', 'd'] };
+    expect(order.atOnce('inc1')).toBe(true);
   });
 });
 
