@@ -95,13 +95,22 @@ describe('delivery-hold.ts: pacing', () => {
     expect([a.held, b.held, c.held]).toEqual([false, false, false]);
   });
 
-  it('a replica held back before its first event handles its queue in order, the budget its own', async () => {
+  /**
+   * Two replicas on one slice time whose clock leaps 10 ms at every read (each event runs past
+   * the turn's slice), the first having spent the turn's budget on its event `a0`.
+   */
+  function afterSpentBudget() {
     let t = 0;
     const leaping = (): number => (t += 10);
     const a = new DeliveryHold(leaping);
     const b = new DeliveryHold(leaping);
     const seen: string[] = [];
     a.run(() => seen.push('a0'), SLICE_MIN_WORK);
+    return { a, b, seen };
+  }
+
+  it('a replica held back before its first event handles its queue in order, the budget its own', async () => {
+    const { a, b, seen } = afterSpentBudget();
     expect(a.held).toBe(true);
     b.run(() => seen.push('b0'), SLICE_MIN_WORK);
     b.run(() => seen.push('b-small'), 0); // waits behind b0, though it carries no work
@@ -113,12 +122,7 @@ describe('delivery-hold.ts: pacing', () => {
   });
 
   it("a small event is handled as it comes, past the turn's slice; the replica waits after it", async () => {
-    let t = 0;
-    const leaping = (): number => (t += 10);
-    const a = new DeliveryHold(leaping);
-    const b = new DeliveryHold(leaping);
-    const seen: string[] = [];
-    a.run(() => seen.push('a0'), SLICE_MIN_WORK);
+    const { b, seen } = afterSpentBudget();
     b.run(() => seen.push('b0'), LARGE_EVENT - 1);
     b.run(() => seen.push('b1'), LARGE_EVENT - 1);
     expect(seen).toEqual(['a0', 'b0']);
