@@ -5,12 +5,14 @@
  * (trace.ts): due, sent, applied on each node, the writer's commit index reaching it (a
  * remote ack), resolved; with each replica's event-loop stalls and GC pauses. System `c` is
  * the floor under cpgkit: the same writes by the C libcpg client, acked by C echoes on the
- * other nodes (write-floor.ts). A diagnostic, not a row of the report:
+ * other nodes (write-floor.ts). `--warmup N`: cpgkit's workers first apply N writes at the
+ * same rate, unmeasured: fresh workers run their hot paths in V8's lower tiers for the first
+ * seconds, so a cold 10 s window measures part warm-up. A diagnostic, not a row of the report:
  *
  * ```sh
  * pnpm --filter @cpgkit/bench probe --reps 3 [--trace] [--per-worker] [--strace] [--in-flight N]
  *   [--variant durable|fsync|fast] [--sched rr]
- *   [--rate 300] [--count 3000] [--systems c,cpgkit,etcd] [--out FILE.json]
+ *   [--rate 300] [--count 3000] [--warmup 0] [--systems c,cpgkit,etcd] [--out FILE.json]
  * ```
  * @module
  */
@@ -46,6 +48,8 @@ const { values: opts } = parseArgs({
     'per-worker': { type: 'boolean', default: false },
     strace: { type: 'boolean', default: false },
     'in-flight': { type: 'string' },
+    // cpgkit: this many writes at `--rate` before the measured ones (JIT warm-up, not measured)
+    warmup: { type: 'string', default: '0' },
     // `rr`: the clients (workers, C clients) at real-time priority 1 (cpu-share.ts)
     sched: { type: 'string', default: 'normal' },
     out: { type: 'string' },
@@ -55,6 +59,7 @@ const reps = Number(opts.reps);
 const rate = Number(opts.rate);
 const count = Number(opts.count);
 const variant = opts.variant as Variant;
+const warmup = Number(opts.warmup);
 const systems = opts.systems.split(',');
 process.env.CPGKIT_CLUSTER_NAME ??= 'cpgkbench';
 process.env.CPGKIT_CLUSTER_SUBNET ??= '10.213.6';
@@ -152,6 +157,12 @@ async function probe(t: Target, rep: number) {
       workers.push((await Worker.start(t.config(`probe-${rep}`, n), n)).worker);
     const writer = workers.at(-1)!;
     const tracing = opts.trace && t.system === 'cpgkit';
+    if (warmup > 0 && t.system === 'cpgkit')
+      await writer.call(
+        'writeLatency',
+        { rate, count: warmup, keyPrefix: 'wlat/', keys: 1000, valueBytes: 64 },
+        (warmup / rate) * 1000 + 60_000,
+      );
     if (tracing) await Promise.all(workers.map((w) => w.call('traceStart')));
     const workerPids = workers.map((w) => w.pid);
     const perWorker = opts['per-worker'] || opts.strace;

@@ -36,7 +36,7 @@
  */
 import type { TimerHandle } from '@cpgkit/core';
 import { OutcomeUnknownError } from './errors.js';
-import { Kind, jsonBody, type AckBody, type Frame } from './wire.js';
+import { Kind, type AckBody, type Frame } from './wire.js';
 import { commitIndex } from './acks.js';
 import { AckOrder } from './ack-order.js';
 import { DiskProgress, type DiskWrite } from './durability.js';
@@ -406,7 +406,8 @@ export class Acknowledgement<S, C, R> {
     const body = !this.reportsDisk()
       ? { i, r: r.replica }
       : { i, r: r.replica, d: this.disk.self.toString(), ...(this.fsync ? { f: 1 } : {}) };
-    r.sendQuiet(r.frame(Kind.ack, jsonBody(body)));
+    // the JSON written straight into the message: one buffer and one copy per ack fewer
+    r.sendQuiet(r.jsonFrame(Kind.ack, body));
   }
 
   /**

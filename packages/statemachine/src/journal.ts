@@ -42,6 +42,11 @@ export const RETRY_FAILED_WRITE_MS = 1000;
 /** The persisted history of one replica (see `SnapshotStore` for the files). */
 export class Journal<S> {
   private pending: Patch[] = [];
+  /**
+   * Where in `pending` the last `replace` of each top-level member of an object state is,
+   * while no later pending patch touches that member (see `pend`).
+   */
+  private lastReplace = new Map<string | number, number>();
   private timer: TimerHandle | undefined;
   /** Tries a failed write again (see `RETRY_FAILED_WRITE_MS`). */
   private retry: TimerHandle | undefined;
@@ -162,14 +167,51 @@ export class Journal<S> {
   loaded(state: S): void {
     this.tip = state;
     this.broken = false;
-    this.pending = [];
+    this.takePending();
   }
 
   /** A change from `prev` to `next` by `patches` (immer's `produceWithPatches`). */
   record(prev: S, next: S, patches: readonly Patch[]): void {
     if (prev !== this.tip) this.broken = true;
-    else if (!this.broken) for (const p of patches) this.pending.push(p);
+    else if (!this.broken) {
+      // a plain object's members are independent; an array's are not (an `add` moves its
+      // `length`), and a Map or a Set is left as immer wrote it
+      const proto: unknown =
+        typeof next === 'object' && next !== null ? Object.getPrototypeOf(next) : 0;
+      const plain = proto === Object.prototype || proto === null;
+      for (const p of patches) this.pend(p, plain);
+    }
     this.tip = next;
+  }
+
+  /**
+   * Add one patch to the next record. A `replace` of a top-level member of an object state
+   * (a counter: the map's `revision`, `count`, `bytes`, at every command) takes the place of
+   * the member's last pending `replace` when no pending patch since touched that member: the
+   * record applies to the same state, and a record of N commands holds one such patch
+   * instead of N (each was built as JSON, hashed and written).
+   */
+  private pend(p: Patch, plain: boolean): void {
+    const path = p.path;
+    const last = this.lastReplace;
+    if (path.length === 0) last.clear();
+    else if (plain && path.length === 1 && p.op === 'replace') {
+      const at = last.get(path[0]!);
+      if (at !== undefined) {
+        this.pending[at] = p;
+        return;
+      }
+      last.set(path[0]!, this.pending.length);
+    } else if (last.size > 0) last.delete(path[0]!);
+    this.pending.push(p);
+  }
+
+  /** The pending patches, handed over (the next record starts empty). */
+  private takePending(): Patch[] {
+    const patches = this.pending;
+    this.pending = [];
+    this.lastReplace.clear();
+    return patches;
   }
 
   /**
@@ -184,7 +226,7 @@ export class Journal<S> {
       image.state !== this.tip ||
       store.logSize >= Math.max(this.compactBytes, store.snapshotSize)
     ) {
-      this.pending = [];
+      this.takePending();
       this.tip = image.state;
       this.broken = false;
       this.lastMeta = meta;
@@ -196,9 +238,8 @@ export class Journal<S> {
       }
       return;
     }
-    const patches = this.pending;
-    if (patches.length === 0 && meta === this.lastMeta) return;
-    this.pending = [];
+    if (this.pending.length === 0 && meta === this.lastMeta) return;
+    const patches = this.takePending();
     this.lastMeta = meta;
     try {
       await store.append({ ...metaOf(image), patches });
