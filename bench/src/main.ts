@@ -325,6 +325,7 @@ async function main(): Promise<void> {
           variant,
           { cpgkit: wl.cpgkit?.samples, etcd: wl.etcd?.samples },
           ['p50', 'p99', 'p999'],
+          `${sizes.latencyCount} writes, after ${sizes.latencyWarmup} unmeasured ones at the same rate by the same fresh workers (both systems: V8's warm-up)`,
         );
         if (variant === 'durable' && systems.has('cpgkit')) {
           const floor = await floorRows({

@@ -114,7 +114,7 @@ export async function scale(ctx: ScaleContext): Promise<void> {
         'lower',
         got.cpgkit?.p99,
         got.etcd?.p99,
-        `${note}; ${sizes.scaleLatencyCount} writes`,
+        `${note}; ${sizes.scaleLatencyCount} writes, after ${sizes.latencyWarmup} unmeasured ones`,
       ),
     );
   }

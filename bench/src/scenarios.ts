@@ -16,6 +16,13 @@ export interface Sizes {
   readonly valueBytes: number;
   readonly latencyRate: number;
   readonly latencyCount: number;
+  /**
+   * Writes at `latencyRate` before each write latency row's measured ones, by the same fresh
+   * workers, unmeasured (both systems): a fresh Node process runs its hot paths in V8's lower
+   * tiers for its first seconds (TurboFan compiled cpgkit's `applyCommand` 5 s in, its compiler
+   * threads competing for the cores), and a replica or a client is a long-lived process.
+   */
+  readonly latencyWarmup: number;
   readonly reads: number;
   readonly watchRate: number;
   readonly watchCount: number;
@@ -55,6 +62,7 @@ export const SIZES: Record<'full' | 'quick', Sizes> = {
     // etcd with fsync reached about 900 writes/s here: 1000/s was not moderate (its open loop fell behind)
     latencyRate: 300,
     latencyCount: 6000,
+    latencyWarmup: 3000,
     reads: 10_000,
     watchRate: 200,
     watchCount: 3000,
@@ -76,6 +84,7 @@ export const SIZES: Record<'full' | 'quick', Sizes> = {
     valueBytes: 64,
     latencyRate: 500,
     latencyCount: 1000,
+    latencyWarmup: 500,
     reads: 1000,
     watchRate: 200,
     watchCount: 300,
@@ -181,25 +190,30 @@ export async function writeThroughput(
   });
 }
 
-/** Write latency at a fixed moderate rate, one writer on node 1 (open loop). */
+/**
+ * Write latency at a fixed moderate rate, one writer on node 1 (open loop), after
+ * `sizes.latencyWarmup` unmeasured writes at that rate by the same workers.
+ */
 export async function writeLatency(
   target: Target,
   sizes: Sizes,
   count = sizes.latencyCount,
 ): Promise<{ samples: number[]; errors: number }> {
   return withWorkers(target, `wlat-${target.nodes}`, [1], async ([w]) => {
-    const timeout = (count / sizes.latencyRate) * 1000 + 60_000;
-    return w!.call<{ samples: number[]; errors: number }>(
-      'writeLatency',
-      {
-        rate: sizes.latencyRate,
-        count,
-        keyPrefix: 'wlat/',
-        keys: 1000,
-        valueBytes: sizes.valueBytes,
-      },
-      timeout,
-    );
+    const run = (n: number) =>
+      w!.call<{ samples: number[]; errors: number }>(
+        'writeLatency',
+        {
+          rate: sizes.latencyRate,
+          count: n,
+          keyPrefix: 'wlat/',
+          keys: 1000,
+          valueBytes: sizes.valueBytes,
+        },
+        (n / sizes.latencyRate) * 1000 + 60_000,
+      );
+    if (sizes.latencyWarmup > 0) await run(sizes.latencyWarmup);
+    return run(count);
   });
 }
 
