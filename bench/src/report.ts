@@ -297,7 +297,7 @@ export function toMarkdown(report: Report): string {
   );
   out.push(`Command: \`${report.command}\``, '');
   out.push(
-    'Every figure is measured in the same run as its peer. **ratio** is cpgkit ÷ peer; it is in bold where cpgkit is ahead (a higher rate, or a lower latency, time or size).',
+    'Every figure is measured in the same run as its peer. **ratio** is cpgkit ÷ peer; it is in bold where cpgkit is ahead (a higher rate, or a lower latency, time or size). Write and lock rates and write latencies are measured after an unmeasured warm-up of the same workload by the same fresh workers, on both sides (`warmupMs`, `latencyWarmup`: bench/README.md).',
     '',
   );
   out.push('## Goals', '');

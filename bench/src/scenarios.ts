@@ -23,6 +23,11 @@ export interface Sizes {
    * threads competing for the cores), and a replica or a client is a long-lived process.
    */
   readonly latencyWarmup: number;
+  /**
+   * How long the write throughput and the lock rows' fresh workers run the same workload,
+   * unmeasured, before the measured run (both systems; see `latencyWarmup`).
+   */
+  readonly warmupMs: number;
   readonly reads: number;
   readonly watchRate: number;
   readonly watchCount: number;
@@ -63,6 +68,7 @@ export const SIZES: Record<'full' | 'quick', Sizes> = {
     latencyRate: 300,
     latencyCount: 6000,
     latencyWarmup: 3000,
+    warmupMs: 3000,
     reads: 10_000,
     watchRate: 200,
     watchCount: 3000,
@@ -85,6 +91,7 @@ export const SIZES: Record<'full' | 'quick', Sizes> = {
     latencyRate: 500,
     latencyCount: 1000,
     latencyWarmup: 500,
+    warmupMs: 500,
     reads: 1000,
     watchRate: 200,
     watchCount: 300,
@@ -162,23 +169,27 @@ export async function writeThroughput(
 ): Promise<{ opsPerSec: number; perWorker: ThroughputResult[] }> {
   const nodes = writers === 'one' ? [1] : nodeList(target.nodes);
   return withWorkers(target, `tput-${writers}-${target.nodes}`, nodes, async (ws) => {
-    const startAt = nowMs() + 300;
-    const perWorker = await Promise.all(
-      ws.map((w) =>
-        w.call<ThroughputResult>(
-          'throughput',
-          {
-            durationMs,
-            concurrency: sizes.concurrency,
-            keyPrefix: `tput/${w.node}/`,
-            keys: 1000,
-            valueBytes: sizes.valueBytes,
-            startAt,
-          },
-          durationMs + 60_000,
+    const run = (ms: number) => {
+      const startAt = nowMs() + 300;
+      return Promise.all(
+        ws.map((w) =>
+          w.call<ThroughputResult>(
+            'throughput',
+            {
+              durationMs: ms,
+              concurrency: sizes.concurrency,
+              keyPrefix: `tput/${w.node}/`,
+              keys: 1000,
+              valueBytes: sizes.valueBytes,
+              startAt,
+            },
+            ms + 60_000,
+          ),
         ),
-      ),
-    );
+      );
+    };
+    if (sizes.warmupMs > 0) await run(sizes.warmupMs);
+    const perWorker = await run(durationMs);
     const ops = perWorker.reduce((s, r) => s + r.ops, 0);
     const errors = perWorker.reduce((s, r) => s + r.errors, 0);
     if (errors > 0)
@@ -269,11 +280,14 @@ export async function lockUncontended(
     [1],
     async ([w]) => {
       await w!.call('prepareLocks');
-      const r = await w!.call<{ events: LockEvent[]; elapsedMs: number }>(
-        'lockLoop',
-        { name: 'solo', durationMs: sizes.lockMs, count: sizes.lockMaxOps, holdMs: 0 },
-        sizes.lockMs + 60_000,
-      );
+      const loop = (ms: number) =>
+        w!.call<{ events: LockEvent[]; elapsedMs: number }>(
+          'lockLoop',
+          { name: 'solo', durationMs: ms, count: sizes.lockMaxOps, holdMs: 0 },
+          ms + 60_000,
+        );
+      if (sizes.warmupMs > 0) await loop(sizes.warmupMs);
+      const r = await loop(sizes.lockMs);
       return {
         opsPerSec: (r.events.length / r.elapsedMs) * 1000,
         samples: r.events.map((e) => e.grantedAt - e.requestedAt),
@@ -294,16 +308,20 @@ export async function lockContended(
 ): Promise<{ handoffs: number[]; grants: number[]; sameNode: number; opsPerSec: number }> {
   return withWorkers(target, 'lock3', nodeList(target.nodes), async (ws) => {
     await Promise.all(ws.map((w) => w.call('prepareLocks')));
-    const startAt = nowMs() + 300;
-    const results = await Promise.all(
-      ws.map((w) =>
-        w.call<{ events: LockEvent[]; elapsedMs: number }>(
-          'lockLoop',
-          { name: 'shared', durationMs: sizes.lockMs, count: sizes.lockMaxOps, holdMs: 1, startAt },
-          sizes.lockMs + 60_000,
+    const loops = (ms: number) => {
+      const startAt = nowMs() + 300;
+      return Promise.all(
+        ws.map((w) =>
+          w.call<{ events: LockEvent[]; elapsedMs: number }>(
+            'lockLoop',
+            { name: 'shared', durationMs: ms, count: sizes.lockMaxOps, holdMs: 1, startAt },
+            ms + 60_000,
+          ),
         ),
-      ),
-    );
+      );
+    };
+    if (sizes.warmupMs > 0) await loops(sizes.warmupMs);
+    const results = await loops(sizes.lockMs);
     const all = results
       .flatMap((r, i) => r.events.map((e) => ({ ...e, node: ws[i]!.node })))
       .sort((a, b) => a.grantedAt - b.grantedAt);
