@@ -12,12 +12,14 @@ import { SnapshotStore } from '../src/persistence.js';
 import { sendRecorded, imageOf, type Counter } from './helpers.js';
 import { counterOnDisks } from './counter-on-disks.js';
 import {
+  crashAtWrite,
   crashCounts,
   crashDir,
   crashedAppendOutcomes,
   resetCrashCounts,
   type CrashedAppend,
 } from './crash-disks.js';
+import { suspendSlowDisks } from './slow-disks.js';
 
 describe('a crashed process and its pending writes (crashProcess alone, no disks.lose)', () => {
   const { disks, dataDir, open } = counterOnDisks('cpgkit-crash-disks-');
@@ -53,6 +55,42 @@ describe('a crashed process and its pending writes (crashProcess alone, no disks
   });
 });
 
+describe('crashAtWrite: a kill at the instant a write starts', () => {
+  const { dataDir, open } = counterOnDisks('cpgkit-crash-at-write-');
+
+  for (const when of ['before', 'running'] as const)
+    it(`${when}: the replica dies at its next write, its disk without what that write held`, async () => {
+      const restore = crashedAppendOutcomes(['lost']);
+      const resume = suspendSlowDisks();
+      try {
+        const cluster = new MemoryCluster({ nodes: 3, seed: 2 });
+        const ms = [await open(cluster, 1), await open(cluster, 2), await open(cluster, 3)];
+        await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
+        const acked: number[] = [];
+        sendRecorded(ms[0]!, 1, acked);
+        await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
+        await Promise.all(ms.map((m) => m.flush()));
+        resetCrashCounts();
+        crashAtWrite(dataDir(3), when, () => cluster.crashProcess(ms[2]!.self));
+        sendRecorded(ms[0]!, 7, acked);
+        await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
+        expect(ms[2]!.status).toBe('closed');
+        expect(acked).toEqual([1, 7]); // A and B are a majority of Q
+        await ms[2]!.close();
+        const again = new SnapshotStore(dataDir(3), 'counter');
+        const image = await again.load<Counter>();
+        await again.close();
+        expect(image?.state.log).toEqual([1]);
+        expect(when === 'before' ? crashCounts.dropped : crashCounts.lost).toBeGreaterThan(0);
+        for (const m of ms.slice(0, 2)) await m.close();
+        cluster.destroy();
+      } finally {
+        resume();
+        restore();
+      }
+    });
+});
+
 describe('the write running at the crash', () => {
   let dir = '';
   beforeEach(async () => {
@@ -69,6 +107,8 @@ describe('the write running at the crash', () => {
     dead: SnapshotStore;
   }> {
     const restore = crashedAppendOutcomes([outcome]);
+    // the append must be running at the crash, not waiting on a slow disk (CPGKIT_SLOW_DISKS)
+    const resume = suspendSlowDisks();
     try {
       const store = new SnapshotStore(dir, 'counter');
       await store.load();
@@ -86,6 +126,7 @@ describe('the write running at the crash', () => {
       await again.close();
       return { image: image?.state, log: await readFile(store.logPath), dead: store };
     } finally {
+      resume();
       restore();
     }
   }

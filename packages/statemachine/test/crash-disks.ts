@@ -10,6 +10,7 @@
  *   (`append`, one `writev` of the record) lands whole, is lost, or is torn (a prefix of the
  *   record, the rest zeros), in turn (`crashedAppendOutcomes`); a snapshot (`save`, several
  *   steps) finishes, as if the kill came right after it;
+ * - `crashAtWrite` kills a process at the instant its next write starts (deterministically);
  * - its `close` does not cut the zeros off the log (a killed process closes nothing): it only
  *   lets go of the file handle;
  * - a store that opens the directory afterwards (the restart) reads nothing before the dead
@@ -46,8 +47,13 @@ export const crashCounts = {
   saves: 0,
 };
 
-export function resetCrashCounts(): void {
+/**
+ * Zero `crashCounts`; the next append a crash catches running gets outcome number `first` (a
+ * seeded schedule starts where its seed says, so that every outcome comes up).
+ */
+export function resetCrashCounts(first = 0): void {
   for (const k of Object.keys(crashCounts) as (keyof typeof crashCounts)[]) crashCounts[k] = 0;
+  nextOutcome = first;
 }
 
 /**
@@ -92,6 +98,36 @@ function touch(store: SnapshotStore): void {
   let set = alive.get(store.dir);
   if (set === undefined) alive.set(store.dir, (set = new Set()));
   set.add(store);
+}
+
+/** When a kill springs on a directory's next write (`crashAtWrite`). */
+export type WriteTrapMoment = 'before' | 'running';
+
+/** Armed traps: the next write of a directory's live store runs `kill` (`crashAtWrite`). */
+const traps = new Map<string, { when: WriteTrapMoment; kill: () => void }>();
+
+/**
+ * The next write to `dir` (of a store not killed) calls `kill` the instant it starts: `before`
+ * it touches the files (it is pending: the kill drops it), or once it is `running` (the kill
+ * catches it in flight: it lands, is lost or torn, as the module header says). `kill` should
+ * kill the process (`crashProcess`, which calls `crashDir`). Deterministic: where in the agreed
+ * stream the write starts decides, not how long the disk takes. Replaces a trap armed before.
+ */
+export function crashAtWrite(dir: string, when: WriteTrapMoment, kill: () => void): void {
+  traps.set(dir, { when, kill });
+}
+
+/** Disarm the write trap of `dir` (`crashAtWrite`). */
+export function disarmWriteTrap(dir: string): void {
+  traps.delete(dir);
+}
+
+/** Spring the trap armed on `store`'s directory for `when`, if any. */
+function spring(store: SnapshotStore, when: WriteTrapMoment): void {
+  const trap = traps.get(store.dir);
+  if (trap === undefined || trap.when !== when || dead.has(store)) return;
+  traps.delete(store.dir);
+  trap.kill();
 }
 
 /** Whether `store`'s process was killed. */
@@ -180,6 +216,7 @@ function track(
 export function crashAwareWrite(name: WriteName): Method {
   const original = realMethod(name);
   return function (this: SnapshotStore, ...args: unknown[]) {
+    spring(this, 'before');
     if (dead.has(this)) {
       crashCounts.dropped++;
       return Promise.reject(killedError());
@@ -189,6 +226,7 @@ export function crashAwareWrite(name: WriteName): Method {
     // started in the caller's turn, as without the wrapper
     const done = original.apply(this, args);
     track(this, name, done, logBefore);
+    spring(this, 'running');
     return done.then((v) => {
       if (dead.has(this)) throw killedError(); // killed meanwhile: the dead caller learns nothing
       return v;
