@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { MemoryCluster } from '@cpgkit/core/testing';
 import { SnapshotStore } from '../src/persistence.js';
 import { sendRecorded, imageOf, type Counter } from './helpers.js';
-import { counterOnDisks } from './counter-on-disks.js';
+import { counterOnDisks, type CounterOnDisk } from './counter-on-disks.js';
+import { killNode } from './crashed-processes.js';
 import {
   crashAtWrite,
   crashCounts,
@@ -21,38 +22,43 @@ import {
 } from './crash-disks.js';
 import { suspendSlowDisks } from './slow-disks.js';
 
-describe('a crashed process and its pending writes (crashProcess alone, no disks.lose)', () => {
+describe('a crashed process and its pending writes (no disks.lose)', () => {
   const { disks, dataDir, open } = counterOnDisks('cpgkit-crash-disks-');
 
-  it('a write pending at the crash never lands, nor does the close of the dead replica', async () => {
-    const cluster = new MemoryCluster({ nodes: 3, seed: 1 });
-    const ms = [await open(cluster, 1), await open(cluster, 2), await open(cluster, 3)];
-    await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
-    const acked: number[] = [];
-    sendRecorded(ms[0]!, 1, acked);
-    await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
-    await Promise.all(ms.map((m) => m.flush()));
-    // C's disk holds its next writes back: 7 is acknowledged from memory (durability
-    // 'memory'), C's write of it waits
-    disks().freeze(dataDir(3));
-    sendRecorded(ms[0]!, 7, acked);
-    await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
-    expect(acked).toEqual([1, 7]);
-    expect(ms[2]!.state.log).toEqual([1, 7]);
-    resetCrashCounts();
-    cluster.crashProcess(ms[2]!.self);
-    await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
-    // the disk comes back: the dead process's write (and its close's) must not land
-    disks().thaw(dataDir(3));
-    await ms[2]!.close();
-    const again = new SnapshotStore(dataDir(3), 'counter');
-    const image = await again.load<Counter>();
-    await again.close();
-    expect(image?.state.log).toEqual([1]);
-    expect(crashCounts.dropped).toBeGreaterThan(0);
-    for (const m of ms.slice(0, 2)) await m.close();
-    cluster.destroy();
-  });
+  const kills = {
+    crashProcess: (cluster: MemoryCluster, m: CounterOnDisk) => cluster.crashProcess(m.self),
+    killNode: (cluster: MemoryCluster, m: CounterOnDisk) => killNode(cluster, m.self.nodeid),
+  };
+  for (const [how, kill] of Object.entries(kills))
+    it(`${how}: a write pending at the crash never lands, nor does the close of the dead replica`, async () => {
+      const cluster = new MemoryCluster({ nodes: 3, seed: 1 });
+      const ms = [await open(cluster, 1), await open(cluster, 2), await open(cluster, 3)];
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
+      const acked: number[] = [];
+      sendRecorded(ms[0]!, 1, acked);
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
+      await Promise.all(ms.map((m) => m.flush()));
+      // C's disk holds its next writes back: 7 is acknowledged from memory (durability
+      // 'memory'), C's write of it waits
+      disks().freeze(dataDir(3));
+      sendRecorded(ms[0]!, 7, acked);
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
+      expect(acked).toEqual([1, 7]);
+      expect(ms[2]!.state.log).toEqual([1, 7]);
+      resetCrashCounts();
+      kill(cluster, ms[2]!);
+      await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
+      // the disk comes back: the dead process's write (and its close's) must not land
+      disks().thaw(dataDir(3));
+      await ms[2]!.close();
+      const again = new SnapshotStore(dataDir(3), 'counter');
+      const image = await again.load<Counter>();
+      await again.close();
+      expect(image?.state.log).toEqual([1]);
+      expect(crashCounts.dropped).toBeGreaterThan(0);
+      for (const m of ms.slice(0, 2)) await m.close();
+      cluster.destroy();
+    });
 });
 
 describe('crashAtWrite: a kill at the instant a write starts', () => {

@@ -8,7 +8,9 @@
  * test-disks-setup.ts.
  *
  * `crashNode` is left alone: it stops the node's corosync, and its processes live on (they
- * write their data directories as they close, as a real process whose daemon died does).
+ * write their data directories as they close, as a real process whose daemon died does). A
+ * test that means the node's death (its replicas later reopen their directories) calls
+ * `killNode`.
  * @module
  */
 import { MemoryCluster } from '@cpgkit/core/testing';
@@ -45,6 +47,15 @@ export function dirsOf(member: GroupTransport | MemberId): string[] {
     }
   }
   return dirs;
+}
+
+/**
+ * Node `n` dies (power, kernel): its corosync stops (`crashNode`) and, at the same instant, the
+ * data directories of the replicas its processes opened die with them (`crashDir`).
+ */
+export function killNode(cluster: MemoryCluster, n: number): void {
+  for (const o of opened) if (selfOf(o.group)?.nodeid === n) crashDir(o.dir);
+  cluster.crashNode(n);
 }
 
 /** Wrap `ReplicatedStateMachine.open` and `MemoryCluster.prototype.crashProcess` (once). */
