@@ -10,7 +10,8 @@ export default defineProject({
     testTimeout: 60_000,
     name: 'statemachine',
     include: ['test/**/*.test.ts'],
-    // CPGKIT_SLOW_DISKS=<maxMs>: every disk write waits a random 0 to maxMs ms (slow-disks.ts)
-    setupFiles: ['test/slow-disks-setup.ts'],
+    // disks that honour crashes (crash-disks.ts); CPGKIT_SLOW_DISKS=<maxMs>: every disk write
+    // waits a random 0 to maxMs ms (slow-disks.ts)
+    setupFiles: ['test/test-disks-setup.ts'],
   },
 });

@@ -5,12 +5,14 @@
  * what a killed process had not written yet, and cut the power of all of them (every write not
  * yet started never reaches the file; the processes die). `vi.restoreAllMocks()` unwraps them.
  * With `CPGKIT_SLOW_DISKS=<maxMs>` (slow-disks.ts) each write first waits a random 0 to
- * `maxMs` real ms, as if it had not started yet: a power cut or kill meanwhile drops it.
+ * `maxMs` real ms, as if it had not started yet: a power cut or kill meanwhile drops it. Under
+ * this wrapper, crash-disks.ts ends the write a kill or power cut catches running.
  * @module
  */
 import { vi } from 'vitest';
 import { SnapshotStore } from '../src/persistence.js';
-import { realWrite, slowDiskPause, slowDisksOn } from './slow-disks.js';
+import { crashAll, crashAwareWrite, crashDir } from './crash-disks.js';
+import { slowDiskPause, slowDisksOn } from './slow-disks.js';
 
 /** The data directories' disks: frozen ones hold writes back; a power cut drops them. */
 export class Disks {
@@ -34,7 +36,7 @@ export class Disks {
       if (this.fullNext.delete(store.dir)) this.full.add(store.dir);
     };
     for (const name of ['append', 'save'] as const) {
-      const original = realWrite(name);
+      const original = crashAwareWrite(name);
       vi.spyOn(SnapshotStore.prototype, name).mockImplementation(async function (
         this: SnapshotStore,
         ...args: unknown[]
@@ -64,6 +66,7 @@ export class Disks {
 
   /** Every node loses power: no write of a store opened so far reaches its file any more. */
   powerCut(): void {
+    crashAll();
     for (const s of this.alive) this.dead.add(s);
     this.alive.clear();
     const waiting = [...this.frozen.values()].flat();
@@ -76,6 +79,7 @@ export class Disks {
    * waiting on a frozen disk) never do, nor any later one of the stores opened so far.
    */
   lose(dir: string): void {
+    crashDir(dir);
     for (const s of this.alive) {
       if (s.dir !== dir) continue;
       this.dead.add(s);

@@ -2,6 +2,7 @@ import { expect } from 'vitest';
 import { MemoryCluster } from '@cpgkit/core/testing';
 import { ReplicatedStateMachine, type MachineDefinition, type OpenOptions } from '../src/index.js';
 import type { Image } from '../src/image.js';
+import { killNode } from './crashed-processes.js';
 
 export interface Counter {
   n: number;
@@ -115,7 +116,7 @@ export async function startThree(
 }
 
 /**
- * The end of a fork schedule (safety.test, proof-on-disk.test): node 1 crashes, replicas 2 and
+ * The end of a fork schedule (safety.test, proof-on-disk.test): node 1 dies (its disks too), replicas 2 and
  * 3 come back from their data directories and take a write, node 1 comes back and its replica
  * opens from its own; then every replica is ready on one state that holds every acknowledged
  * write.
@@ -126,7 +127,7 @@ export async function expectOneHistoryAfterRestarts(
   acked: number[],
   seed: number,
 ): Promise<void> {
-  cluster.crashNode(1);
+  killNode(cluster, 1);
   await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
   const [b2, c2] = [await open(2), await open(3)];
   await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });

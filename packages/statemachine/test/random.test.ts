@@ -8,6 +8,13 @@
  * Two schedules in three get their quorum events late (1 or 20 virtual ms after the membership
  * change), as libquorum's events come on corosync.
  *
+ * Half the schedules run with `durability: 'fsync'`, where no crash may lose an acknowledged
+ * write: there a crash may be hard (no flush first: what its disk had not written is lost,
+ * crash-disks.ts), or spring at the instant a member's next write starts (pending: dropped)
+ * or runs (landed, lost or torn), and a node crash kills its processes' disks too. A crash
+ * may restart the member from its data directory at once. In 'memory' mode a crash flushes
+ * first (below, `kill`): a disk behind memory is the window the README documents.
+ *
  * Invariants, checked on every run:
  * - after every idle step (the cluster run until idle): synced members of one component have equal digests;
  * - nothing is applied while the member's component is not decided quorate;
@@ -39,6 +46,13 @@ import { jointMajority } from '../src/sync.js';
 import { replayFromEnv, runsFromEnv, seedFromEnv } from '../../../test/seeded.js';
 import { runUntilSettled } from './close-running.js';
 import { slowDisksMaxMs } from './slow-disks.js';
+import {
+  crashAtWrite,
+  crashCounts,
+  crashDir,
+  disarmWriteTrap,
+  resetCrashCounts,
+} from './crash-disks.js';
 
 interface Log {
   /** "index:value" of every command applied, in order. */
@@ -60,7 +74,8 @@ type Step =
   | { t: 'send'; m: number; flush: boolean }
   | { t: 'partition'; cut: number }
   | { t: 'heal' }
-  | { t: 'crash'; m: number }
+  | { t: 'crash'; m: number; hard: boolean; restart: boolean }
+  | { t: 'crashAtWrite'; m: number; running: boolean }
   | { t: 'restart'; m: number }
   | { t: 'leave'; m: number }
   | { t: 'spawn'; node: number }
@@ -85,7 +100,23 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     }),
   },
   { weight: 2, arbitrary: fc.constant({ t: 'heal' as const }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('crash' as const), m: fc.nat(7) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant('crash' as const),
+      m: fc.nat(7),
+      hard: fc.boolean(),
+      restart: fc.boolean(),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      t: fc.constant('crashAtWrite' as const),
+      m: fc.nat(7),
+      running: fc.boolean(),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('restart' as const), m: fc.nat(7) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('leave' as const), m: fc.nat(7) }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('spawn' as const), node }) },
@@ -141,6 +172,9 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
   const quorumDelay = [0, 1, 20][seed % 3]!;
   const nodes = seed % 3 === 0 ? 5 : 3;
   const cluster = new MemoryCluster({ nodes, seed, quorumDelay });
+  // 'fsync': nothing acknowledged may be lost, whatever crashes, so crashes may be hard
+  const fsync = Math.floor(seed / 3) % 2 === 1;
+  resetCrashCounts(seed);
   const root = await mkdtemp(join(DATA_ROOT, 'cpgkit-random-'));
   const onNode = (n: number): number => ((n - 1) % nodes) + 1;
   const members: Member[] = [];
@@ -171,6 +205,7 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
         syncTimeout: 1000,
         bootstrap,
         dataDir,
+        durability: fsync ? 'fsync' : 'memory',
         // CPGKIT_TRACE=live prints as it goes (for a schedule that hangs)
         ...(trace
           ? {
@@ -263,13 +298,20 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
     await io();
     for (const x of stopped) if (!x.dead) cluster.resume(x.group);
   };
+  const count = (what: string): void => {
+    if (stats !== undefined) stats[what] = (stats[what] ?? 0) + 1;
+  };
   /**
-   * Kill a member's process with its data directory holding what its memory held (flushed
-   * while nothing moves, then killed). A disk that lags behind memory is the durability window
-   * the README documents, not what this checks.
+   * Kill a member's process. In 'memory' mode its data directory holds what its memory held
+   * (flushed while nothing moves, then killed): a disk that lags behind memory is the
+   * durability window the README documents, not what this checks. In 'fsync' mode, `hard`:
+   * its disk as it is (its writes not yet made are lost, crash-disks.ts), still with no write
+   * running (frozen), so that the schedule stays the seed's.
    */
-  const kill = async (m: Member): Promise<void> => {
-    await frozen(() => m.sm.flush().catch(() => undefined));
+  const kill = async (m: Member, hard: boolean): Promise<void> => {
+    const flush = !(fsync && hard);
+    await frozen(() => (flush ? m.sm.flush().catch(() => undefined) : Promise.resolve()));
+    if (!flush) count('hardCrashes');
     m.dead = true;
     m.crashed = true;
     cluster.crashProcess(m.group);
@@ -313,7 +355,25 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
       case 'crash': {
         const m = pick(s.m);
         if (m === undefined) break;
-        await kill(m);
+        await kill(m, s.hard);
+        // at once from its data directory (a supervisor restarting it)
+        if (s.restart) await restart(m);
+        break;
+      }
+      case 'crashAtWrite': {
+        // 'memory' acknowledges from memory: a write lost there is the documented window
+        const m = pick(s.m);
+        if (!fsync || m === undefined) break;
+        const dir = m.dataDir;
+        // the member on that directory when its next write starts (a restart may come first)
+        crashAtWrite(dir, s.running ? 'running' : 'before', () => {
+          const victim = live().find((x) => x.dataDir === dir);
+          if (victim === undefined) return;
+          count(s.running ? 'crashesAtRunningWrite' : 'crashesAtPendingWrite');
+          victim.dead = true;
+          victim.crashed = true;
+          cluster.crashProcess(victim.group);
+        });
         break;
       }
       case 'restart': {
@@ -335,12 +395,15 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
       case 'crashNode': {
         const n = onNode(s.node);
         const victims = live().filter((m) => m.node === n);
+        // 'memory': flushed first (see kill). 'fsync': the node's processes die with it (they
+        // are restarted from their data directories), their disks as they are
         await frozen(async () => {
-          for (const m of victims) await m.sm.flush().catch(() => undefined);
+          if (!fsync) for (const m of victims) await m.sm.flush().catch(() => undefined);
         });
         for (const m of victims) {
           m.dead = true;
           m.crashed = true;
+          if (fsync) crashDir(m.dataDir);
         }
         cluster.crashNode(n);
         // The in-memory cluster loses the node's members' departure when restartNode comes
@@ -376,6 +439,7 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
     }
   }
   // heal everything, restart every crashed member from its data directory, and converge
+  for (const m of members) disarmWriteTrap(m.dataDir);
   cluster.heal();
   for (const n of cluster.nodeIds) cluster.restartNode(n);
   await cluster.runUntilIdle();
@@ -427,6 +491,8 @@ export async function run(seed: number, steps: Step[]): Promise<void> {
   if (stats !== undefined) {
     stats[want] = (stats[want] ?? 0) + 1;
     stats.acked = (stats.acked ?? 0) + acked.size;
+    for (const k of ['dropped', 'lost', 'torn', 'landed'] as const)
+      stats[`${k}Writes`] = (stats[`${k}Writes`] ?? 0) + crashCounts[k];
   }
   for (const m of alive) {
     if (m.sm.status !== want) {

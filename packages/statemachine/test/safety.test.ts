@@ -20,6 +20,7 @@ import {
   type MachineDefinition,
 } from '../src/index.js';
 import { corruptReplica } from '../src/internal.js';
+import { killNode } from './crashed-processes.js';
 import { Kind, MAX_BODY_DEPTH, encodeFrame, encodeName } from '../src/wire.js';
 import {
   counter,
@@ -109,7 +110,7 @@ describe('F2: removal from Q at a death, then restarts from the data directories
       );
       await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
       await a.machine.flush();
-      cluster.crashNode(1);
+      killNode(cluster, 1);
       await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
       const [b2, c2] = [await open(2), await open(3)];
       await cluster.runUntilIdle({ advanceTime: true, maxTime: 5000 });

@@ -2,24 +2,15 @@
  * Opt-in slow disks for the tests: `CPGKIT_SLOW_DISKS=<maxMs>` makes every `SnapshotStore`
  * write (`append`, a log record plus its fdatasync, and `save`, a snapshot) wait a random 0 to
  * `maxMs` ms of real time before it starts, as a busy or slow real disk would. Unset (or 0), the
- * writes run at the speed of the machine's disk. Installed for every test file of this project
- * by slow-disks-setup.ts; `Disks` (disks.ts) waits inside its own wrapper instead, before it
- * decides whether the write still happens (so a power cut during the wait drops it).
+ * writes run at the speed of the machine's disk. The pause is taken by crash-disks.ts's wrapper
+ * (installed for every test file of this project by test-disks-setup.ts) before it decides
+ * whether the write still happens (a crash during the pause drops it); `Disks` (disks.ts)
+ * waits inside its own wrapper instead, for the same reason.
  *
  * Rerun the suite with slow disks:
  *   CPGKIT_SLOW_DISKS=100 pnpm exec vitest run --project statemachine
  * @module
  */
-import { SnapshotStore } from '../src/persistence.js';
-
-/** The simulated disk writes of `SnapshotStore`. */
-export type WriteName = 'append' | 'save';
-type Write = (this: SnapshotStore, ...args: unknown[]) => Promise<void>;
-
-const WRITES: readonly WriteName[] = ['append', 'save'];
-/** The real writes, before `installSlowDisks` wrapped them. */
-const real = new Map<WriteName, Write>();
-
 /** `CPGKIT_SLOW_DISKS` in ms (0 when unset); throws on a value that is not a number ≥ 0. */
 export function slowDisksMaxMs(): number {
   const text = process.env.CPGKIT_SLOW_DISKS;
@@ -61,33 +52,4 @@ export function suspendSlowDisks(): () => void {
     resumed = true;
     suspended--;
   };
-}
-
-/** `SnapshotStore.prototype[name]` without the pause of `installSlowDisks`. */
-export function realWrite(name: WriteName): Write {
-  return (
-    real.get(name) ??
-    (Object.getOwnPropertyDescriptor(SnapshotStore.prototype, name)!.value as Write)
-  );
-}
-
-/**
- * Make `SnapshotStore`'s writes pause first (`slowDiskPause`). A plain assignment, not a
- * `vi.spyOn`: the tests' `vi.restoreAllMocks()` keeps it.
- */
-export function installSlowDisks(): void {
-  for (const name of WRITES) {
-    if (real.has(name)) continue;
-    const original = realWrite(name);
-    real.set(name, original);
-    Object.defineProperty(SnapshotStore.prototype, name, {
-      configurable: true,
-      writable: true,
-      value: function (this: SnapshotStore, ...args: unknown[]): Promise<void> {
-        // no pause: the real write, started in the caller's turn as without the wrapper
-        if (pauseMaxMs() === 0) return original.apply(this, args);
-        return slowDiskPause().then(() => original.apply(this, args));
-      },
-    });
-  }
 }
