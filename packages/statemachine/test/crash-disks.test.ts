@@ -22,6 +22,24 @@ import {
 } from './crash-disks.js';
 import { suspendSlowDisks } from './slow-disks.js';
 
+/**
+ * Three counters on nodes 1-3 of a fresh cluster (seed `seed`), the first's write of 1
+ * acknowledged (in `acked`) and on every disk.
+ */
+async function threeWithOneWrite(
+  open: (cluster: MemoryCluster, node: number) => Promise<CounterOnDisk>,
+  seed: number,
+): Promise<{ cluster: MemoryCluster; ms: CounterOnDisk[]; acked: number[] }> {
+  const cluster = new MemoryCluster({ nodes: 3, seed });
+  const ms = [await open(cluster, 1), await open(cluster, 2), await open(cluster, 3)];
+  await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
+  const acked: number[] = [];
+  sendRecorded(ms[0]!, 1, acked);
+  await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
+  await Promise.all(ms.map((m) => m.flush()));
+  return { cluster, ms, acked };
+}
+
 describe('a crashed process and its pending writes (no disks.lose)', () => {
   const { disks, dataDir, open } = counterOnDisks('cpgkit-crash-disks-');
 
@@ -31,13 +49,7 @@ describe('a crashed process and its pending writes (no disks.lose)', () => {
   };
   for (const [how, kill] of Object.entries(kills))
     it(`${how}: a write pending at the crash never lands, nor does the close of the dead replica`, async () => {
-      const cluster = new MemoryCluster({ nodes: 3, seed: 1 });
-      const ms = [await open(cluster, 1), await open(cluster, 2), await open(cluster, 3)];
-      await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
-      const acked: number[] = [];
-      sendRecorded(ms[0]!, 1, acked);
-      await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
-      await Promise.all(ms.map((m) => m.flush()));
+      const { cluster, ms, acked } = await threeWithOneWrite(open, 1);
       // C's disk holds its next writes back: 7 is acknowledged from memory (durability
       // 'memory'), C's write of it waits
       disks().freeze(dataDir(3));
@@ -69,13 +81,7 @@ describe('crashAtWrite: a kill at the instant a write starts', () => {
       const restore = crashedAppendOutcomes(['lost']);
       const resume = suspendSlowDisks();
       try {
-        const cluster = new MemoryCluster({ nodes: 3, seed: 2 });
-        const ms = [await open(cluster, 1), await open(cluster, 2), await open(cluster, 3)];
-        await cluster.runUntilIdle({ advanceTime: true, maxTime: 3000 });
-        const acked: number[] = [];
-        sendRecorded(ms[0]!, 1, acked);
-        await cluster.runUntilIdle({ advanceTime: true, maxTime: 1000 });
-        await Promise.all(ms.map((m) => m.flush()));
+        const { cluster, ms, acked } = await threeWithOneWrite(open, 2);
         resetCrashCounts();
         crashAtWrite(dataDir(3), when, () => cluster.crashProcess(ms[2]!.self));
         sendRecorded(ms[0]!, 7, acked);
