@@ -271,12 +271,7 @@ export class Acknowledgement<S, C, R> {
    * module comment).
    */
   commandApplied(incarnation: string): void {
-    const r = this.r;
-    if (incarnation === r.incarnation) {
-      this.schedule(false, false);
-      return;
-    }
-    this.schedule(false, this.order.atOnce(incarnation));
+    this.schedule(false, incarnation !== this.r.incarnation && this.order.atOnce(incarnation));
   }
 
   /** An entry that is not our own command was applied: alone in `Q`, it is committed at once. */

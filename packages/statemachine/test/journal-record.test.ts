@@ -55,6 +55,45 @@ async function loggedPatches(d: string): Promise<Patch[][]> {
     .map((l) => (JSON.parse(l.slice(l.indexOf(' ') + 1)) as { patches: Patch[] }).patches);
 }
 
+/**
+ * Random histories of `step`s from `initial`, written in random batches, each reload to the
+ * last written image (`replays`; 60 runs, each in a directory of its own).
+ */
+async function historiesReplay<S extends object>(
+  step: fc.Arbitrary<(draft: S) => S | void>,
+  initial: S,
+): Promise<void> {
+  let run = 0;
+  const root = dir;
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.oneof({ weight: 5, arbitrary: step }, fc.constant('write' as const)), {
+        maxLength: 30,
+      }),
+      async (steps) => replays<S>(join(root, `h${run++}`), initial, steps),
+    ),
+    { numRuns: 60 },
+  );
+}
+
+/**
+ * `first` written as a snapshot, then each `[next, patches]` recorded in turn and written as
+ * one log record; the state the directory reloads to.
+ */
+async function oneRecordOf<S>(first: S, steps: [S, Patch[]][]): Promise<S> {
+  const store = new SnapshotStore(dir, 'kv');
+  const journal = new Journal<S>(store, 1 << 30);
+  await journal.write(image(first, 0));
+  let prev = first;
+  for (const [next, patches] of steps) {
+    journal.record(prev, next, patches);
+    prev = next;
+  }
+  await journal.write(image(prev, steps.length));
+  await store.close();
+  return (await new SnapshotStore(dir, 'kv').load<S>())!.state;
+}
+
 type Obj = Record<string, unknown>;
 /** A change of an object state: top-level members set, added, deleted; nested ones; the root. */
 const objectStep: fc.Arbitrary<(d: Draft<Obj>) => Obj | void> = fc.oneof(
@@ -145,64 +184,31 @@ describe('journal: what a log record holds', () => {
     expect(canonicalJson(await new SnapshotStore(dir, 'kv').load())).toBe(canonicalJson(last));
   });
 
-  it('object states: any mix of top-level, nested and root changes reloads to the last write', async () => {
-    let run = 0;
-    const root = dir;
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(fc.oneof({ weight: 5, arbitrary: objectStep }, fc.constant('write' as const)), {
-          maxLength: 30,
-        }),
-        async (steps) => replays<Obj>(join(root, `o${run++}`), { a: 0 }, steps),
-      ),
-      { numRuns: 60 },
-    );
-  });
+  it('object states: any mix of top-level, nested and root changes reloads to the last write', () =>
+    historiesReplay<Obj>(objectStep, { a: 0 }));
 
   it('a member touched since its last `replace` keeps that replace where it was', async () => {
-    const store = new SnapshotStore(dir, 'kv');
-    const journal = new Journal<Obj>(store, 1 << 30);
-    const s0: Obj = { a: 0 };
-    await journal.write(image(s0, 0));
-    const s1 = { a: { x: 1 } };
-    const s2 = { a: { x: 2 } };
-    const s3 = { a: 5 };
-    journal.record(s0, s1, [{ op: 'replace', path: ['a'], value: { x: 1 } }]);
-    journal.record(s1, s2, [{ op: 'replace', path: ['a', 'x'], value: 2 }]);
-    journal.record(s2, s3, [{ op: 'replace', path: ['a'], value: 5 }]);
-    await journal.write(image(s3, 3));
-    await store.close();
-    expect((await new SnapshotStore(dir, 'kv').load<Obj>())!.state).toEqual({ a: 5 });
+    const reloaded = await oneRecordOf<Obj>({ a: 0 }, [
+      [{ a: { x: 1 } }, [{ op: 'replace', path: ['a'], value: { x: 1 } }]],
+      [{ a: { x: 2 } }, [{ op: 'replace', path: ['a', 'x'], value: 2 }]],
+      [{ a: 5 }, [{ op: 'replace', path: ['a'], value: 5 }]],
+    ]);
+    expect(reloaded).toEqual({ a: 5 });
   });
 
   it("an array's `length` is not coalesced: an element added between two cuts stays cut", async () => {
     // patches as a hand-written reducer (or an older immer) writes them: `length` replaced
-    const store = new SnapshotStore(dir, 'kv');
-    const journal = new Journal<number[]>(store, 1 << 30);
-    const s0 = [1, 2, 3];
-    await journal.write(image(s0, 0));
-    const s1 = [1];
-    const s2 = [1, 9];
-    const s3: number[] = [];
-    journal.record(s0, s1, [{ op: 'replace', path: ['length'], value: 1 }]);
-    journal.record(s1, s2, [{ op: 'add', path: [1], value: 9 }]);
-    journal.record(s2, s3, [{ op: 'replace', path: ['length'], value: 0 }]);
-    await journal.write(image(s3, 3));
-    await store.close();
-    expect((await new SnapshotStore(dir, 'kv').load<number[]>())!.state).toEqual([]);
+    const reloaded = await oneRecordOf<number[]>(
+      [1, 2, 3],
+      [
+        [[1], [{ op: 'replace', path: ['length'], value: 1 }]],
+        [[1, 9], [{ op: 'add', path: [1], value: 9 }]],
+        [[], [{ op: 'replace', path: ['length'], value: 0 }]],
+      ],
+    );
+    expect(reloaded).toEqual([]);
   });
 
-  it('array states: elements and length changed in one record reload to the last write', async () => {
-    let run = 0;
-    const root = dir;
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(fc.oneof({ weight: 5, arbitrary: arrayStep }, fc.constant('write' as const)), {
-          maxLength: 30,
-        }),
-        async (steps) => replays<number[]>(join(root, `a${run++}`), [1, 2, 3], steps),
-      ),
-      { numRuns: 60 },
-    );
-  });
+  it('array states: elements and length changed in one record reload to the last write', () =>
+    historiesReplay<number[]>(arrayStep, [1, 2, 3]));
 });
